@@ -1,0 +1,395 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/sqlq"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// Outcome is how an apply ended.
+type Outcome string
+
+// Outcomes.
+const (
+	Applied Outcome = "applied" // every block committed
+	Skipped Outcome = "skipped" // the re-plan was already in sync: nothing ran
+	Drifted Outcome = "drift"   // the live state changed since the plan: nothing ran
+	Failed  Outcome = "failed"  // see Report.Message and Report.Committed
+)
+
+// PasswordOutcome says whether the role's new password took effect.
+type PasswordOutcome string
+
+// Password outcomes.
+const (
+	PasswordNone    PasswordOutcome = ""        // the plan set no password
+	PasswordSet     PasswordOutcome = "set"     // committed: promote pending
+	PasswordNotSet  PasswordOutcome = "not-set" // rolled back: discard pending
+	PasswordUnknown PasswordOutcome = "unknown" // commit outcome unknown: check a login
+)
+
+// Job is one apply: the declared role, the checksum of the reviewed plan and
+// its state (for the drift report), and the SCRAM verifier of the pending
+// password when the plan sets one.
+type Job struct {
+	Target   target.Target
+	Input    plan.Input
+	Checksum string
+	State    plan.State
+	Verifier string
+	// LockTimeout and StatementTimeout apply to every block (SET LOCAL);
+	// zero means 5s and 60s.
+	LockTimeout, StatementTimeout time.Duration
+}
+
+// Report is what an apply did. Output holds the SQL as run (with the
+// placeholder, never the verifier) and each statement's result.
+type Report struct {
+	Outcome   Outcome         `json:"outcome"`
+	Message   string          `json:"message"`
+	Output    string          `json:"output"`
+	Committed []string        `json:"committed,omitempty"`
+	Password  PasswordOutcome `json:"password,omitempty"`
+}
+
+// lockClass is the first key of stile's advisory lock: the ASCII of "stl".
+const lockClass = 0x73746c
+
+// maxAttempts bounds retries of a block on a serialization failure.
+const maxAttempts = 3
+
+// Run applies job: it takes the cluster's advisory lock, re-inspects,
+// re-plans, skips when already in sync, refuses on drift, and otherwise
+// executes the role block and one transaction per database, verifying each
+// before COMMIT.
+func Run(ctx context.Context, job Job) Report {
+	r := &runner{job: job, rep: Report{Outcome: Failed}}
+	r.run(ctx)
+	r.rep.Output = r.out.String()
+	return r.rep
+}
+
+type runner struct {
+	job  Job
+	rep  Report
+	out  strings.Builder
+	snap *catalog.Snapshot
+	lock *pgx.Conn
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(&r.out, format+"\n", args...)
+}
+
+func (r *runner) fail(err error) {
+	r.rep.Outcome = Failed
+	r.rep.Message = err.Error()
+	r.logf("-- error: %s", oneLine(err.Error()))
+}
+
+func (r *runner) run(ctx context.Context) {
+	t := r.job.Target
+	lockDB := t.LockDatabase
+	if lockDB == "" {
+		lockDB = "postgres"
+	}
+	lock, err := t.Connect(ctx, lockDB)
+	if err != nil {
+		r.fail(fmt.Errorf("lock connection: %w", err))
+		return
+	}
+	r.lock = lock
+	defer lock.Close(context.WithoutCancel(ctx))
+	h := fnv.New32a()
+	h.Write([]byte(t.ClusterKey()))
+	lockKey := int32(h.Sum32())
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	_, err = lock.Exec(lctx, "SELECT pg_advisory_lock($1, $2)", int32(lockClass), lockKey)
+	cancel()
+	if err != nil {
+		r.fail(fmt.Errorf("wait for the cluster's apply lock: %w", err))
+		return
+	}
+	r.logf("-- holding advisory lock (%d, %d) on database %s", lockClass, lockKey, lockDB)
+
+	snap, err := Inspect(ctx, t, []plan.Input{r.job.Input})
+	if err != nil {
+		r.fail(fmt.Errorf("re-inspect: %w", err))
+		return
+	}
+	r.snap = snap
+	fresh := plan.Make(snap, r.job.Input)
+	switch {
+	case fresh.Status == plan.ItemFailed:
+		r.fail(errs.New(errs.Failed, "re-plan failed: %s", fresh.Message))
+		return
+	case fresh.Status == plan.ItemInSync:
+		r.rep.Outcome, r.rep.Message = Skipped, "the cluster is already in the desired state: nothing to run"
+		r.logf("-- re-plan is in sync: skipped")
+		return
+	case fresh.Document.Checksum != r.job.Checksum:
+		r.rep.Outcome = Drifted
+		r.rep.Message = fmt.Sprintf("the cluster changed since the plan (checksum %s, now %s): make a new plan", short(r.job.Checksum), short(fresh.Document.Checksum))
+		r.logf("-- drift: nothing executed; current_state diff (- plan, + now):")
+		r.out.WriteString(StateDiff(r.job.State, fresh.Document.CurrentState))
+		return
+	}
+	if fresh.NeedsPassword && r.job.Verifier == "" {
+		r.fail(errs.New(errs.Internal, "the plan sets a password but the job carries none"))
+		return
+	}
+	for _, b := range fresh.Blocks {
+		if err := r.block(ctx, b, fresh.NeedsPassword); err != nil {
+			if len(r.rep.Committed) > 0 {
+				err = fmt.Errorf("%w (committed before the failure: %s; re-plan to see what is left)", err, strings.Join(r.rep.Committed, ", "))
+			}
+			r.fail(err)
+			return
+		}
+	}
+	r.rep.Outcome = Applied
+	r.rep.Message = fmt.Sprintf("applied %d block(s)", len(fresh.Blocks))
+}
+
+// block runs one block, retrying on serialization failures with a fresh
+// re-read and re-plan of that block.
+func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) error {
+	name := b.Database
+	if name == "" {
+		name = "role"
+	}
+	for attempt := 1; ; attempt++ {
+		err := r.runBlock(ctx, b, setsPassword && b.Database == "")
+		if err == nil {
+			r.rep.Committed = append(r.rep.Committed, name)
+			return nil
+		}
+		if !retryable(err) || attempt == maxAttempts {
+			return fmt.Errorf("block %s: %w", name, err)
+		}
+		backoff := time.Duration(100<<attempt)*time.Millisecond + rand.N(100*time.Millisecond)
+		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(err.Error()))
+		time.Sleep(backoff)
+		snap, err := Inspect(ctx, r.job.Target, []plan.Input{r.job.Input})
+		if err != nil {
+			return fmt.Errorf("block %s: re-inspect: %w", name, err)
+		}
+		r.snap = snap
+		nb, ok := blockFor(plan.Make(snap, r.verifyInput()), b.Database)
+		if !ok {
+			r.logf("-- block %s is already in the desired state", name)
+			r.rep.Committed = append(r.rep.Committed, name)
+			return nil
+		}
+		if b.Database == "" && setsPassword {
+			nb, _ = blockFor(plan.Make(snap, r.job.Input), "")
+		}
+		b = nb
+	}
+}
+
+// verifyInput is the input a verification re-plan uses: the password is
+// being set, so it is held and no longer to rotate.
+func (r *runner) verifyInput() plan.Input {
+	in := r.job.Input
+	in.HasPassword = true
+	in.Role.RotatePassword = false
+	return in
+}
+
+func blockFor(res plan.Result, database string) (plan.Block, bool) {
+	for _, b := range res.Blocks {
+		if b.Database == database {
+			return b, true
+		}
+	}
+	return plan.Block{}, false
+}
+
+func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) (err error) {
+	t := r.job.Target
+	db := b.Database
+	if db == "" {
+		db = t.Database
+		r.logf("\n-- role-level statements on database %s", db)
+	} else {
+		r.logf("\n%s", sqlq.PsqlConnect(db))
+	}
+	cfg, err := t.Config(db)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var notices []*pgconn.Notice
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		mu.Lock()
+		notices = append(notices, n)
+		mu.Unlock()
+	}
+	conn, err := target.ConnectConfig(ctx, cfg, t.String())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if setsPassword && r.snap.Server.Superuser {
+		// Keep the verifier out of the server log (log_statement = ddl/all).
+		if _, err := conn.Exec(ctx, "SET log_statement = 'none'"); err != nil {
+			return fmt.Errorf("SET log_statement: %w", err)
+		}
+		r.logf("SET log_statement = 'none';")
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("BEGIN: %w", err)
+	}
+	r.logf("BEGIN;")
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback(context.WithoutCancel(ctx))
+			r.logf("ROLLBACK;")
+		}
+	}()
+	for _, s := range []string{
+		"SET LOCAL lock_timeout = " + sqlq.Literal(durationSetting(r.job.LockTimeout, 5*time.Second)),
+		"SET LOCAL statement_timeout = " + sqlq.Literal(durationSetting(r.job.StatementTimeout, 60*time.Second)),
+	} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	placeholder := sqlq.Literal(plan.PasswordPlaceholder)
+	for _, s := range b.Statements {
+		run := s
+		if strings.Contains(s, placeholder) {
+			run = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
+		}
+		mu.Lock()
+		notices = notices[:0]
+		mu.Unlock()
+		tag, err := tx.Exec(ctx, run)
+		if err != nil {
+			r.logf("%s;  -- ERROR: %s", s, oneLine(describe(err)))
+			return errors.New(describe(err))
+		}
+		mu.Lock()
+		var warn *pgconn.Notice
+		for _, n := range notices {
+			if strings.HasPrefix(n.Code, "01") {
+				warn = n
+				break
+			}
+		}
+		mu.Unlock()
+		if warn != nil {
+			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
+			return fmt.Errorf("%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
+		}
+		r.logf("%s;  -- %s", s, tag.String())
+	}
+	if err := r.verify(ctx, tx, b.Database); err != nil {
+		return err
+	}
+	if err := r.lock.Ping(ctx); err != nil {
+		return fmt.Errorf("the advisory lock connection was lost: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if setsPassword {
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				r.rep.Password = PasswordUnknown
+			} else {
+				r.rep.Password = PasswordNotSet
+			}
+		}
+		return fmt.Errorf("COMMIT: %w", err)
+	}
+	committed = true
+	if setsPassword {
+		r.rep.Password = PasswordSet
+	}
+	r.logf("COMMIT;")
+	return nil
+}
+
+// verify re-reads, inside the block's transaction, the catalog this block
+// changed and re-plans: the block must now be empty, or it rolls back.
+// PostgreSQL reports some no-op GRANTs and REVOKEs as success; this is what
+// catches them.
+func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
+	req := Request([]plan.Input{r.job.Input})
+	snap, err := catalog.ReadCluster(ctx, tx, req.Roles)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	for i := range snap.Databases {
+		d := &snap.Databases[i]
+		if old, ok := r.snap.Database(d.Name); ok && old.Inspected {
+			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged
+		}
+		if d.Name == database && database != "" {
+			if err := catalog.ReadDatabase(ctx, tx, d, req.Roles); err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+		}
+	}
+	res := plan.Make(snap, r.verifyInput())
+	if b, left := blockFor(res, database); left {
+		return fmt.Errorf("verify: after the block the role still differs from the desired state; still to do: %s", strings.Join(b.Statements, "; "))
+	}
+	r.logf("-- verified: the role's ACL rows here equal the desired state")
+	if database != "" {
+		r.snap = snap
+	}
+	return nil
+}
+
+// retryable reports the errors a fresh attempt can get past: concurrent
+// catalog updates, deadlocks, serialization failures and lock timeouts.
+func retryable(err error) bool {
+	msg := err.Error()
+	for _, code := range []string{"40P01", "40001", "55P03"} {
+		if strings.Contains(msg, "SQLSTATE "+code) {
+			return true
+		}
+	}
+	return strings.Contains(msg, "tuple concurrently updated")
+}
+
+func describe(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	return err.Error()
+}
+
+func durationSetting(d, def time.Duration) string {
+	if d <= 0 {
+		d = def
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}

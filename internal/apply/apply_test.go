@@ -1,0 +1,187 @@
+package apply_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+type fixture struct {
+	t        *testing.T
+	c        pgtest.Cluster
+	tg       target.Target
+	p        string
+	password string
+	hasPW    bool
+}
+
+func (f *fixture) input(r spec.Role) plan.Input {
+	f.t.Helper()
+	n, err := r.Normalize()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	name, err := spec.RoleName("stile", n.Resource, n.Label)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return plan.Input{Role: n, RoleName: name, Host: f.tg.Host, Port: f.tg.Port, AdminUser: f.tg.User, HasPassword: f.hasPW}
+}
+
+func (f *fixture) plan(in plan.Input) plan.Result {
+	f.t.Helper()
+	res, err := apply.Plan(context.Background(), f.tg, []plan.Input{in})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return res[0]
+}
+
+func (f *fixture) apply(in plan.Input, res plan.Result) apply.Report {
+	f.t.Helper()
+	job := apply.Job{Target: f.tg, Input: in, Checksum: res.Document.Checksum, State: res.Document.CurrentState}
+	pw := ""
+	if res.NeedsPassword {
+		pw = secret.NewPassword()
+		job.Verifier = secret.ScramVerifier(pw)
+	}
+	rep := apply.Run(context.Background(), job)
+	if rep.Password == apply.PasswordSet {
+		f.password, f.hasPW = pw, true
+	}
+	return rep
+}
+
+// converge applies the plan of in and checks that a re-plan is empty.
+func (f *fixture) converge(in plan.Input) plan.Result {
+	f.t.Helper()
+	res := f.plan(in)
+	if res.Status != plan.ItemOutOfSync {
+		f.t.Fatalf("plan status %s (%s), want out-of-sync\n%s", res.Status, res.Message, res.Document.SQLPlan)
+	}
+	rep := f.apply(in, res)
+	if rep.Outcome != apply.Applied {
+		f.t.Fatalf("apply: %s: %s\n%s", rep.Outcome, rep.Message, rep.Output)
+	}
+	in.HasPassword = f.hasPW
+	in.Role.RotatePassword = false
+	again := f.plan(in)
+	if again.Status != plan.ItemInSync || strings.TrimSpace(again.Document.SQLPlan) != "-- no changes" {
+		f.t.Fatalf("re-plan after apply is not empty (%s: %s):\n%s\nfirst plan:\n%s\napply output:\n%s", again.Status, again.Message, again.Document.SQLPlan, res.Document.SQLPlan, rep.Output)
+	}
+	return res
+}
+
+func mustContain(t *testing.T, sql string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(sql, w) {
+			t.Errorf("plan lacks %q:\n%s", w, sql)
+		}
+	}
+}
+
+func mustNotContain(t *testing.T, sql string, bad ...string) {
+	t.Helper()
+	for _, w := range bad {
+		if strings.Contains(sql, w) {
+			t.Errorf("plan has %q:\n%s", w, sql)
+		}
+	}
+}
+
+func setup(t *testing.T, c pgtest.Cluster) *fixture {
+	f := &fixture{t: t, c: c, tg: c.Target(), p: c.Prefix(t)}
+	p := f.p
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_legacy", "CREATE ROLE "+p+"_owner")
+	c.Exec(t, p+"_app",
+		"CREATE TABLE public.t1 (id serial primary key)",
+		"CREATE TABLE public.t2 (id int)",
+		"CREATE VIEW public.v AS SELECT 1 AS one",
+		"CREATE TABLE public.parted (id int) PARTITION BY RANGE (id)",
+		"CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10)",
+		"CREATE SCHEMA sales AUTHORIZATION "+p+"_owner",
+		"SET ROLE "+p+"_owner",
+		"CREATE TABLE sales.orders (id bigserial primary key)",
+		"CREATE PROCEDURE sales.pr() LANGUAGE sql AS 'SELECT 1'",
+		"RESET ROLE",
+	)
+	c.Exec(t, p+"_legacy", "CREATE TABLE public.old (id int)")
+	return f
+}
+
+func TestConvergeManaged(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		f := setup(t, c)
+		p := f.p
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app", p + "_legacy.public"}, Privileges: []string{"select"}})
+		first := f.converge(in)
+		sql := first.Document.SQLPlan
+		mustContain(t, sql,
+			`CREATE ROLE "`+in.RoleName+`" WITH LOGIN INHERIT PASSWORD 'ROLE_PASSWORD_PLACEHOLDER'`,
+			`GRANT SELECT ON ALL TABLES IN SCHEMA "public"`,
+			`GRANT SELECT ON ALL SEQUENCES IN SCHEMA "sales"`,
+			`ALTER DEFAULT PRIVILEGES FOR ROLE "`+p+`_owner" IN SCHEMA "sales" GRANT SELECT ON TABLES`,
+			`\connect -reuse-previous=on "dbname='`+p+`_app'"`,
+		)
+		if st := first.Document.CurrentState.ScopeStates[p+"_app.public"]; st.Status != plan.StatusUnprovisioned || st.TableCount != 5 {
+			t.Errorf("scope state = %+v", st)
+		}
+		in.HasPassword = true
+
+		// The role logs in with the generated password.
+		if ok, err := apply.CheckLogin(context.Background(), f.tg, in.RoleName, f.password); err != nil || !ok {
+			t.Fatalf("login with the generated password: %v %v", ok, err)
+		}
+
+		// Drift by hand shows up exactly, and is fixed per object.
+		c.Exec(t, p+"_app",
+			`GRANT INSERT ON public.t1 TO "`+in.RoleName+`"`,
+			`REVOKE SELECT ON public.t2 FROM "`+in.RoleName+`"`,
+			"CREATE TABLE public.t3 (id int)",
+			"CREATE SCHEMA extra",
+			"CREATE TABLE extra.e (id int)",
+		)
+		drift := f.converge(in)
+		sql = drift.Document.SQLPlan
+		mustContain(t, sql,
+			`REVOKE INSERT ON TABLE "public"."t1" FROM`,
+			`GRANT SELECT ON TABLE "public"."t2" TO`,
+			`GRANT USAGE ON SCHEMA "extra"`,
+			`GRANT SELECT ON ALL TABLES IN SCHEMA "extra"`,
+		)
+		// t3 got SELECT from the default privileges of its creator.
+		mustNotContain(t, sql, `ON ALL TABLES IN SCHEMA "public"`, `"public"."t3"`, "CREATE ROLE", "PASSWORD")
+		st := drift.Document.CurrentState.ScopeStates[p+"_app.public"]
+		if st.Status != plan.StatusDrifted || len(st.Exceptions.Missing) != 1 || len(st.Exceptions.Extra) != 1 {
+			t.Errorf("drifted scope state = %+v", st)
+		}
+
+		// Narrowing the scopes revokes everything outside them.
+		narrow := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.public"}, Privileges: []string{"SELECT"}})
+		res := f.converge(narrow)
+		mustContain(t, res.Document.SQLPlan,
+			`REVOKE CONNECT ON DATABASE "`+p+`_legacy"`,
+			`REVOKE USAGE ON SCHEMA "sales"`,
+			`ALTER DEFAULT PRIVILEGES FOR ROLE "`+p+`_owner" IN SCHEMA "sales" REVOKE SELECT ON TABLES`,
+		)
+
+		// Plan, drift, apply: refused, nothing executed.
+		c.Exec(t, p+"_app", `GRANT INSERT ON public.t2 TO "`+in.RoleName+`"`)
+		stale := f.plan(narrow)
+		c.Exec(t, p+"_app", `GRANT UPDATE ON public.t1 TO "`+in.RoleName+`"`)
+		rep := f.apply(narrow, stale)
+		if rep.Outcome != apply.Drifted || !strings.Contains(rep.Output, "public.t1:") || !strings.Contains(rep.Output, "- UPDATE") {
+			t.Fatalf("apply after drift: %s %s\n%s", rep.Outcome, rep.Message, rep.Output)
+		}
+		fresh := f.plan(narrow)
+		mustContain(t, fresh.Document.SQLPlan, `REVOKE INSERT ON TABLE "public"."t2"`, `REVOKE UPDATE ON TABLE "public"."t1"`)
+	})
+}

@@ -1,0 +1,111 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// Health is the result of a health check.
+type Health struct {
+	Status        string `json:"status"`
+	Error         string `json:"error,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+	VersionNum    int    `json:"server_version_num,omitempty"`
+	Admin         string `json:"admin,omitempty"`
+	Superuser     bool   `json:"superuser"`
+	CreateRole    bool   `json:"createrole"`
+	// CanManageRoles: superuser or CREATEROLE.
+	CanManageRoles bool `json:"can_manage_roles"`
+	InRecovery     bool `json:"in_recovery"`
+	TLS            bool `json:"tls"`
+	// Databases is the capability matrix: for each database that takes
+	// connections, its owner and whether the admin can act for it.
+	Databases []DatabaseCapability `json:"databases,omitempty"`
+	// CreateRoleSelfGrant: on 16+, whether a non-superuser admin will set
+	// createrole_self_grant before CREATE ROLE.
+	CreateRoleSelfGrant bool `json:"createrole_self_grant,omitempty"`
+}
+
+// DatabaseCapability says whether the admin can grant on a database.
+type DatabaseCapability struct {
+	Name        string `json:"name"`
+	Owner       string `json:"owner"`
+	CanActFor   bool   `json:"can_act_for_owner"`
+	Connectable bool   `json:"connectable"`
+}
+
+// CheckHealth connects to the target and reports what the admin can do.
+// Any failure (unreachable, authentication, standby, not privileged) is
+// returned as a classified *errs.Error, with the Health filled so far.
+func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
+	h := Health{Status: "error"}
+	conn, err := t.Connect(ctx, t.Database)
+	if err != nil {
+		h.Error = err.Error()
+		return h, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	snap, err := catalog.ReadCluster(ctx, conn, nil)
+	if err != nil {
+		err = errs.New(errs.Failed, "read catalog: %v", err)
+		h.Error = err.Error()
+		return h, err
+	}
+	s := snap.Server
+	h.ServerVersion, h.VersionNum, h.Admin = s.Version, s.VersionNum, s.Admin
+	h.Superuser, h.CreateRole, h.InRecovery, h.TLS = s.Superuser, s.CreateRole, s.InRecovery, s.SSL
+	h.CanManageRoles = s.Superuser || s.CreateRole
+	h.CreateRoleSelfGrant = s.Major() >= 16 && !s.Superuser
+	for _, d := range snap.Databases {
+		if d.IsTemplate {
+			continue
+		}
+		r, _ := snap.Role(d.Owner)
+		h.Databases = append(h.Databases, DatabaseCapability{Name: d.Name, Owner: d.Owner, CanActFor: s.Superuser || r.AdminUsage, Connectable: d.AllowConn})
+	}
+	switch {
+	case s.InRecovery:
+		err = errs.New(errs.Failed, "%s:%d is a standby (pg_is_in_recovery): stile manages roles on the primary only", t.Host, t.Port)
+	case !h.CanManageRoles:
+		err = errs.New(errs.Failed, "admin %q is not privileged enough to manage roles: it needs SUPERUSER or CREATEROLE", s.Admin)
+	}
+	if err != nil {
+		h.Error = err.Error()
+		return h, err
+	}
+	h.Status = "ok"
+	return h, nil
+}
+
+// CheckLogin reports whether role can log in with password: it decides
+// whether a password change of unknown outcome took effect.
+func CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
+	as := t
+	as.User, as.Password = role, password
+	cfg, err := as.Config(t.Database)
+	if err != nil {
+		return false, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		conn.Close(ctx)
+		return true, nil
+	}
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code {
+		case "28P01", "28000":
+			return false, nil
+		case "42501": // authenticated, but no CONNECT on the database
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("check login: %w", target.Classify(err, as.String()))
+}

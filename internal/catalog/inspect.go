@@ -1,0 +1,309 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed sql/*.sql
+var sqlFiles embed.FS
+
+func query(name string) string {
+	b, err := sqlFiles.ReadFile("sql/" + name + ".sql")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// Querier is the part of a connection the reader needs; *pgx.Conn and
+// pgx.Tx both satisfy it.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Connector opens admin connections to databases of one cluster. The
+// implementation sets pgconn.Config.Database; names never go into a DSN.
+type Connector interface {
+	Connect(ctx context.Context, database string) (*pgx.Conn, error)
+}
+
+// Request says which roles to read and which databases must be inspected
+// (the scope databases); databases where a target role has pg_shdepend rows
+// are inspected as well.
+type Request struct {
+	Roles     []string
+	Databases []string
+	// Parallel bounds concurrent database reads; 0 means 4.
+	Parallel int
+}
+
+// Inspect reads a Snapshot through conn (a connection to the maintenance
+// database) and, for each database to inspect, a fresh connection from c.
+// A database that cannot be read keeps its error in Database.Error; a failure
+// to read the cluster itself is returned.
+func Inspect(ctx context.Context, conn Querier, c Connector, req Request) (*Snapshot, error) {
+	snap, err := ReadCluster(ctx, conn, req.Roles)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, d := range req.Databases {
+		want[d] = true
+	}
+	var todo []*Database
+	for i := range snap.Databases {
+		d := &snap.Databases[i]
+		if want[d.Name] || d.HasDependents {
+			todo = append(todo, d)
+		}
+	}
+	par := cmp.Or(req.Parallel, 4)
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, d := range todo {
+		if !d.AllowConn {
+			d.Error = fmt.Sprintf("database %q does not allow connections", d.Name)
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dc, err := c.Connect(ctx, d.Name)
+			if err != nil {
+				d.Error = fmt.Sprintf("connect to database %q: %v", d.Name, err)
+				return
+			}
+			defer dc.Close(context.WithoutCancel(ctx))
+			if err := ReadDatabase(ctx, dc, d, req.Roles); err != nil {
+				d.Error = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// ReadCluster reads the cluster-wide part of a Snapshot: server, roles,
+// memberships, databases, shared dependencies and role settings.
+func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, error) {
+	snap := &Snapshot{}
+	s := &snap.Server
+	if err := q.QueryRow(ctx, query("server")).Scan(&s.VersionNum, &s.Version, &s.Admin, &s.Superuser, &s.CreateRole, &s.InRecovery, &s.SSL); err != nil {
+		return nil, fmt.Errorf("inspect server: %w", err)
+	}
+	var err error
+	snap.Roles, err = collect(ctx, q, "inspect roles", query("roles"), nil, func(r pgx.Rows) (Role, error) {
+		var x Role
+		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption)
+		return x, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(snap.Roles, func(a, b Role) int { return cmp.Compare(a.Name, b.Name) })
+	mq := query("members16")
+	if s.Major() < 16 {
+		mq = query("members15")
+	}
+	snap.Members, err = collect(ctx, q, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (Membership, error) {
+		var m Membership
+		err := r.Scan(&m.Role, &m.Member, &m.Grantor, &m.AdminOption, &m.Inherit, &m.Set)
+		return m, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(snap.Members, func(a, b Membership) int {
+		return cmp.Or(cmp.Compare(a.Member, b.Member), cmp.Compare(a.Role, b.Role), cmp.Compare(a.Grantor, b.Grantor))
+	})
+	snap.Databases, err = collect(ctx, q, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (Database, error) {
+		var d Database
+		var acl []byte
+		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents); err != nil {
+			return d, err
+		}
+		return d, decodeACL(acl, &d.ACL)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(snap.Databases, func(a, b Database) int { return cmp.Compare(a.Name, b.Name) })
+	snap.Shared, err = collect(ctx, q, "inspect shared dependencies", query("shared"), []any{roles}, scanDependency)
+	if err != nil {
+		return nil, err
+	}
+	sortDependencies(snap.Shared)
+	snap.Settings, err = collect(ctx, q, "inspect role settings", query("settings"), []any{roles}, func(r pgx.Rows) (RoleSetting, error) {
+		var x RoleSetting
+		err := r.Scan(&x.Role, &x.Database, &x.Config)
+		return x, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(snap.Settings, func(a, b RoleSetting) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Database, b.Database))
+	})
+	return snap, nil
+}
+
+// ReadDatabase fills d's schemas, objects, default privileges and other
+// dependencies from q, a connection to d. It is a fixed handful of queries
+// whatever the number of schemas or tables.
+func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) error {
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles}, func(r pgx.Rows) (Schema, error) {
+		var s Schema
+		var acl []byte
+		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders); err != nil {
+			return s, err
+		}
+		slices.Sort(s.CreateHolders)
+		return s, decodeACL(acl, &s.ACL)
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(schemas, func(a, b Schema) int { return cmp.Compare(a.Name, b.Name) })
+	idx := make(map[string]*Schema, len(schemas))
+	for i := range schemas {
+		idx[schemas[i].Name] = &schemas[i]
+	}
+	type relRow struct {
+		schema string
+		rel    Relation
+	}
+	rels, err := collect(ctx, q, "inspect relations of "+d.Name, query("relations"), []any{roles}, func(r pgx.Rows) (relRow, error) {
+		var x relRow
+		var acl, cols []byte
+		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols); err != nil {
+			return x, err
+		}
+		if err := decodeACL(acl, &x.rel.ACL); err != nil {
+			return x, err
+		}
+		if err := json.Unmarshal(cols, &x.rel.Columns); err != nil {
+			return x, fmt.Errorf("decode column ACL: %w", err)
+		}
+		slices.SortFunc(x.rel.Columns, func(a, b ColumnACL) int {
+			return cmp.Or(cmp.Compare(a.Column, b.Column), compareACL(a.ACLItem, b.ACLItem))
+		})
+		return x, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rels {
+		if s := idx[r.schema]; s != nil {
+			s.Relations = append(s.Relations, r.rel)
+		}
+	}
+	type procRow struct {
+		schema string
+		r      Routine
+	}
+	procs, err := collect(ctx, q, "inspect routines of "+d.Name, query("routines"), []any{roles}, func(r pgx.Rows) (procRow, error) {
+		var x procRow
+		var acl []byte
+		if err := r.Scan(&x.schema, &x.r.Name, &x.r.Args, &x.r.Kind, &x.r.Owner, &x.r.Extension, &acl); err != nil {
+			return x, err
+		}
+		return x, decodeACL(acl, &x.r.ACL)
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range procs {
+		if s := idx[p.schema]; s != nil {
+			s.Routines = append(s.Routines, p.r)
+		}
+	}
+	for i := range schemas {
+		s := &schemas[i]
+		slices.SortFunc(s.Relations, func(a, b Relation) int { return cmp.Compare(a.Name, b.Name) })
+		slices.SortFunc(s.Routines, func(a, b Routine) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Args, b.Args))
+		})
+	}
+	defs, err := collect(ctx, q, "inspect default privileges of "+d.Name, query("defaults"), []any{roles}, func(r pgx.Rows) (DefaultACL, error) {
+		var x DefaultACL
+		var acl []byte
+		if err := r.Scan(&x.Creator, &x.Schema, &x.ObjType, &acl); err != nil {
+			return x, err
+		}
+		return x, decodeACL(acl, &x.ACL)
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(defs, func(a, b DefaultACL) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Creator, b.Creator), cmp.Compare(a.ObjType, b.ObjType))
+	})
+	deps, err := collect(ctx, q, "inspect dependencies in "+d.Name, query("dependents"), []any{roles}, scanDependency)
+	if err != nil {
+		return err
+	}
+	sortDependencies(deps)
+	d.Schemas, d.DefaultACLs, d.Unmanaged, d.Inspected, d.Error = schemas, defs, deps, true, ""
+	return nil
+}
+
+func collect[T any](ctx context.Context, q Querier, op, sql string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func scanDependency(r pgx.Rows) (Dependency, error) {
+	var d Dependency
+	err := r.Scan(&d.Role, &d.Kind, &d.Object, &d.DepType)
+	return d, err
+}
+
+func sortDependencies(ds []Dependency) {
+	slices.SortFunc(ds, func(a, b Dependency) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Object, b.Object), cmp.Compare(a.DepType, b.DepType))
+	})
+}
+
+func decodeACL(raw []byte, dst *[]ACLItem) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("decode ACL: %w", err)
+	}
+	slices.SortFunc(*dst, compareACL)
+	return nil
+}
+
+func compareACL(a, b ACLItem) int {
+	return cmp.Or(cmp.Compare(a.Grantee, b.Grantee), cmp.Compare(a.Privilege, b.Privilege), cmp.Compare(a.Grantor, b.Grantor))
+}

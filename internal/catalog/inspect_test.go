@@ -1,0 +1,87 @@
+package catalog_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+func TestInspect(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		p := c.Prefix(t)
+		db := p + "_app"
+		role := p + "_reader"
+		c.Exec(t, "postgres", "CREATE DATABASE "+db, "CREATE ROLE "+role+" LOGIN", "CREATE ROLE "+p+"_owner")
+		c.Exec(t, db,
+			"CREATE SCHEMA sales AUTHORIZATION "+p+"_owner",
+			"CREATE TABLE sales.orders (id serial primary key, note text)",
+			"CREATE VIEW sales.v AS SELECT 1 AS x",
+			"CREATE SCHEMA pgx_data",
+			"CREATE PROCEDURE sales.pr() LANGUAGE sql AS 'SELECT 1'",
+			"GRANT USAGE ON SCHEMA sales TO "+role,
+			"GRANT SELECT ON sales.orders TO "+role,
+			"GRANT UPDATE (note) ON sales.orders TO "+role,
+			"ALTER DEFAULT PRIVILEGES FOR ROLE "+p+"_owner IN SCHEMA sales GRANT SELECT ON TABLES TO "+role,
+			"ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO "+role,
+			"CREATE TYPE sales.mood AS ENUM ('ok')",
+			"ALTER TYPE sales.mood OWNER TO "+role,
+			"GRANT CONNECT ON DATABASE "+db+" TO "+role,
+		)
+		conn := c.Conn(t, "postgres")
+		snap, err := catalog.Inspect(context.Background(), conn, c.Target(), catalog.Request{Roles: []string{role}, Databases: []string{db}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Server.Major() != c.Major() || !snap.Server.Superuser {
+			t.Errorf("server = %+v", snap.Server)
+		}
+		d, ok := snap.Database(db)
+		if !ok || !d.Inspected || d.Error != "" {
+			t.Fatalf("database %s not inspected: %+v", db, d)
+		}
+		if len(d.ACL) != 1 || d.ACL[0].Privilege != "CONNECT" || d.ACL[0].Grantee != role {
+			t.Errorf("database ACL = %+v", d.ACL)
+		}
+		if _, ok := d.Schema("pgx_data"); !ok {
+			t.Error("schema pgx_data is a user schema, but was not read")
+		}
+		if _, ok := d.Schema("pg_catalog"); ok {
+			t.Error("pg_catalog was read as a user schema")
+		}
+		s, _ := d.Schema("sales")
+		if s.Owner != p+"_owner" || len(s.ACL) != 1 || s.ACL[0].Privilege != "USAGE" {
+			t.Errorf("schema sales = %+v", s)
+		}
+		kinds := map[string]string{}
+		for _, r := range s.Relations {
+			kinds[r.Name] = r.Kind
+			if r.Name == "orders" {
+				if len(r.ACL) != 1 || r.ACL[0].Privilege != "SELECT" || r.ACL[0].Grantor != "postgres" {
+					t.Errorf("orders ACL = %+v", r.ACL)
+				}
+				if len(r.Columns) != 1 || r.Columns[0].Column != "note" || r.Columns[0].Privilege != "UPDATE" {
+					t.Errorf("orders column ACL = %+v", r.Columns)
+				}
+			}
+		}
+		if kinds["orders"] != "r" || kinds["v"] != "v" || kinds["orders_id_seq"] != "S" {
+			t.Errorf("relation kinds = %v", kinds)
+		}
+		if len(s.Routines) != 1 || s.Routines[0].Kind != "p" {
+			t.Errorf("routines = %+v", s.Routines)
+		}
+		var global, inSchema bool
+		for _, da := range d.DefaultACLs {
+			global = global || (da.Schema == "" && da.ObjType == "f")
+			inSchema = inSchema || (da.Schema == "sales" && da.ObjType == "r" && da.Creator == p+"_owner")
+		}
+		if !global || !inSchema {
+			t.Errorf("default ACLs = %+v", d.DefaultACLs)
+		}
+		if len(d.Unmanaged) != 1 || d.Unmanaged[0].DepType != "o" {
+			t.Errorf("unmanaged = %+v", d.Unmanaged)
+		}
+	})
+}

@@ -1,0 +1,26 @@
+-- Relations ON ALL TABLES IN SCHEMA covers (r, p, v, m, f; partitions
+-- included) and sequences, with the ACL entries and column ACL entries of
+-- target roles. A NULL relacl means "owner's defaults": for any other grantee
+-- it means no direct grant.
+WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
+SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
+       EXISTS (SELECT 1 FROM pg_depend d
+               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'),
+       c.relispartition,
+       coalesce((SELECT json_agg(json_build_object(
+                    'grantee', pg_get_userbyid(a.grantee), 'grantor', pg_get_userbyid(a.grantor),
+                    'privilege', a.privilege_type, 'grantable', a.is_grantable))
+                 FROM aclexplode(c.relacl) a
+                 WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
+       coalesce((SELECT json_agg(json_build_object(
+                    'column', att.attname, 'grantee', pg_get_userbyid(a.grantee),
+                    'grantor', pg_get_userbyid(a.grantor), 'privilege', a.privilege_type,
+                    'grantable', a.is_grantable))
+                 FROM pg_attribute att, aclexplode(att.attacl) a
+                 WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
+                   AND att.attacl IS NOT NULL
+                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))), '[]')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'

@@ -1,0 +1,253 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+// maxObjectsPerStatement keeps per-object GRANTs readable.
+const maxObjectsPerStatement = 50
+
+// planDatabase converges the database's own ACL and, when it was inspected,
+// every schema, object and default privilege in it.
+func (p *planner) planDatabase(d *catalog.Database) {
+	var desired []string
+	if _, ok := p.scopes[d.Name]; ok {
+		desired = []string{"CONNECT"}
+	}
+	o := object{kind: "DATABASE", sql: sqlq.Ident(d.Name), display: d.Name, owner: d.Owner, acl: d.ACL}
+	diff := p.diff(o, desired)
+	if held := append(slices.Clone(diff.held), diff.extraAll...); len(held) > 0 {
+		if p.state.Databases == nil {
+			p.state.Databases = map[string][]string{}
+		}
+		spec.SortPrivileges(held)
+		p.state.Databases[d.Name] = slices.Compact(held)
+	}
+	var stmts []string
+	if diff.changes() {
+		stmts = append(stmts, p.revokes(o, diff)...)
+		if len(diff.missing) > 0 {
+			p.canActFor(d.Owner)
+			stmts = append(stmts, p.grant(diff.missing, "DATABASE", []string{o.sql}))
+		}
+	}
+	if !d.AllowConn {
+		// ON DATABASE statements run from any database; this one takes no
+		// connections, so they go with the role-level block.
+		p.roleBlockDBStmts = append(p.roleBlockDBStmts, stmts...)
+		return
+	}
+	if d.Inspected {
+		for i := range d.Schemas {
+			stmts = append(stmts, p.planSchema(d, &d.Schemas[i])...)
+		}
+		stmts = append(stmts, p.planGlobalDefaults(d)...)
+	}
+	if len(stmts) > 0 {
+		p.dbStmts[d.Name] = append(p.dbStmts[d.Name], stmts...)
+	}
+}
+
+// kindGroup is the objects of one kind in a schema that the diff covers.
+type kindGroup struct {
+	schema  string
+	kind    string // TABLE, SEQUENCE, ROUTINE
+	all     string // TABLES, SEQUENCES, ROUTINES
+	desired []string
+	objects []object
+}
+
+func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
+	in := p.inScope(d.Name, s.Name)
+	key := spec.Scope{Database: d.Name, Schema: s.Name}.String()
+	st := ScopeState{BulkPrivileges: []string{}, Exceptions: Exceptions{Missing: map[string][]string{}, Extra: map[string][]string{}}}
+	var held, missing, extra int
+	var stmts []string
+
+	owned := func(what string) {
+		if in {
+			st.Owned = append(st.Owned, what)
+		} else {
+			p.state.Unmanaged = append(p.state.Unmanaged, d.Name+": "+what+" (owner)")
+		}
+	}
+
+	// The schema itself.
+	if s.Owner == p.role {
+		owned("schema " + s.Name)
+	} else {
+		var want []string
+		if in {
+			want = p.schemaPrivs
+		}
+		o := object{kind: "SCHEMA", sql: sqlq.Ident(s.Name), display: key, owner: s.Owner, acl: s.ACL}
+		diff := p.diff(o, want)
+		held += len(diff.held)
+		missing += len(diff.missing)
+		extra += len(diff.extraAll) + len(diff.grantOpt)
+		if !in {
+			p.outOfScope(o, diff)
+		}
+		stmts = append(stmts, p.revokes(o, diff)...)
+		if len(diff.missing) > 0 {
+			p.canActFor(s.Owner)
+			stmts = append(stmts, p.grant(diff.missing, "SCHEMA", []string{o.sql}))
+		}
+	}
+
+	// Tables, sequences and routines.
+	groups := []*kindGroup{{schema: s.Name, kind: "TABLE", all: "TABLES"}, {schema: s.Name, kind: "SEQUENCE", all: "SEQUENCES"}, {schema: s.Name, kind: "ROUTINE", all: "ROUTINES"}}
+	if in {
+		groups[0].desired, groups[1].desired, groups[2].desired = p.tablePrivs, p.seqPrivs, p.routinePrivs
+	}
+	for _, r := range s.Relations {
+		g, what := groups[0], "table "
+		if r.IsSequence() {
+			g, what = groups[1], "sequence "
+		} else {
+			st.TableCount++
+		}
+		if r.Owner == p.role {
+			owned(what + s.Name + "." + r.Name)
+			continue
+		}
+		g.objects = append(g.objects, object{kind: g.kind, sql: sqlq.Qualified(s.Name, r.Name), display: s.Name + "." + r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns})
+	}
+	for _, r := range s.Routines {
+		if r.Owner == p.role {
+			owned("routine " + s.Name + "." + r.Signature())
+			continue
+		}
+		groups[2].objects = append(groups[2].objects, object{kind: "ROUTINE", sql: sqlq.Routine(s.Name, r.Name, r.Args), display: s.Name + "." + r.Signature(), owner: r.Owner, acl: r.ACL})
+	}
+	for _, g := range groups {
+		gs, h, m, e := p.planGroup(g, in, &st)
+		stmts = append(stmts, gs...)
+		held, missing, extra = held+h, missing+m, extra+e
+	}
+
+	// Default privileges.
+	ds, h, m, e := p.planDefaults(d, s, in, &st)
+	stmts = append(stmts, ds...)
+	held, missing, extra = held+h, missing+m, extra+e
+
+	if in {
+		switch {
+		case missing == 0 && extra == 0 && st.TableCount == 0:
+			st.Status = StatusEmptySchema
+		case missing == 0 && extra == 0:
+			st.Status = StatusInSync
+		case held == 0 && extra == 0:
+			st.Status = StatusUnprovisioned
+		default:
+			st.Status = StatusDrifted
+		}
+		slices.Sort(st.Owned)
+		p.state.ScopeStates[key] = st
+	}
+	return stmts
+}
+
+// planGroup diffs one kind of object in a schema. A privilege the role holds
+// on no object of the kind is granted with ON ALL … IN SCHEMA; a partial
+// drift is fixed per object, so one missing grant does not rewrite every
+// pg_class row of the schema.
+func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []string, held, missing, extra int) {
+	if len(g.objects) == 0 {
+		return nil, 0, 0, 0
+	}
+	diffs := make([]objDiff, len(g.objects))
+	holders := map[string]int{}
+	var colStmts, revStmts []string
+	for i, o := range g.objects {
+		diffs[i] = p.diff(o, g.desired)
+		for _, h := range diffs[i].held {
+			holders[h]++
+		}
+		held += len(diffs[i].held)
+		missing += len(diffs[i].missing)
+		extra += len(diffs[i].extraAll) + len(diffs[i].grantOpt)
+		cs, cextra := p.columnRevokes(o)
+		colStmts = append(colStmts, cs...)
+		extra += len(cextra)
+		revStmts = append(revStmts, p.revokes(o, diffs[i])...)
+		if len(diffs[i].extraAll) > 0 || len(cextra) > 0 {
+			if in {
+				st.Exceptions.Extra[o.display] = append(slices.Clone(diffs[i].extraAll), cextra...)
+			}
+		}
+		if !in {
+			p.outOfScope(o, diffs[i])
+			for _, c := range cextra {
+				p.state.OutOfScope = append(p.state.OutOfScope, strings.ToLower(o.kind)+" "+o.display+": "+c)
+			}
+		}
+	}
+	var bulk []string
+	for _, want := range g.desired {
+		if holders[want] == 0 {
+			bulk = append(bulk, want)
+		}
+	}
+	if g.kind == "TABLE" && in {
+		for _, want := range g.desired {
+			if holders[want] == len(g.objects) {
+				st.BulkPrivileges = append(st.BulkPrivileges, want)
+			}
+		}
+	}
+	stmts = append(colStmts, revStmts...)
+	if len(bulk) > 0 {
+		for _, o := range g.objects {
+			p.canActFor(o.owner)
+		}
+		stmts = append(stmts, "GRANT "+strings.Join(bulk, ", ")+" ON ALL "+g.all+" IN SCHEMA "+sqlq.Ident(g.schema)+" TO "+p.ident())
+	}
+	// Per-object grants, grouped by the privileges they miss.
+	type group struct {
+		privs []string
+		names []string
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, o := range g.objects {
+		var rest []string
+		for _, m := range diffs[i].missing {
+			if !slices.Contains(bulk, m) {
+				rest = append(rest, m)
+			}
+		}
+		if len(rest) == 0 {
+			continue
+		}
+		if in {
+			st.Exceptions.Missing[o.display] = rest
+		}
+		p.canActFor(o.owner)
+		k := strings.Join(rest, ",")
+		gr := byKey[k]
+		if gr == nil || len(gr.names) == maxObjectsPerStatement {
+			gr = &group{privs: rest}
+			byKey[k] = gr
+			groups = append(groups, gr)
+		}
+		gr.names = append(gr.names, o.sql)
+	}
+	for _, gr := range groups {
+		stmts = append(stmts, p.grant(gr.privs, g.kind, gr.names))
+	}
+	return stmts, held, missing, extra
+}
+
+// outOfScope records grants held outside the declared scopes.
+func (p *planner) outOfScope(o object, d objDiff) {
+	if len(d.extraAll) == 0 {
+		return
+	}
+	p.state.OutOfScope = append(p.state.OutOfScope, strings.ToLower(o.kind)+" "+o.display+": "+strings.Join(d.extraAll, ", "))
+}

@@ -1,0 +1,166 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+// defaclKinds maps pg_default_acl.defaclobjtype to its SQL keyword.
+var defaclKinds = map[string]string{"r": "TABLES", "S": "SEQUENCES", "f": "FUNCTIONS", "T": "TYPES", "n": "SCHEMAS"}
+
+// defaclOrder is the fixed order in which object types are planned.
+var defaclOrder = []string{"r", "S", "f", "T", "n"}
+
+// creators returns the roles whose future objects in s should get the
+// role's privileges: the schema owner (pg_database_owner resolved to the
+// database owner), every owner of a non-extension object in s, and every
+// role holding CREATE on s directly. pg_database_owner stays a creator only
+// when it owns objects: its default privileges fire only for objects created
+// while current_user is pg_database_owner. Objects created by anyone else (for
+// example a migration role that hands ownership over afterwards) need a
+// re-plan.
+func (p *planner) creators(d *catalog.Database, s *catalog.Schema) []string {
+	set := map[string]bool{}
+	owner := s.Owner
+	if owner == "pg_database_owner" {
+		owner = d.Owner
+	}
+	set[owner] = true
+	for _, r := range s.Relations {
+		if !r.Extension {
+			set[r.Owner] = true
+		}
+	}
+	for _, r := range s.Routines {
+		if !r.Extension {
+			set[r.Owner] = true
+		}
+	}
+	for _, c := range s.CreateHolders {
+		if c == "pg_database_owner" {
+			c = d.Owner
+		}
+		set[c] = true
+	}
+	delete(set, p.role)
+	return sortedKeys(set)
+}
+
+// planDefaults converges the default privileges that grant to the role in
+// schema s: for each creator, the role's privileges on future tables,
+// sequences and routines; nothing else.
+func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, st *ScopeState) (stmts []string, held, missing, extra int) {
+	type key struct{ creator, objtype string }
+	want := map[key][]string{}
+	skip := map[string]bool{}
+	if in {
+		st.Creators = p.creators(d, s)
+		for _, c := range st.Creators {
+			if !p.canCreateDefaultsFor(c) {
+				skip[c] = true
+				p.state.UncoveredCreators = append(p.state.UncoveredCreators, d.Name+"."+s.Name+": "+c)
+				continue
+			}
+			for objtype, privs := range map[string][]string{"r": p.tablePrivs, "S": p.seqPrivs, "f": p.routinePrivs} {
+				if len(privs) > 0 {
+					want[key{c, objtype}] = privs
+				}
+			}
+		}
+		if len(skip) > 0 {
+			p.warn("%s.%s: the admin cannot set default privileges for %s; objects they create will not be covered", d.Name, s.Name, strings.Join(sortedKeys(skip), ", "))
+		}
+	}
+	have := map[key][]catalog.ACLItem{}
+	for _, row := range d.DefaultACLs {
+		if row.Schema == s.Name {
+			have[key{row.Creator, row.ObjType}] = row.ACL
+		}
+	}
+	creators := map[string]bool{}
+	for k := range want {
+		creators[k.creator] = true
+	}
+	for k := range have {
+		creators[k.creator] = true
+	}
+	for _, c := range sortedKeys(creators) {
+		if skip[c] {
+			continue
+		}
+		for _, objtype := range defaclOrder {
+			k := key{c, objtype}
+			if want[k] == nil && have[k] == nil {
+				continue
+			}
+			o := object{kind: defaclKinds[objtype], owner: c, acl: have[k], display: d.Name + "." + s.Name + ": FOR ROLE " + c + " ON " + defaclKinds[objtype]}
+			diff := p.diff(o, want[k])
+			held += len(diff.held)
+			missing += len(diff.missing)
+			extra += len(diff.extraAll) + len(diff.grantOpt)
+			if all := append(slices.Clone(diff.held), diff.extraAll...); len(all) > 0 {
+				p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(all, ", "))
+			}
+			if !diff.changes() {
+				continue
+			}
+			if !p.canCreateDefaultsFor(c) {
+				p.fixes = append(p.fixes, p.grantMembershipFix(c))
+				continue
+			}
+			stmts = append(stmts, p.defaultStmts(c, s.Name, o.kind, diff)...)
+		}
+	}
+	return stmts, held, missing, extra
+}
+
+// planGlobalDefaults revokes every global (no IN SCHEMA) default privilege
+// that grants to the role: a schema-level REVOKE cannot override one.
+func (p *planner) planGlobalDefaults(d *catalog.Database) []string {
+	var stmts []string
+	for _, row := range d.DefaultACLs {
+		if row.Schema != "" {
+			continue
+		}
+		o := object{kind: defaclKinds[row.ObjType], owner: row.Creator, acl: row.ACL, display: d.Name + ": FOR ROLE " + row.Creator + " ON " + defaclKinds[row.ObjType] + " (global)"}
+		diff := p.diff(o, nil)
+		if !diff.changes() {
+			continue
+		}
+		p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(diff.extraAll, ", "))
+		if !p.canCreateDefaultsFor(row.Creator) {
+			p.fixes = append(p.fixes, p.grantMembershipFix(row.Creator))
+			continue
+		}
+		stmts = append(stmts, p.defaultStmts(row.Creator, "", o.kind, diff)...)
+	}
+	return stmts
+}
+
+func (p *planner) defaultStmts(creator, schema, kind string, d objDiff) []string {
+	prefix := "ALTER DEFAULT PRIVILEGES FOR ROLE " + sqlq.Ident(creator)
+	if schema != "" {
+		prefix += " IN SCHEMA " + sqlq.Ident(schema)
+	}
+	var out []string
+	if len(d.grantOpt) > 0 {
+		out = append(out, prefix+" REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+" ON "+kind+" FROM "+p.ident()+" CASCADE")
+	}
+	var revoke []string
+	for _, g := range sortedKeys(d.extra) {
+		revoke = append(revoke, d.extra[g]...)
+	}
+	if len(revoke) > 0 {
+		spec.SortPrivileges(revoke)
+		revoke = slices.Compact(revoke)
+		out = append(out, prefix+" REVOKE "+strings.Join(revoke, ", ")+" ON "+kind+" FROM "+p.ident())
+	}
+	if len(d.missing) > 0 {
+		out = append(out, prefix+" GRANT "+strings.Join(d.missing, ", ")+" ON "+kind+" TO "+p.ident())
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+// object is one thing that carries an ACL.
+type object struct {
+	kind    string // DATABASE, SCHEMA, TABLE, SEQUENCE, ROUTINE
+	sql     string // rendered, quoted name
+	display string // name in the plan document
+	owner   string
+	acl     []catalog.ACLItem
+	columns []catalog.ColumnACL
+}
+
+// objDiff compares the role's direct ACL entries on an object with the
+// desired privileges. A privilege counts as held only when granted by the
+// object's owner: a grant made by a third role is extra (revoked as that
+// grantor), and the privilege is granted again by the owner.
+type objDiff struct {
+	held     []string
+	missing  []string
+	extra    map[string][]string // grantor -> privileges
+	cascade  map[string]bool     // grantor -> some extra privilege has grant option
+	grantOpt []string            // desired, held with grant option
+	extraAll []string            // every extra privilege, for the document
+}
+
+func (p *planner) diff(o object, desired []string) objDiff {
+	d := objDiff{extra: map[string][]string{}, cascade: map[string]bool{}}
+	for _, a := range o.acl {
+		if a.Grantee != p.role {
+			continue
+		}
+		if a.Grantor == o.owner && slices.Contains(desired, a.Privilege) {
+			d.held = append(d.held, a.Privilege)
+			if a.Grantable {
+				d.grantOpt = append(d.grantOpt, a.Privilege)
+			}
+			continue
+		}
+		d.extra[a.Grantor] = append(d.extra[a.Grantor], a.Privilege)
+		d.cascade[a.Grantor] = d.cascade[a.Grantor] || a.Grantable
+		d.extraAll = append(d.extraAll, a.Privilege)
+	}
+	for _, want := range desired {
+		if !slices.Contains(d.held, want) {
+			d.missing = append(d.missing, want)
+		}
+	}
+	spec.SortPrivileges(d.held)
+	spec.SortPrivileges(d.grantOpt)
+	spec.SortPrivileges(d.extraAll)
+	d.extraAll = slices.Compact(d.extraAll)
+	return d
+}
+
+func (d objDiff) changes() bool {
+	return len(d.missing) > 0 || len(d.extra) > 0 || len(d.grantOpt) > 0
+}
+
+// revokes renders the statements that remove what the role holds on o but
+// should not: grant options on desired privileges, privileges the owner
+// granted but that are not desired, and everything granted by third roles
+// (as that grantor, since a superuser's REVOKE acts as the owner and leaves
+// another grantor's entry in place, silently).
+func (p *planner) revokes(o object, d objDiff) []string {
+	var out []string
+	on := " ON " + o.kind + " " + o.sql + " FROM " + p.ident()
+	if len(d.grantOpt) > 0 {
+		p.canActFor(o.owner)
+		out = append(out, "REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE")
+		p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes the grants it made", o.kind, o.display)
+	}
+	for _, grantor := range sortedKeys(d.extra) {
+		privs := slices.Clone(d.extra[grantor])
+		spec.SortPrivileges(privs)
+		stmt := "REVOKE " + strings.Join(slices.Compact(privs), ", ") + on
+		if d.cascade[grantor] {
+			stmt += " CASCADE"
+			p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes the grants it made", o.kind, o.display)
+		}
+		if grantor == o.owner {
+			p.canActFor(o.owner)
+			out = append(out, stmt)
+			continue
+		}
+		if !p.canSetRole(grantor) {
+			p.fail("%s on %s %s was granted by %q, which the admin cannot SET ROLE to: it cannot be revoked (fix: GRANT %s TO %s)",
+				strings.Join(privs, ", "), strings.ToLower(o.kind), o.display, grantor, sqlq.Ident(grantor), sqlq.Ident(p.admin))
+			continue
+		}
+		out = append(out, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
+	}
+	return out
+}
+
+// columnRevokes removes every column-level grant of the role on a relation:
+// the desired state has none. They run before table-level statements.
+func (p *planner) columnRevokes(o object) (stmts []string, extra []string) {
+	byGrantor := map[string]map[string][]string{} // grantor -> privilege -> columns
+	cascade := map[string]bool{}
+	for _, c := range o.columns {
+		if c.Grantee != p.role {
+			continue
+		}
+		if byGrantor[c.Grantor] == nil {
+			byGrantor[c.Grantor] = map[string][]string{}
+		}
+		byGrantor[c.Grantor][c.Privilege] = append(byGrantor[c.Grantor][c.Privilege], c.Column)
+		cascade[c.Grantor] = cascade[c.Grantor] || c.Grantable
+		extra = append(extra, c.Privilege+" ("+c.Column+")")
+	}
+	for _, grantor := range sortedKeys(byGrantor) {
+		privs := sortedKeys(byGrantor[grantor])
+		spec.SortPrivileges(privs)
+		parts := make([]string, 0, len(privs))
+		for _, pr := range privs {
+			cols := byGrantor[grantor][pr]
+			slices.Sort(cols)
+			parts = append(parts, pr+" ("+sqlq.Idents(cols)+")")
+		}
+		stmt := "REVOKE " + strings.Join(parts, ", ") + " ON TABLE " + o.sql + " FROM " + p.ident()
+		if cascade[grantor] {
+			stmt += " CASCADE"
+		}
+		if grantor == o.owner {
+			p.canActFor(o.owner)
+			stmts = append(stmts, stmt)
+		} else if p.canSetRole(grantor) {
+			stmts = append(stmts, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
+		} else {
+			p.fail("column privileges on %s were granted by %q, which the admin cannot SET ROLE to", o.display, grantor)
+		}
+	}
+	slices.Sort(extra)
+	return stmts, extra
+}
+
+// grant renders GRANT privs ON kind names TO role.
+func (p *planner) grant(privs []string, kind string, names []string) string {
+	return "GRANT " + strings.Join(privs, ", ") + " ON " + kind + " " + strings.Join(names, ", ") + " TO " + p.ident()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

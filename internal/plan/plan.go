@@ -1,0 +1,320 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+// PasswordPlaceholder stands for the generated password in plans; the
+// executor substitutes a SCRAM verifier at apply time.
+const PasswordPlaceholder = "ROLE_PASSWORD_PLACEHOLDER"
+
+// Input is one declared role and what the planner must know beyond the
+// catalog. Role must be normalized (spec.Role.Normalize).
+type Input struct {
+	Role      spec.Role
+	RoleName  string
+	Host      string
+	Port      int
+	AdminUser string
+	// HasPassword reports that stile holds a current password for the role.
+	HasPassword bool
+}
+
+// Result is a computed plan.
+type Result struct {
+	Document Document
+	// Status is ItemInSync, ItemOutOfSync or ItemFailed.
+	Status string
+	// Message says why the item failed, or summarizes the plan.
+	Message string
+	Blocks  []Block
+	// NeedsPassword reports that the SQL sets the placeholder password.
+	NeedsPassword bool
+}
+
+// Block is a group of statements run in one transaction: Database "" is the
+// role-level block, run on the maintenance database.
+type Block struct {
+	Database   string
+	Statements []string
+}
+
+// Make computes the plan for in against snap. Failures (a missing database,
+// a capability gap, an un-revocable grant) give Status ItemFailed with the
+// reason in Message; the document still shows what was found.
+func Make(snap *catalog.Snapshot, in Input) Result {
+	p := newPlanner(snap, in)
+	p.run()
+	return p.result()
+}
+
+type planner struct {
+	snap   *catalog.Snapshot
+	in     Input
+	role   string
+	major  int
+	admin  string
+	super  bool
+	roles  map[string]catalog.Role
+	target catalog.Role
+	exists bool
+
+	tablePrivs, seqPrivs, schemaPrivs, routinePrivs []string
+	scopes                                          map[string][]string // database -> sorted schemas
+
+	state      State
+	failures   []string
+	fixes      []string
+	roleStmts  []string
+	dbStmts    map[string][]string
+	roleBlockDBStmts []string
+	needsPW    bool
+}
+
+func newPlanner(snap *catalog.Snapshot, in Input) *planner {
+	p := &planner{
+		snap:    snap,
+		in:      in,
+		role:    in.RoleName,
+		major:   snap.Server.Major(),
+		admin:   snap.Server.Admin,
+		super:   snap.Server.Superuser,
+		roles:   make(map[string]catalog.Role, len(snap.Roles)),
+		scopes:  map[string][]string{},
+		dbStmts: map[string][]string{},
+	}
+	for _, r := range snap.Roles {
+		p.roles[r.Name] = r
+	}
+	p.target, p.exists = p.roles[p.role]
+	p.state = State{
+		Role:        p.role,
+		Exists:      p.exists,
+		Attributes:  map[string]any{},
+		Memberships: []MembershipState{},
+		ScopeStates: map[string]ScopeState{},
+	}
+	return p
+}
+
+func (p *planner) fail(format string, args ...any) {
+	p.failures = append(p.failures, fmt.Sprintf(format, args...))
+}
+
+func (p *planner) warn(format string, args ...any) {
+	p.state.Warnings = append(p.state.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (p *planner) run() {
+	s := p.snap.Server
+	if s.InRecovery {
+		p.fail("server is a standby (pg_is_in_recovery): plan against the primary")
+		return
+	}
+	if !s.Superuser && !s.CreateRole {
+		p.fail("admin %q is neither superuser nor CREATEROLE: it cannot manage roles", p.admin)
+		return
+	}
+	if p.role == p.admin {
+		p.fail("role %q is the admin itself", p.role)
+		return
+	}
+	p.desiredPrivileges()
+	p.resolveScopes()
+	if len(p.failures) > 0 {
+		return
+	}
+	p.planRole()
+	p.planMemberships()
+	for i := range p.snap.Databases {
+		p.planDatabase(&p.snap.Databases[i])
+	}
+	p.collectUnmanaged()
+}
+
+// desiredPrivileges expands the requested privileges into per-kind sets.
+func (p *planner) desiredPrivileges() {
+	if p.in.Role.Type != spec.Managed {
+		return
+	}
+	req := p.in.Role.Privileges
+	has := func(x string) bool { return slices.Contains(req, x) }
+	for _, t := range spec.TablePrivileges {
+		if t == "MAINTAIN" && p.major < 17 {
+			if has("MAINTAIN") {
+				p.fail("privilege MAINTAIN needs PostgreSQL 17 or later (server is %d)", p.major)
+			}
+			continue
+		}
+		if has(t) || has("ALL") {
+			p.tablePrivs = append(p.tablePrivs, t)
+		}
+	}
+	if slices.Contains(p.tablePrivs, "INSERT") || slices.Contains(p.tablePrivs, "UPDATE") {
+		p.seqPrivs = []string{"USAGE", "SELECT"}
+	} else if slices.Contains(p.tablePrivs, "SELECT") {
+		p.seqPrivs = []string{"SELECT"}
+	}
+	p.schemaPrivs = []string{"USAGE"}
+	if has("CREATE") {
+		p.schemaPrivs = append(p.schemaPrivs, "CREATE")
+		p.warn("CREATE: the role will own the objects it creates; other stile roles on these schemas need a re-plan to cover them")
+	}
+	if has("EXECUTE") {
+		p.routinePrivs = []string{"EXECUTE"}
+	}
+}
+
+// resolveScopes expands scopes into databases and schemas: a database scope
+// means every user schema that no extension owns.
+func (p *planner) resolveScopes() {
+	set := map[string]map[string]bool{}
+	for _, sc := range p.in.Role.ParsedScopes() {
+		db, ok := p.snap.Database(sc.Database)
+		switch {
+		case !ok:
+			p.fail("scope %s: database %q does not exist", sc, sc.Database)
+			continue
+		case db.IsTemplate || !db.AllowConn:
+			p.fail("scope %s: database %q is a template or does not allow connections", sc, sc.Database)
+			continue
+		case db.Error != "":
+			p.fail("scope %s: %s", sc, db.Error)
+			continue
+		case !db.Inspected:
+			p.fail("scope %s: database %q was not inspected", sc, sc.Database)
+			continue
+		}
+		if set[db.Name] == nil {
+			set[db.Name] = map[string]bool{}
+		}
+		if sc.Schema != "" {
+			if _, ok := db.Schema(sc.Schema); !ok {
+				p.fail("scope %s: schema %q does not exist in database %q", sc, sc.Schema, sc.Database)
+				continue
+			}
+			set[db.Name][sc.Schema] = true
+			continue
+		}
+		for _, s := range db.Schemas {
+			if !s.Extension {
+				set[db.Name][s.Name] = true
+			}
+		}
+	}
+	for db, schemas := range set {
+		list := make([]string, 0, len(schemas))
+		for s := range schemas {
+			list = append(list, s)
+		}
+		slices.Sort(list)
+		p.scopes[db] = list
+	}
+	for i := range p.snap.Databases {
+		d := &p.snap.Databases[i]
+		// The reader cannot tell whose dependents an unreadable database
+		// holds, so it fails every item of the batch.
+		if d.HasDependents && d.Error != "" {
+			p.fail("database %q holds objects or grants of the role but cannot be inspected: %s", d.Name, d.Error)
+		}
+	}
+}
+
+func (p *planner) inScope(db, schema string) bool {
+	_, ok := slices.BinarySearch(p.scopes[db], schema)
+	return ok
+}
+
+func (p *planner) result() Result {
+	cfg := Config{
+		Type:           p.in.Role.Type,
+		RoleName:       p.role,
+		SourceRole:     p.in.Role.SourceRole,
+		Scopes:         nonNil(p.in.Role.Scopes),
+		Privileges:     nonNil(p.in.Role.Privileges),
+		RotatePassword: p.in.Role.RotatePassword,
+	}
+	r := Result{Document: Document{Config: cfg}}
+	if len(p.fixes) > 0 {
+		slices.Sort(p.fixes)
+		p.fixes = slices.Compact(p.fixes)
+		p.fail("the admin lacks capabilities; a superuser can grant them with: %s", strings.Join(p.fixes, " "))
+	}
+	r.Blocks = p.blocks()
+	p.state.RequiresMigration = len(r.Blocks) > 0 || len(p.state.Unmanaged) > 0
+	sortState(&p.state)
+	r.Document.CurrentState = p.state
+	r.Document.SQLPlan = Render(p.role, r.Blocks, p.state.Unmanaged)
+	r.Document.Checksum = Checksum(p.in, p.snap.Server.Major(), r.Document)
+	r.NeedsPassword = p.needsPW
+	switch {
+	case len(p.failures) > 0:
+		r.Status = ItemFailed
+		r.Message = strings.Join(p.failures, "; ")
+	case p.state.RequiresMigration:
+		r.Status = ItemOutOfSync
+		r.Message = summary(r.Blocks, len(p.state.Unmanaged))
+	default:
+		r.Status = ItemInSync
+		r.Message = "no changes"
+	}
+	return r
+}
+
+func (p *planner) blocks() []Block {
+	var out []Block
+	role := append(slices.Clone(p.roleStmts), p.roleBlockDBStmts...)
+	if len(role) > 0 {
+		out = append(out, Block{Statements: role})
+	}
+	dbs := make([]string, 0, len(p.dbStmts))
+	for db, st := range p.dbStmts {
+		if len(st) > 0 {
+			dbs = append(dbs, db)
+		}
+	}
+	slices.Sort(dbs)
+	for _, db := range dbs {
+		out = append(out, Block{Database: db, Statements: p.dbStmts[db]})
+	}
+	return out
+}
+
+func summary(blocks []Block, unmanaged int) string {
+	n := 0
+	for _, b := range blocks {
+		n += len(b.Statements)
+	}
+	msg := fmt.Sprintf("%d statement(s) in %d block(s)", n, len(blocks))
+	if unmanaged > 0 {
+		msg += fmt.Sprintf("; %d unmanaged item(s) to resolve by hand", unmanaged)
+	}
+	return msg
+}
+
+func sortState(s *State) {
+	slices.SortFunc(s.Memberships, func(a, b MembershipState) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Grantor, b.Grantor))
+	})
+	for _, l := range []*[]string{&s.OutOfScope, &s.DefaultPrivileges, &s.Unmanaged, &s.UncoveredCreators, &s.Members} {
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ident is the quoted role name, used in every statement.
+func (p *planner) ident() string { return sqlq.Ident(p.role) }

@@ -1,0 +1,48 @@
+package plan
+
+import (
+	"strings"
+
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+const rule = "-- ========================================================="
+
+// Render returns the plan's SQL as a psql script: the role-level block, then
+// one \connect + BEGIN … COMMIT block per database in name order. An empty
+// plan is "-- no changes". Unmanaged items are listed as comments, one per
+// line with line breaks removed, so no name can escape the comment.
+func Render(role string, blocks []Block, unmanaged []string) string {
+	var b strings.Builder
+	if len(blocks) == 0 {
+		b.WriteString("-- no changes\n")
+	}
+	for i, blk := range blocks {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		if blk.Database == "" {
+			b.WriteString(rule + "\n-- Role: " + comment(role) + "\n" + rule + "\n")
+			b.WriteString("BEGIN;\n")
+		} else {
+			b.WriteString(rule + "\n-- Database: " + comment(blk.Database) + "\n" + rule + "\n")
+			b.WriteString(sqlq.PsqlConnect(blk.Database) + "\nBEGIN;\n")
+		}
+		for _, s := range blk.Statements {
+			b.WriteString(s + ";\n")
+		}
+		b.WriteString("COMMIT;\n")
+	}
+	if len(unmanaged) > 0 {
+		b.WriteString("\n" + rule + "\n-- Unmanaged: stile does not change these; resolve them by hand\n" + rule + "\n")
+		for _, u := range unmanaged {
+			b.WriteString("-- " + comment(u) + "\n")
+		}
+	}
+	return b.String()
+}
+
+// comment makes s safe inside a -- comment line.
+func comment(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}

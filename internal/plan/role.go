@@ -1,0 +1,243 @@
+package plan
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/sqlq"
+)
+
+// planRole converges the role's existence, attributes and password.
+// CREATE ROLE names only the attributes wanted true; ALTER ROLE names only
+// those that differ.
+func (p *planner) planRole() {
+	pw := "PASSWORD " + sqlq.Literal(PasswordPlaceholder)
+	if !p.exists {
+		if p.major >= 16 && !p.super {
+			// A CREATEROLE admin gets only an ADMIN membership in the roles it
+			// creates; it needs INHERIT to set their default privileges.
+			p.roleStmts = append(p.roleStmts, "SET createrole_self_grant = 'set, inherit'")
+		}
+		p.roleStmts = append(p.roleStmts, "CREATE ROLE "+p.ident()+" WITH LOGIN INHERIT "+pw)
+		p.needsPW = true
+		return
+	}
+	t := p.target
+	p.state.Attributes = map[string]any{
+		"superuser": t.Superuser, "inherit": t.Inherit, "createrole": t.CreateRole,
+		"createdb": t.CreateDB, "login": t.Login, "replication": t.Replication,
+		"bypassrls": t.BypassRLS, "connection_limit": t.ConnLimit, "valid_until": t.ValidUntil,
+	}
+	if !p.super {
+		for _, a := range []struct {
+			on   bool
+			name string
+		}{{t.Superuser, "SUPERUSER"}, {t.Replication, "REPLICATION"}, {t.BypassRLS, "BYPASSRLS"}} {
+			if a.on {
+				p.fail("role %q has %s, which only a superuser can remove", p.role, a.name)
+			}
+		}
+		if p.major >= 16 && !t.AdminOption {
+			p.fixes = append(p.fixes, "GRANT "+p.ident()+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
+		}
+	}
+	var attrs []string
+	flag := func(have, want bool, on, off string) {
+		if have != want {
+			if want {
+				attrs = append(attrs, on)
+			} else {
+				attrs = append(attrs, off)
+			}
+		}
+	}
+	flag(t.Superuser, false, "SUPERUSER", "NOSUPERUSER")
+	flag(t.CreateDB, false, "CREATEDB", "NOCREATEDB")
+	flag(t.CreateRole, false, "CREATEROLE", "NOCREATEROLE")
+	flag(t.Inherit, true, "INHERIT", "NOINHERIT")
+	flag(t.Login, true, "LOGIN", "NOLOGIN")
+	flag(t.Replication, false, "REPLICATION", "NOREPLICATION")
+	flag(t.BypassRLS, false, "BYPASSRLS", "NOBYPASSRLS")
+	if t.ConnLimit != -1 {
+		attrs = append(attrs, "CONNECTION LIMIT -1")
+	}
+	if t.ValidUntil != "" && t.ValidUntil != "infinity" {
+		attrs = append(attrs, "VALID UNTIL 'infinity'")
+	}
+	if !p.in.HasPassword || p.in.Role.RotatePassword {
+		attrs = append(attrs, pw)
+		p.needsPW = true
+		if !p.in.HasPassword {
+			p.warn("stile holds no password for this role: the plan sets a new one")
+		}
+	}
+	if len(attrs) > 0 {
+		p.roleStmts = append(p.roleStmts, "ALTER ROLE "+p.ident()+" WITH "+strings.Join(attrs, " "))
+	}
+}
+
+// planMemberships converges the role's own memberships: none for a managed
+// role, exactly source_role (with INHERIT on 16+) for an external one. On
+// 16+ each pg_auth_members row is revoked with its own grantor, or the
+// REVOKE warns and changes nothing.
+func (p *planner) planMemberships() {
+	src := p.in.Role.SourceRole
+	if src != "" {
+		sr, ok := p.roles[src]
+		switch {
+		case !ok:
+			p.fail("source role %q does not exist", src)
+			return
+		case !p.super && p.major >= 16 && !sr.AdminOption:
+			p.fixes = append(p.fixes, "GRANT "+sqlq.Ident(src)+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
+		case !p.super && sr.Superuser:
+			p.fail("source role %q is a superuser: only a superuser can grant it", src)
+		}
+	}
+	haveSource := false
+	var stmts []string
+	for _, m := range p.snap.Members {
+		if m.Role == p.role && m.Member != p.role {
+			if !(m.Member == p.admin && m.AdminOption) {
+				p.state.Members = append(p.state.Members, m.Member)
+			}
+			continue
+		}
+		if m.Member != p.role {
+			continue
+		}
+		p.state.Memberships = append(p.state.Memberships, MembershipState{
+			Role: m.Role, Grantor: m.Grantor, Inherit: m.Inherit, Set: m.Set, Admin: m.AdminOption,
+		})
+		if m.Role == src && (m.Inherit || p.major < 16) && !m.AdminOption {
+			haveSource = true
+			continue
+		}
+		stmt := "REVOKE " + sqlq.Ident(m.Role) + " FROM " + p.ident()
+		if p.major >= 16 {
+			stmt += " GRANTED BY " + sqlq.Ident(m.Grantor)
+		}
+		stmts = append(stmts, stmt)
+		p.checkRoleAdmin(m.Role)
+	}
+	if src != "" && !haveSource {
+		stmt := "GRANT " + sqlq.Ident(src) + " TO " + p.ident()
+		if p.major >= 16 {
+			stmt += " WITH INHERIT TRUE"
+		}
+		stmts = append(stmts, stmt)
+	}
+	if len(p.state.Members) > 0 {
+		p.warn("other roles are members of this role and can use its privileges: %s", strings.Join(p.state.Members, ", "))
+	}
+	p.roleStmts = append(p.roleStmts, dedupe(stmts)...)
+}
+
+// checkRoleAdmin records the fix when a non-superuser admin on 16+ lacks
+// ADMIN on a role whose membership it must revoke.
+func (p *planner) checkRoleAdmin(name string) {
+	if p.super || p.major < 16 {
+		return
+	}
+	if r, ok := p.roles[name]; ok && !r.AdminOption {
+		p.fixes = append(p.fixes, "GRANT "+sqlq.Ident(name)+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
+	}
+}
+
+// canActFor reports whether the admin has the privileges of owner (an
+// INHERIT membership chain, pg_has_role USAGE). It records the fix if not.
+func (p *planner) canActFor(owner string) bool {
+	if p.super || owner == p.admin {
+		return true
+	}
+	if r, ok := p.roles[owner]; ok && r.AdminUsage {
+		return true
+	}
+	p.fixes = append(p.fixes, p.grantMembershipFix(owner))
+	return false
+}
+
+// canCreateDefaultsFor reports whether the admin may run ALTER DEFAULT
+// PRIVILEGES FOR ROLE creator: any membership on 15, an INHERIT one on 16+.
+func (p *planner) canCreateDefaultsFor(creator string) bool {
+	if p.super || creator == p.admin {
+		return true
+	}
+	r, ok := p.roles[creator]
+	if !ok {
+		return false
+	}
+	if p.major < 16 {
+		return r.AdminMember
+	}
+	return r.AdminUsage
+}
+
+// canSetRole reports whether the admin can SET ROLE to grantor, to revoke
+// what grantor granted.
+func (p *planner) canSetRole(grantor string) bool {
+	if p.super || grantor == p.admin {
+		return true
+	}
+	r, ok := p.roles[grantor]
+	return ok && r.AdminMember
+}
+
+func (p *planner) grantMembershipFix(owner string) string {
+	if p.major >= 16 {
+		return "GRANT " + sqlq.Ident(owner) + " TO " + sqlq.Ident(p.admin) + " WITH INHERIT TRUE;"
+	}
+	return "GRANT " + sqlq.Ident(owner) + " TO " + sqlq.Ident(p.admin) + ";"
+}
+
+// collectUnmanaged lists what pg_shdepend holds for the role that the
+// planner does not diff, plus per-database role settings.
+func (p *planner) collectUnmanaged() {
+	for _, d := range p.snap.Shared {
+		if d.Role == p.role {
+			p.state.Unmanaged = append(p.state.Unmanaged, d.Object+" ("+depType(d.DepType)+")")
+		}
+	}
+	for _, db := range p.snap.Databases {
+		for _, d := range db.Unmanaged {
+			if d.Role == p.role {
+				p.state.Unmanaged = append(p.state.Unmanaged, db.Name+": "+d.Object+" ("+depType(d.DepType)+")")
+			}
+		}
+	}
+	for _, s := range p.snap.Settings {
+		if s.Role == p.role {
+			where := "all databases"
+			if s.Database != "" {
+				where = "database " + s.Database
+			}
+			p.state.Unmanaged = append(p.state.Unmanaged, "role setting in "+where+": "+strings.Join(s.Config, ", "))
+		}
+	}
+}
+
+func depType(t string) string {
+	switch t {
+	case "o":
+		return "owner"
+	case "a":
+		return "privilege"
+	case "r":
+		return "policy"
+	case "i":
+		return "initial privilege"
+	}
+	return "dependency " + strconv.Quote(t)
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
