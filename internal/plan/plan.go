@@ -69,13 +69,13 @@ type planner struct {
 	tablePrivs, seqPrivs, schemaPrivs, routinePrivs []string
 	scopes                                          map[string][]string // database -> sorted schemas
 
-	state      State
-	failures   []string
-	fixes      []string
-	roleStmts  []string
-	dbStmts    map[string][]string
+	state            State
+	failures         []string
+	fixes            []string
+	roleStmts        []string
+	dbStmts          map[string][]string
 	roleBlockDBStmts []string
-	needsPW    bool
+	needsPW          bool
 }
 
 func newPlanner(snap *catalog.Snapshot, in Input) *planner {
