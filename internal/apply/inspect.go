@@ -46,9 +46,10 @@ func Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Res
 	if err != nil {
 		return nil, err
 	}
+	batch := plan.NewBatch(snap)
 	out := make([]plan.Result, len(inputs))
 	for i, in := range inputs {
-		out[i] = plan.Make(snap, in)
+		out[i] = batch.Make(in)
 	}
 	return out, nil
 }

@@ -44,7 +44,10 @@ func (p *planner) planDatabase(d *catalog.Database) {
 	}
 	if d.Inspected {
 		for i := range d.Schemas {
-			stmts = append(stmts, p.planSchema(d, &d.Schemas[i])...)
+			s := &d.Schemas[i]
+			if p.inScope(d.Name, s.Name) || p.holds[schemaKey{d.Name, s.Name}] {
+				stmts = append(stmts, p.planSchema(d, s)...)
+			}
 		}
 		stmts = append(stmts, p.planGlobalDefaults(d)...)
 	}

@@ -33,7 +33,7 @@ type objDiff struct {
 }
 
 func (p *planner) diff(o object, desired []string) objDiff {
-	d := objDiff{extra: map[string][]string{}, cascade: map[string]bool{}}
+	var d objDiff
 	for _, a := range o.acl {
 		if a.Grantee != p.role {
 			continue
@@ -44,6 +44,9 @@ func (p *planner) diff(o object, desired []string) objDiff {
 				d.grantOpt = append(d.grantOpt, a.Privilege)
 			}
 			continue
+		}
+		if d.extra == nil {
+			d.extra, d.cascade = map[string][]string{}, map[string]bool{}
 		}
 		d.extra[a.Grantor] = append(d.extra[a.Grantor], a.Privilege)
 		d.cascade[a.Grantor] = d.cascade[a.Grantor] || a.Grantable

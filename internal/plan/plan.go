@@ -50,7 +50,66 @@ type Block struct {
 // a capability gap, an un-revocable grant) give Status ItemFailed with the
 // reason in Message; the document still shows what was found.
 func Make(snap *catalog.Snapshot, in Input) Result {
-	p := newPlanner(snap, in)
+	return NewBatch(snap).Make(in)
+}
+
+// Batch plans many inputs against one snapshot, indexing it once: which
+// schemas each role holds anything in, so that a role's plan visits only its
+// scopes and the schemas where it has grants or objects.
+type Batch struct {
+	snap  *catalog.Snapshot
+	roles map[string]catalog.Role
+	holds map[string]map[schemaKey]bool
+}
+
+type schemaKey struct{ db, schema string }
+
+// NewBatch indexes snap.
+func NewBatch(snap *catalog.Snapshot) *Batch {
+	b := &Batch{snap: snap, roles: make(map[string]catalog.Role, len(snap.Roles)), holds: map[string]map[schemaKey]bool{}}
+	for _, r := range snap.Roles {
+		b.roles[r.Name] = r
+	}
+	mark := func(role string, k schemaKey) {
+		if b.holds[role] == nil {
+			b.holds[role] = map[schemaKey]bool{}
+		}
+		b.holds[role][k] = true
+	}
+	acl := func(items []catalog.ACLItem, k schemaKey) {
+		for _, a := range items {
+			mark(a.Grantee, k)
+		}
+	}
+	for _, d := range snap.Databases {
+		for _, s := range d.Schemas {
+			k := schemaKey{d.Name, s.Name}
+			mark(s.Owner, k)
+			acl(s.ACL, k)
+			for _, r := range s.Relations {
+				mark(r.Owner, k)
+				acl(r.ACL, k)
+				for _, c := range r.Columns {
+					mark(c.Grantee, k)
+				}
+			}
+			for _, r := range s.Routines {
+				mark(r.Owner, k)
+				acl(r.ACL, k)
+			}
+		}
+		for _, da := range d.DefaultACLs {
+			if da.Schema != "" {
+				acl(da.ACL, schemaKey{d.Name, da.Schema})
+			}
+		}
+	}
+	return b
+}
+
+// Make plans one input against the batch's snapshot.
+func (b *Batch) Make(in Input) Result {
+	p := newPlanner(b, in)
 	p.run()
 	return p.result()
 }
@@ -63,6 +122,7 @@ type planner struct {
 	admin  string
 	super  bool
 	roles  map[string]catalog.Role
+	holds  map[schemaKey]bool
 	target catalog.Role
 	exists bool
 
@@ -78,7 +138,8 @@ type planner struct {
 	needsPW          bool
 }
 
-func newPlanner(snap *catalog.Snapshot, in Input) *planner {
+func newPlanner(b *Batch, in Input) *planner {
+	snap := b.snap
 	p := &planner{
 		snap:    snap,
 		in:      in,
@@ -86,12 +147,10 @@ func newPlanner(snap *catalog.Snapshot, in Input) *planner {
 		major:   snap.Server.Major(),
 		admin:   snap.Server.Admin,
 		super:   snap.Server.Superuser,
-		roles:   make(map[string]catalog.Role, len(snap.Roles)),
+		roles:   b.roles,
+		holds:   b.holds[in.RoleName],
 		scopes:  map[string][]string{},
 		dbStmts: map[string][]string{},
-	}
-	for _, r := range snap.Roles {
-		p.roles[r.Name] = r
 	}
 	p.target, p.exists = p.roles[p.role]
 	p.state = State{

@@ -1,0 +1,56 @@
+// Package agent defines what stile asks of the process that reaches a
+// resource's databases, and the built-in agent that does it in-process.
+// Remote agents will implement the same interface over a WebSocket.
+package agent
+
+import (
+	"context"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// Agent runs health checks, plans and applies against targets it can reach.
+// Targets carry the admin password: an agent must not log or persist them.
+type Agent interface {
+	// Name identifies the agent; resources name the agent that serves them.
+	Name() string
+	// Online reports whether the agent can take work now.
+	Online() bool
+	Health(ctx context.Context, t target.Target) (apply.Health, error)
+	// Plan inspects the cluster once and plans every input against it.
+	Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error)
+	Apply(ctx context.Context, job apply.Job) apply.Report
+	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
+}
+
+// LocalName is the built-in agent's name.
+const LocalName = "local"
+
+// Local runs everything in the server's process with pgx.
+type Local struct{}
+
+// Name returns "local".
+func (Local) Name() string { return LocalName }
+
+// Online is always true.
+func (Local) Online() bool { return true }
+
+// Health checks the target.
+func (Local) Health(ctx context.Context, t target.Target) (apply.Health, error) {
+	return apply.CheckHealth(ctx, t)
+}
+
+// Plan plans inputs against one catalog read.
+func (Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
+	return apply.Plan(ctx, t, inputs)
+}
+
+// Apply runs a job.
+func (Local) Apply(ctx context.Context, job apply.Job) apply.Report { return apply.Run(ctx, job) }
+
+// CheckLogin tries a login.
+func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
+	return apply.CheckLogin(ctx, t, role, password)
+}

@@ -1,0 +1,116 @@
+// Package cli is stile's command line: `stile server` and the client
+// commands that talk to it over HTTP.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError ends a command with a specific exit code. A nil err prints
+// nothing (for --detailed-exitcode's 2).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+// env is the process environment the commands see; tests substitute it.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Run executes the stile command line and returns its exit code. Errors are
+// printed to stderr as one line, "Error: …", with a "Try: …" hint where one
+// helps.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+}
+
+func run(ctx context.Context, args []string, e *env) int {
+	stdout, stderr := e.stdout, e.stderr
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := 1
+	var ee exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+		err = ee.err
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(stderr, "Error: %s\n", msg)
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(stderr, "Try: %s\n", hint)
+	}
+	return code
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "stile",
+		Short:         "Own PostgreSQL access roles across a fleet of databases",
+		Long:          "stile keeps an inventory of PostgreSQL servers, their admin credentials, and the roles declared on them.\nIt plans the minimal SQL to reach each declared role, applies it, and records every step as a session.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
+	root.PersistentFlags().String("token", "", "API token (env STILE_TOKEN; read from the data dir's admin.token for a loopback URL)")
+	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newBenchCmd(e))
+	return root
+}
+
+// dataDir returns the default data directory: $STILE_DATA, else
+// $XDG_DATA_HOME/stile, else ~/.local/share/stile.
+func dataDir(getenv func(string) string) string {
+	if d := getenv("STILE_DATA"); d != "" {
+		return d
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "stile")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, ".local", "share", "stile")
+}
+
+func hintFor(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "connection refused") && strings.Contains(msg, "stile server"):
+		return "start the server with: stile server"
+	case strings.Contains(msg, "missing or wrong API token"):
+		return "pass --token or set STILE_TOKEN (the server wrote it to its data dir's admin.token)"
+	case strings.Contains(msg, "no admin credentials"):
+		return "stile resources admin set NAME --user USER --password-stdin"
+	case strings.Contains(msg, "changed since the plan"):
+		return "make a new plan, review it, and apply its sid"
+	}
+	return ""
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/errs"
+)
+
+// client calls the stile API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// newClient resolves the server URL and token: flags, then STILE_URL /
+// STILE_TOKEN, then (for a loopback URL) the default data dir's admin.token.
+func newClient(cmd *cobra.Command, e *env) (*client, error) {
+	base, _ := cmd.Flags().GetString("url")
+	if base == "" {
+		base = e.getenv("STILE_URL")
+	}
+	if base == "" {
+		base = "http://127.0.0.1:8009"
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errs.Invalidf("server URL %q is not an http(s) URL", base)
+	}
+	token, _ := cmd.Flags().GetString("token")
+	if token == "" {
+		token = e.getenv("STILE_TOKEN")
+	}
+	if token == "" && isLoopback(u.Hostname()) {
+		data, err := os.ReadFile(filepath.Join(dataDir(e.getenv), "admin.token"))
+		if err == nil {
+			token = strings.TrimSpace(string(data))
+		}
+	}
+	if token == "" {
+		return nil, errs.New(errs.Unauthorized, "no API token: pass --token or set STILE_TOKEN")
+	}
+	return &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 30 * time.Minute}}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// apiError is an error response; detail is the partial result, if any.
+type apiError struct {
+	Code    errs.Code
+	Message string
+	Detail  json.RawMessage
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// call sends a JSON request and decodes a JSON response into out. An error
+// response becomes an *apiError whose Detail the caller may decode.
+func (c *client) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reach stile server at %s: %w", c.base, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error struct {
+				Code    errs.Code `json:"code"`
+				Message string    `json:"message"`
+			} `json:"error"`
+			Detail json.RawMessage `json:"detail"`
+		}
+		if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
+			return fmt.Errorf("stile server: %s", resp.Status)
+		}
+		return &apiError{Code: eb.Error.Code, Message: eb.Error.Message, Detail: eb.Detail}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decode response: %w", err)
+		}
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// detail decodes an apiError's detail into v; it reports whether it did.
+func detail(err error, v any) bool {
+	ae, ok := err.(*apiError)
+	if !ok || len(ae.Detail) == 0 || string(ae.Detail) == "null" {
+		return false
+	}
+	return json.Unmarshal(ae.Detail, v) == nil
+}

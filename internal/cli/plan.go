@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// ResultsFile is what `plan -o` writes and `apply -f` reads.
+type ResultsFile struct {
+	Results []ResultEntry `yaml:"results"`
+}
+
+// ResultEntry is one planned item in a results file.
+type ResultEntry struct {
+	SID      string `yaml:"sid"`
+	Resource string `yaml:"resource_name"`
+	Role     string `yaml:"role"`
+	RoleName string `yaml:"role_name"`
+	Status   string `yaml:"status"`
+	Message  string `yaml:"message"`
+}
+
+func newPlanCmd(e *env) *cobra.Command {
+	var (
+		role, typ, source, file, out string
+		scopes, privileges           []string
+		rotate, asJSON, detailed     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [NAME --role LABEL ... | -f FILE]",
+		Short: "Compute the SQL that brings roles to their declared state (a dry run)",
+		Long: `Read the live catalog and compute the minimal SQL to reach the declared state of a role.
+Nothing changes in PostgreSQL. The plan is kept as a session; apply it with its sid.
+
+One role: NAME with --role and either --scopes/--privileges (managed) or --source-role
+(external). Many roles: -f FILE, a YAML plan file (items:) or a roles CSV
+(resource_name,type,role,scopes,permissions,source_role with ';'-separated lists). Every item
+is validated before anything is planned. Items of one resource share one catalog read.
+
+--detailed-exitcode: exit 0 when in sync, 2 when changes are pending, 1 on any error.`,
+		Example: `  stile resources plan analytics --role ro --scopes analytics.public,legacy,app --privileges SELECT
+  stile resources plan marketplace --role ro --type external --source-role pg_read_all_data
+  stile resources plan -f plan.yaml -o result.yaml
+  stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var items []spec.Role
+			switch {
+			case file != "" && len(args) > 0:
+				return errs.Invalidf("give either NAME with --role, or -f FILE, not both")
+			case file != "":
+				data, err := readFile(file, e.stdin)
+				if err != nil {
+					return err
+				}
+				if items, err = spec.ParsePlanFile(data); err != nil {
+					return err
+				}
+			case len(args) == 1:
+				if role == "" {
+					return errs.Invalidf("--role is required with NAME")
+				}
+				items = []spec.Role{{Resource: args[0], Type: typ, Label: role, Scopes: spec.SplitList(scopes),
+					Privileges: spec.SplitList(privileges), SourceRole: source, RotatePassword: rotate}}
+			default:
+				return errs.Invalidf("give NAME with --role, or -f FILE")
+			}
+			if _, err := spec.ValidateBatch(items); err != nil {
+				return err
+			}
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Results []service.PlanOutcome `json:"results"`
+			}
+			if err := c.call(cmd.Context(), "POST", "/api/v1/plans", map[string]any{"items": items}, &res); err != nil {
+				return err
+			}
+			if out != "" {
+				if err := writeResults(out, res.Results); err != nil {
+					return err
+				}
+			}
+			if file == "" && len(res.Results) == 1 {
+				r := res.Results[0]
+				switch {
+				case asJSON:
+					printJSON(e.stdout, r.Document)
+				case r.Document != nil:
+					text, _ := yaml.Marshal(r.Document)
+					e.stdout.Write(text)
+				}
+			} else if asJSON {
+				printJSON(e.stdout, res.Results)
+			} else {
+				printPlanTable(e, res.Results)
+			}
+			return planExit(res.Results, detailed)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&role, "role", "", "role label (e.g. ro, rw); required without -f")
+	f.StringVar(&typ, "type", "managed", "managed or external")
+	f.StringArrayVar(&scopes, "scopes", nil, "database or database.schema scopes: comma-separated or repeated")
+	f.StringArrayVar(&privileges, "privileges", nil, "privileges (SELECT, INSERT, …, ALL, CREATE, EXECUTE): comma-separated or repeated")
+	f.StringVar(&source, "source-role", "", "existing role an external role inherits")
+	f.BoolVar(&rotate, "rotate-password", false, "set a new password on apply")
+	f.StringVarP(&file, "file", "f", "", "plan file (YAML items: or roles CSV); - for stdin")
+	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 in sync, 2 changes pending, 1 error")
+	cmd.AddCommand(newPlanStatusCmd(e))
+	return cmd
+}
+
+func printPlanTable(e *env, results []service.PlanOutcome) {
+	tw := table(e.stdout)
+	fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, r.Status, r.Message)
+	}
+	tw.Flush()
+}
+
+// planExit: any failed item → 1; with --detailed-exitcode, any out-of-sync
+// item → 2.
+func planExit(results []service.PlanOutcome, detailed bool) error {
+	pending := false
+	for _, r := range results {
+		switch r.Status {
+		case plan.ItemFailed:
+			return exitError{code: 1, err: errs.New(errs.Failed, "plan %s of %s/%s failed: %s", r.SID, r.Resource, r.Label, r.Message)}
+		case plan.ItemOutOfSync:
+			pending = true
+		}
+	}
+	if detailed && pending {
+		return exitError{code: 2}
+	}
+	return nil
+}
+
+func writeResults(path string, results []service.PlanOutcome) error {
+	var f ResultsFile
+	for _, r := range results {
+		f.Results = append(f.Results, ResultEntry{SID: r.SID, Resource: r.Resource, Role: r.Label, RoleName: r.RoleName, Status: r.Status, Message: r.Message})
+	}
+	data, err := yaml.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func newPlanStatusCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "status SID",
+		Short:   "Print a plan's document again",
+		Example: "  stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Session  map[string]any `json:"session"`
+				Document *plan.Document `json:"document"`
+			}
+			if err := c.call(cmd.Context(), "GET", "/api/v1/plans/"+pathEscape(args[0]), nil, &res); err != nil {
+				return err
+			}
+			if res.Document == nil {
+				return errs.New(errs.Failed, "plan %s has no document: %v", args[0], res.Session["message"])
+			}
+			if asJSON {
+				return printJSON(e.stdout, res.Document)
+			}
+			text, _ := yaml.Marshal(res.Document)
+			_, err = e.stdout.Write(text)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/service"
+)
+
+func newResourcesCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "resources",
+		Aliases: []string{"resource"},
+		Short:   "Inventory, admin credentials, health, plans and applies of PostgreSQL resources",
+	}
+	cmd.AddCommand(newImportCmd(e), newListCmd(e), newAdminCmd(e), newHealthCmd(e), newPlanCmd(e), newApplyCmd(e))
+	return cmd
+}
+
+func readFile(path string, stdin io.Reader) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(stdin)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, errs.Invalidf("read %s: %v", path, err)
+	}
+	return data, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+func newImportCmd(e *env) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "import FILE.csv",
+		Short: "Import resources from a CSV (name,type,host,port[,database,sslmode])",
+		Long: `Import resources from a CSV with the header name,type,host,port and, optionally, database
+(maintenance database, default postgres) and sslmode (default prefer). Every row is shown as
+new, update (with the changed fields), unchanged or error. If any row is in error nothing is
+written and the command exits 1; otherwise all rows are written in one transaction.`,
+		Example: `  stile resources import inventory.csv --dry-run
+  stile resources import inventory.csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := readFile(args[0], e.stdin)
+			if err != nil {
+				return err
+			}
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var res service.ImportResult
+			callErr := c.call(cmd.Context(), "POST", "/api/v1/resources/import", map[string]any{"csv": string(data), "dry_run": dryRun}, &res)
+			if callErr != nil && !detail(callErr, &res) {
+				return callErr
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "LINE\tNAME\tACTION\tDETAIL")
+			for _, r := range res.Rows {
+				d := r.Error
+				if r.Action == service.ActionUpdate {
+					d = fmt.Sprint(r.Changes)
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Line, r.Name, r.Action, d)
+			}
+			tw.Flush()
+			if callErr != nil {
+				return callErr
+			}
+			switch {
+			case dryRun:
+				fmt.Fprintln(e.stdout, "dry run: nothing written")
+			case res.Written:
+				fmt.Fprintln(e.stdout, "imported")
+			default:
+				fmt.Fprintln(e.stdout, "nothing to change")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "preview only; write nothing")
+	return cmd
+}
+
+func newListCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List resources with their setup progress",
+		Example: "  stile resources list\n  stile resources list --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var res struct {
+				Resources []service.ResourceView `json:"resources"`
+			}
+			if err := c.call(cmd.Context(), "GET", "/api/v1/resources", nil, &res); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, res)
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "NAME\tHOST:PORT\tAGENT\tADMIN\tSETUP\tROLES")
+			for _, r := range res.Resources {
+				admin := "no"
+				if r.AdminSet {
+					admin = r.AdminUser
+				}
+				fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d/3 %s\t%d\n", r.Name, r.Host, r.Port, r.Agent, admin, r.Progress, r.Stage, r.Roles)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

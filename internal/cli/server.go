@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/server"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+)
+
+func newServerCmd(e *env) *cobra.Command {
+	var listen, data, prefix, lockDB string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
+		Long: `Run the stile server: the HTTP JSON API on --listen, an embedded SQLite store in --data,
+and the built-in agent "local", which runs SQL against target databases in-process.
+
+On first start it creates a data key (<data>/secret.key, or STILE_SECRET_KEY) that encrypts
+secrets at rest, and an admin API token (<data>/admin.token), and says where it put them.`,
+		Example: `  stile server
+  stile server --listen 127.0.0.1:9000 --data /var/lib/stile --role-prefix acme`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("data") {
+				data = dataDir(e.getenv)
+			}
+			if v := e.getenv("STILE_LISTEN"); v != "" && !cmd.Flags().Changed("listen") {
+				listen = v
+			}
+			if v := e.getenv("STILE_ROLE_PREFIX"); v != "" && !cmd.Flags().Changed("role-prefix") {
+				prefix = v
+			}
+			return runServer(cmd.Context(), e, listen, data, prefix, lockDB)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
+	cmd.Flags().StringVar(&data, "data", "", "data directory (env STILE_DATA; default $XDG_DATA_HOME/stile)")
+	cmd.Flags().StringVar(&prefix, "role-prefix", "stile", "prefix of generated role names, fixed at first use (env STILE_ROLE_PREFIX)")
+	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
+	return cmd
+}
+
+func runServer(ctx context.Context, e *env, listen, data, prefix, lockDB string) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	keyPath := filepath.Join(data, "secret.key")
+	key, created, err := secret.LoadOrCreateKey(keyPath, e.getenv("STILE_SECRET_KEY"))
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(e.stderr, "stile: created the data key %s (mode 0600); back it up: without it stored secrets are lost\n", keyPath)
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(data, "admin.token")
+	token, err := loadOrCreateToken(tokenPath)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(data, "stile.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	svc, err := service.New(ctx, service.Config{
+		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}},
+		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := svc.Recover(ctx); err != nil {
+		log.Error("recovery after restart", "err", err)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: server.New(svc, token, log), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stderr, "stile: serving on http://%s (data %s, admin token in %s)\n", ln.Addr(), data, tokenPath)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func loadOrCreateToken(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(data)); t != "" {
+			return t, nil
+		}
+		return "", fmt.Errorf("admin token file %s is empty", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	token := secret.NewToken()
+	if err := secret.WriteFileExclusive(path, token+"\n"); err != nil {
+		return "", err
+	}
+	return token, nil
+}

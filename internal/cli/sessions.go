@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+func newSessionsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sessions",
+		Short: "The audit trail: every health check, plan and apply",
+	}
+	cmd.AddCommand(newSessionsListCmd(e), newSessionsShowCmd(e))
+	return cmd
+}
+
+func newSessionsListCmd(e *env) *cobra.Command {
+	var resource, kind, status string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List sessions, newest first",
+		Example: "  stile sessions list --resource analytics --kind apply\n  stile sessions list --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"resource": resource, "kind": kind, "status": status} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			q.Set("limit", strconv.Itoa(limit))
+			var res struct {
+				Sessions []store.Session `json:"sessions"`
+			}
+			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions?"+q.Encode(), nil, &res); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, res.Sessions)
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "SID\tKIND\tRESOURCE\tROLE\tSTATUS\tEXIT\tACTOR\tCREATED")
+			for _, s := range res.Sessions {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.SID, s.Kind, s.Resource, s.Role, s.Status, s.ExitCode, s.Actor, s.CreatedAt.Format("2006-01-02 15:04:05"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&resource, "resource", "", "only this resource")
+	cmd.Flags().StringVar(&kind, "kind", "", "only health, plan or apply")
+	cmd.Flags().StringVar(&status, "status", "", "only this status")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newSessionsShowCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "show SID",
+		Short:   "Show one session with its full input and output",
+		Example: "  stile sessions show 986e35ce-f3fc-4f79-b136-512eada7b850",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var s store.Session
+			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions/"+pathEscape(args[0]), nil, &s); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, s)
+			}
+			fmt.Fprintf(e.stdout, "sid: %s\nkind: %s\nresource: %s\nrole: %s\nactor: %s\nagent: %s\ncreated: %s\nfinished: %s\nstatus: %s\nexit_code: %d\n",
+				s.SID, s.Kind, s.Resource, s.Role, s.Actor, s.Agent, s.CreatedAt.Format("2006-01-02T15:04:05Z"), s.FinishedAt.Format("2006-01-02T15:04:05Z"), s.Status, s.ExitCode)
+			if s.Message != "" {
+				fmt.Fprintf(e.stdout, "message: %s\n", s.Message)
+			}
+			if s.PlanSID != "" {
+				fmt.Fprintf(e.stdout, "plan_sid: %s\n", s.PlanSID)
+			}
+			if s.AppliedBy != "" {
+				fmt.Fprintf(e.stdout, "applied_by: %s\n", s.AppliedBy)
+			}
+			fmt.Fprintf(e.stdout, "input: %s\noutput: |\n%s", s.Input, indent(s.Output))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	_ "embed"
+	"net/http"
+	"strconv"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+//go:embed openapi.yaml
+var openAPIDoc []byte
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, err := w.Write(openAPIDoc)
+	return err
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"agents": s.svc.Agents()})
+	return nil
+}
+
+func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.ListResources(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": list})
+	return nil
+}
+
+// ImportRequest is the body of POST /api/v1/resources/import.
+type ImportRequest struct {
+	CSV    string `json:"csv"`
+	DryRun bool   `json:"dry_run"`
+}
+
+func (s *Server) importResources(w http.ResponseWriter, r *http.Request) error {
+	var req ImportRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.ImportResources(r.Context(), []byte(req.CSV), req.DryRun)
+	if err != nil {
+		return withDetail(err, res)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// AdminRequest is the body of PUT /api/v1/resources/{name}/admin.
+type AdminRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Agent    string `json:"agent"`
+}
+
+func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) error {
+	var req AdminRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	a := spec.Admin{Resource: r.PathValue("name"), User: req.User, Password: req.Password}
+	if err := s.svc.SetAdmin(r.Context(), a, req.Agent); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": a.Resource, "ok": true})
+	return nil
+}
+
+// AdminImportRequest is the body of POST /api/v1/admins/import.
+type AdminImportRequest struct {
+	CSV   string `json:"csv"`
+	Agent string `json:"agent"`
+}
+
+func (s *Server) importAdmins(w http.ResponseWriter, r *http.Request) error {
+	var req AdminImportRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.ImportAdmins(r.Context(), []byte(req.CSV), req.Agent)
+	if err != nil {
+		return withDetail(err, map[string]any{"results": res})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	return nil
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.svc.Health(r.Context(), actor(r), r.PathValue("name"))
+	if err != nil {
+		if res.SID != "" {
+			return withDetail(err, res)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// PlanRequest is the body of POST /api/v1/plans.
+type PlanRequest struct {
+	Items []spec.Role `json:"items"`
+}
+
+func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
+	var req PlanRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.Plan(r.Context(), actor(r), req.Items)
+	if err != nil {
+		return withDetail(err, map[string]any{"results": res})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	return nil
+}
+
+func (s *Server) planStatus(w http.ResponseWriter, r *http.Request) error {
+	sess, doc, err := s.svc.PlanStatus(r.Context(), r.PathValue("sid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"session": sess, "document": doc})
+	return nil
+}
+
+// ApplyRequest is the body of POST /api/v1/resources/{name}/apply.
+type ApplyRequest struct {
+	SID string `json:"sid"`
+}
+
+func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
+	var req ApplyRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.SID == "" {
+		return errs.Invalidf("sid is required")
+	}
+	res, err := s.svc.Apply(r.Context(), actor(r), r.PathValue("name"), req.SID)
+	if err != nil {
+		return withDetail(err, res)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.SessionFilter{Resource: q.Get("resource"), Kind: q.Get("kind"), Status: q.Get("status")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return errs.Invalidf("limit %q is not a positive number", l)
+		}
+		f.Limit = n
+	}
+	switch f.Kind {
+	case "", store.KindHealth, store.KindPlan, store.KindApply:
+	default:
+		return errs.Invalidf("kind %q is not health, plan or apply", f.Kind)
+	}
+	list, err := s.svc.Sessions(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	return nil
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.svc.Session(r.Context(), r.PathValue("sid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sess)
+	return nil
+}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// HealthResult is a health check and its session.
+type HealthResult struct {
+	SID    string       `json:"sid"`
+	Health apply.Health `json:"health"`
+}
+
+// Health checks a resource through its agent and records a health session.
+// A failed check returns the result and the classified error.
+func (s *Service) Health(ctx context.Context, actor, name string) (HealthResult, error) {
+	r, err := s.store.Resource(ctx, name)
+	if err != nil {
+		return HealthResult{}, err
+	}
+	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: actor, Agent: r.Agent, CreatedAt: s.now(), Status: "running", Input: "{}"}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return HealthResult{}, err
+	}
+	res := HealthResult{SID: sess.SID}
+	t, err := s.target(r)
+	if err == nil {
+		a, aerr := s.agent(r.Agent)
+		if aerr != nil {
+			err = aerr
+		} else {
+			res.Health, err = a.Health(ctx, t)
+		}
+	}
+	if err != nil && res.Health.Error == "" {
+		res.Health.Status, res.Health.Error = "error", err.Error()
+	}
+	out, _ := yaml.Marshal(res.Health)
+	in, _ := json.Marshal(map[string]string{"resource": name})
+	sess.Input, sess.Output, sess.FinishedAt = string(in), string(out), s.now()
+	sess.Status, sess.ExitCode = "ok", 0
+	if err != nil {
+		sess.Status, sess.ExitCode, sess.Message = "failed", 1, err.Error()
+	}
+	if ferr := s.store.FinishSession(context.WithoutCancel(ctx), sess); ferr != nil {
+		return res, ferr
+	}
+	return res, err
+}

@@ -1,0 +1,159 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Import row actions.
+const (
+	ActionNew       = "new"
+	ActionUpdate    = "update"
+	ActionUnchanged = "unchanged"
+	ActionError     = "error"
+)
+
+// ImportRow is one previewed inventory row.
+type ImportRow struct {
+	Line     int           `json:"line"`
+	Name     string        `json:"name"`
+	Action   string        `json:"action"`
+	Changes  []string      `json:"changes,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	Resource spec.Resource `json:"resource"`
+}
+
+// ImportResult is the preview of an inventory import and whether it was
+// written.
+type ImportResult struct {
+	Rows    []ImportRow `json:"rows"`
+	Written bool        `json:"written"`
+}
+
+// ImportResources previews an inventory CSV against the store and, unless
+// dryRun or any row is in error, writes every row in one transaction. With
+// error rows it returns the preview and an errs.Invalid; nothing is written.
+func (s *Service) ImportResources(ctx context.Context, csv []byte, dryRun bool) (ImportResult, error) {
+	rows, err := spec.ParseResourcesCSV(csv)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	existing, err := s.resourceMap(ctx)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	var res ImportResult
+	var write []spec.Resource
+	bad := 0
+	for _, row := range rows {
+		ir := ImportRow{Line: row.Line, Name: row.Resource.Name, Resource: row.Resource}
+		switch old, ok := existing[row.Resource.Name]; {
+		case row.Error != "":
+			ir.Action, ir.Error = ActionError, row.Error
+			bad++
+		case !ok:
+			ir.Action = ActionNew
+		default:
+			ir.Changes = resourceChanges(old.Resource, row.Resource)
+			ir.Action = ActionUnchanged
+			if len(ir.Changes) > 0 {
+				ir.Action = ActionUpdate
+			}
+		}
+		if ir.Action == ActionNew || ir.Action == ActionUpdate {
+			write = append(write, row.Resource)
+		}
+		res.Rows = append(res.Rows, ir)
+	}
+	if bad > 0 {
+		return res, errs.Invalidf("%d of %d rows have errors; nothing was imported", bad, len(rows))
+	}
+	if dryRun || len(write) == 0 {
+		return res, nil
+	}
+	if err := s.store.UpsertResources(ctx, write, agent.LocalName); err != nil {
+		return res, fmt.Errorf("import resources: %w", err)
+	}
+	res.Written = true
+	return res, nil
+}
+
+func resourceChanges(old, new spec.Resource) []string {
+	var out []string
+	add := func(field, a, b string) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s: %s -> %s", field, a, b))
+		}
+	}
+	add("type", old.Type, new.Type)
+	add("host", old.Host, new.Host)
+	add("port", strconv.Itoa(old.Port), strconv.Itoa(new.Port))
+	add("database", old.Database, new.Database)
+	add("sslmode", old.SSLMode, new.SSLMode)
+	return out
+}
+
+func (s *Service) resourceMap(ctx context.Context) (map[string]store.Resource, error) {
+	list, err := s.store.Resources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	m := make(map[string]store.Resource, len(list))
+	for _, r := range list {
+		m[r.Name] = r
+	}
+	return m, nil
+}
+
+// ResourceView is a resource as listed to clients: no secrets.
+type ResourceView struct {
+	spec.Resource
+	Agent     string `json:"agent"`
+	AdminSet  bool   `json:"admin_set"`
+	AdminUser string `json:"admin_user,omitempty"`
+	// Progress is the setup step reached: 1 inventory, 2 manage (admin
+	// set), 3 provision (a role applied or in sync).
+	Progress int `json:"progress"`
+	Stage    string `json:"stage"`
+	Roles    int    `json:"roles"`
+}
+
+// ListResources lists the inventory with each resource's setup progress.
+func (s *Service) ListResources(ctx context.Context) ([]ResourceView, error) {
+	list, err := s.store.Resources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	roles, err := s.store.Roles(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	count := map[string]int{}
+	provisioned := map[string]bool{}
+	for _, r := range roles {
+		count[r.Resource]++
+		if r.Status == "applied" || r.Status == "skipped" || r.Status == "in-sync" {
+			provisioned[r.Resource] = true
+		}
+	}
+	out := make([]ResourceView, 0, len(list))
+	for _, r := range list {
+		v := ResourceView{Resource: r.Resource, Agent: r.Agent, AdminSet: r.AdminUser != "", AdminUser: r.AdminUser, Roles: count[r.Name]}
+		switch {
+		case provisioned[r.Name]:
+			v.Progress, v.Stage = 3, "provision"
+		case v.AdminSet:
+			v.Progress, v.Stage = 2, "manage"
+		default:
+			v.Progress, v.Stage = 1, "inventory"
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

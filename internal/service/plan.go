@@ -1,0 +1,182 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// PlanOutcome is one planned item.
+type PlanOutcome struct {
+	SID      string         `json:"sid"`
+	Resource string         `json:"resource_name"`
+	Label    string         `json:"role"`
+	RoleName string         `json:"role_name"`
+	Status   string         `json:"status"`
+	Message  string         `json:"message"`
+	Document *plan.Document `json:"document,omitempty"`
+}
+
+// item is a validated plan item with what planning it needs.
+type item struct {
+	role  spec.Role
+	input plan.Input
+	res   store.Resource
+}
+
+// Plan validates every item first (unknown resource, missing admin, bad
+// type or privilege, duplicate or conflicting labels, labels that slug like
+// an existing role's) and plans none if any is invalid. Items are then
+// grouped by resource: each resource's catalog is read once for all its
+// items. Every item gets a plan session.
+func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]PlanOutcome, error) {
+	roles, err := spec.ValidateBatch(items)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := s.resourceMap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	prepared := make([]item, len(roles))
+	existing := map[string][]store.Role{}
+	for i, r := range roles {
+		res, ok := resources[r.Resource]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("item %d: resource %q is not in the inventory", i+1, r.Resource))
+			continue
+		}
+		if res.AdminUser == "" {
+			problems = append(problems, fmt.Sprintf("item %d: resource %q has no admin credentials", i+1, r.Resource))
+			continue
+		}
+		name, err := spec.RoleName(s.prefix, r.Resource, r.Label)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
+			continue
+		}
+		if _, ok := existing[r.Resource]; !ok {
+			if existing[r.Resource], err = s.store.Roles(ctx, r.Resource); err != nil {
+				return nil, err
+			}
+		}
+		hasPW := false
+		for _, old := range existing[r.Resource] {
+			if spec.Slug(old.Label) == spec.Slug(r.Label) && old.Label != r.Label {
+				problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, old.Label, r.Resource))
+			}
+			if old.Label == r.Label {
+				hasPW = old.PasswordCurrent != ""
+			}
+		}
+		prepared[i] = item{role: r, res: res, input: plan.Input{
+			Role: r, RoleName: name, Host: res.Host, Port: res.Port, AdminUser: res.AdminUser, HasPassword: hasPW,
+		}}
+	}
+	if len(problems) > 0 {
+		return nil, errs.Invalidf("%s", strings.Join(problems, "; "))
+	}
+
+	out := make([]PlanOutcome, len(prepared))
+	var order []string
+	groups := map[string][]int{}
+	for i, it := range prepared {
+		if _, ok := groups[it.res.Name]; !ok {
+			order = append(order, it.res.Name)
+		}
+		groups[it.res.Name] = append(groups[it.res.Name], i)
+	}
+	for _, name := range order {
+		idx := groups[name]
+		if err := s.planResource(ctx, actor, prepared, idx, out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// planResource plans the items idx of one resource against one catalog read.
+func (s *Service) planResource(ctx context.Context, actor string, items []item, idx []int, out []PlanOutcome) error {
+	res := items[idx[0]].res
+	sessions := make([]store.Session, len(idx))
+	inputs := make([]plan.Input, len(idx))
+	for k, i := range idx {
+		in, _ := json.Marshal(items[i].role)
+		sessions[k] = store.Session{
+			SID: newSID(), Kind: store.KindPlan, Resource: res.Name, Role: items[i].input.RoleName, Label: items[i].role.Label,
+			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Status: "running", Input: string(in),
+		}
+		if err := s.store.CreateSession(ctx, sessions[k]); err != nil {
+			return err
+		}
+		inputs[k] = items[i].input
+	}
+	var results []plan.Result
+	t, err := s.target(res)
+	if err == nil {
+		ag, aerr := s.agent(res.Agent)
+		if aerr != nil {
+			err = aerr
+		} else {
+			results, err = ag.Plan(ctx, t, inputs)
+		}
+	}
+	for k, i := range idx {
+		sess := sessions[k]
+		sess.FinishedAt = s.now()
+		o := PlanOutcome{SID: sess.SID, Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName}
+		if err != nil {
+			o.Status, o.Message = plan.ItemFailed, err.Error()
+			sess.Output = "error: " + err.Error() + "\n"
+		} else {
+			r := results[k]
+			doc := r.Document
+			doc.SID = sess.SID
+			o.Status, o.Message, o.Document = r.Status, r.Message, &doc
+			if r.Status == plan.ItemFailed {
+				doc.CommandOutput = "error: " + r.Message
+			}
+			text, _ := yaml.Marshal(doc)
+			data, _ := json.Marshal(doc)
+			sess.Output, sess.Document, sess.Checksum = string(text), string(data), doc.Checksum
+		}
+		sess.Status, sess.Message = o.Status, o.Message
+		if o.Status == plan.ItemFailed {
+			sess.ExitCode = 1
+		}
+		role := store.Role{Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName, Spec: items[i].role}
+		if ferr := s.store.FinishPlan(context.WithoutCancel(ctx), sess, role); ferr != nil {
+			return ferr
+		}
+		out[i] = o
+	}
+	return nil
+}
+
+// PlanStatus returns a plan session's document.
+func (s *Service) PlanStatus(ctx context.Context, sid string) (store.Session, *plan.Document, error) {
+	sess, err := s.store.Session(ctx, sid)
+	if err != nil {
+		return sess, nil, err
+	}
+	if sess.Kind != store.KindPlan {
+		return sess, nil, errs.Invalidf("session %s is a %s session, not a plan", sid, sess.Kind)
+	}
+	if sess.Document == "" {
+		return sess, nil, nil
+	}
+	var doc plan.Document
+	if err := json.Unmarshal([]byte(sess.Document), &doc); err != nil {
+		return sess, nil, fmt.Errorf("plan %s: decode document: %w", sid, err)
+	}
+	return sess, &doc, nil
+}

@@ -1,0 +1,130 @@
+// Package service is stile's application layer: inventory, admin
+// credentials, health checks, plans, applies and sessions. The HTTP API (and
+// the web app) call it; it talks to the store and to agents.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// Config wires a Service.
+type Config struct {
+	Store  store.Store
+	Box    *secret.Box
+	Agents []agent.Agent
+	// RolePrefix starts every generated role name; it is fixed at first use.
+	RolePrefix string
+	// LockDatabase is where applies take the per-cluster advisory lock.
+	LockDatabase string
+	Logger       *slog.Logger
+}
+
+// Service implements stile's operations. It is safe for concurrent use.
+type Service struct {
+	store    store.Store
+	box      *secret.Box
+	agents   map[string]agent.Agent
+	prefix   string
+	lockDB   string
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a Service. It fails with errs.Conflict when cfg.RolePrefix
+// differs from the prefix stored at first use: changing it would orphan
+// every role stile made.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if err := spec.ValidPrefix(cfg.RolePrefix); err != nil {
+		return nil, err
+	}
+	stored, err := cfg.Store.SetMetaOnce(ctx, "role_prefix", cfg.RolePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("role prefix: %w", err)
+	}
+	if stored != cfg.RolePrefix {
+		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
+	}
+	s := &Service{
+		store:  cfg.Store,
+		box:    cfg.Box,
+		agents: map[string]agent.Agent{},
+		prefix: cfg.RolePrefix,
+		lockDB: cfg.LockDatabase,
+		log:    cfg.Logger,
+		now:    func() time.Time { return time.Now().UTC() },
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, a := range cfg.Agents {
+		s.agents[a.Name()] = a
+	}
+	return s, nil
+}
+
+// RolePrefix returns the fixed role prefix.
+func (s *Service) RolePrefix() string { return s.prefix }
+
+// AgentView is an agent as listed to clients.
+type AgentView struct {
+	Name   string `json:"name"`
+	Online bool   `json:"online"`
+}
+
+// Agents lists the known agents by name.
+func (s *Service) Agents() []AgentView {
+	var out []AgentView
+	for _, name := range sortedNames(s.agents) {
+		out = append(out, AgentView{Name: name, Online: s.agents[name].Online()})
+	}
+	return out
+}
+
+func (s *Service) agent(name string) (agent.Agent, error) {
+	a, ok := s.agents[name]
+	if !ok {
+		return nil, errs.Invalidf("agent %q does not exist", name)
+	}
+	if !a.Online() {
+		return nil, errs.New(errs.Unavailable, "agent %s is offline", name)
+	}
+	return a, nil
+}
+
+// target opens a resource's admin credential into a connection target.
+func (s *Service) target(r store.Resource) (target.Target, error) {
+	if r.AdminUser == "" || r.AdminSecret == "" {
+		return target.Target{}, errs.Invalidf("resource %q has no admin credentials: run stile resources admin set %s", r.Name, r.Name)
+	}
+	pw, err := s.box.Open(r.AdminSecret, adminAD(r.Name))
+	if err != nil {
+		return target.Target{}, fmt.Errorf("admin credential of %s: %w", r.Name, err)
+	}
+	return target.Target{
+		Host: r.Host, Port: r.Port, Database: r.Database, SSLMode: r.SSLMode,
+		User: r.AdminUser, Password: pw, LockDatabase: s.lockDB,
+	}, nil
+}
+
+func adminAD(resource string) string            { return "admin:" + resource }
+func passwordAD(resource, label string) string { return "role:" + resource + ":" + label }
+
+// newSID returns a random UUID (version 4).
+func newSID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,51 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Sessions lists sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error) {
+	return s.store.Sessions(ctx, f)
+}
+
+// Session returns one session.
+func (s *Service) Session(ctx context.Context, sid string) (store.Session, error) {
+	return s.store.Session(ctx, sid)
+}
+
+// Recover cleans up after a crash: sessions left running are marked failed,
+// and each pending password is settled by a login attempt (promoted if it
+// works, dropped if the server rejects it, kept if the cluster is down).
+func (s *Service) Recover(ctx context.Context) error {
+	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left")
+	if err != nil {
+		return fmt.Errorf("recover sessions: %w", err)
+	}
+	if n > 0 {
+		s.log.Warn("sessions interrupted by a restart were marked failed", "count", n)
+	}
+	pending, err := s.store.PendingPasswords(ctx)
+	if err != nil {
+		return fmt.Errorf("recover passwords: %w", err)
+	}
+	for _, r := range pending {
+		res, err := s.store.Resource(ctx, r.Resource)
+		if err != nil {
+			continue
+		}
+		pw, err := s.box.Open(r.PasswordPending, passwordAD(r.Resource, r.Label))
+		if err != nil {
+			s.log.Error("pending password cannot be opened", "resource", r.Resource, "role", r.RoleName, "err", err)
+			continue
+		}
+		action := s.decidePassword(ctx, res, r.RoleName, pw)
+		if err := s.store.ResolvePending(ctx, r.Resource, r.Label, action); err != nil {
+			return fmt.Errorf("recover password of %s: %w", r.RoleName, err)
+		}
+	}
+	return nil
+}

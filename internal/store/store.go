@@ -1,0 +1,140 @@
+// Package store defines stile's records and the Store interface that the
+// embedded SQLite store (and, later, a PostgreSQL store) implement. Secrets
+// are stored sealed by secret.Box; the store never sees plaintext.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// Resource is one inventory entry with its admin credential.
+type Resource struct {
+	spec.Resource
+	Agent string `json:"agent"`
+	// AdminUser is empty until an admin is set.
+	AdminUser string `json:"admin_user,omitempty"`
+	// AdminSecret is the sealed admin password; never sent to clients.
+	AdminSecret string    `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Role is a declared role and the state stile keeps for it.
+type Role struct {
+	Resource string    `json:"resource_name"`
+	Label    string    `json:"role"`
+	RoleName string    `json:"role_name"`
+	Spec     spec.Role `json:"spec"`
+	// PasswordCurrent and PasswordPending are sealed. Pending is written
+	// before an apply that sets a password runs, and promoted after COMMIT.
+	PasswordCurrent string    `json:"-"`
+	PasswordPending string    `json:"-"`
+	LastPlanSID     string    `json:"last_plan_sid,omitempty"`
+	LastApplySID    string    `json:"last_apply_sid,omitempty"`
+	Status          string    `json:"status"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Session kinds.
+const (
+	KindHealth = "health"
+	KindPlan   = "plan"
+	KindApply  = "apply"
+)
+
+// Session is one audited operation with its full input and output.
+type Session struct {
+	SID        string    `json:"sid"`
+	Kind       string    `json:"kind"`
+	Resource   string    `json:"resource_name"`
+	Role       string    `json:"role,omitempty"`
+	Label      string    `json:"label,omitempty"`
+	Actor      string    `json:"actor"`
+	Agent      string    `json:"agent,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Status: running, then ok / failed (health), in-sync / out-of-sync /
+	// failed (plan), applied / skipped / drift / failed (apply).
+	Status   string `json:"status"`
+	ExitCode int    `json:"exit_code"`
+	Message  string `json:"message,omitempty"`
+	Input    string `json:"input"`
+	Output   string `json:"output"`
+	// Document is the plan document (JSON) of a plan session.
+	Document string `json:"document,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	// PlanSID is the plan an apply session applied; AppliedBy the apply
+	// session that consumed a plan.
+	PlanSID   string `json:"plan_sid,omitempty"`
+	AppliedBy string `json:"applied_by,omitempty"`
+}
+
+// SessionFilter narrows Sessions. Zero fields match everything.
+type SessionFilter struct {
+	Resource string
+	Kind     string
+	Status   string
+	Limit    int
+}
+
+// PasswordAction says what FinishApply does with a pending password.
+type PasswordAction int
+
+// Password actions.
+const (
+	KeepPending    PasswordAction = iota // nothing is known: leave it
+	PromotePending                       // the password is set: pending becomes current
+	DropPending                          // it was not set: discard pending
+)
+
+// Store is stile's persistent state. Every method is atomic. Lookups of a
+// missing record return an errs.NotFound; uniqueness and state clashes an
+// errs.Conflict.
+type Store interface {
+	// SetMetaOnce stores value under key unless a value is there already,
+	// and returns the stored value.
+	SetMetaOnce(ctx context.Context, key, value string) (string, error)
+
+	// UpsertResources writes every resource in one transaction, keeping
+	// admin credentials and agents of existing ones.
+	UpsertResources(ctx context.Context, rs []spec.Resource, agent string) error
+	Resources(ctx context.Context) ([]Resource, error)
+	Resource(ctx context.Context, name string) (Resource, error)
+	SetAdmin(ctx context.Context, name, user, sealed, agent string) error
+
+	Roles(ctx context.Context, resource string) ([]Role, error)
+	Role(ctx context.Context, resource, label string) (Role, error)
+
+	// CreateSession records a session (usually status running).
+	CreateSession(ctx context.Context, s Session) error
+	// FinishSession updates a session's status, output and end time.
+	FinishSession(ctx context.Context, s Session) error
+	// FinishPlan finishes a plan session and, unless it failed, upserts the
+	// role it planned, in one transaction.
+	FinishPlan(ctx context.Context, s Session, r Role) error
+	Session(ctx context.Context, sid string) (Session, error)
+	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	// FailRunning marks every running session failed with msg (after a
+	// restart) and returns how many it changed.
+	FailRunning(ctx context.Context, msg string) (int, error)
+
+	// ClaimPlan marks plan planSID as consumed by apply session s and
+	// records s, in one transaction. It fails with errs.Conflict if the plan
+	// was applied (or is being applied) already.
+	ClaimPlan(ctx context.Context, planSID string, s Session) error
+	// SetPendingPassword stores a sealed pending password for a role.
+	SetPendingPassword(ctx context.Context, resource, label, sealed string) error
+	// FinishApply finishes an apply session, updates the role's status and
+	// handles its pending password, in one transaction.
+	FinishApply(ctx context.Context, s Session, resource, label string, pw PasswordAction) error
+	// PendingPasswords lists roles holding a pending password.
+	PendingPasswords(ctx context.Context) ([]Role, error)
+	// ResolvePending promotes or drops a role's pending password.
+	ResolvePending(ctx context.Context, resource, label string, pw PasswordAction) error
+
+	Close() error
+}
