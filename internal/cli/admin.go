@@ -30,7 +30,7 @@ func newAdminSetCmd(e *env) *cobra.Command {
 have CREATEROLE) and only then store it, encrypted. The password is read from stdin so it
 never appears in the process list or shell history.`,
 		Example: `  printf '%s' "$PGPASSWORD" | stile resources admin set analytics --user postgres --password-stdin`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !fromStdin {
 				return errs.Invalidf("the password is only read from stdin: pass --password-stdin")

@@ -119,7 +119,7 @@ type ResourceView struct {
 	AdminUser string `json:"admin_user,omitempty"`
 	// Progress is the setup step reached: 1 inventory, 2 manage (admin
 	// set), 3 provision (a role applied or in sync).
-	Progress int `json:"progress"`
+	Progress int    `json:"progress"`
 	Stage    string `json:"stage"`
 	Roles    int    `json:"roles"`
 }

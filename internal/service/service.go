@@ -32,13 +32,13 @@ type Config struct {
 
 // Service implements stile's operations. It is safe for concurrent use.
 type Service struct {
-	store    store.Store
-	box      *secret.Box
-	agents   map[string]agent.Agent
-	prefix   string
-	lockDB   string
-	log      *slog.Logger
-	now      func() time.Time
+	store  store.Store
+	box    *secret.Box
+	agents map[string]agent.Agent
+	prefix string
+	lockDB string
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 // New returns a Service. It fails with errs.Conflict when cfg.RolePrefix
@@ -117,7 +117,7 @@ func (s *Service) target(r store.Resource) (target.Target, error) {
 	}, nil
 }
 
-func adminAD(resource string) string            { return "admin:" + resource }
+func adminAD(resource string) string           { return "admin:" + resource }
 func passwordAD(resource, label string) string { return "role:" + resource + ":" + label }
 
 // newSID returns a random UUID (version 4).
