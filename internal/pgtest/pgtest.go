@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/sqlq"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -140,6 +141,9 @@ func (c Cluster) dropAll(t testing.TB, prefix string) {
 	}
 	for _, db := range names(ctx, t, conn, "SELECT datname FROM pg_database WHERE datallowconn") {
 		dc, err := c.Target().Connect(ctx, db)
+		if errs.Is(err, errs.NotFound) {
+			continue // another test's database, dropped meanwhile
+		}
 		if err != nil {
 			t.Errorf("cleanup: %v", err)
 			continue

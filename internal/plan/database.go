@@ -15,6 +15,8 @@ const maxObjectsPerStatement = 50
 // planDatabase converges the database's own ACL and, when it was inspected,
 // every schema, object and default privilege in it.
 func (p *planner) planDatabase(d *catalog.Database) {
+	p.curDB = d
+	defer func() { p.curDB = nil }()
 	var desired []string
 	if _, ok := p.scopes[d.Name]; ok {
 		desired = []string{"CONNECT"}

@@ -123,6 +123,7 @@ type planner struct {
 	super  bool
 	roles  map[string]catalog.Role
 	holds  map[schemaKey]bool
+	curDB  *catalog.Database // the database being planned
 	target catalog.Role
 	exists bool
 

@@ -147,6 +147,12 @@ func (p *planner) checkRoleAdmin(name string) {
 // canActFor reports whether the admin has the privileges of owner (an
 // INHERIT membership chain, pg_has_role USAGE). It records the fix if not.
 func (p *planner) canActFor(owner string) bool {
+	if owner == "pg_database_owner" && p.curDB != nil {
+		// Membership in pg_database_owner is per database: it is the
+		// database's owner there, whatever pg_has_role said in the
+		// maintenance database.
+		owner = p.curDB.Owner
+	}
 	if p.super || owner == p.admin {
 		return true
 	}
@@ -160,6 +166,9 @@ func (p *planner) canActFor(owner string) bool {
 // canCreateDefaultsFor reports whether the admin may run ALTER DEFAULT
 // PRIVILEGES FOR ROLE creator: any membership on 15, an INHERIT one on 16+.
 func (p *planner) canCreateDefaultsFor(creator string) bool {
+	if creator == "pg_database_owner" && p.curDB != nil {
+		creator = p.curDB.Owner
+	}
 	if p.super || creator == p.admin {
 		return true
 	}
@@ -176,6 +185,9 @@ func (p *planner) canCreateDefaultsFor(creator string) bool {
 // canSetRole reports whether the admin can SET ROLE to grantor, to revoke
 // what grantor granted.
 func (p *planner) canSetRole(grantor string) bool {
+	if grantor == "pg_database_owner" && p.curDB != nil {
+		grantor = p.curDB.Owner
+	}
 	if p.super || grantor == p.admin {
 		return true
 	}

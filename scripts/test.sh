@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make test (and make bench): start throwaway PostgreSQL clusters, run the
+# checks against them, and always stop them.
+#
+#   scripts/test.sh         go vet, staticcheck, go test ./... on 15, 16 and 17
+#   scripts/test.sh bench   the fleet-scale benchmark on 15
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+
+mode=${1:-test}
+versions=${PG_VERSIONS:-15 16 17}
+[ "$mode" = bench ] && versions=${PG_VERSIONS:-15}
+STATICCHECK=${STATICCHECK:-honnef.co/go/tools/cmd/staticcheck@v0.8.2}
+
+phase() { printf '\n==> %s\n' "$*"; }
+
+work=$(mktemp -d /tmp/stile-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  for v in $versions; do bash scripts/pg.sh stop "$work/pg$v" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+phase "start PostgreSQL $versions"
+urls=""
+for v in $versions; do
+  url=$(bash scripts/pg.sh start "$v" "$work/pg$v")
+  urls="$urls $v=$url"
+done
+export STILE_TEST_PG_URLS="${urls# }"
+
+if [ "$mode" = bench ]; then
+  phase "benchmark"
+  go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" -timeout 30m ./internal/bench/
+  exit
+fi
+
+phase "go vet"
+go vet ./...
+phase "staticcheck"
+go run "$STATICCHECK" ./...
+phase "go test"
+# shellcheck disable=SC2086
+go test -count=1 -timeout 20m ${GOTESTFLAGS:-} ./...
