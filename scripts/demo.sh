@@ -73,7 +73,7 @@ stile resources health analytics
 
 step "Step 3: plan one role"
 stile resources plan analytics --role ro --scopes analytics.public,legacy,app --privileges SELECT -o single.yaml
-sid=$(sed -n 's/^ *sid: //p' single.yaml | head -1)
+sid=$(sed -n 's/^[ -]*sid: //p' single.yaml | head -1)
 
 step "Apply it by sid"
 stile resources apply analytics --sid "$sid"
@@ -106,7 +106,7 @@ step "Re-plan: everything is in sync (--detailed-exitcode: 0)"
 stile resources plan -f plan.yaml --detailed-exitcode
 
 step "Drift by hand, then re-plan shows exactly it"
-PGPASSWORD="$pgpass" psql -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d app -c "CREATE TABLE audit (id int); GRANT DELETE ON users TO $(sed -n 's/^ *role_name: //p' single.yaml | head -1)"
+PGPASSWORD="$pgpass" psql -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d app -c "CREATE TABLE audit (id int); GRANT DELETE ON users TO $(sed -n 's/^[ -]*role_name: //p' single.yaml | head -1)"
 set +e
 stile resources plan analytics --role ro --scopes analytics.public,legacy,app --privileges SELECT --detailed-exitcode >drift.yaml
 echo "exit code: $? (2 = changes pending)"

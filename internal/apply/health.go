@@ -15,31 +15,31 @@ import (
 
 // Health is the result of a health check.
 type Health struct {
-	Status        string `json:"status"`
-	Error         string `json:"error,omitempty"`
-	ServerVersion string `json:"server_version,omitempty"`
-	VersionNum    int    `json:"server_version_num,omitempty"`
-	Admin         string `json:"admin,omitempty"`
-	Superuser     bool   `json:"superuser"`
-	CreateRole    bool   `json:"createrole"`
+	Status        string `json:"status" yaml:"status"`
+	Error         string `json:"error,omitempty" yaml:"error,omitempty"`
+	ServerVersion string `json:"server_version,omitempty" yaml:"server_version,omitempty"`
+	VersionNum    int    `json:"server_version_num,omitempty" yaml:"server_version_num,omitempty"`
+	Admin         string `json:"admin,omitempty" yaml:"admin,omitempty"`
+	Superuser     bool   `json:"superuser" yaml:"superuser"`
+	CreateRole    bool   `json:"createrole" yaml:"createrole"`
 	// CanManageRoles: superuser or CREATEROLE.
-	CanManageRoles bool `json:"can_manage_roles"`
-	InRecovery     bool `json:"in_recovery"`
-	TLS            bool `json:"tls"`
+	CanManageRoles bool `json:"can_manage_roles" yaml:"can_manage_roles"`
+	InRecovery     bool `json:"in_recovery" yaml:"in_recovery"`
+	TLS            bool `json:"tls" yaml:"tls"`
 	// Databases is the capability matrix: for each database that takes
 	// connections, its owner and whether the admin can act for it.
-	Databases []DatabaseCapability `json:"databases,omitempty"`
+	Databases []DatabaseCapability `json:"databases,omitempty" yaml:"databases,omitempty"`
 	// CreateRoleSelfGrant: on 16+, whether a non-superuser admin will set
 	// createrole_self_grant before CREATE ROLE.
-	CreateRoleSelfGrant bool `json:"createrole_self_grant,omitempty"`
+	CreateRoleSelfGrant bool `json:"createrole_self_grant,omitempty" yaml:"createrole_self_grant,omitempty"`
 }
 
 // DatabaseCapability says whether the admin can grant on a database.
 type DatabaseCapability struct {
-	Name        string `json:"name"`
-	Owner       string `json:"owner"`
-	CanActFor   bool   `json:"can_act_for_owner"`
-	Connectable bool   `json:"connectable"`
+	Name        string `json:"name" yaml:"name"`
+	Owner       string `json:"owner" yaml:"owner"`
+	CanActFor   bool   `json:"can_act_for_owner" yaml:"can_act_for_owner"`
+	Connectable bool   `json:"connectable" yaml:"connectable"`
 }
 
 // CheckHealth connects to the target and reports what the admin can do.
