@@ -189,7 +189,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 		if !in {
 			p.outOfScope(o, diffs[i])
 			for _, c := range cextra {
-				p.state.OutOfScope = append(p.state.OutOfScope, strings.ToLower(o.kind)+" "+o.display+": "+c)
+				p.state.OutOfScope = append(p.state.OutOfScope, p.where(o)+": "+c)
 			}
 		}
 	}
@@ -249,10 +249,18 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 	return stmts, held, missing, extra
 }
 
+// where names an object with its database, for lists that span databases.
+func (p *planner) where(o object) string {
+	if o.kind == "DATABASE" || o.kind == "SCHEMA" {
+		return strings.ToLower(o.kind) + " " + o.display
+	}
+	return strings.ToLower(o.kind) + " " + p.curDB.Name + ": " + o.display
+}
+
 // outOfScope records grants held outside the declared scopes.
 func (p *planner) outOfScope(o object, d objDiff) {
 	if len(d.extraAll) == 0 {
 		return
 	}
-	p.state.OutOfScope = append(p.state.OutOfScope, strings.ToLower(o.kind)+" "+o.display+": "+strings.Join(d.extraAll, ", "))
+	p.state.OutOfScope = append(p.state.OutOfScope, p.where(o)+": "+strings.Join(d.extraAll, ", "))
 }
