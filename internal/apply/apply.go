@@ -163,6 +163,9 @@ func (r *runner) run(ctx context.Context) {
 	}
 	r.rep.Outcome = Applied
 	r.rep.Message = fmt.Sprintf("applied %d block(s)", len(fresh.Blocks))
+	if n := len(fresh.Document.CurrentState.Unmanaged); n > 0 {
+		r.rep.Message += fmt.Sprintf("; %d unmanaged item(s) remain for a person to resolve", n)
+	}
 }
 
 // block runs one block, retrying on serialization failures with a fresh

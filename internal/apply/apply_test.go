@@ -185,3 +185,40 @@ func TestConvergeManaged(t *testing.T) {
 		mustContain(t, fresh.Document.SQLPlan, `REVOKE INSERT ON TABLE "public"."t2"`, `REVOKE UPDATE ON TABLE "public"."t1"`)
 	})
 }
+
+// TestExternalOwnsEverythingItHolds: an external role's direct grants in any
+// database (found through pg_shdepend, outside any scope) are revoked, and
+// what stile does not diff (an owned type, a role setting) is reported as
+// unmanaged drift rather than ignored.
+func TestExternalOwnsEverythingItHolds(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		f := setup(t, c)
+		p := f.p
+		c.Exec(t, "postgres", "CREATE ROLE "+p+"_src")
+		in := f.input(spec.Role{Resource: p, Label: "ext", Type: "external", SourceRole: p + "_src"})
+		f.converge(in)
+		in.HasPassword = true
+		r := `"` + in.RoleName + `"`
+		c.Exec(t, p+"_legacy", "GRANT SELECT ON public.old TO "+r, "GRANT USAGE ON SCHEMA public TO "+r, "CREATE TYPE public.mood AS ENUM ('ok')", "ALTER TYPE public.mood OWNER TO "+r)
+		c.Exec(t, "postgres", "ALTER ROLE "+r+" SET work_mem = '8MB'")
+		res := f.plan(in)
+		mustContain(t, res.Document.SQLPlan,
+			`\connect -reuse-previous=on "dbname='`+p+`_legacy'"`,
+			`REVOKE SELECT ON TABLE "public"."old" FROM `+r,
+			`REVOKE USAGE ON SCHEMA "public" FROM `+r,
+			"-- Unmanaged",
+		)
+		un := strings.Join(res.Document.CurrentState.Unmanaged, "\n")
+		if !strings.Contains(un, "type mood (owner)") || !strings.Contains(un, "work_mem=8MB") {
+			t.Errorf("unmanaged = %q", un)
+		}
+		rep := f.apply(in, res)
+		if rep.Outcome != apply.Applied || !strings.Contains(rep.Message, "2 unmanaged") {
+			t.Fatalf("apply: %s %s\n%s", rep.Outcome, rep.Message, rep.Output)
+		}
+		again := f.plan(in)
+		if strings.Contains(again.Document.SQLPlan, "REVOKE") || len(again.Document.CurrentState.Unmanaged) != 2 {
+			t.Errorf("after apply:\n%s", again.Document.SQLPlan)
+		}
+	})
+}
