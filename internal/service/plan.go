@@ -71,7 +71,7 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 		}
 		hasPW := false
 		for _, old := range existing[r.Resource] {
-			if spec.Slug(old.Label) == spec.Slug(r.Label) && old.Label != r.Label {
+			if spec.LabelKey(old.Label) == spec.LabelKey(r.Label) && old.Label != r.Label {
 				problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, old.Label, r.Resource))
 			}
 			if old.Label == r.Label {

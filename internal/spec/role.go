@@ -104,7 +104,11 @@ func (r Role) ParsedScopes() []Scope {
 
 // Key identifies a role within a resource by its label's slug: labels that
 // slug alike would give confusingly similar role names.
-func (r Role) Key() string { return r.Resource + "\x00" + Slug(r.Label) }
+func (r Role) Key() string { return r.Resource + "\x00" + LabelKey(r.Label) }
+
+// LabelKey is what two labels of one resource must not share: the slug
+// without separators, so that ro, RO, r.o and r_o all clash.
+func LabelKey(label string) string { return strings.ReplaceAll(Slug(label), "_", "") }
 
 // ValidateBatch normalizes every item and rejects duplicates and items whose
 // labels slug alike within a resource. Errors name the item by position.
