@@ -1,0 +1,257 @@
+// Package storetest is the conformance suite every store.Store backend must
+// pass.
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := map[string]func(*testing.T, store.Store){
+		"Meta":         testMeta,
+		"Resources":    testResources,
+		"PlanAndRoles": testPlanAndRoles,
+		"ClaimPlan":    testClaimPlan,
+		"Passwords":    testPasswords,
+		"Sessions":     testSessions,
+		"FailRunning":  testFailRunning,
+	}
+	for _, name := range []string{"Meta", "Resources", "PlanAndRoles", "ClaimPlan", "Passwords", "Sessions", "FailRunning"} {
+		t.Run(name, func(t *testing.T) { tests[name](t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code errs.Code) {
+	t.Helper()
+	if errs.CodeOf(err) != code {
+		t.Fatalf("error %v, want code %s", err, code)
+	}
+}
+
+func testMeta(t *testing.T, s store.Store) {
+	v, err := s.SetMetaOnce(ctx, "role_prefix", "stile")
+	must(t, err)
+	if v != "stile" {
+		t.Fatalf("first value = %q", v)
+	}
+	v, err = s.SetMetaOnce(ctx, "role_prefix", "other")
+	must(t, err)
+	if v != "stile" {
+		t.Fatalf("a second SetMetaOnce changed the value to %q", v)
+	}
+}
+
+func resource(name, host string) spec.Resource {
+	return spec.Resource{Name: name, Type: "postgres", Host: host, Port: 5432, Database: "postgres", SSLMode: "prefer"}
+}
+
+func testResources(t *testing.T, s store.Store) {
+	_, err := s.Resource(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	wantCode(t, s.SetAdmin(ctx, "nope", "u", "sealed", "local"), errs.NotFound)
+
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("b", "h1"), resource("a", "h1")}, "local"))
+	must(t, s.SetAdmin(ctx, "a", "admin", "sealed-pw", "edge"))
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h2")}, "local"))
+	a, err := s.Resource(ctx, "a")
+	must(t, err)
+	if a.Host != "h2" || a.AdminUser != "admin" || a.AdminSecret != "sealed-pw" || a.Agent != "edge" {
+		t.Errorf("upsert lost or kept the wrong fields: %+v", a)
+	}
+	list, err := s.Resources(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" {
+		t.Errorf("Resources = %+v, want a, b", list)
+	}
+}
+
+func planSession(sid, resource, status string) store.Session {
+	return store.Session{SID: sid, Kind: store.KindPlan, Resource: resource, Role: "r_" + sid, Label: "ro", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
+}
+
+func finishPlan(t *testing.T, s store.Store, sid, resource, status string) {
+	t.Helper()
+	sess := planSession(sid, resource, status)
+	must(t, s.CreateSession(ctx, sess))
+	sess.Status, sess.FinishedAt, sess.Output, sess.Checksum = status, time.Now().UTC(), "doc", "sum"
+	must(t, s.FinishPlan(ctx, sess, store.Role{Resource: resource, Label: "ro", RoleName: "stile_" + resource + "_ro", Spec: spec.Role{Resource: resource, Label: "ro", Type: "managed"}}))
+}
+
+func testPlanAndRoles(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	finishPlan(t, s, "p-failed", "a", "failed")
+	if roles, err := s.Roles(ctx, "a"); err != nil || len(roles) != 0 {
+		t.Fatalf("a failed plan upserted a role: %+v %v", roles, err)
+	}
+	finishPlan(t, s, "p1", "a", "out-of-sync")
+	r, err := s.Role(ctx, "a", "ro")
+	must(t, err)
+	if r.LastPlanSID != "p1" || r.Status != "out-of-sync" || r.Spec.Label != "ro" || r.RoleName != "stile_a_ro" {
+		t.Errorf("role after plan = %+v", r)
+	}
+	finishPlan(t, s, "p2", "a", "in-sync")
+	if r, _ := s.Role(ctx, "a", "ro"); r.LastPlanSID != "p2" {
+		t.Errorf("second plan did not update the role: %+v", r)
+	}
+	sess, err := s.Session(ctx, "p2")
+	must(t, err)
+	if sess.Status != "in-sync" || sess.Output != "doc" || sess.Checksum != "sum" || sess.FinishedAt.IsZero() {
+		t.Errorf("finished plan session = %+v", sess)
+	}
+	_, err = s.Role(ctx, "a", "rw")
+	wantCode(t, err, errs.NotFound)
+	all, err := s.Roles(ctx, "")
+	must(t, err)
+	if len(all) != 1 {
+		t.Errorf("Roles(\"\") = %d roles", len(all))
+	}
+}
+
+func testClaimPlan(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h"), resource("b", "h")}, "local"))
+	finishPlan(t, s, "plan", "a", "out-of-sync")
+	finishPlan(t, s, "bad", "a", "failed")
+	apply := func(sid, res string) store.Session {
+		return store.Session{SID: sid, Kind: store.KindApply, Resource: res, Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
+	}
+	wantCode(t, s.ClaimPlan(ctx, "missing", apply("x0", "a")), errs.NotFound)
+	wantCode(t, s.ClaimPlan(ctx, "bad", apply("x1", "a")), errs.Conflict)
+	wantCode(t, s.ClaimPlan(ctx, "plan", apply("x2", "b")), errs.Conflict)
+
+	var wg sync.WaitGroup
+	results := make([]error, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.ClaimPlan(ctx, "plan", apply("apply-"+string(rune('a'+i)), "a"))
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			wins++
+		case errs.CodeOf(err) != errs.Conflict:
+			t.Errorf("concurrent claim: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d concurrent claims of one plan succeeded, want 1", wins)
+	}
+	p, err := s.Session(ctx, "plan")
+	must(t, err)
+	if p.AppliedBy == "" {
+		t.Error("the claimed plan does not name its apply")
+	}
+	if _, err := s.Session(ctx, p.AppliedBy); err != nil {
+		t.Errorf("the winning apply session was not recorded: %v", err)
+	}
+	wantCode(t, s.ClaimPlan(ctx, "plan", apply("late", "a")), errs.Conflict)
+}
+
+func testPasswords(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	wantCode(t, s.SetPendingPassword(ctx, "a", "ro", "x"), errs.NotFound)
+	finishPlan(t, s, "p1", "a", "out-of-sync")
+	must(t, s.SetPendingPassword(ctx, "a", "ro", "pending-1"))
+	pending, err := s.PendingPasswords(ctx)
+	must(t, err)
+	if len(pending) != 1 || pending[0].PasswordPending != "pending-1" {
+		t.Fatalf("PendingPasswords = %+v", pending)
+	}
+	sess := store.Session{SID: "ap1", Kind: store.KindApply, Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
+	must(t, s.CreateSession(ctx, sess))
+	sess.Status, sess.FinishedAt = "applied", time.Now().UTC()
+	must(t, s.FinishApply(ctx, sess, "a", "ro", store.PromotePending))
+	r, _ := s.Role(ctx, "a", "ro")
+	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" || r.Status != "applied" || r.LastApplySID != "ap1" {
+		t.Fatalf("after promote: %+v", r)
+	}
+	must(t, s.SetPendingPassword(ctx, "a", "ro", "pending-2"))
+	must(t, s.ResolvePending(ctx, "a", "ro", store.DropPending))
+	r, _ = s.Role(ctx, "a", "ro")
+	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" {
+		t.Fatalf("after drop: %+v", r)
+	}
+	must(t, s.SetPendingPassword(ctx, "a", "ro", "pending-3"))
+	must(t, s.ResolvePending(ctx, "a", "ro", store.KeepPending))
+	if r, _ := s.Role(ctx, "a", "ro"); r.PasswordPending != "pending-3" {
+		t.Fatalf("keep changed the pending password: %+v", r)
+	}
+	// A later plan keeps the passwords.
+	finishPlan(t, s, "p2", "a", "in-sync")
+	if r, _ := s.Role(ctx, "a", "ro"); r.PasswordCurrent != "pending-1" || r.PasswordPending != "pending-3" {
+		t.Fatalf("a plan touched the passwords: %+v", r)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h"), resource("b", "h")}, "local"))
+	base := time.Now().UTC()
+	for i, x := range []struct{ sid, kind, res string }{{"s1", "health", "a"}, {"s2", "plan", "a"}, {"s3", "plan", "b"}, {"s4", "apply", "a"}} {
+		must(t, s.CreateSession(ctx, store.Session{SID: x.sid, Kind: x.kind, Resource: x.res, Actor: "admin", CreatedAt: base.Add(time.Duration(i) * time.Second), Status: "ok"}))
+	}
+	all, err := s.Sessions(ctx, store.SessionFilter{})
+	must(t, err)
+	if len(all) != 4 || all[0].SID != "s4" || all[3].SID != "s1" {
+		t.Fatalf("Sessions = %v, want newest first", sids(all))
+	}
+	if got, _ := s.Sessions(ctx, store.SessionFilter{Resource: "a", Kind: "plan"}); len(got) != 1 || got[0].SID != "s2" {
+		t.Errorf("filter resource+kind = %v", sids(got))
+	}
+	if got, _ := s.Sessions(ctx, store.SessionFilter{Limit: 2}); len(got) != 2 {
+		t.Errorf("limit 2 = %v", sids(got))
+	}
+	_, err = s.Session(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	wantCode(t, s.FinishSession(ctx, store.Session{SID: "nope"}), errs.NotFound)
+	got, _ := s.Session(ctx, "s1")
+	if !got.CreatedAt.Equal(base) {
+		t.Errorf("created_at round trip: %v != %v", got.CreatedAt, base)
+	}
+}
+
+func sids(ss []store.Session) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.SID)
+	}
+	return out
+}
+
+func testFailRunning(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	must(t, s.CreateSession(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "in-sync"}))
+	n, err := s.FailRunning(ctx, "restarted")
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("FailRunning = %d, want 1", n)
+	}
+	r, _ := s.Session(ctx, "r1")
+	if r.Status != "failed" || r.ExitCode != 1 || r.Message != "restarted" || r.FinishedAt.IsZero() {
+		t.Errorf("failed session = %+v", r)
+	}
+	if d, _ := s.Session(ctx, "d1"); d.Status != "in-sync" {
+		t.Errorf("a finished session changed: %+v", d)
+	}
+}
