@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// countingAgent is the built-in agent, counting the catalog reads it makes.
+type countingAgent struct {
+	agent.Local
+	mu    sync.Mutex
+	plans map[string]int // host:port/user -> Plan calls
+	items int
+}
+
+func (a *countingAgent) Plan(ctx context.Context, t target.Target, in []plan.Input) ([]plan.Result, error) {
+	a.mu.Lock()
+	a.plans[t.String()]++
+	a.items += len(in)
+	a.mu.Unlock()
+	return a.Local.Plan(ctx, t, in)
+}
+
+func newService(t *testing.T, dir, prefix string, ag agent.Agent) (*Service, error) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "stile.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	box, _ := secret.NewBox(make([]byte, secret.KeySize))
+	return New(context.Background(), Config{Store: st, Box: box, Agents: []agent.Agent{ag}, RolePrefix: prefix})
+}
+
+func TestRolePrefixIsFixed(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := newService(t, dir, "acme", agent.Local{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newService(t, dir, "other", agent.Local{})
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), `"acme"`) {
+		t.Fatalf("changing the prefix: %v, want a conflict naming acme", err)
+	}
+	if _, err := newService(t, t.TempDir(), "Bad-Prefix", agent.Local{}); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("bad prefix: %v", err)
+	}
+}
+
+// TestBatchSharesCatalogReads: items of one resource are planned against one
+// catalog read; items of two resources, two.
+func TestBatchSharesCatalogReads(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a", "CREATE DATABASE "+p+"_b")
+	ag := &countingAgent{plans: map[string]int{}}
+	svc, err := newService(t, t.TempDir(), "stile", ag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s_r1,postgres,%[2]s,%[3]d,disable\n%[1]s_r2,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
+	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{p + "_r1", p + "_r2"} {
+		if err := svc.SetAdmin(ctx, spec.Admin{Resource: r, User: tg.User, Password: tg.Password}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var items []spec.Role
+	for i := range 6 {
+		res := p + "_r1"
+		if i >= 4 {
+			res = p + "_r2"
+		}
+		items = append(items, spec.Role{Resource: res, Label: fmt.Sprintf("l%d", i), Scopes: []string{p + "_a", p + "_b.public"}, Privileges: []string{"SELECT"}})
+	}
+	out, err := svc.Plan(ctx, "test", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out {
+		if o.Status != plan.ItemOutOfSync {
+			t.Errorf("%s: %s %s", o.RoleName, o.Status, o.Message)
+		}
+	}
+	calls := 0
+	for _, n := range ag.plans {
+		calls += n
+	}
+	if calls != 2 || ag.items != 6 {
+		t.Fatalf("6 items on 2 resources made %d catalog reads for %d items, want 2 for 6", calls, ag.items)
+	}
+}
+
+// TestSetAdminNeedsPrivilege: a login that can neither create roles nor is
+// a superuser is refused, and nothing is stored.
+func TestSetAdminNeedsPrivilege(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE ROLE "+p+"_weak LOGIN PASSWORD 'pw'")
+	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	csv := fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port)
+	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		t.Fatal(err)
+	}
+	err = svc.SetAdmin(ctx, spec.Admin{Resource: p, User: p + "_weak", Password: "pw"}, "")
+	if err == nil || !strings.Contains(err.Error(), "not privileged enough") {
+		t.Fatalf("SetAdmin with a weak login: %v", err)
+	}
+	list, _ := svc.ListResources(ctx)
+	if len(list) != 1 || list[0].AdminSet {
+		t.Fatalf("a refused admin was stored: %+v", list)
+	}
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, "elsewhere"); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("unknown agent: %v", err)
+	}
+}
