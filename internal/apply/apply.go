@@ -69,6 +69,15 @@ type Report struct {
 // lockClass is the first key of stile's advisory lock: the ASCII of "stl".
 const lockClass = 0x73746c
 
+// LockKeys returns the advisory lock every apply to t's cluster takes: one
+// per host:port, so applies of different roles are serialized too (they
+// contend on the same catalog rows).
+func LockKeys(t target.Target) (int32, int32) {
+	h := fnv.New32a()
+	h.Write([]byte(t.ClusterKey()))
+	return lockClass, int32(h.Sum32())
+}
+
 // maxAttempts bounds retries of a block on a serialization failure.
 const maxAttempts = 3
 
@@ -114,17 +123,15 @@ func (r *runner) run(ctx context.Context) {
 	}
 	r.lock = lock
 	defer lock.Close(context.WithoutCancel(ctx))
-	h := fnv.New32a()
-	h.Write([]byte(t.ClusterKey()))
-	lockKey := int32(h.Sum32())
+	class, lockKey := LockKeys(t)
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	_, err = lock.Exec(lctx, "SELECT pg_advisory_lock($1, $2)", int32(lockClass), lockKey)
+	_, err = lock.Exec(lctx, "SELECT pg_advisory_lock($1, $2)", class, lockKey)
 	cancel()
 	if err != nil {
 		r.fail(fmt.Errorf("wait for the cluster's apply lock: %w", err))
 		return
 	}
-	r.logf("-- holding advisory lock (%d, %d) on database %s", lockClass, lockKey, lockDB)
+	r.logf("-- holding advisory lock (%d, %d) on database %s", class, lockKey, lockDB)
 
 	snap, err := Inspect(ctx, t, []plan.Input{r.job.Input})
 	if err != nil {

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestKilledServerRestarts kills a real `stile server` process (SIGKILL)
+// while an apply waits for the cluster's lock, restarts it on the same data
+// dir, and checks that everything committed is there, that the interrupted
+// apply is marked failed, and that a re-plan shows what is left.
+func TestKilledServerRestarts(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	bin := filepath.Join(t.TempDir(), "stile")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
+	start := func() *exec.Cmd {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		h.vars["STILE_URL"] = "http://" + addr
+		cmd := exec.Command(bin, "server", "--listen", addr, "--data", data)
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for i := 0; ; i++ {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				return cmd
+			}
+			if i > 200 {
+				t.Fatalf("server did not start:\n%s", log.String())
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	srv := start()
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	sid := field(doc, "sid")
+
+	// Hold the cluster's apply lock so the apply waits inside the server.
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(tg)
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		h.stile("", "resources", "apply", res, "--sid", sid)
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.ok("", "sessions", "list", "--kind", "apply"), "running") {
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.Process.Signal(syscall.SIGKILL)
+	srv.Wait()
+	<-done
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+
+	start()
+	if out := h.ok("", "sessions", "show", sid); !strings.Contains(out, "status: out-of-sync") || !strings.Contains(out, "applied_by:") {
+		t.Errorf("the plan session after a restart:\n%s", out)
+	}
+	out := h.ok("", "sessions", "list", "--kind", "apply", "--json")
+	if !strings.Contains(out, `"status": "failed"`) || !strings.Contains(out, "server stopped") {
+		t.Errorf("the interrupted apply was not marked failed:\n%s", out)
+	}
+	// Nothing ran: a re-plan shows the whole role still to create, and
+	// applies cleanly.
+	doc = h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	if !strings.Contains(doc, "CREATE ROLE") {
+		t.Fatalf("re-plan after the restart:\n%s", doc)
+	}
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+}
