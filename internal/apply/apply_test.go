@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
@@ -221,4 +222,52 @@ func TestExternalOwnsEverythingItHolds(t *testing.T) {
 			t.Errorf("after apply:\n%s", again.Document.SQLPlan)
 		}
 	})
+}
+
+// TestRetryOnConcurrentDDL: an application migration holds an open ALTER
+// TABLE when the apply's GRANT runs; the GRANT waits, then fails with "tuple
+// concurrently updated" once the migration commits. The block is retried
+// with a fresh read and the apply succeeds.
+func TestRetryOnConcurrentDDL(t *testing.T) {
+	c := pgtest.First(t)
+	f := setup(t, c)
+	p := f.p
+	in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_legacy.public"}, Privileges: []string{"SELECT"}})
+	res := f.plan(in)
+
+	mig := c.Conn(t, p+"_legacy")
+	ctx := context.Background()
+	tx, err := mig.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "ALTER TABLE public.old ADD COLUMN note text"); err != nil {
+		t.Fatal(err)
+	}
+	watch := c.Conn(t, "postgres")
+	go func() {
+		// Commit the migration once the GRANT is waiting on its row lock.
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			var waiting bool
+			watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query LIKE 'GRANT%')`).Scan(&waiting)
+			if waiting {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		tx.Commit(ctx)
+	}()
+	rep := f.apply(in, res)
+	if rep.Outcome != apply.Applied {
+		t.Fatalf("apply: %s %s\n%s", rep.Outcome, rep.Message, rep.Output)
+	}
+	if !strings.Contains(rep.Output, "-- retrying block") || !strings.Contains(rep.Output, "tuple concurrently updated") {
+		t.Fatalf("the GRANT should have collided with the migration and been retried:\n%s", rep.Output)
+	}
+	in.HasPassword = true
+	if again := f.plan(in); again.Status != plan.ItemInSync {
+		t.Fatalf("re-plan: %s\n%s", again.Status, again.Document.SQLPlan)
+	}
 }
