@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+)
+
+func newTestServer(t *testing.T) *httptest.Server {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	box, _ := secret.NewBox(make([]byte, secret.KeySize))
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(svc, "right-token", slog.New(slog.DiscardHandler)))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, b.String()
+}
+
+// TestEveryRouteNeedsTheToken walks every API route without a token and with
+// a wrong one: all answer 401 and do nothing.
+func TestEveryRouteNeedsTheToken(t *testing.T) {
+	srv := newTestServer(t)
+	routes := []struct{ method, path string }{
+		{"GET", "/api/v1/openapi.yaml"}, {"GET", "/api/v1/agents"}, {"GET", "/api/v1/resources"},
+		{"POST", "/api/v1/resources/import"}, {"PUT", "/api/v1/resources/x/admin"}, {"POST", "/api/v1/admins/import"},
+		{"POST", "/api/v1/resources/x/health"}, {"POST", "/api/v1/plans"}, {"GET", "/api/v1/plans/x"},
+		{"POST", "/api/v1/resources/x/apply"}, {"GET", "/api/v1/sessions"}, {"GET", "/api/v1/sessions/x"},
+	}
+	for _, r := range routes {
+		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {
+			code, body := do(t, r.method, srv.URL+r.path, tok, `{}`)
+			if code != http.StatusUnauthorized || !strings.Contains(body, `"unauthorized"`) {
+				t.Errorf("%s %s with token %q: %d %s", r.method, r.path, tok, code, body)
+			}
+		}
+	}
+	if code, _ := do(t, "GET", srv.URL+"/api/v1/resources", "right-token", ""); code != http.StatusOK {
+		t.Errorf("with the right token: %d", code)
+	}
+}
+
+func TestErrorsMapToStatuses(t *testing.T) {
+	srv := newTestServer(t)
+	for _, tt := range []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"POST", "/api/v1/resources/import", `{"csv": "x", "surprise": 1}`, 400, "unknown field"},
+		{"POST", "/api/v1/resources/import", `{"csv": "name,type,host,port\na,mysql,h,1\n"}`, 400, `"action": "error"`},
+		{"GET", "/api/v1/sessions/nope", "", 404, "not_found"},
+		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan or apply"},
+		{"POST", "/api/v1/resources/x/apply", `{}`, 400, "sid is required"},
+		{"POST", "/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["d"], "privileges": ["SELECT"]}]}`, 400, "not in the inventory"},
+	} {
+		code, body := do(t, tt.method, srv.URL+tt.path, "right-token", tt.body)
+		if code != tt.code || !strings.Contains(body, tt.want) {
+			t.Errorf("%s %s: %d %s, want %d containing %q", tt.method, tt.path, code, body, tt.code, tt.want)
+		}
+	}
+}
