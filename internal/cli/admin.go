@@ -15,6 +15,8 @@ func newAdminCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
 		Short: "Set the admin account stile uses on each resource",
+		Example: `  printf '%s' "$PGPASSWORD" | stile resources admin set analytics --user postgres --password-stdin
+  stile resources admin import admins.csv`,
 	}
 	cmd.AddCommand(newAdminSetCmd(e), newAdminImportCmd(e))
 	return cmd

@@ -72,15 +72,18 @@ func run(ctx context.Context, args []string, e *env) int {
 
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "stile",
-		Short:         "Own PostgreSQL access roles across a fleet of databases",
-		Long:          "stile keeps an inventory of PostgreSQL servers, their admin credentials, and the roles declared on them.\nIt plans the minimal SQL to reach each declared role, applies it, and records every step as a session.",
+		Use:   "stile",
+		Short: "Own PostgreSQL access roles across a fleet of databases",
+		Long:  "stile keeps an inventory of PostgreSQL servers, their admin credentials, and the roles declared on them.\nIt plans the minimal SQL to reach each declared role, applies it, and records every step as a session.",
+		Example: `  stile server &
+  stile resources import inventory.csv
+  stile resources plan -f plan.yaml -o result.yaml && stile resources apply -f result.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
 	root.PersistentFlags().String("token", "", "API token (env STILE_TOKEN; read from the data dir's admin.token for a loopback URL)")
-	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newBenchCmd(e))
+	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e))
 	return root
 }
 

@@ -18,6 +18,9 @@ func newResourcesCmd(e *env) *cobra.Command {
 		Use:     "resources",
 		Aliases: []string{"resource"},
 		Short:   "Inventory, admin credentials, health, plans and applies of PostgreSQL resources",
+		Example: `  stile resources import inventory.csv
+  stile resources list
+  stile resources plan analytics --role ro --scopes analytics --privileges SELECT`,
 	}
 	cmd.AddCommand(newImportCmd(e), newListCmd(e), newAdminCmd(e), newHealthCmd(e), newPlanCmd(e), newApplyCmd(e))
 	return cmd

@@ -14,6 +14,8 @@ func newSessionsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "The audit trail: every health check, plan and apply",
+		Example: `  stile sessions list --kind apply
+  stile sessions show 986e35ce-f3fc-4f79-b136-512eada7b850`,
 	}
 	cmd.AddCommand(newSessionsListCmd(e), newSessionsShowCmd(e))
 	return cmd

@@ -251,10 +251,10 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 
 // where names an object with its database, for lists that span databases.
 func (p *planner) where(o object) string {
-	if o.kind == "DATABASE" || o.kind == "SCHEMA" {
-		return strings.ToLower(o.kind) + " " + o.display
+	if o.kind == "SCHEMA" {
+		return "schema " + o.display
 	}
-	return strings.ToLower(o.kind) + " " + p.curDB.Name + ": " + o.display
+	return strings.ToLower(o.kind) + " " + p.qualified(o)
 }
 
 // outOfScope records grants held outside the declared scopes.

@@ -79,7 +79,7 @@ func (p *planner) revokes(o object, d objDiff) []string {
 	if len(d.grantOpt) > 0 {
 		p.canActFor(o.owner)
 		out = append(out, "REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE")
-		p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes the grants it made", o.kind, o.display)
+		p.warnCascade(o)
 	}
 	for _, grantor := range sortedKeys(d.extra) {
 		privs := slices.Clone(d.extra[grantor])
@@ -87,7 +87,7 @@ func (p *planner) revokes(o object, d objDiff) []string {
 		stmt := "REVOKE " + strings.Join(slices.Compact(privs), ", ") + on
 		if d.cascade[grantor] {
 			stmt += " CASCADE"
-			p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes the grants it made", o.kind, o.display)
+			p.warnCascade(o)
 		}
 		if grantor == o.owner {
 			p.canActFor(o.owner)
@@ -102,6 +102,31 @@ func (p *planner) revokes(o object, d objDiff) []string {
 		out = append(out, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
 	}
 	return out
+}
+
+// warnCascade names what a REVOKE … CASCADE on o also removes: the grants
+// the role made there with its grant option.
+func (p *planner) warnCascade(o object) {
+	var made []string
+	for _, a := range o.acl {
+		if a.Grantor == p.role && a.Grantee != p.role {
+			made = append(made, a.Privilege+" to "+a.Grantee)
+		}
+	}
+	slices.Sort(made)
+	what := "nothing else: the role made no grants with it"
+	if len(made) > 0 {
+		what = "the grants the role made with it: " + strings.Join(slices.Compact(made), ", ")
+	}
+	p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes %s", strings.ToLower(o.kind), p.qualified(o), what)
+}
+
+// qualified names o with its database where it has one.
+func (p *planner) qualified(o object) string {
+	if p.curDB == nil || o.kind == "DATABASE" {
+		return o.display
+	}
+	return p.curDB.Name + ": " + o.display
 }
 
 // columnRevokes removes every column-level grant of the role on a relation:
