@@ -47,20 +47,7 @@ func scanResource(row interface{ Scan(...any) error }) (store.Resource, error) {
 
 // Resources lists resources by name.
 func (s *DB) Resources(ctx context.Context) ([]store.Resource, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+resourceCols+" FROM resources ORDER BY name")
-	if err != nil {
-		return nil, fmt.Errorf("list resources: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Resource
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list resources: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "list resources", scanResource, "SELECT "+resourceCols+" FROM resources ORDER BY name")
 }
 
 // Resource returns one resource or errs.NotFound.
@@ -106,20 +93,7 @@ func (s *DB) Roles(ctx context.Context, resource string) ([]store.Role, error) {
 	if resource != "" {
 		q, args = "SELECT "+roleCols+" FROM roles WHERE resource = ? ORDER BY label", []any{resource}
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list roles: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list roles: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "list roles", scanRole, q, args...)
 }
 
 // Role returns one role or errs.NotFound.
@@ -145,20 +119,7 @@ func (s *DB) SetPendingPassword(ctx context.Context, resource, label, sealed str
 
 // PendingPasswords lists roles with a pending password.
 func (s *DB) PendingPasswords(ctx context.Context) ([]store.Role, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+roleCols+" FROM roles WHERE password_pending <> '' ORDER BY resource, label")
-	if err != nil {
-		return nil, fmt.Errorf("pending passwords: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, fmt.Errorf("pending passwords: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "pending passwords", scanRole, "SELECT "+roleCols+" FROM roles WHERE password_pending <> '' ORDER BY resource, label")
 }
 
 // ResolvePending promotes or drops a pending password.

@@ -112,20 +112,7 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 	}
 	q += " ORDER BY created_at DESC, sid DESC LIMIT ?"
 	args = append(args, min(limit, 1000))
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db, "list sessions", scanSession, q, args...)
 }
 
 // FailRunning marks running sessions failed.
