@@ -23,6 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "$mode" = test ] && ! command -v chromium >/dev/null; then
+  phase "install Chromium for the browser tests"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 phase "start PostgreSQL $versions"
 urls=""
 for v in $versions; do

@@ -12,22 +12,25 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/web"
 )
 
 // maxBody bounds request bodies (CSV uploads included).
 const maxBody = 16 << 20
 
-// Server serves the API.
+// Server serves the API and the web app on one listener.
 type Server struct {
 	svc   *service.Service
+	web   *web.App
 	token string
 	log   *slog.Logger
 	mux   *http.ServeMux
 }
 
-// New returns a Server that accepts token as the admin bearer token.
+// New returns a Server that accepts token as the admin bearer token (and as
+// the web app's sign-in token).
 func New(svc *service.Service, token string, log *slog.Logger) *Server {
-	s := &Server{svc: svc, token: token, log: log, mux: http.NewServeMux()}
+	s := &Server{svc: svc, web: web.New(svc, token, log.With("component", "web")), token: token, log: log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }

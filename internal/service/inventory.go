@@ -44,6 +44,12 @@ func (s *Service) ImportResources(ctx context.Context, csv []byte, dryRun bool) 
 	if err != nil {
 		return ImportResult{}, err
 	}
+	return s.ImportRows(ctx, rows, dryRun)
+}
+
+// ImportRows is ImportResources for rows already parsed (the web app's
+// single-resource form makes one).
+func (s *Service) ImportRows(ctx context.Context, rows []spec.ResourceRow, dryRun bool) (ImportResult, error) {
 	existing, err := s.resourceMap(ctx)
 	if err != nil {
 		return ImportResult{}, err
@@ -156,4 +162,15 @@ func (s *Service) ListResources(ctx context.Context) ([]ResourceView, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// RemoveResource removes a resource from the inventory with its admin
+// credential and role records; the roles stay in PostgreSQL and the
+// sessions stay in the audit trail.
+func (s *Service) RemoveResource(ctx context.Context, name string) error {
+	if err := s.store.DeleteResource(ctx, name); err != nil {
+		return err
+	}
+	s.log.Info("resource removed", "resource", name)
+	return nil
 }

@@ -180,3 +180,26 @@ func (s *Service) PlanStatus(ctx context.Context, sid string) (store.Session, *p
 	}
 	return sess, &doc, nil
 }
+
+// Roles lists the roles stile keeps for a resource (secrets stay sealed in
+// fields no client encoding includes).
+func (s *Service) Roles(ctx context.Context, resource string) ([]store.Role, error) {
+	return s.store.Roles(ctx, resource)
+}
+
+// Replan plans every stored role of a resource again: the drift check.
+func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOutcome, error) {
+	roles, err := s.store.Roles(ctx, resource)
+	if err != nil {
+		return nil, err
+	}
+	if len(roles) == 0 {
+		return nil, errs.Invalidf("resource %q has no roles to plan", resource)
+	}
+	items := make([]spec.Role, len(roles))
+	for i, r := range roles {
+		items[i] = r.Spec
+		items[i].RotatePassword = false
+	}
+	return s.Plan(ctx, actor, items)
+}

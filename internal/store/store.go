@@ -105,6 +105,9 @@ type Store interface {
 	Resources(ctx context.Context) ([]Resource, error)
 	Resource(ctx context.Context, name string) (Resource, error)
 	SetAdmin(ctx context.Context, name, user, sealed, agent string) error
+	// DeleteResource removes a resource and its roles' records (not its
+	// sessions, which are the audit trail).
+	DeleteResource(ctx context.Context, name string) error
 
 	Roles(ctx context.Context, resource string) ([]Role, error)
 	Role(ctx context.Context, resource, label string) (Role, error)

@@ -142,3 +142,15 @@ func resolve(ctx context.Context, tx *sql.Tx, resource, label string, pw store.P
 	}
 	return nil
 }
+
+// DeleteResource removes a resource and, by cascade, its roles.
+func (s *DB) DeleteResource(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM resources WHERE name = ?", name)
+	if err != nil {
+		return fmt.Errorf("delete resource %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.New(errs.NotFound, "resource %q is not in the inventory", name)
+	}
+	return nil
+}

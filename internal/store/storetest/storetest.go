@@ -80,6 +80,11 @@ func testResources(t *testing.T, s store.Store) {
 	if len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" {
 		t.Errorf("Resources = %+v, want a, b", list)
 	}
+	must(t, s.DeleteResource(ctx, "b"))
+	wantCode(t, s.DeleteResource(ctx, "b"), errs.NotFound)
+	if list, _ := s.Resources(ctx); len(list) != 1 {
+		t.Errorf("after delete: %+v", list)
+	}
 }
 
 func planSession(sid, resource, status string) store.Session {

@@ -1,0 +1,265 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/server"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+)
+
+const token = "browser-test-token"
+
+// startStile runs the real server wiring (SQLite store, built-in agent, API
+// and web app on one listener).
+func startStile(t *testing.T) string {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stile.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, secret.KeySize)
+	box, _ := secret.NewBox(key)
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler)))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// browser starts Debian's Chromium headless with a fresh profile. Without
+// Chromium the test skips locally and fails in CI.
+func browser(t *testing.T) context.Context {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: CI must run the browser tests (make test installs it)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	bctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	// The first Run starts the browser, bound to this context's lifetime.
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// outDir is where screenshots go: $STILE_TEST_OUT or testout/web at the
+// repository root.
+func outDir(t *testing.T) string {
+	dir := os.Getenv("STILE_TEST_OUT")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "testout", "web")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir(t), name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs one step with its own deadline, so a step that never completes
+// fails with the page it was stuck on.
+func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(sctx, actions...); err != nil {
+		var html string
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		chromedp.Run(dctx, chromedp.OuterHTML("body", &html, chromedp.ByQuery))
+		t.Fatalf("%s: %v\npage:\n%s", step, err, html)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	var s string
+	run(t, ctx, "read "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+	return s
+}
+
+// TestWebFunnel walks the reference's Steps 1-3 and the audit trail in a
+// real browser against a real server and PostgreSQL.
+func TestWebFunnel(t *testing.T) {
+	c := pgtest.First(t)
+	ctx := browser(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_legacy")
+	c.Exec(t, p+"_app", "CREATE TABLE public.orders (id serial primary key)", "CREATE TABLE public.users (id int)")
+	c.Exec(t, p+"_legacy", "CREATE TABLE public.old (id int)")
+	base := startStile(t)
+	res := p + "a"
+
+	// Sign in: unauthenticated pages lead to the sign-in page.
+	run(t, ctx, "open", chromedp.Navigate(base+"/inventory"), chromedp.WaitVisible("#token", chromedp.ByID))
+	shot(t, ctx, "01-sign-in")
+	run(t, ctx, "wrong token", chromedp.SendKeys("#token", "nope", chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#login-error", chromedp.ByID))
+	run(t, ctx, "sign in", chromedp.SendKeys("#token", token, chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#resources", chromedp.ByID))
+
+	// Step 1: a CSV with one bad row shows the preview and cannot be imported.
+	bad := fmt.Sprintf("name,type,host,port\n%s,PostgreSQL,%s,%d\nbroken,mysql,%s,%d\n", res, tg.Host, tg.Port, tg.Host, tg.Port)
+	run(t, ctx, "preview bad CSV", chromedp.SetValue("#inventory-csv", bad, chromedp.ByID), clickHX("#preview-csv"), chromedp.WaitVisible("#import-blocked", chromedp.ByID))
+	if n := count(t, ctx, "#import"); n != 0 {
+		t.Fatal("an import with an error row offers an Import button")
+	}
+	if s := text(t, ctx, "#import-preview"); !strings.Contains(s, "not supported") || !strings.Contains(s, "new") {
+		t.Errorf("preview:\n%s", s)
+	}
+	shot(t, ctx, "02-inventory-preview-error")
+	good := fmt.Sprintf("name,type,host,port,sslmode\n%s,PostgreSQL,%s,%d,disable\n", res, tg.Host, tg.Port)
+	run(t, ctx, "preview good CSV", chromedp.SetValue("#inventory-csv", good, chromedp.ByID), clickHX("#preview-csv"), chromedp.WaitVisible("#import", chromedp.ByID))
+	run(t, ctx, "import", clickHX("#import"), chromedp.WaitVisible("#import-done", chromedp.ByID))
+	run(t, ctx, "inventory", chromedp.Navigate(base+"/inventory"), chromedp.WaitVisible("#resources", chromedp.ByID))
+	if s := text(t, ctx, "#resources"); !strings.Contains(s, res) || !strings.Contains(s, "1/3") {
+		t.Fatalf("inventory after import:\n%s", s)
+	}
+	if s := text(t, ctx, "#count-manage"); !strings.Contains(s, "1") {
+		t.Errorf("manage counter: %q", s)
+	}
+	shot(t, ctx, "03-inventory")
+
+	// Step 2: a wrong admin password is refused next to the row and nothing
+	// is stored; the right one is stored.
+	row := "#admin-" + res
+	run(t, ctx, "manage", chromedp.Navigate(base+"/manage"), chromedp.WaitVisible(row, chromedp.ByQuery))
+	run(t, ctx, "wrong password",
+		chromedp.SetValue(row+" input[name=user]", tg.User, chromedp.ByQuery),
+		chromedp.SendKeys(row+" input[name=password]", "wrong", chromedp.ByQuery),
+		clickHX(row+" button"),
+		chromedp.WaitVisible(row+" .admin-error", chromedp.ByQuery))
+	if s := text(t, ctx, row+" .admin-error"); !strings.Contains(s, "authentication failed") {
+		t.Errorf("admin error: %q", s)
+	}
+	shot(t, ctx, "04-manage-wrong-password")
+	run(t, ctx, "reload manage", chromedp.Navigate(base+"/manage"), chromedp.WaitVisible(row, chromedp.ByQuery))
+	if s := text(t, ctx, row); strings.Contains(s, " set") {
+		t.Fatalf("a refused credential was stored: %q", s)
+	}
+	run(t, ctx, "right password",
+		chromedp.SendKeys(row+" input[name=password]", tg.Password, chromedp.ByQuery),
+		clickHX(row+" button"),
+		chromedp.WaitVisible(row+" .admin-ok", chromedp.ByQuery))
+	var html string
+	run(t, ctx, "page source", chromedp.OuterHTML("html", &html, chromedp.ByQuery))
+	if strings.Contains(html, tg.Password) {
+		t.Fatal("the admin password was sent back to the page")
+	}
+
+	// Step 3: roles CSV with a duplicate is flagged per row; then provision.
+	dup := fmt.Sprintf("resource_name,type,role,scopes,permissions,source_role\n%[1]s,managed,ro,%[2]s_app;%[2]s_legacy.public,SELECT,\n%[1]s,managed,RO,%[2]s_app,SELECT,\n", res, p)
+	run(t, ctx, "provision", chromedp.Navigate(base+"/provision"), chromedp.WaitVisible("#roles-csv", chromedp.ByID))
+	run(t, ctx, "preview roles with a duplicate", chromedp.SetValue("#roles-csv", dup, chromedp.ByID), clickHX("#preview-roles"), chromedp.WaitVisible(".row-error", chromedp.ByQuery))
+	if n := count(t, ctx, "#provision-all"); n != 0 {
+		t.Fatal("a roles file with an error row can be provisioned")
+	}
+	shot(t, ctx, "05-roles-preview-error")
+	roles := fmt.Sprintf("resource_name,type,role,scopes,permissions,source_role\n%[1]s,managed,ro,%[2]s_app;%[2]s_legacy.public,SELECT,\n%[1]s,managed,rw,%[2]s_app.public,SELECT;INSERT;UPDATE,\n%[1]s,external,ext,,,pg_read_all_data\n", res, p)
+	run(t, ctx, "preview roles", chromedp.SetValue("#roles-csv", roles, chromedp.ByID), clickHX("#preview-roles"), chromedp.WaitVisible("#provision-all", chromedp.ByID))
+	run(t, ctx, "provision all", clickHX("#provision-all"), chromedp.WaitVisible("#plan-results", chromedp.ByID))
+	if s := text(t, ctx, "#plan-results"); strings.Count(s, "Plan ready") != 3 || !strings.Contains(s, "inherits pg_read_all_data") {
+		t.Fatalf("plan results:\n%s", s)
+	}
+	shot(t, ctx, "06-plans-ready")
+
+	// View a plan session: the SQL, the checksum, the document.
+	var href string
+	run(t, ctx, "session link", chromedp.AttributeValue("#plan-results a", "href", &href, nil, chromedp.ByQuery))
+	run(t, ctx, "open session", chromedp.Navigate(base+href), chromedp.WaitVisible("#sql-plan", chromedp.ByID))
+	if s := text(t, ctx, "#sql-plan"); !strings.Contains(s, "CREATE ROLE") || !strings.Contains(s, "GRANT") {
+		t.Errorf("session SQL:\n%s", s)
+	}
+	shot(t, ctx, "07-plan-session")
+	run(t, ctx, "back", chromedp.NavigateBack(), chromedp.WaitVisible("#roles-csv", chromedp.ByID))
+
+	// Apply all (the page is re-planned if the back navigation lost it).
+	if count(t, ctx, "#apply-all") == 0 {
+		run(t, ctx, "re-plan", chromedp.SetValue("#roles-csv", roles, chromedp.ByID), clickHX("#preview-roles"),
+			chromedp.WaitVisible("#provision-all", chromedp.ByID), clickHX("#provision-all"), chromedp.WaitVisible("#apply-all", chromedp.ByID))
+	}
+	run(t, ctx, "apply all", clickHX("#apply-all"), chromedp.WaitNotPresent("#apply-all", chromedp.ByID))
+	if s := text(t, ctx, "#plan-results"); strings.Count(s, "Applied") != 3 {
+		t.Fatalf("after apply:\n%s", s)
+	}
+	shot(t, ctx, "08-applied")
+
+	// Drift by hand shows on the resource's re-plan.
+	run(t, ctx, "resource page", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#replan-all", chromedp.ByID))
+	run(t, ctx, "replan in sync", clickHX("#replan-all"), chromedp.WaitVisible("#plan-results", chromedp.ByID))
+	if s := text(t, ctx, "#plan-results"); strings.Count(s, "In sync") != 3 {
+		t.Fatalf("re-plan after apply:\n%s", s)
+	}
+	c.Exec(t, p+"_app", `GRANT DELETE ON public.users TO "stile_`+res+`_ro_`+hash8(res, "ro")+`"`)
+	run(t, ctx, "replan after drift", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#replan-all", chromedp.ByID),
+		clickHX("#replan-all"), chromedp.WaitVisible("#plan-results", chromedp.ByID))
+	if s := text(t, ctx, "#plan-results"); strings.Count(s, "In sync") != 2 || strings.Count(s, "Plan ready") != 1 {
+		t.Fatalf("re-plan after drift:\n%s", s)
+	}
+	shot(t, ctx, "09-drift")
+
+	// Sessions list, then sign out.
+	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
+	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {
+		t.Errorf("apply sessions:\n%s", s)
+	}
+	shot(t, ctx, "10-sessions")
+	run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
+	run(t, ctx, "after sign out", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible("#token", chromedp.ByID))
+}
+
+// clickHX clicks an element once htmx has bound its form or trigger:
+// content that htmx just swapped in is processed a moment later, and a click
+// before that would submit the form natively.
+func clickHX(sel string) chromedp.Action {
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
+		const h = e.closest('[hx-post],[hx-get]'); return !!h && h['htmx-internal-data'] !== undefined
+			&& document.querySelector('.htmx-settling, .htmx-swapping, .htmx-request') === null; })()`, sel)
+	return chromedp.Tasks{chromedp.Poll(js, nil, chromedp.WithPollingInterval(20*time.Millisecond)), chromedp.Click(sel, chromedp.ByQuery)}
+}
+
+func count(t *testing.T, ctx context.Context, sel string) int {
+	t.Helper()
+	var n int
+	run(t, ctx, "count "+sel, chromedp.Evaluate(fmt.Sprintf("document.querySelectorAll(%q).length", sel), &n))
+	return n
+}

@@ -1,0 +1,168 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// planRow is one role in the provisioning results.
+type planRow struct {
+	SID, RoleName, Resource, Target, Status, Message string
+	// SessionSID is the apply's session once applied.
+	SessionSID string
+}
+
+func target(r spec.Role) string {
+	if r.SourceRole != "" {
+		return "inherits " + r.SourceRole
+	}
+	return strings.Join(r.Scopes, ", ")
+}
+
+// Provision shows the resources ready for roles and the roles import.
+func (a *App) Provision(w http.ResponseWriter, r *http.Request, csrf string) {
+	list, err := a.svc.ListResources(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var ready []service.ResourceView
+	for _, res := range list {
+		if res.AdminSet {
+			ready = append(ready, res)
+		}
+	}
+	a.render(w, "provision", map[string]any{"Title": "Provision", "Nav": "provision", "CSRF": csrf, "Ready": ready})
+}
+
+// ProvisionPreview validates a roles file row by row.
+func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf string) {
+	text := uploaded(r)
+	data := map[string]any{"CSV": text}
+	items, err := spec.ParsePlanFile([]byte(text))
+	if err != nil {
+		data["Error"] = err.Error()
+		a.render(w, "roles-preview", data)
+		return
+	}
+	rows, err := a.svc.PreviewRoles(r.Context(), items)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	valid := true
+	for _, row := range rows {
+		valid = valid && row.Error == ""
+	}
+	data["Rows"], data["Valid"] = rows, valid
+	a.render(w, "roles-preview", data)
+}
+
+// ProvisionPlan plans every role of a validated file.
+func (a *App) ProvisionPlan(w http.ResponseWriter, r *http.Request, csrf string) {
+	items, err := spec.ParsePlanFile([]byte(r.FormValue("csv")))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	out, err := a.svc.Plan(r.Context(), "web", items)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.planResults(w, out)
+}
+
+// planResults renders plan outcomes with their apply buttons.
+func (a *App) planResults(w http.ResponseWriter, out []service.PlanOutcome) {
+	rows := make([]planRow, len(out))
+	pending := 0
+	for i, o := range out {
+		rows[i] = planRow{SID: o.SID, RoleName: o.RoleName, Resource: o.Resource, Status: o.Status, Message: o.Message}
+		if o.Document != nil {
+			rows[i].Target = target(spec.Role{Scopes: o.Document.Config.Scopes, SourceRole: o.Document.Config.SourceRole})
+		}
+		if o.Status == "out-of-sync" {
+			pending++
+		}
+	}
+	a.render(w, "plan-results", map[string]any{"Results": rows, "Pending": pending})
+}
+
+// apply applies one plan and returns its row.
+func (a *App) apply(ctx context.Context, resource, sid string) planRow {
+	row := planRow{SID: sid, Resource: resource}
+	if _, doc, err := a.svc.PlanStatus(ctx, sid); err == nil && doc != nil {
+		row.RoleName = doc.Config.RoleName
+		row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
+	}
+	out, err := a.svc.Apply(ctx, "web", resource, sid)
+	row.Status, row.Message, row.SessionSID = out.Status, out.Message, out.SID
+	if err != nil {
+		row.Message = err.Error()
+		if row.Status == "" {
+			row.Status = "failed"
+		}
+	}
+	return row
+}
+
+// ProvisionApply applies one role.
+func (a *App) ProvisionApply(w http.ResponseWriter, r *http.Request, csrf string) {
+	a.render(w, "apply-row", a.apply(r.Context(), r.FormValue("resource"), r.FormValue("sid")))
+}
+
+// ProvisionApplyAll applies every pending role, one after the other.
+func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf string) {
+	r.ParseForm()
+	sids, resources := r.Form["sid"], r.Form["resource"]
+	rows := make([]planRow, 0, len(sids))
+	for i, sid := range sids {
+		if i < len(resources) {
+			row := a.apply(r.Context(), resources[i], sid)
+			row.SID = row.SessionSID
+			rows = append(rows, row)
+		}
+	}
+	a.render(w, "plan-results", map[string]any{"Results": rows})
+}
+
+// Resource shows a resource's roles and re-plans them on demand.
+func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
+	name := r.PathValue("name")
+	list, err := a.svc.ListResources(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var res *service.ResourceView
+	for i := range list {
+		if list[i].Name == name {
+			res = &list[i]
+		}
+	}
+	if res == nil {
+		http.NotFound(w, r)
+		return
+	}
+	roles, err := a.svc.Roles(r.Context(), name)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles})
+}
+
+// ResourceReplan plans every role of the resource again (drift check).
+func (a *App) ResourceReplan(w http.ResponseWriter, r *http.Request, csrf string) {
+	out, err := a.svc.Replan(r.Context(), "web", r.PathValue("name"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.planResults(w, out)
+}
