@@ -23,6 +23,8 @@ type Agent interface {
 	Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error)
 	Apply(ctx context.Context, job apply.Job) apply.Report
 	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
+	// Scopes lists the databases and schemas a role can be scoped to.
+	Scopes(ctx context.Context, t target.Target) ([]apply.ScopeDatabase, error)
 }
 
 // LocalName is the built-in agent's name.
@@ -53,4 +55,9 @@ func (Local) Apply(ctx context.Context, job apply.Job) apply.Report { return app
 // CheckLogin tries a login.
 func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
 	return apply.CheckLogin(ctx, t, role, password)
+}
+
+// Scopes lists databases and schemas.
+func (Local) Scopes(ctx context.Context, t target.Target) ([]apply.ScopeDatabase, error) {
+	return apply.ListScopes(ctx, t)
 }

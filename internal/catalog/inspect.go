@@ -161,6 +161,23 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, err
 	return snap, nil
 }
 
+// ReadSchemas fills only d's schema list (names, owners, extension
+// membership), for pickers that need no ACLs.
+func ReadSchemas(ctx context.Context, q Querier, d *Database) error {
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}}, func(r pgx.Rows) (Schema, error) {
+		var s Schema
+		var acl []byte
+		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders)
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(schemas, func(a, b Schema) int { return cmp.Compare(a.Name, b.Name) })
+	d.Schemas = schemas
+	return nil
+}
+
 // ReadDatabase fills d's schemas, objects, default privileges and other
 // dependencies from q, a connection to d. It is a fixed handful of queries
 // whatever the number of schemas or tables.

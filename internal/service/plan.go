@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
@@ -202,4 +203,22 @@ func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOut
 		items[i].RotatePassword = false
 	}
 	return s.Plan(ctx, actor, items)
+}
+
+// Scopes lists the live databases and schemas of a resource, through its
+// agent, for the role wizard.
+func (s *Service) Scopes(ctx context.Context, resource string) ([]apply.ScopeDatabase, error) {
+	r, err := s.store.Resource(ctx, resource)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.target(r)
+	if err != nil {
+		return nil, err
+	}
+	ag, err := s.agent(r.Agent)
+	if err != nil {
+		return nil, err
+	}
+	return ag.Scopes(ctx, t)
 }

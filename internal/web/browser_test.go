@@ -147,14 +147,14 @@ func TestWebFunnel(t *testing.T) {
 		t.Errorf("preview:\n%s", s)
 	}
 	shot(t, ctx, "02-inventory-preview-error")
-	good := fmt.Sprintf("name,type,host,port,sslmode\n%s,PostgreSQL,%s,%d,disable\n", res, tg.Host, tg.Port)
+	good := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,PostgreSQL,%[2]s,%[3]d,disable\n%[1]sb,PostgreSQL,%[2]s,%[3]d,disable\n", res, tg.Host, tg.Port)
 	run(t, ctx, "preview good CSV", chromedp.SetValue("#inventory-csv", good, chromedp.ByID), clickHX("#preview-csv"), chromedp.WaitVisible("#import", chromedp.ByID))
 	run(t, ctx, "import", clickHX("#import"), chromedp.WaitVisible("#import-done", chromedp.ByID))
 	run(t, ctx, "inventory", chromedp.Navigate(base+"/inventory"), chromedp.WaitVisible("#resources", chromedp.ByID))
 	if s := text(t, ctx, "#resources"); !strings.Contains(s, res) || !strings.Contains(s, "1/3") {
 		t.Fatalf("inventory after import:\n%s", s)
 	}
-	if s := text(t, ctx, "#count-manage"); !strings.Contains(s, "1") {
+	if s := text(t, ctx, "#count-manage"); !strings.Contains(s, "2") {
 		t.Errorf("manage counter: %q", s)
 	}
 	shot(t, ctx, "03-inventory")
@@ -176,10 +176,20 @@ func TestWebFunnel(t *testing.T) {
 	if s := text(t, ctx, row); strings.Contains(s, " set") {
 		t.Fatalf("a refused credential was stored: %q", s)
 	}
-	run(t, ctx, "right password",
-		chromedp.SendKeys(row+" input[name=password]", tg.Password, chromedp.ByQuery),
-		clickHX(row+" button"),
-		chromedp.WaitVisible(row+" .admin-ok", chromedp.ByQuery))
+	// The bulk bar sets the right one on every selected resource.
+	run(t, ctx, "bulk admin",
+		chromedp.SetValue("#bulk input[name=user]", tg.User, chromedp.ByQuery),
+		chromedp.SendKeys("#bulk input[name=password]", tg.Password, chromedp.ByQuery),
+		clickHX("#bulk-apply"),
+		chromedp.WaitVisible("#bulk-result table", chromedp.ByQuery))
+	if s := text(t, ctx, "#bulk-result"); strings.Count(s, "stored") != 2 {
+		t.Fatalf("bulk admin result:\n%s", s)
+	}
+	run(t, ctx, "manage after bulk", chromedp.Navigate(base+"/manage"), chromedp.WaitVisible("#count-manage", chromedp.ByID))
+	if s := text(t, ctx, "#count-manage"); !strings.Contains(s, "0") {
+		t.Errorf("manage counter after bulk: %q", s)
+	}
+	shot(t, ctx, "05-manage-done")
 	var html string
 	run(t, ctx, "page source", chromedp.OuterHTML("html", &html, chromedp.ByQuery))
 	if strings.Contains(html, tg.Password) {
@@ -193,14 +203,14 @@ func TestWebFunnel(t *testing.T) {
 	if n := count(t, ctx, "#provision-all"); n != 0 {
 		t.Fatal("a roles file with an error row can be provisioned")
 	}
-	shot(t, ctx, "05-roles-preview-error")
+	shot(t, ctx, "06-roles-preview-error")
 	roles := fmt.Sprintf("resource_name,type,role,scopes,permissions,source_role\n%[1]s,managed,ro,%[2]s_app;%[2]s_legacy.public,SELECT,\n%[1]s,managed,rw,%[2]s_app.public,SELECT;INSERT;UPDATE,\n%[1]s,external,ext,,,pg_read_all_data\n", res, p)
 	run(t, ctx, "preview roles", chromedp.SetValue("#roles-csv", roles, chromedp.ByID), clickHX("#preview-roles"), chromedp.WaitVisible("#provision-all", chromedp.ByID))
 	run(t, ctx, "provision all", clickHX("#provision-all"), chromedp.WaitVisible("#plan-results", chromedp.ByID))
 	if s := text(t, ctx, "#plan-results"); strings.Count(s, "Plan ready") != 3 || !strings.Contains(s, "inherits pg_read_all_data") {
 		t.Fatalf("plan results:\n%s", s)
 	}
-	shot(t, ctx, "06-plans-ready")
+	shot(t, ctx, "07-plans-ready")
 
 	// View a plan session: the SQL, the checksum, the document.
 	var href string
@@ -209,7 +219,7 @@ func TestWebFunnel(t *testing.T) {
 	if s := text(t, ctx, "#sql-plan"); !strings.Contains(s, "CREATE ROLE") || !strings.Contains(s, "GRANT") {
 		t.Errorf("session SQL:\n%s", s)
 	}
-	shot(t, ctx, "07-plan-session")
+	shot(t, ctx, "08-plan-session")
 	run(t, ctx, "back", chromedp.NavigateBack(), chromedp.WaitVisible("#roles-csv", chromedp.ByID))
 
 	// Apply all (the page is re-planned if the back navigation lost it).
@@ -217,11 +227,11 @@ func TestWebFunnel(t *testing.T) {
 		run(t, ctx, "re-plan", chromedp.SetValue("#roles-csv", roles, chromedp.ByID), clickHX("#preview-roles"),
 			chromedp.WaitVisible("#provision-all", chromedp.ByID), clickHX("#provision-all"), chromedp.WaitVisible("#apply-all", chromedp.ByID))
 	}
-	run(t, ctx, "apply all", clickHX("#apply-all"), chromedp.WaitNotPresent("#apply-all", chromedp.ByID))
+	run(t, ctx, "apply all", clickHX("#apply-all"), chromedp.WaitVisible("tr.applying", chromedp.ByQuery), chromedp.WaitNotPresent("tr.applying", chromedp.ByQuery))
 	if s := text(t, ctx, "#plan-results"); strings.Count(s, "Applied") != 3 {
 		t.Fatalf("after apply:\n%s", s)
 	}
-	shot(t, ctx, "08-applied")
+	shot(t, ctx, "09-applied")
 
 	// Drift by hand shows on the resource's re-plan.
 	run(t, ctx, "resource page", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#replan-all", chromedp.ByID))
@@ -235,14 +245,24 @@ func TestWebFunnel(t *testing.T) {
 	if s := text(t, ctx, "#plan-results"); strings.Count(s, "In sync") != 2 || strings.Count(s, "Plan ready") != 1 {
 		t.Fatalf("re-plan after drift:\n%s", s)
 	}
-	shot(t, ctx, "09-drift")
+	shot(t, ctx, "10-drift")
+
+	// The wizard plans one role from the live databases and schemas.
+	run(t, ctx, "wizard", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#wizard", chromedp.ByID),
+		chromedp.SendKeys("#wizard-label", "wiz", chromedp.ByID),
+		chromedp.Click(fmt.Sprintf(`#wizard input[value=%q]`, p+"_legacy.public"), chromedp.ByQuery),
+		clickHX("#wizard-plan"), chromedp.WaitVisible("#wizard-result #plan-results", chromedp.ByQuery))
+	if s := text(t, ctx, "#wizard-result"); !strings.Contains(s, "Plan ready") || !strings.Contains(s, p+"_legacy.public") {
+		t.Fatalf("wizard plan:\n%s", s)
+	}
+	shot(t, ctx, "11-wizard")
 
 	// Sessions list, then sign out.
 	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
 	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {
 		t.Errorf("apply sessions:\n%s", s)
 	}
-	shot(t, ctx, "10-sessions")
+	shot(t, ctx, "12-sessions")
 	run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
 	run(t, ctx, "after sign out", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible("#token", chromedp.ByID))
 }

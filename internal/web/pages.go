@@ -153,6 +153,21 @@ func (a *App) ManageAdmin(w http.ResponseWriter, r *http.Request, csrf string) {
 	a.render(w, "admin-result", data)
 }
 
+// ManageBulk sets one admin credential on every selected resource, each
+// validated on its own.
+func (a *App) ManageBulk(w http.ResponseWriter, r *http.Request, csrf string) {
+	r.ParseForm()
+	var results []service.AdminResult
+	for _, name := range r.Form["names"] {
+		res := service.AdminResult{Name: name, OK: true}
+		if err := a.svc.SetAdmin(r.Context(), spec.Admin{Resource: name, User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent")); err != nil {
+			res.OK, res.Error = false, err.Error()
+		}
+		results = append(results, res)
+	}
+	a.render(w, "bulk-result", map[string]any{"Results": results})
+}
+
 // ManageImport validates and stores credentials from a CSV, row by row.
 func (a *App) ManageImport(w http.ResponseWriter, r *http.Request, csrf string) {
 	res, err := a.svc.ImportAdmins(r.Context(), []byte(uploaded(r)), r.FormValue("agent"))

@@ -116,19 +116,26 @@ func (a *App) ProvisionApply(w http.ResponseWriter, r *http.Request, csrf string
 	a.render(w, "apply-row", a.apply(r.Context(), r.FormValue("resource"), r.FormValue("sid")))
 }
 
-// ProvisionApplyAll applies every pending role, one after the other.
+// ProvisionApplyAll starts applying every pending role: it answers at once
+// with one row per role, each of which posts its own apply as soon as it is
+// on the page and is replaced by the outcome, so a long batch shows its
+// progress row by row (the agent serializes applies per cluster).
 func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf string) {
 	r.ParseForm()
 	sids, resources := r.Form["sid"], r.Form["resource"]
 	rows := make([]planRow, 0, len(sids))
 	for i, sid := range sids {
-		if i < len(resources) {
-			row := a.apply(r.Context(), resources[i], sid)
-			row.SID = row.SessionSID
-			rows = append(rows, row)
+		if i >= len(resources) {
+			break
 		}
+		row := planRow{SID: sid, Resource: resources[i], Status: "applying"}
+		if _, doc, err := a.svc.PlanStatus(r.Context(), sid); err == nil && doc != nil {
+			row.RoleName = doc.Config.RoleName
+			row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
+		}
+		rows = append(rows, row)
 	}
-	a.render(w, "plan-results", map[string]any{"Results": rows})
+	a.render(w, "apply-progress", map[string]any{"Results": rows})
 }
 
 // Resource shows a resource's roles and re-plans them on demand.
@@ -154,7 +161,57 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, err)
 		return
 	}
-	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles})
+	wiz := wizardData{Resource: name}
+	if res.AdminSet {
+		scopes, err := a.svc.Scopes(r.Context(), name)
+		if err != nil {
+			wiz.ScopeError = err.Error()
+		}
+		for _, d := range scopes {
+			wd := wizardDB{Name: d.Name, Database: spec.Scope{Database: d.Name}.String(), Error: d.Error}
+			for _, sc := range d.Schemas {
+				wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc, Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
+			}
+			for _, sc := range d.Extension {
+				wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc + " (extension)", Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
+			}
+			wiz.Scopes = append(wiz.Scopes, wd)
+		}
+	}
+	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles, "Wizard": wiz})
+}
+
+// wizardData feeds the role wizard: the live databases and schemas.
+type wizardData struct {
+	Resource, ScopeError string
+	Scopes               []wizardDB
+}
+
+type wizardDB struct {
+	Name, Database, Error string
+	Schemas               []wizardSchema
+}
+
+type wizardSchema struct{ Name, Scope string }
+
+// ResourceWizard plans the role the wizard describes.
+func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string) {
+	r.ParseForm()
+	role := spec.Role{
+		Resource: r.PathValue("name"), Type: r.FormValue("type"), Label: r.FormValue("label"),
+		RotatePassword: r.FormValue("rotate_password") == "true",
+	}
+	if role.Type == "external" {
+		role.SourceRole = r.FormValue("source_role")
+	} else {
+		role.Scopes, role.Privileges = r.Form["scope"], r.Form["privilege"]
+	}
+	out, err := a.svc.Plan(r.Context(), "web", []spec.Role{role})
+	if err != nil {
+		a.render(w, "error-fragment", err.Error())
+		return
+	}
+	a.planResults(w, out)
 }
 
 // ResourceReplan plans every role of the resource again (drift check).

@@ -53,6 +53,10 @@ func New(svc *service.Service, token string, log *slog.Logger) *App {
 		"steps": func() []int { return []int{0, 1, 2} },
 		"join":  strings.Join,
 		"kinds": func() []string { return []string{"health", "plan", "apply"} },
+		"privileges": func() []string {
+			return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN", "ALL", "CREATE", "EXECUTE"}
+		},
+		"sslmodes": func() []string { return []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"} },
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
 	return &App{svc: svc, token: token, log: log, tmpl: tmpl, sessions: map[string]*webSession{}}
