@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /provision/apply-all", w.Page(w.ProvisionApplyAll))
 	s.mux.HandleFunc("GET /resources/{name}", w.Page(w.Resource))
 	s.mux.HandleFunc("POST /resources/{name}/replan", w.Page(w.ResourceReplan))
+	s.mux.HandleFunc("GET /resources/{name}/wizard", w.Page(w.ResourceWizardForm))
 	s.mux.HandleFunc("POST /resources/{name}/wizard", w.Page(w.ResourceWizard))
 	s.mux.HandleFunc("GET /sessions", w.Page(w.Sessions))
 	s.mux.HandleFunc("GET /sessions/{sid}", w.Page(w.Session))

@@ -136,8 +136,18 @@ func (a *App) Manage(w http.ResponseWriter, r *http.Request, csrf string) {
 		return
 	}
 	needAdmin, needRoles := funnel(list)
+	// Resources still needing an admin come first.
+	shown := make([]service.ResourceView, 0, len(list))
+	for _, pass := range []bool{false, true} {
+		for _, res := range list {
+			if res.AdminSet == pass {
+				shown = append(shown, res)
+			}
+		}
+	}
+	pg, from, to := paginate(r, len(shown))
 	a.render(w, "manage", map[string]any{
-		"Title": "Manage", "Nav": "manage", "CSRF": csrf, "Resources": list,
+		"Title": "Manage", "Nav": "manage", "CSRF": csrf, "Resources": shown[from:to], "Page": pg,
 		"NeedAdmin": needAdmin, "NeedRoles": needRoles, "Agents": a.svc.Agents(),
 	})
 }
@@ -187,7 +197,8 @@ func (a *App) Sessions(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, err)
 		return
 	}
-	a.render(w, "sessions", map[string]any{"Title": "Sessions", "Nav": "sessions", "CSRF": csrf, "Sessions": list, "Filter": f})
+	pg, from, to := paginate(r, len(list))
+	a.render(w, "sessions", map[string]any{"Title": "Sessions", "Nav": "sessions", "CSRF": csrf, "Sessions": list[from:to], "Filter": f, "Page": pg})
 }
 
 // Session shows one session: for a plan, the SQL highlighted, the checksum

@@ -30,9 +30,11 @@ func (a *App) Provision(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, err)
 		return
 	}
+	// The reference's Provision tab: resources with an admin and no
+	// provisioned roles yet.
 	var ready []service.ResourceView
 	for _, res := range list {
-		if res.AdminSet {
+		if res.AdminSet && res.Progress < 3 {
 			ready = append(ready, res)
 		}
 	}
@@ -161,24 +163,30 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, err)
 		return
 	}
+	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles})
+}
+
+// ResourceWizardForm renders the role wizard with the resource's live
+// databases and schemas; the resource page loads it after it shows, so a
+// slow cluster never holds the page up.
+func (a *App) ResourceWizardForm(w http.ResponseWriter, r *http.Request, csrf string) {
+	name := r.PathValue("name")
 	wiz := wizardData{Resource: name}
-	if res.AdminSet {
-		scopes, err := a.svc.Scopes(r.Context(), name)
-		if err != nil {
-			wiz.ScopeError = err.Error()
-		}
-		for _, d := range scopes {
-			wd := wizardDB{Name: d.Name, Database: spec.Scope{Database: d.Name}.String(), Error: d.Error}
-			for _, sc := range d.Schemas {
-				wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc, Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
-			}
-			for _, sc := range d.Extension {
-				wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc + " (extension)", Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
-			}
-			wiz.Scopes = append(wiz.Scopes, wd)
-		}
+	scopes, err := a.svc.Scopes(r.Context(), name)
+	if err != nil {
+		wiz.ScopeError = err.Error()
 	}
-	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles, "Wizard": wiz})
+	for _, d := range scopes {
+		wd := wizardDB{Name: d.Name, Database: spec.Scope{Database: d.Name}.String(), Error: d.Error}
+		for _, sc := range d.Schemas {
+			wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc, Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
+		}
+		for _, sc := range d.Extension {
+			wd.Schemas = append(wd.Schemas, wizardSchema{Name: sc + " (extension)", Scope: spec.Scope{Database: d.Name, Schema: sc}.String()})
+		}
+		wiz.Scopes = append(wiz.Scopes, wd)
+	}
+	a.render(w, "wizard", wiz)
 }
 
 // wizardData feeds the role wizard: the live databases and schemas.

@@ -1,0 +1,79 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"log/slog"
+	"net/http/httptest"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/server"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+)
+
+// BenchmarkPages renders the main pages of a fleet of 500 resources with
+// 2,000 roles (and their 2,000 plan sessions) from the SQLite store.
+func BenchmarkPages(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "stile.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var rs []spec.Resource
+	for i := range 500 {
+		// Loopback only, on a closed port: the resource page's scope picker
+		// tries to connect and must fail at once without leaving the machine.
+		rs = append(rs, spec.Resource{Name: fmt.Sprintf("db-%03d", i), Type: "postgres", Host: "127.0.0.1", Port: 1, Database: "postgres", SSLMode: "disable"})
+	}
+	if err := st.UpsertResources(ctx, rs, "local"); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 2000 {
+		res := rs[i%500].Name
+		if i%500 < 400 {
+			st.SetAdmin(ctx, res, "postgres", "sealed", "local")
+		}
+		label := fmt.Sprintf("r%d", i/500)
+		sess := store.Session{SID: fmt.Sprintf("s-%04d", i), Kind: store.KindPlan, Resource: res, Role: "stile_" + res + "_" + label, Actor: "bench", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
+		st.CreateSession(ctx, sess)
+		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
+		if err := st.FinishPlan(ctx, sess, store.Role{Resource: res, Label: label, RoleName: sess.Role, Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	box, _ := secret.NewBox(make([]byte, secret.KeySize))
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	if resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {token}}); err != nil || resp.StatusCode != 200 {
+		b.Fatalf("sign in: %v", err)
+	}
+	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042"} {
+		b.Run(page, func(b *testing.B) {
+			for b.Loop() {
+				resp, err := c.Get(srv.URL + page)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatalf("%s: %v %v", page, err, resp.Status)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}
