@@ -257,12 +257,25 @@ func TestWebFunnel(t *testing.T) {
 	}
 	shot(t, ctx, "11-wizard")
 
+	// Someone creates that role by hand before the apply: the apply is
+	// refused as drift, and one click re-plans.
+	c.Exec(t, "postgres", `CREATE ROLE "stile_`+res+`_wiz_`+hash8(res, "wiz")+`"`)
+	run(t, ctx, "apply drifted", clickHX("#wizard-result .apply-one"), chromedp.WaitVisible("#wizard-result .replan", chromedp.ByQuery))
+	if s := text(t, ctx, "#wizard-result"); !strings.Contains(s, "Drift") || !strings.Contains(s, "changed since the plan") {
+		t.Fatalf("apply after a by-hand change:\n%s", s)
+	}
+	shot(t, ctx, "12-drift-at-apply")
+	run(t, ctx, "one-click re-plan", clickHX("#wizard-result .replan"), chromedp.WaitNotPresent("#wizard-result .replan", chromedp.ByQuery))
+	if s := text(t, ctx, "#wizard-result"); !strings.Contains(s, "Plan ready") {
+		t.Fatalf("re-plan after drift:\n%s", s)
+	}
+
 	// Sessions list, then sign out.
 	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
 	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {
 		t.Errorf("apply sessions:\n%s", s)
 	}
-	shot(t, ctx, "12-sessions")
+	shot(t, ctx, "13-sessions")
 	run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
 	run(t, ctx, "after sign out", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible("#token", chromedp.ByID))
 }

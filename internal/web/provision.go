@@ -131,9 +131,16 @@ func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf str
 			break
 		}
 		row := planRow{SID: sid, Resource: resources[i], Status: "applying"}
-		if _, doc, err := a.svc.PlanStatus(r.Context(), sid); err == nil && doc != nil {
+		sess, doc, err := a.svc.PlanStatus(r.Context(), sid)
+		if err == nil && doc != nil {
 			row.RoleName = doc.Config.RoleName
 			row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
+		}
+		if sess.AppliedBy != "" {
+			// Applied on its own row already: show that outcome.
+			if done, err := a.svc.Session(r.Context(), sess.AppliedBy); err == nil {
+				row.Status, row.Message, row.SessionSID = done.Status, done.Message, done.SID
+			}
 		}
 		rows = append(rows, row)
 	}
