@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,12 +24,13 @@ func newSessionsCmd(e *env) *cobra.Command {
 
 func newSessionsListCmd(e *env) *cobra.Command {
 	var resource, kind, status string
+	var since time.Duration
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List sessions, newest first",
-		Example: "  stile sessions list --resource analytics --kind apply\n  stile sessions list --json",
+		Example: "  stile sessions list --resource analytics --kind apply --since 24h\n  stile sessions list --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newClient(cmd, e)
@@ -42,6 +44,9 @@ func newSessionsListCmd(e *env) *cobra.Command {
 				}
 			}
 			q.Set("limit", strconv.Itoa(limit))
+			if since > 0 {
+				q.Set("since", time.Now().Add(-since).UTC().Format(time.RFC3339))
+			}
 			var res struct {
 				Sessions []store.Session `json:"sessions"`
 			}
@@ -62,6 +67,7 @@ func newSessionsListCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&resource, "resource", "", "only this resource")
 	cmd.Flags().StringVar(&kind, "kind", "", "only health, plan or apply")
 	cmd.Flags().StringVar(&status, "status", "", "only this status")
+	cmd.Flags().DurationVar(&since, "since", 0, "only sessions from this long ago on (e.g. 24h)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
@@ -160,6 +161,13 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 			return errs.Invalidf("limit %q is not a positive number", l)
 		}
 		f.Limit = n
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return errs.Invalidf("since %q is not an RFC 3339 time", v)
+		}
+		f.Since = t
 	}
 	switch f.Kind {
 	case "", store.KindHealth, store.KindPlan, store.KindApply:

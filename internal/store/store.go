@@ -78,7 +78,9 @@ type SessionFilter struct {
 	Resource string
 	Kind     string
 	Status   string
-	Limit    int
+	// Since keeps sessions created at or after it.
+	Since time.Time
+	Limit int
 }
 
 // PasswordAction says what FinishApply does with a pending password.

@@ -159,6 +159,34 @@ func TestWebFunnel(t *testing.T) {
 	}
 	shot(t, ctx, "03-inventory")
 
+	// The single-resource form adds one more; the resource page edits it
+	// (previewed as an update) and the inventory removes it.
+	extra := p + "z"
+	run(t, ctx, "add one",
+		chromedp.SendKeys(`#add-form input[name=name]`, extra, chromedp.ByQuery),
+		chromedp.SendKeys(`#add-form input[name=host]`, "127.0.0.1", chromedp.ByQuery),
+		clickHX("#add-one"), chromedp.WaitVisible("#import", chromedp.ByID))
+	if s := text(t, ctx, "#import-preview"); !strings.Contains(s, extra) || !strings.Contains(s, "new") {
+		t.Fatalf("single add preview:\n%s", s)
+	}
+	run(t, ctx, "import one", clickHX("#import"), chromedp.WaitVisible("#import-done", chromedp.ByID))
+	run(t, ctx, "edit", chromedp.Navigate(base+"/resources/"+extra), chromedp.WaitVisible("#edit-preview", chromedp.ByID),
+		chromedp.SetValue(`#edit-form input[name=port]`, "6543", chromedp.ByQuery), clickHX("#edit-preview"), chromedp.WaitVisible("#import", chromedp.ByID))
+	if s := text(t, ctx, "#import-preview"); !strings.Contains(s, "update") || !strings.Contains(s, "port: 5432 -> 6543") {
+		t.Fatalf("edit preview:\n%s", s)
+	}
+	run(t, ctx, "save edit", clickHX("#import"), chromedp.WaitVisible("#import-done", chromedp.ByID))
+	run(t, ctx, "inventory with the extra one", chromedp.Navigate(base+"/inventory?q="+extra), chromedp.WaitVisible("#resources", chromedp.ByID))
+	if s := text(t, ctx, "#resources"); !strings.Contains(s, ":6543") {
+		t.Fatalf("edited resource:\n%s", s)
+	}
+	gone := fmt.Sprintf(`(() => { const t = document.querySelector('#resources'); return !!t && !t.innerText.includes(%q); })()`, extra)
+	run(t, ctx, "remove", chromedp.Evaluate(`window.confirm = () => true`, nil), clickHX(`#resources button.remove`))
+	eventually(t, ctx, "the removed resource leaves the inventory", gone)
+	if s := text(t, ctx, "#resources"); !strings.Contains(s, res) {
+		t.Fatalf("inventory after remove:\n%s", s)
+	}
+
 	// Step 2: a wrong admin password is refused next to the row and nothing
 	// is stored; the right one is stored.
 	row := "#admin-" + res
@@ -288,6 +316,23 @@ func clickHX(sel string) chromedp.Action {
 		const h = e.closest('[hx-post],[hx-get]'); return !!h && h['htmx-internal-data'] !== undefined
 			&& document.querySelector('.htmx-settling, .htmx-swapping, .htmx-request') === null; })()`, sel)
 	return chromedp.Tasks{chromedp.Poll(js, nil, chromedp.WithPollingInterval(20*time.Millisecond)), chromedp.Click(sel, chromedp.ByQuery)}
+}
+
+// eventually evaluates js until it is true, across page navigations.
+func eventually(t *testing.T, ctx context.Context, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var ok bool
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := chromedp.Run(sctx, chromedp.Evaluate(js, &ok))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within 30s", what)
 }
 
 func count(t *testing.T, ctx context.Context, sel string) int {

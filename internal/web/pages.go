@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
@@ -192,6 +193,11 @@ func (a *App) ManageImport(w http.ResponseWriter, r *http.Request, csrf string) 
 func (a *App) Sessions(w http.ResponseWriter, r *http.Request, csrf string) {
 	q := r.URL.Query()
 	f := store.SessionFilter{Resource: q.Get("resource"), Kind: q.Get("kind"), Status: q.Get("status"), Limit: 500}
+	if d := q.Get("since"); d != "" {
+		if t, err := time.Parse("2006-01-02", d); err == nil {
+			f.Since = t
+		}
+	}
 	list, err := a.svc.Sessions(r.Context(), f)
 	if err != nil {
 		a.fail(w, err)

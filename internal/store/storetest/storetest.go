@@ -223,6 +223,9 @@ func testSessions(t *testing.T, s store.Store) {
 	if got, _ := s.Sessions(ctx, store.SessionFilter{Resource: "a", Kind: "plan"}); len(got) != 1 || got[0].SID != "s2" {
 		t.Errorf("filter resource+kind = %v", sids(got))
 	}
+	if got, _ := s.Sessions(ctx, store.SessionFilter{Since: base.Add(2 * time.Second)}); len(got) != 2 || got[1].SID != "s3" {
+		t.Errorf("since = %v, want s4, s3", sids(got))
+	}
 	if got, _ := s.Sessions(ctx, store.SessionFilter{Limit: 2}); len(got) != 2 {
 		t.Errorf("limit 2 = %v", sids(got))
 	}
