@@ -105,11 +105,15 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// timeLayout has fixed-width fractions, so that text order is time order
+// (RFC3339Nano trims trailing zeros and would sort "…5.2Z" after "…5.22Z").
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
 func ts(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(timeLayout)
 }
 
 func parseTS(s string) time.Time {

@@ -232,9 +232,16 @@ func testSessions(t *testing.T, s store.Store) {
 	_, err = s.Session(ctx, "nope")
 	wantCode(t, err, errs.NotFound)
 	wantCode(t, s.FinishSession(ctx, store.Session{SID: "nope"}), errs.NotFound)
+	// Times keep at least microseconds (PostgreSQL's precision).
 	got, _ := s.Session(ctx, "s1")
-	if !got.CreatedAt.Equal(base) {
+	if d := got.CreatedAt.Sub(base); d < -time.Microsecond || d > time.Microsecond {
 		t.Errorf("created_at round trip: %v != %v", got.CreatedAt, base)
+	}
+	// Sub-second order survives storage.
+	must(t, s.CreateSession(ctx, store.Session{SID: "t1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 200*time.Millisecond), Status: "ok"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "t2", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 220*time.Millisecond), Status: "ok"}))
+	if got, _ := s.Sessions(ctx, store.SessionFilter{Limit: 2}); len(got) != 2 || got[0].SID != "t2" {
+		t.Errorf("newest first across fractions: %v", sids(got))
 	}
 }
 
