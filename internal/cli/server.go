@@ -18,11 +18,10 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
-	"github.com/stile-dev/stile/internal/store/sqlite"
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB string
+	var listen, data, prefix, lockDB, storeName string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -44,17 +43,27 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if v := e.getenv("STILE_ROLE_PREFIX"); v != "" && !cmd.Flags().Changed("role-prefix") {
 				prefix = v
 			}
-			return runServer(cmd.Context(), e, listen, data, prefix, lockDB)
+			if v := e.getenv("STILE_STORE"); v != "" && !cmd.Flags().Changed("store") {
+				storeName = v
+			}
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
 	cmd.Flags().StringVar(&data, "data", "", "data directory (env STILE_DATA; default $XDG_DATA_HOME/stile)")
 	cmd.Flags().StringVar(&prefix, "role-prefix", "stile", "prefix of generated role names, fixed at first use (env STILE_ROLE_PREFIX)")
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
+	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
 	return cmd
 }
 
-func runServer(ctx context.Context, e *env, listen, data, prefix, lockDB string) error {
+// serverConfig is what `stile server` runs with.
+type serverConfig struct {
+	listen, data, prefix, lockDB, store string
+}
+
+func runServer(ctx context.Context, e *env, c serverConfig) error {
+	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -76,7 +85,7 @@ func runServer(ctx context.Context, e *env, listen, data, prefix, lockDB string)
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(data, "stile.db"))
+	st, err := openStore(ctx, c.store, data)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -84,6 +93,7 @@ func runServer(ctx context.Context, e *env, listen, data, prefix, lockDB string)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}},
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
+		SharedStore: strings.HasPrefix(c.store, "postgres"),
 	})
 	if err != nil {
 		return err

@@ -63,7 +63,9 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 		return ApplyOutcome{}, err
 	}
 	out := ApplyOutcome{SID: sess.SID, PlanSID: planSID, Resource: resource, RoleName: planSess.Role}
-	rep, password, runErr := s.runApply(ctx, res, stored, role, planSess, doc)
+	jctx, cancel := context.WithTimeout(ctx, ApplyTimeout)
+	rep, password, runErr := s.runApply(jctx, res, stored, role, planSess, doc)
+	cancel()
 	action := store.DropPending
 	switch rep.Password {
 	case apply.PasswordSet:

@@ -128,7 +128,9 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		if aerr != nil {
 			err = aerr
 		} else {
-			results, err = ag.Plan(ctx, t, inputs)
+			jctx, cancel := context.WithTimeout(ctx, PlanTimeout)
+			results, err = ag.Plan(jctx, t, inputs)
+			cancel()
 		}
 	}
 	for k, i := range idx {

@@ -27,7 +27,11 @@ type Config struct {
 	RolePrefix string
 	// LockDatabase is where applies take the per-cluster advisory lock.
 	LockDatabase string
-	Logger       *slog.Logger
+	// SharedStore reports that other server replicas use the same store:
+	// after a restart, only sessions older than the job timeout are
+	// presumed dead.
+	SharedStore bool
+	Logger      *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -37,6 +41,7 @@ type Service struct {
 	agents map[string]agent.Agent
 	prefix string
 	lockDB string
+	shared bool
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -61,6 +66,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		agents: map[string]agent.Agent{},
 		prefix: cfg.RolePrefix,
 		lockDB: cfg.LockDatabase,
+		shared: cfg.SharedStore,
 		log:    cfg.Logger,
 		now:    func() time.Time { return time.Now().UTC() },
 	}
@@ -116,6 +122,12 @@ func (s *Service) target(r store.Resource) (target.Target, error) {
 		User: r.AdminUser, Password: pw, LockDatabase: s.lockDB,
 	}, nil
 }
+
+// Job timeouts: a plan or apply running longer is cancelled and fails.
+const (
+	PlanTimeout  = 10 * time.Minute
+	ApplyTimeout = 30 * time.Minute
+)
 
 func adminAD(resource string) string           { return "admin:" + resource }
 func passwordAD(resource, label string) string { return "role:" + resource + ":" + label }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -21,7 +22,13 @@ func (s *Service) Session(ctx context.Context, sid string) (store.Session, error
 // and each pending password is settled by a login attempt (promoted if it
 // works, dropped if the server rejects it, kept if the cluster is down).
 func (s *Service) Recover(ctx context.Context) error {
-	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left")
+	// On a store of its own every running session was this server's; on a
+	// shared one, only those older than the longest job can be dead.
+	before := s.now()
+	if s.shared {
+		before = before.Add(-ApplyTimeout - time.Minute)
+	}
+	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before)
 	if err != nil {
 		return fmt.Errorf("recover sessions: %w", err)
 	}

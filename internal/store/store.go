@@ -123,9 +123,9 @@ type Store interface {
 	FinishPlan(ctx context.Context, s Session, r Role) error
 	Session(ctx context.Context, sid string) (Session, error)
 	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
-	// FailRunning marks every running session failed with msg (after a
-	// restart) and returns how many it changed.
-	FailRunning(ctx context.Context, msg string) (int, error)
+	// FailRunning marks running sessions created before before as failed
+	// with msg (after a restart) and returns how many it changed.
+	FailRunning(ctx context.Context, msg string, before time.Time) (int, error)
 
 	// ClaimPlan marks plan planSID as consumed by apply session s and
 	// records s, in one transaction. It fails with errs.Conflict if the plan
@@ -142,4 +142,21 @@ type Store interface {
 	ResolvePending(ctx context.Context, resource, label string, pw PasswordAction) error
 
 	Close() error
+}
+
+// Dump is a store's whole content, secrets still sealed as stored: moving
+// it keeps them readable with the same data key.
+type Dump struct {
+	Meta      map[string]string
+	Resources []Resource
+	Roles     []Role
+	Sessions  []Session
+}
+
+// Dumper is implemented by stores that can be copied whole
+// (`stile migrate-store`). Load fails with errs.Conflict unless the store
+// is empty, and writes everything in one transaction.
+type Dumper interface {
+	Dump(ctx context.Context) (Dump, error)
+	Load(ctx context.Context, d Dump) error
 }

@@ -127,8 +127,8 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 }
 
 // FailRunning marks running sessions failed.
-func (s *DB) FailRunning(ctx context.Context, msg string) (int, error) {
-	tag, err := s.pool.Exec(ctx, "UPDATE stile_sessions SET status = 'failed', exit_code = 1, message = $1, finished_at = $2 WHERE status = 'running'", msg, now())
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, "UPDATE stile_sessions SET status = 'failed', exit_code = 1, message = $1, finished_at = $2 WHERE status = 'running' AND created_at < $3", msg, now(), before)
 	if err != nil {
 		return 0, fmt.Errorf("fail running sessions: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
@@ -120,8 +121,8 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 }
 
 // FailRunning marks running sessions failed.
-func (s *DB) FailRunning(ctx context.Context, msg string) (int, error) {
-	res, err := s.db.ExecContext(ctx, "UPDATE sessions SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running'", msg, now())
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE sessions SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND created_at < ?", msg, now(), ts(before))
 	if err != nil {
 		return 0, fmt.Errorf("fail running sessions: %w", err)
 	}

@@ -27,6 +27,45 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, name := range []string{"Meta", "Resources", "PlanAndRoles", "ClaimPlan", "Passwords", "Sessions", "FailRunning"} {
 		t.Run(name, func(t *testing.T) { tests[name](t, open(t)) })
 	}
+	t.Run("DumpLoad", func(t *testing.T) { testDumpLoad(t, open) })
+}
+
+// testDumpLoad copies a store whole into an empty one, secrets included.
+func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
+	src, ok := open(t).(store.Dumper)
+	if !ok {
+		t.Skip("this store cannot be dumped")
+	}
+	s := src.(store.Store)
+	_, err := s.SetMetaOnce(ctx, "role_prefix", "acme")
+	must(t, err)
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	must(t, s.SetAdmin(ctx, "a", "admin", "sealed-admin", "local"))
+	finishPlan(t, s, "p1", "a", "out-of-sync")
+	must(t, s.SetPendingPassword(ctx, "a", "ro", "sealed-pending"))
+	d, err := src.Dump(ctx)
+	must(t, err)
+	dst := open(t)
+	must(t, dst.(store.Dumper).Load(ctx, d))
+	wantCode(t, dst.(store.Dumper).Load(ctx, d), errs.Conflict)
+	if v, _ := dst.SetMetaOnce(ctx, "role_prefix", "other"); v != "acme" {
+		t.Errorf("meta after load: %q", v)
+	}
+	r, err := dst.Resource(ctx, "a")
+	must(t, err)
+	if r.AdminSecret != "sealed-admin" || r.AdminUser != "admin" {
+		t.Errorf("resource after load: %+v", r)
+	}
+	role, err := dst.Role(ctx, "a", "ro")
+	must(t, err)
+	if role.PasswordPending != "sealed-pending" || role.LastPlanSID != "p1" || role.Spec.Label != "ro" {
+		t.Errorf("role after load: %+v", role)
+	}
+	sess, err := dst.Session(ctx, "p1")
+	must(t, err)
+	if sess.Status != "out-of-sync" || sess.Output != "doc" {
+		t.Errorf("session after load: %+v", sess)
+	}
 }
 
 var ctx = context.Background()
@@ -255,9 +294,10 @@ func sids(ss []store.Session) []string {
 
 func testFailRunning(t *testing.T, s store.Store) {
 	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
-	must(t, s.CreateSession(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "in-sync"}))
-	n, err := s.FailRunning(ctx, "restarted")
+	must(t, s.CreateSession(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "running"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "in-sync"}))
+	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute))
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("FailRunning = %d, want 1", n)
@@ -265,6 +305,9 @@ func testFailRunning(t *testing.T, s store.Store) {
 	r, _ := s.Session(ctx, "r1")
 	if r.Status != "failed" || r.ExitCode != 1 || r.Message != "restarted" || r.FinishedAt.IsZero() {
 		t.Errorf("failed session = %+v", r)
+	}
+	if r2, _ := s.Session(ctx, "r2"); r2.Status != "running" {
+		t.Errorf("a session newer than the cut-off was failed: %+v", r2)
 	}
 	if d, _ := s.Session(ctx, "d1"); d.Status != "in-sync" {
 		t.Errorf("a finished session changed: %+v", d)

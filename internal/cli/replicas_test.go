@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestMigrateToPostgresAndReplicas moves an embedded setup to a PostgreSQL
+// store with migrate-store, then runs two server replicas on it: a plan made
+// on one is applied on the other, and one plan applied on both at once runs
+// exactly once.
+func TestMigrateToPostgresAndReplicas(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
+	u, _ := url.Parse(c.URL)
+	u.Path = "/" + p + "_store"
+	storeURL := u.String()
+
+	data := t.TempDir()
+	h := startServer(t, data)
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	first := field(h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT"), "sid")
+	h.ok("", "resources", "apply", res, "--sid", first)
+	h.stop()
+	h.stop = nil
+
+	out := h.ok("", "migrate-store", "--from", "sqlite:"+filepath.Join(data, "stile.db"), "--to", storeURL)
+	if !strings.Contains(out, "copied 1 resources, 1 roles and 2 sessions") || strings.Contains(out, tg.Password) {
+		t.Fatalf("migrate-store: %s", out)
+	}
+	h.fails(1, "not empty", "", "migrate-store", "--from", "sqlite:"+filepath.Join(data, "stile.db"), "--to", storeURL)
+
+	// Two replicas on the PostgreSQL store, with the same data key.
+	h.vars["STILE_STORE"] = storeURL
+	a := startServer(t, data)
+	a.vars["STILE_STORE"] = storeURL
+	b := startServer(t, data)
+	if out := b.ok("", "sessions", "show", first); !strings.Contains(out, "applied_by:") {
+		t.Fatalf("the migrated plan session:\n%s", out)
+	}
+	if out := a.ok("", "resources", "health", res); !strings.Contains(out, "status: ok") {
+		t.Fatalf("health with the migrated (sealed) admin credential:\n%s", out)
+	}
+	sid := field(a.ok("", "resources", "plan", res, "--role", "rw", "--scopes", p+"_app", "--privileges", "SELECT,INSERT"), "sid")
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, h := range []*harness{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = h.stile("", "resources", "apply", res, "--sid", sid)
+		}()
+	}
+	wg.Wait()
+	if codes[0]+codes[1] != 1 {
+		t.Fatalf("one plan applied on two replicas at once exited %v, want one success", codes)
+	}
+	if code, _, _ := b.stile("", "resources", "plan", res, "--role", "rw", "--scopes", p+"_app", "--privileges", "SELECT,INSERT", "--detailed-exitcode"); code != 0 {
+		t.Errorf("re-plan on the other replica: exit %d, want 0", code)
+	}
+}

@@ -1,0 +1,76 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+var _ store.Dumper = (*DB)(nil)
+
+// Dump reads the whole store.
+func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
+	d := store.Dump{Meta: map[string]string{}}
+	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM meta")
+	if err != nil {
+		return d, fmt.Errorf("dump meta: %w", err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return d, err
+		}
+		d.Meta[k] = v
+	}
+	rows.Close()
+	if d.Resources, err = s.Resources(ctx); err != nil {
+		return d, err
+	}
+	if d.Roles, err = s.Roles(ctx, ""); err != nil {
+		return d, err
+	}
+	d.Sessions, err = queryAll(ctx, s.db, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM sessions ORDER BY created_at, sid")
+	return d, err
+}
+
+// Load writes a dump into an empty store in one transaction.
+func (s *DB) Load(ctx context.Context, d store.Dump) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM resources) + (SELECT count(*) FROM sessions)").Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.New(errs.Conflict, "the destination store is not empty")
+		}
+		for k, v := range d.Meta {
+			if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", k, v); err != nil {
+				return err
+			}
+		}
+		for _, r := range d.Resources {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO resources ("+resourceCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Name, r.Type, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.AdminUser, r.AdminSecret, ts(r.CreatedAt), ts(r.UpdatedAt)); err != nil {
+				return fmt.Errorf("load resource %s: %w", r.Name, err)
+			}
+		}
+		for _, r := range d.Roles {
+			spec, _ := json.Marshal(r.Spec)
+			if _, err := tx.ExecContext(ctx, "INSERT INTO roles ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Resource, r.Label, r.RoleName, string(spec), r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, ts(r.CreatedAt), ts(r.UpdatedAt)); err != nil {
+				return fmt.Errorf("load role %s: %w", r.RoleName, err)
+			}
+		}
+		for _, sess := range d.Sessions {
+			if err := insertSession(ctx, tx, sess); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
