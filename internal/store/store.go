@@ -73,6 +73,17 @@ type Session struct {
 	AppliedBy string `json:"applied_by,omitempty"`
 }
 
+// Agent is a remote agent's registration. The token is stored only as its
+// SHA-256.
+type Agent struct {
+	Name      string    `json:"name"`
+	TokenHash string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	Version   string    `json:"version,omitempty"`
+}
+
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {
 	Resource string
@@ -141,6 +152,18 @@ type Store interface {
 	// ResolvePending promotes or drops a role's pending password.
 	ResolvePending(ctx context.Context, resource, label string, pw PasswordAction) error
 
+	// CreateAgent registers an agent; errs.Conflict if the name is taken.
+	CreateAgent(ctx context.Context, name, tokenHash string) error
+	// Agents lists registered agents by name, revoked ones included.
+	Agents(ctx context.Context) ([]Agent, error)
+	// AgentByToken finds the unrevoked agent with this token hash, or
+	// errs.NotFound.
+	AgentByToken(ctx context.Context, tokenHash string) (Agent, error)
+	// RevokeAgent revokes an agent's token; errs.NotFound if unknown.
+	RevokeAgent(ctx context.Context, name string) error
+	// TouchAgent records a heartbeat.
+	TouchAgent(ctx context.Context, name, version string, at time.Time) error
+
 	Close() error
 }
 
@@ -151,6 +174,7 @@ type Dump struct {
 	Resources []Resource
 	Roles     []Role
 	Sessions  []Session
+	Agents    []Agent
 }
 
 // Dumper is implemented by stores that can be copied whole

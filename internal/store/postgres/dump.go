@@ -35,7 +35,10 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Roles, err = s.Roles(ctx, ""); err != nil {
 		return d, err
 	}
-	d.Sessions, err = queryAll(ctx, s, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM stile_sessions ORDER BY created_at, sid COLLATE \"C\"")
+	if d.Sessions, err = queryAll(ctx, s, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM stile_sessions ORDER BY created_at, sid COLLATE \"C\""); err != nil {
+		return d, err
+	}
+	d.Agents, err = s.Agents(ctx)
 	return d, err
 }
 
@@ -70,6 +73,11 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		for _, sess := range d.Sessions {
 			if err := insertSession(ctx, tx, sess); err != nil {
 				return err
+			}
+		}
+		for _, a := range d.Agents {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_agents ("+agentCols+") VALUES ($1, $2, $3, $4, $5, $6)", a.Name, a.TokenHash, a.CreatedAt, nullTime(a.RevokedAt), nullTime(a.LastSeen), a.Version); err != nil {
+				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}
 		return nil

@@ -34,7 +34,10 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Roles, err = s.Roles(ctx, ""); err != nil {
 		return d, err
 	}
-	d.Sessions, err = queryAll(ctx, s.db, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM sessions ORDER BY created_at, sid")
+	if d.Sessions, err = queryAll(ctx, s.db, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM sessions ORDER BY created_at, sid"); err != nil {
+		return d, err
+	}
+	d.Agents, err = s.Agents(ctx)
 	return d, err
 }
 
@@ -69,6 +72,11 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		for _, sess := range d.Sessions {
 			if err := insertSession(ctx, tx, sess); err != nil {
 				return err
+			}
+		}
+		for _, a := range d.Agents {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?)", a.Name, a.TokenHash, ts(a.CreatedAt), ts(a.RevokedAt), ts(a.LastSeen), a.Version); err != nil {
+				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}
 		return nil

@@ -43,6 +43,7 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, s.SetAdmin(ctx, "a", "admin", "sealed-admin", "local"))
 	finishPlan(t, s, "p1", "a", "out-of-sync")
 	must(t, s.SetPendingPassword(ctx, "a", "ro", "sealed-pending"))
+	must(t, s.CreateAgent(ctx, "edge", "hash-edge"))
 	d, err := src.Dump(ctx)
 	must(t, err)
 	dst := open(t)
@@ -60,6 +61,9 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, err)
 	if role.PasswordPending != "sealed-pending" || role.LastPlanSID != "p1" || role.Spec.Label != "ro" {
 		t.Errorf("role after load: %+v", role)
+	}
+	if a, err := dst.AgentByToken(ctx, "hash-edge"); err != nil || a.Name != "edge" {
+		t.Errorf("agent after load: %+v %v", a, err)
 	}
 	sess, err := dst.Session(ctx, "p1")
 	must(t, err)
@@ -311,5 +315,31 @@ func testFailRunning(t *testing.T, s store.Store) {
 	}
 	if d, _ := s.Session(ctx, "d1"); d.Status != "in-sync" {
 		t.Errorf("a finished session changed: %+v", d)
+	}
+}
+
+func testAgents(t *testing.T, s store.Store) {
+	must(t, s.CreateAgent(ctx, "edge", "hash-1"))
+	wantCode(t, s.CreateAgent(ctx, "edge", "hash-2"), errs.Conflict)
+	a, err := s.AgentByToken(ctx, "hash-1")
+	must(t, err)
+	if a.Name != "edge" || a.CreatedAt.IsZero() {
+		t.Errorf("AgentByToken = %+v", a)
+	}
+	_, err = s.AgentByToken(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	at := time.Now().UTC()
+	must(t, s.TouchAgent(ctx, "edge", "v1.2", at))
+	list, err := s.Agents(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].Version != "v1.2" || list[0].LastSeen.Sub(at).Abs() > time.Millisecond {
+		t.Errorf("Agents = %+v", list)
+	}
+	must(t, s.RevokeAgent(ctx, "edge"))
+	wantCode(t, s.RevokeAgent(ctx, "edge"), errs.NotFound)
+	_, err = s.AgentByToken(ctx, "hash-1")
+	wantCode(t, err, errs.NotFound)
+	if list, _ := s.Agents(ctx); len(list) != 1 || list[0].RevokedAt.IsZero() {
+		t.Errorf("revoked agent: %+v", list)
 	}
 }
