@@ -90,8 +90,9 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	hub := agent.NewHub(st, log.With("component", "agents"))
 	svc, err := service.New(ctx, service.Config{
-		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}},
+		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
 		SharedStore: strings.HasPrefix(c.store, "postgres"),
 	})
@@ -105,7 +106,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: server.New(svc, token, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(svc, token, log, hub), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(e.stderr, "stile: serving on http://%s (data %s, admin token in %s)\n", ln.Addr(), data, tokenPath)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

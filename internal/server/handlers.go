@@ -25,6 +25,32 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// AgentRequest is the body of POST /api/v1/agents.
+type AgentRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) error {
+	var req AgentRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	token, err := s.svc.CreateAgent(r.Context(), req.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"name": req.Name, "token": token})
+	return nil
+}
+
+func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.RevokeAgent(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "revoked": true})
+	return nil
+}
+
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.svc.ListResources(r.Context())
 	if err != nil {

@@ -8,6 +8,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/openapi.yaml", s.authed(s.openAPI))
 
 	s.mux.HandleFunc("GET /api/v1/agents", s.authed(s.listAgents))
+	s.mux.HandleFunc("POST /api/v1/agents", s.authed(s.createAgent))
+	s.mux.HandleFunc("DELETE /api/v1/agents/{name}", s.authed(s.revokeAgent))
+	if s.hub != nil {
+		// Agents authenticate with their own token, not the admin's.
+		s.mux.Handle("GET /api/v1/agent/connect", s.hub)
+	}
 	s.mux.HandleFunc("GET /api/v1/resources", s.authed(s.listResources))
 	s.mux.HandleFunc("POST /api/v1/resources/import", s.authed(s.importResources))
 	s.mux.HandleFunc("PUT /api/v1/resources/{name}/admin", s.authed(s.setAdmin))

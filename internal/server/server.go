@@ -21,6 +21,7 @@ const maxBody = 16 << 20
 // Server serves the API and the web app on one listener.
 type Server struct {
 	svc   *service.Service
+	hub   http.Handler
 	web   *web.App
 	token string
 	log   *slog.Logger
@@ -28,9 +29,10 @@ type Server struct {
 }
 
 // New returns a Server that accepts token as the admin bearer token (and as
-// the web app's sign-in token).
-func New(svc *service.Service, token string, log *slog.Logger) *Server {
-	s := &Server{svc: svc, web: web.New(svc, token, log.With("component", "web")), token: token, log: log, mux: http.NewServeMux()}
+// the web app's sign-in token); hub, if not nil, takes remote agents'
+// connections.
+func New(svc *service.Service, token string, log *slog.Logger, hub http.Handler) *Server {
+	s := &Server{svc: svc, hub: hub, web: web.New(svc, token, log.With("component", "web")), token: token, log: log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }

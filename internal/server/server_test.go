@@ -26,7 +26,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(svc, "right-token", slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(New(svc, "right-token", slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -23,6 +23,9 @@ type Config struct {
 	Store  store.Store
 	Box    *secret.Box
 	Agents []agent.Agent
+	// Hub reaches the remote agents connected to this server; nil means
+	// built-in agents only.
+	Hub *agent.Hub
 	// RolePrefix starts every generated role name; it is fixed at first use.
 	RolePrefix string
 	// LockDatabase is where applies take the per-cluster advisory lock.
@@ -42,6 +45,7 @@ type Service struct {
 	prefix string
 	lockDB string
 	shared bool
+	hub    *agent.Hub
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -67,6 +71,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		prefix: cfg.RolePrefix,
 		lockDB: cfg.LockDatabase,
 		shared: cfg.SharedStore,
+		hub:    cfg.Hub,
 		log:    cfg.Logger,
 		now:    func() time.Time { return time.Now().UTC() },
 	}
@@ -82,30 +87,27 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 // RolePrefix returns the fixed role prefix.
 func (s *Service) RolePrefix() string { return s.prefix }
 
-// AgentView is an agent as listed to clients.
-type AgentView struct {
-	Name   string `json:"name"`
-	Online bool   `json:"online"`
-}
-
-// Agents lists the known agents by name.
-func (s *Service) Agents() []AgentView {
-	var out []AgentView
-	for _, name := range sortedNames(s.agents) {
-		out = append(out, AgentView{Name: name, Online: s.agents[name].Online()})
-	}
-	return out
-}
-
 func (s *Service) agent(name string) (agent.Agent, error) {
-	a, ok := s.agents[name]
-	if !ok {
-		return nil, errs.Invalidf("agent %q does not exist", name)
+	if a, ok := s.agents[name]; ok {
+		return a, nil
 	}
-	if !a.Online() {
-		return nil, errs.New(errs.Unavailable, "agent %s is offline", name)
+	if s.hub != nil {
+		list, err := s.store.Agents(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			if a.Name != name || !a.RevokedAt.IsZero() {
+				continue
+			}
+			r := s.hub.Remote(name)
+			if !r.Online() {
+				return nil, errs.New(errs.Unavailable, "agent %s is offline", name)
+			}
+			return r, nil
+		}
 	}
-	return a, nil
+	return nil, errs.Invalidf("agent %q does not exist", name)
 }
 
 // target opens a resource's admin credential into a connection target.

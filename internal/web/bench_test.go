@@ -58,7 +58,7 @@ func BenchmarkPages(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}

@@ -39,7 +39,7 @@ func startStile(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

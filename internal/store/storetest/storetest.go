@@ -15,17 +15,16 @@ import (
 
 // Run runs the suite; open returns a fresh, empty store.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := map[string]func(*testing.T, store.Store){
-		"Meta":         testMeta,
-		"Resources":    testResources,
-		"PlanAndRoles": testPlanAndRoles,
-		"ClaimPlan":    testClaimPlan,
-		"Passwords":    testPasswords,
-		"Sessions":     testSessions,
-		"FailRunning":  testFailRunning,
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
+		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents},
 	}
-	for _, name := range []string{"Meta", "Resources", "PlanAndRoles", "ClaimPlan", "Passwords", "Sessions", "FailRunning"} {
-		t.Run(name, func(t *testing.T) { tests[name](t, open(t)) })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
 	}
 	t.Run("DumpLoad", func(t *testing.T) { testDumpLoad(t, open) })
 }

@@ -1,0 +1,174 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// HeartbeatInterval is how often an agent says it is alive.
+const HeartbeatInterval = 10 * time.Second
+
+// Dial runs a remote agent: it dials the server (wss:// when the URL is
+// https), authenticates with token, runs every job it is sent concurrently
+// with the built-in executor, and reconnects with jittered exponential
+// backoff until ctx ends. It opens no port. Credentials arrive inside jobs
+// and are neither logged nor written anywhere.
+func Dial(ctx context.Context, serverURL, token string, log *slog.Logger) error {
+	wsURL := strings.TrimRight(serverURL, "/") + "/api/v1/agent/connect"
+	switch {
+	case strings.HasPrefix(wsURL, "https://"):
+		wsURL = "wss://" + strings.TrimPrefix(wsURL, "https://")
+	case strings.HasPrefix(wsURL, "http://"):
+		wsURL = "ws://" + strings.TrimPrefix(wsURL, "http://")
+	default:
+		return fmt.Errorf("server URL %q is not http(s)", serverURL)
+	}
+	backoff := 250 * time.Millisecond
+	for {
+		start := time.Now()
+		err := session(ctx, wsURL, token, log)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var unauthorized errUnauthorized
+		if errors.As(err, &unauthorized) {
+			return err
+		}
+		if time.Since(start) > time.Minute {
+			backoff = 250 * time.Millisecond
+		}
+		wait := backoff/2 + rand.N(backoff)
+		log.Warn("connection to the server lost; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+type errUnauthorized struct{ msg string }
+
+func (e errUnauthorized) Error() string { return e.msg }
+
+// session is one connection's lifetime.
+func session(ctx context.Context, wsURL, token string, log *slog.Logger) error {
+	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version}}
+	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			return errUnauthorized{"the server refused the agent token (unknown or revoked)"}
+		}
+		return fmt.Errorf("dial: %w", err)
+	}
+	ws.SetReadLimit(64 << 20)
+	defer ws.CloseNow()
+	log.Info("connected to the server")
+	var wmu sync.Mutex
+	send := func(m message) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return wsjson.Write(wctx, ws, m)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		// Say goodbye when stopping, so the server marks us offline now.
+		<-sctx.Done()
+		ws.Close(websocket.StatusNormalClosure, "agent stopping")
+	}()
+	go func() {
+		t := time.NewTicker(HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				if send(message{Type: "heartbeat"}) != nil {
+					return
+				}
+			}
+		}
+	}()
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
+	for {
+		var m message
+		if err := wsjson.Read(sctx, ws, &m); err != nil {
+			return err
+		}
+		if m.Type != "job" {
+			continue
+		}
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			payload, err := run(sctx, m)
+			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}
+			if payload != nil {
+				reply.Payload, _ = json.Marshal(payload)
+			}
+			if err := send(reply); err != nil {
+				log.Warn("send result", "kind", m.Kind, "err", err)
+			}
+		}()
+	}
+}
+
+// run executes one job with the built-in agent: the same code path as the
+// server's own.
+func run(ctx context.Context, m message) (any, error) {
+	var local Local
+	switch m.Kind {
+	case JobHealth:
+		var t target.Target
+		if err := json.Unmarshal(m.Payload, &t); err != nil {
+			return nil, err
+		}
+		h, err := local.Health(ctx, t)
+		return healthResult{Health: h, Err: toWire(err)}, nil
+	case JobPlan:
+		var j planJob
+		if err := json.Unmarshal(m.Payload, &j); err != nil {
+			return nil, err
+		}
+		return local.Plan(ctx, j.Target, j.Inputs)
+	case JobApply:
+		var j apply.Job
+		if err := json.Unmarshal(m.Payload, &j); err != nil {
+			return nil, err
+		}
+		return local.Apply(ctx, j), nil
+	case JobCheckLogin:
+		var j loginJob
+		if err := json.Unmarshal(m.Payload, &j); err != nil {
+			return nil, err
+		}
+		return local.CheckLogin(ctx, j.Target, j.Role, j.Password)
+	case JobScopes:
+		var t target.Target
+		if err := json.Unmarshal(m.Payload, &t); err != nil {
+			return nil, err
+		}
+		return local.Scopes(ctx, t)
+	}
+	return nil, fmt.Errorf("unknown job kind %q", m.Kind)
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/service"
+)
+
+func newAgentsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agents",
+		Short: "Register, list and revoke remote agents",
+		Example: `  stile agents create eu-west
+  stile agents list
+  stile agents revoke eu-west`,
+	}
+	create := &cobra.Command{
+		Use:     "create NAME",
+		Short:   "Register an agent and print its token (shown once; only its hash is stored)",
+		Example: "  stile agents create eu-west",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var out struct{ Name, Token string }
+			if err := c.call(cmd.Context(), "POST", "/api/v1/agents", map[string]string{"name": args[0]}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "agent %s created; its token (shown once):\n%s\nrun it next to the databases with:\n  STILE_AGENT_TOKEN=… stile agent --url %s\n", out.Name, out.Token, c.base)
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List agents: online or not, version, last heartbeat, resources served",
+		Example: "  stile agents list",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Agents []service.AgentView `json:"agents"`
+			}
+			if err := c.call(cmd.Context(), "GET", "/api/v1/agents", nil, &out); err != nil {
+				return err
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tVERSION\tLAST HEARTBEAT\tRESOURCES")
+			for _, a := range out.Agents {
+				status := "offline"
+				switch {
+				case a.Revoked:
+					status = "revoked"
+				case a.Online:
+					status = "online"
+				}
+				seen := "-"
+				if a.Builtin {
+					seen = "built in"
+				} else if !a.LastSeen.IsZero() {
+					seen = a.LastSeen.Format("2006-01-02 15:04:05")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, status, a.Version, seen, strings.Join(a.Resources, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cobra.Command{
+		Use:     "revoke NAME",
+		Short:   "Revoke an agent's token and disconnect it",
+		Example: "  stile agents revoke eu-west",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			if err := c.call(cmd.Context(), "DELETE", "/api/v1/agents/"+pathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "agent %s revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func newAgentCmd(e *env) *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "agent --url URL --token TOKEN",
+		Short: "Run a remote agent next to the databases",
+		Long: `Run an agent: it dials the server (over TLS when the URL is https), authenticates with its
+token (STILE_AGENT_TOKEN, or --token, which process lists show), and runs health checks, plans and applies for the resources
+it serves, concurrently. It only makes outbound connections and opens no port; it reconnects
+with jittered backoff. Admin credentials reach it inside jobs and are never written to disk or
+logs.`,
+		Example: `  STILE_AGENT_TOKEN=stla_… stile agent --url https://stile.example.com`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if url == "" {
+				url = e.getenv("STILE_URL")
+			}
+			token, _ := cmd.Flags().GetString("token")
+			if token == "" {
+				token = e.getenv("STILE_AGENT_TOKEN")
+			}
+			if url == "" || token == "" {
+				return errs.Invalidf("the agent needs --url (or STILE_URL) and a token (STILE_AGENT_TOKEN or --token)")
+			}
+			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
+			return agent.Dial(cmd.Context(), url, token, log)
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")
+	return cmd
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestRemoteAgent registers an agent, runs `stile agent` against a real
+// server, and serves a resource through it: admin validation, health, plan
+// and apply all travel over its WebSocket. Killing the agent makes the
+// resource fail at once with "offline"; restarting it resumes; revoking it
+// shuts it out.
+func TestRemoteAgent(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	h := startServer(t, t.TempDir())
+	out := h.ok("", "agents", "create", "edge")
+	token := ""
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "stla_") {
+			token = line
+		}
+	}
+	if token == "" {
+		t.Fatalf("no token in:\n%s", out)
+	}
+	h.fails(1, "exists already", "", "agents", "create", "edge")
+
+	startAgent := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"agent", "--url", h.vars["STILE_URL"]}, &env{
+				stdin: strings.NewReader(""), stdout: &syncWriter{w: new(bytes.Buffer)}, stderr: &syncWriter{w: new(bytes.Buffer)},
+				getenv: func(k string) string {
+					if k == "STILE_AGENT_TOKEN" {
+						return token
+					}
+					return ""
+				},
+			})
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for agentStatus(h.ok("", "agents", "list"), "edge") != "online" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the agent did not come online:\n%s", h.ok("", "agents", "list"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return func() { cancel(); <-done }
+	}
+	stop := startAgent()
+
+	res := p + "_far"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.fails(1, "authentication failed", "wrong\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	if out := h.ok("", "agents", "list"); !strings.Contains(out, res) {
+		t.Errorf("agents list does not show the resource served:\n%s", out)
+	}
+	if out := h.ok("", "resources", "health", res); !strings.Contains(out, "status: ok") {
+		t.Fatalf("health through the agent:\n%s", out)
+	}
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	if code, _, _ := h.stile("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT", "--detailed-exitcode"); code != 0 {
+		t.Fatalf("re-plan through the agent: exit %d", code)
+	}
+	if out := h.ok("", "sessions", "list", "--kind", "apply"); !strings.Contains(out, "applied") {
+		t.Errorf("apply session:\n%s", out)
+	}
+
+	// The agent goes away: work fails at once, not after a timeout.
+	stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for agentStatus(h.ok("", "agents", "list"), "edge") != "offline" {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not notice the agent left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	h.fails(1, "agent edge is offline", "", "resources", "health", res)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("an offline agent took %s to fail", d)
+	}
+	stop = startAgent()
+	if out := h.ok("", "resources", "health", res); !strings.Contains(out, "status: ok") {
+		t.Fatalf("health after the agent came back:\n%s", out)
+	}
+	h.ok("", "agents", "revoke", "edge")
+	deadline = time.Now().Add(5 * time.Second)
+	for agentStatus(h.ok("", "agents", "list"), "edge") != "revoked" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.fails(1, "does not exist", "", "resources", "health", res)
+	stop()
+}
+
+// agentStatus reads an agent's STATUS column from `stile agents list`.
+func agentStatus(list, name string) string {
+	for _, line := range strings.Split(list, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,89 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/secret"
+)
+
+// AgentView is an agent as listed to clients.
+type AgentView struct {
+	Name      string    `json:"name"`
+	Online    bool      `json:"online"`
+	Builtin   bool      `json:"builtin,omitempty"`
+	Version   string    `json:"version,omitempty"`
+	LastSeen  time.Time `json:"last_heartbeat,omitzero"`
+	Revoked   bool      `json:"revoked,omitempty"`
+	Resources []string  `json:"resources"`
+}
+
+var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Agents lists the built-in agents and the registered remote ones, with
+// whether each is online and the resources it serves.
+func (s *Service) Agents() []AgentView {
+	ctx := context.Background()
+	serves := map[string][]string{}
+	if list, err := s.store.Resources(ctx); err == nil {
+		for _, r := range list {
+			serves[r.Agent] = append(serves[r.Agent], r.Name)
+		}
+	}
+	var out []AgentView
+	for _, name := range sortedNames(s.agents) {
+		out = append(out, AgentView{Name: name, Online: s.agents[name].Online(), Builtin: true, Version: agent.Version, Resources: nonNil(serves[name])})
+	}
+	list, err := s.store.Agents(ctx)
+	if err != nil {
+		s.log.Error("list agents", "err", err)
+	}
+	for _, a := range list {
+		v := AgentView{Name: a.Name, Version: a.Version, LastSeen: a.LastSeen, Revoked: !a.RevokedAt.IsZero(), Resources: nonNil(serves[a.Name])}
+		if s.hub != nil && !v.Revoked {
+			v.Online, _ = s.hub.Connected(a.Name)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// CreateAgent registers a remote agent and returns its token, which is
+// shown this once: only its hash is stored.
+func (s *Service) CreateAgent(ctx context.Context, name string) (string, error) {
+	if !agentName.MatchString(name) {
+		return "", errs.Invalidf("agent name %q must be 1-63 of [a-z0-9_-], starting with a letter or digit", name)
+	}
+	if _, builtin := s.agents[name]; builtin {
+		return "", errs.New(errs.Conflict, "agent %q is built in", name)
+	}
+	token := "stla_" + secret.NewToken()
+	if err := s.store.CreateAgent(ctx, name, agent.TokenHash(token)); err != nil {
+		return "", err
+	}
+	s.log.Info("agent created", "agent", name)
+	return token, nil
+}
+
+// RevokeAgent revokes an agent's token and drops its connection.
+func (s *Service) RevokeAgent(ctx context.Context, name string) error {
+	if err := s.store.RevokeAgent(ctx, name); err != nil {
+		return fmt.Errorf("revoke agent: %w", err)
+	}
+	if s.hub != nil {
+		s.hub.Disconnect(name)
+	}
+	s.log.Info("agent revoked", "agent", name)
+	return nil
+}
