@@ -21,6 +21,7 @@ import (
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -34,24 +35,40 @@ func TokenHash(token string) string {
 // Registry is the part of the store the hub needs.
 type Registry interface {
 	AgentByToken(ctx context.Context, tokenHash string) (store.Agent, error)
-	TouchAgent(ctx context.Context, name, version string, at time.Time) error
+	Agents(ctx context.Context) ([]store.Agent, error)
+	TouchAgent(ctx context.Context, name, version, replica string, at time.Time) error
+	DisconnectAgent(ctx context.Context, name, replica string) error
+	EnqueueJob(ctx context.Context, j store.Job) error
+	ClaimJobs(ctx context.Context, agents []string, replica string, limit int) ([]store.Job, error)
+	FinishJob(ctx context.Context, id, result, errJSON string) error
+	Job(ctx context.Context, id string) (store.Job, error)
 }
 
 // Hub holds the WebSocket connections of remote agents that dialed this
-// server, and sends them jobs. One server replica knows only the agents
-// connected to it.
+// server and sends them jobs. With a shared store (several replicas), a job
+// for an agent connected to another replica goes through the store's job
+// queue: that replica claims it (FOR UPDATE SKIP LOCKED), runs it and writes
+// the result back, so no routing lives in memory.
 type Hub struct {
-	reg Registry
-	log *slog.Logger
+	reg     Registry
+	box     *secret.Box
+	shared  bool
+	replica string
+	log     *slog.Logger
 
 	mu    sync.Mutex
 	conns map[string]*agentConn
 }
 
-// NewHub returns an empty hub.
-func NewHub(reg Registry, log *slog.Logger) *Hub {
-	return &Hub{reg: reg, log: log, conns: map[string]*agentConn{}}
+// NewHub returns an empty hub. shared says other replicas use the same
+// store; box seals queued job payloads (they carry admin credentials).
+func NewHub(reg Registry, box *secret.Box, shared bool, log *slog.Logger) *Hub {
+	return &Hub{reg: reg, box: box, shared: shared, replica: secret.NewToken()[:16], log: log, conns: map[string]*agentConn{}}
 }
+
+// onlineWindow is how recent a heartbeat must be for an agent connected to
+// another replica to count as online.
+const onlineWindow = 3 * HeartbeatInterval
 
 // agentConn is one connected agent.
 type agentConn struct {
@@ -68,6 +85,24 @@ type agentConn struct {
 // Remote returns the agent named name as an Agent; it is Online while that
 // agent is connected to this hub.
 func (h *Hub) Remote(name string) Agent { return &remote{hub: h, name: name} }
+
+// Online reports whether name can take work: connected here, or (with a
+// shared store) connected to a live replica.
+func (h *Hub) Online(ctx context.Context, name string) bool {
+	if ok, _ := h.Connected(name); ok || !h.shared {
+		return ok
+	}
+	list, err := h.reg.Agents(ctx)
+	if err != nil {
+		return false
+	}
+	for _, a := range list {
+		if a.Name == name {
+			return a.Replica != "" && a.RevokedAt.IsZero() && time.Since(a.LastSeen) < onlineWindow
+		}
+	}
+	return false
+}
 
 // Connected reports whether name is connected here, and its version.
 func (h *Hub) Connected(name string) (bool, string) {
@@ -114,13 +149,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		old.ws.Close(websocket.StatusGoingAway, "replaced by a new connection")
 	}
 	h.log.Info("agent connected", "agent", a.Name, "version", c.version, "remote", r.RemoteAddr)
-	h.reg.TouchAgent(r.Context(), a.Name, c.version, time.Now().UTC())
+	h.reg.TouchAgent(r.Context(), a.Name, c.version, h.replica, time.Now().UTC())
 	h.readLoop(context.WithoutCancel(r.Context()), c)
 	h.mu.Lock()
-	if h.conns[a.Name] == c {
+	last := h.conns[a.Name] == c
+	if last {
 		delete(h.conns, a.Name)
 	}
 	h.mu.Unlock()
+	if last {
+		h.reg.DisconnectAgent(context.WithoutCancel(r.Context()), a.Name, h.replica)
+	}
 	close(c.done)
 	h.log.Info("agent disconnected", "agent", a.Name)
 }
@@ -133,7 +172,7 @@ func (h *Hub) readLoop(ctx context.Context, c *agentConn) {
 		}
 		switch m.Type {
 		case "heartbeat":
-			h.reg.TouchAgent(ctx, c.name, c.version, time.Now().UTC())
+			h.reg.TouchAgent(ctx, c.name, c.version, h.replica, time.Now().UTC())
 		case "result":
 			c.pmu.Lock()
 			ch := c.pending[m.ID]
@@ -146,18 +185,41 @@ func (h *Hub) readLoop(ctx context.Context, c *agentConn) {
 	}
 }
 
-// call sends a job to the named agent and waits for its result.
+// call sends a job to the named agent and waits for its result: directly
+// when it is connected here, else through the store's queue.
 func (h *Hub) call(ctx context.Context, name, kind string, payload, out any) error {
-	h.mu.Lock()
-	c := h.conns[name]
-	h.mu.Unlock()
-	if c == nil {
-		return errs.New(errs.Unavailable, "agent %s is offline", name)
-	}
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("encode %s job: %w", kind, err)
 	}
+	h.mu.Lock()
+	c := h.conns[name]
+	h.mu.Unlock()
+	var m message
+	switch {
+	case c != nil:
+		m, err = h.send(ctx, c, kind, body)
+	case h.shared:
+		m, err = h.queue(ctx, name, kind, body)
+	default:
+		return errs.New(errs.Unavailable, "agent %s is offline", name)
+	}
+	if err != nil {
+		return err
+	}
+	if m.Error != nil {
+		return m.Error.err()
+	}
+	if out != nil {
+		if err := json.Unmarshal(m.Payload, out); err != nil {
+			return fmt.Errorf("decode %s result: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+// send runs a job on an agent connected here.
+func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte) (message, error) {
 	id := strconv.FormatInt(c.seq.Add(1), 10)
 	ch := make(chan message, 1)
 	c.pmu.Lock()
@@ -169,30 +231,138 @@ func (h *Hub) call(ctx context.Context, name, kind string, payload, out any) err
 		c.pmu.Unlock()
 	}()
 	c.wmu.Lock()
-	err = wsjson.Write(ctx, c.ws, message{Type: "job", ID: id, Kind: kind, Payload: body})
+	err := wsjson.Write(ctx, c.ws, message{Type: "job", ID: id, Kind: kind, Payload: body})
 	c.wmu.Unlock()
 	if err != nil {
-		return errs.New(errs.Unavailable, "agent %s: send job: %v", name, err)
+		return message{}, errs.New(errs.Unavailable, "agent %s: send job: %v", c.name, err)
 	}
 	select {
 	case m := <-ch:
-		if m.Error != nil {
-			return m.Error.err()
-		}
-		if out != nil {
-			if err := json.Unmarshal(m.Payload, out); err != nil {
-				return fmt.Errorf("decode %s result: %w", kind, err)
-			}
-		}
-		return nil
+		return m, nil
 	case <-c.done:
-		return errs.New(errs.Unavailable, "agent %s went offline during the %s job", name, kind)
+		return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, kind)
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return errs.New(errs.Failed, "agent %s: the %s job timed out", name, kind)
-		}
-		return ctx.Err()
+		return message{}, timeout(ctx, c.name, kind)
 	}
+}
+
+func timeout(ctx context.Context, name, kind string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errs.New(errs.Failed, "agent %s: the %s job timed out", name, kind)
+	}
+	return ctx.Err()
+}
+
+// queue puts a job in the store for the replica the agent is connected to,
+// and waits for its result.
+func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (message, error) {
+	if !h.Online(ctx, name) {
+		return message{}, errs.New(errs.Unavailable, "agent %s is offline", name)
+	}
+	id := secret.NewToken()[:32]
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Hour)
+	}
+	j := store.Job{ID: id, Agent: name, Kind: kind, Payload: h.box.Seal(string(body), "job:"+id), CreatedAt: time.Now().UTC(), Deadline: deadline.UTC()}
+	if err := h.reg.EnqueueJob(ctx, j); err != nil {
+		return message{}, err
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return message{}, timeout(ctx, name, kind)
+		case <-tick.C:
+		}
+		got, err := h.reg.Job(context.WithoutCancel(ctx), id)
+		if err != nil {
+			return message{}, err
+		}
+		if got.Status != "done" {
+			continue
+		}
+		m := message{Type: "result", ID: id, Payload: json.RawMessage(got.Result)}
+		if got.Error != "" {
+			var we wireError
+			json.Unmarshal([]byte(got.Error), &we)
+			m.Error = &we
+		}
+		if got.Result == "" {
+			m.Payload = nil
+		}
+		return m, nil
+	}
+}
+
+// Run claims, until ctx ends, the queued jobs of the agents connected to
+// this replica and runs them (only with a shared store).
+func (h *Hub) Run(ctx context.Context) {
+	if !h.shared {
+		return
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h.mu.Lock()
+		names := make([]string, 0, len(h.conns))
+		for n := range h.conns {
+			names = append(names, n)
+		}
+		h.mu.Unlock()
+		jobs, err := h.reg.ClaimJobs(ctx, names, h.replica, 16)
+		if err != nil {
+			h.log.Warn("claim jobs", "err", err)
+			continue
+		}
+		for _, j := range jobs {
+			go h.runQueued(ctx, j)
+		}
+	}
+}
+
+func (h *Hub) runQueued(ctx context.Context, j store.Job) {
+	finish := func(m message, err error) {
+		var result, errJSON string
+		if err == nil && m.Error != nil {
+			err = m.Error.err()
+		}
+		if err != nil {
+			b, _ := json.Marshal(toWire(err))
+			errJSON = string(b)
+		}
+		if len(m.Payload) > 0 {
+			result = string(m.Payload)
+		}
+		if ferr := h.reg.FinishJob(context.WithoutCancel(ctx), j.ID, result, errJSON); ferr != nil {
+			h.log.Error("finish job", "job", j.ID, "err", ferr)
+		}
+	}
+	if time.Now().After(j.Deadline) {
+		finish(message{}, errs.New(errs.Failed, "agent %s: the %s job timed out in the queue", j.Agent, j.Kind))
+		return
+	}
+	body, err := h.box.Open(j.Payload, "job:"+j.ID)
+	if err != nil {
+		finish(message{}, fmt.Errorf("open job payload: %w", err))
+		return
+	}
+	h.mu.Lock()
+	c := h.conns[j.Agent]
+	h.mu.Unlock()
+	if c == nil {
+		finish(message{}, errs.New(errs.Unavailable, "agent %s went offline", j.Agent))
+		return
+	}
+	jctx, cancel := context.WithDeadline(ctx, j.Deadline)
+	defer cancel()
+	finish(h.send(jctx, c, j.Kind, []byte(body)))
 }
 
 // remote is a connected (or not) remote agent seen as an Agent.
@@ -203,10 +373,7 @@ type remote struct {
 
 func (r *remote) Name() string { return r.name }
 
-func (r *remote) Online() bool {
-	ok, _ := r.hub.Connected(r.name)
-	return ok
-}
+func (r *remote) Online() bool { return r.hub.Online(context.Background(), r.name) }
 
 func (r *remote) Health(ctx context.Context, t target.Target) (apply.Health, error) {
 	var res healthResult

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,42 +23,10 @@ func TestRemoteAgent(t *testing.T) {
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
 	h := startServer(t, t.TempDir())
-	out := h.ok("", "agents", "create", "edge")
-	token := ""
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "stla_") {
-			token = line
-		}
-	}
-	if token == "" {
-		t.Fatalf("no token in:\n%s", out)
-	}
+	token := createAgent(t, h, "edge")
 	h.fails(1, "exists already", "", "agents", "create", "edge")
-
-	startAgent := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan int, 1)
-		go func() {
-			done <- run(ctx, []string{"agent", "--url", h.vars["STILE_URL"]}, &env{
-				stdin: strings.NewReader(""), stdout: &syncWriter{w: new(bytes.Buffer)}, stderr: &syncWriter{w: new(bytes.Buffer)},
-				getenv: func(k string) string {
-					if k == "STILE_AGENT_TOKEN" {
-						return token
-					}
-					return ""
-				},
-			})
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for agentStatus(h.ok("", "agents", "list"), "edge") != "online" {
-			if time.Now().After(deadline) {
-				t.Fatalf("the agent did not come online:\n%s", h.ok("", "agents", "list"))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		return func() { cancel(); <-done }
-	}
-	stop := startAgent()
+	connect := func() func() { return startAgent(t, h, token, "edge") }
+	stop := connect()
 
 	res := p + "_far"
 	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
@@ -92,7 +61,7 @@ func TestRemoteAgent(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("an offline agent took %s to fail", d)
 	}
-	stop = startAgent()
+	stop = connect()
 	if out := h.ok("", "resources", "health", res); !strings.Contains(out, "status: ok") {
 		t.Fatalf("health after the agent came back:\n%s", out)
 	}
@@ -113,4 +82,45 @@ func agentStatus(list, name string) string {
 		}
 	}
 	return ""
+}
+
+// createAgent registers an agent and returns its token.
+func createAgent(t *testing.T, h *harness, name string) string {
+	t.Helper()
+	out := h.ok("", "agents", "create", name)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "stla_") {
+			return line
+		}
+	}
+	t.Fatalf("no token in:\n%s", out)
+	return ""
+}
+
+// startAgent runs `stile agent` against h until the returned stop is
+// called, and waits until h sees it online.
+func startAgent(t *testing.T, h *harness, token, name string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"agent", "--url", h.vars["STILE_URL"]}, &env{
+			stdin: strings.NewReader(""), stdout: &syncWriter{w: new(bytes.Buffer)}, stderr: &syncWriter{w: new(bytes.Buffer)},
+			getenv: func(k string) string {
+				if k == "STILE_AGENT_TOKEN" {
+					return token
+				}
+				return ""
+			},
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for agentStatus(h.ok("", "agents", "list"), name) != "online" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not come online:\n%s", h.ok("", "agents", "list"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
 }

@@ -27,6 +27,12 @@ type harness struct {
 
 func startServer(t *testing.T, dir string) *harness {
 	t.Helper()
+	return startServerWith(t, dir, nil)
+}
+
+// startServerWith starts a server with extra environment (STILE_STORE …).
+func startServerWith(t *testing.T, dir string, extra map[string]string) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +40,9 @@ func startServer(t *testing.T, dir string) *harness {
 	addr := ln.Addr().String()
 	ln.Close()
 	h := &harness{t: t, dir: dir, vars: map[string]string{"STILE_DATA": dir, "STILE_URL": "http://" + addr}}
+	for k, v := range extra {
+		h.vars[k] = v
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var log bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stile-dev/stile/internal/pgtest"
 )
@@ -68,4 +69,46 @@ func TestMigrateToPostgresAndReplicas(t *testing.T) {
 	if code, _, _ := b.stile("", "resources", "plan", res, "--role", "rw", "--scopes", p+"_app", "--privileges", "SELECT,INSERT", "--detailed-exitcode"); code != 0 {
 		t.Errorf("re-plan on the other replica: exit %d, want 0", code)
 	}
+}
+
+// TestAgentAcrossReplicas: two replicas share a PostgreSQL store and one
+// agent is connected to replica B. Work submitted to replica A for a
+// resource that agent serves goes through the store's job queue to B and
+// back; nothing is routed in memory.
+func TestAgentAcrossReplicas(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
+	u, _ := url.Parse(c.URL)
+	u.Path = "/" + p + "_store"
+	data := t.TempDir()
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	b := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	token := createAgent(t, a, "edge")
+	stop := startAgent(t, b, token, "edge")
+	defer stop()
+	if agentStatus(a.ok("", "agents", "list"), "edge") != "online" {
+		t.Fatalf("replica A does not see the agent connected to B:\n%s", a.ok("", "agents", "list"))
+	}
+	res := p + "_far"
+	a.ok("", "resources", "import", a.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	if out := a.ok("", "resources", "health", res); !strings.Contains(out, "status: ok") {
+		t.Fatalf("health from A through the agent on B:\n%s", out)
+	}
+	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	a.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	if code, _, _ := b.stile("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT", "--detailed-exitcode"); code != 0 {
+		t.Fatalf("re-plan on B: exit %d", code)
+	}
+	stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for agentStatus(a.ok("", "agents", "list"), "edge") != "offline" {
+		if time.Now().After(deadline) {
+			t.Fatal("replica A still sees the agent online")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.fails(1, "agent edge is offline", "", "resources", "health", res)
 }

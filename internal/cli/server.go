@@ -90,11 +90,13 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	hub := agent.NewHub(st, log.With("component", "agents"))
+	shared := strings.HasPrefix(c.store, "postgres")
+	hub := agent.NewHub(st, box, shared, log.With("component", "agents"))
+	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
-		SharedStore: strings.HasPrefix(c.store, "postgres"),
+		SharedStore: shared,
 	})
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func (s *Service) Agents() []AgentView {
 	for _, a := range list {
 		v := AgentView{Name: a.Name, Version: a.Version, LastSeen: a.LastSeen, Revoked: !a.RevokedAt.IsZero(), Resources: nonNil(serves[a.Name])}
 		if s.hub != nil && !v.Revoked {
-			v.Online, _ = s.hub.Connected(a.Name)
+			v.Online = s.hub.Online(ctx, a.Name)
 		}
 		out = append(out, v)
 	}

@@ -82,6 +82,25 @@ type Agent struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
 	Version   string    `json:"version,omitempty"`
+	// Replica is the server replica the agent is connected to, empty when
+	// it is not connected anywhere.
+	Replica string `json:"replica,omitempty"`
+}
+
+// Job is work for a remote agent, queued in the store so that the replica
+// the agent is connected to runs it whichever replica took the request.
+type Job struct {
+	ID    string
+	Agent string
+	Kind  string
+	// Payload is sealed: it carries the admin credential.
+	Payload   string
+	Status    string // queued, running, done
+	Result    string // JSON
+	Error     string // JSON of the error, if the job failed
+	ClaimedBy string
+	CreatedAt time.Time
+	Deadline  time.Time
 }
 
 // SessionFilter narrows Sessions. Zero fields match everything.
@@ -161,8 +180,22 @@ type Store interface {
 	AgentByToken(ctx context.Context, tokenHash string) (Agent, error)
 	// RevokeAgent revokes an agent's token; errs.NotFound if unknown.
 	RevokeAgent(ctx context.Context, name string) error
-	// TouchAgent records a heartbeat.
-	TouchAgent(ctx context.Context, name, version string, at time.Time) error
+	// TouchAgent records a heartbeat and the replica the agent is
+	// connected to.
+	TouchAgent(ctx context.Context, name, version, replica string, at time.Time) error
+	// DisconnectAgent clears the agent's replica if it is still replica.
+	DisconnectAgent(ctx context.Context, name, replica string) error
+
+	// EnqueueJob queues a job.
+	EnqueueJob(ctx context.Context, j Job) error
+	// ClaimJobs marks up to limit queued jobs of these agents as running
+	// on replica and returns them; concurrent claimers never get the same
+	// job.
+	ClaimJobs(ctx context.Context, agents []string, replica string, limit int) ([]Job, error)
+	// FinishJob records a job's result or error.
+	FinishJob(ctx context.Context, id, result, errJSON string) error
+	// Job returns one job; errs.NotFound if unknown.
+	Job(ctx context.Context, id string) (Job, error)
 
 	Close() error
 }

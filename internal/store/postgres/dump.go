@@ -76,7 +76,7 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 			}
 		}
 		for _, a := range d.Agents {
-			if _, err := tx.Exec(ctx, "INSERT INTO stile_agents ("+agentCols+") VALUES ($1, $2, $3, $4, $5, $6)", a.Name, a.TokenHash, a.CreatedAt, nullTime(a.RevokedAt), nullTime(a.LastSeen), a.Version); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_agents ("+agentCols+") VALUES ($1, $2, $3, $4, $5, $6, '')", a.Name, a.TokenHash, a.CreatedAt, nullTime(a.RevokedAt), nullTime(a.LastSeen), a.Version); err != nil {
 				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}

@@ -75,7 +75,7 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 			}
 		}
 		for _, a := range d.Agents {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?)", a.Name, a.TokenHash, ts(a.CreatedAt), ts(a.RevokedAt), ts(a.LastSeen), a.Version); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO agents ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, '')", a.Name, a.TokenHash, ts(a.CreatedAt), ts(a.RevokedAt), ts(a.LastSeen), a.Version); err != nil {
 				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}

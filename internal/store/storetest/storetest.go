@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -328,11 +329,19 @@ func testAgents(t *testing.T, s store.Store) {
 	_, err = s.AgentByToken(ctx, "nope")
 	wantCode(t, err, errs.NotFound)
 	at := time.Now().UTC()
-	must(t, s.TouchAgent(ctx, "edge", "v1.2", at))
+	must(t, s.TouchAgent(ctx, "edge", "v1.2", "replica-a", at))
 	list, err := s.Agents(ctx)
 	must(t, err)
-	if len(list) != 1 || list[0].Version != "v1.2" || list[0].LastSeen.Sub(at).Abs() > time.Millisecond {
+	if len(list) != 1 || list[0].Version != "v1.2" || list[0].Replica != "replica-a" || list[0].LastSeen.Sub(at).Abs() > time.Millisecond {
 		t.Errorf("Agents = %+v", list)
+	}
+	must(t, s.DisconnectAgent(ctx, "edge", "replica-b"))
+	if list, _ := s.Agents(ctx); list[0].Replica != "replica-a" {
+		t.Errorf("another replica's disconnect cleared the agent: %+v", list[0])
+	}
+	must(t, s.DisconnectAgent(ctx, "edge", "replica-a"))
+	if list, _ := s.Agents(ctx); list[0].Replica != "" {
+		t.Errorf("disconnect kept the replica: %+v", list[0])
 	}
 	must(t, s.RevokeAgent(ctx, "edge"))
 	wantCode(t, s.RevokeAgent(ctx, "edge"), errs.NotFound)
@@ -341,4 +350,48 @@ func testAgents(t *testing.T, s store.Store) {
 	if list, _ := s.Agents(ctx); len(list) != 1 || list[0].RevokedAt.IsZero() {
 		t.Errorf("revoked agent: %+v", list)
 	}
+}
+
+func testJobs(t *testing.T, s store.Store) {
+	base := time.Now().UTC()
+	for i, a := range []string{"edge", "edge", "other"} {
+		must(t, s.EnqueueJob(ctx, store.Job{ID: fmt.Sprintf("j%d", i), Agent: a, Kind: "health", Payload: "sealed", CreatedAt: base.Add(time.Duration(i) * time.Millisecond), Deadline: base.Add(time.Minute)}))
+	}
+	var mu sync.Mutex
+	claimed := map[string]string{}
+	var wg sync.WaitGroup
+	for _, replica := range []string{"r1", "r2", "r3"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs, err := s.ClaimJobs(ctx, []string{"edge"}, replica, 10)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, j := range jobs {
+				if prev, dup := claimed[j.ID]; dup {
+					t.Errorf("job %s claimed by %s and %s", j.ID, prev, replica)
+				}
+				claimed[j.ID] = replica
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != 2 {
+		t.Fatalf("claimed %v, want j0 and j1 (j2 belongs to another agent)", claimed)
+	}
+	must(t, s.FinishJob(ctx, "j0", `{"ok":true}`, ""))
+	j, err := s.Job(ctx, "j0")
+	must(t, err)
+	if j.Status != "done" || j.Result != `{"ok":true}` || j.Payload != "sealed" {
+		t.Errorf("finished job = %+v", j)
+	}
+	if j, _ := s.Job(ctx, "j2"); j.Status != "queued" {
+		t.Errorf("other agent's job = %+v", j)
+	}
+	_, err = s.Job(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
 }

@@ -1,0 +1,16 @@
+ALTER TABLE agents ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    agent      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    result     TEXT NOT NULL DEFAULT '',
+    error      TEXT NOT NULL DEFAULT '',
+    claimed_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    deadline   TEXT NOT NULL
+);
+
+CREATE INDEX jobs_queue ON jobs (agent, status, created_at);
