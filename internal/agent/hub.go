@@ -115,6 +115,20 @@ func (h *Hub) Connected(name string) (bool, string) {
 	return true, c.version
 }
 
+// Close disconnects every agent (at shutdown): they reconnect, to this
+// server when it is back or to another replica.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	conns := make([]*agentConn, 0, len(h.conns))
+	for _, c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.ws.Close(websocket.StatusGoingAway, "server shutting down")
+	}
+}
+
 // Disconnect closes a connected agent (after its token was revoked).
 func (h *Hub) Disconnect(name string) {
 	h.mu.Lock()

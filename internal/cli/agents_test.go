@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -123,4 +124,70 @@ func startAgent(t *testing.T, h *harness, token, name string) (stop func()) {
 	}
 	var once sync.Once
 	return func() { once.Do(func() { cancel(); <-done }) }
+}
+
+// TestAgentFaults: an agent killed mid-apply fails the session with what is
+// known and a re-plan shows everything still to do; a restarted server gets
+// its agents back by themselves.
+func TestAgentFaults(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	data := t.TempDir()
+	h := startServer(t, data)
+	token := createAgent(t, h, "edge")
+	stop := startAgent(t, h, token, "edge")
+	res := p + "_far"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+
+	// The apply waits on the cluster's lock inside the agent; kill the agent.
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(tg)
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		_, _, errOut := h.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
+		done <- errOut
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.ok("", "sessions", "list", "--kind", "apply"), "running") {
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if errOut := <-done; !strings.Contains(errOut, "went offline during the apply job") {
+		t.Fatalf("apply when the agent died: %q", errOut)
+	}
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
+		t.Fatalf("the apply session:\n%s", out)
+	}
+
+	// The server restarts on the same address: the agent reconnects alone.
+	stop = startAgent(t, h, token, "edge")
+	defer stop()
+	addr := strings.TrimPrefix(h.vars["STILE_URL"], "http://")
+	h.stop()
+	h.stop = nil
+	h2 := startServerWith(t, data, map[string]string{"addr": addr})
+	deadline = time.Now().Add(15 * time.Second)
+	for agentStatus(h2.ok("", "agents", "list"), "edge") != "online" {
+		if time.Now().After(deadline) {
+			code, out, errOut := h2.stile("", "agents", "list")
+			t.Fatalf("the agent did not reconnect: exit %d\n%s\n%s", code, out, errOut)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	doc = h2.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	if !strings.Contains(doc, "CREATE ROLE") {
+		t.Fatalf("re-plan after the killed apply should still create the role:\n%s", doc)
+	}
+	h2.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 }

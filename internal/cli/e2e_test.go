@@ -33,15 +33,20 @@ func startServer(t *testing.T, dir string) *harness {
 // startServerWith starts a server with extra environment (STILE_STORE …).
 func startServerWith(t *testing.T, dir string, extra map[string]string) *harness {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addr := extra["addr"]
+	if addr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	h := &harness{t: t, dir: dir, vars: map[string]string{"STILE_DATA": dir, "STILE_URL": "http://" + addr}}
 	for k, v := range extra {
-		h.vars[k] = v
+		if k != "addr" {
+			h.vars[k] = v
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

@@ -119,6 +119,8 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Agent WebSockets are hijacked connections, which Shutdown leaves open.
+	hub.Close()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
