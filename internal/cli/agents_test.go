@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -190,4 +192,41 @@ func TestAgentFaults(t *testing.T) {
 		t.Fatalf("re-plan after the killed apply should still create the role:\n%s", doc)
 	}
 	h2.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+}
+
+// TestTwoAgentsTwoClusters: two agents, each serving a resource on its own
+// PostgreSQL cluster, plan and apply in one batch.
+func TestTwoAgentsTwoClusters(t *testing.T) {
+	clusters := pgtest.Clusters(t)
+	if len(clusters) < 2 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI runs two clusters at least (make test starts 15, 16 and 17)")
+		}
+		t.Skip("needs two clusters")
+	}
+	h := startServer(t, t.TempDir())
+	var items strings.Builder
+	items.WriteString("items:\n")
+	csv := "name,type,host,port,sslmode\n"
+	for i, c := range clusters[:2] {
+		p := c.Prefix(t)
+		tg := c.Target()
+		c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+		name := fmt.Sprintf("edge%d", i)
+		stop := startAgent(t, h, createAgent(t, h, name), name)
+		defer stop()
+		res := fmt.Sprintf("%s_pg%s", p, c.Version)
+		csv += fmt.Sprintf("%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)
+		h.ok("", "resources", "import", h.write("inv.csv", csv))
+		h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", name)
+		fmt.Fprintf(&items, "  - resource_name: %s\n    role: ro\n    scopes: [%s_app]\n    privileges: [SELECT]\n", res, p)
+	}
+	results := filepath.Join(h.dir, "results.yaml")
+	h.ok("", "resources", "plan", "-f", h.write("plan.yaml", items.String()), "-o", results)
+	if out := h.ok("", "resources", "apply", "-f", results); strings.Count(out, "  applied  ") != 2 {
+		t.Fatalf("apply through two agents:\n%s", out)
+	}
+	if code, _, _ := h.stile("", "resources", "plan", "-f", filepath.Join(h.dir, "plan.yaml"), "--detailed-exitcode"); code != 0 {
+		t.Fatalf("re-plan: exit %d", code)
+	}
 }
