@@ -28,6 +28,11 @@ const HeartbeatInterval = 10 * time.Second
 // backoff until ctx ends. It opens no port. Credentials arrive inside jobs
 // and are neither logged nor written anywhere.
 func Dial(ctx context.Context, serverURL, token string, log *slog.Logger) error {
+	return DialWith(ctx, serverURL, token, nil, log)
+}
+
+// DialWith is Dial with an HTTP client of the caller's (for a private CA).
+func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log *slog.Logger) error {
 	wsURL := strings.TrimRight(serverURL, "/") + "/api/v1/agent/connect"
 	switch {
 	case strings.HasPrefix(wsURL, "https://"):
@@ -40,7 +45,7 @@ func Dial(ctx context.Context, serverURL, token string, log *slog.Logger) error 
 	backoff := 250 * time.Millisecond
 	for {
 		start := time.Now()
-		err := session(ctx, wsURL, token, log)
+		err := session(ctx, wsURL, token, hc, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -67,9 +72,9 @@ type errUnauthorized struct{ msg string }
 func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
-func session(ctx context.Context, wsURL, token string, log *slog.Logger) error {
+func session(ctx context.Context, wsURL, token string, hc *http.Client, log *slog.Logger) error {
 	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version}}
-	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr})
+	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
 			return errUnauthorized{"the server refused the agent token (unknown or revoked)"}

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -97,7 +101,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 }
 
 func newAgentCmd(e *env) *cobra.Command {
-	var url string
+	var url, caFile string
 	cmd := &cobra.Command{
 		Use:   "agent --url URL --token TOKEN",
 		Short: "Run a remote agent next to the databases",
@@ -120,9 +124,38 @@ logs.`,
 				return errs.Invalidf("the agent needs --url (or STILE_URL) and a token (STILE_AGENT_TOKEN or --token)")
 			}
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
-			return agent.Dial(cmd.Context(), url, token, log)
+			if caFile == "" {
+				caFile = e.getenv("STILE_CA")
+			}
+			hc, err := httpClient(caFile)
+			if err != nil {
+				return err
+			}
+			return agent.DialWith(cmd.Context(), url, token, hc, log)
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")
+	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA that signed the server's certificate (env STILE_CA)")
 	return cmd
+}
+
+// httpClient trusts the system roots plus, if given, the CA in caFile.
+func httpClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, errs.Invalidf("read CA file: %v", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errs.Invalidf("CA file %s holds no PEM certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }

@@ -53,7 +53,15 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 	if token == "" {
 		return nil, errs.New(errs.Unauthorized, "no API token: pass --token or set STILE_TOKEN")
 	}
-	return &client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 30 * time.Minute}}, nil
+	hc, err := httpClient(e.getenv("STILE_CA"))
+	if err != nil {
+		return nil, err
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	hc.Timeout = 35 * time.Minute
+	return &client{base: strings.TrimRight(base, "/"), token: token, http: hc}, nil
 }
 
 func isLoopback(host string) bool {

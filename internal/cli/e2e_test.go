@@ -91,6 +91,9 @@ type syncWriter struct {
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.w == nil {
+		s.w = new(bytes.Buffer)
+	}
 	return s.w.Write(p)
 }
 

@@ -15,13 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -46,20 +47,25 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if v := e.getenv("STILE_STORE"); v != "" && !cmd.Flags().Changed("store") {
 				storeName = v
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName})
+			if (tlsCert == "") != (tlsKey == "") {
+				return errs.Invalidf("--tls-cert and --tls-key go together")
+			}
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
 	cmd.Flags().StringVar(&data, "data", "", "data directory (env STILE_DATA; default $XDG_DATA_HOME/stile)")
 	cmd.Flags().StringVar(&prefix, "role-prefix", "stile", "prefix of generated role names, fixed at first use (env STILE_ROLE_PREFIX)")
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
 	return cmd
 }
 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
-	listen, data, prefix, lockDB, store string
+	listen, data, prefix, lockDB, store, tlsCert, tlsKey string
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -108,10 +114,20 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: server.New(svc, token, log, hub), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(e.stderr, "stile: serving on http://%s (data %s, admin token in %s)\n", ln.Addr(), data, tokenPath)
+	srv := &http.Server{Handler: server.New(svc, token, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	scheme := "http"
+	if c.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(e.stderr, "stile: serving on %s://%s (data %s, admin token in %s)\n", scheme, ln.Addr(), data, tokenPath)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if c.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
