@@ -61,9 +61,10 @@ type Hub struct {
 }
 
 // NewHub returns an empty hub. shared says other replicas use the same
-// store; box seals queued job payloads (they carry admin credentials).
-func NewHub(reg Registry, box *secret.Box, shared bool, log *slog.Logger) *Hub {
-	return &Hub{reg: reg, box: box, shared: shared, replica: secret.NewToken()[:16], log: log, conns: map[string]*agentConn{}}
+// store; box seals queued job payloads (they carry admin credentials);
+// replica names this server among them.
+func NewHub(reg Registry, box *secret.Box, shared bool, replica string, log *slog.Logger) *Hub {
+	return &Hub{reg: reg, box: box, shared: shared, replica: replica, log: log, conns: map[string]*agentConn{}}
 }
 
 // onlineWindow is how recent a heartbeat must be for an agent connected to

@@ -37,7 +37,7 @@ func BenchmarkAgentHop(b *testing.B) {
 	defer st.Close()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	log := slog.New(slog.DiscardHandler)
-	hub := agent.NewHub(st, box, false, log)
+	hub := agent.NewHub(st, box, false, "bench", log)
 	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub, RolePrefix: "stile"})
 	if err != nil {
 		b.Fatal(err)

@@ -22,7 +22,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -50,7 +50,14 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if (tlsCert == "") != (tlsKey == "") {
 				return errs.Invalidf("--tls-cert and --tls-key go together")
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey})
+			if v := e.getenv("STILE_REPLICA_ID"); v != "" && !cmd.Flags().Changed("replica-id") {
+				replica = v
+			}
+			if replica == "" {
+				host, _ := os.Hostname()
+				replica = host + "/" + listen
+			}
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
@@ -59,13 +66,14 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
 	return cmd
 }
 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
-	listen, data, prefix, lockDB, store, tlsCert, tlsKey string
+	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica string
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -97,12 +105,12 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	defer st.Close()
 	shared := strings.HasPrefix(c.store, "postgres")
-	hub := agent.NewHub(st, box, shared, log.With("component", "agents"))
+	hub := agent.NewHub(st, box, shared, c.replica, log.With("component", "agents"))
 	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared,
+		SharedStore: shared, Replica: c.replica,
 	})
 	if err != nil {
 		return err

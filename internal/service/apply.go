@@ -56,7 +56,7 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	}
 	sess := store.Session{
 		SID: newSID(), Kind: store.KindApply, Resource: resource, Role: planSess.Role, Label: role.Label,
-		Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Status: "running", PlanSID: planSID,
+		Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", PlanSID: planSID,
 		Input: fmt.Sprintf(`{"plan_sid":%q}`, planSID),
 	}
 	if err := s.store.ClaimPlan(ctx, planSID, sess); err != nil {

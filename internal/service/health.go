@@ -23,7 +23,7 @@ func (s *Service) Health(ctx context.Context, actor, name string) (HealthResult,
 	if err != nil {
 		return HealthResult{}, err
 	}
-	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: actor, Agent: r.Agent, CreatedAt: s.now(), Status: "running", Input: "{}"}
+	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: actor, Agent: r.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: "{}"}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return HealthResult{}, err
 	}

@@ -114,7 +114,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		in, _ := json.Marshal(items[i].role)
 		sessions[k] = store.Session{
 			SID: newSID(), Kind: store.KindPlan, Resource: res.Name, Role: items[i].input.RoleName, Label: items[i].role.Label,
-			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Status: "running", Input: string(in),
+			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
 		}
 		if err := s.store.CreateSession(ctx, sessions[k]); err != nil {
 			return err

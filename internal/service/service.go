@@ -34,20 +34,24 @@ type Config struct {
 	// after a restart, only sessions older than the job timeout are
 	// presumed dead.
 	SharedStore bool
-	Logger      *slog.Logger
+	// Replica names this server among replicas, stably across restarts
+	// (its sessions are failed at once when it restarts).
+	Replica string
+	Logger  *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
 type Service struct {
-	store  store.Store
-	box    *secret.Box
-	agents map[string]agent.Agent
-	prefix string
-	lockDB string
-	shared bool
-	hub    *agent.Hub
-	log    *slog.Logger
-	now    func() time.Time
+	store   store.Store
+	box     *secret.Box
+	agents  map[string]agent.Agent
+	prefix  string
+	lockDB  string
+	shared  bool
+	replica string
+	hub     *agent.Hub
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New returns a Service. It fails with errs.Conflict when cfg.RolePrefix
@@ -65,15 +69,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
 	}
 	s := &Service{
-		store:  cfg.Store,
-		box:    cfg.Box,
-		agents: map[string]agent.Agent{},
-		prefix: cfg.RolePrefix,
-		lockDB: cfg.LockDatabase,
-		shared: cfg.SharedStore,
-		hub:    cfg.Hub,
-		log:    cfg.Logger,
-		now:    func() time.Time { return time.Now().UTC() },
+		store:   cfg.Store,
+		box:     cfg.Box,
+		agents:  map[string]agent.Agent{},
+		prefix:  cfg.RolePrefix,
+		lockDB:  cfg.LockDatabase,
+		shared:  cfg.SharedStore,
+		replica: cfg.Replica,
+		hub:     cfg.Hub,
+		log:     cfg.Logger,
+		now:     func() time.Time { return time.Now().UTC() },
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

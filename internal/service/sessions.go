@@ -19,16 +19,17 @@ func (s *Service) Session(ctx context.Context, sid string) (store.Session, error
 }
 
 // Recover cleans up after a crash: sessions left running are marked failed,
-// and each pending password is settled by a login attempt (promoted if it
-// works, dropped if the server rejects it, kept if the cluster is down).
+// and each pending password that logs in is promoted; one that does not is
+// kept (the apply may still be finishing elsewhere).
 func (s *Service) Recover(ctx context.Context) error {
 	// On a store of its own every running session was this server's; on a
-	// shared one, only those older than the longest job can be dead.
+	// shared one, this replica's own, and those older than the longest job
+	// (their replica may be gone for good).
 	before := s.now()
 	if s.shared {
 		before = before.Add(-ApplyTimeout - time.Minute)
 	}
-	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before)
+	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before, s.replica)
 	if err != nil {
 		return fmt.Errorf("recover sessions: %w", err)
 	}
@@ -50,6 +51,12 @@ func (s *Service) Recover(ctx context.Context) error {
 			continue
 		}
 		action := s.decidePassword(ctx, res, r.RoleName, pw)
+		if action == store.DropPending {
+			// A refused login proves nothing here: on a shared store the
+			// apply may still be running on another replica's agent. Keep
+			// it; the next apply replaces it.
+			action = store.KeepPending
+		}
 		if err := s.store.ResolvePending(ctx, r.Resource, r.Label, action); err != nil {
 			return fmt.Errorf("recover password of %s: %w", r.RoleName, err)
 		}

@@ -71,6 +71,8 @@ type Session struct {
 	// session that consumed a plan.
 	PlanSID   string `json:"plan_sid,omitempty"`
 	AppliedBy string `json:"applied_by,omitempty"`
+	// Replica is the server replica that ran the session.
+	Replica string `json:"replica,omitempty"`
 }
 
 // Agent is a remote agent's registration. The token is stored only as its
@@ -153,9 +155,10 @@ type Store interface {
 	FinishPlan(ctx context.Context, s Session, r Role) error
 	Session(ctx context.Context, sid string) (Session, error)
 	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
-	// FailRunning marks running sessions created before before as failed
-	// with msg (after a restart) and returns how many it changed.
-	FailRunning(ctx context.Context, msg string, before time.Time) (int, error)
+	// FailRunning marks as failed, with msg, the running sessions of
+	// replica and those created before before (after a restart), and
+	// returns how many it changed.
+	FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error)
 
 	// ClaimPlan marks plan planSID as consumed by apply session s and
 	// records s, in one transaction. It fails with errs.Conflict if the plan

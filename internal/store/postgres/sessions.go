@@ -14,12 +14,12 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by"
+const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by, replica"
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var s store.Session
 	var finished *time.Time
-	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, &s.CreatedAt, &finished, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy)
+	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, &s.CreatedAt, &finished, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy, &s.Replica)
 	s.CreatedAt = s.CreatedAt.UTC()
 	if finished != nil {
 		s.FinishedAt = finished.UTC()
@@ -28,8 +28,8 @@ func scanSession(row pgx.Row) (store.Session, error) {
 }
 
 func insertSession(ctx context.Context, tx pgx.Tx, s store.Session) error {
-	_, err := tx.Exec(ctx, "INSERT INTO stile_sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, s.CreatedAt, nullTime(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy)
+	_, err := tx.Exec(ctx, "INSERT INTO stile_sessions ("+sessionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, s.CreatedAt, nullTime(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy, s.Replica)
 	if err != nil {
 		return fmt.Errorf("record session %s: %w", s.SID, err)
 	}
@@ -127,8 +127,8 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 }
 
 // FailRunning marks running sessions failed.
-func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, "UPDATE stile_sessions SET status = 'failed', exit_code = 1, message = $1, finished_at = $2 WHERE status = 'running' AND created_at < $3", msg, now(), before)
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error) {
+	tag, err := s.pool.Exec(ctx, "UPDATE stile_sessions SET status = 'failed', exit_code = 1, message = $1, finished_at = $2 WHERE status = 'running' AND (created_at < $3 OR (replica = $4 AND replica <> ''))", msg, now(), before, replica)
 	if err != nil {
 		return 0, fmt.Errorf("fail running sessions: %w", err)
 	}

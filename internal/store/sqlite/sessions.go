@@ -12,19 +12,19 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by"
+const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by, replica"
 
 func scanSession(row interface{ Scan(...any) error }) (store.Session, error) {
 	var s store.Session
 	var created, finished string
-	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, &created, &finished, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy)
+	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, &created, &finished, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy, &s.Replica)
 	s.CreatedAt, s.FinishedAt = parseTS(created), parseTS(finished)
 	return s, err
 }
 
 func insertSession(ctx context.Context, tx *sql.Tx, s store.Session) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, ts(s.CreatedAt), ts(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy)
+	_, err := tx.ExecContext(ctx, "INSERT INTO sessions ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, ts(s.CreatedAt), ts(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy, s.Replica)
 	if err != nil {
 		return fmt.Errorf("record session %s: %w", s.SID, err)
 	}
@@ -121,8 +121,8 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 }
 
 // FailRunning marks running sessions failed.
-func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, "UPDATE sessions SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND created_at < ?", msg, now(), ts(before))
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error) {
+	res, err := s.db.ExecContext(ctx, "UPDATE sessions SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND (created_at < ? OR (replica = ? AND replica <> ''))", msg, now(), ts(before), replica)
 	if err != nil {
 		return 0, fmt.Errorf("fail running sessions: %w", err)
 	}

@@ -299,12 +299,16 @@ func sids(ss []store.Session) []string {
 func testFailRunning(t *testing.T, s store.Store) {
 	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
 	must(t, s.CreateSession(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "running"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "other"}))
+	must(t, s.CreateSession(ctx, store.Session{SID: "r3", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "me"}))
 	must(t, s.CreateSession(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "in-sync"}))
-	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute))
+	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute), "me")
 	must(t, err)
-	if n != 1 {
-		t.Fatalf("FailRunning = %d, want 1", n)
+	if n != 2 {
+		t.Fatalf("FailRunning = %d, want 2 (the old one and this replica's)", n)
+	}
+	if r3, _ := s.Session(ctx, "r3"); r3.Status != "failed" || r3.Replica != "me" {
+		t.Errorf("this replica's running session = %+v", r3)
 	}
 	r, _ := s.Session(ctx, "r1")
 	if r.Status != "failed" || r.ExitCode != 1 || r.Message != "restarted" || r.FinishedAt.IsZero() {

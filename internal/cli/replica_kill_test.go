@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestReplicaKilledMidApply: replicas A and B (real processes) share a
+// PostgreSQL store; the agent is connected to B. An apply submitted to A is
+// queued, claimed by B and running on the agent when A is SIGKILLed. The
+// agent finishes it; A, restarted under the same replica id, marks its
+// session failed at once and settles the pending password with a login,
+// and a re-plan shows nothing left.
+func TestReplicaKilledMidApply(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
+	su, _ := url.Parse(c.URL)
+	su.Path = "/" + p + "_store"
+	bin := filepath.Join(t.TempDir(), "stile")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := t.TempDir()
+	free := func() string {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	start := func(addr, replica string) *exec.Cmd {
+		cmd := exec.Command(bin, "server", "--listen", addr, "--data", data, "--store", su.String(), "--replica-id", replica)
+		var log bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		for i := 0; ; i++ {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				return cmd
+			}
+			if i > 400 {
+				t.Fatalf("server did not start:\n%s", log.String())
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	addrA, addrB := free(), free()
+	procA := start(addrA, "A")
+	start(addrB, "B")
+	a := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data, "STILE_URL": "http://" + addrA}}
+	b := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data, "STILE_URL": "http://" + addrB}}
+	token := createAgent(t, a, "edge")
+	stop := startAgent(t, b, token, "edge")
+	defer stop()
+	res := p + "_far"
+	a.ok("", "resources", "import", a.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(tg)
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	go a.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var waiting bool
+		lock.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never reached the agent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	procA.Process.Signal(syscall.SIGKILL)
+	procA.Wait()
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+
+	// The agent finishes the job and B records it in the queue; then A
+	// comes back.
+	sc := c.Conn(t, p+"_store")
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var done bool
+		sc.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM stile_jobs WHERE kind = 'apply' AND status = 'done')").Scan(&done)
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not finish the orphaned apply")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start(addrA, "A")
+	out := a.ok("", "sessions", "list", "--kind", "apply", "--json")
+	if !strings.Contains(out, `"status": "failed"`) || !strings.Contains(out, "server stopped") {
+		t.Fatalf("A's interrupted apply session:\n%s", out)
+	}
+	if code, out, _ := b.stile("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT", "--detailed-exitcode"); code != 0 {
+		rows, _ := sc.Query(context.Background(), "SELECT kind, status, left(result, 600), error FROM stile_jobs ORDER BY created_at")
+		for rows.Next() {
+			var k, st, r, e string
+			rows.Scan(&k, &st, &r, &e)
+			t.Logf("job %s %s %s %s", k, st, r, e)
+		}
+		rows.Close()
+		t.Fatalf("re-plan after the agent finished the job: exit %d\n%s", code, out)
+	}
+}

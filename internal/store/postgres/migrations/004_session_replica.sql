@@ -1,0 +1,1 @@
+ALTER TABLE stile_sessions ADD COLUMN replica text NOT NULL DEFAULT '';
