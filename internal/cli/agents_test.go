@@ -254,3 +254,30 @@ func TestTwoAgentsTwoClusters(t *testing.T) {
 func cancelCtx() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+// TestJobTimeout: an apply that outlives the server's apply timeout (here
+// it waits on the cluster's lock) is cancelled and its session fails.
+func TestJobTimeout(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--apply-timeout=1s"})
+	token := createAgent(t, h, "edge")
+	stop := startAgent(t, h, token, "edge")
+	defer stop()
+	res := p + "_far"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(tg)
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	h.fails(1, "timed out", "", "resources", "apply", res, "--sid", field(doc, "sid"))
+	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
+		t.Fatalf("the timed-out apply session:\n%s", out)
+	}
+}

@@ -44,7 +44,7 @@ func startServerWith(t *testing.T, dir string, extra map[string]string) *harness
 	}
 	h := &harness{t: t, dir: dir, vars: map[string]string{"STILE_DATA": dir, "STILE_URL": "http://" + addr}}
 	for k, v := range extra {
-		if k != "addr" {
+		if k != "addr" && k != "args" {
 			h.vars[k] = v
 		}
 	}
@@ -52,7 +52,11 @@ func startServerWith(t *testing.T, dir string, extra map[string]string) *harness
 	done := make(chan int, 1)
 	var log bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"server", "--listen", addr}, h.env(nil, &bytes.Buffer{}, &syncWriter{w: &log}))
+		args := []string{"server", "--listen", addr}
+		if extra["args"] != "" {
+			args = append(args, strings.Fields(extra["args"])...)
+		}
+		done <- run(ctx, args, h.env(nil, &bytes.Buffer{}, &syncWriter{w: &log}))
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

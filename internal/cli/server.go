@@ -23,6 +23,7 @@ import (
 
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica string
+	var applyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -57,7 +58,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica})
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
@@ -66,6 +67,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply running longer is cancelled and fails")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
 	return cmd
@@ -74,6 +76,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica string
+	applyTimeout                                                  time.Duration
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -110,7 +113,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared, Replica: c.replica,
+		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout,
 	})
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 		return ApplyOutcome{}, err
 	}
 	out := ApplyOutcome{SID: sess.SID, PlanSID: planSID, Resource: resource, RoleName: planSess.Role}
-	jctx, cancel := context.WithTimeout(ctx, ApplyTimeout)
+	jctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
 	rep, password, runErr := s.runApply(jctx, res, stored, role, planSess, doc)
 	cancel()
 	action := store.DropPending

@@ -128,7 +128,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		if aerr != nil {
 			err = aerr
 		} else {
-			jctx, cancel := context.WithTimeout(ctx, PlanTimeout)
+			jctx, cancel := context.WithTimeout(ctx, s.planTimeout)
 			results, err = ag.Plan(jctx, t, inputs)
 			cancel()
 		}

@@ -4,6 +4,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -37,7 +38,9 @@ type Config struct {
 	// Replica names this server among replicas, stably across restarts
 	// (its sessions are failed at once when it restarts).
 	Replica string
-	Logger  *slog.Logger
+	// PlanTimeout and ApplyTimeout bound each job; zero means the default.
+	PlanTimeout, ApplyTimeout time.Duration
+	Logger                    *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -49,9 +52,11 @@ type Service struct {
 	lockDB  string
 	shared  bool
 	replica string
-	hub     *agent.Hub
-	log     *slog.Logger
-	now     func() time.Time
+	// planTimeout and applyTimeout bound each job.
+	planTimeout, applyTimeout time.Duration
+	hub                       *agent.Hub
+	log                       *slog.Logger
+	now                       func() time.Time
 }
 
 // New returns a Service. It fails with errs.Conflict when cfg.RolePrefix
@@ -69,16 +74,18 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
 	}
 	s := &Service{
-		store:   cfg.Store,
-		box:     cfg.Box,
-		agents:  map[string]agent.Agent{},
-		prefix:  cfg.RolePrefix,
-		lockDB:  cfg.LockDatabase,
-		shared:  cfg.SharedStore,
-		replica: cfg.Replica,
-		hub:     cfg.Hub,
-		log:     cfg.Logger,
-		now:     func() time.Time { return time.Now().UTC() },
+		store:        cfg.Store,
+		box:          cfg.Box,
+		agents:       map[string]agent.Agent{},
+		prefix:       cfg.RolePrefix,
+		lockDB:       cfg.LockDatabase,
+		shared:       cfg.SharedStore,
+		replica:      cfg.Replica,
+		planTimeout:  cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
+		applyTimeout: cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
+		hub:          cfg.Hub,
+		log:          cfg.Logger,
+		now:          func() time.Time { return time.Now().UTC() },
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -130,10 +137,11 @@ func (s *Service) target(r store.Resource) (target.Target, error) {
 	}, nil
 }
 
-// Job timeouts: a plan or apply running longer is cancelled and fails.
+// Default job timeouts: a plan or apply running longer is cancelled and
+// fails.
 const (
-	PlanTimeout  = 10 * time.Minute
-	ApplyTimeout = 30 * time.Minute
+	DefaultPlanTimeout  = 10 * time.Minute
+	DefaultApplyTimeout = 30 * time.Minute
 )
 
 func adminAD(resource string) string           { return "admin:" + resource }

@@ -27,7 +27,7 @@ func (s *Service) Recover(ctx context.Context) error {
 	// (their replica may be gone for good).
 	before := s.now()
 	if s.shared {
-		before = before.Add(-ApplyTimeout - time.Minute)
+		before = before.Add(-s.applyTimeout - time.Minute)
 	}
 	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before, s.replica)
 	if err != nil {
