@@ -58,13 +58,43 @@ type Hub struct {
 
 	mu    sync.Mutex
 	conns map[string]*agentConn
+	// waiters are the queued jobs this replica waits for, woken by
+	// notifications; poll is how often both sides look without one.
+	waiters map[string]chan struct{}
+	poll    time.Duration
+}
+
+func (h *Hub) wait(id string) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	h.waiters[id] = ch
+	h.mu.Unlock()
+	return ch
+}
+
+func (h *Hub) unwait(id string) {
+	h.mu.Lock()
+	delete(h.waiters, id)
+	h.mu.Unlock()
+}
+
+func (h *Hub) wake(id string) {
+	h.mu.Lock()
+	ch := h.waiters[id]
+	h.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // NewHub returns an empty hub. shared says other replicas use the same
 // store; box seals queued job payloads (they carry admin credentials);
 // replica names this server among them.
 func NewHub(reg Registry, box *secret.Box, shared bool, replica string, log *slog.Logger) *Hub {
-	return &Hub{reg: reg, box: box, shared: shared, replica: replica, log: log, conns: map[string]*agentConn{}}
+	return &Hub{reg: reg, box: box, shared: shared, replica: replica, log: log, conns: map[string]*agentConn{}, waiters: map[string]chan struct{}{}, poll: 20 * time.Millisecond}
 }
 
 // onlineWindow is how recent a heartbeat must be for an agent connected to
@@ -280,15 +310,21 @@ func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (messag
 		deadline = time.Now().Add(time.Hour)
 	}
 	j := store.Job{ID: id, Agent: name, Kind: kind, Payload: h.box.Seal(string(body), "job:"+id), CreatedAt: time.Now().UTC(), Deadline: deadline.UTC()}
+	done := h.wait(id)
+	defer h.unwait(id)
 	if err := h.reg.EnqueueJob(ctx, j); err != nil {
 		return message{}, err
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
+	h.mu.Lock()
+	poll := h.poll
+	h.mu.Unlock()
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return message{}, timeout(ctx, name, kind)
+		case <-done:
 		case <-tick.C:
 		}
 		got, err := h.reg.Job(context.WithoutCancel(ctx), id)
@@ -312,18 +348,40 @@ func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (messag
 }
 
 // Run claims, until ctx ends, the queued jobs of the agents connected to
-// this replica and runs them (only with a shared store).
+// this replica and runs them (only with a shared store). A store that can
+// notify (PostgreSQL LISTEN/NOTIFY) wakes it when a job is queued and wakes
+// waiters when a job is done; a slow poll backs that up.
 func (h *Hub) Run(ctx context.Context) {
 	if !h.shared {
 		return
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
+	var queued <-chan string
+	if n, ok := h.reg.(store.Notifier); ok {
+		if ch, err := n.Listen(ctx, "stile_jobs"); err == nil {
+			queued = ch
+		}
+		if ch, err := n.Listen(ctx, "stile_job_done"); err == nil {
+			go func() {
+				for id := range ch {
+					h.wake(id)
+				}
+			}()
+		}
+	}
+	h.mu.Lock()
+	if queued != nil {
+		h.poll = time.Second
+	}
+	poll := h.poll
+	h.mu.Unlock()
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-queued:
 		}
 		h.mu.Lock()
 		names := make([]string, 0, len(h.conns))

@@ -220,3 +220,10 @@ type Dumper interface {
 	Dump(ctx context.Context) (Dump, error)
 	Load(ctx context.Context, d Dump) error
 }
+
+// Notifier is implemented by stores that can wake waiters across replicas
+// (PostgreSQL's LISTEN/NOTIFY). Listen delivers the payload of every
+// notification on channel until ctx ends; the channel is closed then.
+type Notifier interface {
+	Listen(ctx context.Context, channel string) (<-chan string, error)
+}
