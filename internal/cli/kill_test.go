@@ -26,37 +26,13 @@ func TestKilledServerRestarts(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	bin := filepath.Join(t.TempDir(), "stile")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildStile(t)
 	data := t.TempDir()
 	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
 	start := func() *exec.Cmd {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := freeAddr(t)
 		h.vars["STILE_URL"] = "http://" + addr
-		cmd := exec.Command(bin, "server", "--listen", addr, "--data", data)
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for i := 0; ; i++ {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd
-			}
-			if i > 200 {
-				t.Fatalf("server did not start:\n%s", log.String())
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
+		return startProcess(t, bin, addr, "--data", data)
 	}
 	srv := start()
 	res := p + "_r"
@@ -103,4 +79,48 @@ func TestKilledServerRestarts(t *testing.T) {
 		t.Fatalf("re-plan after the restart:\n%s", doc)
 	}
 	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+}
+
+// buildStile builds the stile binary for tests that run it as a process.
+func buildStile(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "stile")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback address with a free port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startProcess runs `stile server --listen addr args…` as a process, killed
+// at cleanup, and waits until it answers.
+func startProcess(t *testing.T, bin, addr string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"server", "--listen", addr}, args...)...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return cmd
+		}
+		if i > 400 {
+			t.Fatalf("server did not start:\n%s", log.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }

@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,36 +27,12 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
 	su, _ := url.Parse(c.URL)
 	su.Path = "/" + p + "_store"
-	bin := filepath.Join(t.TempDir(), "stile")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildStile(t)
 	data := t.TempDir()
-	free := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	start := func(addr, replica string) *exec.Cmd {
-		cmd := exec.Command(bin, "server", "--listen", addr, "--data", data, "--store", su.String(), "--replica-id", replica)
-		var log bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		for i := 0; ; i++ {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd
-			}
-			if i > 400 {
-				t.Fatalf("server did not start:\n%s", log.String())
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
+		return startProcess(t, bin, addr, "--data", data, "--store", su.String(), "--replica-id", replica)
 	}
-	addrA, addrB := free(), free()
+	addrA, addrB := freeAddr(t), freeAddr(t)
 	procA := start(addrA, "A")
 	start(addrB, "B")
 	a := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data, "STILE_URL": "http://" + addrA}}
