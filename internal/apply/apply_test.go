@@ -271,3 +271,38 @@ func TestRetryOnConcurrentDDL(t *testing.T) {
 		t.Fatalf("re-plan: %s\n%s", again.Status, again.Document.SQLPlan)
 	}
 }
+
+// TestApplySkipsWhatIsAlreadyDone: the drift a plan was made for is fixed by
+// hand before the apply; the re-plan under the lock is in sync, so the apply
+// runs nothing and says skipped.
+func TestApplySkipsWhatIsAlreadyDone(t *testing.T) {
+	c := pgtest.First(t)
+	f := setup(t, c)
+	in := f.input(spec.Role{Resource: f.p, Label: "ro", Scopes: []string{f.p + "_legacy.public"}, Privileges: []string{"SELECT"}})
+	f.converge(in)
+	in.HasPassword = true
+	c.Exec(t, f.p+"_legacy", `REVOKE SELECT ON public.old FROM "`+in.RoleName+`"`)
+	res := f.plan(in)
+	c.Exec(t, f.p+"_legacy", `GRANT SELECT ON public.old TO "`+in.RoleName+`"`)
+	if rep := f.apply(in, res); rep.Outcome != apply.Skipped {
+		t.Fatalf("apply: %s %s\n%s", rep.Outcome, rep.Message, rep.Output)
+	}
+}
+
+// TestUnreadableDatabaseFailsThePlan: the role holds a grant in a database
+// that no longer takes connections; the plan fails naming it rather than
+// skipping what it cannot see.
+func TestUnreadableDatabaseFailsThePlan(t *testing.T) {
+	c := pgtest.First(t)
+	f := setup(t, c)
+	in := f.input(spec.Role{Resource: f.p, Label: "ro", Scopes: []string{f.p + "_app.public"}, Privileges: []string{"SELECT"}})
+	f.converge(in)
+	in.HasPassword = true
+	c.Exec(t, f.p+"_legacy", `GRANT SELECT ON public.old TO "`+in.RoleName+`"`)
+	c.Exec(t, "postgres", "ALTER DATABASE "+f.p+"_legacy ALLOW_CONNECTIONS false")
+	t.Cleanup(func() { c.Exec(t, "postgres", "ALTER DATABASE "+f.p+"_legacy ALLOW_CONNECTIONS true") })
+	res := f.plan(in)
+	if res.Status != plan.ItemFailed || !strings.Contains(res.Message, f.p+"_legacy") {
+		t.Fatalf("plan: %s %q, want failed naming %s_legacy", res.Status, res.Message, f.p)
+	}
+}
