@@ -105,6 +105,14 @@ type Job struct {
 	Deadline  time.Time
 }
 
+// WebSession is a signed-in browser. The cookie value is stored only as its
+// SHA-256.
+type WebSession struct {
+	IDHash  string
+	CSRF    string
+	Expires time.Time
+}
+
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {
 	Resource string
@@ -188,6 +196,14 @@ type Store interface {
 	TouchAgent(ctx context.Context, name, version, replica string, at time.Time) error
 	// DisconnectAgent clears the agent's replica if it is still replica.
 	DisconnectAgent(ctx context.Context, name, replica string) error
+
+	// CreateWebSession stores a web sign-in.
+	CreateWebSession(ctx context.Context, w WebSession) error
+	// WebSession returns an unexpired web sign-in and extends it to
+	// expires; errs.NotFound if unknown or expired.
+	WebSession(ctx context.Context, idHash string, expires time.Time) (WebSession, error)
+	// DeleteWebSession signs a browser out.
+	DeleteWebSession(ctx context.Context, idHash string) error
 
 	// EnqueueJob queues a job.
 	EnqueueJob(ctx context.Context, j Job) error

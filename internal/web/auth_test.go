@@ -1,12 +1,22 @@
 package web_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/server"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store/sqlite"
 )
 
 // TestSignInAndCSRF: pages need a session; the session cookie is HttpOnly
@@ -78,5 +88,36 @@ func TestSignInAndCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after sign-out: %d", resp.StatusCode)
+	}
+}
+
+// TestSignInWorksOnEveryReplica: two servers on one store; a browser
+// signed in on one is signed in on the other, and signing out on the
+// other ends it everywhere.
+func TestSignInWorksOnEveryReplica(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stile.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	replica := func() string {
+		box, _ := secret.NewBox(make([]byte, secret.KeySize))
+		svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	a, b := replica(), replica()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, _ := c.PostForm(a+"/login", url.Values{"token": {token}})
+	resp.Body.Close()
+	resp, _ = c.Get(b + "/inventory")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("replica B with A's sign-in: %d", resp.StatusCode)
 	}
 }

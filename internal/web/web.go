@@ -3,16 +3,12 @@
 package web
 
 import (
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
@@ -27,24 +23,12 @@ var staticFiles embed.FS
 // cookieName is the session cookie.
 const cookieName = "stile_session"
 
-// sessionTTL is how long a sign-in lasts without use.
-const sessionTTL = 12 * time.Hour
-
 // App serves the web app.
 type App struct {
 	svc   *service.Service
 	token string
 	log   *slog.Logger
 	tmpl  *template.Template
-
-	mu       sync.Mutex
-	sessions map[string]*webSession
-}
-
-// webSession is one signed-in browser.
-type webSession struct {
-	csrf    string
-	expires time.Time
 }
 
 // New returns the web app; token is the admin API token people sign in with.
@@ -59,7 +43,7 @@ func New(svc *service.Service, token string, log *slog.Logger) *App {
 		"sslmodes": func() []string { return []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"} },
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
-	return &App{svc: svc, token: token, log: log, tmpl: tmpl, sessions: map[string]*webSession{}}
+	return &App{svc: svc, token: token, log: log, tmpl: tmpl}
 }
 
 // Static serves the embedded stylesheet and htmx.
@@ -68,27 +52,18 @@ func (a *App) Static() http.Handler {
 	return http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// session returns the request's live session, if any.
-func (a *App) session(r *http.Request) (string, *webSession) {
+// session returns the request's cookie and its session's CSRF token, if
+// it is signed in. Sessions live in the store, so any replica knows them.
+func (a *App) session(r *http.Request) (cookie, csrf string, ok bool) {
 	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return "", "", false
+	}
+	csrf, err = a.svc.WebSession(r.Context(), c.Value)
 	if err != nil {
-		return "", nil
+		return "", "", false
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s := a.sessions[c.Value]
-	if s == nil || time.Now().After(s.expires) {
-		delete(a.sessions, c.Value)
-		return "", nil
-	}
-	s.expires = time.Now().Add(sessionTTL)
-	return c.Value, s
+	return c.Value, csrf, true
 }
 
 // Page wraps a page handler: unauthenticated requests go to the sign-in
@@ -96,8 +71,8 @@ func (a *App) session(r *http.Request) (string, *webSession) {
 // the X-CSRF-Token header htmx sends).
 func (a *App) Page(h func(w http.ResponseWriter, r *http.Request, csrf string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, s := a.session(r)
-		if s == nil {
+		_, csrf, ok := a.session(r)
+		if !ok {
 			if r.Header.Get("HX-Request") != "" {
 				w.Header().Set("HX-Redirect", "/login")
 				w.WriteHeader(http.StatusUnauthorized)
@@ -115,12 +90,12 @@ func (a *App) Page(h func(w http.ResponseWriter, r *http.Request, csrf string)) 
 			if got == "" {
 				got = r.FormValue("csrf")
 			}
-			if !secret.TokenEqual(got, s.csrf) {
+			if !secret.TokenEqual(got, csrf) {
 				http.Error(w, "invalid or missing CSRF token: reload the page", http.StatusForbidden)
 				return
 			}
 		}
-		h(w, r, s.csrf)
+		h(w, r, csrf)
 	}
 }
 
@@ -136,20 +111,20 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, "login", map[string]any{"Error": "That token is not valid."})
 		return
 	}
-	id := randomHex(32)
-	a.mu.Lock()
-	a.sessions[id] = &webSession{csrf: randomHex(32), expires: time.Now().Add(sessionTTL)}
-	a.mu.Unlock()
+	id, _, err := a.svc.StartWebSession(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/inventory", http.StatusSeeOther)
 }
 
 // Logout ends the session.
 func (a *App) Logout(w http.ResponseWriter, r *http.Request, _ string) {
-	id, _ := a.session(r)
-	a.mu.Lock()
-	delete(a.sessions, id)
-	a.mu.Unlock()
+	if id, _, ok := a.session(r); ok {
+		a.svc.EndWebSession(r.Context(), id)
+	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -397,5 +397,21 @@ func testJobs(t *testing.T, s store.Store) {
 		t.Errorf("other agent's job = %+v", j)
 	}
 	_, err = s.Job(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+}
+
+func testWebSessions(t *testing.T, s store.Store) {
+	later := time.Now().UTC().Add(time.Hour)
+	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "h1", CSRF: "c1", Expires: later}))
+	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "old", CSRF: "c0", Expires: time.Now().UTC().Add(-time.Minute)}))
+	w, err := s.WebSession(ctx, "h1", later.Add(time.Hour))
+	must(t, err)
+	if w.CSRF != "c1" {
+		t.Errorf("WebSession = %+v", w)
+	}
+	_, err = s.WebSession(ctx, "old", later)
+	wantCode(t, err, errs.NotFound)
+	must(t, s.DeleteWebSession(ctx, "h1"))
+	_, err = s.WebSession(ctx, "h1", later)
 	wantCode(t, err, errs.NotFound)
 }

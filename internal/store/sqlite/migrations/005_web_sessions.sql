@@ -1,0 +1,5 @@
+CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    csrf    TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
