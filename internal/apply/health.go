@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +30,9 @@ type Health struct {
 	// Databases is the capability matrix: for each database that takes
 	// connections, its owner and whether the admin can act for it.
 	Databases []DatabaseCapability `json:"databases,omitempty" yaml:"databases,omitempty"`
+	// Warnings say what is risky but allowed, such as a connection that is
+	// not encrypted or whose certificate is not verified.
+	Warnings []string `json:"warnings,omitempty" yaml:"warnings,omitempty"`
 	// CreateRoleSelfGrant: on 16+, whether a non-superuser admin will set
 	// createrole_self_grant before CREATE ROLE.
 	CreateRoleSelfGrant bool `json:"createrole_self_grant,omitempty" yaml:"createrole_self_grant,omitempty"`
@@ -81,8 +85,25 @@ func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
 		h.Error = err.Error()
 		return h, err
 	}
+	h.Warnings = transportWarnings(t, h.TLS)
 	h.Status = "ok"
 	return h, nil
+}
+
+// transportWarnings flags admin sessions a network attacker could read or
+// hijack: unencrypted, or encrypted without verifying the server (prefer,
+// require), except on loopback.
+func transportWarnings(t target.Target, tls bool) []string {
+	if ip := net.ParseIP(t.Host); t.Host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	switch {
+	case !tls:
+		return []string{fmt.Sprintf("the admin connection to %s is not encrypted (sslmode %s): use verify-full", t.Host, t.SSLMode)}
+	case t.SSLMode != "verify-full" && t.SSLMode != "verify-ca":
+		return []string{fmt.Sprintf("the admin connection to %s does not verify the server's certificate (sslmode %s): use verify-full", t.Host, t.SSLMode)}
+	}
+	return nil
 }
 
 // CheckLogin reports whether role can log in with password: it decides

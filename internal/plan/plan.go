@@ -263,8 +263,13 @@ func (p *planner) resolveScopes() {
 			set[db.Name][sc.Schema] = true
 			continue
 		}
+		for _, x := range sc.Exclude {
+			if _, ok := db.Schema(x); !ok {
+				p.fail("scope %s: excluded schema %q does not exist in database %q", sc, x, sc.Database)
+			}
+		}
 		for _, s := range db.Schemas {
-			if !s.Extension {
+			if !s.Extension && !sc.Excludes(s.Name) {
 				set[db.Name][s.Name] = true
 			}
 		}

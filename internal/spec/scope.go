@@ -6,46 +6,71 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 )
 
-// Scope is a parsed scope: a whole database (Schema empty) or one schema.
+// Scope is a parsed scope: a whole database (Schema empty), possibly less
+// some of its schemas (Exclude), or one schema.
 type Scope struct {
 	Database string
 	Schema   string
+	Exclude  []string
 }
 
-// ParseScope parses "db", "db.schema" or either with double-quoted parts
-// ("my.db".public). A name containing a dot must be quoted; three parts are
-// ambiguous and rejected.
+// ParseScope parses "db", "db.schema", "db!schema[!schema…]" (the database
+// without those schemas), with double-quoted parts for names that hold a
+// dot, a "!" or a quote ("my.db".public). Anything else is ambiguous and
+// rejected.
 func ParseScope(s string) (Scope, error) {
-	parts, err := splitDotted(strings.TrimSpace(s))
+	parts, seps, err := splitScope(strings.TrimSpace(s))
 	if err != nil {
 		return Scope{}, errs.Invalidf("scope %q: %v", s, err)
 	}
-	switch len(parts) {
-	case 1:
+	switch {
+	case len(parts) == 1:
 		return Scope{Database: parts[0]}, nil
-	case 2:
+	case len(parts) == 2 && seps[0] == '.':
 		return Scope{Database: parts[0], Schema: parts[1]}, nil
+	case !strings.Contains(string(seps), "."):
+		return Scope{Database: parts[0], Exclude: parts[1:]}, nil
 	}
-	return Scope{}, errs.Invalidf("scope %q has %d dot-separated parts; use database or database.schema and double-quote names that contain dots", s, len(parts))
+	return Scope{}, errs.Invalidf("scope %q is not database, database.schema or database!schema; double-quote names that contain dots", s)
 }
 
 // String renders the scope in canonical form, quoting parts that need it.
 func (s Scope) String() string {
-	if s.Schema == "" {
-		return quotePart(s.Database)
+	switch {
+	case s.Schema != "":
+		return quotePart(s.Database) + "." + quotePart(s.Schema)
+	case len(s.Exclude) > 0:
+		out := quotePart(s.Database)
+		for _, x := range s.Exclude {
+			out += "!" + quotePart(x)
+		}
+		return out
 	}
-	return quotePart(s.Database) + "." + quotePart(s.Schema)
+	return quotePart(s.Database)
+}
+
+// Excludes reports whether the scope leaves schema out.
+func (s Scope) Excludes(schema string) bool {
+	for _, x := range s.Exclude {
+		if x == schema {
+			return true
+		}
+	}
+	return false
 }
 
 func quotePart(p string) string {
-	if p != "" && !strings.ContainsAny(p, `."`) && strings.TrimSpace(p) == p {
+	if p != "" && !strings.ContainsAny(p, `."!`) && strings.TrimSpace(p) == p {
 		return p
 	}
 	return `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
 }
 
-func splitDotted(s string) ([]string, error) {
+// splitScope splits s at '.' and '!' outside double quotes, returning the
+// names and the separators between them.
+func splitScope(s string) ([]string, []byte, error) {
 	var parts []string
+	var seps []byte
 	var cur strings.Builder
 	quoted, inQuote := false, false
 	flush := func() error {
@@ -73,26 +98,27 @@ func splitDotted(s string) ([]string, error) {
 			cur.WriteByte(c)
 		case c == '"':
 			if strings.TrimSpace(cur.String()) != "" {
-				return nil, errs.Invalidf("quote in the middle of a name")
+				return nil, nil, errs.Invalidf("quote in the middle of a name")
 			}
 			cur.Reset()
 			inQuote, quoted = true, true
-		case c == '.':
+		case c == '.' || c == '!':
 			if err := flush(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
+			seps = append(seps, c)
 		default:
 			if quoted {
-				return nil, errs.Invalidf("text after a closing quote")
+				return nil, nil, errs.Invalidf("text after a closing quote")
 			}
 			cur.WriteByte(c)
 		}
 	}
 	if inQuote {
-		return nil, errs.Invalidf("unterminated quote")
+		return nil, nil, errs.Invalidf("unterminated quote")
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return parts, nil
+	return parts, seps, nil
 }

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -20,7 +21,11 @@ func TestSpecParseScope(t *testing.T) {
 		{in: `"my.db".public`, want: Scope{Database: "my.db", Schema: "public"}, canon: `"my.db".public`},
 		{in: `"we""ird".s`, want: Scope{Database: `we"ird`, Schema: "s"}, canon: `"we""ird".s`},
 		{in: `"dbname=x host=y"`, want: Scope{Database: "dbname=x host=y"}, canon: "dbname=x host=y"},
-		{in: "a.b.c", wantErr: "3 dot-separated parts"},
+		{in: "app!audit", want: Scope{Database: "app", Exclude: []string{"audit"}}, canon: "app!audit"},
+		{in: `app!audit!"x.y"`, want: Scope{Database: "app", Exclude: []string{"audit", "x.y"}}, canon: `app!audit!"x.y"`},
+		{in: `"a!b".s`, want: Scope{Database: "a!b", Schema: "s"}, canon: `"a!b".s`},
+		{in: "a.b.c", wantErr: "not database, database.schema"},
+		{in: "a.b!c", wantErr: "not database, database.schema"},
 		{in: "a.", wantErr: "empty name"},
 		{in: ".b", wantErr: "empty name"},
 		{in: `"open`, wantErr: "unterminated"},
@@ -35,7 +40,7 @@ func TestSpecParseScope(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got != tt.want || got.String() != tt.canon {
+		if err != nil || !reflect.DeepEqual(got, tt.want) || got.String() != tt.canon {
 			t.Errorf("ParseScope(%q) = %+v (%s), %v; want %+v (%s)", tt.in, got, got.String(), err, tt.want, tt.canon)
 		}
 	}
@@ -51,7 +56,7 @@ func FuzzParseScope(f *testing.F) {
 			return
 		}
 		back, err := ParseScope(sc.String())
-		if err != nil || back != sc {
+		if err != nil || !reflect.DeepEqual(back, sc) {
 			t.Fatalf("%q -> %+v -> %q -> %+v, %v", s, sc, sc.String(), back, err)
 		}
 	})
@@ -90,7 +95,7 @@ func TestSpecRoleNormalize(t *testing.T) {
 		{"external without source", Role{Resource: "a", Type: "external", Label: "ro"}, "needs a source_role"},
 		{"external with scopes", Role{Resource: "a", Type: "external", Label: "ro", SourceRole: "x", Scopes: []string{"db"}}, "takes no scopes"},
 		{"unknown privilege", Role{Resource: "a", Label: "ro", Scopes: []string{"db"}, Privileges: []string{"SELEKT"}}, "unknown privilege"},
-		{"bad scope", Role{Resource: "a", Label: "ro", Scopes: []string{"a.b.c"}, Privileges: []string{"SELECT"}}, "dot-separated"},
+		{"bad scope", Role{Resource: "a", Label: "ro", Scopes: []string{"a.b.c"}, Privileges: []string{"SELECT"}}, "double-quote names"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
