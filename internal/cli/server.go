@@ -121,6 +121,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err := svc.Recover(ctx); err != nil {
 		log.Error("recovery after restart", "err", err)
 	}
+	go svc.Sweep(ctx, time.Minute)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

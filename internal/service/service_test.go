@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
@@ -14,6 +15,7 @@ import (
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -132,5 +134,33 @@ func TestSetAdminNeedsPrivilege(t *testing.T) {
 	}
 	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, "elsewhere"); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("unknown agent: %v", err)
+	}
+}
+
+// TestSweepFailsSessionsPastTheTimeout: a session still running after the
+// job timeout (its replica is gone) is marked failed; a young one is not.
+func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stile.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	box, _ := secret.NewBox(make([]byte, secret.KeySize))
+	svc, err := New(context.Background(), Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", ApplyTimeout: time.Second, PlanTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st.UpsertResources(ctx, []spec.Resource{{Name: "a", Type: "postgres", Host: "h", Port: 1, Database: "postgres", SSLMode: "disable"}}, "local")
+	st.CreateSession(ctx, store.Session{SID: "old", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC().Add(-2 * time.Minute), Status: "running", Replica: "gone"})
+	st.CreateSession(ctx, store.Session{SID: "young", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC(), Status: "running", Replica: "alive"})
+	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	svc.Sweep(sctx, 20*time.Millisecond)
+	if s, _ := st.Session(ctx, "old"); s.Status != "failed" {
+		t.Errorf("old session: %s", s.Status)
+	}
+	if s, _ := st.Session(ctx, "young"); s.Status != "running" {
+		t.Errorf("young session: %s", s.Status)
 	}
 }
