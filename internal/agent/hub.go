@@ -157,6 +157,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(64 << 20)
 	c := &agentConn{name: a.Name, version: r.Header.Get("X-Stile-Agent-Version"), ws: ws, pending: map[string]chan message{}, done: make(chan struct{})}
+	// Record the connection in the store first: whatever sees the agent
+	// online here must find it online from every replica too.
+	if err := h.reg.TouchAgent(r.Context(), a.Name, c.version, h.replica, time.Now().UTC()); err != nil {
+		ws.Close(websocket.StatusInternalError, "store unavailable")
+		return
+	}
 	h.mu.Lock()
 	old := h.conns[a.Name]
 	h.conns[a.Name] = c
@@ -165,7 +171,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		old.ws.Close(websocket.StatusGoingAway, "replaced by a new connection")
 	}
 	h.log.Info("agent connected", "agent", a.Name, "version", c.version, "remote", r.RemoteAddr)
-	h.reg.TouchAgent(r.Context(), a.Name, c.version, h.replica, time.Now().UTC())
 	h.readLoop(context.WithoutCancel(r.Context()), c)
 	h.mu.Lock()
 	last := h.conns[a.Name] == c

@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,9 @@ func TestConvergeManaged(t *testing.T) {
 		)
 		if st := first.Document.CurrentState.ScopeStates[p+"_app.public"]; st.Status != plan.StatusUnprovisioned || st.TableCount != 5 {
 			t.Errorf("scope state = %+v", st)
+		}
+		if pub := first.Document.CurrentState.PublicAccess[p+"_app"]; !slices.Contains(pub, "CONNECT") {
+			t.Errorf("public access = %v, want PUBLIC's CONNECT on %s_app reported", first.Document.CurrentState.PublicAccess, p)
 		}
 		in.HasPassword = true
 

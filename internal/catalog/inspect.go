@@ -133,7 +133,7 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, err
 	snap.Databases, err = collect(ctx, q, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (Database, error) {
 		var d Database
 		var acl []byte
-		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents); err != nil {
+		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents, &d.Public); err != nil {
 			return d, err
 		}
 		return d, decodeACL(acl, &d.ACL)
@@ -167,7 +167,8 @@ func ReadSchemas(ctx context.Context, q Querier, d *Database) error {
 	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}}, func(r pgx.Rows) (Schema, error) {
 		var s Schema
 		var acl []byte
-		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders)
+		var public []string
+		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &public)
 		return s, err
 	})
 	if err != nil {
@@ -185,7 +186,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles}, func(r pgx.Rows) (Schema, error) {
 		var s Schema
 		var acl []byte
-		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders); err != nil {
+		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public); err != nil {
 			return s, err
 		}
 		slices.Sort(s.CreateHolders)

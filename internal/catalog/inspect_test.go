@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stile-dev/stile/internal/catalog"
@@ -43,6 +44,12 @@ func TestInspect(t *testing.T) {
 		}
 		if len(d.ACL) != 1 || d.ACL[0].Privilege != "CONNECT" || d.ACL[0].Grantee != role {
 			t.Errorf("database ACL = %+v", d.ACL)
+		}
+		if strings.Join(d.Public, ",") != "CONNECT,TEMPORARY" {
+			t.Errorf("PUBLIC on a new database = %v, want CONNECT and TEMPORARY", d.Public)
+		}
+		if pub, _ := d.Schema("public"); strings.Join(pub.Public, ",") != "USAGE" {
+			t.Errorf("PUBLIC on schema public = %v, want USAGE (15+ default)", pub.Public)
 		}
 		if _, ok := d.Schema("pgx_data"); !ok {
 			t.Error("schema pgx_data is a user schema, but was not read")

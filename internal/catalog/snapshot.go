@@ -84,7 +84,9 @@ type Database struct {
 	// HasDependents reports pg_shdepend rows of a target role in this
 	// database: it must be inspected.
 	HasDependents bool `json:"has_dependents,omitempty"`
-	Inspected     bool `json:"inspected"`
+	// Public is what PUBLIC holds on the database.
+	Public    []string `json:"public,omitempty"`
+	Inspected bool     `json:"inspected"`
 	// Error is why an inspection failed (for example, no CONNECT).
 	Error       string       `json:"error,omitempty"`
 	Schemas     []Schema     `json:"schemas,omitempty"`
@@ -99,9 +101,11 @@ type Schema struct {
 	Extension bool      `json:"extension,omitempty"`
 	ACL       []ACLItem `json:"acl,omitempty"`
 	// CreateHolders are the roles holding CREATE on the schema directly.
-	CreateHolders []string   `json:"create_holders,omitempty"`
-	Relations     []Relation `json:"relations,omitempty"`
-	Routines      []Routine  `json:"routines,omitempty"`
+	CreateHolders []string `json:"create_holders,omitempty"`
+	// Public is what PUBLIC holds on the schema.
+	Public    []string   `json:"public,omitempty"`
+	Relations []Relation `json:"relations,omitempty"`
+	Routines  []Routine  `json:"routines,omitempty"`
 }
 
 // Relation is a table-like relation (relkind r, p, v, m, f) or a sequence (S).

@@ -9,8 +9,9 @@ import (
 
 // canonical is what the checksum covers, serialized as JSON by encoding/json:
 // struct fields in the order below, map keys sorted, UTF-8. Lists are sorted
-// bytewise in Go before hashing. It excludes the sid and the informational
-// table counts, so only role-relevant state rejects an apply.
+// bytewise in Go before hashing. It excludes the sid, the informational
+// table counts and PUBLIC's access, so only role-relevant state rejects an
+// apply.
 type canonical struct {
 	Config struct {
 		Config
@@ -38,6 +39,7 @@ func Checksum(in Input, major int, doc Document) string {
 	c.Config.AdminUser = in.AdminUser
 	c.Config.ServerMajor = major
 	c.State = doc.CurrentState
+	c.State.PublicAccess = nil
 	c.State.ScopeStates = make(map[string]ScopeState, len(doc.CurrentState.ScopeStates))
 	for k, v := range doc.CurrentState.ScopeStates {
 		v.TableCount = 0

@@ -20,6 +20,7 @@ func (p *planner) planDatabase(d *catalog.Database) {
 	var desired []string
 	if _, ok := p.scopes[d.Name]; ok {
 		desired = []string{"CONNECT"}
+		p.notePublic(d.Name, d.Public)
 	}
 	o := object{kind: "DATABASE", sql: sqlq.Ident(d.Name), display: d.Name, owner: d.Owner, acl: d.ACL}
 	diff := p.diff(o, desired)
@@ -82,6 +83,9 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 		}
 	}
 
+	if in {
+		p.notePublic(key, s.Public)
+	}
 	// The schema itself.
 	if s.Owner == p.role {
 		owned("schema " + s.Name)
@@ -263,4 +267,15 @@ func (p *planner) outOfScope(o object, d objDiff) {
 		return
 	}
 	p.state.OutOfScope = append(p.state.OutOfScope, p.where(o)+": "+strings.Join(d.extraAll, ", "))
+}
+
+// notePublic records what PUBLIC holds on a scope database or schema.
+func (p *planner) notePublic(key string, privs []string) {
+	if len(privs) == 0 {
+		return
+	}
+	if p.state.PublicAccess == nil {
+		p.state.PublicAccess = map[string][]string{}
+	}
+	p.state.PublicAccess[key] = privs
 }

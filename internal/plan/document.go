@@ -50,8 +50,12 @@ type State struct {
 	// for: objects they create will not get the role's privileges.
 	UncoveredCreators []string `json:"uncovered_creators,omitempty" yaml:"uncovered_creators,omitempty"`
 	// Members are roles that are members of this role (they can use it).
-	Members  []string `json:"members,omitempty" yaml:"members,omitempty"`
-	Warnings []string `json:"warnings,omitempty" yaml:"warnings,omitempty"`
+	Members []string `json:"members,omitempty" yaml:"members,omitempty"`
+	// PublicAccess is what PUBLIC (every role) holds on the scope
+	// databases and schemas: information, not the role's state, so a scoped
+	// role is not mistaken for an isolated one. Not in the checksum.
+	PublicAccess map[string][]string `json:"public_access,omitempty" yaml:"public_access,omitempty"`
+	Warnings     []string            `json:"warnings,omitempty" yaml:"warnings,omitempty"`
 }
 
 // MembershipState is one membership row of the role.

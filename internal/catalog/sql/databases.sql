@@ -10,5 +10,9 @@ SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, d.datallowconn, d.datis
                  WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
        EXISTS (SELECT 1 FROM pg_shdepend s
                WHERE s.dbid = d.oid AND s.refclassid = 'pg_authid'::regclass
-                 AND s.refobjid IN (SELECT oid FROM t))
+                 AND s.refobjid IN (SELECT oid FROM t)),
+       -- What PUBLIC holds here (a NULL datacl means the defaults: CONNECT,
+       -- TEMPORARY): information, so "scoped" is not read as "isolated".
+       coalesce((SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
+                 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE a.grantee = 0), '{}')
 FROM pg_database d

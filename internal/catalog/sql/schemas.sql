@@ -13,7 +13,9 @@ SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
                  WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
        coalesce((SELECT array_agg(DISTINCT pg_get_userbyid(a.grantee)::text)
                  FROM aclexplode(n.nspacl) a
-                 WHERE a.privilege_type = 'CREATE' AND a.grantee <> 0), '{}')
+                 WHERE a.privilege_type = 'CREATE' AND a.grantee <> 0), '{}'),
+       coalesce((SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
+                 FROM aclexplode(n.nspacl) a WHERE a.grantee = 0), '{}')
 FROM pg_namespace n
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
