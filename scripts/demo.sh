@@ -42,8 +42,8 @@ port=$((20000 + RANDOM % 20000))
 export STILE_URL="http://127.0.0.1:$port"
 "$work/stile" server --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 50); do
-  curl -fsS "$STILE_URL/healthz" >/dev/null 2>&1 && break
+for _ in $(seq 1 100); do
+  "$work/stile" resources list >/dev/null 2>&1 && break
   sleep 0.1
 done
 cat "$work/server.log"
