@@ -199,14 +199,13 @@ func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) err
 			return fmt.Errorf("block %s: re-inspect: %w", name, err)
 		}
 		r.snap = snap
-		nb, ok := blockFor(plan.Make(snap, r.verifyInput()), b.Database)
+		// Re-plan this block from the fresh read; blocks that committed
+		// before it are reflected there.
+		nb, ok := blockFor(plan.Make(snap, r.job.Input), b.Database)
 		if !ok {
 			r.logf("-- block %s is already in the desired state", name)
 			r.rep.Committed = append(r.rep.Committed, name)
 			return nil
-		}
-		if b.Database == "" && setsPassword {
-			nb, _ = blockFor(plan.Make(snap, r.job.Input), "")
 		}
 		b = nb
 	}

@@ -71,7 +71,9 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	case apply.PasswordSet:
 		action = store.PromotePending
 	case apply.PasswordUnknown:
-		action = s.decidePassword(ctx, res, planSess.Role, password)
+		if password != "" {
+			action = s.decidePassword(ctx, res, planSess.Role, password)
+		}
 	}
 	if runErr != nil {
 		rep = apply.Report{Outcome: apply.Failed, Message: runErr.Error(), Output: rep.Output + "-- error: " + runErr.Error() + "\n"}
