@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -196,9 +197,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 		f.Since = t
 	}
 	switch f.Kind {
-	case "", store.KindHealth, store.KindPlan, store.KindApply:
+	case "", store.KindHealth, store.KindPlan, store.KindApply, service.KindReveal:
 	default:
-		return errs.Invalidf("kind %q is not health, plan or apply", f.Kind)
+		return errs.Invalidf("kind %q is not health, plan, apply or reveal", f.Kind)
 	}
 	list, err := s.svc.Sessions(r.Context(), f)
 	if err != nil {
@@ -214,5 +215,33 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, sess)
+	return nil
+}
+
+func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.ResourceRoles(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": list})
+	return nil
+}
+
+func (s *Server) getRole(w http.ResponseWriter, r *http.Request) error {
+	role, err := s.svc.ResourceRole(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, role)
+	return nil
+}
+
+func (s *Server) revealRole(w http.ResponseWriter, r *http.Request) error {
+	pw, err := s.svc.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{"name": r.PathValue("name"), "password": pw})
 	return nil
 }

@@ -22,6 +22,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/plans", s.authed(s.plan))
 	s.mux.HandleFunc("GET /api/v1/plans/{sid}", s.authed(s.planStatus))
 	s.mux.HandleFunc("POST /api/v1/resources/{name}/apply", s.authed(s.apply))
+	s.mux.HandleFunc("GET /api/v1/roles", s.authed(s.listRoles))
+	s.mux.HandleFunc("GET /api/v1/roles/{name}", s.authed(s.getRole))
+	s.mux.HandleFunc("POST /api/v1/roles/{name}/reveal", s.authed(s.revealRole))
 	s.mux.HandleFunc("GET /api/v1/sessions", s.authed(s.listSessions))
 	s.mux.HandleFunc("GET /api/v1/sessions/{sid}", s.authed(s.getSession))
 

@@ -63,6 +63,8 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"POST", "/api/v1/resources/import"}, {"PUT", "/api/v1/resources/x/admin"}, {"POST", "/api/v1/admins/import"},
 		{"POST", "/api/v1/resources/x/health"}, {"POST", "/api/v1/plans"}, {"GET", "/api/v1/plans/x"},
 		{"POST", "/api/v1/resources/x/apply"}, {"GET", "/api/v1/sessions"}, {"GET", "/api/v1/sessions/x"},
+		{"POST", "/api/v1/agents"}, {"DELETE", "/api/v1/agents/x"},
+		{"GET", "/api/v1/roles"}, {"GET", "/api/v1/roles/x"}, {"POST", "/api/v1/roles/x/reveal"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {
@@ -87,7 +89,7 @@ func TestErrorsMapToStatuses(t *testing.T) {
 		{"POST", "/api/v1/resources/import", `{"csv": "x", "surprise": 1}`, 400, "unknown field"},
 		{"POST", "/api/v1/resources/import", `{"csv": "name,type,host,port\na,mysql,h,1\n"}`, 400, `"action": "error"`},
 		{"GET", "/api/v1/sessions/nope", "", 404, "not_found"},
-		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan or apply"},
+		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan, apply or reveal"},
 		{"POST", "/api/v1/resources/x/apply", `{}`, 400, "sid is required"},
 		{"POST", "/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["d"], "privileges": ["SELECT"]}]}`, 400, "not in the inventory"},
 	} {

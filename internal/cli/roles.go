@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/service"
+)
+
+func newRolesCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "roles",
+		Short: "Resource roles: the applied roles, their connection details and passwords",
+		Example: `  stile roles list
+  stile roles show stile_analytics_ro_6075a443
+  stile roles reveal stile_analytics_ro_6075a443`,
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List resource roles",
+		Example: "  stile roles list --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Roles []service.ResourceRole `json:"roles"`
+			}
+			if err := c.call(cmd.Context(), "GET", "/api/v1/roles", nil, &out); err != nil {
+				return err
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return printJSON(e.stdout, out.Roles)
+			}
+			tw := table(e.stdout)
+			fmt.Fprintln(tw, "NAME\tRESOURCE\tHOST:PORT/DATABASE\tSSLMODE\tAGENT\tSTATUS")
+			for _, r := range out.Roles {
+				fmt.Fprintf(tw, "%s\t%s\t%s:%d/%s\t%s\t%s\t%s\n", r.Name, r.Resource, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.Status)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().Bool("json", false, "print JSON")
+	show := &cobra.Command{
+		Use:     "show NAME",
+		Short:   "Show a resource role's connection details (never its password)",
+		Example: "  stile roles show stile_analytics_ro_6075a443",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var r service.ResourceRole
+			if err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(args[0]), nil, &r); err != nil {
+				return err
+			}
+			return printJSON(e.stdout, r)
+		},
+	}
+	reveal := &cobra.Command{
+		Use:   "reveal NAME",
+		Short: "Print a resource role's password, for systems that cannot connect through stile (audited)",
+		Long: `Print the password stile generated for a resource role. Every reveal is recorded as a session
+(who and when, never the password). Prefer connecting through stile where you can.`,
+		Example: "  stile roles reveal stile_analytics_ro_6075a443",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var out struct{ Password string }
+			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(args[0])+"/reveal", nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, out.Password)
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, reveal)
+	return cmd
+}

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestResourceRoles: an applied role becomes a resource role; an admin can
+// reveal its password (audited, not in the session), the password logs in,
+// and --rotate-password replaces it in place.
+func TestResourceRoles(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	h := startServer(t, t.TempDir())
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	role := field(doc, "role_name")
+	if out := h.ok("", "roles", "list"); strings.Contains(out, role) {
+		t.Fatalf("a role that was only planned is listed:\n%s", out)
+	}
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	if out := h.ok("", "roles", "list"); !strings.Contains(out, role) || !strings.Contains(out, "disable") {
+		t.Fatalf("roles list:\n%s", out)
+	}
+	show := h.ok("", "roles", "show", role)
+	if !strings.Contains(show, `"has_password": true`) {
+		t.Fatalf("roles show:\n%s", show)
+	}
+	pw := strings.TrimSpace(h.ok("", "roles", "reveal", role))
+	if strings.Contains(show, pw) {
+		t.Fatal("roles show printed the password")
+	}
+	if len(pw) != 32 {
+		t.Fatalf("revealed password %q", pw)
+	}
+	if ok, err := apply.CheckLogin(context.Background(), tg, role, pw); err != nil || !ok {
+		t.Fatalf("login with the revealed password: %v %v", ok, err)
+	}
+	if out := h.ok("", "sessions", "list", "--kind", "reveal", "--json"); !strings.Contains(out, role) || strings.Contains(out, pw) {
+		t.Fatalf("the reveal session is missing or holds the password:\n%s", out)
+	}
+	h.fails(1, "does not exist", "", "roles", "reveal", "nope")
+
+	doc = h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT", "--rotate-password")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	pw2 := strings.TrimSpace(h.ok("", "roles", "reveal", role))
+	if pw2 == pw {
+		t.Fatal("--rotate-password kept the password")
+	}
+	if ok, _ := apply.CheckLogin(context.Background(), tg, role, pw); ok {
+		t.Error("the old password still logs in")
+	}
+	if ok, err := apply.CheckLogin(context.Background(), tg, role, pw2); err != nil || !ok {
+		t.Fatalf("login with the rotated password: %v %v", ok, err)
+	}
+}

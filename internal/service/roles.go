@@ -1,0 +1,97 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Session kind of a password reveal.
+const KindReveal = "reveal"
+
+// ResourceRole is an applied role as people use it: where it connects and
+// through which agent. Its password stays sealed in the store.
+type ResourceRole struct {
+	Name        string `json:"name"`
+	Resource    string `json:"resource_name"`
+	Label       string `json:"role"`
+	Type        string `json:"type"`
+	Host        string `json:"host"`
+	Port        int    `json:"port"`
+	Database    string `json:"database"`
+	SSLMode     string `json:"sslmode"`
+	Agent       string `json:"agent"`
+	HasPassword bool   `json:"has_password"`
+	Status      string `json:"status"`
+	LastApply   string `json:"last_apply_sid,omitempty"`
+}
+
+// ResourceRoles lists every role an apply has set up (the ones stile holds
+// a password for), by name.
+func (s *Service) ResourceRoles(ctx context.Context) ([]ResourceRole, error) {
+	resources, err := s.resourceMap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.store.Roles(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []ResourceRole
+	for _, r := range roles {
+		res, ok := resources[r.Resource]
+		if !ok || r.PasswordCurrent == "" {
+			continue
+		}
+		out = append(out, ResourceRole{
+			Name: r.RoleName, Resource: r.Resource, Label: r.Label, Type: r.Spec.Type,
+			Host: res.Host, Port: res.Port, Database: res.Database, SSLMode: res.SSLMode, Agent: res.Agent,
+			HasPassword: true, Status: r.Status, LastApply: r.LastApplySID,
+		})
+	}
+	return out, nil
+}
+
+// ResourceRole returns one resource role by its PostgreSQL name.
+func (s *Service) ResourceRole(ctx context.Context, name string) (ResourceRole, error) {
+	list, err := s.ResourceRoles(ctx)
+	if err != nil {
+		return ResourceRole{}, err
+	}
+	for _, r := range list {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return ResourceRole{}, errs.New(errs.NotFound, "resource role %q does not exist (roles appear here once an apply has set their password)", name)
+}
+
+// RevealPassword returns a resource role's password, for systems that cannot
+// connect through stile, and records who asked in a session (the password
+// itself is never in the session).
+func (s *Service) RevealPassword(ctx context.Context, actor, name string) (string, error) {
+	rr, err := s.ResourceRole(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+	if err != nil {
+		return "", err
+	}
+	pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
+	if err != nil {
+		return "", fmt.Errorf("password of %s: %w", name, err)
+	}
+	in, _ := json.Marshal(map[string]string{"role": name})
+	now := s.now()
+	sess := store.Session{SID: newSID(), Kind: KindReveal, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor,
+		CreatedAt: now, FinishedAt: now, Replica: s.replica, Status: "ok", Input: string(in), Output: "password revealed to " + actor + "\n"}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return "", err
+	}
+	s.log.Info("resource role password revealed", "role", name, "actor", actor)
+	return pw, nil
+}
