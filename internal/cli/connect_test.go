@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestConnect: real psql connects through `stile connect` without a
+// password, runs as the resource role with only its privileges, and the
+// connection is a session that lists the SQL it sent.
+func TestConnect(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("psql is missing: make test installs postgresql-client")
+		}
+		t.Skip("psql is missing")
+	}
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	c.Exec(t, p+"_app", "CREATE TABLE public.t (id int)", "INSERT INTO public.t VALUES (1), (2)", "CREATE TABLE public.secret (x int)")
+	h := startServer(t, t.TempDir())
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app.public", "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	c.Exec(t, p+"_app", `REVOKE SELECT ON public.secret FROM "`+field(doc, "role_name")+`"`)
+	role := field(doc, "role_name")
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", p + "_app"}, h.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	defer func() { cancel(); <-done }()
+	psqlRun := func(sql string) (string, error) {
+		cmd := exec.Command(psql, "-X", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "whoever", "-d", p+"_app", "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSWORD=", "PGCONNECT_TIMEOUT=5")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	var out string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err = psqlRun("SELECT current_user || ' ' || count(*) FROM public.t")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || out != role+" 2" {
+		t.Fatalf("psql through stile connect: %v\n%s", err, out)
+	}
+	if out, err := psqlRun("SELECT * FROM public.secret"); err == nil || !strings.Contains(out, "permission denied") {
+		t.Fatalf("the role reached a table it does not hold: %v %s", err, out)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		out = h.ok("", "sessions", "list", "--kind", "connect", "--json")
+		if strings.Count(out, `"status": "ok"`) >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "SELECT current_user") || !strings.Contains(out, "bytes_from_client") || strings.Contains(out, tg.Password) {
+		t.Fatalf("connect sessions:\n%s", out)
+	}
+}

@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Dialer opens the WebSocket to the stile server for one client connection
+// to database (empty: the role's default).
+type Dialer func(ctx context.Context, database string) (*websocket.Conn, error)
+
+// Serve accepts PostgreSQL clients on ln until ctx ends. Each client gets
+// the server side of the startup (no password asked: stile authenticates
+// upstream with the role's injected credentials), then its bytes are relayed
+// through dial's WebSocket.
+func Serve(ctx context.Context, ln net.Listener, dial Dialer, log *slog.Logger) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			if err := serveClient(ctx, c, dial); err != nil {
+				log.Warn("client connection", "err", err)
+			}
+		}()
+	}
+}
+
+func serveClient(ctx context.Context, c net.Conn, dial Dialer) error {
+	defer c.Close()
+	be := pgproto3.NewBackend(c, c)
+	var startup *pgproto3.StartupMessage
+	for startup == nil {
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			return fmt.Errorf("startup: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+			// The hop to the local listener is loopback; TLS happens upstream.
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return err
+			}
+		case *pgproto3.StartupMessage:
+			startup = m
+		case *pgproto3.CancelRequest:
+			return errors.New("cancel requests are not relayed yet")
+		default:
+			return fmt.Errorf("unexpected startup message %T", msg)
+		}
+	}
+	ws, err := dial(ctx, startup.Parameters["database"])
+	if err != nil {
+		return fatal(be, "08006", err.Error())
+	}
+	ws.SetReadLimit(64 << 20)
+	defer ws.CloseNow()
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		return fatal(be, "08006", "stile server: "+err.Error())
+	}
+	var h Hello
+	if err := json.Unmarshal(data, &h); err != nil || h.Error != "" {
+		msg := h.Error
+		if msg == "" {
+			msg = "stile server sent no greeting"
+		}
+		return fatal(be, "08006", msg)
+	}
+	be.Send(&pgproto3.AuthenticationOk{})
+	for k, v := range h.Parameters {
+		be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
+	}
+	var key [4]byte
+	rand.Read(key[:])
+	be.Send(&pgproto3.BackendKeyData{ProcessID: h.PID, SecretKey: key[:]})
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer cancel()
+		copyConn(rctx, ws, c)
+	}()
+	for {
+		_, data, err := ws.Read(rctx)
+		if err != nil {
+			return nil
+		}
+		if _, err := c.Write(data); err != nil {
+			return nil
+		}
+	}
+}
+
+// fatal answers the client with a FATAL ErrorResponse, as a server would.
+func fatal(be *pgproto3.Backend, code, msg string) error {
+	be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg})
+	be.Flush()
+	return errors.New(msg)
+}

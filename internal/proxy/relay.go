@@ -1,0 +1,169 @@
+// Package proxy carries PostgreSQL connections through stile: the CLI's
+// local listener speaks the server side of the protocol to the client, the
+// stile server opens the real connection with the resource role's injected
+// credentials, and raw protocol bytes flow between them over a WebSocket.
+// Nobody on the client side sees the password.
+package proxy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+)
+
+// Hello is the server's first WebSocket message: what the client needs to
+// finish its startup as if it had authenticated itself.
+type Hello struct {
+	Parameters map[string]string `json:"parameters"`
+	PID        uint32            `json:"pid"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// Stats is what a relayed connection did.
+type Stats struct {
+	BytesIn, BytesOut int64
+	Statements        []string
+}
+
+// maxStatements and maxStatementLen bound what a session records.
+const (
+	maxStatements   = 1000
+	maxStatementLen = 4096
+)
+
+// Relay copies protocol bytes between ws (the client side) and upstream
+// until either ends, recording the SQL the client sends (simple and
+// extended protocol). It returns what it saw.
+func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
+	var st Stats
+	var in, out atomic.Int64
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // client -> upstream
+		defer wg.Done()
+		defer cancel()
+		for {
+			_, data, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			in.Add(int64(len(data)))
+			rec.feed(data)
+			if _, err := upstream.Write(data); err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // upstream -> client
+		defer wg.Done()
+		defer cancel()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := upstream.Read(buf)
+			if n > 0 {
+				out.Add(int64(n))
+				if werr := ws.Write(ctx, websocket.MessageBinary, buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	<-ctx.Done()
+	upstream.Close()
+	ws.Close(websocket.StatusNormalClosure, "")
+	wg.Wait()
+	st.BytesIn, st.BytesOut, st.Statements = in.Load(), out.Load(), rec.statements
+	return st
+}
+
+// recorder parses the frontend message stream for Query ('Q') and Parse
+// ('P') messages; it never blocks or alters the stream.
+type recorder struct {
+	buf        []byte
+	statements []string
+}
+
+func (r *recorder) feed(data []byte) {
+	r.buf = append(r.buf, data...)
+	for len(r.buf) >= 5 {
+		typ := r.buf[0]
+		n := int(binary.BigEndian.Uint32(r.buf[1:5]))
+		if n < 4 || n > 1<<30 {
+			r.buf = nil // not a message stream we understand: stop recording
+			return
+		}
+		if len(r.buf) < 1+n {
+			return
+		}
+		body := r.buf[5 : 1+n]
+		switch typ {
+		case 'Q':
+			r.add(cstring(body))
+		case 'P':
+			if i := indexNUL(body); i >= 0 {
+				r.add(cstring(body[i+1:]))
+			}
+		}
+		r.buf = r.buf[1+n:]
+	}
+}
+
+func (r *recorder) add(sql string) {
+	if len(r.statements) >= maxStatements {
+		return
+	}
+	if len(sql) > maxStatementLen {
+		sql = sql[:maxStatementLen] + "…"
+	}
+	r.statements = append(r.statements, sql)
+}
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+func cstring(b []byte) string {
+	if i := indexNUL(b); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+// SendHello writes the server's first message.
+func SendHello(ctx context.Context, ws *websocket.Conn, h Hello) error {
+	data, _ := json.Marshal(h)
+	return ws.Write(ctx, websocket.MessageText, data)
+}
+
+// copyConn copies a client socket to ws as binary messages.
+func copyConn(ctx context.Context, ws *websocket.Conn, c io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if werr := ws.Write(ctx, websocket.MessageBinary, buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

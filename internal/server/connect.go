@@ -1,0 +1,33 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/stile-dev/stile/internal/proxy"
+)
+
+// connect carries one PostgreSQL client connection (from `stile connect`)
+// over a WebSocket: the server opens the database as the resource role,
+// with its injected password, and relays the protocol bytes.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept has answered
+	}
+	ws.SetReadLimit(64 << 20)
+	ctx := r.Context()
+	c, err := s.svc.Connect(ctx, actor(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
+	if err != nil {
+		proxy.SendHello(ctx, ws, proxy.Hello{Error: err.Error()})
+		ws.Close(websocket.StatusPolicyViolation, "refused")
+		return nil
+	}
+	if err := proxy.SendHello(ctx, ws, c.Hello); err != nil {
+		c.Upstream.Close()
+		return nil
+	}
+	s.svc.Finish(ctx, c, proxy.Relay(ctx, ws, c.Upstream))
+	return nil
+}

@@ -1,0 +1,103 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// KindConnect is the session kind of a connection made through stile.
+const KindConnect = "connect"
+
+// Connection is an upstream connection opened with a resource role's
+// injected credentials, ready to be relayed.
+type Connection struct {
+	Upstream net.Conn
+	Hello    proxy.Hello
+	sess     store.Session
+	started  time.Time
+}
+
+// Connect opens database as resource role name, for actor, and records a
+// connect session. The password never leaves the server. Only the built-in
+// agent reaches databases for connections so far.
+func (s *Service) Connect(ctx context.Context, actor, name, database string) (*Connection, error) {
+	rr, err := s.ResourceRole(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if rr.Agent != agent.LocalName {
+		return nil, errs.New(errs.Unavailable, "resource role %s is served by agent %s; connections through remote agents are not supported yet", name, rr.Agent)
+	}
+	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
+	if err != nil {
+		return nil, fmt.Errorf("password of %s: %w", name, err)
+	}
+	if database == "" {
+		database = rr.Database
+	}
+	t := target.Target{Host: rr.Host, Port: rr.Port, SSLMode: rr.SSLMode, User: name, Password: pw}
+	cfg, err := t.Config(database)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams = map[string]string{"application_name": "stile connect (" + actor + ")"}
+	in, _ := json.Marshal(map[string]string{"role": name, "database": database})
+	c := &Connection{started: s.now(), sess: store.Session{
+		SID: newSID(), Kind: KindConnect, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor, Agent: rr.Agent,
+		CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
+	}}
+	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
+	if err != nil {
+		err = target.Classify(err, name+"@"+rr.Host)
+		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
+		s.store.CreateSession(ctx, c.sess)
+		return nil, err
+	}
+	if err := pc.SyncConn(ctx); err != nil {
+		pc.Close(ctx)
+		return nil, fmt.Errorf("settle the connection: %w", err)
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		pc.Close(ctx)
+		return nil, fmt.Errorf("take over the connection: %w", err)
+	}
+	c.Upstream = hj.Conn
+	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
+	if err := s.store.CreateSession(ctx, c.sess); err != nil {
+		hj.Conn.Close()
+		return nil, err
+	}
+	s.log.Info("connection opened", "role", name, "actor", actor, "database", database)
+	return c, nil
+}
+
+// Finish records the end of a connection: how long, how many bytes, and
+// the statements the client sent.
+func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
+	var out strings.Builder
+	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut)
+	for _, q := range st.Statements {
+		fmt.Fprintf(&out, "  - %q\n", q)
+	}
+	c.sess.Status, c.sess.Output, c.sess.FinishedAt = "ok", out.String(), s.now()
+	if err := s.store.FinishSession(context.WithoutCancel(ctx), c.sess); err != nil {
+		s.log.Error("record connection", "err", err)
+	}
+}
