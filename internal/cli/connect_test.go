@@ -81,3 +81,54 @@ func TestConnect(t *testing.T) {
 		t.Fatalf("connect sessions:\n%s", out)
 	}
 }
+
+// TestPGListener: the server's own PostgreSQL endpoint takes a resource role
+// as the user and the API token as the password (over TLS), and refuses a
+// wrong one with SQLSTATE 28P01 as a client expects.
+func TestPGListener(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("psql is missing: make test installs postgresql-client")
+		}
+		t.Skip("psql is missing")
+	}
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	c.Exec(t, p+"_app", "CREATE TABLE public.t (id int)")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	pgAddr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	dir := t.TempDir()
+	h := startServerWith(t, dir, map[string]string{"args": "--pg-listen " + pgAddr.String()})
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app.public", "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	token, err := os.ReadFile(dir + "/admin.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(password, sslmode string) (string, error) {
+		cmd := exec.Command(psql, "-X", "-At", "-c", "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+			fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s_app sslmode=%s connect_timeout=5", pgAddr.Port, role, p, sslmode))
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+password)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	out, err := run(strings.TrimSpace(string(token)), "require")
+	if err != nil || !strings.HasPrefix(out, role+"|") {
+		t.Fatalf("psql to the server's listener: %v\n%s", err, out)
+	}
+	out, err = run("wrong", "require")
+	if err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Fatalf("a wrong token: %v\n%s", err, out)
+	}
+	if out := h.ok("", "sessions", "list", "--kind", "connect"); !strings.Contains(out, role) {
+		t.Errorf("connect sessions:\n%s", out)
+	}
+}

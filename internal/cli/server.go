@@ -22,7 +22,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen string
 	var applyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -58,7 +58,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout})
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
@@ -67,6 +67,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply running longer is cancelled and fails")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
@@ -75,8 +76,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
-	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica string
-	applyTimeout                                                  time.Duration
+	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen string
+	applyTimeout                                                            time.Duration
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -125,6 +126,13 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if c.pgListen != "" {
+		addr, err := servePG(ctx, c.pgListen, c.tlsCert, c.tlsKey, token, svc, log.With("component", "pg"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
 	srv := &http.Server{Handler: server.New(svc, token, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"

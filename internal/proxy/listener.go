@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// Upstream is an opened server-side connection and how to record its end.
+type Upstream struct {
+	Conn   net.Conn
+	Hello  Hello
+	Finish func(Stats)
+}
+
+// Opener authenticates a client (user is the resource role's name, password
+// what it sent) and opens the upstream connection as that role.
+type Opener func(ctx context.Context, user, password, database string) (*Upstream, error)
+
+// Listener is the server's own PostgreSQL endpoint: clients authenticate
+// with a token as the password and a resource role as the user name, and
+// stile connects upstream with the role's injected credentials.
+type Listener struct {
+	TLS  *tls.Config // nil: no TLS, and only loopback clients are served
+	Open Opener
+	Log  *slog.Logger
+}
+
+// Serve accepts clients on ln until ctx ends.
+func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			if err := l.serve(ctx, c); err != nil {
+				l.Log.Info("pg client", "remote", c.RemoteAddr().String(), "err", err)
+			}
+		}()
+	}
+}
+
+func (l *Listener) serve(ctx context.Context, c net.Conn) error {
+	defer func() { c.Close() }()
+	var conn net.Conn = c
+	be := pgproto3.NewBackend(conn, conn)
+	var startup *pgproto3.StartupMessage
+	secure := false
+	for startup == nil {
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			return fmt.Errorf("startup: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest:
+			if l.TLS == nil || secure {
+				conn.Write([]byte{'N'})
+				continue
+			}
+			conn.Write([]byte{'S'})
+			tc := tls.Server(c, l.TLS)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				return fmt.Errorf("TLS: %w", err)
+			}
+			conn, secure = tc, true
+			defer tc.Close()
+			be = pgproto3.NewBackend(conn, conn)
+		case *pgproto3.GSSEncRequest:
+			conn.Write([]byte{'N'})
+		case *pgproto3.StartupMessage:
+			startup = m
+		case *pgproto3.CancelRequest:
+			return errors.New("cancel requests are not relayed yet")
+		default:
+			return fmt.Errorf("unexpected startup message %T", msg)
+		}
+	}
+	if !secure {
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return fatal(be, "28000", "stile accepts only TLS connections from other hosts (sslmode=require)")
+		}
+	}
+	be.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if err := be.Flush(); err != nil {
+		return err
+	}
+	if err := be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
+		return err
+	}
+	msg, err := be.Receive()
+	if err != nil {
+		return fmt.Errorf("password: %w", err)
+	}
+	pm, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return fatal(be, "08P01", "expected a password message")
+	}
+	up, err := l.Open(ctx, startup.Parameters["user"], pm.Password, startup.Parameters["database"])
+	if err != nil {
+		code := "08006"
+		if errors.Is(err, ErrAuth) {
+			code = "28P01"
+		}
+		return fatal(be, code, err.Error())
+	}
+	be.Send(&pgproto3.AuthenticationOk{})
+	for k, v := range up.Hello.Parameters {
+		be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
+	}
+	var key [4]byte
+	rand.Read(key[:])
+	be.Send(&pgproto3.BackendKeyData{ProcessID: up.Hello.PID, SecretKey: key[:]})
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if err := be.Flush(); err != nil {
+		up.Conn.Close()
+		return err
+	}
+	up.Finish(pipe(conn, up.Conn))
+	return nil
+}
+
+// ErrAuth marks a refused password, answered with SQLSTATE 28P01.
+var ErrAuth = errors.New("password authentication failed")
+
+// pipe copies both ways until either side ends, recording the client's SQL.
+func pipe(client, upstream net.Conn) Stats {
+	var in, out atomic.Int64
+	rec := &recorder{}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := client.Read(buf)
+			if n > 0 {
+				in.Add(int64(n))
+				rec.feed(buf[:n])
+				if _, werr := upstream.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		upstream.Close()
+	}()
+	go func() {
+		defer wg.Done()
+		n, _ := io.Copy(client, upstream)
+		out.Add(n)
+		client.Close()
+	}()
+	wg.Wait()
+	return Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements}
+}
