@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +20,8 @@ func TestResourceRoles(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h := startServer(t, t.TempDir())
+	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--audit-file " + auditFile})
 	res := p + "_r"
 	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
 	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
@@ -61,5 +64,22 @@ func TestResourceRoles(t *testing.T) {
 	}
 	if ok, err := apply.CheckLogin(context.Background(), tg, role, pw2); err != nil || !ok {
 		t.Fatalf("login with the rotated password: %v %v", ok, err)
+	}
+
+	// Every session went to the audit file too (the server flushes it on
+	// stop), and no password did.
+	h.stop()
+	h.stop = nil
+	data, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{`"kind":"plan"`, `"kind":"apply"`, `"kind":"reveal"`} {
+		if !strings.Contains(string(data), kind) {
+			t.Errorf("audit file lacks %s", kind)
+		}
+	}
+	if strings.Contains(string(data), pw) || strings.Contains(string(data), pw2) || strings.Contains(string(data), tg.Password) {
+		t.Fatal("the audit file holds a password")
 	}
 }

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
@@ -22,7 +25,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook string
 	var applyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -58,7 +61,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen})
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen,
+				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
@@ -67,6 +71,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&lockDB, "lock-database", "postgres", "database where applies take each cluster's advisory lock")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
+	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply running longer is cancelled and fails")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
@@ -77,6 +83,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen string
+	auditFile, webhook, webhookSecret                                       string
 	applyTimeout                                                            time.Duration
 }
 
@@ -109,12 +116,23 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	defer st.Close()
 	shared := strings.HasPrefix(c.store, "postgres")
+	if c.webhook != "" {
+		u, err := url.Parse(c.webhook)
+		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			return errs.Invalidf("--audit-webhook must be an https:// URL")
+		}
+	}
+	exporter, err := audit.New(audit.Config{File: c.auditFile, Webhook: c.webhook, WebhookSecret: c.webhookSecret, Log: log.With("component", "audit")})
+	if err != nil {
+		return err
+	}
+	defer exporter.Close()
 	hub := agent.NewHub(st, box, shared, c.replica, log.With("component", "agents"))
 	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout,
+		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, Audit: exporter,
 	})
 	if err != nil {
 		return err

@@ -85,6 +85,7 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	if err := s.store.FinishApply(context.WithoutCancel(ctx), sess, resource, role.Label, action); err != nil {
 		return out, err
 	}
+	s.audit.Emit(sess)
 	out.Status, out.Message, out.Committed, out.Output = sess.Status, rep.Message, rep.Committed, rep.Output
 	switch rep.Outcome {
 	case apply.Drifted:

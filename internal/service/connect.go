@@ -66,7 +66,9 @@ func (s *Service) Connect(ctx context.Context, actor, name, database string) (*C
 	if err != nil {
 		err = target.Classify(err, name+"@"+rr.Host)
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
-		s.store.CreateSession(ctx, c.sess)
+		if s.store.CreateSession(ctx, c.sess) == nil {
+			s.audit.Emit(c.sess)
+		}
 		return nil, err
 	}
 	if err := pc.SyncConn(ctx); err != nil {
@@ -99,5 +101,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	c.sess.Status, c.sess.Output, c.sess.FinishedAt = "ok", out.String(), s.now()
 	if err := s.store.FinishSession(context.WithoutCancel(ctx), c.sess); err != nil {
 		s.log.Error("record connection", "err", err)
+		return
 	}
+	s.audit.Emit(c.sess)
 }

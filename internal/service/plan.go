@@ -160,6 +160,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		if ferr := s.store.FinishPlan(context.WithoutCancel(ctx), sess, role); ferr != nil {
 			return ferr
 		}
+		s.audit.Emit(sess)
 		out[i] = o
 	}
 	return nil

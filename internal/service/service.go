@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
@@ -40,7 +41,9 @@ type Config struct {
 	Replica string
 	// PlanTimeout and ApplyTimeout bound each job; zero means the default.
 	PlanTimeout, ApplyTimeout time.Duration
-	Logger                    *slog.Logger
+	// Audit exports finished sessions; nil exports nothing.
+	Audit  *audit.Exporter
+	Logger *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -55,6 +58,7 @@ type Service struct {
 	// planTimeout and applyTimeout bound each job.
 	planTimeout, applyTimeout time.Duration
 	hub                       *agent.Hub
+	audit                     *audit.Exporter
 	log                       *slog.Logger
 	now                       func() time.Time
 }
@@ -84,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		planTimeout:  cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
 		applyTimeout: cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
 		hub:          cfg.Hub,
+		audit:        cfg.Audit,
 		log:          cfg.Logger,
 		now:          func() time.Time { return time.Now().UTC() },
 	}

@@ -1,0 +1,169 @@
+// Package audit exports sessions as they finish: appended to a JSON-lines
+// file and/or posted to an HTTPS webhook, HMAC-signed and retried with
+// backoff. Export never blocks the work: a full queue drops the event and
+// says so in the log (the session itself is always in the store).
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Event is the exported form of a session (schema version 1).
+type Event struct {
+	Version    int       `json:"version"`
+	SID        string    `json:"sid"`
+	Kind       string    `json:"kind"`
+	Resource   string    `json:"resource_name"`
+	Role       string    `json:"role,omitempty"`
+	Actor      string    `json:"actor"`
+	Agent      string    `json:"agent,omitempty"`
+	Replica    string    `json:"replica,omitempty"`
+	Status     string    `json:"status"`
+	ExitCode   int       `json:"exit_code"`
+	Message    string    `json:"message,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Checksum   string    `json:"checksum,omitempty"`
+	PlanSID    string    `json:"plan_sid,omitempty"`
+	Input      string    `json:"input,omitempty"`
+	Output     string    `json:"output,omitempty"`
+}
+
+// FromSession builds the event of a session.
+func FromSession(s store.Session) Event {
+	return Event{Version: 1, SID: s.SID, Kind: s.Kind, Resource: s.Resource, Role: s.Role, Actor: s.Actor, Agent: s.Agent,
+		Replica: s.Replica, Status: s.Status, ExitCode: s.ExitCode, Message: s.Message, CreatedAt: s.CreatedAt,
+		FinishedAt: s.FinishedAt, Checksum: s.Checksum, PlanSID: s.PlanSID, Input: s.Input, Output: s.Output}
+}
+
+// Config says where events go; empty fields are off.
+type Config struct {
+	File          string
+	Webhook       string
+	WebhookSecret string
+	// Client is used for the webhook; nil means a default with a timeout.
+	Client *http.Client
+	Log    *slog.Logger
+}
+
+// Exporter sends events to the configured sinks in the background.
+type Exporter struct {
+	cfg   Config
+	queue chan Event
+	file  *os.File
+	wg    sync.WaitGroup
+}
+
+// queueSize bounds events waiting for the sinks.
+const queueSize = 1024
+
+// New starts an exporter; Close flushes what is queued.
+func New(cfg Config) (*Exporter, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	e := &Exporter{cfg: cfg, queue: make(chan Event, queueSize)}
+	if cfg.File != "" {
+		f, err := os.OpenFile(cfg.File, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("audit file: %w", err)
+		}
+		e.file = f
+	}
+	e.wg.Add(1)
+	go e.run()
+	return e, nil
+}
+
+// Emit queues a finished session for export; it never blocks.
+func (e *Exporter) Emit(s store.Session) {
+	if e == nil {
+		return
+	}
+	select {
+	case e.queue <- FromSession(s):
+	default:
+		e.cfg.Log.Warn("audit export queue is full; event dropped (the session is in the store)", "sid", s.SID)
+	}
+}
+
+// Close stops the exporter after sending what is queued.
+func (e *Exporter) Close() error {
+	if e == nil {
+		return nil
+	}
+	close(e.queue)
+	e.wg.Wait()
+	if e.file != nil {
+		return e.file.Close()
+	}
+	return nil
+}
+
+func (e *Exporter) run() {
+	defer e.wg.Done()
+	for ev := range e.queue {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		if e.file != nil {
+			if _, err := e.file.Write(append(line, '\n')); err != nil {
+				e.cfg.Log.Error("audit file", "err", err)
+			}
+		}
+		if e.cfg.Webhook != "" {
+			e.post(line, ev.SID)
+		}
+	}
+}
+
+// Sign is the webhook signature of body: hex HMAC-SHA256 with secret, sent
+// as X-Stile-Signature: sha256=<hex>.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// post delivers one event, retrying with jittered backoff (5 attempts).
+func (e *Exporter) post(body []byte, sid string) {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; attempt <= 5; attempt++ {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, e.cfg.Webhook, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Stile-Event", "session")
+		if e.cfg.WebhookSecret != "" {
+			req.Header.Set("X-Stile-Signature", Sign(e.cfg.WebhookSecret, body))
+		}
+		resp, err := e.cfg.Client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 300 {
+				return
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		e.cfg.Log.Warn("audit webhook", "sid", sid, "attempt", attempt, "err", err)
+		time.Sleep(backoff/2 + rand.N(backoff))
+		backoff *= 2
+	}
+	e.cfg.Log.Error("audit webhook gave up on an event (the session is in the store)", "sid", sid)
+}

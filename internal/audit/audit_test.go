@@ -1,0 +1,90 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+func TestFileAndWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var got []Event
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable) // the first try fails: retried
+			return
+		}
+		if r.Header.Get("X-Stile-Signature") != Sign("k3y", body) {
+			t.Errorf("bad signature %q", r.Header.Get("X-Stile-Signature"))
+		}
+		var ev Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Error(err)
+		}
+		got = append(got, ev)
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	e, err := New(Config{File: file, Webhook: srv.URL, WebhookSecret: "k3y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	e.Emit(store.Session{SID: "s1", Kind: "plan", Resource: "a", Actor: "admin", Status: "out-of-sync", CreatedAt: now})
+	e.Emit(store.Session{SID: "s2", Kind: "apply", Resource: "a", Actor: "admin", Status: "applied", CreatedAt: now, PlanSID: "s1"})
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(file)
+	defer f.Close()
+	var lines []Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, ev)
+	}
+	if len(lines) != 2 || lines[0].SID != "s1" || lines[1].PlanSID != "s1" || lines[0].Version != 1 {
+		t.Fatalf("file events = %+v", lines)
+	}
+	if len(got) != 2 || calls != 3 {
+		t.Fatalf("webhook got %d events in %d calls, want 2 in 3 (one retry)", len(got), calls)
+	}
+}
+
+// TestEmitNeverBlocks: a stuck webhook fills the queue; Emit still returns.
+func TestEmitNeverBlocks(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer srv.Close()
+	defer close(block)
+	e, _ := New(Config{Webhook: srv.URL, Client: &http.Client{Timeout: time.Minute}})
+	done := make(chan struct{})
+	go func() {
+		for range queueSize + 100 {
+			e.Emit(store.Session{SID: "x"})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Emit blocked on a stuck webhook")
+	}
+}
