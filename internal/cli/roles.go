@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/service"
 )
@@ -81,6 +82,38 @@ func newRolesCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show, reveal)
+	var heir string
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Plan a role's retirement; apply the plan to carry it out",
+		Long: `Plan the removal of a role stile declared: in every database where it owns or holds anything,
+REASSIGN OWNED to the heir (each database's owner unless --heir names one) and DROP OWNED; then
+end its sessions and DROP ROLE. Nothing changes until the plan is applied with
+stile resources apply RESOURCE --sid SID; then the resource role goes away too.`,
+		Example: `  stile roles delete stile_analytics_ro_6075a443
+  stile resources apply analytics --sid <sid>`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var out service.PlanOutcome
+			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(args[0])+"/retire", map[string]string{"heir": heir}, &out); err != nil {
+				return err
+			}
+			if out.Document != nil {
+				text, _ := yaml.Marshal(out.Document)
+				e.stdout.Write(text)
+			}
+			if out.Status == "failed" {
+				return fmt.Errorf("retirement plan %s failed: %s", out.SID, out.Message)
+			}
+			fmt.Fprintf(e.stderr, "apply with: stile resources apply %s --sid %s\n", out.Resource, out.SID)
+			return nil
+		},
+	}
+	del.Flags().StringVar(&heir, "heir", "", "role that takes what the retired role owns (default: each database's owner)")
+	cmd.AddCommand(list, show, reveal, del)
 	return cmd
 }

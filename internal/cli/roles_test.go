@@ -66,6 +66,28 @@ func TestResourceRoles(t *testing.T) {
 		t.Fatalf("login with the rotated password: %v %v", ok, err)
 	}
 
+	// Retirement: plan, apply; the role is gone and what it owned went to
+	// the database's owner.
+	c.Exec(t, p+"_app", `CREATE TABLE public.mine (id int)`, `ALTER TABLE public.mine OWNER TO "`+role+`"`)
+	doc = h.ok("", "roles", "delete", role)
+	for _, want := range []string{"retire: true", `REASSIGN OWNED BY "` + role + `" TO "postgres"`, `DROP OWNED BY "` + role + `"`, `DROP ROLE "` + role + `"`} {
+		if !strings.Contains(doc, want) {
+			t.Fatalf("retirement plan lacks %s:\n%s", want, doc)
+		}
+	}
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	var n int
+	conn := c.Conn(t, p+"_app")
+	conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", role).Scan(&n)
+	var owner string
+	conn.QueryRow(context.Background(), "SELECT tableowner FROM pg_tables WHERE tablename = 'mine'").Scan(&owner)
+	if n != 0 || owner != "postgres" {
+		t.Fatalf("after retirement: role count %d, table owner %q", n, owner)
+	}
+	if out := h.ok("", "roles", "list"); strings.Contains(out, role) {
+		t.Fatalf("the retired role is still a resource role:\n%s", out)
+	}
+
 	// Every session went to the audit file too (the server flushes it on
 	// stop), and no password did.
 	h.stop()

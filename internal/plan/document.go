@@ -24,6 +24,10 @@ type Config struct {
 	Scopes         []string `json:"scopes" yaml:"scopes"`
 	Privileges     []string `json:"privileges" yaml:"privileges"`
 	RotatePassword bool     `json:"rotate_password" yaml:"rotate_password"`
+	// Retire marks a plan that removes the role, with Heir taking what it
+	// owns.
+	Retire bool   `json:"retire,omitempty" yaml:"retire,omitempty"`
+	Heir   string `json:"heir,omitempty" yaml:"heir,omitempty"`
 }
 
 // State is the role-relevant live state at plan time.

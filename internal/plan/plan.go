@@ -135,6 +135,7 @@ type planner struct {
 	fixes            []string
 	roleStmts        []string
 	dbStmts          map[string][]string
+	retire           []Block // a retirement's blocks, in order: databases, then the role
 	roleBlockDBStmts []string
 	needsPW          bool
 }
@@ -184,6 +185,10 @@ func (p *planner) run() {
 	}
 	if p.role == p.admin {
 		p.fail("role %q is the admin itself", p.role)
+		return
+	}
+	if p.in.Role.Retire {
+		p.planRetire()
 		return
 	}
 	p.desiredPrivileges()
@@ -305,6 +310,8 @@ func (p *planner) result() Result {
 		Scopes:         nonNil(p.in.Role.Scopes),
 		Privileges:     nonNil(p.in.Role.Privileges),
 		RotatePassword: p.in.Role.RotatePassword,
+		Retire:         p.in.Role.Retire,
+		Heir:           p.in.Role.Heir,
 	}
 	r := Result{Document: Document{Config: cfg}}
 	if len(p.fixes) > 0 {
@@ -313,6 +320,9 @@ func (p *planner) result() Result {
 		p.fail("the admin lacks capabilities; a superuser can grant them with: %s", strings.Join(p.fixes, " "))
 	}
 	r.Blocks = p.blocks()
+	if p.retire != nil {
+		r.Blocks = p.retire
+	}
 	p.state.RequiresMigration = len(r.Blocks) > 0 || len(p.state.Unmanaged) > 0
 	sortState(&p.state)
 	r.Document.CurrentState = p.state

@@ -245,3 +245,21 @@ func (s *Server) revealRole(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"name": r.PathValue("name"), "password": pw})
 	return nil
 }
+
+// RetireRequest is the body of POST /api/v1/roles/{name}/retire.
+type RetireRequest struct {
+	Heir string `json:"heir"`
+}
+
+func (s *Server) retireRole(w http.ResponseWriter, r *http.Request) error {
+	var req RetireRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	out, err := s.svc.RetireRole(r.Context(), actor(r), r.PathValue("name"), req.Heir)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

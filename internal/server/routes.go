@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/roles", s.authed(s.listRoles))
 	s.mux.HandleFunc("GET /api/v1/roles/{name}", s.authed(s.getRole))
 	s.mux.HandleFunc("POST /api/v1/roles/{name}/reveal", s.authed(s.revealRole))
+	s.mux.HandleFunc("POST /api/v1/roles/{name}/retire", s.authed(s.retireRole))
 	s.mux.HandleFunc("GET /api/v1/connect", s.authed(s.connect))
 	s.mux.HandleFunc("GET /api/v1/sessions", s.authed(s.listSessions))
 	s.mux.HandleFunc("GET /api/v1/sessions/{sid}", s.authed(s.getSession))

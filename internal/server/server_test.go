@@ -64,7 +64,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"POST", "/api/v1/resources/x/health"}, {"POST", "/api/v1/plans"}, {"GET", "/api/v1/plans/x"},
 		{"POST", "/api/v1/resources/x/apply"}, {"GET", "/api/v1/sessions"}, {"GET", "/api/v1/sessions/x"},
 		{"POST", "/api/v1/agents"}, {"DELETE", "/api/v1/agents/x"},
-		{"GET", "/api/v1/roles"}, {"GET", "/api/v1/roles/x"}, {"POST", "/api/v1/roles/x/reveal"},
+		{"GET", "/api/v1/roles"}, {"GET", "/api/v1/roles/x"}, {"POST", "/api/v1/roles/x/reveal"}, {"POST", "/api/v1/roles/x/retire"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {

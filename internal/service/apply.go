@@ -86,6 +86,12 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 		return out, err
 	}
 	s.audit.Emit(sess)
+	if role.Retire && (rep.Outcome == apply.Applied || rep.Outcome == apply.Skipped) {
+		// The role is gone: so is its resource role.
+		if err := s.store.DeleteRole(context.WithoutCancel(ctx), resource, role.Label); err != nil {
+			return out, err
+		}
+	}
 	out.Status, out.Message, out.Committed, out.Output = sess.Status, rep.Message, rep.Committed, rep.Output
 	switch rep.Outcome {
 	case apply.Drifted:

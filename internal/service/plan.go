@@ -157,7 +157,12 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			sess.ExitCode = 1
 		}
 		role := store.Role{Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName, Spec: items[i].role}
-		if ferr := s.store.FinishPlan(context.WithoutCancel(ctx), sess, role); ferr != nil {
+		finish := func() error { return s.store.FinishPlan(context.WithoutCancel(ctx), sess, role) }
+		if items[i].role.Retire {
+			// A retirement leaves the declared role as it is until applied.
+			finish = func() error { return s.store.FinishSession(context.WithoutCancel(ctx), sess) }
+		}
+		if ferr := finish(); ferr != nil {
 			return ferr
 		}
 		s.audit.Emit(sess)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -95,4 +96,27 @@ func (s *Service) RevealPassword(ctx context.Context, actor, name string) (strin
 	s.audit.Emit(sess)
 	s.log.Info("resource role password revealed", "role", name, "actor", actor)
 	return pw, nil
+}
+
+// RetireRole plans the removal of a managed or external role (by its
+// PostgreSQL name): apply the returned plan to carry it out. heir takes
+// what the role owns; empty means each database's owner.
+func (s *Service) RetireRole(ctx context.Context, actor, name, heir string) (PlanOutcome, error) {
+	roles, err := s.store.Roles(ctx, "")
+	if err != nil {
+		return PlanOutcome{}, err
+	}
+	for _, r := range roles {
+		if r.RoleName != name {
+			continue
+		}
+		item := r.Spec
+		item.Retire, item.Heir, item.RotatePassword = true, heir, false
+		out, err := s.Plan(ctx, actor, []spec.Role{item})
+		if err != nil {
+			return PlanOutcome{}, err
+		}
+		return out[0], nil
+	}
+	return PlanOutcome{}, errs.New(errs.NotFound, "role %q is not one stile declared", name)
 }

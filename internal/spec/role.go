@@ -23,6 +23,11 @@ type Role struct {
 	Privileges     []string `json:"privileges,omitempty" yaml:"privileges,omitempty"`
 	SourceRole     string   `json:"source_role,omitempty" yaml:"source_role,omitempty"`
 	RotatePassword bool     `json:"rotate_password,omitempty" yaml:"rotate_password,omitempty"`
+	// Retire asks for the role's removal: everything it owns goes to Heir
+	// (each database's owner when empty), its grants are dropped, its
+	// sessions ended, and the role dropped.
+	Retire bool   `json:"retire,omitempty" yaml:"-"`
+	Heir   string `json:"heir,omitempty" yaml:"-"`
 }
 
 // Normalize validates r and returns it in canonical form: type lower-cased
@@ -60,6 +65,12 @@ func (r Role) Normalize() (Role, error) {
 		}
 	}
 	r.Scopes = scopes
+	if r.Retire {
+		if r.Type != Managed && r.Type != External {
+			return r, errs.Invalidf("type %q is not managed or external", r.Type)
+		}
+		return r, nil
+	}
 	privs, err := NormalizePrivileges(r.Privileges)
 	if err != nil {
 		return r, err

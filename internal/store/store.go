@@ -153,6 +153,8 @@ type Store interface {
 
 	Roles(ctx context.Context, resource string) ([]Role, error)
 	Role(ctx context.Context, resource, label string) (Role, error)
+	// DeleteRole forgets a retired role (its sessions stay).
+	DeleteRole(ctx context.Context, resource, label string) error
 
 	// CreateSession records a session (usually status running).
 	CreateSession(ctx context.Context, s Session) error

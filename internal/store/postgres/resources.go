@@ -153,3 +153,15 @@ func resolve(ctx context.Context, tx pgx.Tx, resource, label string, pw store.Pa
 	}
 	return nil
 }
+
+// DeleteRole forgets a retired role.
+func (s *DB) DeleteRole(ctx context.Context, resource, label string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM stile_roles WHERE resource = $1 AND label = $2", resource, label)
+	if err != nil {
+		return fmt.Errorf("delete role: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errs.New(errs.NotFound, "role %q of %s does not exist", label, resource)
+	}
+	return nil
+}

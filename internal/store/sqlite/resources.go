@@ -154,3 +154,15 @@ func (s *DB) DeleteResource(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// DeleteRole forgets a retired role.
+func (s *DB) DeleteRole(ctx context.Context, resource, label string) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM roles WHERE resource = ? AND label = ?", resource, label)
+	if err != nil {
+		return fmt.Errorf("delete role: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.New(errs.NotFound, "role %q of %s does not exist", label, resource)
+	}
+	return nil
+}

@@ -165,11 +165,18 @@ func testPlanAndRoles(t *testing.T, s store.Store) {
 	}
 	_, err = s.Role(ctx, "a", "rw")
 	wantCode(t, err, errs.NotFound)
+	wantCode(t, s.DeleteRole(ctx, "a", "rw"), errs.NotFound)
 	all, err := s.Roles(ctx, "")
 	must(t, err)
 	if len(all) != 1 {
 		t.Errorf("Roles(\"\") = %d roles", len(all))
 	}
+	must(t, s.DeleteRole(ctx, "a", "ro"))
+	if _, err := s.Session(ctx, "p2"); err != nil {
+		t.Errorf("deleting a role lost its sessions: %v", err)
+	}
+	_, err = s.Role(ctx, "a", "ro")
+	wantCode(t, err, errs.NotFound)
 }
 
 func testClaimPlan(t *testing.T, s store.Store) {
