@@ -54,6 +54,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /resources/{name}/replan", w.Page(w.ResourceReplan))
 	s.mux.HandleFunc("GET /resources/{name}/wizard", w.Page(w.ResourceWizardForm))
 	s.mux.HandleFunc("POST /resources/{name}/wizard", w.Page(w.ResourceWizard))
+	s.mux.HandleFunc("GET /roles", w.Page(w.Roles))
+	s.mux.HandleFunc("GET /roles/{name}", w.Page(w.Role))
 	s.mux.HandleFunc("GET /sessions", w.Page(w.Sessions))
 	s.mux.HandleFunc("GET /sessions/{sid}", w.Page(w.Session))
 	s.mux.HandleFunc("GET /sessions/{sid}/download", w.Page(w.SessionDownload))

@@ -315,6 +315,14 @@ func TestWebFunnel(t *testing.T) {
 		t.Fatalf("re-plan after drift:\n%s", s)
 	}
 
+	// The applied roles are resource roles, each with its page.
+	run(t, ctx, "resource roles", chromedp.Navigate(base+"/roles"), chromedp.WaitVisible("#resource-roles-list", chromedp.ByID))
+	if s := text(t, ctx, "#resource-roles-list"); !strings.Contains(s, "stile_"+res+"_ro_") {
+		t.Fatalf("resource roles:\n%s", s)
+	}
+	run(t, ctx, "resource role page", chromedp.Click("#resource-roles-list a", chromedp.ByQuery), chromedp.WaitVisible("#role-sessions", chromedp.ByID))
+	shot(t, ctx, "12b-resource-role")
+
 	// Sessions list, then sign out.
 	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
 	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {

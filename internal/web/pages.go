@@ -242,3 +242,34 @@ func (a *App) fail(w http.ResponseWriter, err error) {
 	a.log.Warn("page", "err", err)
 	http.Error(w, err.Error(), http.StatusBadRequest)
 }
+
+// Roles lists the resource roles.
+func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
+	list, err := a.svc.ResourceRoles(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.render(w, "roles", map[string]any{"Title": "Resource roles", "Nav": "roles", "CSRF": csrf, "Roles": list})
+}
+
+// Role shows one resource role and its recent connections.
+func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
+	rr, err := a.svc.ResourceRole(r.Context(), r.PathValue("name"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	all, err := a.svc.Sessions(r.Context(), store.SessionFilter{Resource: rr.Resource, Limit: 500})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var recent []store.Session
+	for _, s := range all {
+		if s.Role == rr.Name && (s.Kind == "connect" || s.Kind == "reveal") && len(recent) < 50 {
+			recent = append(recent, s)
+		}
+	}
+	a.render(w, "role", map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent})
+}
