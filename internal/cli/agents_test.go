@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
@@ -167,19 +169,7 @@ func TestAgentFaults(t *testing.T) {
 		done <- errOut
 	}()
 	// Wait until the agent's apply is blocked on the lock, inside the job.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var waiting bool
-		lock.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the apply never reached the cluster's lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForLockWaiter(t, lock)
 	stop()
 	// Either the connection drops first ("went offline"), or the stopping
 	// agent's cancelled job reports back first: both fail the apply with
@@ -199,7 +189,7 @@ func TestAgentFaults(t *testing.T) {
 	h.stop()
 	h.stop = nil
 	h2 := startServerWith(t, data, map[string]string{"addr": addr})
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for agentStatus(h2.ok("", "agents", "list"), "edge") != "online" {
 		if time.Now().After(deadline) {
 			code, out, errOut := h2.stile("", "agents", "list")
@@ -279,5 +269,25 @@ func TestJobTimeout(t *testing.T) {
 	h.fails(1, "timed out", "", "resources", "apply", res, "--sid", field(doc, "sid"))
 	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
 		t.Fatalf("the timed-out apply session:\n%s", out)
+	}
+}
+
+// waitForLockWaiter waits until some session waits on a heavyweight lock
+// in pg_advisory_lock: an apply is then inside its job, blocked on the
+// cluster's lock that the test holds.
+func waitForLockWaiter(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var waiting bool
+		conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never reached the cluster's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -51,19 +51,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	go a.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var waiting bool
-		lock.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the apply never reached the agent")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForLockWaiter(t, lock)
 	procA.Process.Signal(syscall.SIGKILL)
 	procA.Wait()
 	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
@@ -71,7 +59,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	// The agent finishes the job and B records it in the queue; then A
 	// comes back.
 	sc := c.Conn(t, p+"_store")
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var done bool
 		sc.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM stile_jobs WHERE kind = 'apply' AND status = 'done')").Scan(&done)
