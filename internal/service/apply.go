@@ -63,6 +63,10 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 		return ApplyOutcome{}, err
 	}
 	out := ApplyOutcome{SID: sess.SID, PlanSID: planSID, Resource: resource, RoleName: planSess.Role}
+	// Once claimed, an apply runs to its end whatever happens to the
+	// client that asked: a half-run apply helps nobody. Only the job
+	// timeout bounds it.
+	ctx = context.WithoutCancel(ctx)
 	jctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
 	rep, password, runErr := s.runApply(jctx, res, stored, role, planSess, doc)
 	cancel()
