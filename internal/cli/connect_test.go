@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -130,5 +132,46 @@ func TestPGListener(t *testing.T) {
 	}
 	if out := h.ok("", "sessions", "list", "--kind", "connect"); !strings.Contains(out, role) {
 		t.Errorf("connect sessions:\n%s", out)
+	}
+
+	// A cancel request reaches the real server through the listener.
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s_app sslmode=require", pgAddr.Port, role, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = strings.TrimSpace(string(token))
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("pgx through the listener: %v", err)
+	}
+	defer conn.Close(context.Background())
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := conn.Exec(context.Background(), "SELECT pg_sleep(30)")
+		errc <- err
+	}()
+	watch := c.Conn(t, "postgres")
+	for i := 0; ; i++ {
+		var running bool
+		watch.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active')").Scan(&running)
+		if running {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the query never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := conn.PgConn().CancelRequest(context.Background()); err != nil {
+		t.Fatalf("cancel request: %v", err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "57014") || time.Since(start) > 10*time.Second {
+			t.Fatalf("the cancelled query: %v after %s", err, time.Since(start))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the cancel did not reach the server")
 	}
 }

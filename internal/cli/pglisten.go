@@ -48,7 +48,7 @@ func servePG(ctx context.Context, addr, certFile, keyFile, token string, svc *se
 			if err != nil {
 				return nil, err
 			}
-			return &proxy.Upstream{Conn: c.Upstream, Hello: c.Hello, Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
+			return &proxy.Upstream{Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
 		},
 	}
 	go l.Serve(ctx, ln)

@@ -20,6 +20,8 @@ type Upstream struct {
 	Conn   net.Conn
 	Hello  Hello
 	Finish func(Stats)
+	// Cancel asks the real server to cancel the running query.
+	Cancel func(ctx context.Context) error
 }
 
 // Opener authenticates a client (user is the resource role's name, password
@@ -33,6 +35,15 @@ type Listener struct {
 	TLS  *tls.Config // nil: no TLS, and only loopback clients are served
 	Open Opener
 	Log  *slog.Logger
+
+	// cancels maps the key data handed to clients to their upstream.
+	mu      sync.Mutex
+	cancels map[cancelKey]func(context.Context) error
+}
+
+type cancelKey struct {
+	pid    uint32
+	secret string
 }
 
 // Serve accepts clients on ln until ctx ends.
@@ -87,7 +98,15 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		case *pgproto3.StartupMessage:
 			startup = m
 		case *pgproto3.CancelRequest:
-			return errors.New("cancel requests are not relayed yet")
+			// A cancel names the key data this listener made up; pass it
+			// on to the real server with the real key.
+			l.mu.Lock()
+			cancel := l.cancels[cancelKey{m.ProcessID, string(m.SecretKey)}]
+			l.mu.Unlock()
+			if cancel == nil {
+				return errors.New("cancel request for an unknown connection")
+			}
+			return cancel(ctx)
 		default:
 			return fmt.Errorf("unexpected startup message %T", msg)
 		}
@@ -127,6 +146,20 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 	}
 	var key [4]byte
 	rand.Read(key[:])
+	ck := cancelKey{up.Hello.PID, string(key[:])}
+	if up.Cancel != nil {
+		l.mu.Lock()
+		if l.cancels == nil {
+			l.cancels = map[cancelKey]func(context.Context) error{}
+		}
+		l.cancels[ck] = up.Cancel
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			delete(l.cancels, ck)
+			l.mu.Unlock()
+		}()
+	}
 	be.Send(&pgproto3.BackendKeyData{ProcessID: up.Hello.PID, SecretKey: key[:]})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
@@ -134,6 +167,26 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		return err
 	}
 	up.Finish(pipe(conn, up.Conn))
+	return nil
+}
+
+// SendCancel sends a CancelRequest for (pid, secret) to the server at addr,
+// as PostgreSQL clients do: on a fresh connection, answered by closing it.
+func SendCancel(ctx context.Context, addr string, pid uint32, secret []byte) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	defer c.Close()
+	buf, err := (&pgproto3.CancelRequest{ProcessID: pid, SecretKey: secret}).Encode(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(buf); err != nil {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	io.Copy(io.Discard, c) // the server closes when done
 	return nil
 }
 

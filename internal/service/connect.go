@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,8 +26,10 @@ const KindConnect = "connect"
 type Connection struct {
 	Upstream net.Conn
 	Hello    proxy.Hello
-	sess     store.Session
-	started  time.Time
+	// Cancel cancels the query running upstream.
+	Cancel  func(ctx context.Context) error
+	sess    store.Session
+	started time.Time
 }
 
 // Connect opens database as resource role name, for actor, and records a
@@ -82,6 +85,9 @@ func (s *Service) Connect(ctx context.Context, actor, name, database string) (*C
 	}
 	c.Upstream = hj.Conn
 	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
+	addr := net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port))
+	pid, secret := hj.PID, hj.SecretKey
+	c.Cancel = func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, secret) }
 	if err := s.store.CreateSession(ctx, c.sess); err != nil {
 		hj.Conn.Close()
 		return nil, err
