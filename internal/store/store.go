@@ -113,6 +113,23 @@ type WebSession struct {
 	Expires time.Time
 }
 
+// User is a person (or system) with personal access tokens.
+type User struct {
+	Name      string    `json:"name"`
+	Admin     bool      `json:"admin"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Token is a personal access token; only its hash is stored.
+type Token struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Hash      string    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {
 	Resource string
@@ -198,6 +215,30 @@ type Store interface {
 	TouchAgent(ctx context.Context, name, version, replica string, at time.Time) error
 	// DisconnectAgent clears the agent's replica if it is still replica.
 	DisconnectAgent(ctx context.Context, name, replica string) error
+
+	// CreateUser adds a user; errs.Conflict if the name is taken.
+	CreateUser(ctx context.Context, u User) error
+	// Users lists users by name.
+	Users(ctx context.Context) ([]User, error)
+	// SetUserDisabled disables or enables a user; errs.NotFound if unknown.
+	SetUserDisabled(ctx context.Context, name string, disabled bool) error
+	// CreateToken stores a token of an existing user.
+	CreateToken(ctx context.Context, t Token) error
+	// RevokeToken revokes a token; errs.NotFound if unknown or revoked.
+	RevokeToken(ctx context.Context, id string) error
+	// TokenUser returns the user of an unrevoked token; errs.NotFound
+	// otherwise (disabled users are returned, with Disabled set).
+	TokenUser(ctx context.Context, hash string) (User, error)
+	// CreateGroup adds a group; errs.Conflict if it exists.
+	CreateGroup(ctx context.Context, name string) error
+	// Groups lists groups and their members, by name.
+	Groups(ctx context.Context) (map[string][]string, error)
+	// SetMember adds (in) or removes a user from a group.
+	SetMember(ctx context.Context, group, user string, in bool) error
+	// SetAccess grants (on) or revokes a group's use of a resource role.
+	SetAccess(ctx context.Context, role, group string, on bool) error
+	// Access lists, per resource role, the groups allowed to use it.
+	Access(ctx context.Context) (map[string][]string, error)
 
 	// CreateWebSession stores a web sign-in.
 	CreateWebSession(ctx context.Context, w WebSession) error

@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"People", testPeople},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -421,4 +421,50 @@ func testWebSessions(t *testing.T, s store.Store) {
 	must(t, s.DeleteWebSession(ctx, "h1"))
 	_, err = s.WebSession(ctx, "h1", later)
 	wantCode(t, err, errs.NotFound)
+}
+
+func testPeople(t *testing.T, s store.Store) {
+	now := time.Now().UTC()
+	must(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: now}))
+	must(t, s.CreateUser(ctx, store.User{Name: "root", Admin: true, CreatedAt: now}))
+	wantCode(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: now}), errs.Conflict)
+	must(t, s.CreateToken(ctx, store.Token{ID: "t1", User: "ann", Hash: "h1", CreatedAt: now}))
+	wantCode(t, s.CreateToken(ctx, store.Token{ID: "t2", User: "nobody", Hash: "h2", CreatedAt: now}), errs.NotFound)
+	u, err := s.TokenUser(ctx, "h1")
+	must(t, err)
+	if u.Name != "ann" || u.Admin || u.Disabled {
+		t.Errorf("TokenUser = %+v", u)
+	}
+	must(t, s.SetUserDisabled(ctx, "ann", true))
+	if u, _ := s.TokenUser(ctx, "h1"); !u.Disabled {
+		t.Errorf("a disabled user's token does not say so: %+v", u)
+	}
+	wantCode(t, s.SetUserDisabled(ctx, "nobody", true), errs.NotFound)
+	must(t, s.RevokeToken(ctx, "t1"))
+	_, err = s.TokenUser(ctx, "h1")
+	wantCode(t, err, errs.NotFound)
+	wantCode(t, s.RevokeToken(ctx, "t1"), errs.NotFound)
+
+	must(t, s.CreateGroup(ctx, "analysts"))
+	wantCode(t, s.CreateGroup(ctx, "analysts"), errs.Conflict)
+	must(t, s.SetMember(ctx, "analysts", "ann", true))
+	must(t, s.SetMember(ctx, "analysts", "ann", true))
+	wantCode(t, s.SetMember(ctx, "nope", "ann", true), errs.NotFound)
+	g, err := s.Groups(ctx)
+	must(t, err)
+	if len(g["analysts"]) != 1 || g["analysts"][0] != "ann" {
+		t.Errorf("Groups = %v", g)
+	}
+	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", true))
+	wantCode(t, s.SetAccess(ctx, "stile_db_ro_1", "nope", true), errs.NotFound)
+	a, err := s.Access(ctx)
+	must(t, err)
+	if len(a["stile_db_ro_1"]) != 1 {
+		t.Errorf("Access = %v", a)
+	}
+	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", false))
+	must(t, s.SetMember(ctx, "analysts", "ann", false))
+	if a, _ := s.Access(ctx); len(a) != 0 {
+		t.Errorf("Access after revoke = %v", a)
+	}
 }
