@@ -41,14 +41,18 @@ func servePG(ctx context.Context, addr, certFile, keyFile, token string, svc *se
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Log: log,
 		Open: func(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
+			p := service.Admin
 			if !secret.TokenEqual(password, token) {
-				return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
+				var err error
+				if p, err = svc.TokenPrincipal(ctx, password); err != nil {
+					return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
+				}
 			}
-			c, err := svc.Connect(ctx, "admin", user, database)
+			c, err := svc.Connect(ctx, p, user, database)
 			if err != nil {
 				return nil, err
 			}
-			return &proxy.Upstream{Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
+			return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
 		},
 	}
 	go l.Serve(ctx, ln)

@@ -18,6 +18,7 @@ const (
 	Conflict     Code = "conflict"     // the request clashes with stored state
 	Drift        Code = "drift"        // the live cluster changed since the plan
 	Unauthorized Code = "unauthorized" // missing or wrong credentials
+	Forbidden    Code = "forbidden"    // known caller, not allowed
 	Unavailable  Code = "unavailable"  // a target database or agent cannot be reached
 	Failed       Code = "failed"       // the target refused the work
 	Internal     Code = "internal"     // a bug or an unexpected fault

@@ -17,6 +17,8 @@ import (
 
 // Upstream is an opened server-side connection and how to record its end.
 type Upstream struct {
+	// Ctx ends when the connection must be closed (its user was disabled).
+	Ctx    context.Context
 	Conn   net.Conn
 	Hello  Hello
 	Finish func(Stats)
@@ -165,6 +167,10 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 	if err := be.Flush(); err != nil {
 		up.Conn.Close()
 		return err
+	}
+	if up.Ctx != nil {
+		stop := context.AfterFunc(up.Ctx, func() { conn.Close(); up.Conn.Close() })
+		defer stop()
 	}
 	up.Finish(pipe(conn, up.Conn))
 	return nil

@@ -18,7 +18,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws.SetReadLimit(64 << 20)
 	ctx := r.Context()
-	c, err := s.svc.Connect(ctx, actor(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
+	c, err := s.svc.Connect(ctx, principal(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
 	if err != nil {
 		proxy.SendHello(ctx, ws, proxy.Hello{Error: err.Error()})
 		ws.Close(websocket.StatusPolicyViolation, "refused")
@@ -28,6 +28,6 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 		c.Upstream.Close()
 		return nil
 	}
-	s.svc.Finish(ctx, c, proxy.Relay(ctx, ws, c.Upstream))
+	s.svc.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream))
 	return nil
 }

@@ -219,7 +219,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.ResourceRoles(r.Context())
+	list, err := s.svc.ResourceRolesFor(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request) error {
-	role, err := s.svc.ResourceRole(r.Context(), r.PathValue("name"))
+	role, err := s.svc.ResourceRoleFor(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}

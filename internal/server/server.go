@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -40,20 +41,57 @@ func New(svc *service.Service, token string, log *slog.Logger, hub http.Handler)
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// authed wraps h with the bearer-token check (constant-time compare).
+// authed wraps an admin-only handler: the bearer token must be the admin
+// token (constant-time compare) or an admin user's personal token.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return s.guard(true, h)
+}
+
+// member wraps a handler any signed-in user may call; the handler checks
+// what the principal may see.
+func (s *Server) member(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return s.guard(false, h)
+}
+
+type principalKey struct{}
+
+func (s *Server) guard(adminOnly bool, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !secret.TokenEqual(strings.TrimSpace(tok), s.token) {
+		p, err := s.authenticate(r)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stile"`)
-			s.writeError(w, r, errs.New(errs.Unauthorized, "missing or wrong API token"))
+			s.writeError(w, r, err)
 			return
 		}
+		if adminOnly && !p.Admin {
+			s.writeError(w, r, errs.New(errs.Forbidden, "%s is not an administrator", p.User))
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// authenticate resolves the request's bearer token to a principal.
+func (s *Server) authenticate(r *http.Request) (service.Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" {
+		return service.Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	if secret.TokenEqual(tok, s.token) {
+		return service.Admin, nil
+	}
+	return s.svc.TokenPrincipal(r.Context(), tok)
+}
+
+// principal is who the request acts as.
+func principal(r *http.Request) service.Principal {
+	p, _ := r.Context().Value(principalKey{}).(service.Principal)
+	return p
 }
 
 // errorBody is the JSON shape of every error response.
@@ -94,6 +132,8 @@ func status(code errs.Code) int {
 		return http.StatusConflict
 	case errs.Unauthorized:
 		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
 	case errs.Unavailable:
 		return http.StatusServiceUnavailable
 	case errs.Failed:
@@ -135,5 +175,5 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-// actor names who made a request; with one admin token, it is "admin".
-func actor(*http.Request) string { return "admin" }
+// actor names who made a request.
+func actor(r *http.Request) string { return principal(r).User }

@@ -65,6 +65,10 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"POST", "/api/v1/resources/x/apply"}, {"GET", "/api/v1/sessions"}, {"GET", "/api/v1/sessions/x"},
 		{"POST", "/api/v1/agents"}, {"DELETE", "/api/v1/agents/x"},
 		{"GET", "/api/v1/roles"}, {"GET", "/api/v1/roles/x"}, {"POST", "/api/v1/roles/x/reveal"}, {"POST", "/api/v1/roles/x/retire"},
+		{"GET", "/api/v1/connect"}, {"GET", "/api/v1/users"}, {"POST", "/api/v1/users"}, {"POST", "/api/v1/users/x/disable"},
+		{"POST", "/api/v1/users/x/tokens"}, {"DELETE", "/api/v1/tokens/x"}, {"GET", "/api/v1/groups"}, {"POST", "/api/v1/groups"},
+		{"PUT", "/api/v1/groups/g/members/u"}, {"DELETE", "/api/v1/groups/g/members/u"}, {"GET", "/api/v1/access"},
+		{"PUT", "/api/v1/access/r/g"}, {"DELETE", "/api/v1/access/r/g"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {

@@ -24,18 +24,28 @@ const KindConnect = "connect"
 // Connection is an upstream connection opened with a resource role's
 // injected credentials, ready to be relayed.
 type Connection struct {
+	// Ctx ends when the connection must close (its user was disabled).
+	Ctx      context.Context
 	Upstream net.Conn
 	Hello    proxy.Hello
 	// Cancel cancels the query running upstream.
 	Cancel  func(ctx context.Context) error
 	sess    store.Session
 	started time.Time
+	user    string
 }
 
-// Connect opens database as resource role name, for actor, and records a
-// connect session. The password never leaves the server. Only the built-in
-// agent reaches databases for connections so far.
-func (s *Service) Connect(ctx context.Context, actor, name, database string) (*Connection, error) {
+// Connect opens database as resource role name for p, and records a
+// connect session. The password never leaves the server. p must be allowed
+// the role; only the built-in agent reaches databases for connections so
+// far.
+func (s *Service) Connect(ctx context.Context, p Principal, name, database string) (*Connection, error) {
+	actor := p.User
+	if ok, err := s.CanUse(ctx, p, name); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errs.New(errs.Forbidden, "%s may not use resource role %s", p.User, name)
+	}
 	rr, err := s.ResourceRole(ctx, name)
 	if err != nil {
 		return nil, err
@@ -92,6 +102,9 @@ func (s *Service) Connect(ctx context.Context, actor, name, database string) (*C
 		hj.Conn.Close()
 		return nil, err
 	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.Ctx, c.user = cctx, p.User
+	s.conns.add(p.User, c, cancel)
 	s.log.Info("connection opened", "role", name, "actor", actor, "database", database)
 	return c, nil
 }
@@ -99,6 +112,7 @@ func (s *Service) Connect(ctx context.Context, actor, name, database string) (*C
 // Finish records the end of a connection: how long, how many bytes, and
 // the statements the client sent.
 func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
+	s.conns.remove(c.user, c)
 	var out strings.Builder
 	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut)
 	for _, q := range st.Statements {

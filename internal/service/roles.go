@@ -56,6 +56,19 @@ func (s *Service) ResourceRoles(ctx context.Context) ([]ResourceRole, error) {
 	return out, nil
 }
 
+// ResourceRoleFor returns one resource role that p may use; others are
+// errs.NotFound, so that members learn nothing of roles they lack.
+func (s *Service) ResourceRoleFor(ctx context.Context, p Principal, name string) (ResourceRole, error) {
+	ok, err := s.CanUse(ctx, p, name)
+	if err != nil {
+		return ResourceRole{}, err
+	}
+	if !ok {
+		return ResourceRole{}, errs.New(errs.NotFound, "resource role %q does not exist", name)
+	}
+	return s.ResourceRole(ctx, name)
+}
+
 // ResourceRole returns one resource role by its PostgreSQL name.
 func (s *Service) ResourceRole(ctx context.Context, name string) (ResourceRole, error) {
 	list, err := s.ResourceRoles(ctx)

@@ -59,6 +59,7 @@ type Service struct {
 	planTimeout, applyTimeout time.Duration
 	hub                       *agent.Hub
 	audit                     *audit.Exporter
+	conns                     openConns
 	log                       *slog.Logger
 	now                       func() time.Time
 }

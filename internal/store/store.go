@@ -270,6 +270,10 @@ type Dump struct {
 	Roles     []Role
 	Sessions  []Session
 	Agents    []Agent
+	Users     []User
+	Tokens    []Token
+	Groups    map[string][]string
+	Access    map[string][]string
 }
 
 // Dumper is implemented by stores that can be copied whole

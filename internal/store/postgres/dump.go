@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -38,7 +39,19 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Sessions, err = queryAll(ctx, s, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM stile_sessions ORDER BY created_at, sid COLLATE \"C\""); err != nil {
 		return d, err
 	}
-	d.Agents, err = s.Agents(ctx)
+	if d.Agents, err = s.Agents(ctx); err != nil {
+		return d, err
+	}
+	if d.Users, err = s.Users(ctx); err != nil {
+		return d, err
+	}
+	if d.Tokens, err = s.dumpTokens(ctx); err != nil {
+		return d, err
+	}
+	if d.Groups, err = s.Groups(ctx); err != nil {
+		return d, err
+	}
+	d.Access, err = s.Access(ctx)
 	return d, err
 }
 
@@ -80,6 +93,45 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}
+		for _, u := range d.Users {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_users (name, admin, disabled, created_at) VALUES ($1, $2, $3, $4)", u.Name, u.Admin, u.Disabled, u.CreatedAt); err != nil {
+				return fmt.Errorf("load user %s: %w", u.Name, err)
+			}
+		}
+		for _, k := range d.Tokens {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_tokens (id, user_name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)", k.ID, k.User, k.Hash, k.CreatedAt, nullTime(k.RevokedAt)); err != nil {
+				return fmt.Errorf("load token %s: %w", k.ID, err)
+			}
+		}
+		for g, members := range d.Groups {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_groups (name) VALUES ($1)", g); err != nil {
+				return fmt.Errorf("load group %s: %w", g, err)
+			}
+			for _, u := range members {
+				if _, err := tx.Exec(ctx, "INSERT INTO stile_group_members (group_name, user_name) VALUES ($1, $2)", g, u); err != nil {
+					return fmt.Errorf("load member %s of %s: %w", u, g, err)
+				}
+			}
+		}
+		for r, groups := range d.Access {
+			for _, g := range groups {
+				if _, err := tx.Exec(ctx, "INSERT INTO stile_access (role_name, group_name) VALUES ($1, $2)", r, g); err != nil {
+					return fmt.Errorf("load access %s: %w", r, err)
+				}
+			}
+		}
 		return nil
 	})
+}
+
+func (s *DB) dumpTokens(ctx context.Context) ([]store.Token, error) {
+	return queryAll(ctx, s, "dump tokens", func(row pgx.Row) (store.Token, error) {
+		var k store.Token
+		var revoked *time.Time
+		err := row.Scan(&k.ID, &k.User, &k.Hash, &k.CreatedAt, &revoked)
+		if revoked != nil {
+			k.RevokedAt = revoked.UTC()
+		}
+		return k, err
+	}, "SELECT id, user_name, hash, created_at, revoked_at FROM stile_tokens ORDER BY id COLLATE \"C\"")
 }

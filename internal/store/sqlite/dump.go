@@ -37,7 +37,19 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Sessions, err = queryAll(ctx, s.db, "dump sessions", scanSession, "SELECT "+sessionCols+" FROM sessions ORDER BY created_at, sid"); err != nil {
 		return d, err
 	}
-	d.Agents, err = s.Agents(ctx)
+	if d.Agents, err = s.Agents(ctx); err != nil {
+		return d, err
+	}
+	if d.Users, err = s.Users(ctx); err != nil {
+		return d, err
+	}
+	if d.Tokens, err = s.dumpTokens(ctx); err != nil {
+		return d, err
+	}
+	if d.Groups, err = s.Groups(ctx); err != nil {
+		return d, err
+	}
+	d.Access, err = s.Access(ctx)
 	return d, err
 }
 
@@ -79,6 +91,43 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				return fmt.Errorf("load agent %s: %w", a.Name, err)
 			}
 		}
+		for _, u := range d.Users {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO users (name, admin, disabled, created_at) VALUES (?, ?, ?, ?)", u.Name, u.Admin, u.Disabled, ts(u.CreatedAt)); err != nil {
+				return fmt.Errorf("load user %s: %w", u.Name, err)
+			}
+		}
+		for _, k := range d.Tokens {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO tokens (id, user_name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)", k.ID, k.User, k.Hash, ts(k.CreatedAt), ts(k.RevokedAt)); err != nil {
+				return fmt.Errorf("load token %s: %w", k.ID, err)
+			}
+		}
+		for g, members := range d.Groups {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO groups (name) VALUES (?)", g); err != nil {
+				return fmt.Errorf("load group %s: %w", g, err)
+			}
+			for _, u := range members {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO group_members (group_name, user_name) VALUES (?, ?)", g, u); err != nil {
+					return fmt.Errorf("load member %s of %s: %w", u, g, err)
+				}
+			}
+		}
+		for r, groups := range d.Access {
+			for _, g := range groups {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO access (role_name, group_name) VALUES (?, ?)", r, g); err != nil {
+					return fmt.Errorf("load access %s: %w", r, err)
+				}
+			}
+		}
 		return nil
 	})
+}
+
+func (s *DB) dumpTokens(ctx context.Context) ([]store.Token, error) {
+	return queryAll(ctx, s.db, "dump tokens", func(row interface{ Scan(...any) error }) (store.Token, error) {
+		var k store.Token
+		var created, revoked string
+		err := row.Scan(&k.ID, &k.User, &k.Hash, &created, &revoked)
+		k.CreatedAt, k.RevokedAt = parseTS(created), parseTS(revoked)
+		return k, err
+	}, "SELECT id, user_name, hash, created_at, revoked_at FROM tokens ORDER BY id")
 }

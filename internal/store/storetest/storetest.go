@@ -44,6 +44,11 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	finishPlan(t, s, "p1", "a", "out-of-sync")
 	must(t, s.SetPendingPassword(ctx, "a", "ro", "sealed-pending"))
 	must(t, s.CreateAgent(ctx, "edge", "hash-edge"))
+	must(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: time.Now().UTC()}))
+	must(t, s.CreateToken(ctx, store.Token{ID: "k1", User: "ann", Hash: "hash-ann", CreatedAt: time.Now().UTC()}))
+	must(t, s.CreateGroup(ctx, "g"))
+	must(t, s.SetMember(ctx, "g", "ann", true))
+	must(t, s.SetAccess(ctx, "stile_a_ro", "g", true))
 	d, err := src.Dump(ctx)
 	must(t, err)
 	dst := open(t)
@@ -64,6 +69,15 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if a, err := dst.AgentByToken(ctx, "hash-edge"); err != nil || a.Name != "edge" {
 		t.Errorf("agent after load: %+v %v", a, err)
+	}
+	if u, err := dst.TokenUser(ctx, "hash-ann"); err != nil || u.Name != "ann" {
+		t.Errorf("token after load: %+v %v", u, err)
+	}
+	if a, _ := dst.Access(ctx); len(a["stile_a_ro"]) != 1 {
+		t.Errorf("access after load: %v", a)
+	}
+	if g, _ := dst.Groups(ctx); len(g["g"]) != 1 {
+		t.Errorf("groups after load: %v", g)
 	}
 	sess, err := dst.Session(ctx, "p1")
 	must(t, err)

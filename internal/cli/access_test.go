@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// TestMembers: a member sees and connects to the resource roles their
+// groups allow and nothing else; admin routes answer 403; disabling the
+// user closes their open connection and their token stops working.
+func TestMembers(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	pgAddr := freeAddr(t)
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr})
+	res := p + "_r"
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	roles := map[string]string{}
+	for _, label := range []string{"ro", "rw"} {
+		doc := h.ok("", "resources", "plan", res, "--role", label, "--scopes", p+"_app", "--privileges", "SELECT")
+		h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+		roles[label] = field(doc, "role_name")
+	}
+	h.ok("", "users", "create", "ann")
+	out := h.ok("", "tokens", "create", "ann")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	token := lines[len(lines)-1]
+	h.ok("", "groups", "create", "analysts")
+	h.ok("", "groups", "add", "analysts", "ann")
+	h.ok("", "access", "grant", roles["ro"], "--group", "analysts")
+	h.fails(1, "does not exist", "", "access", "grant", "nope", "--group", "analysts")
+
+	ann := &harness{t: t, dir: h.dir, vars: map[string]string{"STILE_URL": h.vars["STILE_URL"], "STILE_TOKEN": token}}
+	if out := ann.ok("", "roles", "list"); !strings.Contains(out, roles["ro"]) || strings.Contains(out, roles["rw"]) {
+		t.Fatalf("ann's roles:\n%s", out)
+	}
+	ann.fails(1, "does not exist", "", "roles", "show", roles["rw"])
+	for _, args := range [][]string{{"resources", "list"}, {"sessions", "list"}, {"roles", "reveal", roles["ro"]}, {"users", "list"}, {"agents", "list"}} {
+		ann.fails(1, "not an administrator", "", args...)
+	}
+
+	// Through the server's listener, with her token as the password.
+	connect := func(role, password string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%s user=%s dbname=%s_app sslmode=require", strings.Split(pgAddr, ":")[1], role, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Password = password
+		return pgx.ConnectConfig(context.Background(), cfg)
+	}
+	conn, err := connect(roles["ro"], token)
+	if err != nil {
+		t.Fatalf("ann connecting to her role: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var who string
+	conn.QueryRow(context.Background(), "SELECT current_user").Scan(&who)
+	if who != roles["ro"] {
+		t.Fatalf("current_user = %q", who)
+	}
+	if _, err := connect(roles["rw"], token); err == nil || !strings.Contains(err.Error(), "may not use") {
+		t.Fatalf("ann connecting to a role she lacks: %v", err)
+	}
+	if _, err := connect(roles["ro"], "stlp_wrong"); err == nil || !strings.Contains(err.Error(), "28P01") {
+		t.Fatalf("a wrong token: %v", err)
+	}
+
+	// Disabling her closes the open connection and refuses her token.
+	h.ok("", "users", "disable", "ann")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := conn.Exec(context.Background(), "SELECT 1")
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a disabled user's connection stayed open")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ann.fails(1, "disabled", "", "roles", "list")
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// simple builds a command that makes one API call and prints a line.
+func simple(e *env, use, short, example string, args int, call func(c *client, cmd *cobra.Command, args []string) (string, error)) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Example: example, Args: cobra.ExactArgs(args),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			out, err := call(c, cmd, a)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, out)
+			return nil
+		},
+	}
+}
+
+func newUsersCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "People who use stile with personal tokens",
+		Example: "  stile users create ann\n  stile tokens create ann\n  stile users disable ann"}
+	var admin bool
+	create := simple(e, "create NAME", "Add a user (--admin: may do everything)", "  stile users create ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "user " + a[0] + " created", c.call(cmd.Context(), "POST", "/api/v1/users", map[string]any{"name": a[0], "admin": admin}, nil)
+		})
+	create.Flags().BoolVar(&admin, "admin", false, "an administrator")
+	list := simple(e, "list", "List users", "  stile users list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
+		var out struct{ Users []store.User }
+		if err := c.call(cmd.Context(), "GET", "/api/v1/users", nil, &out); err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		tw := table(&b)
+		fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED")
+		for _, u := range out.Users {
+			fmt.Fprintf(tw, "%s\t%v\t%v\n", u.Name, u.Admin, u.Disabled)
+		}
+		tw.Flush()
+		return strings.TrimRight(b.String(), "\n"), nil
+	})
+	var enable bool
+	disable := simple(e, "disable NAME", "Disable a user: tokens stop working, open connections close", "  stile users disable ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			q := ""
+			if enable {
+				q = "?enable=true"
+			}
+			return "user " + a[0] + " updated", c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/disable"+q, nil, nil)
+		})
+	disable.Flags().BoolVar(&enable, "enable", false, "enable the user again")
+	cmd.AddCommand(create, list, disable)
+	return cmd
+}
+
+func newTokensCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "tokens", Short: "Personal access tokens", Example: "  stile tokens create ann\n  stile tokens revoke 3f2a…"}
+	create := simple(e, "create USER", "Make a token for a user; it is shown once, only its hash is kept", "  stile tokens create ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			var out struct{ ID, Token string }
+			if err := c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out); err != nil {
+				return "", err
+			}
+			return "token " + out.ID + " for " + a[0] + " (shown once):\n" + out.Token, nil
+		})
+	revoke := simple(e, "revoke ID", "Revoke a token", "  stile tokens revoke 3f2a5c1d9e0b", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "token " + a[0] + " revoked", c.call(cmd.Context(), "DELETE", "/api/v1/tokens/"+pathEscape(a[0]), nil, nil)
+		})
+	cmd.AddCommand(create, revoke)
+	return cmd
+}
+
+func newGroupsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "groups", Short: "Groups of users, which access is granted to",
+		Example: "  stile groups create analysts\n  stile groups add analysts ann"}
+	create := simple(e, "create NAME", "Add a group", "  stile groups create analysts", 1, func(c *client, cmd *cobra.Command, a []string) (string, error) {
+		return "group " + a[0] + " created", c.call(cmd.Context(), "POST", "/api/v1/groups", map[string]string{"name": a[0]}, nil)
+	})
+	add := simple(e, "add GROUP USER", "Add a user to a group", "  stile groups add analysts ann", 2, func(c *client, cmd *cobra.Command, a []string) (string, error) {
+		return a[1] + " added to " + a[0], c.call(cmd.Context(), "PUT", "/api/v1/groups/"+pathEscape(a[0])+"/members/"+pathEscape(a[1]), nil, nil)
+	})
+	remove := simple(e, "remove GROUP USER", "Remove a user from a group", "  stile groups remove analysts ann", 2, func(c *client, cmd *cobra.Command, a []string) (string, error) {
+		return a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/groups/"+pathEscape(a[0])+"/members/"+pathEscape(a[1]), nil, nil)
+	})
+	list := simple(e, "list", "List groups and members", "  stile groups list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
+		var out struct{ Groups map[string][]string }
+		if err := c.call(cmd.Context(), "GET", "/api/v1/groups", nil, &out); err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, g := range sortedKeys(out.Groups) {
+			fmt.Fprintf(&b, "%s: %s\n", g, strings.Join(out.Groups[g], ", "))
+		}
+		return strings.TrimRight(b.String(), "\n"), nil
+	})
+	cmd.AddCommand(create, add, remove, list)
+	return cmd
+}
+
+func newAccessCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "access", Short: "Which groups may use which resource roles",
+		Example: "  stile access grant stile_analytics_ro_6075a443 --group analysts"}
+	var group string
+	grant := simple(e, "grant ROLE --group G", "Let a group use a resource role", "  stile access grant stile_analytics_ro_6075a443 --group analysts", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "granted " + a[0] + " to " + group, c.call(cmd.Context(), "PUT", "/api/v1/access/"+pathEscape(a[0])+"/"+pathEscape(group), nil, nil)
+		})
+	grant.Flags().StringVar(&group, "group", "", "group")
+	grant.MarkFlagRequired("group")
+	var rgroup string
+	revoke := simple(e, "revoke ROLE --group G", "Stop a group using a resource role", "  stile access revoke stile_analytics_ro_6075a443 --group analysts", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "revoked " + a[0] + " from " + rgroup, c.call(cmd.Context(), "DELETE", "/api/v1/access/"+pathEscape(a[0])+"/"+pathEscape(rgroup), nil, nil)
+		})
+	revoke.Flags().StringVar(&rgroup, "group", "", "group")
+	revoke.MarkFlagRequired("group")
+	list := simple(e, "list", "List access grants", "  stile access list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
+		var out struct{ Access map[string][]string }
+		if err := c.call(cmd.Context(), "GET", "/api/v1/access", nil, &out); err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, r := range sortedKeys(out.Access) {
+			fmt.Fprintf(&b, "%s: %s\n", r, strings.Join(out.Access[r], ", "))
+		}
+		return strings.TrimRight(b.String(), "\n"), nil
+	})
+	cmd.AddCommand(grant, revoke, list)
+	return cmd
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"net/http"
+)
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": list})
+	return nil
+}
+
+// UserRequest is the body of POST /api/v1/users.
+type UserRequest struct {
+	Name  string `json:"name"`
+	Admin bool   `json:"admin"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req UserRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.svc.CreateUser(r.Context(), req.Name, req.Admin); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, req)
+	return nil
+}
+
+func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) error {
+	enable := r.URL.Query().Get("enable") == "true"
+	if err := s.svc.SetUserDisabled(r.Context(), r.PathValue("name"), !enable); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "disabled": !enable})
+	return nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	id, token, err := s.svc.CreateToken(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "user": r.PathValue("name"), "token": token})
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "revoked": true})
+	return nil
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
+	g, err := s.svc.Groups(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": g})
+	return nil
+}
+
+// GroupRequest is the body of POST /api/v1/groups.
+type GroupRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
+	var req GroupRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.svc.CreateGroup(r.Context(), req.Name); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, req)
+	return nil
+}
+
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
+	return s.member1(w, r, true)
+}
+
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
+	return s.member1(w, r, false)
+}
+
+func (s *Server) member1(w http.ResponseWriter, r *http.Request, in bool) error {
+	if err := s.svc.SetMember(r.Context(), r.PathValue("group"), r.PathValue("user"), in); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"group": r.PathValue("group"), "user": r.PathValue("user"), "member": in})
+	return nil
+}
+
+func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.svc.Access(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"access": a})
+	return nil
+}
+
+func (s *Server) grantAccess(w http.ResponseWriter, r *http.Request) error {
+	return s.access1(w, r, true)
+}
+
+func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request) error {
+	return s.access1(w, r, false)
+}
+
+func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error {
+	if err := s.svc.SetAccess(r.Context(), r.PathValue("role"), r.PathValue("group"), on); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "group": r.PathValue("group"), "granted": on})
+	return nil
+}

@@ -1,0 +1,192 @@
+package service
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"sync"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Principal is who a request acts as: the admin token, or a user through
+// one of their personal tokens.
+type Principal struct {
+	User  string
+	Admin bool
+}
+
+// Admin is the principal of the server's admin token.
+var Admin = Principal{User: "admin", Admin: true}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+func checkName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		return errs.Invalidf("%s name %q must be 1-63 of [a-z0-9._-], starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
+// TokenPrincipal resolves a personal access token. Unknown, revoked or a
+// disabled user's tokens are errs.Unauthorized.
+func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, error) {
+	u, err := s.store.TokenUser(ctx, agent.TokenHash(token))
+	if err != nil {
+		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	if u.Disabled {
+		return Principal{}, errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
+	}
+	return Principal{User: u.Name, Admin: u.Admin}, nil
+}
+
+// CreateUser adds a user; admin users may do everything the admin token can.
+func (s *Service) CreateUser(ctx context.Context, name string, admin bool) error {
+	if err := checkName("user", name); err != nil {
+		return err
+	}
+	if name == Admin.User {
+		return errs.New(errs.Conflict, "user name %q is reserved for the admin token", name)
+	}
+	return s.store.CreateUser(ctx, store.User{Name: name, Admin: admin, CreatedAt: s.now()})
+}
+
+// Users lists users.
+func (s *Service) Users(ctx context.Context) ([]store.User, error) { return s.store.Users(ctx) }
+
+// SetUserDisabled disables (or enables) a user: their tokens stop working
+// and their open connections through this server are closed.
+func (s *Service) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
+	if err := s.store.SetUserDisabled(ctx, name, disabled); err != nil {
+		return err
+	}
+	if disabled {
+		s.conns.closeUser(name)
+	}
+	s.log.Info("user disabled", "user", name, "disabled", disabled)
+	return nil
+}
+
+// CreateToken makes a personal access token for user and returns its id
+// and the token, shown this once (only its hash is stored).
+func (s *Service) CreateToken(ctx context.Context, user string) (id, token string, err error) {
+	id, token = secret.NewToken()[:12], "stlp_"+secret.NewToken()
+	err = s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: agent.TokenHash(token), CreatedAt: s.now()})
+	return id, token, err
+}
+
+// RevokeToken revokes a token by id.
+func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	return s.store.RevokeToken(ctx, id)
+}
+
+// CreateGroup adds a group.
+func (s *Service) CreateGroup(ctx context.Context, name string) error {
+	if err := checkName("group", name); err != nil {
+		return err
+	}
+	return s.store.CreateGroup(ctx, name)
+}
+
+// SetMember adds or removes a user from a group.
+func (s *Service) SetMember(ctx context.Context, group, user string, in bool) error {
+	return s.store.SetMember(ctx, group, user, in)
+}
+
+// Groups lists groups and their members.
+func (s *Service) Groups(ctx context.Context) (map[string][]string, error) {
+	return s.store.Groups(ctx)
+}
+
+// SetAccess grants or revokes a group's use of a resource role.
+func (s *Service) SetAccess(ctx context.Context, role, group string, on bool) error {
+	if on {
+		if _, err := s.ResourceRole(ctx, role); err != nil {
+			return err
+		}
+	}
+	return s.store.SetAccess(ctx, role, group, on)
+}
+
+// Access lists the groups allowed per resource role.
+func (s *Service) Access(ctx context.Context) (map[string][]string, error) {
+	return s.store.Access(ctx)
+}
+
+// CanUse reports whether p may see and connect to resource role name:
+// admins always, members through one of their groups.
+func (s *Service) CanUse(ctx context.Context, p Principal, name string) (bool, error) {
+	if p.Admin {
+		return true, nil
+	}
+	access, err := s.store.Access(ctx)
+	if err != nil {
+		return false, err
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range access[name] {
+		if slices.Contains(groups[g], p.User) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ResourceRolesFor lists the resource roles p may use.
+func (s *Service) ResourceRolesFor(ctx context.Context, p Principal) ([]ResourceRole, error) {
+	all, err := s.ResourceRoles(ctx)
+	if err != nil || p.Admin {
+		return all, err
+	}
+	var out []ResourceRole
+	for _, r := range all {
+		ok, err := s.CanUse(ctx, p, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// openConns tracks this server's relayed connections per user, so that
+// disabling a user closes theirs.
+type openConns struct {
+	mu sync.Mutex
+	m  map[string]map[*Connection]context.CancelFunc
+}
+
+func (o *openConns) add(user string, c *Connection, cancel context.CancelFunc) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = map[string]map[*Connection]context.CancelFunc{}
+	}
+	if o.m[user] == nil {
+		o.m[user] = map[*Connection]context.CancelFunc{}
+	}
+	o.m[user][c] = cancel
+}
+
+func (o *openConns) remove(user string, c *Connection) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.m[user], c)
+}
+
+func (o *openConns) closeUser(user string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, cancel := range o.m[user] {
+		cancel()
+	}
+}
