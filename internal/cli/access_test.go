@@ -75,6 +75,45 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("a wrong token: %v", err)
 	}
 
+	// A role that needs approval: her connection waits for an admin.
+	h.ok("", "access", "require-approval", roles["ro"])
+	pending := func() string {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out := h.ok("", "approvals", "list")
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) >= 5 && f[1] == "ann" && f[4] == "pending" {
+					return f[0]
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no pending approval:\n%s", out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	type result struct {
+		conn *pgx.Conn
+		err  error
+	}
+	waiting := make(chan result, 1)
+	go func() { c, err := connect(roles["ro"], token); waiting <- result{c, err} }()
+	h.ok("", "approvals", "approve", pending())
+	got := <-waiting
+	if got.err != nil {
+		t.Fatalf("approved connection: %v", got.err)
+	}
+	got.conn.Close(context.Background())
+	go func() { c, err := connect(roles["ro"], token); waiting <- result{c, err} }()
+	h.ok("", "approvals", "deny", pending())
+	if got := <-waiting; got.err == nil || !strings.Contains(got.err.Error(), "denied") {
+		t.Fatalf("denied connection: %v", got.err)
+	}
+	if out := h.ok("", "sessions", "list", "--kind", "approval"); !strings.Contains(out, "approved") || !strings.Contains(out, "denied") {
+		t.Fatalf("approval sessions:\n%s", out)
+	}
+	h.ok("", "access", "require-approval", roles["ro"], "--off")
+
 	// Disabling her closes the open connection and refuses her token.
 	h.ok("", "users", "disable", "ann")
 	deadline := time.Now().Add(5 * time.Second)

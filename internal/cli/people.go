@@ -139,7 +139,46 @@ func newAccessCmd(e *env) *cobra.Command {
 		}
 		return strings.TrimRight(b.String(), "\n"), nil
 	})
-	cmd.AddCommand(grant, revoke, list)
+	var off bool
+	approval := simple(e, "require-approval ROLE", "Make members' connections to a role wait for an admin's approval", "  stile access require-approval stile_prod_rw_1a2b3c4d", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			method, what := "PUT", "now needs"
+			if off {
+				method, what = "DELETE", "no longer needs"
+			}
+			return a[0] + " " + what + " approval", c.call(cmd.Context(), method, "/api/v1/approval-required/"+pathEscape(a[0]), nil, nil)
+		})
+	approval.Flags().BoolVar(&off, "off", false, "stop requiring approval")
+	cmd.AddCommand(grant, revoke, list, approval)
+	return cmd
+}
+
+func newApprovalsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "approvals", Short: "Connection requests waiting for an admin",
+		Example: "  stile approvals list\n  stile approvals approve 6f1c…"}
+	var status string
+	list := simple(e, "list", "List approval requests", "  stile approvals list --status pending", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
+		var out struct{ Approvals []store.Approval }
+		if err := c.call(cmd.Context(), "GET", "/api/v1/approvals?status="+status, nil, &out); err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		tw := table(&b)
+		fmt.Fprintln(tw, "ID\tUSER\tROLE\tDATABASE\tSTATUS\tBY")
+		for _, a := range out.Approvals {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.User, a.Role, a.Database, a.Status, a.DecidedBy)
+		}
+		tw.Flush()
+		return strings.TrimRight(b.String(), "\n"), nil
+	})
+	list.Flags().StringVar(&status, "status", "pending", "pending, approved, denied, used, expired, or empty for all")
+	decide := func(verb string) *cobra.Command {
+		return simple(e, verb+" ID", strings.ToUpper(verb[:1])+verb[1:]+" a request (audited)", "  stile approvals "+verb+" 6f1c2d3e-…", 1,
+			func(c *client, cmd *cobra.Command, a []string) (string, error) {
+				return a[0] + " " + verb + "d", c.call(cmd.Context(), "POST", "/api/v1/approvals/"+pathEscape(a[0])+"/"+verb, nil, nil)
+			})
+	}
+	cmd.AddCommand(list, decide("approve"), decide("deny"))
 	return cmd
 }
 

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/stile-dev/stile/internal/errs"
 )
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
@@ -122,5 +124,39 @@ func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "group": r.PathValue("group"), "granted": on})
+	return nil
+}
+
+func (s *Server) requireApproval(w http.ResponseWriter, r *http.Request) error {
+	on := r.Method == http.MethodPut
+	if err := s.svc.SetApprovalRequired(r.Context(), r.PathValue("role"), on); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "approval_required": on})
+	return nil
+}
+
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.Approvals(r.Context(), r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"approvals": list})
+	return nil
+}
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
+	var approve bool
+	switch r.PathValue("decision") {
+	case "approve":
+		approve = true
+	case "deny":
+	default:
+		return errs.Invalidf("decision %q is not approve or deny", r.PathValue("decision"))
+	}
+	if err := s.svc.Decide(r.Context(), principal(r), r.PathValue("id"), approve); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "approved": approve})
 	return nil
 }

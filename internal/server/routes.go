@@ -39,6 +39,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/access", s.authed(s.listAccess))
 	s.mux.HandleFunc("PUT /api/v1/access/{role}/{group}", s.authed(s.grantAccess))
 	s.mux.HandleFunc("DELETE /api/v1/access/{role}/{group}", s.authed(s.revokeAccess))
+	s.mux.HandleFunc("PUT /api/v1/approval-required/{role}", s.authed(s.requireApproval))
+	s.mux.HandleFunc("DELETE /api/v1/approval-required/{role}", s.authed(s.requireApproval))
+	s.mux.HandleFunc("GET /api/v1/approvals", s.authed(s.listApprovals))
+	s.mux.HandleFunc("POST /api/v1/approvals/{id}/{decision}", s.authed(s.decide))
 	s.mux.HandleFunc("GET /api/v1/sessions", s.authed(s.listSessions))
 	s.mux.HandleFunc("GET /api/v1/sessions/{sid}", s.authed(s.getSession))
 

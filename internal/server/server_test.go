@@ -69,6 +69,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"POST", "/api/v1/users/x/tokens"}, {"DELETE", "/api/v1/tokens/x"}, {"GET", "/api/v1/groups"}, {"POST", "/api/v1/groups"},
 		{"PUT", "/api/v1/groups/g/members/u"}, {"DELETE", "/api/v1/groups/g/members/u"}, {"GET", "/api/v1/access"},
 		{"PUT", "/api/v1/access/r/g"}, {"DELETE", "/api/v1/access/r/g"},
+		{"PUT", "/api/v1/approval-required/r"}, {"DELETE", "/api/v1/approval-required/r"}, {"GET", "/api/v1/approvals"}, {"POST", "/api/v1/approvals/x/approve"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {
@@ -93,7 +94,7 @@ func TestErrorsMapToStatuses(t *testing.T) {
 		{"POST", "/api/v1/resources/import", `{"csv": "x", "surprise": 1}`, 400, "unknown field"},
 		{"POST", "/api/v1/resources/import", `{"csv": "name,type,host,port\na,mysql,h,1\n"}`, 400, `"action": "error"`},
 		{"GET", "/api/v1/sessions/nope", "", 404, "not_found"},
-		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan, apply, reveal or connect"},
+		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan, apply, reveal, connect or approval"},
 		{"POST", "/api/v1/resources/x/apply", `{}`, 400, "sid is required"},
 		{"POST", "/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["d"], "privileges": ["SELECT"]}]}`, 400, "not in the inventory"},
 	} {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,6 +50,15 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	rr, err := s.ResourceRole(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if !p.Admin {
+		if need, err := s.store.ApprovalRequired(ctx, name); err != nil {
+			return nil, err
+		} else if need {
+			if err := s.awaitApproval(ctx, p, name, cmp.Or(database, rr.Database)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if rr.Agent != agent.LocalName {
 		return nil, errs.New(errs.Unavailable, "resource role %s is served by agent %s; connections through remote agents are not supported yet", name, rr.Agent)

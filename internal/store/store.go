@@ -130,6 +130,18 @@ type Token struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
+// Approval is a member's request to connect to a role that needs an
+// admin's approval.
+type Approval struct {
+	ID        string    `json:"id"`
+	Role      string    `json:"role"`
+	User      string    `json:"user"`
+	Database  string    `json:"database"`
+	Status    string    `json:"status"` // pending, approved, denied, used
+	CreatedAt time.Time `json:"created_at"`
+	DecidedBy string    `json:"decided_by,omitempty"`
+}
+
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {
 	Resource string
@@ -239,6 +251,20 @@ type Store interface {
 	SetAccess(ctx context.Context, role, group string, on bool) error
 	// Access lists, per resource role, the groups allowed to use it.
 	Access(ctx context.Context) (map[string][]string, error)
+
+	// SetApprovalRequired marks a resource role as needing approval.
+	SetApprovalRequired(ctx context.Context, role string, on bool) error
+	// ApprovalRequired reports whether it does.
+	ApprovalRequired(ctx context.Context, role string) (bool, error)
+	// CreateApproval records a pending request.
+	CreateApproval(ctx context.Context, a Approval) error
+	// Approval returns one request; errs.NotFound if unknown.
+	Approval(ctx context.Context, id string) (Approval, error)
+	// Approvals lists requests with status (all when empty), newest first.
+	Approvals(ctx context.Context, status string) ([]Approval, error)
+	// DecideApproval moves a request from one status to another;
+	// errs.Conflict if it is not in from any more.
+	DecideApproval(ctx context.Context, id, from, to, by string) error
 
 	// CreateWebSession stores a web sign-in.
 	CreateWebSession(ctx context.Context, w WebSession) error

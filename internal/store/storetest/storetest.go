@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"People", testPeople},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"People", testPeople}, {"Approvals", testApprovals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -480,5 +480,37 @@ func testPeople(t *testing.T, s store.Store) {
 	must(t, s.SetMember(ctx, "analysts", "ann", false))
 	if a, _ := s.Access(ctx); len(a) != 0 {
 		t.Errorf("Access after revoke = %v", a)
+	}
+}
+
+func testApprovals(t *testing.T, s store.Store) {
+	must(t, s.SetApprovalRequired(ctx, "r1", true))
+	must(t, s.SetApprovalRequired(ctx, "r1", true))
+	if on, err := s.ApprovalRequired(ctx, "r1"); err != nil || !on {
+		t.Fatalf("ApprovalRequired = %v %v", on, err)
+	}
+	if on, _ := s.ApprovalRequired(ctx, "r2"); on {
+		t.Error("r2 needs no approval")
+	}
+	must(t, s.CreateApproval(ctx, store.Approval{ID: "a1", Role: "r1", User: "ann", Database: "db", Status: "pending", CreatedAt: time.Now().UTC()}))
+	must(t, s.DecideApproval(ctx, "a1", "pending", "approved", "boss"))
+	wantCode(t, s.DecideApproval(ctx, "a1", "pending", "denied", "boss"), errs.Conflict)
+	a, err := s.Approval(ctx, "a1")
+	must(t, err)
+	if a.Status != "approved" || a.DecidedBy != "boss" || a.User != "ann" {
+		t.Errorf("approval = %+v", a)
+	}
+	if list, _ := s.Approvals(ctx, "pending"); len(list) != 0 {
+		t.Errorf("pending = %+v", list)
+	}
+	must(t, s.DecideApproval(ctx, "a1", "approved", "used", ""))
+	if a, _ := s.Approval(ctx, "a1"); a.DecidedBy != "boss" || a.Status != "used" {
+		t.Errorf("used approval = %+v", a)
+	}
+	_, err = s.Approval(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	must(t, s.SetApprovalRequired(ctx, "r1", false))
+	if on, _ := s.ApprovalRequired(ctx, "r1"); on {
+		t.Error("approval still required")
 	}
 }
