@@ -66,6 +66,12 @@ type Exporter struct {
 	queue chan Event
 	file  *os.File
 	wg    sync.WaitGroup
+
+	// mu orders Emit against Close: sessions can finish (a proxied
+	// connection ending) while the server shuts down, and a send on the
+	// closed queue would panic.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // queueSize bounds events waiting for the sinks.
@@ -97,6 +103,12 @@ func (e *Exporter) Emit(s store.Session) {
 	if e == nil {
 		return
 	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		e.cfg.Log.Warn("audit exporter is closed; event not exported (the session is in the store)", "sid", s.SID)
+		return
+	}
 	select {
 	case e.queue <- FromSession(s):
 	default:
@@ -109,7 +121,14 @@ func (e *Exporter) Close() error {
 	if e == nil {
 		return nil
 	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
 	close(e.queue)
+	e.mu.Unlock()
 	e.wg.Wait()
 	if e.file != nil {
 		return e.file.Close()

@@ -88,3 +88,30 @@ func TestEmitNeverBlocks(t *testing.T) {
 		t.Fatal("Emit blocked on a stuck webhook")
 	}
 }
+
+// TestEmitDuringClose: sessions may finish while the server shuts down;
+// Emit racing Close must neither panic nor race.
+func TestEmitDuringClose(t *testing.T) {
+	e, err := New(Config{File: filepath.Join(t.TempDir(), "audit.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				e.Emit(store.Session{SID: "x"})
+			}
+		}()
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	e.Emit(store.Session{SID: "after"})
+	if err := e.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
