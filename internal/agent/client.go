@@ -126,7 +126,14 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, log *slo
 		jobs.Add(1)
 		go func() {
 			defer jobs.Done()
-			payload, err := run(sctx, m)
+			var payload any
+			var err error
+			if m.Kind == JobConnect {
+				// The relay outlives the job: bound it by the agent's life.
+				payload, err = openStream(ctx, wsURL, token, hc, m, log)
+			} else {
+				payload, err = run(sctx, m)
+			}
 			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}
 			if payload != nil {
 				reply.Payload, _ = json.Marshal(payload)

@@ -53,6 +53,8 @@ type Hub struct {
 	replica string
 	log     *slog.Logger
 
+	streams streams
+
 	mu    sync.Mutex
 	conns map[string]*agentConn
 	// waiters are the queued jobs this replica waits for, woken by

@@ -16,6 +16,7 @@ const (
 	JobApply      = "apply"
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
+	JobConnect    = "connect"
 )
 
 // message is one WebSocket frame, in either direction: a job (server to

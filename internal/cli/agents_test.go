@@ -52,9 +52,40 @@ func TestRemoteAgent(t *testing.T) {
 		t.Errorf("apply session:\n%s", out)
 	}
 
+	// People connect through the agent too: stile connect, then a client.
+	role := field(doc, "role_name")
+	addr := freeAddr(t)
+	cctx, cancelConnect := context.WithCancel(context.Background())
+	connectDone := make(chan int, 1)
+	go func() {
+		connectDone <- run(cctx, []string{"connect", role, "--port", strings.Split(addr, ":")[1], "--database", p + "_app"}, h.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	var who string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cfg, _ := pgx.ParseConfig("postgres://anyone@" + addr + "/" + p + "_app?sslmode=disable")
+		conn, err := pgx.ConnectConfig(context.Background(), cfg)
+		if err == nil {
+			err = conn.QueryRow(context.Background(), "SELECT current_user").Scan(&who)
+			conn.Close(context.Background())
+		}
+		if err == nil || time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("connecting through the agent: %v", err)
+			}
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancelConnect()
+	<-connectDone
+	if who != role {
+		t.Fatalf("current_user through the agent = %q, want %q", who, role)
+	}
+
 	// The agent goes away: work fails at once, not after a timeout.
 	stop()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for agentStatus(h.ok("", "agents", "list"), "edge") != "offline" {
 		if time.Now().After(deadline) {
 			t.Fatal("the server did not notice the agent left")

@@ -13,6 +13,11 @@ func (s *Server) routes() {
 	if s.hub != nil {
 		// Agents authenticate with their own token, not the admin's.
 		s.mux.Handle("GET /api/v1/agent/connect", s.hub)
+		if h, ok := s.hub.(interface {
+			ServeStream(http.ResponseWriter, *http.Request)
+		}); ok {
+			s.mux.HandleFunc("GET /api/v1/agent/stream", h.ServeStream)
+		}
 	}
 	s.mux.HandleFunc("GET /api/v1/resources", s.authed(s.listResources))
 	s.mux.HandleFunc("POST /api/v1/resources/import", s.authed(s.importResources))

@@ -60,9 +60,6 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 			}
 		}
 	}
-	if rr.Agent != agent.LocalName {
-		return nil, errs.New(errs.Unavailable, "resource role %s is served by agent %s; connections through remote agents are not supported yet", name, rr.Agent)
-	}
 	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
 	if err != nil {
 		return nil, err
@@ -85,6 +82,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		SID: newSID(), Kind: KindConnect, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor, Agent: rr.Agent,
 		CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
 	}}
+	if rr.Agent != agent.LocalName {
+		return s.connectRemote(ctx, c, p, rr, t, database)
+	}
 	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
 		err = target.Classify(err, name+"@"+rr.Host)
@@ -134,4 +134,32 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 		return
 	}
 	s.audit.Emit(c.sess)
+}
+
+// connectRemote opens the connection through the resource's remote agent,
+// which streams it back over a WebSocket of its own (to this replica).
+func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal, rr ResourceRole, t target.Target, database string) (*Connection, error) {
+	if s.hub == nil {
+		return nil, errs.New(errs.Unavailable, "agent %s is offline", rr.Agent)
+	}
+	if _, err := s.agent(rr.Agent); err != nil {
+		return nil, err
+	}
+	conn, hello, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
+	if err != nil {
+		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
+		if s.store.CreateSession(ctx, c.sess) == nil {
+			s.audit.Emit(c.sess)
+		}
+		return nil, err
+	}
+	c.Upstream, c.Hello = conn, hello
+	if err := s.store.CreateSession(ctx, c.sess); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.Ctx, c.user = cctx, p.User
+	s.conns.add(p.User, c, cancel)
+	return c, nil
 }

@@ -1,0 +1,197 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// connectJob asks an agent to open a database connection as a resource
+// role and stream it back on a WebSocket of its own.
+type connectJob struct {
+	Stream   string        `json:"stream"`
+	Target   target.Target `json:"target"`
+	Database string        `json:"database"`
+}
+
+// openStream runs on the agent: connect upstream with the injected
+// credentials, dial the server's stream endpoint, send the hello, and relay
+// bytes until either side ends. The job answers once the stream is up.
+func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m message, log *slog.Logger) (any, error) {
+	var j connectJob
+	if err := json.Unmarshal(m.Payload, &j); err != nil {
+		return nil, err
+	}
+	cfg, err := j.Target.Config(j.Database)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams = map[string]string{"application_name": "stile connect"}
+	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
+	if err != nil {
+		return nil, target.Classify(err, j.Target.User+"@"+j.Target.Host)
+	}
+	if err := pc.SyncConn(ctx); err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
+	streamURL := strings.TrimSuffix(wsURL, "/connect") + "/stream?id=" + url.QueryEscape(j.Stream)
+	ws, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		hj.Conn.Close()
+		return nil, fmt.Errorf("open stream: %w", err)
+	}
+	ws.SetReadLimit(64 << 20)
+	if err := proxy.SendHello(ctx, ws, proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}); err != nil {
+		hj.Conn.Close()
+		ws.CloseNow()
+		return nil, err
+	}
+	go func() {
+		proxy.Relay(ctx, ws, hj.Conn)
+		log.Info("connection stream closed", "database", j.Database)
+	}()
+	return "ok", nil
+}
+
+// streams pairs agents' stream WebSockets with the connections waiting for
+// them on this server.
+type streams struct {
+	mu      sync.Mutex
+	waiting map[string]*pending
+}
+
+// pending is a connection waiting for its stream: only agent may answer,
+// and gone closes when the waiter gives up, so a late stream is dropped
+// instead of held forever.
+type pending struct {
+	agent string
+	ch    chan streamResult
+	gone  chan struct{}
+}
+
+type streamResult struct {
+	conn  net.Conn
+	hello proxy.Hello
+}
+
+// streamConn is an agent's stream seen as a net.Conn; closing it releases
+// the handler that holds the WebSocket.
+type streamConn struct {
+	net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *streamConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return c.Conn.Close()
+}
+
+// OpenStream asks agent name to connect to database as t's user and to
+// stream the connection back to this server; it returns the stream and the
+// server's startup parameters. The agent must be connected to this replica.
+func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (net.Conn, proxy.Hello, error) {
+	if here, _ := h.Connected(name); !here {
+		// The agent dials its stream to the address it knows, which may be
+		// another replica behind the load balancer: refuse now rather than
+		// after it connected upstream.
+		return nil, proxy.Hello{}, errs.New(errs.Unavailable, "agent %s is not connected to this server (replica %s); connections through a remote agent must reach the replica it is connected to", name, h.replica)
+	}
+	id := secret.NewToken()
+	p := &pending{agent: name, ch: make(chan streamResult), gone: make(chan struct{})}
+	h.streams.mu.Lock()
+	if h.streams.waiting == nil {
+		h.streams.waiting = map[string]*pending{}
+	}
+	h.streams.waiting[id] = p
+	h.streams.mu.Unlock()
+	defer func() {
+		h.streams.mu.Lock()
+		delete(h.streams.waiting, id)
+		h.streams.mu.Unlock()
+		close(p.gone)
+	}()
+	if err := h.call(ctx, name, JobConnect, connectJob{Stream: id, Target: t, Database: database}, nil); err != nil {
+		return nil, proxy.Hello{}, err
+	}
+	select {
+	case res := <-p.ch:
+		return res.conn, res.hello, nil
+	case <-time.After(streamHelloTimeout):
+		return nil, proxy.Hello{}, errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
+	case <-ctx.Done():
+		return nil, proxy.Hello{}, ctx.Err()
+	}
+}
+
+// ServeStream accepts an agent's stream for a connection this server waits
+// for, and holds it until the relay ends.
+func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok = strings.TrimSpace(tok)
+	a, err := h.reg.AgentByToken(r.Context(), TokenHash(tok))
+	if err != nil || tok == "" {
+		http.Error(w, "unknown or revoked agent token", http.StatusUnauthorized)
+		return
+	}
+	id := r.URL.Query().Get("id")
+	h.streams.mu.Lock()
+	p := h.streams.waiting[id]
+	if p != nil && p.agent == a.Name {
+		delete(h.streams.waiting, id)
+	} else {
+		p = nil
+	}
+	h.streams.mu.Unlock()
+	if p == nil {
+		http.Error(w, "no connection waits for this stream", http.StatusNotFound)
+		return
+	}
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(64 << 20)
+	ctx := context.WithoutCancel(r.Context())
+	hctx, cancel := context.WithTimeout(ctx, streamHelloTimeout)
+	_, data, err := ws.Read(hctx)
+	cancel()
+	var hello proxy.Hello
+	if err != nil || json.Unmarshal(data, &hello) != nil {
+		ws.CloseNow()
+		return
+	}
+	sc := &streamConn{Conn: websocket.NetConn(ctx, ws, websocket.MessageBinary), done: make(chan struct{})}
+	select {
+	case p.ch <- streamResult{conn: sc, hello: hello}:
+	case <-p.gone:
+		sc.Close()
+		return
+	}
+	<-sc.done
+}
+
+// streamHelloTimeout bounds the wait for an agent's stream, and for its
+// first frame once it is up.
+const streamHelloTimeout = 15 * time.Second
