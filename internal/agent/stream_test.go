@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// tokens is a registry that knows agents by token; the hub's other needs
+// are not reached by these tests.
+type tokens struct {
+	Registry
+	byHash map[string]string
+}
+
+func (r tokens) AgentByToken(_ context.Context, hash string) (store.Agent, error) {
+	name, ok := r.byHash[hash]
+	if !ok {
+		return store.Agent{}, errs.New(errs.NotFound, "no agent")
+	}
+	return store.Agent{Name: name}, nil
+}
+
+func streamHub(t *testing.T) (*Hub, *httptest.Server) {
+	t.Helper()
+	reg := tokens{byHash: map[string]string{TokenHash("tok-a"): "a", TokenHash("tok-b"): "b"}}
+	h := NewHub(reg, nil, false, "r1", slog.New(slog.DiscardHandler))
+	srv := httptest.NewServer(http.HandlerFunc(h.ServeStream))
+	t.Cleanup(srv.Close)
+	return h, srv
+}
+
+// wait registers a connection waiting for agent's stream, as OpenStream does.
+func wait(h *Hub, id, agent string) *pending {
+	p := &pending{agent: agent, ch: make(chan streamResult), gone: make(chan struct{})}
+	h.streams.mu.Lock()
+	if h.streams.waiting == nil {
+		h.streams.waiting = map[string]*pending{}
+	}
+	h.streams.waiting[id] = p
+	h.streams.mu.Unlock()
+	return p
+}
+
+func dialStream(ctx context.Context, srv *httptest.Server, id, token string) (*websocket.Conn, *http.Response, error) {
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/?id=" + id
+	return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+}
+
+// TestStreamOnlyFromTheAgentAsked: another agent's token, a bad token or an
+// unknown id is refused and leaves the waiting connection alone.
+func TestStreamOnlyFromTheAgentAsked(t *testing.T) {
+	h, srv := streamHub(t)
+	ctx := t.Context()
+	wait(h, "s1", "a")
+	for _, c := range []struct {
+		id, token string
+		status    int
+	}{
+		{"s1", "tok-b", http.StatusNotFound},
+		{"s1", "nope", http.StatusUnauthorized},
+		{"s1", "", http.StatusUnauthorized},
+		{"s2", "tok-a", http.StatusNotFound},
+	} {
+		_, resp, err := dialStream(ctx, srv, c.id, c.token)
+		if err == nil || resp == nil || resp.StatusCode != c.status {
+			t.Errorf("id %s token %q: err %v, want HTTP %d", c.id, c.token, err, c.status)
+		}
+	}
+	h.streams.mu.Lock()
+	_, still := h.streams.waiting["s1"]
+	h.streams.mu.Unlock()
+	if !still {
+		t.Fatal("a refused stream took the waiting connection")
+	}
+}
+
+// TestStreamPairs: the asked agent's stream reaches the waiting connection,
+// hello first, then bytes both ways.
+func TestStreamPairs(t *testing.T) {
+	h, srv := streamHub(t)
+	ctx := t.Context()
+	p := wait(h, "s1", "a")
+	ws, _, err := dialStream(ctx, srv, "s1", "tok-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := proxy.SendHello(ctx, ws, proxy.Hello{PID: 42}); err != nil {
+		t.Fatal(err)
+	}
+	var res streamResult
+	select {
+	case res = <-p.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream never reached the waiting connection")
+	}
+	defer res.conn.Close()
+	if res.hello.PID != 42 {
+		t.Fatalf("hello = %+v", res.hello)
+	}
+	if err := ws.Write(ctx, websocket.MessageBinary, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := res.conn.Read(buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("server read %q, %v", buf, err)
+	}
+	if _, err := res.conn.Write([]byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := ws.Read(ctx); err != nil || string(data) != "pong" {
+		t.Fatalf("agent read %q, %v", data, err)
+	}
+	ws.CloseNow() // first, so the server's close does not wait for a handshake
+}
+
+// TestLateStreamDropped: a stream arriving after the connection gave up is
+// closed, not held open forever.
+func TestLateStreamDropped(t *testing.T) {
+	h, srv := streamHub(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	p := wait(h, "s1", "a")
+	close(p.gone)
+	ws, _, err := dialStream(ctx, srv, "s1", "tok-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	hello, _ := json.Marshal(proxy.Hello{PID: 1})
+	if err := ws.Write(ctx, websocket.MessageText, hello); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.Read(ctx); err == nil || ctx.Err() != nil {
+		t.Fatalf("late stream: read err %v (ctx %v), want the server to close it", err, ctx.Err())
+	}
+}
