@@ -128,10 +128,13 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, log *slo
 			defer jobs.Done()
 			var payload any
 			var err error
-			if m.Kind == JobConnect {
+			switch m.Kind {
+			case JobConnect:
 				// The relay outlives the job: bound it by the agent's life.
 				payload, err = openStream(ctx, wsURL, token, hc, m, log)
-			} else {
+			case JobCancel:
+				payload, err = cancelStream(sctx, m)
+			default:
 				payload, err = run(sctx, m)
 			}
 			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}

@@ -17,6 +17,7 @@ const (
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
 	JobConnect    = "connect"
+	JobCancel     = "cancel"
 )
 
 // message is one WebSocket frame, in either direction: a job (server to

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,11 +68,37 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m mes
 		ws.CloseNow()
 		return nil, err
 	}
+	addr := net.JoinHostPort(j.Target.Host, strconv.Itoa(j.Target.Port))
+	pid, key := hj.PID, hj.SecretKey
+	liveStreams.Store(j.Stream, func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) })
 	go func() {
+		defer liveStreams.Delete(j.Stream)
 		proxy.Relay(ctx, ws, hj.Conn)
 		log.Info("connection stream closed", "database", j.Database)
 	}()
 	return "ok", nil
+}
+
+// liveStreams maps this agent's open streams to the function that cancels
+// the query running on each (their PostgreSQL cancel keys stay here).
+var liveStreams sync.Map
+
+// cancelJob asks an agent to cancel the query running on one of its streams.
+type cancelJob struct {
+	Stream string `json:"stream"`
+}
+
+// cancelStream runs on the agent.
+func cancelStream(ctx context.Context, m message) (any, error) {
+	var j cancelJob
+	if err := json.Unmarshal(m.Payload, &j); err != nil {
+		return nil, err
+	}
+	f, ok := liveStreams.Load(j.Stream)
+	if !ok {
+		return nil, errs.New(errs.NotFound, "no such connection on this agent")
+	}
+	return "ok", f.(func(context.Context) error)(ctx)
 }
 
 // streams pairs agents' stream WebSockets with the connections waiting for
@@ -109,14 +136,15 @@ func (c *streamConn) Close() error {
 }
 
 // OpenStream asks agent name to connect to database as t's user and to
-// stream the connection back to this server; it returns the stream and the
-// server's startup parameters. The agent must be connected to this replica.
-func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (net.Conn, proxy.Hello, error) {
+// stream the connection back to this server; it returns the stream, the
+// server's startup parameters, and a function that cancels the query running
+// on it. The agent must be connected to this replica.
+func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (net.Conn, proxy.Hello, func(context.Context) error, error) {
 	if here, _ := h.Connected(name); !here {
 		// The agent dials its stream to the address it knows, which may be
 		// another replica behind the load balancer: refuse now rather than
 		// after it connected upstream.
-		return nil, proxy.Hello{}, errs.New(errs.Unavailable, "agent %s is not connected to this server (replica %s); connections through a remote agent must reach the replica it is connected to", name, h.replica)
+		return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s is not connected to this server (replica %s); connections through a remote agent must reach the replica it is connected to", name, h.replica)
 	}
 	id := secret.NewToken()
 	p := &pending{agent: name, ch: make(chan streamResult), gone: make(chan struct{})}
@@ -133,15 +161,18 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 		close(p.gone)
 	}()
 	if err := h.call(ctx, name, JobConnect, connectJob{Stream: id, Target: t, Database: database}, nil); err != nil {
-		return nil, proxy.Hello{}, err
+		return nil, proxy.Hello{}, nil, err
 	}
 	select {
 	case res := <-p.ch:
-		return res.conn, res.hello, nil
+		cancel := func(ctx context.Context) error {
+			return h.call(ctx, name, JobCancel, cancelJob{Stream: id}, nil)
+		}
+		return res.conn, res.hello, cancel, nil
 	case <-time.After(streamHelloTimeout):
-		return nil, proxy.Hello{}, errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
+		return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
 	case <-ctx.Done():
-		return nil, proxy.Hello{}, ctx.Err()
+		return nil, proxy.Hello{}, nil, ctx.Err()
 	}
 }
 

@@ -25,7 +25,8 @@ func newConnectCmd(e *env) *cobra.Command {
 		Long: `Listen on 127.0.0.1:PORT; any PostgreSQL client (psql, a GUI, an application) connects there
 without a password, and stile opens the real connection as ROLE with the credentials it holds.
 The password never reaches this machine. Each connection is a session: who, when, how long,
-bytes, and the SQL the client sent.`,
+bytes, and the SQL the client sent. Clients' cancel requests (Ctrl-C in psql) cancel the running
+query through the server.`,
 		Example: `  stile connect stile_analytics_ro_6075a443 --port 5433 &
   psql -h 127.0.0.1 -p 5433 -d analytics`,
 		Args: cobra.ExactArgs(1),
@@ -57,7 +58,10 @@ bytes, and the SQL the client sent.`,
 			}
 			fmt.Fprintf(e.stdout, "connect to %s at %s (for example: psql -h 127.0.0.1 -p %d)\n", args[0], ln.Addr(), ln.Addr().(*net.TCPAddr).Port)
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "connect")
-			return proxy.Serve(cmd.Context(), ln, dial, log)
+			cancel := func(ctx context.Context, token string) error {
+				return c.call(ctx, http.MethodPost, "/api/v1/connections/cancel", map[string]string{"cancel_token": token}, nil)
+			}
+			return proxy.Serve(cmd.Context(), ln, dial, cancel, log)
 		},
 	}
 	cmd.Flags().IntVar(&port, "port", 5433, "local port (0 picks a free one)")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -17,11 +18,16 @@ import (
 // to database (empty: the role's default).
 type Dialer func(ctx context.Context, database string) (*websocket.Conn, error)
 
+// Canceler asks the stile server to cancel the query running on the
+// connection whose Hello carried token.
+type Canceler func(ctx context.Context, token string) error
+
 // Serve accepts PostgreSQL clients on ln until ctx ends. Each client gets
 // the server side of the startup (no password asked: stile authenticates
 // upstream with the role's injected credentials), then its bytes are relayed
-// through dial's WebSocket.
-func Serve(ctx context.Context, ln net.Listener, dial Dialer, log *slog.Logger) error {
+// through dial's WebSocket. A client's CancelRequest goes to cancel.
+func Serve(ctx context.Context, ln net.Listener, dial Dialer, cancel Canceler, log *slog.Logger) error {
+	l := &local{dial: dial, cancel: cancel, keys: map[cancelKey]string{}}
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -35,14 +41,23 @@ func Serve(ctx context.Context, ln net.Listener, dial Dialer, log *slog.Logger) 
 			return err
 		}
 		go func() {
-			if err := serveClient(ctx, c, dial); err != nil {
+			if err := l.serveClient(ctx, c); err != nil {
 				log.Warn("client connection", "err", err)
 			}
 		}()
 	}
 }
 
-func serveClient(ctx context.Context, c net.Conn, dial Dialer) error {
+// local is one local listener's state: the key data it handed its clients,
+// each mapped to the server's cancel token for that connection.
+type local struct {
+	dial   Dialer
+	cancel Canceler
+	mu     sync.Mutex
+	keys   map[cancelKey]string
+}
+
+func (l *local) serveClient(ctx context.Context, c net.Conn) error {
 	defer c.Close()
 	be := pgproto3.NewBackend(c, c)
 	var startup *pgproto3.StartupMessage
@@ -60,12 +75,22 @@ func serveClient(ctx context.Context, c net.Conn, dial Dialer) error {
 		case *pgproto3.StartupMessage:
 			startup = m
 		case *pgproto3.CancelRequest:
-			return errors.New("cancel requests are not relayed yet")
+			// Answered by closing, as PostgreSQL does, whatever happens.
+			l.mu.Lock()
+			token := l.keys[cancelKey{m.ProcessID, string(m.SecretKey)}]
+			l.mu.Unlock()
+			if token == "" {
+				return errors.New("cancel request for an unknown connection")
+			}
+			if err := l.cancel(ctx, token); err != nil {
+				return fmt.Errorf("cancel: %w", err)
+			}
+			return nil
 		default:
 			return fmt.Errorf("unexpected startup message %T", msg)
 		}
 	}
-	ws, err := dial(ctx, startup.Parameters["database"])
+	ws, err := l.dial(ctx, startup.Parameters["database"])
 	if err != nil {
 		return fatal(be, "08006", err.Error())
 	}
@@ -89,6 +114,17 @@ func serveClient(ctx context.Context, c net.Conn, dial Dialer) error {
 	}
 	var key [4]byte
 	rand.Read(key[:])
+	if h.CancelToken != "" {
+		ck := cancelKey{h.PID, string(key[:])}
+		l.mu.Lock()
+		l.keys[ck] = h.CancelToken
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			delete(l.keys, ck)
+			l.mu.Unlock()
+		}()
+	}
 	be.Send(&pgproto3.BackendKeyData{ProcessID: h.PID, SecretKey: key[:]})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {

@@ -22,7 +22,10 @@ import (
 type Hello struct {
 	Parameters map[string]string `json:"parameters"`
 	PID        uint32            `json:"pid"`
-	Error      string            `json:"error,omitempty"`
+	// CancelToken names the connection to POST /api/v1/connections/cancel,
+	// which cancels its running query (a client's CancelRequest).
+	CancelToken string `json:"cancel_token,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Stats is what a relayed connection did.

@@ -31,3 +31,19 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	s.svc.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream))
 	return nil
 }
+
+// cancelQuery relays a client's CancelRequest: the body names the connection
+// by the cancel token its Hello carried.
+func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		CancelToken string `json:"cancel_token"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if err := s.svc.CancelQuery(r.Context(), principal(r), req.CancelToken); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

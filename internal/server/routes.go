@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/roles/{name}/reveal", s.authed(s.revealRole))
 	s.mux.HandleFunc("POST /api/v1/roles/{name}/retire", s.authed(s.retireRole))
 	s.mux.HandleFunc("GET /api/v1/connect", s.member(s.connect))
+	s.mux.HandleFunc("POST /api/v1/connections/cancel", s.member(s.cancelQuery))
 	s.mux.HandleFunc("GET /api/v1/users", s.authed(s.listUsers))
 	s.mux.HandleFunc("POST /api/v1/users", s.authed(s.createUser))
 	s.mux.HandleFunc("POST /api/v1/users/{name}/disable", s.authed(s.disableUser))

@@ -15,6 +15,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -106,8 +107,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	c.Upstream = hj.Conn
 	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
 	addr := net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port))
-	pid, secret := hj.PID, hj.SecretKey
-	c.Cancel = func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, secret) }
+	pid, key := hj.PID, hj.SecretKey
+	c.Cancel = func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) }
+	c.Hello.CancelToken = secret.NewToken()
 	if err := s.store.CreateSession(ctx, c.sess); err != nil {
 		hj.Conn.Close()
 		return nil, err
@@ -145,7 +147,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	if _, err := s.agent(rr.Agent); err != nil {
 		return nil, err
 	}
-	conn, hello, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
+	conn, hello, cancelQuery, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
 	if err != nil {
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
 		if s.store.CreateSession(ctx, c.sess) == nil {
@@ -153,7 +155,8 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 		}
 		return nil, err
 	}
-	c.Upstream, c.Hello = conn, hello
+	c.Upstream, c.Hello, c.Cancel = conn, hello, cancelQuery
+	c.Hello.CancelToken = secret.NewToken()
 	if err := s.store.CreateSession(ctx, c.sess); err != nil {
 		conn.Close()
 		return nil, err
@@ -162,4 +165,18 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	c.Ctx, c.user = cctx, p.User
 	s.conns.add(p.User, c, cancel)
 	return c, nil
+}
+
+// CancelQuery cancels the query running on the connection whose Hello
+// carried token, as PostgreSQL's CancelRequest does. Only the connection's
+// own user (or an admin) may cancel it; to anyone else it does not exist.
+func (s *Service) CancelQuery(ctx context.Context, p Principal, token string) error {
+	c := s.conns.byCancelToken(token)
+	if c == nil || (c.user != p.User && !p.Admin) {
+		return errs.New(errs.NotFound, "no such connection on this server")
+	}
+	if c.Cancel == nil {
+		return errs.New(errs.Unavailable, "this connection cannot cancel queries")
+	}
+	return c.Cancel(ctx)
 }

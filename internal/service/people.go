@@ -163,6 +163,8 @@ func (s *Service) ResourceRolesFor(ctx context.Context, p Principal) ([]Resource
 type openConns struct {
 	mu sync.Mutex
 	m  map[string]map[*Connection]context.CancelFunc
+	// byToken finds a connection by its Hello's cancel token.
+	byToken map[string]*Connection
 }
 
 func (o *openConns) add(user string, c *Connection, cancel context.CancelFunc) {
@@ -175,12 +177,27 @@ func (o *openConns) add(user string, c *Connection, cancel context.CancelFunc) {
 		o.m[user] = map[*Connection]context.CancelFunc{}
 	}
 	o.m[user][c] = cancel
+	if c.Hello.CancelToken != "" {
+		if o.byToken == nil {
+			o.byToken = map[string]*Connection{}
+		}
+		o.byToken[c.Hello.CancelToken] = c
+	}
+}
+
+func (o *openConns) byCancelToken(token string) *Connection {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byToken[token]
 }
 
 func (o *openConns) remove(user string, c *Connection) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.m[user], c)
+	if c.Hello.CancelToken != "" {
+		delete(o.byToken, c.Hello.CancelToken)
+	}
 }
 
 func (o *openConns) closeUser(user string) {
