@@ -78,6 +78,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /resources/{name}/wizard", w.Page(w.ResourceWizard))
 	s.mux.HandleFunc("GET /roles", w.Page(w.Roles))
 	s.mux.HandleFunc("GET /roles/{name}", w.Page(w.Role))
+	s.mux.HandleFunc("GET /approvals", w.Page(w.Approvals))
+	s.mux.HandleFunc("POST /approvals/{id}/{decision}", w.Page(w.Decide))
 	s.mux.HandleFunc("GET /sessions", w.Page(w.Sessions))
 	s.mux.HandleFunc("GET /sessions/{sid}", w.Page(w.Session))
 	s.mux.HandleFunc("GET /sessions/{sid}/download", w.Page(w.SessionDownload))

@@ -24,6 +24,12 @@ func (s *Service) SetApprovalRequired(ctx context.Context, role string, on bool)
 	return s.store.SetApprovalRequired(ctx, role, on)
 }
 
+// ApprovalRequired reports whether members' connections to role wait for
+// an admin.
+func (s *Service) ApprovalRequired(ctx context.Context, role string) (bool, error) {
+	return s.store.ApprovalRequired(ctx, role)
+}
+
 // Approvals lists approval requests (status empty: all).
 func (s *Service) Approvals(ctx context.Context, status string) ([]store.Approval, error) {
 	return s.store.Approvals(ctx, status)

@@ -2,8 +2,11 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -14,9 +17,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -323,6 +328,44 @@ func TestWebFunnel(t *testing.T) {
 	run(t, ctx, "resource role page", chromedp.Click("#resource-roles-list a", chromedp.ByQuery), chromedp.WaitVisible("#role-sessions", chromedp.ByID))
 	shot(t, ctx, "12b-resource-role")
 
+	// A member's connection to a role that needs approval waits on the
+	// Approvals page; approving it in the browser lets it through.
+	var role string
+	run(t, ctx, "role name", chromedp.Text("h1 code", &role, chromedp.ByQuery))
+	member := approvalSetup(t, base, role)
+	helloc := make(chan string, 1)
+	go func() { helloc <- memberConnect(base, member, role) }()
+	for i := 0; ; i++ {
+		run(t, ctx, "approvals", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible("#approvals-pending", chromedp.ByID))
+		if count(t, ctx, "#approvals-pending button.approve") > 0 {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the member's request never showed on the Approvals page")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := text(t, ctx, "#approvals-pending"); !strings.Contains(s, "ana") || !strings.Contains(s, role) {
+		t.Fatalf("pending approvals:\n%s", s)
+	}
+	shot(t, ctx, "12c-approvals")
+	run(t, ctx, "approve", chromedp.Click("#approvals-pending button.approve", chromedp.ByQuery), chromedp.WaitVisible("#approvals-decided", chromedp.ByID))
+	select {
+	case got := <-helloc:
+		if got != "ok" {
+			t.Fatalf("the approved member's connection: %s", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the approved connection never went through")
+	}
+	if s := text(t, ctx, "#approvals-decided"); !strings.Contains(s, "ana") || !(strings.Contains(s, "approved") || strings.Contains(s, "used")) {
+		t.Fatalf("decided approvals:\n%s", s)
+	}
+	run(t, ctx, "role access", chromedp.Navigate(base+"/roles/"+role), chromedp.WaitVisible("#role-access", chromedp.ByID))
+	if s := text(t, ctx, "#role-access"); !strings.Contains(s, "analysts") || !strings.Contains(s, "approval") {
+		t.Fatalf("role access:\n%s", s)
+	}
+
 	// Sessions list, then sign out.
 	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
 	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {
@@ -365,4 +408,64 @@ func count(t *testing.T, ctx context.Context, sel string) int {
 	var n int
 	run(t, ctx, "count "+sel, chromedp.Evaluate(fmt.Sprintf("document.querySelectorAll(%q).length", sel), &n))
 	return n
+}
+
+// api calls the JSON API as the admin and decodes the answer into out.
+func api(t *testing.T, base, method, path, body string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// approvalSetup makes user ana, in group analysts, allowed role with
+// approval required; it returns ana's token.
+func approvalSetup(t *testing.T, base, role string) string {
+	api(t, base, "POST", "/api/v1/users", `{"name":"ana"}`, nil)
+	var tok struct{ Token string }
+	api(t, base, "POST", "/api/v1/users/ana/tokens", "", &tok)
+	api(t, base, "POST", "/api/v1/groups", `{"name":"analysts"}`, nil)
+	api(t, base, "PUT", "/api/v1/groups/analysts/members/ana", "", nil)
+	api(t, base, "PUT", "/api/v1/access/"+role+"/analysts", "", nil)
+	api(t, base, "PUT", "/api/v1/approval-required/"+role, "", nil)
+	return tok.Token
+}
+
+// memberConnect opens a connection as the member, as stile connect does,
+// and reports "ok" once the server's greeting says it is connected.
+func memberConnect(base, memberToken, role string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/v1/connect?role="+role,
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + memberToken}}})
+	if err != nil {
+		return err.Error()
+	}
+	defer ws.CloseNow()
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	var h proxy.Hello
+	if err := json.Unmarshal(data, &h); err != nil {
+		return err.Error()
+	}
+	if h.Error != "" || h.PID == 0 {
+		return fmt.Sprintf("refused: %q (pid %d)", h.Error, h.PID)
+	}
+	return "ok"
 }

@@ -271,5 +271,51 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 			recent = append(recent, s)
 		}
 	}
-	a.render(w, "role", map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent})
+	access, err := a.svc.Access(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	approval, err := a.svc.ApprovalRequired(r.Context(), rr.Name)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.render(w, "role", map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent,
+		"Groups": access[rr.Name], "Approval": approval})
+}
+
+// Approvals lists members' connection requests waiting for an
+// administrator, and the recent decisions.
+func (a *App) Approvals(w http.ResponseWriter, r *http.Request, csrf string) {
+	all, err := a.svc.Approvals(r.Context(), "")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var pending, decided []store.Approval
+	for _, ap := range all {
+		switch {
+		case ap.Status == "pending":
+			pending = append(pending, ap)
+		case len(decided) < pageSize:
+			decided = append(decided, ap)
+		}
+	}
+	a.render(w, "approvals", map[string]any{"Title": "Approvals", "Nav": "approvals", "CSRF": csrf, "Pending": pending, "Decided": decided})
+}
+
+// Decide approves or denies one request, as the signed-in administrator
+// (web sign-in is with the admin token), and goes back to the list.
+func (a *App) Decide(w http.ResponseWriter, r *http.Request, _ string) {
+	d := r.PathValue("decision")
+	if d != "approve" && d != "deny" {
+		http.NotFound(w, r)
+		return
+	}
+	if err := a.svc.Decide(r.Context(), service.Admin, r.PathValue("id"), d == "approve"); err != nil {
+		a.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/approvals", http.StatusSeeOther)
 }
