@@ -1,0 +1,185 @@
+package storetest
+
+// Agents, jobs, web sessions, people and approvals: who reaches what.
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+func testAgents(t *testing.T, s store.Store) {
+	must(t, s.CreateAgent(ctx, "edge", "hash-1"))
+	wantCode(t, s.CreateAgent(ctx, "edge", "hash-2"), errs.Conflict)
+	a, err := s.AgentByToken(ctx, "hash-1")
+	must(t, err)
+	if a.Name != "edge" || a.CreatedAt.IsZero() {
+		t.Errorf("AgentByToken = %+v", a)
+	}
+	_, err = s.AgentByToken(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	at := time.Now().UTC()
+	must(t, s.TouchAgent(ctx, "edge", "v1.2", "replica-a", at))
+	list, err := s.Agents(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].Version != "v1.2" || list[0].Replica != "replica-a" || list[0].LastSeen.Sub(at).Abs() > time.Millisecond {
+		t.Errorf("Agents = %+v", list)
+	}
+	must(t, s.DisconnectAgent(ctx, "edge", "replica-b"))
+	if list, _ := s.Agents(ctx); list[0].Replica != "replica-a" {
+		t.Errorf("another replica's disconnect cleared the agent: %+v", list[0])
+	}
+	must(t, s.DisconnectAgent(ctx, "edge", "replica-a"))
+	if list, _ := s.Agents(ctx); list[0].Replica != "" {
+		t.Errorf("disconnect kept the replica: %+v", list[0])
+	}
+	must(t, s.RevokeAgent(ctx, "edge"))
+	wantCode(t, s.RevokeAgent(ctx, "edge"), errs.NotFound)
+	_, err = s.AgentByToken(ctx, "hash-1")
+	wantCode(t, err, errs.NotFound)
+	if list, _ := s.Agents(ctx); len(list) != 1 || list[0].RevokedAt.IsZero() {
+		t.Errorf("revoked agent: %+v", list)
+	}
+}
+
+func testJobs(t *testing.T, s store.Store) {
+	base := time.Now().UTC()
+	for i, a := range []string{"edge", "edge", "other"} {
+		must(t, s.EnqueueJob(ctx, store.Job{ID: fmt.Sprintf("j%d", i), Agent: a, Kind: "health", Payload: "sealed", CreatedAt: base.Add(time.Duration(i) * time.Millisecond), Deadline: base.Add(time.Minute)}))
+	}
+	var mu sync.Mutex
+	claimed := map[string]string{}
+	var wg sync.WaitGroup
+	for _, replica := range []string{"r1", "r2", "r3"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			jobs, err := s.ClaimJobs(ctx, []string{"edge"}, replica, 10)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, j := range jobs {
+				if prev, dup := claimed[j.ID]; dup {
+					t.Errorf("job %s claimed by %s and %s", j.ID, prev, replica)
+				}
+				claimed[j.ID] = replica
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != 2 {
+		t.Fatalf("claimed %v, want j0 and j1 (j2 belongs to another agent)", claimed)
+	}
+	must(t, s.FinishJob(ctx, "j0", `{"ok":true}`, ""))
+	j, err := s.Job(ctx, "j0")
+	must(t, err)
+	if j.Status != "done" || j.Result != `{"ok":true}` || j.Payload != "sealed" {
+		t.Errorf("finished job = %+v", j)
+	}
+	if j, _ := s.Job(ctx, "j2"); j.Status != "queued" {
+		t.Errorf("other agent's job = %+v", j)
+	}
+	_, err = s.Job(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+}
+
+func testWebSessions(t *testing.T, s store.Store) {
+	later := time.Now().UTC().Add(time.Hour)
+	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "h1", CSRF: "c1", Expires: later}))
+	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "old", CSRF: "c0", Expires: time.Now().UTC().Add(-time.Minute)}))
+	w, err := s.WebSession(ctx, "h1", later.Add(time.Hour))
+	must(t, err)
+	if w.CSRF != "c1" {
+		t.Errorf("WebSession = %+v", w)
+	}
+	_, err = s.WebSession(ctx, "old", later)
+	wantCode(t, err, errs.NotFound)
+	must(t, s.DeleteWebSession(ctx, "h1"))
+	_, err = s.WebSession(ctx, "h1", later)
+	wantCode(t, err, errs.NotFound)
+}
+
+func testPeople(t *testing.T, s store.Store) {
+	now := time.Now().UTC()
+	must(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: now}))
+	must(t, s.CreateUser(ctx, store.User{Name: "root", Admin: true, CreatedAt: now}))
+	wantCode(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: now}), errs.Conflict)
+	must(t, s.CreateToken(ctx, store.Token{ID: "t1", User: "ann", Hash: "h1", CreatedAt: now}))
+	wantCode(t, s.CreateToken(ctx, store.Token{ID: "t2", User: "nobody", Hash: "h2", CreatedAt: now}), errs.NotFound)
+	u, err := s.TokenUser(ctx, "h1")
+	must(t, err)
+	if u.Name != "ann" || u.Admin || u.Disabled {
+		t.Errorf("TokenUser = %+v", u)
+	}
+	must(t, s.SetUserDisabled(ctx, "ann", true))
+	if u, _ := s.TokenUser(ctx, "h1"); !u.Disabled {
+		t.Errorf("a disabled user's token does not say so: %+v", u)
+	}
+	wantCode(t, s.SetUserDisabled(ctx, "nobody", true), errs.NotFound)
+	must(t, s.RevokeToken(ctx, "t1"))
+	_, err = s.TokenUser(ctx, "h1")
+	wantCode(t, err, errs.NotFound)
+	wantCode(t, s.RevokeToken(ctx, "t1"), errs.NotFound)
+
+	must(t, s.CreateGroup(ctx, "analysts"))
+	wantCode(t, s.CreateGroup(ctx, "analysts"), errs.Conflict)
+	must(t, s.SetMember(ctx, "analysts", "ann", true))
+	must(t, s.SetMember(ctx, "analysts", "ann", true))
+	wantCode(t, s.SetMember(ctx, "nope", "ann", true), errs.NotFound)
+	g, err := s.Groups(ctx)
+	must(t, err)
+	if len(g["analysts"]) != 1 || g["analysts"][0] != "ann" {
+		t.Errorf("Groups = %v", g)
+	}
+	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", true))
+	wantCode(t, s.SetAccess(ctx, "stile_db_ro_1", "nope", true), errs.NotFound)
+	a, err := s.Access(ctx)
+	must(t, err)
+	if len(a["stile_db_ro_1"]) != 1 {
+		t.Errorf("Access = %v", a)
+	}
+	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", false))
+	must(t, s.SetMember(ctx, "analysts", "ann", false))
+	if a, _ := s.Access(ctx); len(a) != 0 {
+		t.Errorf("Access after revoke = %v", a)
+	}
+}
+
+func testApprovals(t *testing.T, s store.Store) {
+	must(t, s.SetApprovalRequired(ctx, "r1", true))
+	must(t, s.SetApprovalRequired(ctx, "r1", true))
+	if on, err := s.ApprovalRequired(ctx, "r1"); err != nil || !on {
+		t.Fatalf("ApprovalRequired = %v %v", on, err)
+	}
+	if on, _ := s.ApprovalRequired(ctx, "r2"); on {
+		t.Error("r2 needs no approval")
+	}
+	must(t, s.CreateApproval(ctx, store.Approval{ID: "a1", Role: "r1", User: "ann", Database: "db", Status: "pending", CreatedAt: time.Now().UTC()}))
+	must(t, s.DecideApproval(ctx, "a1", "pending", "approved", "boss"))
+	wantCode(t, s.DecideApproval(ctx, "a1", "pending", "denied", "boss"), errs.Conflict)
+	a, err := s.Approval(ctx, "a1")
+	must(t, err)
+	if a.Status != "approved" || a.DecidedBy != "boss" || a.User != "ann" {
+		t.Errorf("approval = %+v", a)
+	}
+	if list, _ := s.Approvals(ctx, "pending"); len(list) != 0 {
+		t.Errorf("pending = %+v", list)
+	}
+	must(t, s.DecideApproval(ctx, "a1", "approved", "used", ""))
+	if a, _ := s.Approval(ctx, "a1"); a.DecidedBy != "boss" || a.Status != "used" {
+		t.Errorf("used approval = %+v", a)
+	}
+	_, err = s.Approval(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+	must(t, s.SetApprovalRequired(ctx, "r1", false))
+	if on, _ := s.ApprovalRequired(ctx, "r1"); on {
+		t.Error("approval still required")
+	}
+}
