@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -38,36 +37,12 @@ type Listener struct {
 	Open Opener
 	Log  *slog.Logger
 
-	// cancels maps the key data handed to clients to their upstream.
-	mu      sync.Mutex
-	cancels map[cancelKey]func(context.Context) error
-}
-
-type cancelKey struct {
-	pid    uint32
-	secret string
+	cancels cancels
 }
 
 // Serve accepts clients on ln until ctx ends.
 func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		go func() {
-			if err := l.serve(ctx, c); err != nil {
-				l.Log.Info("pg client", "remote", c.RemoteAddr().String(), "err", err)
-			}
-		}()
-	}
+	return acceptLoop(ctx, ln, l.Log, l.serve)
 }
 
 func (l *Listener) serve(ctx context.Context, c net.Conn) error {
@@ -102,13 +77,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		case *pgproto3.CancelRequest:
 			// A cancel names the key data this listener made up; pass it
 			// on to the real server with the real key.
-			l.mu.Lock()
-			cancel := l.cancels[cancelKey{m.ProcessID, string(m.SecretKey)}]
-			l.mu.Unlock()
-			if cancel == nil {
-				return errors.New("cancel request for an unknown connection")
-			}
-			return cancel(ctx)
+			return l.cancels.cancel(ctx, m)
 		default:
 			return fmt.Errorf("unexpected startup message %T", msg)
 		}
@@ -146,23 +115,9 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 	for k, v := range up.Hello.Parameters {
 		be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
 	}
-	var key [4]byte
-	rand.Read(key[:])
-	ck := cancelKey{up.Hello.PID, string(key[:])}
-	if up.Cancel != nil {
-		l.mu.Lock()
-		if l.cancels == nil {
-			l.cancels = map[cancelKey]func(context.Context) error{}
-		}
-		l.cancels[ck] = up.Cancel
-		l.mu.Unlock()
-		defer func() {
-			l.mu.Lock()
-			delete(l.cancels, ck)
-			l.mu.Unlock()
-		}()
-	}
-	be.Send(&pgproto3.BackendKeyData{ProcessID: up.Hello.PID, SecretKey: key[:]})
+	key, release := l.cancels.issue(up.Hello.PID, up.Cancel)
+	defer release()
+	be.Send(&pgproto3.BackendKeyData{ProcessID: up.Hello.PID, SecretKey: key})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
 		up.Conn.Close()

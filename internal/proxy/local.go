@@ -2,13 +2,11 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,34 +25,15 @@ type Canceler func(ctx context.Context, token string) error
 // upstream with the role's injected credentials), then its bytes are relayed
 // through dial's WebSocket. A client's CancelRequest goes to cancel.
 func Serve(ctx context.Context, ln net.Listener, dial Dialer, cancel Canceler, log *slog.Logger) error {
-	l := &local{dial: dial, cancel: cancel, keys: map[cancelKey]string{}}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		go func() {
-			if err := l.serveClient(ctx, c); err != nil {
-				log.Warn("client connection", "err", err)
-			}
-		}()
-	}
+	l := &local{dial: dial, cancel: cancel}
+	return acceptLoop(ctx, ln, log, l.serveClient)
 }
 
-// local is one local listener's state: the key data it handed its clients,
-// each mapped to the server's cancel token for that connection.
+// local is one local listener's state.
 type local struct {
-	dial   Dialer
-	cancel Canceler
-	mu     sync.Mutex
-	keys   map[cancelKey]string
+	dial    Dialer
+	cancel  Canceler
+	cancels cancels
 }
 
 func (l *local) serveClient(ctx context.Context, c net.Conn) error {
@@ -76,16 +55,7 @@ func (l *local) serveClient(ctx context.Context, c net.Conn) error {
 			startup = m
 		case *pgproto3.CancelRequest:
 			// Answered by closing, as PostgreSQL does, whatever happens.
-			l.mu.Lock()
-			token := l.keys[cancelKey{m.ProcessID, string(m.SecretKey)}]
-			l.mu.Unlock()
-			if token == "" {
-				return errors.New("cancel request for an unknown connection")
-			}
-			if err := l.cancel(ctx, token); err != nil {
-				return fmt.Errorf("cancel: %w", err)
-			}
-			return nil
+			return l.cancels.cancel(ctx, m)
 		default:
 			return fmt.Errorf("unexpected startup message %T", msg)
 		}
@@ -112,20 +82,13 @@ func (l *local) serveClient(ctx context.Context, c net.Conn) error {
 	for k, v := range h.Parameters {
 		be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
 	}
-	var key [4]byte
-	rand.Read(key[:])
+	var cancelQuery func(context.Context) error
 	if h.CancelToken != "" {
-		ck := cancelKey{h.PID, string(key[:])}
-		l.mu.Lock()
-		l.keys[ck] = h.CancelToken
-		l.mu.Unlock()
-		defer func() {
-			l.mu.Lock()
-			delete(l.keys, ck)
-			l.mu.Unlock()
-		}()
+		cancelQuery = func(ctx context.Context) error { return l.cancel(ctx, h.CancelToken) }
 	}
-	be.Send(&pgproto3.BackendKeyData{ProcessID: h.PID, SecretKey: key[:]})
+	key, release := l.cancels.issue(h.PID, cancelQuery)
+	defer release()
+	be.Send(&pgproto3.BackendKeyData{ProcessID: h.PID, SecretKey: key})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
 		return err
