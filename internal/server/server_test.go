@@ -70,6 +70,7 @@ func TestEveryRouteNeedsTheToken(t *testing.T) {
 		{"PUT", "/api/v1/groups/g/members/u"}, {"DELETE", "/api/v1/groups/g/members/u"}, {"GET", "/api/v1/access"},
 		{"PUT", "/api/v1/access/r/g"}, {"DELETE", "/api/v1/access/r/g"},
 		{"PUT", "/api/v1/approval-required/r"}, {"DELETE", "/api/v1/approval-required/r"}, {"GET", "/api/v1/approvals"}, {"POST", "/api/v1/approvals/x/approve"},
+		{"POST", "/api/v1/connections/cancel"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", "right-token-but-longer"} {
@@ -97,6 +98,7 @@ func TestErrorsMapToStatuses(t *testing.T) {
 		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "not health, plan, apply, reveal, connect or approval"},
 		{"POST", "/api/v1/resources/x/apply", `{}`, 400, "sid is required"},
 		{"POST", "/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["d"], "privileges": ["SELECT"]}]}`, 400, "not in the inventory"},
+		{"POST", "/api/v1/connections/cancel", `{"cancel_token": "guess"}`, 404, "no such connection"},
 	} {
 		code, body := do(t, tt.method, srv.URL+tt.path, "right-token", tt.body)
 		if code != tt.code || !strings.Contains(body, tt.want) {
