@@ -300,6 +300,9 @@ type Dump struct {
 	Tokens    []Token
 	Groups    map[string][]string
 	Access    map[string][]string
+	// ApprovalRequired lists the roles whose connections need approval.
+	ApprovalRequired []string
+	Approvals        []Approval
 }
 
 // Dumper is implemented by stores that can be copied whole

@@ -51,7 +51,16 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Groups, err = s.Groups(ctx); err != nil {
 		return d, err
 	}
-	d.Access, err = s.Access(ctx)
+	if d.Access, err = s.Access(ctx); err != nil {
+		return d, err
+	}
+	if d.ApprovalRequired, err = queryAll(ctx, s, "dump approval settings", func(row pgx.Row) (string, error) {
+		var r string
+		return r, row.Scan(&r)
+	}, "SELECT role_name FROM stile_approval_required ORDER BY role_name COLLATE \"C\""); err != nil {
+		return d, err
+	}
+	d.Approvals, err = s.Approvals(ctx, "")
 	return d, err
 }
 
@@ -118,6 +127,16 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				if _, err := tx.Exec(ctx, "INSERT INTO stile_access (role_name, group_name) VALUES ($1, $2)", r, g); err != nil {
 					return fmt.Errorf("load access %s: %w", r, err)
 				}
+			}
+		}
+		for _, r := range d.ApprovalRequired {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_approval_required (role_name) VALUES ($1)", r); err != nil {
+				return fmt.Errorf("load approval setting %s: %w", r, err)
+			}
+		}
+		for _, a := range d.Approvals {
+			if _, err := tx.Exec(ctx, "INSERT INTO stile_approvals ("+approvalCols+") VALUES ($1, $2, $3, $4, $5, $6, $7)", a.ID, a.Role, a.User, a.Database, a.Status, a.CreatedAt, a.DecidedBy); err != nil {
+				return fmt.Errorf("load approval %s: %w", a.ID, err)
 			}
 		}
 		return nil

@@ -49,7 +49,16 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Groups, err = s.Groups(ctx); err != nil {
 		return d, err
 	}
-	d.Access, err = s.Access(ctx)
+	if d.Access, err = s.Access(ctx); err != nil {
+		return d, err
+	}
+	if d.ApprovalRequired, err = queryAll(ctx, s.db, "dump approval settings", func(row interface{ Scan(...any) error }) (string, error) {
+		var r string
+		return r, row.Scan(&r)
+	}, "SELECT role_name FROM approval_required ORDER BY role_name"); err != nil {
+		return d, err
+	}
+	d.Approvals, err = s.Approvals(ctx, "")
 	return d, err
 }
 
@@ -116,6 +125,16 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				if _, err := tx.ExecContext(ctx, "INSERT INTO access (role_name, group_name) VALUES (?, ?)", r, g); err != nil {
 					return fmt.Errorf("load access %s: %w", r, err)
 				}
+			}
+		}
+		for _, r := range d.ApprovalRequired {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO approval_required (role_name) VALUES (?)", r); err != nil {
+				return fmt.Errorf("load approval setting %s: %w", r, err)
+			}
+		}
+		for _, a := range d.Approvals {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO approvals ("+approvalCols+") VALUES (?, ?, ?, ?, ?, ?, ?)", a.ID, a.Role, a.User, a.Database, a.Status, ts(a.CreatedAt), a.DecidedBy); err != nil {
+				return fmt.Errorf("load approval %s: %w", a.ID, err)
 			}
 		}
 		return nil

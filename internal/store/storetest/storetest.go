@@ -48,6 +48,9 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, s.CreateGroup(ctx, "g"))
 	must(t, s.SetMember(ctx, "g", "ann", true))
 	must(t, s.SetAccess(ctx, "stile_a_ro", "g", true))
+	must(t, s.SetApprovalRequired(ctx, "stile_a_ro", true))
+	must(t, s.CreateApproval(ctx, store.Approval{ID: "ap1", Role: "stile_a_ro", User: "ann", Database: "d", Status: "pending", CreatedAt: time.Now().UTC()}))
+	must(t, s.DecideApproval(ctx, "ap1", "pending", "denied", "admin"))
 	d, err := src.Dump(ctx)
 	must(t, err)
 	dst := open(t)
@@ -77,6 +80,13 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if g, _ := dst.Groups(ctx); len(g["g"]) != 1 {
 		t.Errorf("groups after load: %v", g)
+	}
+	// A role that needs approval must still need it after a migration.
+	if need, err := dst.ApprovalRequired(ctx, "stile_a_ro"); err != nil || !need {
+		t.Errorf("approval required after load: %v %v", need, err)
+	}
+	if a, err := dst.Approval(ctx, "ap1"); err != nil || a.Status != "denied" || a.DecidedBy != "admin" || a.User != "ann" {
+		t.Errorf("approval after load: %+v %v", a, err)
 	}
 	sess, err := dst.Session(ctx, "p1")
 	must(t, err)
