@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -13,19 +14,40 @@ import (
 const WebSessionTTL = 12 * time.Hour
 
 // StartWebSession records a web sign-in and returns the cookie value and
-// the session's CSRF token. Only the cookie's hash is stored, so every
-// replica knows the session and a restart keeps it.
-func (s *Service) StartWebSession(ctx context.Context) (cookie, csrf string, err error) {
-	cookie, csrf = secret.NewToken(), secret.NewToken()
-	err = s.store.CreateWebSession(ctx, store.WebSession{IDHash: agent.TokenHash(cookie), CSRF: csrf, Expires: s.now().Add(WebSessionTTL)})
-	return cookie, csrf, err
+// the session's CSRF token. token is the personal token the person signed in
+// with, or "" for the admin token. Only hashes are stored, so every replica
+// knows the session and a restart keeps it.
+func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, csrf string, err error) {
+	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL)}
+	if token != "" {
+		if _, err := s.TokenPrincipal(ctx, token); err != nil {
+			return "", "", err
+		}
+		w.TokenHash = agent.TokenHash(token)
+	}
+	cookie = secret.NewToken()
+	w.IDHash = agent.TokenHash(cookie)
+	return cookie, w.CSRF, s.store.CreateWebSession(ctx, w)
 }
 
-// WebSession returns the CSRF token of a live web sign-in and extends it;
-// errs.NotFound if there is none.
-func (s *Service) WebSession(ctx context.Context, cookie string) (string, error) {
+// WebSession returns who a live web sign-in acts as and its CSRF token, and
+// extends it. A sign-in made with a personal token ends when that token is
+// revoked or its user disabled, and follows the user's admin flag. It is
+// errs.NotFound if there is no such sign-in.
+func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, string, error) {
 	w, err := s.store.WebSession(ctx, agent.TokenHash(cookie), s.now().Add(WebSessionTTL))
-	return w.CSRF, err
+	if err != nil {
+		return Principal{}, "", err
+	}
+	if w.TokenHash == "" {
+		return Admin, w.CSRF, nil
+	}
+	u, err := s.store.TokenUser(ctx, w.TokenHash)
+	if err != nil || u.Disabled {
+		s.store.DeleteWebSession(ctx, w.IDHash)
+		return Principal{}, "", errs.New(errs.NotFound, "the token this browser signed in with no longer works")
+	}
+	return Principal{User: u.Name, Admin: u.Admin}, w.CSRF, nil
 }
 
 // EndWebSession signs a browser out.

@@ -108,9 +108,12 @@ type Job struct {
 // WebSession is a signed-in browser. The cookie value is stored only as its
 // SHA-256.
 type WebSession struct {
-	IDHash  string
-	CSRF    string
-	Expires time.Time
+	IDHash string
+	CSRF   string
+	// TokenHash is the hash of the personal token the browser signed in
+	// with; empty for the admin token.
+	TokenHash string
+	Expires   time.Time
 }
 
 // User is a person (or system) with personal access tokens.

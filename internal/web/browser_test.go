@@ -366,6 +366,51 @@ func TestWebFunnel(t *testing.T) {
 		t.Fatalf("role access:\n%s", s)
 	}
 
+	// The role page edits the same settings as stile access: approval off,
+	// the group revoked and granted again; the password is revealed once,
+	// and the reveal is a session.
+	run(t, ctx, "approval off", chromedp.Click("#approval-toggle button", chromedp.ByQuery))
+	eventually(t, ctx, "approval off", `document.querySelector('#role-access')?.textContent.includes('No approval needed')`)
+	run(t, ctx, "revoke group", chromedp.Click("#role-groups .revoke-group", chromedp.ByQuery))
+	eventually(t, ctx, "group revoked", `document.querySelector('#role-groups')?.textContent.includes('No group may use it')`)
+	run(t, ctx, "grant group", chromedp.SetValue("#grant-group-name", "analysts", chromedp.ByID),
+		chromedp.Click("#grant-group button", chromedp.ByQuery), chromedp.WaitVisible("#role-groups .revoke-group", chromedp.ByQuery))
+	run(t, ctx, "reveal", clickHX("#reveal"), chromedp.WaitVisible("#revealed", chromedp.ByID))
+	if pw := text(t, ctx, "#revealed"); len(pw) < 20 {
+		t.Fatalf("revealed password %q", pw)
+	}
+	run(t, ctx, "reveal audited", chromedp.Reload(), chromedp.WaitVisible("#role-sessions", chromedp.ByID))
+	if s := text(t, ctx, "#role-sessions"); !strings.Contains(s, "reveal") {
+		t.Fatalf("role sessions after a reveal:\n%s", s)
+	}
+	shot(t, ctx, "12d-role-admin")
+
+	// Retiring another role: plan, apply, and it is no longer a resource role.
+	var names []string
+	run(t, ctx, "role names", chromedp.Navigate(base+"/roles"), chromedp.WaitVisible("#resource-roles-list", chromedp.ByID),
+		chromedp.Evaluate(`[...document.querySelectorAll('#resource-roles-list a')].map(a => a.textContent)`, &names))
+	retired := ""
+	for _, n := range names {
+		if n != role {
+			retired = n
+		}
+	}
+	if retired == "" {
+		t.Fatalf("no second role to retire among %q", names)
+	}
+	run(t, ctx, "retire", chromedp.Navigate(base+"/roles/"+retired), chromedp.WaitVisible("#retire", chromedp.ByID),
+		clickHX("#retire"), chromedp.WaitVisible("#retire-plan .apply-one", chromedp.ByQuery))
+	shot(t, ctx, "12e-retire-plan")
+	run(t, ctx, "apply retirement", clickHX("#retire-plan .apply-one"), chromedp.WaitVisible("#retire-plan .pill.applied", chromedp.ByQuery))
+	run(t, ctx, "roles after retirement", chromedp.Navigate(base+"/roles"), chromedp.WaitVisible("#resource-roles-list", chromedp.ByID))
+	if s := text(t, ctx, "#resource-roles-list"); strings.Contains(s, retired) || !strings.Contains(s, role) {
+		t.Fatalf("resource roles after retiring %s:\n%s", retired, s)
+	}
+	var left int
+	if err := c.Conn(t, "postgres").QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", retired).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%s is still in pg_roles after its retirement (%d, %v)", retired, left, err)
+	}
+
 	// Sessions list, then sign out.
 	run(t, ctx, "sessions", chromedp.Navigate(base+"/sessions?kind=apply"), chromedp.WaitVisible("#sessions", chromedp.ByID))
 	if s := text(t, ctx, "#sessions"); strings.Count(s, "applied") < 3 {
@@ -374,6 +419,23 @@ func TestWebFunnel(t *testing.T) {
 	shot(t, ctx, "13-sessions")
 	run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
 	run(t, ctx, "after sign out", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible("#token", chromedp.ByID))
+
+	// The member signs in with her own token: she sees the one role her
+	// group may use and her own connection, and nothing of the admin pages.
+	run(t, ctx, "member sign in", chromedp.SendKeys("#token", member, chromedp.ByID), chromedp.Click("#signin", chromedp.ByID),
+		chromedp.WaitVisible("#resource-roles-list", chromedp.ByID))
+	if n := count(t, ctx, "#resource-roles-list a"); n != 1 || text(t, ctx, "#resource-roles-list a") != role {
+		t.Fatalf("the member sees %d roles:\n%s", n, text(t, ctx, "#resource-roles-list"))
+	}
+	if count(t, ctx, `nav a[href="/inventory"]`) != 0 {
+		t.Fatal("the member's navigation offers the inventory")
+	}
+	run(t, ctx, "member role page", chromedp.Click("#resource-roles-list a", chromedp.ByQuery), chromedp.WaitVisible("#role-sessions", chromedp.ByID))
+	if count(t, ctx, "#role-admin") != 0 || !strings.Contains(text(t, ctx, "#role-sessions"), "ana") {
+		t.Fatalf("the member's role page:\n%s", text(t, ctx, "main"))
+	}
+	shot(t, ctx, "14-member-role")
+	run(t, ctx, "member inventory", chromedp.Navigate(base+"/inventory"), chromedp.WaitVisible("#forbidden", chromedp.ByID))
 }
 
 // clickHX clicks an element once htmx has bound its form or trigger:

@@ -71,7 +71,7 @@ func (a *App) ProvisionPlan(w http.ResponseWriter, r *http.Request, csrf string)
 		a.fail(w, err)
 		return
 	}
-	out, err := a.svc.Plan(r.Context(), "web", items)
+	out, err := a.svc.Plan(r.Context(), actor(r), items)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -96,13 +96,13 @@ func (a *App) planResults(w http.ResponseWriter, out []service.PlanOutcome) {
 }
 
 // apply applies one plan and returns its row.
-func (a *App) apply(ctx context.Context, resource, sid string) planRow {
+func (a *App) apply(ctx context.Context, actor, resource, sid string) planRow {
 	row := planRow{SID: sid, Resource: resource}
 	if _, doc, err := a.svc.PlanStatus(ctx, sid); err == nil && doc != nil {
 		row.RoleName = doc.Config.RoleName
 		row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
 	}
-	out, err := a.svc.Apply(ctx, "web", resource, sid)
+	out, err := a.svc.Apply(ctx, actor, resource, sid)
 	row.Status, row.Message, row.SessionSID = out.Status, out.Message, out.SID
 	if err != nil {
 		row.Message = err.Error()
@@ -115,7 +115,7 @@ func (a *App) apply(ctx context.Context, resource, sid string) planRow {
 
 // ProvisionApply applies one role.
 func (a *App) ProvisionApply(w http.ResponseWriter, r *http.Request, csrf string) {
-	a.render(w, "apply-row", a.apply(r.Context(), r.FormValue("resource"), r.FormValue("sid")))
+	a.render(w, "apply-row", a.apply(r.Context(), actor(r), r.FormValue("resource"), r.FormValue("sid")))
 }
 
 // ProvisionApplyAll starts applying every pending role: it answers at once
@@ -221,7 +221,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 	} else {
 		role.Scopes, role.Privileges = r.Form["scope"], r.Form["privilege"]
 	}
-	out, err := a.svc.Plan(r.Context(), "web", []spec.Role{role})
+	out, err := a.svc.Plan(r.Context(), actor(r), []spec.Role{role})
 	if err != nil {
 		a.render(w, "error-fragment", err.Error())
 		return
@@ -231,7 +231,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 
 // ResourceReplan plans every role of the resource again (drift check).
 func (a *App) ResourceReplan(w http.ResponseWriter, r *http.Request, csrf string) {
-	out, err := a.svc.Replan(r.Context(), "web", r.PathValue("name"))
+	out, err := a.svc.Replan(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
 		a.fail(w, err)
 		return

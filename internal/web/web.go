@@ -3,6 +3,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 )
@@ -52,26 +54,45 @@ func (a *App) Static() http.Handler {
 	return http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 }
 
-// session returns the request's cookie and its session's CSRF token, if
-// it is signed in. Sessions live in the store, so any replica knows them.
-func (a *App) session(r *http.Request) (cookie, csrf string, ok bool) {
+// session returns the request's cookie, who it acts as and its CSRF
+// token, if it is signed in. Sessions live in the store, so any replica
+// knows them.
+func (a *App) session(r *http.Request) (cookie string, p service.Principal, csrf string, ok bool) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
-		return "", "", false
+		return "", p, "", false
 	}
-	csrf, err = a.svc.WebSession(r.Context(), c.Value)
+	p, csrf, err = a.svc.WebSession(r.Context(), c.Value)
 	if err != nil {
-		return "", "", false
+		return "", p, "", false
 	}
-	return c.Value, csrf, true
+	return c.Value, p, csrf, true
 }
 
-// Page wraps a page handler: unauthenticated requests go to the sign-in
-// page; every POST must carry the session's CSRF token (form field csrf or
-// the X-CSRF-Token header htmx sends).
+type principalKey struct{}
+
+// principal is who the signed-in browser acts as.
+func principal(r *http.Request) service.Principal {
+	p, _ := r.Context().Value(principalKey{}).(service.Principal)
+	return p
+}
+
+// Page wraps an administrators' page: unauthenticated requests go to the
+// sign-in page, members get 403, and every POST must carry the session's
+// CSRF token (form field csrf or the X-CSRF-Token header htmx sends).
 func (a *App) Page(h func(w http.ResponseWriter, r *http.Request, csrf string)) http.HandlerFunc {
+	return a.page(true, h)
+}
+
+// MemberPage wraps a page members may see too; h shows them only what
+// their groups allow.
+func (a *App) MemberPage(h func(w http.ResponseWriter, r *http.Request, csrf string)) http.HandlerFunc {
+	return a.page(false, h)
+}
+
+func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request, csrf string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, csrf, ok := a.session(r)
+		_, p, csrf, ok := a.session(r)
 		if !ok {
 			if r.Header.Get("HX-Request") != "" {
 				w.Header().Set("HX-Redirect", "/login")
@@ -95,34 +116,58 @@ func (a *App) Page(h func(w http.ResponseWriter, r *http.Request, csrf string)) 
 				return
 			}
 		}
-		h(w, r, csrf)
+		if adminOnly && !p.Admin {
+			w.WriteHeader(http.StatusForbidden)
+			a.render(w, "forbidden", map[string]any{"Title": "Not allowed", "CSRF": csrf, "Member": true, "User": p.User})
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), csrf)
 	}
 }
 
-// Login shows the sign-in form (GET) or checks the token (POST).
+// Home sends administrators to the inventory and members to their roles.
+func (a *App) Home(w http.ResponseWriter, r *http.Request, _ string) {
+	if principal(r).Admin {
+		http.Redirect(w, r, "/inventory", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/roles", http.StatusSeeOther)
+}
+
+// Login shows the sign-in form (GET) or checks the token (POST): the admin
+// token, or a user's personal token.
 func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		a.render(w, "login", map[string]any{})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
-	if !secret.TokenEqual(strings.TrimSpace(r.FormValue("token")), a.token) {
+	token := strings.TrimSpace(r.FormValue("token"))
+	personal := token
+	if secret.TokenEqual(token, a.token) {
+		personal = "" // the admin token
+	}
+	var id string
+	var err error = errs.New(errs.Unauthorized, "empty token")
+	if token != "" {
+		id, _, err = a.svc.StartWebSession(r.Context(), personal)
+	}
+	if errs.Is(err, errs.Unauthorized) {
 		w.WriteHeader(http.StatusUnauthorized)
 		a.render(w, "login", map[string]any{"Error": "That token is not valid."})
 		return
 	}
-	id, _, err := a.svc.StartWebSession(r.Context())
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	http.Redirect(w, r, "/inventory", http.StatusSeeOther)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // Logout ends the session.
 func (a *App) Logout(w http.ResponseWriter, r *http.Request, _ string) {
-	if id, _, ok := a.session(r); ok {
+	if id, _, _, ok := a.session(r); ok {
 		a.svc.EndWebSession(r.Context(), id)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})

@@ -13,7 +13,7 @@ func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
 	if _, err := s.db.ExecContext(ctx, "DELETE FROM web_sessions WHERE expires < ?", now()); err != nil {
 		return fmt.Errorf("expire web sessions: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, "INSERT INTO web_sessions (id_hash, csrf, expires) VALUES (?, ?, ?)", w.IDHash, w.CSRF, ts(w.Expires)); err != nil {
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO web_sessions (id_hash, csrf, token_hash, expires) VALUES (?, ?, ?, ?)", w.IDHash, w.CSRF, w.TokenHash, ts(w.Expires)); err != nil {
 		return fmt.Errorf("create web session: %w", err)
 	}
 	return nil
@@ -23,7 +23,7 @@ func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
 func (s *DB) WebSession(ctx context.Context, idHash string, expires time.Time) (store.WebSession, error) {
 	w := store.WebSession{IDHash: idHash}
 	var exp string
-	err := s.db.QueryRowContext(ctx, "SELECT csrf, expires FROM web_sessions WHERE id_hash = ? AND expires >= ?", idHash, now()).Scan(&w.CSRF, &exp)
+	err := s.db.QueryRowContext(ctx, "SELECT csrf, token_hash, expires FROM web_sessions WHERE id_hash = ? AND expires >= ?", idHash, now()).Scan(&w.CSRF, &w.TokenHash, &exp)
 	if err != nil {
 		return w, notFound(err, "no such web session")
 	}

@@ -92,11 +92,11 @@ func testJobs(t *testing.T, s store.Store) {
 
 func testWebSessions(t *testing.T, s store.Store) {
 	later := time.Now().UTC().Add(time.Hour)
-	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "h1", CSRF: "c1", Expires: later}))
+	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "h1", CSRF: "c1", TokenHash: "tok", Expires: later}))
 	must(t, s.CreateWebSession(ctx, store.WebSession{IDHash: "old", CSRF: "c0", Expires: time.Now().UTC().Add(-time.Minute)}))
 	w, err := s.WebSession(ctx, "h1", later.Add(time.Hour))
 	must(t, err)
-	if w.CSRF != "c1" {
+	if w.CSRF != "c1" || w.TokenHash != "tok" {
 		t.Errorf("WebSession = %+v", w)
 	}
 	_, err = s.WebSession(ctx, "old", later)

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// actor names who acts in the audit trail: the user signed in with a
+// personal token, or "web" for the admin token.
+func actor(r *http.Request) string {
+	if p := principal(r); p.User != service.Admin.User {
+		return p.User
+	}
+	return "web"
+}
+
+// Roles lists the resource roles the signed-in person may use (all of
+// them for administrators).
+func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
+	p := principal(r)
+	list, err := a.svc.ResourceRolesFor(r.Context(), p)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.render(w, "roles", map[string]any{"Title": "Resource roles", "Nav": "roles", "CSRF": csrf, "Roles": list,
+		"Member": !p.Admin, "User": p.User})
+}
+
+// Role shows one resource role and its recent connections. Administrators
+// also edit who may use it, whether it needs approval, reveal its password
+// and retire it; a member sees how to connect and their own connections,
+// and a role they may not use looks like one that does not exist.
+func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
+	p := principal(r)
+	rr, err := a.svc.ResourceRoleFor(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	all, err := a.svc.Sessions(r.Context(), store.SessionFilter{Resource: rr.Resource, Limit: 500})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var recent []store.Session
+	for _, s := range all {
+		mine := p.Admin || s.Actor == p.User
+		if s.Role == rr.Name && (s.Kind == "connect" || s.Kind == "reveal") && mine && len(recent) < 50 {
+			recent = append(recent, s)
+		}
+	}
+	approval, err := a.svc.ApprovalRequired(r.Context(), rr.Name)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	data := map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent,
+		"Approval": approval, "Member": !p.Admin, "User": p.User}
+	if p.Admin {
+		access, err := a.svc.Access(r.Context())
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		groups, err := a.svc.Groups(r.Context())
+		if err != nil {
+			a.fail(w, err)
+			return
+		}
+		var others []string
+		for g := range groups {
+			if !slices.Contains(access[rr.Name], g) {
+				others = append(others, g)
+			}
+		}
+		slices.Sort(others)
+		data["Groups"], data["OtherGroups"] = access[rr.Name], others
+	}
+	a.render(w, "role", data)
+}
+
+// RoleAccess grants (group=G&on=1) or revokes a group's use of a role.
+func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
+	name := r.PathValue("name")
+	if err := a.svc.SetAccess(r.Context(), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
+		a.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/roles/"+name, http.StatusSeeOther)
+}
+
+// RoleApproval turns the approval requirement on (on=1) or off.
+func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
+	name := r.PathValue("name")
+	if err := a.svc.SetApprovalRequired(r.Context(), name, r.FormValue("on") == "1"); err != nil {
+		a.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/roles/"+name, http.StatusSeeOther)
+}
+
+// RoleReveal shows a role's password once, for systems that cannot connect
+// through stile; the reveal is a session.
+func (a *App) RoleReveal(w http.ResponseWriter, r *http.Request, _ string) {
+	pw, err := a.svc.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.render(w, "role-password", map[string]any{"Password": pw})
+}
+
+// RoleRetire plans a role's retirement and shows the plan with its Apply
+// button (the same rows as provisioning).
+func (a *App) RoleRetire(w http.ResponseWriter, r *http.Request, _ string) {
+	out, err := a.svc.RetireRole(r.Context(), actor(r), r.PathValue("name"), r.FormValue("heir"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.planResults(w, []service.PlanOutcome{out})
+}
+
+// Approvals lists members' connection requests waiting for an
+// administrator, and the recent decisions.
+func (a *App) Approvals(w http.ResponseWriter, r *http.Request, csrf string) {
+	all, err := a.svc.Approvals(r.Context(), "")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	var pending, decided []store.Approval
+	for _, ap := range all {
+		switch {
+		case ap.Status == "pending":
+			pending = append(pending, ap)
+		case len(decided) < pageSize:
+			decided = append(decided, ap)
+		}
+	}
+	a.render(w, "approvals", map[string]any{"Title": "Approvals", "Nav": "approvals", "CSRF": csrf, "Pending": pending, "Decided": decided})
+}
+
+// Decide approves or denies one request as the signed-in administrator and
+// goes back to the list.
+func (a *App) Decide(w http.ResponseWriter, r *http.Request, _ string) {
+	d := r.PathValue("decision")
+	if d != "approve" && d != "deny" {
+		http.NotFound(w, r)
+		return
+	}
+	if err := a.svc.Decide(r.Context(), principal(r), r.PathValue("id"), d == "approve"); err != nil {
+		a.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/approvals", http.StatusSeeOther)
+}
