@@ -54,6 +54,9 @@ type Hub struct {
 	log     *slog.Logger
 
 	streams streams
+	// streamURL is where agents connected to other replicas stream
+	// connections opened here; empty if this replica advertises none.
+	streamURL string
 
 	mu    sync.Mutex
 	conns map[string]*agentConn

@@ -28,6 +28,9 @@ type connectJob struct {
 	Stream   string        `json:"stream"`
 	Target   target.Target `json:"target"`
 	Database string        `json:"database"`
+	// StreamURL is where to stream it when that is not the server the
+	// agent is connected to: the advertised URL of the replica that waits.
+	StreamURL string `json:"stream_url,omitempty"`
 }
 
 // openStream runs on the agent: connect upstream with the injected
@@ -56,7 +59,12 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m mes
 		pc.Close(ctx)
 		return nil, err
 	}
-	streamURL := strings.TrimSuffix(wsURL, "/connect") + "/stream?id=" + url.QueryEscape(j.Stream)
+	streamURL, err := streamEndpoint(wsURL, j.StreamURL)
+	if err != nil {
+		hj.Conn.Close()
+		return nil, err
+	}
+	streamURL += "?id=" + url.QueryEscape(j.Stream)
 	ws, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 	if err != nil {
 		hj.Conn.Close()
@@ -77,6 +85,23 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m mes
 		log.Info("connection stream closed", "database", j.Database)
 	}()
 	return "ok", nil
+}
+
+// streamEndpoint is where an agent connected at wsURL streams a connection:
+// the same server, or the replica the job names. The agent's token goes
+// there too, so a wss:// agent never streams over plain ws://.
+func streamEndpoint(wsURL, advertised string) (string, error) {
+	if advertised == "" {
+		return strings.TrimSuffix(wsURL, "/connect") + "/stream", nil
+	}
+	u, err := url.Parse(advertised)
+	if err != nil || u.Host == "" || (u.Scheme != "ws" && u.Scheme != "wss") || u.RawQuery != "" {
+		return "", fmt.Errorf("the server asked for a stream to %q, which is not a ws:// or wss:// URL", advertised)
+	}
+	if strings.HasPrefix(wsURL, "wss://") && u.Scheme != "wss" {
+		return "", fmt.Errorf("the server asked for a stream to %s over plain ws://, but this agent connects with TLS", u.Host)
+	}
+	return advertised, nil
 }
 
 // liveStreams maps this agent's open streams to the function that cancels
@@ -138,13 +163,19 @@ func (c *streamConn) Close() error {
 // OpenStream asks agent name to connect to database as t's user and to
 // stream the connection back to this server; it returns the stream, the
 // server's startup parameters, and a function that cancels the query running
-// on it. The agent must be connected to this replica.
+// on it. An agent connected to another replica streams to this one's
+// advertised URL (see Advertise).
 func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (net.Conn, proxy.Hello, func(context.Context) error, error) {
+	job := connectJob{Target: t, Database: database}
 	if here, _ := h.Connected(name); !here {
-		// The agent dials its stream to the address it knows, which may be
-		// another replica behind the load balancer: refuse now rather than
-		// after it connected upstream.
-		return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s is not connected to this server (replica %s); connections through a remote agent must reach the replica it is connected to", name, h.replica)
+		// The agent would dial its stream to the address it knows, which may
+		// be another replica behind the load balancer: it needs this
+		// replica's own address, or the connection is refused now rather
+		// than after the agent connected upstream.
+		if h.streamURL == "" {
+			return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s is connected to another replica and this one (%s) has no --advertise-url for the agent to stream the connection to", name, h.replica)
+		}
+		job.StreamURL = h.streamURL
 	}
 	id := secret.NewToken()
 	p := &pending{agent: name, ch: make(chan streamResult), gone: make(chan struct{})}
@@ -160,7 +191,8 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 		h.streams.mu.Unlock()
 		close(p.gone)
 	}()
-	if err := h.call(ctx, name, JobConnect, connectJob{Stream: id, Target: t, Database: database}, nil); err != nil {
+	job.Stream = id
+	if err := h.call(ctx, name, JobConnect, job, nil); err != nil {
 		return nil, proxy.Hello{}, nil, err
 	}
 	select {
@@ -174,6 +206,20 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 	case <-ctx.Done():
 		return nil, proxy.Hello{}, nil, ctx.Err()
 	}
+}
+
+// Advertise sets this replica's own base URL as agents reach it
+// (http:// or https://, perhaps with a path prefix), so an agent connected to
+// another replica can stream connections opened here.
+func (h *Hub) Advertise(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
+		return errs.Invalidf("advertise URL %q must be http(s)://host[:port][/prefix]", base)
+	}
+	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/agent/stream"
+	h.streamURL = u.String()
+	return nil
 }
 
 // ServeStream accepts an agent's stream for a connection this server waits

@@ -147,3 +147,43 @@ func TestLateStreamDropped(t *testing.T) {
 		t.Fatalf("late stream: read err %v (ctx %v), want the server to close it", err, ctx.Err())
 	}
 }
+
+// TestStreamEndpoint: an agent streams to its own server unless the job
+// names a replica's advertised URL, and never from wss:// down to ws://
+// (its token goes along).
+func TestStreamEndpoint(t *testing.T) {
+	for _, c := range []struct{ conn, advertised, want, err string }{
+		{"wss://lb/api/v1/agent/connect", "", "wss://lb/api/v1/agent/stream", ""},
+		{"wss://lb/api/v1/agent/connect", "wss://b:8009/api/v1/agent/stream", "wss://b:8009/api/v1/agent/stream", ""},
+		{"ws://127.0.0.1:1/api/v1/agent/connect", "ws://b:8009/api/v1/agent/stream", "ws://b:8009/api/v1/agent/stream", ""},
+		{"wss://lb/api/v1/agent/connect", "ws://b:8009/api/v1/agent/stream", "", "plain ws://"},
+		{"wss://lb/api/v1/agent/connect", "https://b/api/v1/agent/stream", "", "not a ws://"},
+		{"wss://lb/api/v1/agent/connect", "wss:///nohost", "", "not a ws://"},
+		{"wss://lb/api/v1/agent/connect", "wss://b/s?id=x", "", "not a ws://"},
+	} {
+		got, err := streamEndpoint(c.conn, c.advertised)
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("streamEndpoint(%q, %q) = %q, %v; want %q, %q", c.conn, c.advertised, got, err, c.want, c.err)
+		}
+	}
+}
+
+// TestAdvertise: a replica's advertised base URL becomes its stream
+// endpoint; anything but http(s)://host[/prefix] is refused.
+func TestAdvertise(t *testing.T) {
+	h := NewHub(tokens{}, nil, true, "r1", slog.New(slog.DiscardHandler))
+	for base, want := range map[string]string{
+		"https://b.internal:8009":      "wss://b.internal:8009/api/v1/agent/stream",
+		"http://10.0.0.2:8009/":        "ws://10.0.0.2:8009/api/v1/agent/stream",
+		"https://lb.example.com/stile": "wss://lb.example.com/stile/api/v1/agent/stream",
+	} {
+		if err := h.Advertise(base); err != nil || h.streamURL != want {
+			t.Errorf("Advertise(%q): %q, %v; want %q", base, h.streamURL, err, want)
+		}
+	}
+	for _, bad := range []string{"b.internal:8009", "ftp://b", "https://", "https://b/?x=1", "https://b/#f"} {
+		if err := h.Advertise(bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("Advertise(%q) = %v, want an invalid-input error", bad, err)
+		}
+	}
+}

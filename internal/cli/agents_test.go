@@ -54,40 +54,13 @@ func TestRemoteAgent(t *testing.T) {
 
 	// People connect through the agent too: stile connect, then a client.
 	role := field(doc, "role_name")
-	addr := freeAddr(t)
-	cctx, cancelConnect := context.WithCancel(context.Background())
-	connectDone := make(chan int, 1)
-	go func() {
-		connectDone <- run(cctx, []string{"connect", role, "--port", strings.Split(addr, ":")[1], "--database", p + "_app"}, h.env(nil, new(syncWriter), new(syncWriter)))
-	}()
-	var who string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		cfg, _ := pgx.ParseConfig("postgres://anyone@" + addr + "/" + p + "_app?sslmode=disable")
-		conn, err := pgx.ConnectConfig(context.Background(), cfg)
-		if err == nil {
-			err = conn.QueryRow(context.Background(), "SELECT current_user").Scan(&who)
-		}
-		if err == nil {
-			// A cancel request travels client → stile connect → server → agent → database.
-			assertCancels(t, c, conn)
-			conn.Close(context.Background())
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("connecting through the agent: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cancelConnect()
-	<-connectDone
-	if who != role {
+	if who := connectThrough(t, h, c, role, p+"_app"); who != role {
 		t.Fatalf("current_user through the agent = %q, want %q", who, role)
 	}
 
 	// The agent goes away: work fails at once, not after a timeout.
 	stop()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for agentStatus(h.ok("", "agents", "list"), "edge") != "offline" {
 		if time.Now().After(deadline) {
 			t.Fatal("the server did not notice the agent left")
@@ -110,6 +83,39 @@ func TestRemoteAgent(t *testing.T) {
 	}
 	h.fails(1, "does not exist", "", "resources", "health", res)
 	stop()
+}
+
+// connectThrough runs `stile connect role` against h, connects a client
+// to it, checks that a cancel request reaches the database, and returns
+// current_user.
+func connectThrough(t *testing.T, h *harness, c pgtest.Cluster, role, database string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	cctx, cancelConnect := context.WithCancel(context.Background())
+	connectDone := make(chan int, 1)
+	go func() {
+		connectDone <- run(cctx, []string{"connect", role, "--port", strings.Split(addr, ":")[1], "--database", database}, h.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	defer func() { cancelConnect(); <-connectDone }()
+	var who string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cfg, _ := pgx.ParseConfig("postgres://anyone@" + addr + "/" + database + "?sslmode=disable")
+		conn, err := pgx.ConnectConfig(context.Background(), cfg)
+		if err == nil {
+			err = conn.QueryRow(context.Background(), "SELECT current_user").Scan(&who)
+		}
+		if err == nil {
+			// A cancel request travels client → stile connect → server → agent → database.
+			assertCancels(t, c, conn)
+			conn.Close(context.Background())
+			return who
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connecting through the agent: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // agentStatus reads an agent's STATUS column from `stile agents list`.

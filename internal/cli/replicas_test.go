@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/pgtest"
 )
@@ -83,7 +86,8 @@ func TestAgentAcrossReplicas(t *testing.T) {
 	u, _ := url.Parse(c.URL)
 	u.Path = "/" + p + "_store"
 	data := t.TempDir()
-	a := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	addrA := freeAddr(t)
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": u.String(), "addr": addrA, "args": "--advertise-url http://" + addrA})
 	b := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
 	token := createAgent(t, a, "edge")
 	stop := startAgent(t, b, token, "edge")
@@ -101,6 +105,37 @@ func TestAgentAcrossReplicas(t *testing.T) {
 	a.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	if code, _, _ := b.stile("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT", "--detailed-exitcode"); code != 0 {
 		t.Fatalf("re-plan on B: exit %d", code)
+	}
+
+	// A person connects through replica A: A asks B's agent (through the
+	// queue) to open the connection and stream it to A's advertised URL;
+	// the cancel request takes the same road.
+	role := field(doc, "role_name")
+	if who := connectThrough(t, a, c, role, p+"_app"); who != role {
+		t.Fatalf("current_user through replica A and the agent on B = %q, want %q", who, role)
+	}
+	// A replica without an advertised URL refuses at once, and says why.
+	other := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	addr := freeAddr(t)
+	cctx, cancelConnect := context.WithCancel(context.Background())
+	connectDone := make(chan int, 1)
+	go func() {
+		connectDone <- run(cctx, []string{"connect", role, "--port", strings.Split(addr, ":")[1]}, other.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var conn *pgx.Conn
+		if conn, err = pgx.Connect(context.Background(), "postgres://anyone@"+addr+"/postgres?sslmode=disable"); err == nil {
+			conn.Close(context.Background())
+		}
+		if err == nil || strings.Contains(err.Error(), "advertise-url") {
+			break
+		}
+	}
+	cancelConnect()
+	<-connectDone
+	if err == nil || !strings.Contains(err.Error(), "--advertise-url") {
+		t.Fatalf("connect through a replica without --advertise-url: %v", err)
 	}
 	stop()
 	deadline := time.Now().Add(5 * time.Second)

@@ -25,7 +25,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise string
 	var applyTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -57,11 +57,14 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if v := e.getenv("STILE_REPLICA_ID"); v != "" && !cmd.Flags().Changed("replica-id") {
 				replica = v
 			}
+			if v := e.getenv("STILE_ADVERTISE_URL"); v != "" && !cmd.Flags().Changed("advertise-url") {
+				advertise = v
+			}
 			if replica == "" {
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen,
+			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen, advertise: advertise,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")})
 		},
 	}
@@ -76,15 +79,16 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply running longer is cancelled and fails")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
+	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
 	return cmd
 }
 
 // serverConfig is what `stile server` runs with.
 type serverConfig struct {
-	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen string
-	auditFile, webhook, webhookSecret                                       string
-	applyTimeout                                                            time.Duration
+	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
+	auditFile, webhook, webhookSecret                                                  string
+	applyTimeout                                                                       time.Duration
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -128,6 +132,11 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	defer exporter.Close()
 	hub := agent.NewHub(st, box, shared, c.replica, log.With("component", "agents"))
+	if c.advertise != "" {
+		if err := hub.Advertise(c.advertise); err != nil {
+			return err
+		}
+	}
 	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
