@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test bench build
+.PHONY: demo test bench bench-connect build
 
 demo:
 	bash scripts/demo.sh
@@ -9,6 +9,9 @@ test:
 
 bench:
 	bash scripts/test.sh bench
+
+bench-connect:
+	bash scripts/pgbench.sh
 
 build:
 	go build -o stile ./cmd/stile

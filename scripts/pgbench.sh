@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# make bench-connect: pgbench select-only through stile versus direct, on a
+# throwaway PostgreSQL with the embedded default server.
+#
+#   CLIENTS=8 SECONDS_EACH=10 RUNS=2 scripts/pgbench.sh
+#   PROXY_ENV="GOMAXPROCS=1" scripts/pgbench.sh   # environment of stile's processes
+#   PIN=1 scripts/pgbench.sh   # PostgreSQL and pgbench on CPU 0, the proxies on CPU 1
+#
+# Unpinned, the proxies share the machine's cores with PostgreSQL and
+# pgbench, which saturate them; pinned, the relay has a core of its own, as
+# it does on its own host, and direct runs on the same single core.
+# Each path runs as the same resource role (SCRAM upstream): direct with its
+# revealed password, through the server's --pg-listen endpoint, and through
+# `stile connect`. pgbouncer, when installed, is measured too as a yardstick
+# for a proxy sharing the same cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+clients=${CLIENTS:-8}
+secs=${SECONDS_EACH:-10}
+runs=${RUNS:-2}
+
+work=$(mktemp -d /tmp/stile-pgbench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  bash scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+  pkill -f "$work/" 2>/dev/null || true # the server, stile connect, pgbouncer
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v pgbench >/dev/null || {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-contrib >/dev/null
+}
+url=$(bash scripts/pg.sh start "${PG_VERSION:-15}" "$work/pg")
+pgport=$(printf '%s' "$url" | sed -E 's#.*@127\.0\.0\.1:([0-9]+)/.*#\1#')
+pgpass=$(printf '%s' "$url" | sed -E 's#^postgres://postgres:([^@]+)@.*#\1#')
+db_cpu=() proxy_cpu=()
+if [ -n "${PIN:-}" ]; then
+  db_cpu=(taskset -c 0) proxy_cpu=(taskset -c 1)
+  # Backends forked from now on inherit the postmaster's affinity.
+  for pid in $(pgrep -f "$work/pg/data"); do taskset -a -p -c 0 "$pid" >/dev/null; done
+fi
+PGPASSWORD=$pgpass psql -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres -c "CREATE DATABASE bench"
+PGPASSWORD=$pgpass pgbench -q -i -s 10 -h 127.0.0.1 -p "$pgport" -U postgres bench >/dev/null 2>&1
+
+go build -o "$work/stile" ./cmd/stile
+export STILE_DATA="$work/data"
+port=$((20000 + RANDOM % 10000))
+pgl=$((30000 + RANDOM % 10000))
+export STILE_URL="http://127.0.0.1:$port"
+"${proxy_cpu[@]}" env ${PROXY_ENV:-} "$work/stile" server --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pgl" >"$work/server.log" 2>&1 &
+for _ in $(seq 1 100); do "$work/stile" resources list >/dev/null 2>&1 && break; sleep 0.1; done
+s() { "$work/stile" "$@"; }
+printf 'name,type,host,port,sslmode\nbench,postgres,127.0.0.1,%s,disable\n' "$pgport" >"$work/inv.csv"
+s resources import "$work/inv.csv" >/dev/null
+printf '%s\n' "$pgpass" | s resources admin set bench --user postgres --password-stdin >/dev/null
+s resources plan bench --role bench --scopes bench.public --privileges SELECT -o "$work/plan.yaml" >/dev/null
+sid=$(sed -n 's/^[ -]*sid: //p' "$work/plan.yaml" | head -1)
+role=$(sed -n 's/^[ -]*role_name: //p' "$work/plan.yaml" | head -1)
+s resources apply bench --sid "$sid" >/dev/null
+rolepw=$(s roles reveal "$role")
+token=$(cat "$STILE_DATA/admin.token")
+
+cport=$((40000 + RANDOM % 10000))
+"${proxy_cpu[@]}" env ${PROXY_ENV:-} "$work/stile" connect "$role" --port "$cport" --database bench >"$work/connect.log" 2>&1 &
+
+paths=(direct listener connect)
+if command -v pgbouncer >/dev/null; then
+  bport=$((50000 + RANDOM % 10000))
+  cat >"$work/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$pgport dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+auth_type = plain
+auth_file = $work/users.txt
+pool_mode = session
+unix_socket_dir =
+logfile = $work/pgbouncer.log
+INI
+  printf '"%s" "%s"\n' "$role" "$rolepw" >"$work/users.txt"
+  chown -R postgres "$work"
+  "${proxy_cpu[@]}" runuser -u postgres -- pgbouncer -q "$work/pgbouncer.ini" >/dev/null 2>&1 &
+  paths+=(pgbouncer)
+fi
+sleep 1
+
+bench() { # path -> "tps latency_ms"
+  local p=$1 port pw
+  case $p in
+    direct) port=$pgport pw=$rolepw ;;
+    listener) port=$pgl pw=$token ;;
+    connect) port=$cport pw= ;;
+    pgbouncer) port=$bport pw=$rolepw ;;
+  esac
+  PGPASSWORD=$pw PGSSLMODE=disable "${db_cpu[@]}" pgbench -n -S -c "$clients" -j 2 -T "$secs" -h 127.0.0.1 -p "$port" -U "$role" bench 2>/dev/null |
+    awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.3f\n", tps, lat}'
+}
+
+printf 'pgbench -S, %s clients, -j 2, %ss, scale 10, PostgreSQL %s, %s cores%s\n' "$clients" "$secs" "${PG_VERSION:-15}" "$(nproc)" "${PIN:+, pinned: database and pgbench on CPU 0, proxies on CPU 1}"
+printf '%-10s %10s %12s %8s\n' path tps latency_ms vs_direct
+declare -A best
+for _ in $(seq 1 "$runs"); do
+  for p in "${paths[@]}"; do
+    read -r tps lat < <(bench "$p")
+    [ -z "${best[$p]:-}" ] || [ "${tps%.*}" -gt "${best[$p]%% *}" ] && best[$p]="$tps $lat"
+  done
+done
+d=${best[direct]%% *}
+for p in "${paths[@]}"; do
+  read -r tps lat <<<"${best[$p]}"
+  printf '%-10s %10s %12s %7s%%\n' "$p" "$tps" "$lat" "$((100 * tps / d))"
+done
