@@ -27,7 +27,9 @@ func TestRemoteAgent(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h := startServer(t, t.TempDir())
+	psql := needPsql(t)
+	dir, pgAddr := t.TempDir(), freeAddr(t)
+	h := startServerWith(t, dir, map[string]string{"args": "--pg-listen " + pgAddr})
 	token := createAgent(t, h, "edge")
 	h.fails(1, "exists already", "", "agents", "create", "edge")
 	connect := func() func() { return startAgent(t, h, token, "edge") }
@@ -52,10 +54,15 @@ func TestRemoteAgent(t *testing.T) {
 		t.Errorf("apply session:\n%s", out)
 	}
 
-	// People connect through the agent too: stile connect, then a client.
+	// People connect through the agent too: with stile connect, and with
+	// psql to the server's own listener.
 	role := field(doc, "role_name")
 	if who := connectThrough(t, h, c, role, p+"_app"); who != role {
 		t.Fatalf("current_user through the agent = %q, want %q", who, role)
+	}
+	admin, _ := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_user"); err != nil || out != role {
+		t.Fatalf("psql to the listener, through the agent: %v\n%s", err, out)
 	}
 
 	// The agent goes away: work fails at once, not after a timeout.
@@ -109,6 +116,9 @@ func connectThrough(t *testing.T, h *harness, c pgtest.Cluster, role, database s
 			// A cancel request travels client → stile connect → server → agent → database.
 			assertCancels(t, c, conn)
 			conn.Close(context.Background())
+			if out, err := psqlAs(needPsql(t), addr, "anyone", "", database, "prefer", "SELECT current_user"); err != nil || out != who {
+				t.Fatalf("psql through stile connect: %v\n%s", err, out)
+			}
 			return who
 		}
 		if time.Now().After(deadline) {

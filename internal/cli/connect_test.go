@@ -20,13 +20,8 @@ import (
 // password, runs as the resource role with only its privileges, and the
 // connection is a session that lists the SQL it sent.
 func TestConnect(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("psql is missing: make test installs postgresql-client")
-		}
-		t.Skip("psql is missing")
-	}
+	psql := needPsql(t)
+	var err error
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
@@ -96,13 +91,7 @@ func TestConnect(t *testing.T) {
 // as the user and the API token as the password (over TLS), and refuses a
 // wrong one with SQLSTATE 28P01 as a client expects.
 func TestPGListener(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("psql is missing: make test installs postgresql-client")
-		}
-		t.Skip("psql is missing")
-	}
+	psql := needPsql(t)
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
@@ -154,6 +143,31 @@ func TestPGListener(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	assertCancels(t, c, conn)
+}
+
+// needPsql returns psql's path; without it the test skips locally and
+// fails in CI.
+func needPsql(t *testing.T) string {
+	t.Helper()
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("psql is missing: make test installs postgresql-client")
+		}
+		t.Skip("psql is missing")
+	}
+	return psql
+}
+
+// psqlAs runs one statement with real psql against host:port and returns
+// its unaligned output.
+func psqlAs(psql, addr, user, password, database, sslmode, sql string) (string, error) {
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(psql, "-X", "-At", "-c", sql,
+		fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=%s connect_timeout=5", host, port, user, database, sslmode))
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password)
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
 
 // assertCancels runs a long query on conn (a connection through stile),
