@@ -92,35 +92,59 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
 }
 
 // recorder parses the frontend message stream for Query ('Q') and Parse
-// ('P') messages; it never blocks or alters the stream.
+// ('P') messages; it never blocks or alters the stream, and keeps at most
+// the start of each statement, so a huge message is never held in memory.
 type recorder struct {
-	buf        []byte
+	hdr  []byte // the current message's type and length, as they arrive
+	body []byte // the start of a Query or Parse body
+	left int    // body bytes of the current message still to come
+	// stopped is set on a stream that is not the protocol: nothing after
+	// it can be trusted to start on a message boundary.
+	stopped    bool
 	statements []string
 }
 
+// keepBytes is how much of a Query or Parse body is kept: a Parse starts
+// with its statement name (at most 63 bytes).
+const keepBytes = maxStatementLen + 128
+
 func (r *recorder) feed(data []byte) {
-	r.buf = append(r.buf, data...)
-	for len(r.buf) >= 5 {
-		typ := r.buf[0]
-		n := int(binary.BigEndian.Uint32(r.buf[1:5]))
-		if n < 4 || n > 1<<30 {
-			r.buf = nil // not a message stream we understand: stop recording
-			return
-		}
-		if len(r.buf) < 1+n {
-			return
-		}
-		body := r.buf[5 : 1+n]
-		switch typ {
-		case 'Q':
-			r.add(cstring(body))
-		case 'P':
-			if i := indexNUL(body); i >= 0 {
-				r.add(cstring(body[i+1:]))
+	for len(data) > 0 && !r.stopped {
+		if len(r.hdr) < 5 {
+			n := min(5-len(r.hdr), len(data))
+			r.hdr, data = append(r.hdr, data[:n]...), data[n:]
+			if len(r.hdr) < 5 {
+				return
 			}
+			size := int(binary.BigEndian.Uint32(r.hdr[1:5]))
+			if size < 4 || size > 1<<30 {
+				r.stopped, r.hdr, r.body = true, nil, nil
+				return
+			}
+			r.left, r.body = size-4, r.body[:0]
 		}
-		r.buf = r.buf[1+n:]
+		n := min(r.left, len(data))
+		if t := r.hdr[0]; (t == 'Q' || t == 'P') && len(r.body) < keepBytes {
+			r.body = append(r.body, data[:min(n, keepBytes-len(r.body))]...)
+		}
+		r.left, data = r.left-n, data[n:]
+		if r.left == 0 {
+			r.message()
+		}
 	}
+}
+
+// message records the message just completed and gets ready for the next.
+func (r *recorder) message() {
+	switch r.hdr[0] {
+	case 'Q':
+		r.add(cstring(r.body))
+	case 'P':
+		if i := indexNUL(r.body); i >= 0 {
+			r.add(cstring(r.body[i+1:]))
+		}
+	}
+	r.hdr = r.hdr[:0]
 }
 
 func (r *recorder) add(sql string) {
