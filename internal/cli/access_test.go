@@ -35,6 +35,10 @@ func TestMembers(t *testing.T) {
 	out := h.ok("", "tokens", "create", "ann")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	token := lines[len(lines)-1]
+	if list := h.ok("", "tokens", "list", "ann"); !strings.Contains(list, strings.Fields(lines[0])[1]) || strings.Contains(list, token) {
+		t.Fatalf("ann's tokens:\n%s", list)
+	}
+	h.fails(1, "does not exist", "", "tokens", "list", "nobody")
 	h.ok("", "groups", "create", "analysts")
 	h.ok("", "groups", "add", "analysts", "ann")
 	h.ok("", "access", "grant", roles["ro"], "--group", "analysts")
@@ -45,7 +49,7 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("ann's roles:\n%s", out)
 	}
 	ann.fails(1, "does not exist", "", "roles", "show", roles["rw"])
-	for _, args := range [][]string{{"resources", "list"}, {"sessions", "list"}, {"roles", "reveal", roles["ro"]}, {"users", "list"}, {"agents", "list"}} {
+	for _, args := range [][]string{{"resources", "list"}, {"sessions", "list"}, {"roles", "reveal", roles["ro"]}, {"users", "list"}, {"agents", "list"}, {"tokens", "list", "ann"}} {
 		ann.fails(1, "not an administrator", "", args...)
 	}
 

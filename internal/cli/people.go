@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,7 +81,26 @@ func newTokensCmd(e *env) *cobra.Command {
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "token " + a[0] + " revoked", c.call(cmd.Context(), "DELETE", "/api/v1/tokens/"+pathEscape(a[0]), nil, nil)
 		})
-	cmd.AddCommand(create, revoke)
+	list := simple(e, "list USER", "List a user's tokens (ids and dates; the tokens themselves are not kept)", "  stile tokens list ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			var out struct{ Tokens []store.Token }
+			if err := c.call(cmd.Context(), "GET", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out); err != nil {
+				return "", err
+			}
+			var b strings.Builder
+			tw := table(&b)
+			fmt.Fprintln(tw, "ID\tCREATED\tREVOKED")
+			for _, k := range out.Tokens {
+				revoked := "-"
+				if !k.RevokedAt.IsZero() {
+					revoked = k.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			tw.Flush()
+			return strings.TrimRight(b.String(), "\n"), nil
+		})
+	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 

@@ -52,6 +52,15 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.Tokens(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": list})
+	return nil
+}
+
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
 		return err

@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/users", s.authed(s.listUsers))
 	s.mux.HandleFunc("POST /api/v1/users", s.authed(s.createUser))
 	s.mux.HandleFunc("POST /api/v1/users/{name}/disable", s.authed(s.disableUser))
+	s.mux.HandleFunc("GET /api/v1/users/{name}/tokens", s.authed(s.listTokens))
 	s.mux.HandleFunc("POST /api/v1/users/{name}/tokens", s.authed(s.createToken))
 	s.mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.authed(s.revokeToken))
 	s.mux.HandleFunc("GET /api/v1/groups", s.authed(s.listGroups))

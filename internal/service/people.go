@@ -79,6 +79,19 @@ func (s *Service) CreateToken(ctx context.Context, user string) (id, token strin
 	return id, token, err
 }
 
+// Tokens lists a user's tokens, revoked ones too (never the tokens
+// themselves: only their ids and dates are kept).
+func (s *Service) Tokens(ctx context.Context, user string) ([]store.Token, error) {
+	users, err := s.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(users, func(u store.User) bool { return u.Name == user }) {
+		return nil, errs.New(errs.NotFound, "user %q does not exist", user)
+	}
+	return s.store.Tokens(ctx, user)
+}
+
 // RevokeToken revokes a token by id.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	return s.store.RevokeToken(ctx, id)

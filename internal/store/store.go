@@ -239,6 +239,9 @@ type Store interface {
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error
 	// CreateToken stores a token of an existing user.
 	CreateToken(ctx context.Context, t Token) error
+	// Tokens lists a user's tokens (everyone's for ""), revoked ones too,
+	// oldest first.
+	Tokens(ctx context.Context, user string) ([]Token, error)
 	// RevokeToken revokes a token; errs.NotFound if unknown or revoked.
 	RevokeToken(ctx context.Context, id string) error
 	// TokenUser returns the user of an unrevoked token; errs.NotFound

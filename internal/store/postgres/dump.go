@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -45,7 +44,7 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Users, err = s.Users(ctx); err != nil {
 		return d, err
 	}
-	if d.Tokens, err = s.dumpTokens(ctx); err != nil {
+	if d.Tokens, err = s.Tokens(ctx, ""); err != nil {
 		return d, err
 	}
 	if d.Groups, err = s.Groups(ctx); err != nil {
@@ -143,14 +142,3 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 	})
 }
 
-func (s *DB) dumpTokens(ctx context.Context) ([]store.Token, error) {
-	return queryAll(ctx, s, "dump tokens", func(row pgx.Row) (store.Token, error) {
-		var k store.Token
-		var revoked *time.Time
-		err := row.Scan(&k.ID, &k.User, &k.Hash, &k.CreatedAt, &revoked)
-		if revoked != nil {
-			k.RevokedAt = revoked.UTC()
-		}
-		return k, err
-	}, "SELECT id, user_name, hash, created_at, revoked_at FROM stile_tokens ORDER BY id COLLATE \"C\"")
-}

@@ -159,3 +159,18 @@ func (s *DB) Access(ctx context.Context) (map[string][]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// Tokens lists user's tokens (everyone's for ""), revoked ones too, oldest
+// first.
+func (s *DB) Tokens(ctx context.Context, user string) ([]store.Token, error) {
+	return queryAll(ctx, s, "list tokens", func(row pgx.Row) (store.Token, error) {
+		var k store.Token
+		var revoked *time.Time
+		err := row.Scan(&k.ID, &k.User, &k.Hash, &k.CreatedAt, &revoked)
+		if revoked != nil {
+			k.RevokedAt = revoked.UTC()
+		}
+		return k, err
+	}, `SELECT id, user_name, hash, created_at, revoked_at FROM stile_tokens WHERE $1 = '' OR user_name = $1
+	ORDER BY created_at, id COLLATE "C"`, user)
+}

@@ -43,7 +43,7 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Users, err = s.Users(ctx); err != nil {
 		return d, err
 	}
-	if d.Tokens, err = s.dumpTokens(ctx); err != nil {
+	if d.Tokens, err = s.Tokens(ctx, ""); err != nil {
 		return d, err
 	}
 	if d.Groups, err = s.Groups(ctx); err != nil {
@@ -141,12 +141,3 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 	})
 }
 
-func (s *DB) dumpTokens(ctx context.Context) ([]store.Token, error) {
-	return queryAll(ctx, s.db, "dump tokens", func(row interface{ Scan(...any) error }) (store.Token, error) {
-		var k store.Token
-		var created, revoked string
-		err := row.Scan(&k.ID, &k.User, &k.Hash, &created, &revoked)
-		k.CreatedAt, k.RevokedAt = parseTS(created), parseTS(revoked)
-		return k, err
-	}, "SELECT id, user_name, hash, created_at, revoked_at FROM tokens ORDER BY id")
-}

@@ -149,3 +149,15 @@ func (s *DB) Access(ctx context.Context) (map[string][]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// Tokens lists user's tokens (everyone's for ""), revoked ones too, oldest
+// first.
+func (s *DB) Tokens(ctx context.Context, user string) ([]store.Token, error) {
+	return queryAll(ctx, s.db, "list tokens", func(row interface{ Scan(...any) error }) (store.Token, error) {
+		var k store.Token
+		var created, revoked string
+		err := row.Scan(&k.ID, &k.User, &k.Hash, &created, &revoked)
+		k.CreatedAt, k.RevokedAt = parseTS(created), parseTS(revoked)
+		return k, err
+	}, "SELECT id, user_name, hash, created_at, revoked_at FROM tokens WHERE ? = '' OR user_name = ? ORDER BY created_at, id", user, user)
+}

@@ -123,10 +123,19 @@ func testPeople(t *testing.T, s store.Store) {
 		t.Errorf("a disabled user's token does not say so: %+v", u)
 	}
 	wantCode(t, s.SetUserDisabled(ctx, "nobody", true), errs.NotFound)
+	must(t, s.CreateToken(ctx, store.Token{ID: "t0", User: "root", Hash: "h0", CreatedAt: now}))
 	must(t, s.RevokeToken(ctx, "t1"))
 	_, err = s.TokenUser(ctx, "h1")
 	wantCode(t, err, errs.NotFound)
 	wantCode(t, s.RevokeToken(ctx, "t1"), errs.NotFound)
+	toks, err := s.Tokens(ctx, "ann")
+	must(t, err)
+	if len(toks) != 1 || toks[0].ID != "t1" || toks[0].RevokedAt.IsZero() || toks[0].CreatedAt.Sub(now).Abs() > time.Millisecond {
+		t.Errorf("Tokens(ann) = %+v", toks)
+	}
+	if all, _ := s.Tokens(ctx, ""); len(all) != 2 {
+		t.Errorf("Tokens(\"\") = %+v, want both users' tokens", all)
+	}
 
 	must(t, s.CreateGroup(ctx, "analysts"))
 	wantCode(t, s.CreateGroup(ctx, "analysts"), errs.Conflict)
