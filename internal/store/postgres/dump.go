@@ -141,4 +141,3 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		return nil
 	})
 }
-

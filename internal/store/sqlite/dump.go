@@ -140,4 +140,3 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		return nil
 	})
 }
-
