@@ -162,10 +162,10 @@ func (c *streamConn) Close() error {
 
 // OpenStream asks agent name to connect to database as t's user and to
 // stream the connection back to this server; it returns the stream, the
-// server's startup parameters, and a function that cancels the query running
-// on it. An agent connected to another replica streams to this one's
+// server's startup parameters, and the stream's id, which CancelStream
+// takes. An agent connected to another replica streams to this one's
 // advertised URL (see Advertise).
-func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (net.Conn, proxy.Hello, func(context.Context) error, error) {
+func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (conn net.Conn, hello proxy.Hello, stream string, err error) {
 	job := connectJob{Target: t, Database: database}
 	if here, _ := h.Connected(name); !here {
 		// The agent would dial its stream to the address it knows, which may
@@ -173,7 +173,7 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 		// replica's own address, or the connection is refused now rather
 		// than after the agent connected upstream.
 		if h.streamURL == "" {
-			return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s is connected to another replica and this one (%s) has no --advertise-url for the agent to stream the connection to", name, h.replica)
+			return nil, proxy.Hello{}, "", errs.New(errs.Unavailable, "agent %s is connected to another replica and this one (%s) has no --advertise-url for the agent to stream the connection to", name, h.replica)
 		}
 		job.StreamURL = h.streamURL
 	}
@@ -193,19 +193,22 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 	}()
 	job.Stream = id
 	if err := h.call(ctx, name, JobConnect, job, nil); err != nil {
-		return nil, proxy.Hello{}, nil, err
+		return nil, proxy.Hello{}, "", err
 	}
 	select {
 	case res := <-p.ch:
-		cancel := func(ctx context.Context) error {
-			return h.call(ctx, name, JobCancel, cancelJob{Stream: id}, nil)
-		}
-		return res.conn, res.hello, cancel, nil
+		return res.conn, res.hello, id, nil
 	case <-time.After(streamHelloTimeout):
-		return nil, proxy.Hello{}, nil, errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
+		return nil, proxy.Hello{}, "", errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
 	case <-ctx.Done():
-		return nil, proxy.Hello{}, nil, ctx.Err()
+		return nil, proxy.Hello{}, "", ctx.Err()
 	}
+}
+
+// CancelStream asks agent name to cancel the query running on one of its
+// streams; it works from any replica.
+func (h *Hub) CancelStream(ctx context.Context, name, stream string) error {
+	return h.call(ctx, name, JobCancel, cancelJob{Stream: stream}, nil)
 }
 
 // Advertise sets this replica's own base URL as agents reach it

@@ -175,6 +175,12 @@ func psqlAs(psql, addr, user, password, database, sslmode, sql string) (string, 
 // real server cancelled the query (SQLSTATE 57014).
 func assertCancels(t *testing.T, c pgtest.Cluster, conn *pgx.Conn) {
 	t.Helper()
+	assertCancelsWith(t, c, conn, func() error { return conn.PgConn().CancelRequest(context.Background()) })
+}
+
+// assertCancelsWith is assertCancels with the cancel request sent by send.
+func assertCancelsWith(t *testing.T, c pgtest.Cluster, conn *pgx.Conn, send func() error) {
+	t.Helper()
 	query := fmt.Sprintf("SELECT pg_sleep(30) -- %d", conn.PgConn().PID())
 	errc := make(chan error, 1)
 	go func() {
@@ -193,7 +199,7 @@ func assertCancels(t *testing.T, c pgtest.Cluster, conn *pgx.Conn) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := conn.PgConn().CancelRequest(context.Background()); err != nil {
+	if err := send(); err != nil {
 		t.Fatalf("cancel request: %v", err)
 	}
 	select {

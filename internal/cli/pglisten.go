@@ -52,8 +52,10 @@ func servePG(ctx context.Context, addr, certFile, keyFile, token string, svc *se
 			if err != nil {
 				return nil, err
 			}
-			return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
+			return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, KeyData: c.KeyData,
+				Finish: func(st proxy.Stats) { svc.Finish(ctx, c, st) }}, nil
 		},
+		CancelElsewhere: svc.CancelByKey,
 	}
 	go l.Serve(ctx, ln)
 	return ln.Addr(), nil

@@ -24,27 +24,34 @@ type cancels struct {
 	m  map[cancelKey]func(context.Context) error
 }
 
-// issue makes up key data for a connection to backend pid and, when
-// cancel is not nil, registers it until release.
-func (c *cancels) issue(pid uint32, cancel func(context.Context) error) (key []byte, release func()) {
-	var b [4]byte
-	rand.Read(b[:])
-	if cancel == nil {
-		return b[:], func() {}
+// issue registers key data for a connection to backend pid, made up here
+// when key is nil, until release; with a nil cancel there is nothing to
+// register.
+func (c *cancels) issue(pid uint32, key []byte, cancel func(context.Context) error) ([]byte, func()) {
+	if key == nil {
+		key = make([]byte, 4)
+		rand.Read(key)
 	}
-	k := cancelKey{pid, string(b[:])}
+	if cancel == nil {
+		return key, func() {}
+	}
+	k := cancelKey{pid, string(key)}
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = map[cancelKey]func(context.Context) error{}
 	}
 	c.m[k] = cancel
 	c.mu.Unlock()
-	return b[:], func() {
+	return key, func() {
 		c.mu.Lock()
 		delete(c.m, k)
 		c.mu.Unlock()
 	}
 }
+
+// errUnknownCancel is a CancelRequest for key data this process did not
+// give out.
+var errUnknownCancel = errors.New("cancel request for an unknown connection")
 
 // cancel passes a client's CancelRequest on.
 func (c *cancels) cancel(ctx context.Context, m *pgproto3.CancelRequest) error {
@@ -52,7 +59,7 @@ func (c *cancels) cancel(ctx context.Context, m *pgproto3.CancelRequest) error {
 	f := c.m[cancelKey{m.ProcessID, string(m.SecretKey)}]
 	c.mu.Unlock()
 	if f == nil {
-		return errors.New("cancel request for an unknown connection")
+		return errUnknownCancel
 	}
 	return f(ctx)
 }

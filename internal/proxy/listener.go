@@ -23,6 +23,9 @@ type Upstream struct {
 	Finish func(Stats)
 	// Cancel asks the real server to cancel the running query.
 	Cancel func(ctx context.Context) error
+	// KeyData is the secret key to give the client in BackendKeyData
+	// (nil: the listener makes one up).
+	KeyData []byte
 }
 
 // Opener authenticates a client (user is the resource role's name, password
@@ -35,7 +38,10 @@ type Opener func(ctx context.Context, user, password, database string) (*Upstrea
 type Listener struct {
 	TLS  *tls.Config // nil: no TLS, and only loopback clients are served
 	Open Opener
-	Log  *slog.Logger
+	// CancelElsewhere passes on a CancelRequest for a connection this
+	// listener does not hold (another replica's); nil drops it.
+	CancelElsewhere func(ctx context.Context, pid uint32, key []byte) error
+	Log             *slog.Logger
 
 	cancels cancels
 }
@@ -75,9 +81,15 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		case *pgproto3.StartupMessage:
 			startup = m
 		case *pgproto3.CancelRequest:
-			// A cancel names the key data this listener made up; pass it
-			// on to the real server with the real key.
-			return l.cancels.cancel(ctx, m)
+			// A cancel names the key data this listener gave out; pass it
+			// on to the real server with the real key. Behind a load
+			// balancer it may reach a replica that holds no such
+			// connection, which looks it up in the store.
+			err := l.cancels.cancel(ctx, m)
+			if errors.Is(err, errUnknownCancel) && l.CancelElsewhere != nil {
+				err = l.CancelElsewhere(ctx, m.ProcessID, m.SecretKey)
+			}
+			return err
 		default:
 			return fmt.Errorf("unexpected startup message %T", msg)
 		}
@@ -115,7 +127,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 	for k, v := range up.Hello.Parameters {
 		be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
 	}
-	key, release := l.cancels.issue(up.Hello.PID, up.Cancel)
+	key, release := l.cancels.issue(up.Hello.PID, up.KeyData, up.Cancel)
 	defer release()
 	be.Send(&pgproto3.BackendKeyData{ProcessID: up.Hello.PID, SecretKey: key})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

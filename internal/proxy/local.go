@@ -86,7 +86,7 @@ func (l *local) serveClient(ctx context.Context, c net.Conn) error {
 	if h.CancelToken != "" {
 		cancelQuery = func(ctx context.Context) error { return l.cancel(ctx, h.CancelToken) }
 	}
-	key, release := l.cancels.issue(h.PID, cancelQuery)
+	key, release := l.cancels.issue(h.PID, nil, cancelQuery)
 	defer release()
 	be.Send(&pgproto3.BackendKeyData{ProcessID: h.PID, SecretKey: key})
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

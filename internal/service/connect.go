@@ -15,7 +15,6 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
-	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -31,10 +30,14 @@ type Connection struct {
 	Upstream net.Conn
 	Hello    proxy.Hello
 	// Cancel cancels the query running upstream.
-	Cancel  func(ctx context.Context) error
-	sess    store.Session
-	started time.Time
-	user    string
+	Cancel func(ctx context.Context) error
+	// KeyData is the made-up secret key of the BackendKeyData a listener
+	// gives its client (the real one stays with stile).
+	KeyData    []byte
+	sess       store.Session
+	started    time.Time
+	user       string
+	cancelKeys []string
 }
 
 // Connect opens database as resource role name for p, and records a
@@ -106,12 +109,14 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	}
 	c.Upstream = hj.Conn
 	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
-	addr := net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port))
-	pid, key := hj.PID, hj.SecretKey
-	c.Cancel = func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) }
-	c.Hello.CancelToken = secret.NewToken()
+	route := cancelRoute{Addr: net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port)), PID: hj.PID, Key: hj.SecretKey}
+	if err := s.routeCancels(ctx, c, p.User, route); err != nil {
+		hj.Conn.Close()
+		return nil, err
+	}
 	if err := s.store.CreateSession(ctx, c.sess); err != nil {
 		hj.Conn.Close()
+		s.store.DeleteCancelRoutes(ctx, c.cancelKeys...)
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -125,6 +130,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 // the statements the client sent.
 func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	s.conns.remove(c.user, c)
+	if err := s.store.DeleteCancelRoutes(context.WithoutCancel(ctx), c.cancelKeys...); err != nil {
+		s.log.Warn("forget cancel routes", "err", err)
+	}
 	var out strings.Builder
 	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut)
 	for _, q := range st.Statements {
@@ -147,7 +155,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	if _, err := s.agent(rr.Agent); err != nil {
 		return nil, err
 	}
-	conn, hello, cancelQuery, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
+	conn, hello, stream, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
 	if err != nil {
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
 		if s.store.CreateSession(ctx, c.sess) == nil {
@@ -155,28 +163,18 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 		}
 		return nil, err
 	}
-	c.Upstream, c.Hello, c.Cancel = conn, hello, cancelQuery
-	c.Hello.CancelToken = secret.NewToken()
+	c.Upstream, c.Hello = conn, hello
+	if err := s.routeCancels(ctx, c, p.User, cancelRoute{Agent: rr.Agent, Stream: stream}); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if err := s.store.CreateSession(ctx, c.sess); err != nil {
 		conn.Close()
+		s.store.DeleteCancelRoutes(ctx, c.cancelKeys...)
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.Ctx, c.user = cctx, p.User
 	s.conns.add(p.User, c, cancel)
 	return c, nil
-}
-
-// CancelQuery cancels the query running on the connection whose Hello
-// carried token, as PostgreSQL's CancelRequest does. Only the connection's
-// own user (or an admin) may cancel it; to anyone else it does not exist.
-func (s *Service) CancelQuery(ctx context.Context, p Principal, token string) error {
-	c := s.conns.byCancelToken(token)
-	if c == nil || (c.user != p.User && !p.Admin) {
-		return errs.New(errs.NotFound, "no such connection on this server")
-	}
-	if c.Cancel == nil {
-		return errs.New(errs.Unavailable, "this connection cannot cancel queries")
-	}
-	return c.Cancel(ctx)
 }

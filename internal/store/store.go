@@ -133,6 +133,15 @@ type Token struct {
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
+// CancelRoute says how to cancel the query running on an open connection
+// from any replica. Route is sealed: it holds the real server's cancel key.
+type CancelRoute struct {
+	KeyHash   string
+	User      string
+	Route     []byte
+	CreatedAt time.Time
+}
+
 // Approval is a member's request to connect to a role that needs an
 // admin's approval.
 type Approval struct {
@@ -257,6 +266,14 @@ type Store interface {
 	SetAccess(ctx context.Context, role, group string, on bool) error
 	// Access lists, per resource role, the groups allowed to use it.
 	Access(ctx context.Context) (map[string][]string, error)
+
+	// PutCancelRoutes stores routes (and drops those older than a month:
+	// their connections are gone).
+	PutCancelRoutes(ctx context.Context, routes ...CancelRoute) error
+	// CancelRoute returns a route; errs.NotFound if unknown.
+	CancelRoute(ctx context.Context, keyHash string) (CancelRoute, error)
+	// DeleteCancelRoutes drops routes when their connection closes.
+	DeleteCancelRoutes(ctx context.Context, keyHashes ...string) error
 
 	// SetApprovalRequired marks a resource role as needing approval.
 	SetApprovalRequired(ctx context.Context, role string, on bool) error

@@ -106,6 +106,26 @@ func testWebSessions(t *testing.T, s store.Store) {
 	wantCode(t, err, errs.NotFound)
 }
 
+func testCancelRoutes(t *testing.T, s store.Store) {
+	now := time.Now().UTC()
+	must(t, s.PutCancelRoutes(ctx, store.CancelRoute{KeyHash: "tok:1", User: "ann", Route: []byte{0, 1, 0xff}, CreatedAt: now},
+		store.CancelRoute{KeyHash: "pg:1", User: "ann", Route: []byte{2}, CreatedAt: now}))
+	wantCode(t, s.PutCancelRoutes(ctx, store.CancelRoute{KeyHash: "tok:1", User: "bob", Route: []byte{3}, CreatedAt: now}), errs.Internal)
+	r, err := s.CancelRoute(ctx, "tok:1")
+	must(t, err)
+	if r.User != "ann" || string(r.Route) != "\x00\x01\xff" {
+		t.Errorf("CancelRoute = %+v", r)
+	}
+	// A month-old route is dropped by the next put.
+	must(t, s.PutCancelRoutes(ctx, store.CancelRoute{KeyHash: "old", User: "ann", Route: []byte{4}, CreatedAt: now.AddDate(0, -1, -1)}))
+	must(t, s.PutCancelRoutes(ctx, store.CancelRoute{KeyHash: "new", User: "ann", Route: []byte{5}, CreatedAt: now}))
+	_, err = s.CancelRoute(ctx, "old")
+	wantCode(t, err, errs.NotFound)
+	must(t, s.DeleteCancelRoutes(ctx, "tok:1", "pg:1"))
+	_, err = s.CancelRoute(ctx, "pg:1")
+	wantCode(t, err, errs.NotFound)
+}
+
 func testPeople(t *testing.T, s store.Store) {
 	now := time.Now().UTC()
 	must(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: now}))

@@ -21,7 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"People", testPeople}, {"Approvals", testApprovals},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
