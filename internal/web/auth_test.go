@@ -147,7 +147,7 @@ func TestMemberSignIn(t *testing.T) {
 	if code, _ := get(t, c, base+"/roles/stile_db_x_12345678"); code != http.StatusNotFound {
 		t.Fatalf("a role the member may not use: %d, want 404", code)
 	}
-	for _, path := range []string{"/inventory", "/manage", "/provision", "/approvals", "/sessions", "/sessions/s1",
+	for _, path := range []string{"/inventory", "/manage", "/provision", "/approvals", "/people", "/sessions", "/sessions/s1",
 		"/sessions/s1/download", "/resources/db", "/resources/db/wizard"} {
 		if code, page := get(t, c, base+path); code != http.StatusForbidden || !strings.Contains(page, `id="forbidden"`) {
 			t.Errorf("member GET %s: %d, want 403", path, code)
@@ -156,7 +156,9 @@ func TestMemberSignIn(t *testing.T) {
 	csv := "name,type,host,port\nx,postgres,h,5432\n"
 	for _, path := range []string{"/inventory/preview", "/inventory/import", "/inventory/remove", "/manage/admin", "/manage/import",
 		"/manage/bulk", "/provision/preview", "/provision/plan", "/provision/apply", "/provision/apply-all", "/resources/db/replan",
-		"/resources/db/wizard", "/roles/r/access", "/roles/r/approval", "/roles/r/reveal", "/roles/r/retire", "/approvals/a1/approve"} {
+		"/resources/db/wizard", "/roles/r/access", "/roles/r/approval", "/roles/r/reveal", "/roles/r/retire", "/approvals/a1/approve",
+		"/people/users", "/people/users/mia/disable", "/people/users/mia/tokens", "/people/tokens/t1/revoke", "/people/groups",
+		"/people/groups/g/members"} {
 		resp, err := c.PostForm(base+path, url.Values{"csrf": {csrf}, "csv": {csv}, "name": {"x"}, "group": {"g"}, "on": {"1"}})
 		if err != nil {
 			t.Fatal(err)
@@ -168,8 +170,12 @@ func TestMemberSignIn(t *testing.T) {
 	}
 	var inv struct{ Resources []json.RawMessage }
 	api(t, base, "GET", "/api/v1/resources", "", &inv)
-	if len(inv.Resources) != 0 {
-		t.Fatalf("a member's POSTs changed the inventory: %s", inv.Resources)
+	var toks struct{ Tokens []json.RawMessage }
+	api(t, base, "GET", "/api/v1/users/mia/tokens", "", &toks)
+	var users struct{ Users []json.RawMessage }
+	api(t, base, "GET", "/api/v1/users", "", &users)
+	if len(inv.Resources) != 0 || len(toks.Tokens) != 1 || len(users.Users) != 1 {
+		t.Fatalf("a member's POSTs changed something: %d resources, %d tokens, %d users", len(inv.Resources), len(toks.Tokens), len(users.Users))
 	}
 
 	// Revoking the token signs the browser out; so does disabling the user.

@@ -1,0 +1,116 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// personRow is one user on the People page.
+type personRow struct {
+	store.User
+	Groups []string
+	Tokens []store.Token
+}
+
+// People lists users with their groups and tokens, and the groups with
+// their members; administrators add users, groups and tokens, disable users
+// and revoke tokens here as with the CLI.
+func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
+	a.renderPeople(w, r, csrf, nil)
+}
+
+// renderPeople renders the People page; shown is a token just made, shown
+// this once.
+func (a *App) renderPeople(w http.ResponseWriter, r *http.Request, csrf string, shown map[string]string) {
+	users, err := a.svc.Users(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	groups, err := a.svc.Groups(r.Context())
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	rows := make([]personRow, len(users))
+	for i, u := range users {
+		rows[i].User = u
+		for _, g := range names {
+			if slices.Contains(groups[g], u.Name) {
+				rows[i].Groups = append(rows[i].Groups, g)
+			}
+		}
+		if rows[i].Tokens, err = a.svc.Tokens(r.Context(), u.Name); err != nil {
+			a.fail(w, err)
+			return
+		}
+	}
+	type groupRow struct {
+		Name           string
+		Members, Other []string
+	}
+	grows := make([]groupRow, len(names))
+	for i, g := range names {
+		grows[i] = groupRow{Name: g, Members: groups[g]}
+		for _, u := range users {
+			if !slices.Contains(groups[g], u.Name) {
+				grows[i].Other = append(grows[i].Other, u.Name)
+			}
+		}
+	}
+	a.render(w, "people", map[string]any{"Title": "People", "Nav": "people", "CSRF": csrf, "User": principal(r).User,
+		"Users": rows, "Groups": grows, "Shown": shown})
+}
+
+// PeopleCreateUser adds a user (admin=1 for an administrator).
+func (a *App) PeopleCreateUser(w http.ResponseWriter, r *http.Request, _ string) {
+	a.then(w, r, a.svc.CreateUser(r.Context(), r.FormValue("name"), r.FormValue("admin") == "1"))
+}
+
+// PeopleDisable disables (on=1) or enables a user; disabling closes their
+// open connections.
+func (a *App) PeopleDisable(w http.ResponseWriter, r *http.Request, _ string) {
+	a.then(w, r, a.svc.SetUserDisabled(r.Context(), r.PathValue("name"), r.FormValue("on") == "1"))
+}
+
+// PeopleToken makes a token and shows it this once.
+func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, csrf string) {
+	user := r.PathValue("name")
+	id, token, err := a.svc.CreateToken(r.Context(), user)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	a.renderPeople(w, r, csrf, map[string]string{"User": user, "ID": id, "Token": token})
+}
+
+// PeopleRevoke revokes a token.
+func (a *App) PeopleRevoke(w http.ResponseWriter, r *http.Request, _ string) {
+	a.then(w, r, a.svc.RevokeToken(r.Context(), r.PathValue("id")))
+}
+
+// PeopleCreateGroup adds a group.
+func (a *App) PeopleCreateGroup(w http.ResponseWriter, r *http.Request, _ string) {
+	a.then(w, r, a.svc.CreateGroup(r.Context(), r.FormValue("name")))
+}
+
+// PeopleMember adds (on=1) or removes a user from a group.
+func (a *App) PeopleMember(w http.ResponseWriter, r *http.Request, _ string) {
+	a.then(w, r, a.svc.SetMember(r.Context(), r.PathValue("group"), r.FormValue("user"), r.FormValue("on") == "1"))
+}
+
+// then goes back to the People page, or shows what went wrong.
+func (a *App) then(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/people", http.StatusSeeOther)
+}
