@@ -43,6 +43,17 @@ func TestMembers(t *testing.T) {
 	h.ok("", "groups", "add", "analysts", "ann")
 	h.ok("", "access", "grant", roles["ro"], "--group", "analysts")
 	h.fails(1, "does not exist", "", "access", "grant", "nope", "--group", "analysts")
+	// Each change to who may use what is a session in the audit trail.
+	audit := h.ok("", "sessions", "list", "--kind", "access", "--json")
+	for _, want := range []string{"added member ann", "made token", "added group analysts", "added ann to group analysts",
+		"granted group analysts the use of " + roles["ro"]} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("access sessions lack %q:\n%s", want, audit)
+		}
+	}
+	if strings.Contains(audit, token) {
+		t.Fatal("an access session holds a token")
+	}
 
 	ann := &harness{t: t, dir: h.dir, vars: map[string]string{"STILE_URL": h.vars["STILE_URL"], "STILE_TOKEN": token}}
 	if out := ann.ok("", "roles", "list"); !strings.Contains(out, roles["ro"]) || strings.Contains(out, roles["rw"]) {

@@ -65,7 +65,7 @@ func newSessionsListCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&resource, "resource", "", "only this resource")
-	cmd.Flags().StringVar(&kind, "kind", "", "only health, plan or apply")
+	cmd.Flags().StringVar(&kind, "kind", "", "only health, plan, apply, connect, reveal, approval or access")
 	cmd.Flags().StringVar(&status, "status", "", "only this status")
 	cmd.Flags().DurationVar(&since, "since", 0, "only sessions from this long ago on (e.g. 24h)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")

@@ -197,9 +197,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 		f.Since = t
 	}
 	switch f.Kind {
-	case "", store.KindHealth, store.KindPlan, store.KindApply, service.KindReveal, service.KindConnect, service.KindApproval:
+	case "", store.KindHealth, store.KindPlan, store.KindApply, service.KindReveal, service.KindConnect, service.KindApproval, service.KindAccess:
 	default:
-		return errs.Invalidf("kind %q is not health, plan, apply, reveal, connect or approval", f.Kind)
+		return errs.Invalidf("kind %q is not health, plan, apply, reveal, connect, approval or access", f.Kind)
 	}
 	list, err := s.svc.Sessions(r.Context(), f)
 	if err != nil {

@@ -26,7 +26,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.CreateUser(r.Context(), req.Name, req.Admin); err != nil {
+	if err := s.svc.CreateUser(r.Context(), actor(r), req.Name, req.Admin); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, req)
@@ -35,7 +35,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) error {
 	enable := r.URL.Query().Get("enable") == "true"
-	if err := s.svc.SetUserDisabled(r.Context(), r.PathValue("name"), !enable); err != nil {
+	if err := s.svc.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), !enable); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "disabled": !enable})
@@ -43,7 +43,7 @@ func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	id, token, err := s.svc.CreateToken(r.Context(), r.PathValue("name"))
+	id, token, err := s.svc.CreateToken(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.RevokeToken(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.svc.RevokeToken(r.Context(), actor(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "revoked": true})
@@ -88,7 +88,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.CreateGroup(r.Context(), req.Name); err != nil {
+	if err := s.svc.CreateGroup(r.Context(), actor(r), req.Name); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, req)
@@ -104,7 +104,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) member1(w http.ResponseWriter, r *http.Request, in bool) error {
-	if err := s.svc.SetMember(r.Context(), r.PathValue("group"), r.PathValue("user"), in); err != nil {
+	if err := s.svc.SetMember(r.Context(), actor(r), r.PathValue("group"), r.PathValue("user"), in); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"group": r.PathValue("group"), "user": r.PathValue("user"), "member": in})
@@ -129,7 +129,7 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error {
-	if err := s.svc.SetAccess(r.Context(), r.PathValue("role"), r.PathValue("group"), on); err != nil {
+	if err := s.svc.SetAccess(r.Context(), actor(r), r.PathValue("role"), r.PathValue("group"), on); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "group": r.PathValue("group"), "granted": on})
@@ -138,7 +138,7 @@ func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error 
 
 func (s *Server) requireApproval(w http.ResponseWriter, r *http.Request) error {
 	on := r.Method == http.MethodPut
-	if err := s.svc.SetApprovalRequired(r.Context(), r.PathValue("role"), on); err != nil {
+	if err := s.svc.SetApprovalRequired(r.Context(), actor(r), r.PathValue("role"), on); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "approval_required": on})

@@ -17,11 +17,17 @@ const ApprovalWait = 5 * time.Minute
 
 // SetApprovalRequired makes members' connections to a resource role wait
 // for an admin's approval (or stop waiting).
-func (s *Service) SetApprovalRequired(ctx context.Context, role string, on bool) error {
+func (s *Service) SetApprovalRequired(ctx context.Context, actor, role string, on bool) error {
 	if _, err := s.ResourceRole(ctx, role); err != nil && on {
 		return err
 	}
-	return s.store.SetApprovalRequired(ctx, role, on)
+	if err := s.store.SetApprovalRequired(ctx, role, on); err != nil {
+		return err
+	}
+	if on {
+		return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "approval_required": true}, "%s made members' connections to %s wait for approval", actor, role)
+	}
+	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "approval_required": false}, "%s let members connect to %s without approval", actor, role)
 }
 
 // ApprovalRequired reports whether members' connections to role wait for

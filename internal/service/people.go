@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"sync"
@@ -11,6 +13,29 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
+
+// KindAccess is the session kind of a change to who may use what: users,
+// tokens, groups, grants and approval settings.
+const KindAccess = "access"
+
+// recordAccess records an access change as a finished session and exports
+// it; role names the resource role it concerns, if any.
+func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[string]any, format string, args ...any) error {
+	data, _ := json.Marshal(in)
+	now := s.now()
+	sess := store.Session{SID: newSID(), Kind: KindAccess, Role: role, Actor: actor, CreatedAt: now, FinishedAt: now,
+		Replica: s.replica, Status: "ok", Input: string(data), Output: fmt.Sprintf(format, args...) + "\n"}
+	if role != "" {
+		if rr, err := s.ResourceRole(ctx, role); err == nil {
+			sess.Resource, sess.Label = rr.Resource, rr.Label
+		}
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return fmt.Errorf("done, but recording it in the audit trail failed: %w", err)
+	}
+	s.audit.Emit(sess)
+	return nil
+}
 
 // Principal is who a request acts as: the admin token, or a user through
 // one of their personal tokens.
@@ -45,14 +70,21 @@ func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, 
 }
 
 // CreateUser adds a user; admin users may do everything the admin token can.
-func (s *Service) CreateUser(ctx context.Context, name string, admin bool) error {
+func (s *Service) CreateUser(ctx context.Context, actor, name string, admin bool) error {
 	if err := checkName("user", name); err != nil {
 		return err
 	}
 	if name == Admin.User {
 		return errs.New(errs.Conflict, "user name %q is reserved for the admin token", name)
 	}
-	return s.store.CreateUser(ctx, store.User{Name: name, Admin: admin, CreatedAt: s.now()})
+	if err := s.store.CreateUser(ctx, store.User{Name: name, Admin: admin, CreatedAt: s.now()}); err != nil {
+		return err
+	}
+	power := "member"
+	if admin {
+		power = "administrator"
+	}
+	return s.recordAccess(ctx, actor, "", map[string]any{"create_user": name, "admin": admin}, "%s added %s %s", actor, power, name)
 }
 
 // Users lists users.
@@ -60,7 +92,7 @@ func (s *Service) Users(ctx context.Context) ([]store.User, error) { return s.st
 
 // SetUserDisabled disables (or enables) a user: their tokens stop working
 // and their open connections through this server are closed.
-func (s *Service) SetUserDisabled(ctx context.Context, name string, disabled bool) error {
+func (s *Service) SetUserDisabled(ctx context.Context, actor, name string, disabled bool) error {
 	if err := s.store.SetUserDisabled(ctx, name, disabled); err != nil {
 		return err
 	}
@@ -68,14 +100,21 @@ func (s *Service) SetUserDisabled(ctx context.Context, name string, disabled boo
 		s.conns.closeUser(name)
 	}
 	s.log.Info("user disabled", "user", name, "disabled", disabled)
-	return nil
+	verb := "enabled"
+	if disabled {
+		verb = "disabled"
+	}
+	return s.recordAccess(ctx, actor, "", map[string]any{"user": name, "disabled": disabled}, "%s %s user %s", actor, verb, name)
 }
 
 // CreateToken makes a personal access token for user and returns its id
 // and the token, shown this once (only its hash is stored).
-func (s *Service) CreateToken(ctx context.Context, user string) (id, token string, err error) {
+func (s *Service) CreateToken(ctx context.Context, actor, user string) (id, token string, err error) {
 	id, token = secret.NewToken()[:12], "stlp_"+secret.NewToken()
-	err = s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: agent.TokenHash(token), CreatedAt: s.now()})
+	if err := s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: agent.TokenHash(token), CreatedAt: s.now()}); err != nil {
+		return "", "", err
+	}
+	err = s.recordAccess(ctx, actor, "", map[string]any{"token": id, "user": user}, "%s made token %s for %s", actor, id, user)
 	return id, token, err
 }
 
@@ -93,21 +132,33 @@ func (s *Service) Tokens(ctx context.Context, user string) ([]store.Token, error
 }
 
 // RevokeToken revokes a token by id.
-func (s *Service) RevokeToken(ctx context.Context, id string) error {
-	return s.store.RevokeToken(ctx, id)
+func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
+	if err := s.store.RevokeToken(ctx, id); err != nil {
+		return err
+	}
+	return s.recordAccess(ctx, actor, "", map[string]any{"revoke_token": id}, "%s revoked token %s", actor, id)
 }
 
 // CreateGroup adds a group.
-func (s *Service) CreateGroup(ctx context.Context, name string) error {
+func (s *Service) CreateGroup(ctx context.Context, actor, name string) error {
 	if err := checkName("group", name); err != nil {
 		return err
 	}
-	return s.store.CreateGroup(ctx, name)
+	if err := s.store.CreateGroup(ctx, name); err != nil {
+		return err
+	}
+	return s.recordAccess(ctx, actor, "", map[string]any{"create_group": name}, "%s added group %s", actor, name)
 }
 
 // SetMember adds or removes a user from a group.
-func (s *Service) SetMember(ctx context.Context, group, user string, in bool) error {
-	return s.store.SetMember(ctx, group, user, in)
+func (s *Service) SetMember(ctx context.Context, actor, group, user string, in bool) error {
+	if err := s.store.SetMember(ctx, group, user, in); err != nil {
+		return err
+	}
+	if in {
+		return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "add": user}, "%s added %s to group %s", actor, user, group)
+	}
+	return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "remove": user}, "%s removed %s from group %s", actor, user, group)
 }
 
 // Groups lists groups and their members.
@@ -116,13 +167,19 @@ func (s *Service) Groups(ctx context.Context) (map[string][]string, error) {
 }
 
 // SetAccess grants or revokes a group's use of a resource role.
-func (s *Service) SetAccess(ctx context.Context, role, group string, on bool) error {
+func (s *Service) SetAccess(ctx context.Context, actor, role, group string, on bool) error {
 	if on {
 		if _, err := s.ResourceRole(ctx, role); err != nil {
 			return err
 		}
 	}
-	return s.store.SetAccess(ctx, role, group, on)
+	if err := s.store.SetAccess(ctx, role, group, on); err != nil {
+		return err
+	}
+	if on {
+		return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "grant": group}, "%s granted group %s the use of %s", actor, group, role)
+	}
+	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "revoke": group}, "%s revoked group %s's use of %s", actor, group, role)
 }
 
 // Access lists the groups allowed per resource role.

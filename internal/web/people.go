@@ -71,19 +71,19 @@ func (a *App) renderPeople(w http.ResponseWriter, r *http.Request, csrf string, 
 
 // PeopleCreateUser adds a user (admin=1 for an administrator).
 func (a *App) PeopleCreateUser(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.CreateUser(r.Context(), r.FormValue("name"), r.FormValue("admin") == "1"))
+	a.then(w, r, a.svc.CreateUser(r.Context(), actor(r), r.FormValue("name"), r.FormValue("admin") == "1"))
 }
 
 // PeopleDisable disables (on=1) or enables a user; disabling closes their
 // open connections.
 func (a *App) PeopleDisable(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.SetUserDisabled(r.Context(), r.PathValue("name"), r.FormValue("on") == "1"))
+	a.then(w, r, a.svc.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), r.FormValue("on") == "1"))
 }
 
 // PeopleToken makes a token and shows it this once.
 func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, csrf string) {
 	user := r.PathValue("name")
-	id, token, err := a.svc.CreateToken(r.Context(), user)
+	id, token, err := a.svc.CreateToken(r.Context(), actor(r), user)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -93,17 +93,17 @@ func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, csrf string) {
 
 // PeopleRevoke revokes a token.
 func (a *App) PeopleRevoke(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.RevokeToken(r.Context(), r.PathValue("id")))
+	a.then(w, r, a.svc.RevokeToken(r.Context(), actor(r), r.PathValue("id")))
 }
 
 // PeopleCreateGroup adds a group.
 func (a *App) PeopleCreateGroup(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.CreateGroup(r.Context(), r.FormValue("name")))
+	a.then(w, r, a.svc.CreateGroup(r.Context(), actor(r), r.FormValue("name")))
 }
 
 // PeopleMember adds (on=1) or removes a user from a group.
 func (a *App) PeopleMember(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.SetMember(r.Context(), r.PathValue("group"), r.FormValue("user"), r.FormValue("on") == "1"))
+	a.then(w, r, a.svc.SetMember(r.Context(), actor(r), r.PathValue("group"), r.FormValue("user"), r.FormValue("on") == "1"))
 }
 
 // then goes back to the People page, or shows what went wrong.

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,19 @@ func TestWebPeople(t *testing.T) {
 		}
 	}
 	api(t, base, "GET", "/api/v1/users/ben/tokens", "", &toks)
+	var audit struct {
+		Sessions []struct{ Actor, Output string }
+	}
+	api(t, base, "GET", "/api/v1/sessions?kind=access", "", &audit)
+	var said []string
+	for _, a := range audit.Sessions {
+		said = append(said, strings.TrimSpace(a.Output))
+	}
+	for _, want := range []string{"web added member ben", "web added group ops", "web added ben to group ops", "web disabled user ben"} {
+		if !slices.Contains(said, want) {
+			t.Errorf("access sessions lack %q: %q", want, said)
+		}
+	}
 	if len(users.Users) != 1 || !users.Users[0].Disabled || strings.Join(groups.Groups["ops"], ",") != "ben" || len(toks.Tokens) != 1 || toks.Tokens[0].RevokedAt == "" {
 		t.Fatalf("after the People page: users %+v, groups %v, tokens %+v", users.Users, groups.Groups, toks.Tokens)
 	}

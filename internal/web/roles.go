@@ -86,7 +86,7 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 // RoleAccess grants (group=G&on=1) or revokes a group's use of a role.
 func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
-	if err := a.svc.SetAccess(r.Context(), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
+	if err := a.svc.SetAccess(r.Context(), actor(r), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
 		a.fail(w, err)
 		return
 	}
@@ -96,7 +96,7 @@ func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 // RoleApproval turns the approval requirement on (on=1) or off.
 func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
-	if err := a.svc.SetApprovalRequired(r.Context(), name, r.FormValue("on") == "1"); err != nil {
+	if err := a.svc.SetApprovalRequired(r.Context(), actor(r), name, r.FormValue("on") == "1"); err != nil {
 		a.fail(w, err)
 		return
 	}

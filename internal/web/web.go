@@ -38,7 +38,9 @@ func New(svc *service.Service, token string, log *slog.Logger) *App {
 	funcs := template.FuncMap{
 		"steps": func() []int { return []int{0, 1, 2} },
 		"join":  strings.Join,
-		"kinds": func() []string { return []string{"health", "plan", "apply"} },
+		"kinds": func() []string {
+			return []string{"health", "plan", "apply", "connect", "reveal", "approval", "access"}
+		},
 		"privileges": func() []string {
 			return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN", "ALL", "CREATE", "EXECUTE"}
 		},
