@@ -48,8 +48,14 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	}
 	var recent []store.Session
 	for _, s := range all {
-		mine := p.Admin || s.Actor == p.User
-		if s.Role == rr.Name && (s.Kind == "connect" || s.Kind == "reveal") && mine && len(recent) < 50 {
+		var shown bool
+		switch s.Kind {
+		case service.KindConnect, service.KindReveal:
+			shown = p.Admin || s.Actor == p.User
+		case service.KindAccess, service.KindApproval:
+			shown = p.Admin
+		}
+		if s.Role == rr.Name && shown && len(recent) < 50 {
 			recent = append(recent, s)
 		}
 	}
