@@ -11,8 +11,9 @@
 # it does on its own host, and direct runs on the same single core.
 # Each path runs as the same resource role (SCRAM upstream): direct with its
 # revealed password, through the server's --pg-listen endpoint, and through
-# `stile connect`. pgbouncer, when installed, is measured too as a yardstick
-# for a proxy sharing the same cores.
+# `stile connect`. Two yardsticks for what any proxy hop costs on the same
+# cores: scripts/bareproxy (io.Copy both ways, nothing else) and pgbouncer,
+# when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -47,6 +48,7 @@ PGPASSWORD=$pgpass psql -X -q -h 127.0.0.1 -p "$pgport" -U postgres -d postgres 
 PGPASSWORD=$pgpass pgbench -q -i -s 10 -h 127.0.0.1 -p "$pgport" -U postgres bench >/dev/null 2>&1
 
 go build -o "$work/stile" ./cmd/stile
+go build -o "$work/bareproxy" ./scripts/bareproxy
 export STILE_DATA="$work/data"
 port=$((20000 + RANDOM % 10000))
 pgl=$((30000 + RANDOM % 10000))
@@ -67,7 +69,9 @@ token=$(cat "$STILE_DATA/admin.token")
 cport=$((40000 + RANDOM % 10000))
 "${proxy_cpu[@]}" env ${PROXY_ENV:-} "$work/stile" connect "$role" --port "$cport" --database bench >"$work/connect.log" 2>&1 &
 
-paths=(direct listener connect)
+xport=$((60000 + RANDOM % 5000))
+"${proxy_cpu[@]}" "$work/bareproxy" "127.0.0.1:$xport" "127.0.0.1:$pgport" &
+paths=(direct listener connect bare)
 if command -v pgbouncer >/dev/null; then
   bport=$((50000 + RANDOM % 10000))
   cat >"$work/pgbouncer.ini" <<INI
@@ -96,6 +100,7 @@ bench() { # path -> "tps latency_ms"
     listener) port=$pgl pw=$token ;;
     connect) port=$cport pw= ;;
     pgbouncer) port=$bport pw=$rolepw ;;
+    bare) port=$xport pw=$rolepw ;;
   esac
   PGPASSWORD=$pw PGSSLMODE=disable "${db_cpu[@]}" pgbench -n -S -c "$clients" -j 2 -T "$secs" -h 127.0.0.1 -p "$port" -U "$role" bench 2>/dev/null |
     awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.3f\n", tps, lat}'
