@@ -8,7 +8,9 @@ export PATH="$PATH:/usr/local/go/bin"
 work=$(mktemp -d /tmp/stile-demo.XXXXXX)
 chmod 755 "$work"
 server_pid=""
+connect_pid=""
 cleanup() {
+  [ -n "$connect_pid" ] && kill "$connect_pid" 2>/dev/null || true
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   bash scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -112,6 +114,29 @@ stile resources plan analytics --role ro --scopes analytics.public,legacy,app --
 echo "exit code: $? (2 = changes pending)"
 set -e
 sed -n '/^sql_plan:/,/^sql_plan_checksum:/p' drift.yaml
+
+step "Step 5: use the roles: a person connects through stile, never seeing the password"
+stile roles list
+ro=$(sed -n 's/^[ -]*role_name: //p' single.yaml | head -1)
+stile users create ana
+ana=$("$work/stile" tokens create ana | tail -1)
+echo "(ana's token, shown once, goes to ana)"
+stile groups create analysts
+stile groups add analysts ana
+stile access grant "$ro" --group analysts
+echo "# as ana: she sees only the role her group holds"
+STILE_TOKEN=$ana "$work/stile" roles list
+cport=$((40000 + RANDOM % 10000))
+printf '$ STILE_TOKEN=… stile connect %s --port %s --database app &\n' "$ro" "$cport"
+STILE_TOKEN=$ana "$work/stile" connect "$ro" --port "$cport" --database app >connect.log 2>&1 &
+connect_pid=$!
+for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$cport" -d app -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+run psql -X -h 127.0.0.1 -p "$cport" -d app -c "SELECT current_user, count(*) AS users FROM users"
+run psql -X -h 127.0.0.1 -p "$cport" -d app -c "INSERT INTO users (email) VALUES ('x@example.com')" || echo "(refused, as it should be: the role only reads)"
+kill "$connect_pid" && wait "$connect_pid" 2>/dev/null || true
+sleep 0.2
+stile sessions list --kind connect
+stile sessions list --kind access
 
 step "The audit trail"
 stile sessions list --limit 20

@@ -22,9 +22,9 @@ const KindAccess = "access"
 // it; role names the resource role it concerns, if any.
 func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[string]any, format string, args ...any) error {
 	data, _ := json.Marshal(in)
-	now := s.now()
+	now, what := s.now(), fmt.Sprintf(format, args...)
 	sess := store.Session{SID: newSID(), Kind: KindAccess, Role: role, Actor: actor, CreatedAt: now, FinishedAt: now,
-		Replica: s.replica, Status: "ok", Input: string(data), Output: fmt.Sprintf(format, args...) + "\n"}
+		Replica: s.replica, Status: "ok", Message: what, Input: string(data), Output: what + "\n"}
 	if role != "" {
 		if rr, err := s.ResourceRole(ctx, role); err == nil {
 			sess.Resource, sess.Label = rr.Resource, rr.Label
