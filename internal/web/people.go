@@ -18,12 +18,6 @@ type personRow struct {
 // their members; administrators add users, groups and tokens, disable users
 // and revoke tokens here as with the CLI.
 func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
-	a.renderPeople(w, r, csrf, nil)
-}
-
-// renderPeople renders the People page; shown is a token just made, shown
-// this once.
-func (a *App) renderPeople(w http.ResponseWriter, r *http.Request, csrf string, shown map[string]string) {
 	users, err := a.svc.Users(r.Context())
 	if err != nil {
 		a.fail(w, err)
@@ -66,7 +60,7 @@ func (a *App) renderPeople(w http.ResponseWriter, r *http.Request, csrf string, 
 		}
 	}
 	a.render(w, "people", map[string]any{"Title": "People", "Nav": "people", "CSRF": csrf, "User": principal(r).User,
-		"Users": rows, "Groups": grows, "Shown": shown})
+		"Users": rows, "Groups": grows})
 }
 
 // PeopleCreateUser adds a user (admin=1 for an administrator).
@@ -80,15 +74,16 @@ func (a *App) PeopleDisable(w http.ResponseWriter, r *http.Request, _ string) {
 	a.then(w, r, a.svc.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), r.FormValue("on") == "1"))
 }
 
-// PeopleToken makes a token and shows it this once.
-func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, csrf string) {
+// PeopleToken makes a token and shows it this once, in place (htmx): the
+// page's address stays /people, so reloading it never makes another.
+func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, _ string) {
 	user := r.PathValue("name")
 	id, token, err := a.svc.CreateToken(r.Context(), actor(r), user)
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	a.renderPeople(w, r, csrf, map[string]string{"User": user, "ID": id, "Token": token})
+	a.render(w, "token-shown", map[string]string{"User": user, "ID": id, "Token": token})
 }
 
 // PeopleRevoke revokes a token.

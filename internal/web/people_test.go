@@ -22,12 +22,12 @@ func TestWebPeople(t *testing.T) {
 	run(t, ctx, "add group", chromedp.SendKeys("#add-group-name", "ops", chromedp.ByID), chromedp.Submit("#add-group", chromedp.ByID),
 		chromedp.WaitVisible("#group-ops .add-member", chromedp.ByQuery))
 	run(t, ctx, "add member", chromedp.Submit("#group-ops .add-member", chromedp.ByQuery), chromedp.WaitVisible("#group-ops .remove-member", chromedp.ByQuery))
-	run(t, ctx, "new token", chromedp.Click("#user-ben .new-token", chromedp.ByQuery), chromedp.WaitVisible("#new-token", chromedp.ByID))
+	run(t, ctx, "new token", clickHX("#user-ben .new-token"), chromedp.WaitVisible("#new-token", chromedp.ByID))
 	if tok := text(t, ctx, "#new-token"); !strings.HasPrefix(tok, "stlp_") {
 		t.Fatalf("new token %q", tok)
 	}
 	shot(t, ctx, "15-people")
-	run(t, ctx, "reload", chromedp.Navigate(base+"/people"), chromedp.WaitVisible("#users", chromedp.ByID))
+	run(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible("#users", chromedp.ByID))
 	if count(t, ctx, "#new-token") != 0 {
 		t.Fatal("the token is shown again after a reload")
 	}
