@@ -31,13 +31,12 @@ func TestCancelOnAnyReplica(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
-	u, _ := url.Parse(c.URL)
-	u.Path = "/" + p + "_store"
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	storeURL := sharedStore(t, c, p)
 	data := t.TempDir()
 	pgA, pgB := freeAddr(t), freeAddr(t)
-	a := startServerWith(t, data, map[string]string{"STILE_STORE": u.String(), "args": "--pg-listen " + pgA})
-	b := startServerWith(t, data, map[string]string{"STILE_STORE": u.String(), "args": "--pg-listen " + pgB})
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgA})
+	b := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgB})
 	res := p + "_r"
 	a.ok("", "resources", "import", a.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
 	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
@@ -103,6 +102,19 @@ func TestCancelOnAnyReplica(t *testing.T) {
 			break
 		}
 	}
+}
+
+// sharedStore creates database p_store on c for replicas to share and
+// returns its URL.
+func sharedStore(t *testing.T, c pgtest.Cluster, p string) string {
+	t.Helper()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_store")
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + p + "_store"
+	return u.String()
 }
 
 // waitActive waits until query runs on the cluster.

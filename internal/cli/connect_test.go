@@ -187,18 +187,7 @@ func assertCancelsWith(t *testing.T, c pgtest.Cluster, conn *pgx.Conn, send func
 		_, err := conn.Exec(context.Background(), query)
 		errc <- err
 	}()
-	watch := c.Conn(t, "postgres")
-	for i := 0; ; i++ {
-		var running bool
-		watch.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active')", query).Scan(&running)
-		if running {
-			break
-		}
-		if i > 500 {
-			t.Fatal("the query never started")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitActive(t, c, query)
 	if err := send(); err != nil {
 		t.Fatalf("cancel request: %v", err)
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -24,13 +23,12 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
-	su, _ := url.Parse(c.URL)
-	su.Path = "/" + p + "_store"
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	storeURL := sharedStore(t, c, p)
 	bin := buildStile(t)
 	data := t.TempDir()
 	start := func(addr, replica string) *exec.Cmd {
-		return startProcess(t, bin, addr, "--data", data, "--store", su.String(), "--replica-id", replica)
+		return startProcess(t, bin, addr, "--data", data, "--store", storeURL, "--replica-id", replica)
 	}
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	procA := start(addrA, "A")

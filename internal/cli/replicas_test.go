@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,10 +22,8 @@ func TestMigrateToPostgresAndReplicas(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
-	u, _ := url.Parse(c.URL)
-	u.Path = "/" + p + "_store"
-	storeURL := u.String()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	storeURL := sharedStore(t, c, p)
 
 	data := t.TempDir()
 	h := startServer(t, data)
@@ -82,13 +79,12 @@ func TestAgentAcrossReplicas(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app", "CREATE DATABASE "+p+"_store")
-	u, _ := url.Parse(c.URL)
-	u.Path = "/" + p + "_store"
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	storeURL := sharedStore(t, c, p)
 	data := t.TempDir()
 	addrA := freeAddr(t)
-	a := startServerWith(t, data, map[string]string{"STILE_STORE": u.String(), "addr": addrA, "args": "--advertise-url http://" + addrA})
-	b := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "addr": addrA, "args": "--advertise-url http://" + addrA})
+	b := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL})
 	token := createAgent(t, a, "edge")
 	stop := startAgent(t, b, token, "edge")
 	defer stop()
@@ -115,7 +111,7 @@ func TestAgentAcrossReplicas(t *testing.T) {
 		t.Fatalf("current_user through replica A and the agent on B = %q, want %q", who, role)
 	}
 	// A replica without an advertised URL refuses at once, and says why.
-	other := startServerWith(t, data, map[string]string{"STILE_STORE": u.String()})
+	other := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL})
 	addr := freeAddr(t)
 	cctx, cancelConnect := context.WithCancel(context.Background())
 	connectDone := make(chan int, 1)
