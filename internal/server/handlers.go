@@ -3,7 +3,9 @@ package server
 import (
 	_ "embed"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
@@ -196,10 +198,8 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Since = t
 	}
-	switch f.Kind {
-	case "", store.KindHealth, store.KindPlan, store.KindApply, service.KindReveal, service.KindConnect, service.KindApproval, service.KindAccess:
-	default:
-		return errs.Invalidf("kind %q is not health, plan, apply, reveal, connect, approval or access", f.Kind)
+	if f.Kind != "" && !slices.Contains(service.SessionKinds, f.Kind) {
+		return errs.Invalidf("kind %q is not one of %s", f.Kind, strings.Join(service.SessionKinds, ", "))
 	}
 	list, err := s.svc.Sessions(r.Context(), f)
 	if err != nil {

@@ -13,6 +13,9 @@ func (s *Service) Sessions(ctx context.Context, f store.SessionFilter) ([]store.
 	return s.store.Sessions(ctx, f)
 }
 
+// SessionKinds are the kinds of session there are.
+var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, KindReveal, KindConnect, KindApproval, KindAccess}
+
 // Session returns one session.
 func (s *Service) Session(ctx context.Context, sid string) (store.Session, error) {
 	return s.store.Session(ctx, sid)

@@ -38,9 +38,7 @@ func New(svc *service.Service, token string, log *slog.Logger) *App {
 	funcs := template.FuncMap{
 		"steps": func() []int { return []int{0, 1, 2} },
 		"join":  strings.Join,
-		"kinds": func() []string {
-			return []string{"health", "plan", "apply", "connect", "reveal", "approval", "access"}
-		},
+		"kinds": func() []string { return service.SessionKinds },
 		"privileges": func() []string {
 			return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN", "ALL", "CREATE", "EXECUTE"}
 		},
@@ -150,11 +148,11 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		personal = "" // the admin token
 	}
 	var id string
-	var err error = errs.New(errs.Unauthorized, "empty token")
+	var err error
 	if token != "" {
 		id, _, err = a.svc.StartWebSession(r.Context(), personal)
 	}
-	if errs.Is(err, errs.Unauthorized) {
+	if token == "" || errs.Is(err, errs.Unauthorized) {
 		w.WriteHeader(http.StatusUnauthorized)
 		a.render(w, "login", map[string]any{"Error": "That token is not valid."})
 		return
