@@ -193,20 +193,24 @@ func (s *Service) CanUse(ctx context.Context, p Principal, name string) (bool, e
 	if p.Admin {
 		return true, nil
 	}
+	allowed, err := s.usable(ctx, p)
+	return allowed(name), err
+}
+
+// usable returns whether member p may use a role, reading the grants and
+// groups once for any number of roles.
+func (s *Service) usable(ctx context.Context, p Principal) (func(role string) bool, error) {
 	access, err := s.store.Access(ctx)
 	if err != nil {
-		return false, err
+		return func(string) bool { return false }, err
 	}
 	groups, err := s.store.Groups(ctx)
 	if err != nil {
-		return false, err
+		return func(string) bool { return false }, err
 	}
-	for _, g := range access[name] {
-		if slices.Contains(groups[g], p.User) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return func(role string) bool {
+		return slices.ContainsFunc(access[role], func(g string) bool { return slices.Contains(groups[g], p.User) })
+	}, nil
 }
 
 // ResourceRolesFor lists the resource roles p may use.
@@ -215,13 +219,13 @@ func (s *Service) ResourceRolesFor(ctx context.Context, p Principal) ([]Resource
 	if err != nil || p.Admin {
 		return all, err
 	}
+	allowed, err := s.usable(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	var out []ResourceRole
 	for _, r := range all {
-		ok, err := s.CanUse(ctx, p, r.Name)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if allowed(r.Name) {
 			out = append(out, r)
 		}
 	}

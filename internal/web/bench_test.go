@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,19 @@ func BenchmarkPages(b *testing.B) {
 		if err := st.FinishPlan(ctx, sess, store.Role{Resource: res, Label: label, RoleName: sess.Role, Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}); err != nil {
 			b.Fatal(err)
 		}
+		// Applied: a resource role, one in 40 granted to the members' group.
+		st.SetPendingPassword(ctx, res, label, "sealed")
+		if err := st.ResolvePending(ctx, res, label, store.PromotePending); err != nil {
+			b.Fatal(err)
+		}
+		if i%40 == 0 {
+			st.SetAccess(ctx, sess.Role, "members", true)
+		}
 	}
+	st.CreateUser(ctx, store.User{Name: "mia", CreatedAt: time.Now()})
+	st.CreateGroup(ctx, "members")
+	st.SetMember(ctx, "members", "mia", true)
+	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
 	if err != nil {
@@ -65,10 +78,19 @@ func BenchmarkPages(b *testing.B) {
 	if resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {token}}); err != nil || resp.StatusCode != 200 {
 		b.Fatalf("sign in: %v", err)
 	}
-	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042"} {
+	mjar, _ := cookiejar.New(nil)
+	member := &http.Client{Jar: mjar}
+	if resp, err := member.PostForm(srv.URL+"/login", url.Values{"token": {"stlp_mia"}}); err != nil || resp.StatusCode != 200 {
+		b.Fatalf("member sign in: %v", err)
+	}
+	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042", "/roles", "/people", "member /roles"} {
+		c, path := c, page
+		if p, ok := strings.CutPrefix(page, "member "); ok {
+			c, path = member, p
+		}
 		b.Run(page, func(b *testing.B) {
 			for b.Loop() {
-				resp, err := c.Get(srv.URL + page)
+				resp, err := c.Get(srv.URL + path)
 				if err != nil || resp.StatusCode != 200 {
 					b.Fatalf("%s: %v %v", page, err, resp.Status)
 				}
