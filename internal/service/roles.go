@@ -47,11 +47,7 @@ func (s *Service) ResourceRoles(ctx context.Context) ([]ResourceRole, error) {
 		if !ok || r.PasswordCurrent == "" {
 			continue
 		}
-		out = append(out, ResourceRole{
-			Name: r.RoleName, Resource: r.Resource, Label: r.Label, Type: r.Spec.Type,
-			Host: res.Host, Port: res.Port, Database: res.Database, SSLMode: res.SSLMode, Agent: res.Agent,
-			HasPassword: true, Status: r.Status, LastApply: r.LastApplySID,
-		})
+		out = append(out, resourceRole(r, res))
 	}
 	return out, nil
 }
@@ -71,16 +67,31 @@ func (s *Service) ResourceRoleFor(ctx context.Context, p Principal, name string)
 
 // ResourceRole returns one resource role by its PostgreSQL name.
 func (s *Service) ResourceRole(ctx context.Context, name string) (ResourceRole, error) {
-	list, err := s.ResourceRoles(ctx)
+	notFound := errs.New(errs.NotFound, "resource role %q does not exist (roles appear here once an apply has set their password)", name)
+	r, err := s.store.RoleByName(ctx, name)
+	if errs.Is(err, errs.NotFound) || (err == nil && r.PasswordCurrent == "") {
+		return ResourceRole{}, notFound
+	}
 	if err != nil {
 		return ResourceRole{}, err
 	}
-	for _, r := range list {
-		if r.Name == name {
-			return r, nil
-		}
+	res, err := s.store.Resource(ctx, r.Resource)
+	if errs.Is(err, errs.NotFound) {
+		return ResourceRole{}, notFound
 	}
-	return ResourceRole{}, errs.New(errs.NotFound, "resource role %q does not exist (roles appear here once an apply has set their password)", name)
+	if err != nil {
+		return ResourceRole{}, err
+	}
+	return resourceRole(r, res), nil
+}
+
+// resourceRole is role r of resource res as people use it.
+func resourceRole(r store.Role, res store.Resource) ResourceRole {
+	return ResourceRole{
+		Name: r.RoleName, Resource: r.Resource, Label: r.Label, Type: r.Spec.Type,
+		Host: res.Host, Port: res.Port, Database: res.Database, SSLMode: res.SSLMode, Agent: res.Agent,
+		HasPassword: true, Status: r.Status, LastApply: r.LastApplySID,
+	}
 }
 
 // RevealPassword returns a resource role's password, for systems that cannot

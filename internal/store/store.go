@@ -194,6 +194,9 @@ type Store interface {
 
 	Roles(ctx context.Context, resource string) ([]Role, error)
 	Role(ctx context.Context, resource, label string) (Role, error)
+	// RoleByName finds a role by its PostgreSQL name; errs.NotFound if
+	// stile declared none.
+	RoleByName(ctx context.Context, roleName string) (Role, error)
 	// DeleteRole forgets a retired role (its sessions stay).
 	DeleteRole(ctx context.Context, resource, label string) error
 

@@ -41,6 +41,10 @@ func BenchmarkPages(b *testing.B) {
 	if err := st.UpsertResources(ctx, rs, "local"); err != nil {
 		b.Fatal(err)
 	}
+	st.CreateUser(ctx, store.User{Name: "mia", CreatedAt: time.Now()})
+	st.CreateGroup(ctx, "members")
+	st.SetMember(ctx, "members", "mia", true)
+	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
 	for i := range 2000 {
 		res := rs[i%500].Name
 		if i%500 < 400 {
@@ -59,13 +63,12 @@ func BenchmarkPages(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i%40 == 0 {
-			st.SetAccess(ctx, sess.Role, "members", true)
+			if err := st.SetAccess(ctx, sess.Role, "members", true); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
-	st.CreateUser(ctx, store.User{Name: "mia", CreatedAt: time.Now()})
-	st.CreateGroup(ctx, "members")
-	st.SetMember(ctx, "members", "mia", true)
-	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
+
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
 	if err != nil {
@@ -83,7 +86,7 @@ func BenchmarkPages(b *testing.B) {
 	if resp, err := member.PostForm(srv.URL+"/login", url.Values{"token": {"stlp_mia"}}); err != nil || resp.StatusCode != 200 {
 		b.Fatalf("member sign in: %v", err)
 	}
-	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042", "/roles", "/people", "member /roles"} {
+	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042", "/roles", "/people", "member /roles", "member /roles/stile_db-000_r0"} {
 		c, path := c, page
 		if p, ok := strings.CutPrefix(page, "member "); ok {
 			c, path = member, p

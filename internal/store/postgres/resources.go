@@ -116,6 +116,15 @@ func (s *DB) Role(ctx context.Context, resource, label string) (store.Role, erro
 	return r, nil
 }
 
+// RoleByName finds a role by its PostgreSQL name.
+func (s *DB) RoleByName(ctx context.Context, roleName string) (store.Role, error) {
+	r, err := scanRole(s.pool.QueryRow(ctx, "SELECT "+roleCols+" FROM stile_roles WHERE role_name = $1", roleName))
+	if err != nil {
+		return r, notFound(err, "role %q does not exist", roleName)
+	}
+	return r, nil
+}
+
 // SetPendingPassword stores a sealed pending password.
 func (s *DB) SetPendingPassword(ctx context.Context, resource, label, sealed string) error {
 	tag, err := s.pool.Exec(ctx, "UPDATE stile_roles SET password_pending = $1, updated_at = $2 WHERE resource = $3 AND label = $4", sealed, now(), resource, label)

@@ -105,6 +105,15 @@ func (s *DB) Role(ctx context.Context, resource, label string) (store.Role, erro
 	return r, nil
 }
 
+// RoleByName finds a role by its PostgreSQL name.
+func (s *DB) RoleByName(ctx context.Context, roleName string) (store.Role, error) {
+	r, err := scanRole(s.db.QueryRowContext(ctx, "SELECT "+roleCols+" FROM roles WHERE role_name = ?", roleName))
+	if err != nil {
+		return r, notFound(err, "role %q does not exist", roleName)
+	}
+	return r, nil
+}
+
 // SetPendingPassword stores a sealed pending password.
 func (s *DB) SetPendingPassword(ctx context.Context, resource, label, sealed string) error {
 	res, err := s.db.ExecContext(ctx, "UPDATE roles SET password_pending = ?, updated_at = ? WHERE resource = ? AND label = ?", sealed, now(), resource, label)

@@ -188,6 +188,11 @@ func testPlanAndRoles(t *testing.T, s store.Store) {
 	}
 	_, err = s.Role(ctx, "a", "rw")
 	wantCode(t, err, errs.NotFound)
+	if r, err := s.RoleByName(ctx, "stile_a_ro"); err != nil || r.Label != "ro" || r.Resource != "a" {
+		t.Errorf("RoleByName = %+v, %v", r, err)
+	}
+	_, err = s.RoleByName(ctx, "stile_a_rw")
+	wantCode(t, err, errs.NotFound)
 	wantCode(t, s.DeleteRole(ctx, "a", "rw"), errs.NotFound)
 	all, err := s.Roles(ctx, "")
 	must(t, err)
