@@ -23,8 +23,7 @@ func TestMembers(t *testing.T) {
 	pgAddr := freeAddr(t)
 	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr})
 	res := p + "_r"
-	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	h.addResource(res, tg)
 	roles := map[string]string{}
 	for _, label := range []string{"ro", "rw"} {
 		doc := h.ok("", "resources", "plan", res, "--role", label, "--scopes", p+"_app", "--privileges", "SELECT")

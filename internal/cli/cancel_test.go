@@ -38,8 +38,7 @@ func TestCancelOnAnyReplica(t *testing.T) {
 	a := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgA})
 	b := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgB})
 	res := p + "_r"
-	a.ok("", "resources", "import", a.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	a.addResource(res, tg)
 	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 	a.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	role := field(doc, "role_name")

@@ -29,8 +29,7 @@ func TestConnect(t *testing.T) {
 	c.Exec(t, p+"_app", "CREATE TABLE public.t (id int)", "INSERT INTO public.t VALUES (1), (2)", "CREATE TABLE public.secret (x int)")
 	h := startServer(t, t.TempDir())
 	res := p + "_r"
-	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	h.addResource(res, tg)
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app.public", "--privileges", "SELECT")
 	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	c.Exec(t, p+"_app", `REVOKE SELECT ON public.secret FROM "`+field(doc, "role_name")+`"`)
@@ -103,8 +102,7 @@ func TestPGListener(t *testing.T) {
 	dir := t.TempDir()
 	h := startServerWith(t, dir, map[string]string{"args": "--pg-listen " + pgAddr.String()})
 	res := p + "_r"
-	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	h.addResource(res, tg)
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app.public", "--privileges", "SELECT")
 	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	role := field(doc, "role_name")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // harness runs a real `stile server` in-process and drives the CLI against
@@ -145,6 +146,14 @@ func (h *harness) write(name, content string) string {
 		h.t.Fatal(err)
 	}
 	return p
+}
+
+// addResource imports res, the cluster tg (sslmode disable), and sets its
+// admin account for the built-in agent.
+func (h *harness) addResource(res string, tg target.Target) {
+	h.t.Helper()
+	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
+	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
 }
 
 func field(doc, key string) string {

@@ -28,8 +28,7 @@ func TestMigrateToPostgresAndReplicas(t *testing.T) {
 	data := t.TempDir()
 	h := startServer(t, data)
 	res := p + "_r"
-	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	h.addResource(res, tg)
 	first := field(h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT"), "sid")
 	h.ok("", "resources", "apply", res, "--sid", first)
 	h.stop()

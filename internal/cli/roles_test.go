@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,8 +22,7 @@ func TestResourceRoles(t *testing.T) {
 	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
 	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--audit-file " + auditFile})
 	res := p + "_r"
-	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
-	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin")
+	h.addResource(res, tg)
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 	role := field(doc, "role_name")
 	if out := h.ok("", "roles", "list"); strings.Contains(out, role) {
