@@ -128,18 +128,40 @@ func TestMembers(t *testing.T) {
 	}
 	h.ok("", "access", "require-approval", roles["ro"], "--off")
 
+	// Revoking her group's grant closes her open connections at once, and
+	// her connect sessions say why.
+	h.ok("", "access", "revoke", roles["ro"], "--group", "analysts")
+	waitClosed(t, conn, "a connection whose grant was revoked", 5*time.Second)
+	if out := h.ok("", "sessions", "list", "--kind", "connect", "--json"); !strings.Contains(out, "closed by stile: ann may no longer use "+roles["ro"]) {
+		t.Fatalf("connect sessions after the revoke:\n%s", out)
+	}
+	if _, err := connect(roles["ro"], token); err == nil || !strings.Contains(err.Error(), "may not use") {
+		t.Fatalf("ann connecting after the revoke: %v", err)
+	}
+
 	// Disabling her closes the open connection and refuses her token.
+	h.ok("", "access", "grant", roles["ro"], "--group", "analysts")
+	conn, err = connect(roles["ro"], token)
+	if err != nil {
+		t.Fatalf("ann connecting after the grant is back: %v", err)
+	}
+	defer conn.Close(context.Background())
 	h.ok("", "users", "disable", "ann")
-	deadline := time.Now().Add(5 * time.Second)
+	waitClosed(t, conn, "a disabled user's connection", 5*time.Second)
+	ann.fails(1, "disabled", "", "roles", "list")
+}
+
+// waitClosed waits up to within for stile to close conn.
+func waitClosed(t *testing.T, conn *pgx.Conn, what string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		_, err := conn.Exec(context.Background(), "SELECT 1")
-		if err != nil {
-			break
+		if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("a disabled user's connection stayed open")
+			t.Fatalf("%s stayed open", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	ann.fails(1, "disabled", "", "roles", "list")
 }

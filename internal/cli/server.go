@@ -150,6 +150,8 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		log.Error("recovery after restart", "err", err)
 	}
 	go svc.Sweep(ctx, time.Minute)
+	// Access taken away on another replica closes connections here too.
+	go svc.EnforceAccessEvery(ctx, service.EnforceInterval)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -121,7 +121,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.Ctx, c.user = cctx, p.User
-	s.conns.add(p.User, c, cancel)
+	s.conns.add(c, cancel)
 	s.log.Info("connection opened", "role", name, "actor", actor, "database", database)
 	return c, nil
 }
@@ -129,7 +129,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 // Finish records the end of a connection: how long, how many bytes, and
 // the statements the client sent.
 func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
-	s.conns.remove(c.user, c)
+	closed := s.conns.remove(c)
 	if err := s.store.DeleteCancelRoutes(context.WithoutCancel(ctx), c.cancelKeys...); err != nil {
 		s.log.Warn("forget cancel routes", "err", err)
 	}
@@ -137,6 +137,10 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut)
 	for _, q := range st.Statements {
 		fmt.Fprintf(&out, "  - %q\n", q)
+	}
+	if closed != "" {
+		fmt.Fprintf(&out, "closed by stile: %s\n", closed)
+		c.sess.Message = "closed by stile: " + closed
 	}
 	c.sess.Status, c.sess.Output, c.sess.FinishedAt = "ok", out.String(), s.now()
 	if err := s.store.FinishSession(context.WithoutCancel(ctx), c.sess); err != nil {
@@ -175,6 +179,6 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.Ctx, c.user = cctx, p.User
-	s.conns.add(p.User, c, cancel)
+	s.conns.add(c, cancel)
 	return c, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sync"
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
@@ -97,7 +96,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, actor, name string, disab
 		return err
 	}
 	if disabled {
-		s.conns.closeUser(name)
+		s.enforceNow(ctx)
 	}
 	s.log.Info("user disabled", "user", name, "disabled", disabled)
 	verb := "enabled"
@@ -158,6 +157,7 @@ func (s *Service) SetMember(ctx context.Context, actor, group, user string, in b
 	if in {
 		return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "add": user}, "%s added %s to group %s", actor, user, group)
 	}
+	s.enforceNow(ctx)
 	return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "remove": user}, "%s removed %s from group %s", actor, user, group)
 }
 
@@ -179,6 +179,7 @@ func (s *Service) SetAccess(ctx context.Context, actor, role, group string, on b
 	if on {
 		return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "grant": group}, "%s granted group %s the use of %s", actor, group, role)
 	}
+	s.enforceNow(ctx)
 	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "revoke": group}, "%s revoked group %s's use of %s", actor, group, role)
 }
 
@@ -193,23 +194,23 @@ func (s *Service) CanUse(ctx context.Context, p Principal, name string) (bool, e
 	if p.Admin {
 		return true, nil
 	}
-	allowed, err := s.usable(ctx, p)
-	return allowed(name), err
+	allowed, err := s.grants(ctx)
+	return err == nil && allowed(p.User, name), err
 }
 
-// usable returns whether member p may use a role, reading the grants and
-// groups once for any number of roles.
-func (s *Service) usable(ctx context.Context, p Principal) (func(role string) bool, error) {
+// grants reads the grants and the groups once and answers whether a member
+// may use a role through one of their groups, for any number of questions.
+func (s *Service) grants(ctx context.Context) (func(user, role string) bool, error) {
 	access, err := s.store.Access(ctx)
 	if err != nil {
-		return func(string) bool { return false }, err
+		return nil, err
 	}
 	groups, err := s.store.Groups(ctx)
 	if err != nil {
-		return func(string) bool { return false }, err
+		return nil, err
 	}
-	return func(role string) bool {
-		return slices.ContainsFunc(access[role], func(g string) bool { return slices.Contains(groups[g], p.User) })
+	return func(user, role string) bool {
+		return slices.ContainsFunc(access[role], func(g string) bool { return slices.Contains(groups[g], user) })
 	}, nil
 }
 
@@ -219,65 +220,15 @@ func (s *Service) ResourceRolesFor(ctx context.Context, p Principal) ([]Resource
 	if err != nil || p.Admin {
 		return all, err
 	}
-	allowed, err := s.usable(ctx, p)
+	allowed, err := s.grants(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []ResourceRole
 	for _, r := range all {
-		if allowed(r.Name) {
+		if allowed(p.User, r.Name) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
-}
-
-// openConns tracks this server's relayed connections per user, so that
-// disabling a user closes theirs.
-type openConns struct {
-	mu sync.Mutex
-	m  map[string]map[*Connection]context.CancelFunc
-	// byToken finds a connection by its Hello's cancel token.
-	byToken map[string]*Connection
-}
-
-func (o *openConns) add(user string, c *Connection, cancel context.CancelFunc) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[string]map[*Connection]context.CancelFunc{}
-	}
-	if o.m[user] == nil {
-		o.m[user] = map[*Connection]context.CancelFunc{}
-	}
-	o.m[user][c] = cancel
-	if c.Hello.CancelToken != "" {
-		if o.byToken == nil {
-			o.byToken = map[string]*Connection{}
-		}
-		o.byToken[c.Hello.CancelToken] = c
-	}
-}
-
-func (o *openConns) byCancelToken(token string) *Connection {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.byToken[token]
-}
-
-func (o *openConns) remove(user string, c *Connection) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	delete(o.m[user], c)
-	if c.Hello.CancelToken != "" {
-		delete(o.byToken, c.Hello.CancelToken)
-	}
-}
-
-func (o *openConns) closeUser(user string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, cancel := range o.m[user] {
-		cancel()
-	}
 }

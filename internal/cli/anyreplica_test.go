@@ -103,6 +103,41 @@ func TestCancelOnAnyReplica(t *testing.T) {
 	}
 }
 
+// TestDisableOnAnyReplica: a member's connection is open on replica A and
+// an admin disables her on replica B; A closes the connection within its
+// enforcement interval.
+func TestDisableOnAnyReplica(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	storeURL := sharedStore(t, c, p)
+	data := t.TempDir()
+	pgA := freeAddr(t)
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgA})
+	b := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL})
+	res := p + "_r"
+	a.addResource(res, c.Target())
+	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
+	a.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	a.ok("", "users", "create", "ida")
+	out := a.ok("", "tokens", "create", "ida")
+	token := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
+	a.ok("", "groups", "create", "ops")
+	a.ok("", "groups", "add", "ops", "ida")
+	a.ok("", "access", "grant", role, "--group", "ops")
+
+	cfg, _ := pgx.ParseConfig(fmt.Sprintf("postgres://%s@%s/%s_app?sslmode=require", role, pgA, p))
+	cfg.Password = strings.TrimSpace(token)
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("ida connecting through A: %v", err)
+	}
+	defer conn.Close(context.Background())
+	b.ok("", "users", "disable", "ida")
+	waitClosed(t, conn, "a connection on A of a user disabled on B", 10*time.Second)
+}
+
 // sharedStore creates database p_store on c for replicas to share and
 // returns its URL.
 func sharedStore(t *testing.T, c pgtest.Cluster, p string) string {
