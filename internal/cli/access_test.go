@@ -146,6 +146,21 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("ann connecting after the grant is back: %v", err)
 	}
 	defer conn.Close(context.Background())
+
+	// Revoking one of her tokens closes the connections opened with it,
+	// and only those.
+	second := strings.Split(strings.TrimSpace(h.ok("", "tokens", "create", "ann")), "\n")
+	other, err := connect(roles["ro"], second[len(second)-1])
+	if err != nil {
+		t.Fatalf("ann connecting with her second token: %v", err)
+	}
+	defer other.Close(context.Background())
+	h.ok("", "tokens", "revoke", strings.Fields(second[0])[1])
+	waitClosed(t, other, "a connection whose token was revoked", 5*time.Second)
+	if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
+		t.Fatalf("the connection opened with her other token closed too: %v", err)
+	}
+
 	h.ok("", "users", "disable", "ann")
 	waitClosed(t, conn, "a disabled user's connection", 5*time.Second)
 	ann.fails(1, "disabled", "", "roles", "list")

@@ -37,6 +37,7 @@ type Connection struct {
 	sess       store.Session
 	started    time.Time
 	user       string
+	tokenHash  string // of the personal token it was opened with
 	cancelKeys []string
 }
 
@@ -120,7 +121,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.Ctx, c.user = cctx, p.User
+	c.Ctx, c.user, c.tokenHash = cctx, p.User, p.tokenHash
 	s.conns.add(c, cancel)
 	s.log.Info("connection opened", "role", name, "actor", actor, "database", database)
 	return c, nil
@@ -178,7 +179,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 		return nil, err
 	}
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.Ctx, c.user = cctx, p.User
+	c.Ctx, c.user, c.tokenHash = cctx, p.User, p.tokenHash
 	s.conns.add(c, cancel)
 	return c, nil
 }

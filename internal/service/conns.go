@@ -75,8 +75,9 @@ func (o *openConns) close(c *Connection, why string) {
 }
 
 // EnforceAccess closes this server's open connections whose user may no
-// longer use their role: the user was disabled or removed, left the
-// group, or the group lost the grant. Changes made on this server enforce
+// longer use their role: the user was disabled or removed, the token it
+// was opened with revoked, the user left the group, or the group lost the
+// grant. Changes made on this server enforce
 // at once; EnforceAccessEvery brings other replicas' changes.
 func (s *Service) EnforceAccess(ctx context.Context) error {
 	open := s.conns.list()
@@ -90,6 +91,14 @@ func (s *Service) EnforceAccess(ctx context.Context) error {
 	allowed, err := s.grants(ctx)
 	if err != nil {
 		return err
+	}
+	tokens, err := s.store.Tokens(ctx, "")
+	if err != nil {
+		return err
+	}
+	live := make(map[string]bool, len(tokens))
+	for _, k := range tokens {
+		live[k.Hash] = k.RevokedAt.IsZero()
 	}
 	byName := make(map[string]store.User, len(users))
 	for _, u := range users {
@@ -105,6 +114,8 @@ func (s *Service) EnforceAccess(ctx context.Context) error {
 			why = "user " + c.user + " no longer exists"
 		case u.Disabled:
 			why = "user " + c.user + " was disabled"
+		case c.tokenHash != "" && !live[c.tokenHash]:
+			why = "the token it was opened with was revoked"
 		case !u.Admin && !allowed(c.user, c.sess.Role):
 			why = c.user + " may no longer use " + c.sess.Role
 		}

@@ -41,6 +41,10 @@ func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[s
 type Principal struct {
 	User  string
 	Admin bool
+	// tokenHash is the hash of the personal token it acts by (empty for
+	// the admin token): connections opened with it close when it is
+	// revoked.
+	tokenHash string
 }
 
 // Admin is the principal of the server's admin token.
@@ -58,14 +62,15 @@ func checkName(kind, name string) error {
 // TokenPrincipal resolves a personal access token. Unknown, revoked or a
 // disabled user's tokens are errs.Unauthorized.
 func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, error) {
-	u, err := s.store.TokenUser(ctx, agent.TokenHash(token))
+	hash := agent.TokenHash(token)
+	u, err := s.store.TokenUser(ctx, hash)
 	if err != nil {
 		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
 	}
 	if u.Disabled {
 		return Principal{}, errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
 	}
-	return Principal{User: u.Name, Admin: u.Admin}, nil
+	return Principal{User: u.Name, Admin: u.Admin, tokenHash: hash}, nil
 }
 
 // CreateUser adds a user; admin users may do everything the admin token can.
@@ -135,6 +140,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
 	if err := s.store.RevokeToken(ctx, id); err != nil {
 		return err
 	}
+	s.enforceNow(ctx)
 	return s.recordAccess(ctx, actor, "", map[string]any{"revoke_token": id}, "%s revoked token %s", actor, id)
 }
 

@@ -47,7 +47,7 @@ func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, str
 		s.store.DeleteWebSession(ctx, w.IDHash)
 		return Principal{}, "", errs.New(errs.NotFound, "the token this browser signed in with no longer works")
 	}
-	return Principal{User: u.Name, Admin: u.Admin}, w.CSRF, nil
+	return Principal{User: u.Name, Admin: u.Admin, tokenHash: w.TokenHash}, w.CSRF, nil
 }
 
 // EndWebSession signs a browser out.
