@@ -103,10 +103,11 @@ func newAgentsCmd(e *env) *cobra.Command {
 func newAgentCmd(e *env) *cobra.Command {
 	var url, caFile string
 	cmd := &cobra.Command{
-		Use:   "agent --url URL --token TOKEN",
+		Use:   "agent --url URL",
 		Short: "Run a remote agent next to the databases",
 		Long: `Run an agent: it dials the server (over TLS when the URL is https), authenticates with its
-token (STILE_AGENT_TOKEN, or --token, which process lists show), and runs health checks, plans and applies for the resources
+token (STILE_AGENT_TOKEN, or --token-file; never on the command line, where process lists
+show it), and runs health checks, plans and applies for the resources
 it serves, concurrently. It only makes outbound connections and opens no port; it reconnects
 with jittered backoff. Admin credentials reach it inside jobs and are never written to disk or
 logs.`,
@@ -116,12 +117,12 @@ logs.`,
 			if url == "" {
 				url = e.getenv("STILE_URL")
 			}
-			token, _ := cmd.Flags().GetString("token")
-			if token == "" {
-				token = e.getenv("STILE_AGENT_TOKEN")
+			token, err := tokenFrom(cmd, e, "STILE_AGENT_TOKEN")
+			if err != nil {
+				return err
 			}
 			if url == "" || token == "" {
-				return errs.Invalidf("the agent needs --url (or STILE_URL) and a token (STILE_AGENT_TOKEN or --token)")
+				return errs.Invalidf("the agent needs --url (or STILE_URL) and its token (STILE_AGENT_TOKEN or --token-file)")
 			}
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
 			if caFile == "" {

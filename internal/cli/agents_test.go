@@ -168,12 +168,12 @@ func startAgentEnv(t *testing.T, h *harness, name string) (stop func()) {
 	return runAgent(t, h, name, vars)
 }
 
-func runAgent(t *testing.T, h *harness, name string, vars map[string]string) (stop func()) {
+func runAgent(t *testing.T, h *harness, name string, vars map[string]string, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"agent", "--url", h.vars["STILE_URL"]}, &env{
+		done <- run(ctx, append([]string{"agent", "--url", h.vars["STILE_URL"]}, args...), &env{
 			stdin: strings.NewReader(""), stdout: &syncWriter{w: new(bytes.Buffer)}, stderr: &syncWriter{w: new(bytes.Buffer)},
 			getenv: func(k string) string { return vars[k] },
 		})

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/errs"
 )
 
 // exitError ends a command with a specific exit code. A nil err prints
@@ -82,9 +84,24 @@ func newRoot(e *env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
-	root.PersistentFlags().String("token", "", "API token (env STILE_TOKEN; read from the data dir's admin.token for a loopback URL)")
+	// No --token: a token on the command line shows in every process list.
+	root.PersistentFlags().String("token-file", "", "file holding the API token (or env STILE_TOKEN; for a loopback URL the data dir's admin.token is read)")
 	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e))
 	return root
+}
+
+// tokenFrom returns the token in the --token-file named by cmd's flags, or
+// else the environment variable env.
+func tokenFrom(cmd *cobra.Command, e *env, envVar string) (string, error) {
+	path, _ := cmd.Flags().GetString("token-file")
+	if path == "" {
+		return e.getenv(envVar), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", errs.Invalidf("read --token-file: %v", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }
 
 // dataDir returns the default data directory: $STILE_DATA, else
@@ -109,7 +126,7 @@ func hintFor(err error) string {
 	case strings.Contains(msg, "connection refused") && strings.Contains(msg, "stile server"):
 		return "start the server with: stile server"
 	case strings.Contains(msg, "missing or wrong API token"):
-		return "pass --token or set STILE_TOKEN (the server wrote it to its data dir's admin.token)"
+		return "set STILE_TOKEN or pass --token-file (the server wrote the admin token to its data dir's admin.token)"
 	case strings.Contains(msg, "no admin credentials"):
 		return "stile resources admin set NAME --user USER --password-stdin"
 	case strings.Contains(msg, "changed since the plan"):

@@ -40,9 +40,9 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errs.Invalidf("server URL %q is not an http(s) URL", base)
 	}
-	token, _ := cmd.Flags().GetString("token")
-	if token == "" {
-		token = e.getenv("STILE_TOKEN")
+	token, err := tokenFrom(cmd, e, "STILE_TOKEN")
+	if err != nil {
+		return nil, err
 	}
 	if token == "" && isLoopback(u.Hostname()) {
 		data, err := os.ReadFile(filepath.Join(dataDir(e.getenv), "admin.token"))
@@ -51,7 +51,7 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 		}
 	}
 	if token == "" {
-		return nil, errs.New(errs.Unauthorized, "no API token: pass --token or set STILE_TOKEN")
+		return nil, errs.New(errs.Unauthorized, "no API token: set STILE_TOKEN or pass --token-file")
 	}
 	hc, err := httpClient(e.getenv("STILE_CA"))
 	if err != nil {

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTokensNeverOnTheCommandLine: no command takes a token as an
+// argument, where every process list would show it; the API token and an
+// agent's token come from the environment or from --token-file.
+func TestTokensNeverOnTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	h := startServer(t, dir)
+	if code, _, errOut := h.stile("", "--token", "x", "resources", "list"); code == 0 || !strings.Contains(errOut, "unknown flag: --token") {
+		t.Fatalf("--token on the command line: exit %d\n%s", code, errOut)
+	}
+	wrong := h.write("wrong.token", "stlp_wrong\n")
+	h.fails(1, "missing or wrong API token", "", "--token-file", wrong, "resources", "list")
+	h.fails(1, "read --token-file", "", "--token-file", filepath.Join(dir, "missing"), "resources", "list")
+	h.ok("", "--token-file", filepath.Join(dir, "admin.token"), "resources", "list")
+
+	out := h.ok("", "agents", "create", "edge")
+	agentToken := strings.Split(out, "\n")[1]
+	if !strings.HasPrefix(agentToken, "stla_") {
+		t.Fatalf("agent token line %q", agentToken)
+	}
+	file := filepath.Join(dir, "agent.token")
+	if err := os.WriteFile(file, []byte(agentToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stop := runAgent(t, h, "edge", map[string]string{}, "--token-file", file)
+	stop()
+}
