@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	start := func() *exec.Cmd {
 		addr := freeAddr(t)
 		h.vars["STILE_URL"] = "http://" + addr
-		return startProcess(t, bin, addr, "--data", data)
+		return startProcess(t, bin, addr, nil, "--data", data)
 	}
 	srv := start()
 	res := p + "_r"
@@ -102,9 +103,10 @@ func freeAddr(t *testing.T) string {
 
 // startProcess runs `stile server --listen addr args…` as a process, killed
 // at cleanup, and waits until it answers.
-func startProcess(t *testing.T, bin, addr string, args ...string) *exec.Cmd {
+func startProcess(t *testing.T, bin, addr string, env []string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"server", "--listen", addr}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

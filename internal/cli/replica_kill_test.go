@@ -28,7 +28,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	bin := buildStile(t)
 	data := t.TempDir()
 	start := func(addr, replica string) *exec.Cmd {
-		return startProcess(t, bin, addr, "--data", data, "--store", storeURL, "--replica-id", replica)
+		return startProcess(t, bin, addr, []string{"STILE_STORE=" + storeURL}, "--data", data, "--replica-id", replica)
 	}
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	procA := start(addrA, "A")

@@ -48,6 +48,9 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if v := e.getenv("STILE_ROLE_PREFIX"); v != "" && !cmd.Flags().Changed("role-prefix") {
 				prefix = v
 			}
+			if err := noPassword("--store", storeName); err != nil {
+				return err
+			}
 			if v := e.getenv("STILE_STORE"); v != "" && !cmd.Flags().Changed("store") {
 				storeName = v
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -28,6 +29,19 @@ func openStore(ctx context.Context, name, data string) (store.Store, error) {
 	return nil, errs.Invalidf("store %q is neither sqlite:PATH nor a postgres:// URL", redactURL(name))
 }
 
+// noPassword refuses a store URL that carries a password on the command
+// line, where every process list shows it.
+func noPassword(flag, name string) error {
+	u, err := url.Parse(name)
+	if err != nil || u.User == nil {
+		return nil
+	}
+	if _, set := u.User.Password(); set {
+		return errs.Invalidf("%s holds a password, which process lists show: put the URL in STILE_STORE, or the password in PGPASSWORD or ~/.pgpass", flag)
+	}
+	return nil
+}
+
 // redactURL hides a password in a store URL before it is printed.
 func redactURL(s string) string {
 	at := strings.LastIndex(s, "@")
@@ -45,16 +59,27 @@ func redactURL(s string) string {
 func newMigrateStoreCmd(e *env) *cobra.Command {
 	var from, to string
 	cmd := &cobra.Command{
-		Use:   "migrate-store --from sqlite:PATH --to postgres://…",
+		Use:   "migrate-store --from sqlite:PATH [--to postgres://…]",
 		Short: "Copy an embedded store into a PostgreSQL store",
 		Long: `Copy everything (inventory, sealed admin credentials, roles with their sealed passwords, every
 session) from one store into an empty one, in one transaction. Secrets stay encrypted: run the
-new servers with the same data key (secret.key or STILE_SECRET_KEY). Stop the server first.`,
+new servers with the same data key (secret.key or STILE_SECRET_KEY). Stop the server first.
+--to defaults to STILE_STORE; a URL with a password belongs there (or the password in
+PGPASSWORD or ~/.pgpass), not on the command line.`,
 		Example: `  stile migrate-store --from sqlite:$HOME/.local/share/stile/stile.db --to postgres://stile@db/stile`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := noPassword("--from", from); err != nil {
+				return err
+			}
+			if err := noPassword("--to", to); err != nil {
+				return err
+			}
+			if to == "" {
+				to = e.getenv("STILE_STORE")
+			}
 			if from == "" || to == "" {
-				return errs.Invalidf("both --from and --to are required")
+				return errs.Invalidf("--from and --to (or STILE_STORE) are required")
 			}
 			ctx := cmd.Context()
 			src, err := openStore(ctx, from, "")

@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestTokensNeverOnTheCommandLine: no command takes a token as an
-// argument, where every process list would show it; the API token and an
-// agent's token come from the environment or from --token-file.
-func TestTokensNeverOnTheCommandLine(t *testing.T) {
+// TestSecretsNeverOnTheCommandLine: no command takes a token or a password
+// as an argument, where every process list would show it; the API token and
+// an agent's token come from the environment or from --token-file, a store
+// URL with a password from STILE_STORE.
+func TestSecretsNeverOnTheCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	h := startServer(t, dir)
 	if code, _, errOut := h.stile("", "--token", "x", "resources", "list"); code == 0 || !strings.Contains(errOut, "unknown flag: --token") {
@@ -32,4 +33,8 @@ func TestTokensNeverOnTheCommandLine(t *testing.T) {
 	}
 	stop := runAgent(t, h, "edge", map[string]string{}, "--token-file", file)
 	stop()
+
+	withPassword := "postgres://stile:s3cret@127.0.0.1:1/stile"
+	h.fails(1, "process lists", "", "server", "--listen", freeAddr(t), "--store", withPassword)
+	h.fails(1, "process lists", "", "migrate-store", "--from", "sqlite:"+filepath.Join(dir, "stile.db"), "--to", withPassword)
 }
