@@ -59,6 +59,7 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("ann's roles:\n%s", out)
 	}
 	ann.fails(1, "does not exist", "", "roles", "show", roles["rw"])
+	ann.fails(1, "does not exist", "", "connect", roles["rw"], "--port", "0")
 	for _, args := range [][]string{{"resources", "list"}, {"sessions", "list"}, {"roles", "reveal", roles["ro"]}, {"users", "list"}, {"agents", "list"}, {"tokens", "list", "ann"}} {
 		ann.fails(1, "not an administrator", "", args...)
 	}

@@ -35,6 +35,11 @@ query through the server.`,
 			if err != nil {
 				return err
 			}
+			// Say now, not at the first client, that the role is unknown
+			// (or not one this user may use: to them it does not exist).
+			if err := c.call(cmd.Context(), http.MethodGet, "/api/v1/roles/"+pathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
