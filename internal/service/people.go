@@ -122,9 +122,12 @@ func (s *Service) CreateToken(ctx context.Context, actor, user string) (id, toke
 	return id, token, err
 }
 
-// Tokens lists a user's tokens, revoked ones too (never the tokens
-// themselves: only their ids and dates are kept).
+// Tokens lists a user's tokens (everyone's for ""), revoked ones too (never
+// the tokens themselves: only their ids and dates are kept).
 func (s *Service) Tokens(ctx context.Context, user string) ([]store.Token, error) {
+	if user == "" {
+		return s.store.Tokens(ctx, "") // everyone's
+	}
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,8 @@ import (
 )
 
 // BenchmarkPages renders the main pages of a fleet of 500 resources with
-// 2,000 roles (and their 2,000 plan sessions) from the SQLite store.
+// 2,000 roles (and their 2,000 plan sessions) and 301 users from the SQLite
+// store.
 func BenchmarkPages(b *testing.B) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "stile.db"))
@@ -45,6 +46,13 @@ func BenchmarkPages(b *testing.B) {
 	st.CreateGroup(ctx, "members")
 	st.SetMember(ctx, "members", "mia", true)
 	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
+	for i := range 300 { // People: 300 more users with two tokens each
+		name := fmt.Sprintf("user-%03d", i)
+		st.CreateUser(ctx, store.User{Name: name, CreatedAt: time.Now()})
+		for k := range 2 {
+			st.CreateToken(ctx, store.Token{ID: fmt.Sprintf("t-%d-%d", i, k), User: name, Hash: fmt.Sprintf("h-%d-%d", i, k), CreatedAt: time.Now()})
+		}
+	}
 	for i := range 2000 {
 		res := rs[i%500].Name
 		if i%500 < 400 {

@@ -33,6 +33,11 @@ func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 		names = append(names, g)
 	}
 	slices.Sort(names)
+	tokens, err := a.svc.Tokens(r.Context(), "")
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
 	rows := make([]personRow, len(users))
 	for i, u := range users {
 		rows[i].User = u
@@ -41,9 +46,10 @@ func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 				rows[i].Groups = append(rows[i].Groups, g)
 			}
 		}
-		if rows[i].Tokens, err = a.svc.Tokens(r.Context(), u.Name); err != nil {
-			a.fail(w, err)
-			return
+		for _, k := range tokens {
+			if k.User == u.Name {
+				rows[i].Tokens = append(rows[i].Tokens, k)
+			}
 		}
 	}
 	type groupRow struct {
