@@ -141,14 +141,5 @@ const EnforceInterval = 3 * time.Second
 // EnforceAccessEvery runs EnforceAccess every interval until ctx ends, so
 // that access taken away on another replica closes connections here too.
 func (s *Service) EnforceAccessEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.enforceNow(ctx)
-		}
-	}
+	every(ctx, interval, func() { s.enforceNow(ctx) })
 }

@@ -70,6 +70,19 @@ func (s *Service) Recover(ctx context.Context) error {
 // Sweep marks as failed, every interval until ctx ends, the sessions still
 // running past the longest job: their replica died and did not come back.
 func (s *Service) Sweep(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		before := s.now().Add(-max(s.applyTimeout, s.planTimeout) - time.Minute)
+		n, err := s.store.FailRunning(ctx, "no server finished this session within the job timeout; re-plan to see what is left", before, "")
+		if err != nil {
+			s.log.Warn("sweep sessions", "err", err)
+		} else if n > 0 {
+			s.log.Warn("sessions past the job timeout were marked failed", "count", n)
+		}
+	})
+}
+
+// every runs f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -77,13 +90,7 @@ func (s *Service) Sweep(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		before := s.now().Add(-max(s.applyTimeout, s.planTimeout) - time.Minute)
-		n, err := s.store.FailRunning(ctx, "no server finished this session within the job timeout; re-plan to see what is left", before, "")
-		if err != nil {
-			s.log.Warn("sweep sessions", "err", err)
-		} else if n > 0 {
-			s.log.Warn("sessions past the job timeout were marked failed", "count", n)
+			f()
 		}
 	}
 }
