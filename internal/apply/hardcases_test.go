@@ -1,0 +1,245 @@
+package apply_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// The tests in this file are the repros of issue 9's planner findings, each
+// on a real cluster: they failed before their fix.
+
+// mustApply applies res and fails the test unless it applied.
+func (f *fixture) mustApply(in plan.Input, res plan.Result) {
+	f.t.Helper()
+	if rep := f.apply(in, res); rep.Outcome != apply.Applied {
+		f.t.Fatalf("apply %s: %s: %s\nplan:\n%s\noutput:\n%s", in.RoleName, rep.Outcome, rep.Message, res.Document.SQLPlan, rep.Output)
+	}
+}
+
+// mustBeInSync plans in and fails the test unless nothing is to do.
+func (f *fixture) mustBeInSync(in plan.Input) {
+	f.t.Helper()
+	in.HasPassword, in.Role.RotatePassword = true, false
+	if res := f.plan(in); res.Status != plan.ItemInSync {
+		f.t.Fatalf("%s is %s (%s), want in sync:\n%s", in.RoleName, res.Status, res.Message, res.Document.SQLPlan)
+	}
+}
+
+// mustFail plans in and fails the test unless the plan failed with a
+// message holding every want.
+func (f *fixture) mustFail(in plan.Input, want ...string) plan.Result {
+	f.t.Helper()
+	res := f.plan(in)
+	if res.Status != plan.ItemFailed {
+		f.t.Fatalf("%s is %s (%s), want failed:\n%s", in.RoleName, res.Status, res.Message, res.Document.SQLPlan)
+	}
+	for _, w := range want {
+		if !strings.Contains(res.Message, w) {
+			f.t.Errorf("failure message %q lacks %q", res.Message, w)
+		}
+	}
+	return res
+}
+
+// adminFixture makes a LOGIN CREATEROLE admin (not a superuser), database
+// p_app owned by it, and schema s owned by p_owner with table s.t; the
+// admin can act for the owner.
+func adminFixture(t *testing.T, c pgtest.Cluster) (*fixture, string) {
+	p := c.Prefix(t)
+	admin, owner := p+"_admin", p+"_owner"
+	c.Exec(t, "postgres",
+		"CREATE ROLE "+admin+" LOGIN CREATEROLE PASSWORD 'adminpw'",
+		"CREATE ROLE "+owner,
+		"GRANT "+owner+" TO "+admin,
+		"CREATE DATABASE "+p+"_app OWNER "+admin,
+	)
+	c.Exec(t, p+"_app",
+		"CREATE SCHEMA s AUTHORIZATION "+owner,
+		"SET ROLE "+owner,
+		"CREATE TABLE s.t (id serial primary key)",
+		"RESET ROLE",
+	)
+	return &fixture{t: t, c: c, tg: c.As(admin, "adminpw"), p: p}, admin
+}
+
+// TestTwoRolesOneCreatorConverge is bug 1: two managed roles on one schema,
+// one with CREATE. The reader's default privileges FOR ROLE writer are the
+// reader's state, never the writer's unmanaged drift: one role at a time,
+// everything converges in two rounds and stays converged.
+func TestTwoRolesOneCreatorConverge(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		p := c.Prefix(t)
+		c.Exec(t, "postgres", "CREATE ROLE "+p+"_appowner NOLOGIN", "CREATE DATABASE "+p+"_app")
+		c.Exec(t, p+"_app", "CREATE SCHEMA s AUTHORIZATION "+p+"_appowner")
+		f := &fixture{t: t, c: c, tg: c.Target(), p: p}
+		writer := f.input(spec.Role{Resource: "res" + p, Label: "writer", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT", "CREATE"}})
+		reader := f.input(spec.Role{Resource: "res" + p, Label: "reader", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+
+		// Round 1: both planned, then both applied; the writer became a
+		// creator in between, so the reader's apply is refused.
+		pw, pr := f.plan(writer), f.plan(reader)
+		f.mustApply(writer, pw)
+		if rep := f.apply(reader, pr); rep.Outcome != apply.Drifted {
+			t.Fatalf("reader's stale apply: %s %s, want drift", rep.Outcome, rep.Message)
+		}
+		// Round 2.
+		f.mustBeInSync(writer)
+		f.mustApply(reader, f.plan(reader))
+		// Round 3 and after: both in sync.
+		f.mustBeInSync(writer)
+		f.mustBeInSync(reader)
+
+		// What the writer creates, the reader reads.
+		c.Exec(t, p+"_app", `SET ROLE "`+writer.RoleName+`"`, "CREATE TABLE s.w (id int)", "RESET ROLE")
+		var ok bool
+		if err := c.Conn(t, p+"_app").QueryRow(context.Background(), "SELECT has_table_privilege($1, 's.w', 'SELECT')", reader.RoleName).Scan(&ok); err != nil || !ok {
+			t.Fatalf("reader's SELECT on the writer's new table: %v %v", ok, err)
+		}
+		f.mustBeInSync(writer)
+		f.mustBeInSync(reader)
+	})
+}
+
+// TestThirdPartyGrantorWithoutSet is bug 2 (16+): the admin inherits the
+// third-party grantor but may not SET ROLE to it, so it cannot revoke the
+// grant: the plan fails naming the grantor and the fix.
+func TestThirdPartyGrantorWithoutSet(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		if c.Major() < 16 {
+			t.Skip("the SET option of a membership is new in 16")
+		}
+		f, admin := adminFixture(t, c)
+		p := f.p
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+		f.converge(in)
+		in.HasPassword = true
+		x := p + "_x"
+		c.Exec(t, "postgres", "CREATE ROLE "+x, "GRANT "+x+" TO "+admin+" WITH INHERIT TRUE, SET FALSE")
+		c.Exec(t, p+"_app",
+			"GRANT USAGE ON SCHEMA s TO "+x,
+			"GRANT SELECT ON s.t TO "+x+" WITH GRANT OPTION",
+			"SET ROLE "+x, `GRANT SELECT ON s.t TO "`+in.RoleName+`"`, "RESET ROLE")
+		f.mustFail(in, `"`+x+`"`, `GRANT "`+x+`" TO "`+admin+`" WITH SET TRUE;`)
+		c.Exec(t, "postgres", `GRANT "`+x+`" TO "`+admin+`" WITH SET TRUE`)
+		f.converge(in)
+	})
+}
+
+// TestHandMadeDefaultsForUncoveredCreator is bug 3: default privileges made
+// by hand FOR ROLE a creator the admin cannot act for are the role's state.
+// They fail the plan, naming the creator and the fix; once the admin can
+// act for the creator, the extra privileges are revoked.
+func TestHandMadeDefaultsForUncoveredCreator(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		f, admin := adminFixture(t, c)
+		p := f.p
+		cr := p + "_c"
+		c.Exec(t, "postgres", "CREATE ROLE "+cr)
+		c.Exec(t, p+"_app", "GRANT USAGE, CREATE ON SCHEMA s TO "+cr)
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+		first := f.converge(in)
+		if !strings.Contains(strings.Join(first.Document.CurrentState.UncoveredCreators, " "), cr) {
+			t.Fatalf("uncovered creators = %v, want %s", first.Document.CurrentState.UncoveredCreators, cr)
+		}
+		in.HasPassword = true
+		c.Exec(t, p+"_app", `ALTER DEFAULT PRIVILEGES FOR ROLE `+cr+` IN SCHEMA s GRANT SELECT, INSERT, DELETE ON TABLES TO "`+in.RoleName+`"`)
+		fix := `GRANT "` + cr + `" TO "` + admin + `"`
+		f.mustFail(in, `"`+cr+`"`, fix)
+		if c.Major() >= 16 {
+			fix += " WITH INHERIT TRUE"
+		}
+		c.Exec(t, "postgres", fix)
+		res := f.converge(in)
+		mustContain(t, res.Document.SQLPlan, `ALTER DEFAULT PRIVILEGES FOR ROLE "`+cr+`" IN SCHEMA "s" REVOKE INSERT, DELETE ON TABLES FROM`)
+	})
+}
+
+// TestMembershipGrantorAdminCannotActFor is bug 4 (16+): a membership the
+// bootstrap superuser granted cannot be revoked GRANTED BY it by a
+// CREATEROLE admin: the plan fails naming the grantor and the fix.
+func TestMembershipGrantorAdminCannotActFor(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		if c.Major() < 16 {
+			t.Skip("on 15 REVOKE removes a membership whatever its grantor")
+		}
+		f, admin := adminFixture(t, c)
+		p := f.p
+		grp := p + "_grp"
+		c.Exec(t, "postgres", "CREATE ROLE "+grp, "GRANT "+grp+" TO "+admin+" WITH ADMIN TRUE")
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+		f.converge(in)
+		in.HasPassword = true
+		c.Exec(t, "postgres", `GRANT `+grp+` TO "`+in.RoleName+`"`)
+		f.mustFail(in, `"`+grp+`"`, `granted by "`+c.Target().User+`"`, `REVOKE "`+grp+`" FROM "`+in.RoleName+`" GRANTED BY "`+c.Target().User+`";`)
+		// Granted by the admin itself, the membership is revoked.
+		c.Exec(t, "postgres", `REVOKE `+grp+` FROM "`+in.RoleName+`"`)
+		c.Exec(t, "postgres", "SET ROLE "+admin, `GRANT `+grp+` TO "`+in.RoleName+`"`, "RESET ROLE")
+		f.converge(in)
+	})
+}
+
+// TestRecordedGrantorIsTheOwner is bug 5: a non-superuser admin's GRANT is
+// recorded under the first role it inherits that holds the grant option,
+// not necessarily the owner: here x, older than the owner. Grants run as the
+// owner, so what is recorded is what the plan expects, and a new role
+// converges. The same for schema public, owned by pg_database_owner.
+func TestRecordedGrantorIsTheOwner(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		p := c.Prefix(t)
+		admin, x, owner := p+"_admin", p+"_x", p+"_owner"
+		c.Exec(t, "postgres",
+			"CREATE ROLE "+x, // older than the owner
+			"CREATE ROLE "+owner,
+			"CREATE ROLE "+admin+" LOGIN CREATEROLE PASSWORD 'adminpw'",
+			"GRANT "+x+" TO "+admin,
+			"GRANT "+owner+" TO "+admin,
+			"CREATE DATABASE "+p+"_app OWNER "+admin,
+		)
+		c.Exec(t, p+"_app",
+			"CREATE SCHEMA s AUTHORIZATION "+owner,
+			"SET ROLE "+owner,
+			"CREATE TABLE s.t (id int)",
+			"GRANT USAGE ON SCHEMA s TO "+x+" WITH GRANT OPTION",
+			"GRANT SELECT ON s.t TO "+x+" WITH GRANT OPTION",
+			"RESET ROLE",
+			"SET ROLE "+admin,
+			"CREATE TABLE public.mine (id int)",
+			"RESET ROLE",
+		)
+		f := &fixture{t: t, c: c, tg: c.As(admin, "adminpw"), p: p}
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.s", p + "_app.public"}, Privileges: []string{"SELECT"}})
+		f.converge(in)
+		in.HasPassword = true
+		// A second role, planned after the first: on 16+ the admin now
+		// inherits the first through createrole_self_grant.
+		f.hasPW = false
+		other := f.input(spec.Role{Resource: p, Label: "ro2", Scopes: []string{p + "_app.s", p + "_app.public"}, Privileges: []string{"SELECT"}})
+		f.converge(other)
+		f.mustBeInSync(in)
+	})
+}
+
+// TestCreateDBTheAdminCannotRemove is bug 6 (16+): an admin without
+// CREATEDB may not change the attribute; the plan fails with the fix.
+func TestCreateDBTheAdminCannotRemove(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		if c.Major() < 16 {
+			t.Skip("on 15 CREATEROLE may change CREATEDB")
+		}
+		f, admin := adminFixture(t, c)
+		p := f.p
+		in := f.input(spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+		f.converge(in)
+		in.HasPassword = true
+		c.Exec(t, "postgres", `ALTER ROLE "`+in.RoleName+`" CREATEDB`)
+		f.mustFail(in, "CREATEDB", `ALTER ROLE "`+admin+`" CREATEDB;`)
+		c.Exec(t, "postgres", `ALTER ROLE "`+admin+`" CREATEDB`)
+		f.converge(in)
+	})
+}
