@@ -37,7 +37,9 @@ func TestCreateRoleAdmin(t *testing.T) {
 		res := f.plan(in)
 		fix := `GRANT "` + owner + `" TO "` + admin + `"`
 		if c.Major() >= 16 {
-			fix += " WITH INHERIT TRUE"
+			// SET to grant as the owner, INHERIT to set its default
+			// privileges as a creator.
+			fix += " WITH INHERIT TRUE, SET TRUE"
 		}
 		if res.Status != plan.ItemFailed || !strings.Contains(res.Message, fix+";") {
 			t.Fatalf("plan as a CREATEROLE admin without membership: %s %q, want failed naming %s", res.Status, res.Message, fix)

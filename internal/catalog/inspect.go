@@ -102,13 +102,13 @@ func Inspect(ctx context.Context, conn Querier, c Connector, req Request) (*Snap
 func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, error) {
 	snap := &Snapshot{}
 	s := &snap.Server
-	if err := q.QueryRow(ctx, query("server")).Scan(&s.VersionNum, &s.Version, &s.Admin, &s.Superuser, &s.CreateRole, &s.InRecovery, &s.SSL); err != nil {
+	if err := q.QueryRow(ctx, query("server")).Scan(&s.VersionNum, &s.Version, &s.Admin, &s.Superuser, &s.CreateRole, &s.CreateDB, &s.InRecovery, &s.SSL); err != nil {
 		return nil, fmt.Errorf("inspect server: %w", err)
 	}
 	var err error
 	snap.Roles, err = collect(ctx, q, "inspect roles", query("roles"), nil, func(r pgx.Rows) (Role, error) {
 		var x Role
-		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption)
+		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption, &x.AdminSet)
 		return x, err
 	})
 	if err != nil {

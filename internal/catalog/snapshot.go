@@ -25,6 +25,7 @@ type Server struct {
 	Admin       string `json:"admin"`
 	Superuser   bool   `json:"superuser"`
 	CreateRole  bool   `json:"createrole"`
+	CreateDB    bool   `json:"createdb,omitempty"`
 	InRecovery  bool   `json:"in_recovery"`
 	SSL         bool   `json:"ssl"`
 	LockDB      string `json:"-"`
@@ -53,6 +54,9 @@ type Role struct {
 	AdminMember bool `json:"admin_member"`
 	// AdminOption: pg_has_role(admin, role, 'MEMBER WITH ADMIN OPTION').
 	AdminOption bool `json:"admin_option"`
+	// AdminSet: the admin may SET ROLE to the role (pg_has_role 'SET' on
+	// 16+, 'MEMBER' before).
+	AdminSet bool `json:"admin_set,omitempty"`
 }
 
 // Membership is one pg_auth_members row touching a target role. On 15,

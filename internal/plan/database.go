@@ -35,8 +35,7 @@ func (p *planner) planDatabase(d *catalog.Database) {
 	if diff.changes() {
 		stmts = append(stmts, p.revokes(o, diff)...)
 		if len(diff.missing) > 0 {
-			p.canActFor(d.Owner)
-			stmts = append(stmts, p.grant(diff.missing, "DATABASE", []string{o.sql}))
+			stmts = append(stmts, p.asOwner(d.Owner, p.grant(diff.missing, "DATABASE", []string{o.sql}))...)
 		}
 	}
 	if !d.AllowConn {
@@ -104,8 +103,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 		}
 		stmts = append(stmts, p.revokes(o, diff)...)
 		if len(diff.missing) > 0 {
-			p.canActFor(s.Owner)
-			stmts = append(stmts, p.grant(diff.missing, "SCHEMA", []string{o.sql}))
+			stmts = append(stmts, p.asOwner(s.Owner, p.grant(diff.missing, "SCHEMA", []string{o.sql}))...)
 		}
 	}
 
@@ -197,9 +195,18 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 			}
 		}
 	}
+	// ON ALL … IN SCHEMA runs as one grantor: a non-superuser admin acts as
+	// the owner, so it can only use it when one role owns every object.
+	bulkOK := p.super
+	if !bulkOK {
+		bulkOK = true
+		for _, o := range g.objects[1:] {
+			bulkOK = bulkOK && o.owner == g.objects[0].owner
+		}
+	}
 	var bulk []string
 	for _, want := range g.desired {
-		if holders[want] == 0 {
+		if holders[want] == 0 && bulkOK {
 			bulk = append(bulk, want)
 		}
 	}
@@ -212,13 +219,11 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 	}
 	stmts = append(colStmts, revStmts...)
 	if len(bulk) > 0 {
-		for _, o := range g.objects {
-			p.canActFor(o.owner)
-		}
-		stmts = append(stmts, "GRANT "+strings.Join(bulk, ", ")+" ON ALL "+g.all+" IN SCHEMA "+sqlq.Ident(g.schema)+" TO "+p.ident())
+		stmts = append(stmts, p.asOwner(g.objects[0].owner, "GRANT "+strings.Join(bulk, ", ")+" ON ALL "+g.all+" IN SCHEMA "+sqlq.Ident(g.schema)+" TO "+p.ident())...)
 	}
-	// Per-object grants, grouped by the privileges they miss.
+	// Per-object grants, grouped by owner and the privileges they miss.
 	type group struct {
+		owner string
 		privs []string
 		names []string
 	}
@@ -237,18 +242,20 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 		if in {
 			st.Exceptions.Missing[o.display] = rest
 		}
-		p.canActFor(o.owner)
 		k := strings.Join(rest, ",")
+		if !p.super {
+			k = o.owner + "\x00" + k
+		}
 		gr := byKey[k]
 		if gr == nil || len(gr.names) == maxObjectsPerStatement {
-			gr = &group{privs: rest}
+			gr = &group{owner: o.owner, privs: rest}
 			byKey[k] = gr
 			groups = append(groups, gr)
 		}
 		gr.names = append(gr.names, o.sql)
 	}
 	for _, gr := range groups {
-		stmts = append(stmts, p.grant(gr.privs, g.kind, gr.names))
+		stmts = append(stmts, p.asOwner(gr.owner, p.grant(gr.privs, g.kind, gr.names))...)
 	}
 	return stmts, held, missing, extra
 }

@@ -52,18 +52,24 @@ func (p *planner) creators(d *catalog.Database, s *catalog.Schema) []string {
 
 // planDefaults converges the default privileges that grant to the role in
 // schema s: for each creator, the role's privileges on future tables,
-// sequences and routines; nothing else.
+// sequences and routines; nothing else. Rows for a creator the admin cannot
+// act for are still the role's state: what they hold is in the document and
+// the checksum, what they grant too much fails the item with the fix, and
+// what they miss is reported as an uncovered creator.
 func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, st *ScopeState) (stmts []string, held, missing, extra int) {
 	type key struct{ creator, objtype string }
 	want := map[key][]string{}
-	skip := map[string]bool{}
+	uncovered := map[string]bool{}
 	if in {
 		st.Creators = p.creators(d, s)
 		for _, c := range st.Creators {
 			if !p.canCreateDefaultsFor(c) {
-				skip[c] = true
+				uncovered[c] = true
+				if p.uncovered == nil {
+					p.uncovered = map[string]bool{}
+				}
+				p.uncovered[p.resolve(c)] = true
 				p.state.UncoveredCreators = append(p.state.UncoveredCreators, d.Name+"."+s.Name+": "+c)
-				continue
 			}
 			for objtype, privs := range map[string][]string{"r": p.tablePrivs, "S": p.seqPrivs, "f": p.routinePrivs} {
 				if len(privs) > 0 {
@@ -71,8 +77,8 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 				}
 			}
 		}
-		if len(skip) > 0 {
-			p.warn("%s.%s: the admin cannot set default privileges for %s; objects they create will not be covered", d.Name, s.Name, strings.Join(sortedKeys(skip), ", "))
+		if len(uncovered) > 0 {
+			p.warn("%s.%s: the admin cannot set default privileges for %s; objects they create will not be covered", d.Name, s.Name, strings.Join(sortedKeys(uncovered), ", "))
 		}
 	}
 	have := map[key][]catalog.ACLItem{}
@@ -89,9 +95,6 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 		creators[k.creator] = true
 	}
 	for _, c := range sortedKeys(creators) {
-		if skip[c] {
-			continue
-		}
 		for _, objtype := range defaclOrder {
 			k := key{c, objtype}
 			if want[k] == nil && have[k] == nil {
@@ -99,17 +102,23 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 			}
 			o := object{kind: defaclKinds[objtype], owner: c, acl: have[k], display: d.Name + "." + s.Name + ": FOR ROLE " + c + " ON " + defaclKinds[objtype]}
 			diff := p.diff(o, want[k])
-			held += len(diff.held)
-			missing += len(diff.missing)
-			extra += len(diff.extraAll) + len(diff.grantOpt)
 			if all := append(slices.Clone(diff.held), diff.extraAll...); len(all) > 0 {
 				p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(all, ", "))
 			}
+			if uncovered[c] {
+				// Nothing can be granted FOR ROLE c: what is missing is the
+				// uncovered creator's warning, not a change.
+				diff.missing = nil
+			}
+			held += len(diff.held)
+			missing += len(diff.missing)
+			extra += len(diff.extraAll) + len(diff.grantOpt)
 			if !diff.changes() {
 				continue
 			}
 			if !p.canCreateDefaultsFor(c) {
-				p.fixes = append(p.fixes, p.grantMembershipFix(c))
+				p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.display, strings.Join(append(slices.Clone(diff.extraAll), diff.grantOpt...), ", "))
+				p.need(p.resolve(c), true, false)
 				continue
 			}
 			stmts = append(stmts, p.defaultStmts(c, s.Name, o.kind, diff)...)
@@ -133,7 +142,8 @@ func (p *planner) planGlobalDefaults(d *catalog.Database) []string {
 		}
 		p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(diff.extraAll, ", "))
 		if !p.canCreateDefaultsFor(row.Creator) {
-			p.fixes = append(p.fixes, p.grantMembershipFix(row.Creator))
+			p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.display, strings.Join(diff.extraAll, ", "))
+			p.need(p.resolve(row.Creator), true, false)
 			continue
 		}
 		stmts = append(stmts, p.defaultStmts(row.Creator, "", o.kind, diff)...)

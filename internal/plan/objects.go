@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -77,31 +78,36 @@ func (p *planner) revokes(o object, d objDiff) []string {
 	var out []string
 	on := " ON " + o.kind + " " + o.sql + " FROM " + p.ident()
 	if len(d.grantOpt) > 0 {
-		p.canActFor(o.owner)
-		out = append(out, "REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE")
+		out = append(out, p.asOwner(o.owner, "REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE")...)
 		p.warnCascade(o)
 	}
 	for _, grantor := range sortedKeys(d.extra) {
 		privs := slices.Clone(d.extra[grantor])
 		spec.SortPrivileges(privs)
-		stmt := "REVOKE " + strings.Join(slices.Compact(privs), ", ") + on
+		privs = slices.Compact(privs)
+		stmt := "REVOKE " + strings.Join(privs, ", ") + on
 		if d.cascade[grantor] {
 			stmt += " CASCADE"
 			p.warnCascade(o)
 		}
 		if grantor == o.owner {
-			p.canActFor(o.owner)
-			out = append(out, stmt)
+			out = append(out, p.asOwner(o.owner, stmt)...)
 			continue
 		}
 		if !p.canSetRole(grantor) {
-			p.fail("%s on %s %s was granted by %q, which the admin cannot SET ROLE to: it cannot be revoked (fix: GRANT %s TO %s)",
-				strings.Join(privs, ", "), strings.ToLower(o.kind), o.display, grantor, sqlq.Ident(grantor), sqlq.Ident(p.admin))
+			p.unrevocable(grantor, "%s on %s %s", strings.Join(privs, ", "), strings.ToLower(o.kind), o.display)
 			continue
 		}
 		out = append(out, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
 	}
 	return out
+}
+
+// unrevocable fails the item: what grantor granted can only be revoked as
+// grantor, and the admin cannot SET ROLE to it.
+func (p *planner) unrevocable(grantor, format string, args ...any) {
+	p.fail("%s was granted by %q, which the admin cannot SET ROLE to: it cannot be revoked", fmt.Sprintf(format, args...), grantor)
+	p.need(p.resolve(grantor), false, true)
 }
 
 // warnCascade names what a REVOKE … CASCADE on o also removes: the grants
@@ -158,13 +164,13 @@ func (p *planner) columnRevokes(o object) (stmts []string, extra []string) {
 		if cascade[grantor] {
 			stmt += " CASCADE"
 		}
-		if grantor == o.owner {
-			p.canActFor(o.owner)
-			stmts = append(stmts, stmt)
-		} else if p.canSetRole(grantor) {
+		switch {
+		case grantor == o.owner:
+			stmts = append(stmts, p.asOwner(o.owner, stmt)...)
+		case p.canSetRole(grantor):
 			stmts = append(stmts, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
-		} else {
-			p.fail("column privileges on %s were granted by %q, which the admin cannot SET ROLE to", o.display, grantor)
+		default:
+			p.unrevocable(grantor, "column privileges on %s", o.display)
 		}
 	}
 	slices.Sort(extra)

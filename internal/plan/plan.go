@@ -132,7 +132,9 @@ type planner struct {
 
 	state            State
 	failures         []string
-	fixes            []string
+	fixes            []string                   // SQL a superuser runs to close capability gaps
+	needs            map[string]*membershipNeed // memberships the admin lacks
+	uncovered        map[string]bool            // creators the admin cannot set default privileges for
 	roleStmts        []string
 	dbStmts          map[string][]string
 	retire           []Block // a retirement's blocks, in order: databases, then the role
@@ -314,6 +316,7 @@ func (p *planner) result() Result {
 		Heir:           p.in.Role.Heir,
 	}
 	r := Result{Document: Document{Config: cfg}}
+	p.fixes = append(p.fixes, p.membershipFixes()...)
 	if len(p.fixes) > 0 {
 		slices.Sort(p.fixes)
 		p.fixes = slices.Compact(p.fixes)
@@ -347,7 +350,7 @@ func (p *planner) blocks() []Block {
 	var out []Block
 	role := append(slices.Clone(p.roleStmts), p.roleBlockDBStmts...)
 	if len(role) > 0 {
-		out = append(out, Block{Statements: role})
+		out = append(out, Block{Statements: collapseRoleSwitches(role)})
 	}
 	dbs := make([]string, 0, len(p.dbStmts))
 	for db, st := range p.dbStmts {
@@ -357,7 +360,7 @@ func (p *planner) blocks() []Block {
 	}
 	slices.Sort(dbs)
 	for _, db := range dbs {
-		out = append(out, Block{Database: db, Statements: p.dbStmts[db]})
+		out = append(out, Block{Database: db, Statements: collapseRoleSwitches(p.dbStmts[db])})
 	}
 	return out
 }

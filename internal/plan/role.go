@@ -37,6 +37,12 @@ func (p *planner) planRole() {
 				p.fail("role %q has %s, which only a superuser can remove", p.role, a.name)
 			}
 		}
+		if p.major >= 16 && t.CreateDB && !p.snap.Server.CreateDB {
+			// "Only roles with the CREATEDB attribute may change the
+			// CREATEDB attribute" (16+).
+			p.fail("role %q has CREATEDB, which only a role with CREATEDB may remove", p.role)
+			p.fixes = append(p.fixes, "ALTER ROLE "+sqlq.Ident(p.admin)+" CREATEDB;")
+		}
 		if p.major >= 16 && !t.AdminOption {
 			p.fixes = append(p.fixes, "GRANT "+p.ident()+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 		}
@@ -116,6 +122,10 @@ func (p *planner) planMemberships() {
 		stmt := "REVOKE " + sqlq.Ident(m.Role) + " FROM " + p.ident()
 		if p.major >= 16 {
 			stmt += " GRANTED BY " + sqlq.Ident(m.Grantor)
+			if !p.canRevokeAs(m.Grantor) {
+				p.fail("membership in %q was granted by %q, whose privileges the admin does not have: it cannot revoke it (fix: a superuser runs %s;)", m.Role, m.Grantor, stmt)
+				continue
+			}
 		}
 		stmts = append(stmts, stmt)
 		p.checkRoleAdmin(m.Role)
@@ -133,6 +143,17 @@ func (p *planner) planMemberships() {
 	p.roleStmts = append(p.roleStmts, dedupe(stmts)...)
 }
 
+// canRevokeAs reports whether the admin may REVOKE a membership GRANTED BY
+// grantor on 16+: only roles with the privileges of the grantor may
+// (check_role_grantor in src/backend/commands/user.c).
+func (p *planner) canRevokeAs(grantor string) bool {
+	if p.super || grantor == p.admin {
+		return true
+	}
+	r, ok := p.roles[grantor]
+	return ok && r.AdminUsage
+}
+
 // checkRoleAdmin records the fix when a non-superuser admin on 16+ lacks
 // ADMIN on a role whose membership it must revoke.
 func (p *planner) checkRoleAdmin(name string) {
@@ -142,64 +163,6 @@ func (p *planner) checkRoleAdmin(name string) {
 	if r, ok := p.roles[name]; ok && !r.AdminOption {
 		p.fixes = append(p.fixes, "GRANT "+sqlq.Ident(name)+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 	}
-}
-
-// canActFor reports whether the admin has the privileges of owner (an
-// INHERIT membership chain, pg_has_role USAGE). It records the fix if not.
-func (p *planner) canActFor(owner string) bool {
-	if owner == "pg_database_owner" && p.curDB != nil {
-		// Membership in pg_database_owner is per database: it is the
-		// database's owner there, whatever pg_has_role said in the
-		// maintenance database.
-		owner = p.curDB.Owner
-	}
-	if p.super || owner == p.admin {
-		return true
-	}
-	if r, ok := p.roles[owner]; ok && r.AdminUsage {
-		return true
-	}
-	p.fixes = append(p.fixes, p.grantMembershipFix(owner))
-	return false
-}
-
-// canCreateDefaultsFor reports whether the admin may run ALTER DEFAULT
-// PRIVILEGES FOR ROLE creator: any membership on 15, an INHERIT one on 16+.
-func (p *planner) canCreateDefaultsFor(creator string) bool {
-	if creator == "pg_database_owner" && p.curDB != nil {
-		creator = p.curDB.Owner
-	}
-	if p.super || creator == p.admin {
-		return true
-	}
-	r, ok := p.roles[creator]
-	if !ok {
-		return false
-	}
-	if p.major < 16 {
-		return r.AdminMember
-	}
-	return r.AdminUsage
-}
-
-// canSetRole reports whether the admin can SET ROLE to grantor, to revoke
-// what grantor granted.
-func (p *planner) canSetRole(grantor string) bool {
-	if grantor == "pg_database_owner" && p.curDB != nil {
-		grantor = p.curDB.Owner
-	}
-	if p.super || grantor == p.admin {
-		return true
-	}
-	r, ok := p.roles[grantor]
-	return ok && r.AdminMember
-}
-
-func (p *planner) grantMembershipFix(owner string) string {
-	if p.major >= 16 {
-		return "GRANT " + sqlq.Ident(owner) + " TO " + sqlq.Ident(p.admin) + " WITH INHERIT TRUE;"
-	}
-	return "GRANT " + sqlq.Ident(owner) + " TO " + sqlq.Ident(p.admin) + ";"
 }
 
 // collectUnmanaged lists what pg_shdepend holds for the role that the

@@ -8,5 +8,10 @@ SELECT r.rolname::text,
        coalesce(r.rolvaliduntil::text, ''),
        pg_has_role(current_user, r.oid, 'USAGE'),
        pg_has_role(current_user, r.oid, 'MEMBER'),
-       pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+       pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION'),
+       -- SET ROLE needs the membership's SET option on 16+ (a membership
+       -- WITH SET FALSE still inherits); before 16 any membership allows it.
+       CASE WHEN current_setting('server_version_num')::int >= 160000
+            THEN pg_has_role(current_user, r.oid, 'SET')
+            ELSE pg_has_role(current_user, r.oid, 'MEMBER') END
 FROM pg_roles r

@@ -4,6 +4,7 @@ SELECT current_setting('server_version_num')::int,
        current_user::text,
        r.rolsuper,
        r.rolcreaterole,
+       r.rolcreatedb,
        pg_is_in_recovery(),
        coalesce((SELECT s.ssl FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()), false)
 FROM pg_roles r
