@@ -39,8 +39,8 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	if planSess.Resource != resource {
 		return ApplyOutcome{}, errs.Invalidf("plan %s is for resource %q, not %q", planSID, planSess.Resource, resource)
 	}
-	if doc == nil {
-		return ApplyOutcome{}, errs.New(errs.Conflict, "plan %s did not succeed: %s", planSID, planSess.Message)
+	if doc == nil || (planSess.Status != plan.ItemOutOfSync && planSess.Status != plan.ItemInSync) {
+		return ApplyOutcome{}, errs.New(errs.Conflict, "plan %s did not succeed (%s): %s", planSID, planSess.Status, planSess.Message)
 	}
 	var role spec.Role
 	if err := json.Unmarshal([]byte(planSess.Input), &role); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
@@ -162,5 +163,78 @@ func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
 	}
 	if s, _ := st.Session(ctx, "young"); s.Status != "running" {
 		t.Errorf("young session: %s", s.Status)
+	}
+}
+
+// TestConcurrentAppliesKeepThePassword is issue 9 bug 7: two plans of one
+// new role applied at once. Whichever order they race in, the password
+// stile holds afterwards is the one PostgreSQL has: it logs in.
+func TestConcurrentAppliesKeepThePassword(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
+	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
+	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 8 {
+		label := fmt.Sprintf("race%d", round)
+		item := []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}}
+		var sids []string
+		var name string
+		for range 2 {
+			out, err := svc.Plan(ctx, "test", item)
+			if err != nil || out[0].Status != plan.ItemOutOfSync {
+				t.Fatalf("plan: %+v %v", out, err)
+			}
+			sids = append(sids, out[0].SID)
+			name = out[0].RoleName
+		}
+		if round == 0 {
+			// A failed plan of the role is refused as failed, not as a
+			// missing role.
+			bad := []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_missing"}, Privileges: []string{"SELECT"}}}
+			out, err := svc.Plan(ctx, "test", bad)
+			if err != nil || out[0].Status != plan.ItemFailed {
+				t.Fatalf("plan of a missing database: %+v %v", out, err)
+			}
+			_, err = svc.Apply(ctx, "test", p, out[0].SID)
+			if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "did not succeed") {
+				t.Fatalf("apply of a failed plan: %v, want a conflict saying it did not succeed", err)
+			}
+		}
+		if round%2 == 1 {
+			sids[0], sids[1] = sids[1], sids[0]
+		}
+		var wg sync.WaitGroup
+		outcomes := make([]string, 2)
+		for i, sid := range sids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o, err := svc.Apply(ctx, "test", p, sid)
+				outcomes[i] = o.Status
+				if err != nil {
+					outcomes[i] += " (" + string(errs.CodeOf(err)) + ")"
+				}
+			}()
+		}
+		wg.Wait()
+		pw, err := svc.RevealPassword(ctx, "test", name)
+		if err != nil {
+			t.Fatalf("round %d (%v): reveal: %v", round, outcomes, err)
+		}
+		if ok, err := apply.CheckLogin(ctx, tg, name, pw); err != nil || !ok {
+			t.Fatalf("round %d (%v): the stored password does not log in: %v %v", round, outcomes, ok, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -154,6 +155,21 @@ func (s *DB) ClaimPlan(ctx context.Context, planSID string, sess store.Session) 
 			return errs.New(errs.Conflict, "plan %s is for resource %q, not %q", planSID, resource, sess.Resource)
 		case appliedBy != "":
 			return errs.New(errs.Conflict, "plan %s was already applied by %s", planSID, appliedBy)
+		}
+		// One apply of a role at a time: the pending password has one slot
+		// per role, and a second apply would overwrite the first's before
+		// its COMMIT promotes it. The role's row lock serializes the check
+		// across replicas.
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM stile_roles WHERE resource = $1 AND label = $2 FOR UPDATE", sess.Resource, sess.Label); err != nil {
+			return fmt.Errorf("claim plan %s: %w", planSID, err)
+		}
+		var running string
+		err = tx.QueryRow(ctx, "SELECT sid FROM stile_sessions WHERE kind = $1 AND status = 'running' AND resource = $2 AND label = $3 LIMIT 1", store.KindApply, sess.Resource, sess.Label).Scan(&running)
+		if err == nil {
+			return errs.New(errs.Conflict, "role %s is being applied (session %s): wait for it to end, then re-plan", sess.Role, running)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("claim plan %s: %w", planSID, err)
 		}
 		if _, err := tx.Exec(ctx, "UPDATE stile_sessions SET applied_by = $1 WHERE sid = $2", sess.SID, planSID); err != nil {
 			return fmt.Errorf("claim plan %s: %w", planSID, err)

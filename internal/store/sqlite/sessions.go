@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -147,6 +148,18 @@ func (s *DB) ClaimPlan(ctx context.Context, planSID string, sess store.Session) 
 			return errs.New(errs.Conflict, "plan %s is for resource %q, not %q", planSID, resource, sess.Resource)
 		case appliedBy != "":
 			return errs.New(errs.Conflict, "plan %s was already applied by %s", planSID, appliedBy)
+		}
+		// One apply of a role at a time (the store has one connection, so
+		// this check and the insert below are atomic): the pending password
+		// has one slot per role, and a second apply would overwrite the
+		// first's before its COMMIT promotes it.
+		var running string
+		err = tx.QueryRowContext(ctx, "SELECT sid FROM sessions WHERE kind = ? AND status = 'running' AND resource = ? AND label = ? LIMIT 1", store.KindApply, sess.Resource, sess.Label).Scan(&running)
+		if err == nil {
+			return errs.New(errs.Conflict, "role %s is being applied (session %s): wait for it to end, then re-plan", sess.Role, running)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("claim plan %s: %w", planSID, err)
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE sessions SET applied_by = ? WHERE sid = ? AND applied_by = ''", sess.SID, planSID)
 		if err != nil {

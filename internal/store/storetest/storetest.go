@@ -249,6 +249,36 @@ func testClaimPlan(t *testing.T, s store.Store) {
 		t.Errorf("the winning apply session was not recorded: %v", err)
 	}
 	wantCode(t, s.ClaimPlan(ctx, "plan", apply("late", "a")), errs.Conflict)
+
+	// Two plans of one role: while an apply of the role runs, the other
+	// plan cannot be claimed (its pending password would overwrite the
+	// running apply's); once that apply ends, it can.
+	finishPlan(t, s, "plan-b1", "b", "out-of-sync")
+	finishPlan(t, s, "plan-b2", "b", "out-of-sync")
+	applyRole := func(sid string) store.Session {
+		sess := apply(sid, "b")
+		sess.Role, sess.Label = "stile_b_ro", "ro"
+		return sess
+	}
+	claims := make([]error, 2)
+	for i, plan := range []string{"plan-b1", "plan-b2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			claims[i] = s.ClaimPlan(ctx, plan, applyRole("apply-b"+string(rune('1'+i))))
+		}()
+	}
+	wg.Wait()
+	winner, loser := 0, 1
+	if claims[0] != nil {
+		winner, loser = 1, 0
+	}
+	must(t, claims[winner])
+	wantCode(t, claims[loser], errs.Conflict)
+	done := applyRole("apply-b" + string(rune('1'+winner)))
+	done.Status, done.FinishedAt = "applied", time.Now().UTC()
+	must(t, s.FinishApply(ctx, done, "b", "ro", store.KeepPending))
+	must(t, s.ClaimPlan(ctx, []string{"plan-b1", "plan-b2"}[loser], applyRole("apply-b3")))
 }
 
 func testPasswords(t *testing.T, s store.Store) {
