@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,8 +32,12 @@ type DB struct {
 var _ store.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the store at path and applies pending
-// migrations.
+// migrations. The file and its -wal and -shm files are made mode 0600,
+// whatever the umask: the store holds admin credentials.
 func Open(ctx context.Context, path string) (*DB, error) {
+	if err := restrict(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
 		q.Add("_pragma", p)
@@ -51,6 +56,32 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// fileMode is the mode of the store file and its -wal and -shm files.
+const fileMode = 0o600
+
+// restrict creates the database file at path if it is missing, and sets it
+// and any -wal and -shm files (an older stile's, or a crash's) to fileMode.
+// SQLite gives the -wal and -shm files it creates later the database file's
+// mode, umask or not (findCreateFileMode and robust_open in
+// https://sqlite.org/src/file/src/os_unix.c), so the main file's mode
+// decides.
+func restrict(path string) error {
+	if path == "" || path == ":memory:" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, fileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("set mode of %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
