@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -10,6 +14,7 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 func newApplyCmd(e *env) *cobra.Command {
@@ -23,11 +28,28 @@ changed since the plan, the apply is refused (drift, exit 1) and the difference 
 otherwise the SQL runs, one transaction per database, each verified before COMMIT.
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
-are reported as skipped.`,
+are reported as skipped. The whole file is checked first, and nothing is applied if it has
+an unknown field or two out-of-sync entries with one sid or one resource and role.`,
 		Example: `  stile resources apply analytics --sid 986e35ce-f3fc-4f79-b136-512eada7b850
   stile resources apply -f result.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case file != "" && (len(args) > 0 || sid != ""):
+				return errs.Invalidf("give either NAME --sid SID, or -f FILE, not both")
+			case file == "" && (len(args) != 1 || sid == ""):
+				return errs.Invalidf("give NAME --sid SID, or -f FILE")
+			}
+			var results []ResultEntry
+			if file != "" {
+				data, err := readFile(file, e.stdin)
+				if err != nil {
+					return err
+				}
+				if results, err = parseResults(displayName(file), data); err != nil {
+					return err
+				}
+			}
 			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
@@ -40,34 +62,17 @@ are reported as skipped.`,
 				}
 				return out, err
 			}
-			switch {
-			case file != "" && (len(args) > 0 || sid != ""):
-				return errs.Invalidf("give either NAME --sid SID, or -f FILE, not both")
-			case file == "":
-				if len(args) != 1 || sid == "" {
-					return errs.Invalidf("give NAME --sid SID, or -f FILE")
-				}
+			if file == "" {
 				out, err := applyOne(args[0], sid)
 				if out.SID != "" {
 					fmt.Fprintf(e.stdout, "sid: %s\nplan_sid: %s\nstatus: %s\nmessage: %s\noutput: |\n%s", out.SID, out.PlanSID, out.Status, out.Message, indent(out.Output))
 				}
 				return err
 			}
-			data, err := readFile(file, e.stdin)
-			if err != nil {
-				return err
-			}
-			var rf ResultsFile
-			if err := yaml.Unmarshal(data, &rf); err != nil {
-				return errs.Invalidf("results file %s: %v", file, err)
-			}
-			if len(rf.Results) == 0 {
-				return errs.Invalidf("results file %s has no results", file)
-			}
 			tw := table(e.stdout)
 			fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
 			var failures []error
-			for _, r := range rf.Results {
+			for _, r := range results {
 				if r.Status != plan.ItemOutOfSync {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, "skipped", "plan status "+r.Status)
 					continue
@@ -92,6 +97,130 @@ are reported as skipped.`,
 	cmd.Flags().StringVar(&sid, "sid", "", "session id of the plan to apply")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "results file written by plan -o")
 	return cmd
+}
+
+// parseResults decodes a results file (what plan -o writes) strictly and
+// checks it as a whole, so that a bad file applies nothing: an unknown
+// field, an unknown status, an out-of-sync entry without sid or
+// resource_name, and two out-of-sync entries with one sid or one resource
+// and role are errs.Invalid naming the file, and the entries by position.
+func parseResults(name string, data []byte) ([]ResultEntry, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var rf ResultsFile
+	if err := dec.Decode(&rf); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errs.Invalidf("results file %s is empty", name)
+		}
+		return nil, errs.Invalidf("results file %s: %s", name, yamlProblem(err))
+	}
+	if len(rf.Results) == 0 {
+		return nil, errs.Invalidf("results file %s has no results", name)
+	}
+	lines := resultLines(data)
+	entry := func(i int) string {
+		r := rf.Results[i]
+		if i < len(lines) {
+			return fmt.Sprintf("entry %d (line %d, %s/%s)", i+1, lines[i], r.Resource, r.Role)
+		}
+		return fmt.Sprintf("entry %d (%s/%s)", i+1, r.Resource, r.Role)
+	}
+	var problems []string
+	bySID, byRole := map[string]int{}, map[string]int{}
+	for i, r := range rf.Results {
+		switch r.Status {
+		case plan.ItemOutOfSync:
+		case plan.ItemInSync, plan.ItemFailed:
+			continue
+		default:
+			problems = append(problems, fmt.Sprintf("%s: status %q is not %s, %s or %s", entry(i), r.Status, plan.ItemOutOfSync, plan.ItemInSync, plan.ItemFailed))
+			continue
+		}
+		if r.SID == "" || r.Resource == "" {
+			problems = append(problems, fmt.Sprintf("%s has no sid or no resource_name", entry(i)))
+			continue
+		}
+		role := spec.Role{Resource: strings.TrimSpace(r.Resource), Label: r.Role}.Key()
+		if j, dup := bySID[r.SID]; dup {
+			problems = append(problems, fmt.Sprintf("%s has the same sid as %s", entry(i), entry(j)))
+		} else if j, dup := byRole[role]; dup {
+			problems = append(problems, fmt.Sprintf("%s has the same resource and role as %s", entry(i), entry(j)))
+		} else {
+			bySID[r.SID], byRole[role] = i, i
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errs.Invalidf("results file %s: %s; nothing was applied", name, strings.Join(problems, "; "))
+	}
+	return rf.Results, nil
+}
+
+// resultLines returns the line of each entry of a results file's results:
+// list, as far as it can tell.
+func resultLines(data []byte) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	m := doc.Content[0]
+	for i := 0; m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "results" {
+			continue
+		}
+		var lines []int
+		for _, n := range m.Content[i+1].Content {
+			lines = append(lines, n.Line)
+		}
+		return lines
+	}
+	return nil
+}
+
+var (
+	yamlUnknownField = regexp.MustCompile(`^(line \d+): field (.+) not found in type .+$`)
+	yamlFieldTwice   = regexp.MustCompile(`^(line \d+): field (.+) already set in type .+$`)
+	yamlWrongKind    = regexp.MustCompile("^(line \\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+)
+
+// yamlProblem says what is wrong with a YAML document in words for people:
+// the decoder's messages name Go types, which mean nothing to them.
+func yamlProblem(err error) string {
+	te, ok := errors.AsType[*yaml.TypeError](err)
+	if !ok {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	out := make([]string, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("%s: unknown field %q", m[1], m[2])
+		} else if m := yamlFieldTwice.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("%s: field %q appears twice", m[1], m[2])
+		} else if m := yamlWrongKind.FindStringSubmatch(msg); m != nil {
+			found := yamlKinds[m[2]]
+			if found == "" {
+				found = m[2]
+			}
+			if m[3] != "" {
+				found += fmt.Sprintf(" %q", m[3])
+			}
+			want := "a mapping (key: value)"
+			switch {
+			case strings.HasPrefix(m[4], "[]"):
+				want = "a list"
+			case m[4] == "string":
+				want = "text"
+			}
+			msg = fmt.Sprintf("%s: want %s, found %s", m[1], want, found)
+		}
+		out = append(out, msg)
+	}
+	return strings.Join(out, "; ")
+}
+
+var yamlKinds = map[string]string{
+	"!!str": "text", "!!int": "a number", "!!float": "a number", "!!bool": "true or false",
+	"!!null": "nothing", "!!seq": "a list", "!!map": "a mapping", "!!timestamp": "a timestamp",
+	"!!binary": "binary data",
 }
 
 func indent(s string) string {
