@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,14 @@ func readFile(path string, stdin io.Reader) ([]byte, error) {
 		return nil, errs.Invalidf("read %s: %v", path, err)
 	}
 	return data, nil
+}
+
+// displayName is how messages name a file given on the command line.
+func displayName(path string) string {
+	if path == "-" {
+		return "stdin"
+	}
+	return path
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -71,6 +80,10 @@ written and the command exits 1; otherwise all rows are written in one transacti
 			if callErr != nil && !detail(callErr, &res) {
 				return callErr
 			}
+			if callErr != nil && len(res.Rows) == 0 {
+				// A file-level problem (empty, a missing column): no table.
+				return callErr
+			}
 			tw := table(e.stdout)
 			fmt.Fprintln(tw, "LINE\tNAME\tACTION\tDETAIL")
 			for _, r := range res.Rows {
@@ -82,7 +95,7 @@ written and the command exits 1; otherwise all rows are written in one transacti
 			}
 			tw.Flush()
 			if callErr != nil {
-				return callErr
+				return importError(displayName(args[0]), callErr)
 			}
 			switch {
 			case dryRun:
@@ -97,6 +110,15 @@ written and the command exits 1; otherwise all rows are written in one transacti
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "preview only; write nothing")
 	return cmd
+}
+
+// importError prefixes the service's error, which names the first row in
+// error by its line and counts the others, with the file's name.
+func importError(file string, err error) error {
+	if ae, ok := errors.AsType[*apiError](err); ok && ae.Code == errs.Invalid {
+		return errs.Invalidf("%s %s", file, ae.Message)
+	}
+	return err
 }
 
 func newListCmd(e *env) *cobra.Command {

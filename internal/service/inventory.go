@@ -38,7 +38,8 @@ type ImportResult struct {
 
 // ImportResources previews an inventory CSV against the store and, unless
 // dryRun or any row is in error, writes every row in one transaction. With
-// error rows it returns the preview and an errs.Invalid; nothing is written.
+// error rows it returns the preview and an errs.Invalid that names the first
+// row in error by its line and counts the others; nothing is written.
 func (s *Service) ImportResources(ctx context.Context, csv []byte, dryRun bool) (ImportResult, error) {
 	rows, err := spec.ParseResourcesCSV(csv)
 	if err != nil {
@@ -56,12 +57,16 @@ func (s *Service) ImportRows(ctx context.Context, rows []spec.ResourceRow, dryRu
 	}
 	var res ImportResult
 	var write []spec.Resource
+	var firstBad *spec.ResourceRow
 	bad := 0
 	for _, row := range rows {
 		ir := ImportRow{Line: row.Line, Name: row.Resource.Name, Resource: row.Resource}
 		switch old, ok := existing[row.Resource.Name]; {
 		case row.Error != "":
 			ir.Action, ir.Error = ActionError, row.Error
+			if bad == 0 {
+				firstBad = &row
+			}
 			bad++
 		case !ok:
 			ir.Action = ActionNew
@@ -77,8 +82,13 @@ func (s *Service) ImportRows(ctx context.Context, rows []spec.ResourceRow, dryRu
 		}
 		res.Rows = append(res.Rows, ir)
 	}
-	if bad > 0 {
-		return res, errs.Invalidf("%d of %d rows have errors; nothing was imported", bad, len(rows))
+	switch {
+	case bad == 1:
+		return res, errs.Invalidf("line %d: %s; nothing was imported", firstBad.Line, firstBad.Error)
+	case bad == 2:
+		return res, errs.Invalidf("line %d: %s (and 1 more row with errors); nothing was imported", firstBad.Line, firstBad.Error)
+	case bad > 2:
+		return res, errs.Invalidf("line %d: %s (and %d more rows with errors); nothing was imported", firstBad.Line, firstBad.Error, bad-1)
 	}
 	if dryRun || len(write) == 0 {
 		return res, nil
