@@ -327,9 +327,17 @@ func (p *planner) result() Result {
 		r.Blocks = p.retire
 	}
 	p.state.RequiresMigration = len(r.Blocks) > 0 || len(p.state.Unmanaged) > 0
+	if len(p.failures) > 0 {
+		// A failed plan shows no SQL that looks runnable: apply refuses it,
+		// and a person copying a partial plan would half-apply it by hand.
+		r.Blocks, p.needsPW = nil, false
+	}
 	sortState(&p.state)
 	r.Document.CurrentState = p.state
 	r.Document.SQLPlan = Render(p.role, r.Blocks, p.state.Unmanaged)
+	if len(p.failures) > 0 {
+		r.Document.SQLPlan = RenderFailed(p.failures, p.state.Unmanaged)
+	}
 	r.Document.Checksum = Checksum(p.in, p.snap.Server.Major(), r.Document)
 	r.NeedsPassword = p.needsPW
 	switch {

@@ -42,6 +42,23 @@ func Render(role string, blocks []Block, unmanaged []string) string {
 	return b.String()
 }
 
+// RenderFailed is the SQL of a failed plan: only comments, the reasons
+// first, so nothing in it runs.
+func RenderFailed(reasons, unmanaged []string) string {
+	var b strings.Builder
+	b.WriteString("-- plan failed: no SQL until the reasons below are fixed; then re-plan\n")
+	for _, r := range reasons {
+		b.WriteString("-- " + comment(r) + "\n")
+	}
+	if len(unmanaged) > 0 {
+		b.WriteString("-- unmanaged:\n")
+		for _, u := range unmanaged {
+			b.WriteString("--   " + comment(u) + "\n")
+		}
+	}
+	return b.String()
+}
+
 // comment makes s safe inside a -- comment line.
 func comment(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)

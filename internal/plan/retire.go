@@ -20,6 +20,12 @@ func (p *planner) planRetire() {
 			p.fixes = append(p.fixes, "GRANT "+p.ident()+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 		}
 	}
+	if h := p.in.Role.Heir; h != "" {
+		if _, ok := p.roles[h]; !ok {
+			p.fail("heir %q does not exist", h)
+			return
+		}
+	}
 	for _, d := range p.snap.Shared {
 		if d.Role == p.role && d.DepType == "o" {
 			p.fail("the role owns %s, which is not in a database: give it another owner first", d.Object)
@@ -41,10 +47,6 @@ func (p *planner) planRetire() {
 		heir := p.in.Role.Heir
 		if heir == "" {
 			heir = d.Owner
-		}
-		if _, ok := p.roles[heir]; !ok {
-			p.fail("heir %q does not exist", heir)
-			continue
 		}
 		p.curDB = d
 		p.canActFor(heir)
