@@ -96,7 +96,10 @@ func TestTwoRolesOneCreatorConverge(t *testing.T) {
 		f.mustBeInSync(reader)
 
 		// What the writer creates, the reader reads.
-		c.Exec(t, p+"_app", `SET ROLE "`+writer.RoleName+`"`, "CREATE TABLE s.w (id int)", "RESET ROLE")
+		// Types and domains it makes in its scope are owned there, like
+		// its tables, not unmanaged drift.
+		c.Exec(t, p+"_app", `SET ROLE "`+writer.RoleName+`"`, "CREATE TABLE s.w (id int)",
+			"CREATE TYPE s.mood AS ENUM ('ok')", "CREATE DOMAIN s.pos AS int CHECK (VALUE > 0)", "RESET ROLE")
 		var ok bool
 		if err := c.Conn(t, p+"_app").QueryRow(context.Background(), "SELECT has_table_privilege($1, 's.w', 'SELECT')", reader.RoleName).Scan(&ok); err != nil || !ok {
 			t.Fatalf("reader's SELECT on the writer's new table: %v %v", ok, err)

@@ -301,7 +301,7 @@ func collect[T any](ctx context.Context, q Querier, op, sql string, args []any, 
 
 func scanDependency(r pgx.Rows) (Dependency, error) {
 	var d Dependency
-	err := r.Scan(&d.Role, &d.Kind, &d.Object, &d.DepType)
+	err := r.Scan(&d.Role, &d.Kind, &d.Object, &d.DepType, &d.Schema)
 	return d, err
 }
 

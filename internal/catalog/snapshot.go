@@ -161,6 +161,8 @@ type Dependency struct {
 	Kind    string `json:"kind"`
 	Object  string `json:"object"`
 	DepType string `json:"deptype"`
+	// Schema is the schema of a type or domain (Kind pg_type).
+	Schema string `json:"schema,omitempty"`
 }
 
 // RoleSetting is an ALTER ROLE … [IN DATABASE …] SET entry.

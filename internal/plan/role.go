@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/sqlq"
 )
 
@@ -175,9 +177,20 @@ func (p *planner) collectUnmanaged() {
 	}
 	for _, db := range p.snap.Databases {
 		for _, d := range db.Unmanaged {
-			if d.Role == p.role {
-				p.state.Unmanaged = append(p.state.Unmanaged, db.Name+": "+d.Object+" ("+depType(d.DepType)+")")
+			if d.Role != p.role {
+				continue
 			}
+			if d.DepType == "o" && d.Schema != "" && p.inScope(db.Name, d.Schema) {
+				// A type or domain the role made in its scope is owned
+				// there, like its tables: not drift.
+				key := spec.Scope{Database: db.Name, Schema: d.Schema}.String()
+				st := p.state.ScopeStates[key]
+				st.Owned = append(st.Owned, d.Object)
+				slices.Sort(st.Owned)
+				p.state.ScopeStates[key] = st
+				continue
+			}
+			p.state.Unmanaged = append(p.state.Unmanaged, db.Name+": "+d.Object+" ("+depType(d.DepType)+")")
 		}
 	}
 	for _, s := range p.snap.Settings {

@@ -7,7 +7,13 @@
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT pg_get_userbyid(s.refobjid)::text, s.classid::regclass::text,
        coalesce(pg_describe_object(s.classid, s.objid, s.objsubid), s.classid::regclass::text || ' ' || s.objid),
-       s.deptype::text
+       s.deptype::text,
+       -- The schema of a type or domain, so an owned one in a scope counts
+       -- as owned there rather than as unmanaged.
+       CASE WHEN s.classid = 'pg_type'::regclass
+            THEN coalesce((SELECT n.nspname::text FROM pg_type ty JOIN pg_namespace n ON n.oid = ty.typnamespace
+                           WHERE ty.oid = s.objid), '')
+            ELSE '' END
 FROM pg_shdepend s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.refclassid = 'pg_authid'::regclass AND s.refobjid IN (SELECT oid FROM t)
