@@ -155,6 +155,10 @@ func (r *runner) run(ctx context.Context) {
 		r.out.WriteString(StateDiff(r.job.State, fresh.Document.CurrentState))
 		return
 	}
+	if req := fresh.Document.Requires; len(req) > 0 {
+		r.fail(errs.New(errs.Conflict, "the plan sets default privileges for %s, declared in the same batch with CREATE, which does not exist yet: apply its plan first", strings.Join(req, ", ")))
+		return
+	}
 	if fresh.NeedsPassword && r.job.Verifier == "" {
 		r.fail(errs.New(errs.Internal, "the plan sets a password but the job carries none"))
 		return

@@ -106,6 +106,32 @@ func TestTwoRolesOneCreatorConverge(t *testing.T) {
 		}
 		f.mustBeInSync(writer)
 		f.mustBeInSync(reader)
+
+		// Planned as one batch, a reader listed before a new writer counts
+		// it as a creator up front: one round converges both. The reader's
+		// plan requires the writer: applied first it is refused, nothing
+		// run.
+		c.Exec(t, p+"_app", "CREATE SCHEMA b AUTHORIZATION "+p+"_appowner")
+		batch := []plan.Input{
+			f.input(spec.Role{Resource: "res" + p, Label: "breader", Scopes: []string{p + "_app.b"}, Privileges: []string{"SELECT"}}),
+			f.input(spec.Role{Resource: "res" + p, Label: "bwriter", Scopes: []string{p + "_app.b"}, Privileges: []string{"SELECT", "CREATE"}}),
+		}
+		plan.DeclareCreators(batch)
+		results, err := apply.Plan(context.Background(), f.tg, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req := results[0].Document.Requires; len(req) != 1 || req[0] != batch[1].RoleName {
+			t.Fatalf("the batch reader requires %v, want [%s]:\n%s", req, batch[1].RoleName, results[0].Document.SQLPlan)
+		}
+		if rep := f.apply(batch[0], results[0]); rep.Outcome != apply.Failed || !strings.Contains(rep.Message, "apply its plan first") {
+			t.Fatalf("reader applied before its writer: %s %s", rep.Outcome, rep.Message)
+		}
+		for _, i := range plan.ApplyOrder(batch) {
+			f.mustApply(batch[i], results[i])
+		}
+		f.mustBeInSync(batch[0])
+		f.mustBeInSync(batch[1])
 	})
 }
 

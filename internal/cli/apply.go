@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -72,7 +73,7 @@ an unknown field or two out-of-sync entries with one sid or one resource and rol
 			tw := table(e.stdout)
 			fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
 			var failures []error
-			for _, r := range results {
+			for _, r := range applyOrder(results) {
 				if r.Status != plan.ItemOutOfSync {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, "skipped", "plan status "+r.Status)
 					continue
@@ -221,6 +222,31 @@ var yamlKinds = map[string]string{
 	"!!str": "text", "!!int": "a number", "!!float": "a number", "!!bool": "true or false",
 	"!!null": "nothing", "!!seq": "a list", "!!map": "a mapping", "!!timestamp": "a timestamp",
 	"!!binary": "binary data",
+}
+
+// applyOrder puts each entry after the out-of-sync entries whose roles it
+// requires (roles declared with CREATE in the same batch, which its plan
+// sets default privileges for), keeping the file's order otherwise.
+func applyOrder(results []ResultEntry) []ResultEntry {
+	todo := slices.Clone(results)
+	out := make([]ResultEntry, 0, len(results))
+	for len(todo) > 0 {
+		waiting := map[string]bool{}
+		for _, r := range todo {
+			if r.Status == plan.ItemOutOfSync {
+				waiting[r.RoleName] = true
+			}
+		}
+		next := slices.IndexFunc(todo, func(r ResultEntry) bool {
+			return !slices.ContainsFunc(r.Requires, func(x string) bool { return waiting[x] && x != r.RoleName })
+		})
+		if next < 0 {
+			next = 0 // a cycle: the server refuses what it cannot apply
+		}
+		out = append(out, todo[next])
+		todo = slices.Delete(todo, next, next+1)
+	}
+	return out
 }
 
 func indent(s string) string {

@@ -120,3 +120,35 @@ func TestApplyResultsFile(t *testing.T) {
 		t.Errorf("apply -f of plan -o's file:\n%s", out)
 	}
 }
+
+// TestApplyBatchWithCreator: a reader listed before a new writer with
+// CREATE on the same schema. plan -f counts the writer as a creator up
+// front, apply -f applies the writer first, and one round converges both:
+// a re-plan of the same file is in sync.
+func TestApplyBatchWithCreator(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	c.Exec(t, "postgres", "CREATE ROLE "+p+"_owner", "CREATE DATABASE "+p+"_app")
+	c.Exec(t, p+"_app", "CREATE SCHEMA s AUTHORIZATION "+p+"_owner")
+	h := startServer(t, t.TempDir())
+	res := p + "_r"
+	h.addResource(res, c.Target())
+	planFile := h.write("plan.yaml", fmt.Sprintf("items:\n  - resource_name: %[1]s\n    role: reader\n    scopes: [%[2]s_app.s]\n    privileges: [SELECT]\n  - resource_name: %[1]s\n    role: writer\n    scopes: [%[2]s_app.s]\n    privileges: [SELECT, CREATE]\n", res, p))
+	results := filepath.Join(h.dir, "results.yaml")
+	h.ok("", "resources", "plan", "-f", planFile, "-o", results)
+	raw, err := os.ReadFile(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "requires:") {
+		t.Fatalf("the reader's entry does not require the writer:\n%s", raw)
+	}
+	out := h.ok("", "resources", "apply", "-f", results)
+	if strings.Count(out, "  applied  ") != 2 || strings.Index(out, "writer") > strings.Index(out, "reader") {
+		t.Fatalf("apply -f: want the writer applied, then the reader:\n%s", out)
+	}
+	again := h.ok("", "resources", "plan", "-f", planFile, "--detailed-exitcode")
+	if strings.Contains(again, "out-of-sync") {
+		t.Fatalf("a second round is needed:\n%s", again)
+	}
+}

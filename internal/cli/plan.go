@@ -26,6 +26,8 @@ type ResultEntry struct {
 	RoleName string `yaml:"role_name"`
 	Status   string `yaml:"status"`
 	Message  string `yaml:"message"`
+	// Requires lists the roles whose entries apply -f applies first.
+	Requires []string `yaml:"requires,omitempty"`
 }
 
 func newPlanCmd(e *env) *cobra.Command {
@@ -153,7 +155,7 @@ func planExit(results []service.PlanOutcome, detailed bool) error {
 func writeResults(path string, results []service.PlanOutcome) error {
 	var f ResultsFile
 	for _, r := range results {
-		f.Results = append(f.Results, ResultEntry{SID: r.SID, Resource: r.Resource, Role: r.Label, RoleName: r.RoleName, Status: r.Status, Message: r.Message})
+		f.Results = append(f.Results, ResultEntry{SID: r.SID, Resource: r.Resource, Role: r.Label, RoleName: r.RoleName, Status: r.Status, Message: r.Message, Requires: r.Requires})
 	}
 	data, err := yaml.Marshal(f)
 	if err != nil {

@@ -85,12 +85,25 @@ func (p *planner) canCreateDefaultsFor(creator string) bool {
 	}
 	r, ok := p.roles[creator]
 	if !ok {
-		return false
+		// A declared creator that does not exist yet: on 16+ the admin
+		// creates it with createrole_self_grant 'set, inherit', so it will
+		// have its privileges; on 15 it will not be a member.
+		return p.declared(creator) && p.major >= 16
 	}
 	if p.major < 16 {
 		return r.AdminMember
 	}
 	return r.AdminUsage
+}
+
+// declared reports whether role is a creator declared in the same batch.
+func (p *planner) declared(role string) bool {
+	for _, dc := range p.in.Creators {
+		if dc.Role == role {
+			return true
+		}
+	}
+	return false
 }
 
 // canSetRole reports whether the admin can SET ROLE to role: any membership

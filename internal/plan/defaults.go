@@ -46,8 +46,27 @@ func (p *planner) creators(d *catalog.Database, s *catalog.Schema) []string {
 		}
 		set[c] = true
 	}
+	for _, dc := range p.in.Creators {
+		if declaredOn(dc, d, s) {
+			set[dc.Role] = true
+		}
+	}
 	delete(set, p.role)
 	return sortedKeys(set)
+}
+
+// declaredOn reports whether dc's scopes cover schema s of database d.
+func declaredOn(dc DeclaredCreator, d *catalog.Database, s *catalog.Schema) bool {
+	for _, raw := range dc.Scopes {
+		sc, err := spec.ParseScope(raw)
+		if err != nil || sc.Database != d.Name {
+			continue
+		}
+		if sc.Schema == s.Name || (sc.Schema == "" && !s.Extension && !sc.Excludes(s.Name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // planDefaults converges the default privileges that grant to the role in
@@ -120,6 +139,12 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 				p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.display, strings.Join(append(slices.Clone(diff.extraAll), diff.grantOpt...), ", "))
 				p.need(p.resolve(c), true, false)
 				continue
+			}
+			if _, ok := p.roles[c]; !ok {
+				if p.requires == nil {
+					p.requires = map[string]bool{}
+				}
+				p.requires[c] = true
 			}
 			stmts = append(stmts, p.defaultStmts(c, s.Name, o.kind, diff)...)
 		}

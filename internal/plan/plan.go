@@ -25,6 +25,10 @@ type Input struct {
 	AdminUser string
 	// HasPassword reports that stile holds a current password for the role.
 	HasPassword bool
+	// Creators are roles of the same batch, on the same cluster, declared
+	// with CREATE: creators of their scopes up front, before their own
+	// apply grants them CREATE (see DeclareCreators).
+	Creators []DeclaredCreator `json:",omitempty"`
 }
 
 // Result is a computed plan.
@@ -135,6 +139,7 @@ type planner struct {
 	fixes            []string                   // SQL a superuser runs to close capability gaps
 	needs            map[string]*membershipNeed // memberships the admin lacks
 	uncovered        map[string]bool            // creators the admin cannot set default privileges for
+	requires         map[string]bool            // declared creators that do not exist yet
 	roleStmts        []string
 	dbStmts          map[string][]string
 	retire           []Block // a retirement's blocks, in order: databases, then the role
@@ -334,6 +339,9 @@ func (p *planner) result() Result {
 	}
 	sortState(&p.state)
 	r.Document.CurrentState = p.state
+	if len(r.Blocks) > 0 {
+		r.Document.Requires = sortedKeys(p.requires)
+	}
 	r.Document.SQLPlan = Render(p.role, r.Blocks, p.state.Unmanaged)
 	if len(p.failures) > 0 {
 		r.Document.SQLPlan = RenderFailed(p.failures, p.state.Unmanaged)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/secret"
-	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -42,9 +43,13 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	if doc == nil || (planSess.Status != plan.ItemOutOfSync && planSess.Status != plan.ItemInSync) {
 		return ApplyOutcome{}, errs.New(errs.Conflict, "plan %s did not succeed (%s): %s", planSID, planSess.Status, planSess.Message)
 	}
-	var role spec.Role
-	if err := json.Unmarshal([]byte(planSess.Input), &role); err != nil {
+	var pin planInput
+	if err := json.Unmarshal([]byte(planSess.Input), &pin); err != nil {
 		return ApplyOutcome{}, fmt.Errorf("plan %s: decode input: %w", planSID, err)
+	}
+	role := pin.Role
+	if err := s.awaitRequired(ctx, planSID, doc.Requires); err != nil {
+		return ApplyOutcome{}, err
 	}
 	res, err := s.store.Resource(ctx, resource)
 	if err != nil {
@@ -68,7 +73,7 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	// timeout bounds it.
 	ctx = context.WithoutCancel(ctx)
 	jctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
-	rep, password, runErr := s.runApply(jctx, res, stored, role, planSess, doc)
+	rep, password, runErr := s.runApply(jctx, res, stored, pin, planSess, doc)
 	cancel()
 	action := store.DropPending
 	switch rep.Password {
@@ -106,7 +111,8 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	return out, nil
 }
 
-func (s *Service) runApply(ctx context.Context, res store.Resource, stored store.Role, role spec.Role, planSess store.Session, doc *plan.Document) (apply.Report, string, error) {
+func (s *Service) runApply(ctx context.Context, res store.Resource, stored store.Role, pin planInput, planSess store.Session, doc *plan.Document) (apply.Report, string, error) {
+	role := pin.Role
 	t, err := s.target(res)
 	if err != nil {
 		return apply.Report{}, "", err
@@ -121,7 +127,7 @@ func (s *Service) runApply(ctx context.Context, res store.Resource, stored store
 		State:    doc.CurrentState,
 		Input: plan.Input{
 			Role: role, RoleName: planSess.Role, Host: res.Host, Port: res.Port, AdminUser: res.AdminUser,
-			HasPassword: stored.PasswordCurrent != "",
+			HasPassword: stored.PasswordCurrent != "", Creators: pin.Creators,
 		},
 	}
 	password := ""
@@ -133,6 +139,40 @@ func (s *Service) runApply(ctx context.Context, res store.Resource, stored store
 		job.Verifier = secret.ScramVerifier(password)
 	}
 	return ag.Apply(ctx, job), password, nil
+}
+
+// awaitRequired waits for the roles a plan requires (declared creators of
+// its batch that did not exist at plan time): for their apply to start, a
+// moment, as when a browser applies a batch's rows at once, and then for as
+// long as it runs. It refuses, leaving the plan unapplied, when one of them
+// is not applied.
+func (s *Service) awaitRequired(ctx context.Context, planSID string, required []string) error {
+	const grace = 3 * time.Second
+	start := time.Now()
+	for _, name := range required {
+		for {
+			r, err := s.store.RoleByName(ctx, name)
+			if err != nil && !errs.Is(err, errs.NotFound) {
+				return err
+			}
+			if err == nil && r.LastApplySID != "" && (r.Status == string(apply.Applied) || r.Status == string(apply.Skipped)) {
+				break
+			}
+			running, err := s.store.Sessions(ctx, store.SessionFilter{Kind: store.KindApply, Status: "running"})
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(running, func(x store.Session) bool { return x.Role == name }) && time.Since(start) > grace {
+				return errs.New(errs.Conflict, "plan %s sets default privileges for %s, declared in the same batch with CREATE: apply that role's plan first (this plan stays unapplied)", planSID, name)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // decidePassword settles a password change whose COMMIT outcome is unknown

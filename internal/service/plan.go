@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -24,6 +26,9 @@ type PlanOutcome struct {
 	Status   string         `json:"status"`
 	Message  string         `json:"message"`
 	Document *plan.Document `json:"document,omitempty"`
+	// Requires lists roles of the same batch whose plans must be applied
+	// before this one (it sets default privileges for them).
+	Requires []string `json:"requires,omitempty"`
 }
 
 // item is a validated plan item with what planning it needs.
@@ -86,6 +91,7 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 	if len(problems) > 0 {
 		return nil, errs.Invalidf("%s", strings.Join(problems, "; "))
 	}
+	declareCreators(prepared)
 
 	out := make([]PlanOutcome, len(prepared))
 	var order []string
@@ -105,13 +111,47 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 	return out, nil
 }
 
+// planInput is what a plan session records as its input: the declared
+// role and, when the batch had them, the creators declared with it, which
+// the apply's re-plan must count as the plan did.
+type planInput struct {
+	spec.Role
+	Creators []plan.DeclaredCreator `json:"declared_creators,omitempty"`
+}
+
+// declareCreators lets the items of one cluster (one host:port, whatever
+// the resource) count the roles declared with CREATE among them as
+// creators up front (plan.DeclareCreators).
+func declareCreators(items []item) {
+	byCluster := map[string][]int{}
+	var order []string
+	for i, it := range items {
+		k := net.JoinHostPort(it.input.Host, strconv.Itoa(it.input.Port))
+		if _, ok := byCluster[k]; !ok {
+			order = append(order, k)
+		}
+		byCluster[k] = append(byCluster[k], i)
+	}
+	for _, k := range order {
+		idx := byCluster[k]
+		inputs := make([]plan.Input, len(idx))
+		for j, i := range idx {
+			inputs[j] = items[i].input
+		}
+		plan.DeclareCreators(inputs)
+		for j, i := range idx {
+			items[i].input = inputs[j]
+		}
+	}
+}
+
 // planResource plans the items idx of one resource against one catalog read.
 func (s *Service) planResource(ctx context.Context, actor string, items []item, idx []int, out []PlanOutcome) error {
 	res := items[idx[0]].res
 	sessions := make([]store.Session, len(idx))
 	inputs := make([]plan.Input, len(idx))
 	for k, i := range idx {
-		in, _ := json.Marshal(items[i].role)
+		in, _ := json.Marshal(planInput{Role: items[i].role, Creators: items[i].input.Creators})
 		sessions[k] = store.Session{
 			SID: newSID(), Kind: store.KindPlan, Resource: res.Name, Role: items[i].input.RoleName, Label: items[i].role.Label,
 			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
@@ -144,7 +184,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			r := results[k]
 			doc := r.Document
 			doc.SID = sess.SID
-			o.Status, o.Message, o.Document = r.Status, r.Message, &doc
+			o.Status, o.Message, o.Document, o.Requires = r.Status, r.Message, &doc, doc.Requires
 			if r.Status == plan.ItemFailed {
 				doc.CommandOutput = "error: " + r.Message
 			}

@@ -238,3 +238,69 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchAppliedAtOnce: a batch whose reader requires its new writer,
+// applied at once as the web app's "Apply N roles" does: the reader's apply
+// waits for the writer's, and both apply. A reader applied alone, with the
+// writer's plan unapplied, is refused and stays unapplied.
+func TestBatchAppliedAtOnce(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE ROLE "+p+"_owner", "CREATE DATABASE "+p+"_a")
+	c.Exec(t, p+"_a", "CREATE SCHEMA s AUTHORIZATION "+p+"_owner")
+	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
+	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) []PlanOutcome {
+		out, err := svc.Plan(ctx, "test", []spec.Role{
+			{Resource: p, Label: fmt.Sprintf("reader%d", n), Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT"}},
+			{Resource: p, Label: fmt.Sprintf("writer%d", n), Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT", "CREATE"}},
+		})
+		if err != nil || len(out[0].Requires) != 1 || out[0].Requires[0] != out[1].RoleName {
+			t.Fatalf("plan: %+v %v", out, err)
+		}
+		return out
+	}
+
+	out := batch(1)
+	if _, err := svc.Apply(ctx, "test", p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "apply that role's plan first") {
+		t.Fatalf("reader before its writer: %v", err)
+	}
+	for _, o := range []PlanOutcome{out[1], out[0]} {
+		if a, err := svc.Apply(ctx, "test", p, o.SID); err != nil || a.Status != "applied" {
+			t.Fatalf("apply %s: %+v %v", o.RoleName, a, err)
+		}
+	}
+
+	out = batch(2)
+	var wg sync.WaitGroup
+	errors := make([]error, 2)
+	for i, o := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errors[i] = svc.Apply(ctx, "test", p, o.SID)
+		}()
+	}
+	wg.Wait()
+	if errors[0] != nil || errors[1] != nil {
+		t.Fatalf("applied at once: %v", errors)
+	}
+	again, err := svc.Plan(ctx, "test", []spec.Role{
+		{Resource: p, Label: "reader2", Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT"}},
+		{Resource: p, Label: "writer2", Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT", "CREATE"}},
+	})
+	if err != nil || again[0].Status != plan.ItemInSync || again[1].Status != plan.ItemInSync {
+		t.Fatalf("one round left work: %+v %v", again, err)
+	}
+}

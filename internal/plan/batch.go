@@ -1,0 +1,56 @@
+package plan
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// DeclaredCreator is a role of the same batch declared with CREATE on
+// Scopes.
+type DeclaredCreator struct {
+	Role   string   `json:"role"`
+	Scopes []string `json:"scopes"`
+}
+
+// DeclareCreators lets the inputs of one batch on one cluster plan as one:
+// each counts the roles declared with CREATE before it in apply order as
+// creators of their scopes up front, so one plan and one apply of the batch
+// converge although those roles hold no CREATE until their own apply. A
+// role with CREATE counts only those before it, so no two plans require
+// each other; two roles with CREATE on one schema still take a second
+// round for the first of them.
+func DeclareCreators(inputs []Input) {
+	var seen []DeclaredCreator
+	for _, i := range ApplyOrder(inputs) {
+		inputs[i].Creators = slices.Clone(seen)
+		r := inputs[i].Role
+		if creates(r) {
+			seen = append(seen, DeclaredCreator{Role: inputs[i].RoleName, Scopes: slices.Clone(r.Scopes)})
+		}
+	}
+}
+
+// ApplyOrder returns the indexes of inputs in the order a batch applies
+// them: roles declared with CREATE first, each group by role name.
+func ApplyOrder(inputs []Input) []int {
+	order := make([]int, len(inputs))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(i int) int {
+		if creates(inputs[i].Role) {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(inputs[a].RoleName, inputs[b].RoleName))
+	})
+	return order
+}
+
+func creates(r spec.Role) bool {
+	return r.Type == spec.Managed && !r.Retire && slices.Contains(r.Privileges, "CREATE")
+}
