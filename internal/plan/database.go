@@ -65,6 +65,9 @@ type kindGroup struct {
 	all     string // TABLES, SEQUENCES, ROUTINES
 	desired []string
 	objects []object
+	// owned: the role owns objects of the kind here, which ON ALL … IN
+	// SCHEMA also reaches.
+	owned bool
 }
 
 func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
@@ -121,6 +124,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 		}
 		if r.Owner == p.role {
 			owned(what + s.Name + "." + r.Name)
+			g.owned = true
 			continue
 		}
 		g.objects = append(g.objects, object{kind: g.kind, sql: sqlq.Qualified(s.Name, r.Name), display: s.Name + "." + r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns})
@@ -128,6 +132,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 	for _, r := range s.Routines {
 		if r.Owner == p.role {
 			owned("routine " + s.Name + "." + r.Signature())
+			groups[2].owned = true
 			continue
 		}
 		groups[2].objects = append(groups[2].objects, object{kind: "ROUTINE", sql: sqlq.Routine(s.Name, r.Name, r.Args), display: s.Name + "." + r.Signature(), owner: r.Owner, acl: r.ACL})
@@ -196,10 +201,12 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 		}
 	}
 	// ON ALL … IN SCHEMA runs as one grantor: a non-superuser admin acts as
-	// the owner, so it can only use it when one role owns every object.
+	// the owner, so it can only use it when one role owns every object it
+	// reaches (the role's own included; as another owner, a GRANT on them
+	// would warn "no privileges were granted").
 	bulkOK := p.super
 	if !bulkOK {
-		bulkOK = true
+		bulkOK = !g.owned
 		for _, o := range g.objects[1:] {
 			bulkOK = bulkOK && o.owner == g.objects[0].owner
 		}
