@@ -174,18 +174,8 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithResource(t, p, tg)
 	ctx := context.Background()
-	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
-		t.Fatal(err)
-	}
 	for round := range 8 {
 		label := fmt.Sprintf("race%d", round)
 		item := []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}}
@@ -249,18 +239,8 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE ROLE "+p+"_owner", "CREATE DATABASE "+p+"_a")
 	c.Exec(t, p+"_a", "CREATE SCHEMA s AUTHORIZATION "+p+"_owner")
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithResource(t, p, tg)
 	ctx := context.Background()
-	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
-		t.Fatal(err)
-	}
 	batch := func(n int) []PlanOutcome {
 		out, err := svc.Plan(ctx, "test", []spec.Role{
 			{Resource: p, Label: fmt.Sprintf("reader%d", n), Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT"}},
@@ -303,4 +283,23 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 	if err != nil || again[0].Status != plan.ItemInSync || again[1].Status != plan.ItemInSync {
 		t.Fatalf("one round left work: %+v %v", again, err)
 	}
+}
+
+// serviceWithResource is a service on a fresh store with resource name on
+// tg's cluster, managed with tg's (superuser) credentials.
+func serviceWithResource(t *testing.T, name string, tg target.Target) *Service {
+	t.Helper()
+	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", name, tg.Host, tg.Port)
+	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
