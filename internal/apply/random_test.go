@@ -141,7 +141,8 @@ func (tr *trial) build() {
 	}
 	roleStmts = append(roleStmts, "CREATE ROLE "+p+"_x") // a third-party grantor
 	if !tr.super {
-		roleStmts = append(roleStmts, "GRANT "+p+"_x TO "+admin)
+		// SET to revoke what x granted, ADMIN to grant and revoke x itself.
+		roleStmts = append(roleStmts, "GRANT "+p+"_x TO "+admin+" WITH ADMIN OPTION")
 	}
 	tr.logf("admin: %s (superuser %v), batch %v", admin, tr.super, tr.batch)
 	tr.exec("postgres", roleStmts...)
@@ -405,7 +406,9 @@ func (tr *trial) fingerprint() string {
 			(SELECT string_agg(n.oid::text || ':' || (SELECT string_agg(x::text, ',' ORDER BY x::text)
 			        FROM unnest(coalesce(n.nspacl, acldefault('n', n.nspowner))) x), ';' ORDER BY n.oid) FROM pg_namespace n),
 			(SELECT string_agg(d.oid::text || ':' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(d.defaclacl) x), ';' ORDER BY d.oid)
-			 FROM pg_default_acl d))`).Scan(&fp); err != nil {
+			 FROM pg_default_acl d),
+			(SELECT string_agg(a.attrelid::text || '.' || a.attnum || ':' || a.attacl::text, ';' ORDER BY a.attrelid, a.attnum)
+			 FROM pg_attribute a WHERE a.attacl IS NOT NULL))`).Scan(&fp); err != nil {
 			tr.fatalf("fingerprint: %v", err)
 		}
 		b.WriteString(fp)
@@ -415,8 +418,9 @@ func (tr *trial) fingerprint() string {
 		names = append(names, in.RoleName)
 	}
 	var roles string
-	if err := tr.conn("postgres").QueryRow(context.Background(), `SELECT string_agg(rolname || rolcreatedb::text || rolconnlimit::text, ',' ORDER BY rolname)
-		FROM pg_roles WHERE rolname = ANY($1)`, names).Scan(&roles); err != nil {
+	if err := tr.conn("postgres").QueryRow(context.Background(), `SELECT string_agg(concat_ws(':', r.rolname, r.rolcreatedb, r.rolconnlimit, r.rolvaliduntil,
+			(SELECT string_agg(m.roleid::text, ',' ORDER BY m.roleid) FROM pg_auth_members m WHERE m.member = r.oid)), ';' ORDER BY r.rolname)
+		FROM pg_roles r WHERE r.rolname = ANY($1)`, names).Scan(&roles); err != nil {
 		tr.fatalf("fingerprint: %v", err)
 	}
 	return b.String() + roles
@@ -435,7 +439,7 @@ func (tr *trial) drift() bool {
 			tables = append(tables, o)
 		}
 	}
-	switch tr.rng.IntN(5) {
+	switch tr.rng.IntN(9) {
 	case 0:
 		if len(tables) == 0 {
 			return false
@@ -458,6 +462,30 @@ func (tr *trial) drift() bool {
 		tr.exec(db, "REVOKE ALL ON "+o.sql()+" FROM "+role)
 	case 3:
 		tr.exec(db, "ALTER DEFAULT PRIVILEGES FOR ROLE "+tr.pick(tr.owners)+" IN SCHEMA public GRANT UPDATE ON TABLES TO "+role)
+	case 4:
+		// A global default privilege: a schema-level REVOKE cannot undo it.
+		tr.exec(db, "ALTER DEFAULT PRIVILEGES FOR ROLE "+tr.pick(tr.owners)+" GRANT SELECT ON TABLES TO "+role)
+	case 5:
+		if len(tables) == 0 {
+			return false
+		}
+		o := tables[tr.rng.IntN(len(tables))]
+		var col string
+		if err := tr.conn(db).QueryRow(context.Background(), "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::regclass AND attnum = 1", o.sql()).Scan(&col); err != nil {
+			tr.fatalf("drift: first column of %s: %v", o.sql(), err)
+		}
+		tr.exec(db, "GRANT UPDATE ("+pgx.Identifier{col}.Sanitize()+") ON "+o.sql()+" TO "+role)
+	case 6:
+		// A membership, granted by the admin (a CREATEROLE admin may not
+		// revoke the bootstrap superuser's grant on 16+: that fails the
+		// plan by design, tested apart).
+		grant := []string{"GRANT " + tr.p + "_x TO " + role}
+		if !tr.super {
+			grant = append([]string{"SET ROLE " + tr.tg.User}, append(grant, "RESET ROLE")...)
+		}
+		tr.exec("postgres", grant...)
+	case 7:
+		tr.exec("postgres", "ALTER ROLE "+role+" VALID UNTIL '2031-01-01'")
 	default:
 		tr.exec("postgres", "ALTER ROLE "+role+" CREATEDB CONNECTION LIMIT 3")
 	}
@@ -613,6 +641,17 @@ func (tr *trial) check(when string) {
 			if len(problems) > 0 {
 				tr.fatalf("%s: %s in %s (scopes %v, privileges %v):\n  %s", when, in.RoleName, db, in.Role.Scopes, in.Role.Privileges, strings.Join(problems, "\n  "))
 			}
+		}
+		// The role itself: LOGIN INHERIT, nothing else, no memberships.
+		var attrs string
+		if err := tr.conn("postgres").QueryRow(ctx, `SELECT concat_ws(' ', rolcanlogin, rolinherit, rolsuper, rolcreatedb, rolcreaterole,
+				rolreplication, rolbypassrls, rolconnlimit, coalesce(rolvaliduntil::text, 'infinity'),
+				(SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid))
+			FROM pg_roles r WHERE rolname = $1`, in.RoleName).Scan(&attrs); err != nil {
+			tr.fatalf("%s: attributes of %s: %v", when, in.RoleName, err)
+		}
+		if want := "t t f f f f f -1 infinity 0"; attrs != want {
+			tr.fatalf("%s: %s has login, inherit, superuser, createdb, createrole, replication, bypassrls, connection limit, valid until, memberships = %s, want %s", when, in.RoleName, attrs, want)
 		}
 		if res := tr.plan(i); res.Status != plan.ItemInSync {
 			tr.fatalf("%s: re-plan of %s is %s (%s):\n%s", when, in.RoleName, res.Status, res.Message, res.Document.SQLPlan)
