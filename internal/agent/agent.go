@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"github.com/stile-dev/stile/internal/inspect"
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/plan"
@@ -18,13 +19,13 @@ type Agent interface {
 	Name() string
 	// Online reports whether the agent can take work now.
 	Online() bool
-	Health(ctx context.Context, t target.Target) (apply.Health, error)
+	Health(ctx context.Context, t target.Target) (inspect.Health, error)
 	// Plan inspects the cluster once and plans every input against it.
 	Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error)
 	Apply(ctx context.Context, job apply.Job) apply.Report
 	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
 	// Scopes lists the databases and schemas a role can be scoped to.
-	Scopes(ctx context.Context, t target.Target) ([]apply.ScopeDatabase, error)
+	Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error)
 }
 
 // LocalName is the built-in agent's name.
@@ -40,13 +41,13 @@ func (Local) Name() string { return LocalName }
 func (Local) Online() bool { return true }
 
 // Health checks the target.
-func (Local) Health(ctx context.Context, t target.Target) (apply.Health, error) {
-	return apply.CheckHealth(ctx, t)
+func (Local) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
+	return inspect.CheckHealth(ctx, t)
 }
 
 // Plan plans inputs against one catalog read.
 func (Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	return apply.Plan(ctx, t, inputs)
+	return inspect.Plan(ctx, t, inputs)
 }
 
 // Apply runs a job.
@@ -54,10 +55,10 @@ func (Local) Apply(ctx context.Context, job apply.Job) apply.Report { return app
 
 // CheckLogin tries a login.
 func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
-	return apply.CheckLogin(ctx, t, role, password)
+	return inspect.CheckLogin(ctx, t, role, password)
 }
 
 // Scopes lists databases and schemas.
-func (Local) Scopes(ctx context.Context, t target.Target) ([]apply.ScopeDatabase, error) {
-	return apply.ListScopes(ctx, t)
+func (Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
+	return inspect.ListScopes(ctx, t)
 }

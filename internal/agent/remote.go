@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"github.com/stile-dev/stile/internal/inspect"
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/plan"
@@ -18,10 +19,10 @@ func (r *remote) Name() string { return r.name }
 
 func (r *remote) Online() bool { return r.hub.Online(context.Background(), r.name) }
 
-func (r *remote) Health(ctx context.Context, t target.Target) (apply.Health, error) {
+func (r *remote) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
 	var res healthResult
 	if err := r.hub.call(ctx, r.name, JobHealth, t, &res); err != nil {
-		return apply.Health{Status: "error", Error: err.Error()}, err
+		return inspect.Health{Status: "error", Error: err.Error()}, err
 	}
 	return res.Health, res.Err.err()
 }
@@ -48,8 +49,8 @@ func (r *remote) CheckLogin(ctx context.Context, t target.Target, role, password
 	return ok, err
 }
 
-func (r *remote) Scopes(ctx context.Context, t target.Target) ([]apply.ScopeDatabase, error) {
-	var out []apply.ScopeDatabase
+func (r *remote) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
+	var out []inspect.ScopeDatabase
 	err := r.hub.call(ctx, r.name, JobScopes, t, &out)
 	return out, err
 }
@@ -67,7 +68,7 @@ type (
 	}
 	// healthResult keeps the partial Health that goes with a failed check.
 	healthResult struct {
-		Health apply.Health `json:"health"`
-		Err    *wireError   `json:"err,omitempty"`
+		Health inspect.Health `json:"health"`
+		Err    *wireError     `json:"err,omitempty"`
 	}
 )

@@ -1,9 +1,15 @@
+// Package apply applies a reviewed plan to a cluster: under the cluster's
+// advisory lock it re-inspects, re-plans, skips when in sync, refuses on
+// drift, and otherwise runs each block in its own transaction, verified
+// before COMMIT, and reports what committed and what happened to the
+// password.
 package apply
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stile-dev/stile/internal/inspect"
 	"hash/fnv"
 	"math/rand/v2"
 	"strings"
@@ -133,7 +139,7 @@ func (r *runner) run(ctx context.Context) {
 	}
 	r.logf("-- holding advisory lock (%d, %d) on database %s", class, lockKey, lockDB)
 
-	snap, err := Inspect(ctx, t, []plan.Input{r.job.Input})
+	snap, err := inspect.ForInputs(ctx, t, []plan.Input{r.job.Input})
 	if err != nil {
 		r.fail(fmt.Errorf("re-inspect: %w", err))
 		return
@@ -198,7 +204,7 @@ func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) err
 		backoff := time.Duration(100<<attempt)*time.Millisecond + rand.N(100*time.Millisecond)
 		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(err.Error()))
 		time.Sleep(backoff)
-		snap, err := Inspect(ctx, r.job.Target, []plan.Input{r.job.Input})
+		snap, err := inspect.ForInputs(ctx, r.job.Target, []plan.Input{r.job.Input})
 		if err != nil {
 			return fmt.Errorf("block %s: re-inspect: %w", name, err)
 		}
@@ -344,8 +350,8 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 // PostgreSQL reports some no-op GRANTs and REVOKEs as success; this is what
 // catches them.
 func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
-	req := Request([]plan.Input{r.job.Input})
-	snap, err := catalog.ReadCluster(ctx, tx, req.Roles)
+	req := inspect.RequestFor([]plan.Input{r.job.Input})
+	snap, err := inspect.ReadCluster(ctx, tx, req.Roles)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -355,7 +361,7 @@ func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
 			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged
 		}
 		if d.Name == database && database != "" {
-			if err := catalog.ReadDatabase(ctx, tx, d, req.Roles); err != nil {
+			if err := inspect.ReadDatabase(ctx, tx, d, req.Roles); err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
 		}

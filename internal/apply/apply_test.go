@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"github.com/stile-dev/stile/internal/inspect"
 	"slices"
 	"strings"
 	"testing"
@@ -39,7 +40,7 @@ func (f *fixture) input(r spec.Role) plan.Input {
 
 func (f *fixture) plan(in plan.Input) plan.Result {
 	f.t.Helper()
-	res, err := apply.Plan(context.Background(), f.tg, []plan.Input{in})
+	res, err := inspect.Plan(context.Background(), f.tg, []plan.Input{in})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestConvergeManaged(t *testing.T) {
 		in.HasPassword = true
 
 		// The role logs in with the generated password.
-		if ok, err := apply.CheckLogin(context.Background(), f.tg, in.RoleName, f.password); err != nil || !ok {
+		if ok, err := inspect.CheckLogin(context.Background(), f.tg, in.RoleName, f.password); err != nil || !ok {
 			t.Fatalf("login with the generated password: %v %v", ok, err)
 		}
 

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 	}
 	name, _ := spec.RoleName("stile", n.Resource, n.Label)
 	in := plan.Input{Role: n, RoleName: name, Host: target.Host, Port: target.Port, AdminUser: target.User, HasPassword: true}
-	snap, err := Inspect(context.Background(), target, []plan.Input{in})
+	snap, err := inspect.ForInputs(context.Background(), target, []plan.Input{in})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,23 +75,4 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 	}
 	t.Cleanup(func() { lock.Close(context.Background()) })
 	return &runner{job: Job{Target: target, Input: in}, snap: snap, lock: lock}
-}
-
-func TestTransportWarnings(t *testing.T) {
-	for _, tt := range []struct {
-		host, mode string
-		tls        bool
-		want       string
-	}{
-		{"127.0.0.1", "disable", false, ""},
-		{"localhost", "prefer", false, ""},
-		{"db.internal", "prefer", false, "not encrypted"},
-		{"db.internal", "require", true, "does not verify"},
-		{"db.internal", "verify-full", true, ""},
-	} {
-		got := strings.Join(transportWarnings(target.Target{Host: tt.host, SSLMode: tt.mode}, tt.tls), " ")
-		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-			t.Errorf("%s %s tls=%v: %q, want %q", tt.host, tt.mode, tt.tls, got, tt.want)
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stile-dev/stile/internal/inspect"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -232,7 +233,7 @@ func (tr *trial) input(i int) plan.Input {
 
 func (tr *trial) plan(i int) plan.Result {
 	tr.t.Helper()
-	res, err := apply.Plan(context.Background(), tr.tg, []plan.Input{tr.input(i)})
+	res, err := inspect.Plan(context.Background(), tr.tg, []plan.Input{tr.input(i)})
 	if err != nil {
 		tr.fatalf("plan: %v", err)
 	}
@@ -338,7 +339,7 @@ func (tr *trial) applyBatch() {
 		inputs[i] = tr.input(i)
 	}
 	plan.DeclareCreators(inputs)
-	results, err := apply.Plan(context.Background(), tr.tg, inputs)
+	results, err := inspect.Plan(context.Background(), tr.tg, inputs)
 	if err != nil {
 		tr.fatalf("batch plan: %v", err)
 	}

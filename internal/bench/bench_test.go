@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 	"time"
@@ -77,10 +78,10 @@ func BenchmarkPlan(b *testing.B) {
 
 	measure := func(name string, in []plan.Input, want string) {
 		b.Run(name, func(b *testing.B) {
-			var inspect, planning time.Duration
+			var reading, planning time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				snap, err := apply.Inspect(ctx, tg, in)
+				snap, err := inspect.ForInputs(ctx, tg, in)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -91,10 +92,10 @@ func BenchmarkPlan(b *testing.B) {
 						b.Fatalf("%s: status %s (%s), want %s", i.RoleName, r.Status, r.Message, want)
 					}
 				}
-				inspect += t1.Sub(t0)
+				reading += t1.Sub(t0)
 				planning += time.Since(t1)
 			}
-			b.ReportMetric(float64(inspect.Milliseconds())/float64(b.N), "inspect-ms/op")
+			b.ReportMetric(float64(reading.Milliseconds())/float64(b.N), "inspect-ms/op")
 			b.ReportMetric(float64(planning.Milliseconds())/float64(b.N), "plan-ms/op")
 		})
 	}
@@ -104,7 +105,7 @@ func BenchmarkPlan(b *testing.B) {
 
 	start := time.Now()
 	for _, in := range batch {
-		res, err := apply.Plan(ctx, tg, []plan.Input{in})
+		res, err := inspect.Plan(ctx, tg, []plan.Input{in})
 		if err != nil {
 			b.Fatal(err)
 		}

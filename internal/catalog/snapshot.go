@@ -1,7 +1,9 @@
-// Package catalog reads the live state of a PostgreSQL cluster that matters to
-// a set of roles into a plain, serialisable Snapshot. Only direct ACL entries
-// are read (aclexplode), never effective privileges: PUBLIC grants and
-// memberships must not make a scope look provisioned.
+// Package catalog holds the Snapshot: the live state of a PostgreSQL cluster
+// that matters to a set of roles, as plain, serialisable values. It does no
+// I/O (package inspect reads it), so the planner that consumes it cannot
+// either. Only direct ACL entries are recorded (aclexplode), never effective
+// privileges: PUBLIC grants and memberships must not make a scope look
+// provisioned.
 package catalog
 
 // Snapshot is what the planner knows about a cluster. Lists are sorted by

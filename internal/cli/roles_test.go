@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
+	"github.com/stile-dev/stile/internal/inspect"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -43,7 +43,7 @@ func TestResourceRoles(t *testing.T) {
 	if len(pw) != 32 {
 		t.Fatalf("revealed password %q", pw)
 	}
-	if ok, err := apply.CheckLogin(context.Background(), tg, role, pw); err != nil || !ok {
+	if ok, err := inspect.CheckLogin(context.Background(), tg, role, pw); err != nil || !ok {
 		t.Fatalf("login with the revealed password: %v %v", ok, err)
 	}
 	if out := h.ok("", "sessions", "list", "--kind", "reveal", "--json"); !strings.Contains(out, role) || strings.Contains(out, pw) {
@@ -57,10 +57,10 @@ func TestResourceRoles(t *testing.T) {
 	if pw2 == pw {
 		t.Fatal("--rotate-password kept the password")
 	}
-	if ok, _ := apply.CheckLogin(context.Background(), tg, role, pw); ok {
+	if ok, _ := inspect.CheckLogin(context.Background(), tg, role, pw); ok {
 		t.Error("the old password still logs in")
 	}
-	if ok, err := apply.CheckLogin(context.Background(), tg, role, pw2); err != nil || !ok {
+	if ok, err := inspect.CheckLogin(context.Background(), tg, role, pw2); err != nil || !ok {
 		t.Fatalf("login with the rotated password: %v %v", ok, err)
 	}
 

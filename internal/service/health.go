@@ -3,17 +3,17 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"github.com/stile-dev/stile/internal/inspect"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/store"
 )
 
 // HealthResult is a health check and its session.
 type HealthResult struct {
-	SID    string       `json:"sid"`
-	Health apply.Health `json:"health"`
+	SID    string         `json:"sid"`
+	Health inspect.Health `json:"health"`
 }
 
 // Health checks a resource through its agent and records a health session.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/stile-dev/stile/internal/inspect"
 	"net"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
@@ -255,7 +255,7 @@ func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOut
 
 // Scopes lists the live databases and schemas of a resource, through its
 // agent, for the role wizard.
-func (s *Service) Scopes(ctx context.Context, resource string) ([]apply.ScopeDatabase, error) {
+func (s *Service) Scopes(ctx context.Context, resource string) ([]inspect.ScopeDatabase, error) {
 	r, err := s.store.Resource(ctx, resource)
 	if err != nil {
 		return nil, err

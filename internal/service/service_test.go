@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"github.com/stile-dev/stile/internal/inspect"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
@@ -223,7 +223,7 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d (%v): reveal: %v", round, outcomes, err)
 		}
-		if ok, err := apply.CheckLogin(ctx, tg, name, pw); err != nil || !ok {
+		if ok, err := inspect.CheckLogin(ctx, tg, name, pw); err != nil || !ok {
 			t.Fatalf("round %d (%v): the stored password does not log in: %v %v", round, outcomes, ok, err)
 		}
 	}

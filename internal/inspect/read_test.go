@@ -1,11 +1,11 @@
-package catalog_test
+package inspect_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
-	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -31,7 +31,7 @@ func TestInspect(t *testing.T) {
 			"GRANT CONNECT ON DATABASE "+db+" TO "+role,
 		)
 		conn := c.Conn(t, "postgres")
-		snap, err := catalog.Inspect(context.Background(), conn, c.Target(), catalog.Request{Roles: []string{role}, Databases: []string{db}})
+		snap, err := inspect.Read(context.Background(), conn, c.Target(), inspect.Request{Roles: []string{role}, Databases: []string{db}})
 		if err != nil {
 			t.Fatal(err)
 		}

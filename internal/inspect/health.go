@@ -1,4 +1,4 @@
-package apply
+package inspect
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -57,7 +56,7 @@ func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
 		return h, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	snap, err := catalog.ReadCluster(ctx, conn, nil)
+	snap, err := ReadCluster(ctx, conn, nil)
 	if err != nil {
 		err = errs.New(errs.Failed, "read catalog: %v", err)
 		h.Error = err.Error()

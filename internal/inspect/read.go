@@ -1,4 +1,4 @@
-package catalog
+package inspect
 
 import (
 	"cmp"
@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/stile-dev/stile/internal/catalog"
 )
 
 //go:embed sql/*.sql
@@ -46,11 +48,11 @@ type Request struct {
 	Parallel int
 }
 
-// Inspect reads a Snapshot through conn (a connection to the maintenance
+// Read reads a catalog.Snapshot through conn (a connection to the maintenance
 // database) and, for each database to inspect, a fresh connection from c.
 // A database that cannot be read keeps its error in Database.Error; a failure
 // to read the cluster itself is returned.
-func Inspect(ctx context.Context, conn Querier, c Connector, req Request) (*Snapshot, error) {
+func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog.Snapshot, error) {
 	snap, err := ReadCluster(ctx, conn, req.Roles)
 	if err != nil {
 		return nil, err
@@ -59,7 +61,7 @@ func Inspect(ctx context.Context, conn Querier, c Connector, req Request) (*Snap
 	for _, d := range req.Databases {
 		want[d] = true
 	}
-	var todo []*Database
+	var todo []*catalog.Database
 	for i := range snap.Databases {
 		d := &snap.Databases[i]
 		if want[d.Name] || d.HasDependents {
@@ -99,39 +101,39 @@ func Inspect(ctx context.Context, conn Querier, c Connector, req Request) (*Snap
 
 // ReadCluster reads the cluster-wide part of a Snapshot: server, roles,
 // memberships, databases, shared dependencies and role settings.
-func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, error) {
-	snap := &Snapshot{}
+func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snapshot, error) {
+	snap := &catalog.Snapshot{}
 	s := &snap.Server
 	if err := q.QueryRow(ctx, query("server")).Scan(&s.VersionNum, &s.Version, &s.Admin, &s.Superuser, &s.CreateRole, &s.CreateDB, &s.InRecovery, &s.SSL); err != nil {
 		return nil, fmt.Errorf("inspect server: %w", err)
 	}
 	var err error
-	snap.Roles, err = collect(ctx, q, "inspect roles", query("roles"), nil, func(r pgx.Rows) (Role, error) {
-		var x Role
+	snap.Roles, err = collect(ctx, q, "inspect roles", query("roles"), nil, func(r pgx.Rows) (catalog.Role, error) {
+		var x catalog.Role
 		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption, &x.AdminSet)
 		return x, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(snap.Roles, func(a, b Role) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(snap.Roles, func(a, b catalog.Role) int { return cmp.Compare(a.Name, b.Name) })
 	mq := query("members16")
 	if s.Major() < 16 {
 		mq = query("members15")
 	}
-	snap.Members, err = collect(ctx, q, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (Membership, error) {
-		var m Membership
+	snap.Members, err = collect(ctx, q, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (catalog.Membership, error) {
+		var m catalog.Membership
 		err := r.Scan(&m.Role, &m.Member, &m.Grantor, &m.AdminOption, &m.Inherit, &m.Set)
 		return m, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(snap.Members, func(a, b Membership) int {
+	slices.SortFunc(snap.Members, func(a, b catalog.Membership) int {
 		return cmp.Or(cmp.Compare(a.Member, b.Member), cmp.Compare(a.Role, b.Role), cmp.Compare(a.Grantor, b.Grantor))
 	})
-	snap.Databases, err = collect(ctx, q, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (Database, error) {
-		var d Database
+	snap.Databases, err = collect(ctx, q, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (catalog.Database, error) {
+		var d catalog.Database
 		var acl []byte
 		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents, &d.Public); err != nil {
 			return d, err
@@ -141,21 +143,21 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, err
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(snap.Databases, func(a, b Database) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(snap.Databases, func(a, b catalog.Database) int { return cmp.Compare(a.Name, b.Name) })
 	snap.Shared, err = collect(ctx, q, "inspect shared dependencies", query("shared"), []any{roles}, scanDependency)
 	if err != nil {
 		return nil, err
 	}
 	sortDependencies(snap.Shared)
-	snap.Settings, err = collect(ctx, q, "inspect role settings", query("settings"), []any{roles}, func(r pgx.Rows) (RoleSetting, error) {
-		var x RoleSetting
+	snap.Settings, err = collect(ctx, q, "inspect role settings", query("settings"), []any{roles}, func(r pgx.Rows) (catalog.RoleSetting, error) {
+		var x catalog.RoleSetting
 		err := r.Scan(&x.Role, &x.Database, &x.Config)
 		return x, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(snap.Settings, func(a, b RoleSetting) int {
+	slices.SortFunc(snap.Settings, func(a, b catalog.RoleSetting) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Database, b.Database))
 	})
 	return snap, nil
@@ -163,9 +165,9 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*Snapshot, err
 
 // ReadSchemas fills only d's schema list (names, owners, extension
 // membership), for pickers that need no ACLs.
-func ReadSchemas(ctx context.Context, q Querier, d *Database) error {
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}}, func(r pgx.Rows) (Schema, error) {
-		var s Schema
+func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}}, func(r pgx.Rows) (catalog.Schema, error) {
+		var s catalog.Schema
 		var acl []byte
 		var public []string
 		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &public)
@@ -174,7 +176,7 @@ func ReadSchemas(ctx context.Context, q Querier, d *Database) error {
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(schemas, func(a, b Schema) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
 	d.Schemas = schemas
 	return nil
 }
@@ -182,9 +184,9 @@ func ReadSchemas(ctx context.Context, q Querier, d *Database) error {
 // ReadDatabase fills d's schemas, objects, default privileges and other
 // dependencies from q, a connection to d. It is a fixed handful of queries
 // whatever the number of schemas or tables.
-func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) error {
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles}, func(r pgx.Rows) (Schema, error) {
-		var s Schema
+func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []string) error {
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles}, func(r pgx.Rows) (catalog.Schema, error) {
+		var s catalog.Schema
 		var acl []byte
 		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public); err != nil {
 			return s, err
@@ -195,14 +197,14 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(schemas, func(a, b Schema) int { return cmp.Compare(a.Name, b.Name) })
-	idx := make(map[string]*Schema, len(schemas))
+	slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
+	idx := make(map[string]*catalog.Schema, len(schemas))
 	for i := range schemas {
 		idx[schemas[i].Name] = &schemas[i]
 	}
 	type relRow struct {
 		schema string
-		rel    Relation
+		rel    catalog.Relation
 	}
 	rels, err := collect(ctx, q, "inspect relations of "+d.Name, query("relations"), []any{roles}, func(r pgx.Rows) (relRow, error) {
 		var x relRow
@@ -216,7 +218,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 		if err := json.Unmarshal(cols, &x.rel.Columns); err != nil {
 			return x, fmt.Errorf("decode column ACL: %w", err)
 		}
-		slices.SortFunc(x.rel.Columns, func(a, b ColumnACL) int {
+		slices.SortFunc(x.rel.Columns, func(a, b catalog.ColumnACL) int {
 			return cmp.Or(cmp.Compare(a.Column, b.Column), compareACL(a.ACLItem, b.ACLItem))
 		})
 		return x, nil
@@ -231,7 +233,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 	}
 	type procRow struct {
 		schema string
-		r      Routine
+		r      catalog.Routine
 	}
 	procs, err := collect(ctx, q, "inspect routines of "+d.Name, query("routines"), []any{roles}, func(r pgx.Rows) (procRow, error) {
 		var x procRow
@@ -251,13 +253,13 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 	}
 	for i := range schemas {
 		s := &schemas[i]
-		slices.SortFunc(s.Relations, func(a, b Relation) int { return cmp.Compare(a.Name, b.Name) })
-		slices.SortFunc(s.Routines, func(a, b Routine) int {
+		slices.SortFunc(s.Relations, func(a, b catalog.Relation) int { return cmp.Compare(a.Name, b.Name) })
+		slices.SortFunc(s.Routines, func(a, b catalog.Routine) int {
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Args, b.Args))
 		})
 	}
-	defs, err := collect(ctx, q, "inspect default privileges of "+d.Name, query("defaults"), []any{roles}, func(r pgx.Rows) (DefaultACL, error) {
-		var x DefaultACL
+	defs, err := collect(ctx, q, "inspect default privileges of "+d.Name, query("defaults"), []any{roles}, func(r pgx.Rows) (catalog.DefaultACL, error) {
+		var x catalog.DefaultACL
 		var acl []byte
 		if err := r.Scan(&x.Creator, &x.Schema, &x.ObjType, &acl); err != nil {
 			return x, err
@@ -267,7 +269,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *Database, roles []string) e
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(defs, func(a, b DefaultACL) int {
+	slices.SortFunc(defs, func(a, b catalog.DefaultACL) int {
 		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Creator, b.Creator), cmp.Compare(a.ObjType, b.ObjType))
 	})
 	deps, err := collect(ctx, q, "inspect dependencies in "+d.Name, query("dependents"), []any{roles}, scanDependency)
@@ -299,19 +301,19 @@ func collect[T any](ctx context.Context, q Querier, op, sql string, args []any, 
 	return out, nil
 }
 
-func scanDependency(r pgx.Rows) (Dependency, error) {
-	var d Dependency
+func scanDependency(r pgx.Rows) (catalog.Dependency, error) {
+	var d catalog.Dependency
 	err := r.Scan(&d.Role, &d.Kind, &d.Object, &d.DepType, &d.Schema)
 	return d, err
 }
 
-func sortDependencies(ds []Dependency) {
-	slices.SortFunc(ds, func(a, b Dependency) int {
+func sortDependencies(ds []catalog.Dependency) {
+	slices.SortFunc(ds, func(a, b catalog.Dependency) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Object, b.Object), cmp.Compare(a.DepType, b.DepType))
 	})
 }
 
-func decodeACL(raw []byte, dst *[]ACLItem) error {
+func decodeACL(raw []byte, dst *[]catalog.ACLItem) error {
 	if len(raw) == 0 {
 		return nil
 	}
@@ -322,6 +324,6 @@ func decodeACL(raw []byte, dst *[]ACLItem) error {
 	return nil
 }
 
-func compareACL(a, b ACLItem) int {
+func compareACL(a, b catalog.ACLItem) int {
 	return cmp.Or(cmp.Compare(a.Grantee, b.Grantee), cmp.Compare(a.Privilege, b.Privilege), cmp.Compare(a.Grantor, b.Grantor))
 }

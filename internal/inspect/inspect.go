@@ -1,7 +1,8 @@
-// Package apply runs the work an agent does against a cluster: inspect it,
-// check its health, and apply a plan (re-inspect, re-plan, compare the
-// checksum, execute, verify, report).
-package apply
+// Package inspect reads a live cluster: the catalog a plan needs into a
+// catalog.Snapshot (a fixed handful of queries per database, kept in
+// sql/*.sql), what the admin can do (health), and whether a login works.
+// It is the only package between the planner and PostgreSQL.
+package inspect
 
 import (
 	"context"
@@ -12,10 +13,10 @@ import (
 	"github.com/stile-dev/stile/internal/target"
 )
 
-// Request returns the catalog request covering every input: their role
+// RequestFor returns the catalog request covering every input: their role
 // names and scope databases.
-func Request(inputs []plan.Input) catalog.Request {
-	var req catalog.Request
+func RequestFor(inputs []plan.Input) Request {
+	var req Request
 	for _, in := range inputs {
 		req.Roles = append(req.Roles, in.RoleName)
 		for _, sc := range in.Role.ParsedScopes() {
@@ -29,20 +30,20 @@ func Request(inputs []plan.Input) catalog.Request {
 	return req
 }
 
-// Inspect reads one snapshot covering every input: each database is read
+// ForInputs reads one snapshot covering every input: each database is read
 // once for the whole batch.
-func Inspect(ctx context.Context, t target.Target, inputs []plan.Input) (*catalog.Snapshot, error) {
+func ForInputs(ctx context.Context, t target.Target, inputs []plan.Input) (*catalog.Snapshot, error) {
 	conn, err := t.Connect(ctx, t.Database)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return catalog.Inspect(ctx, conn, t, Request(inputs))
+	return Read(ctx, conn, t, RequestFor(inputs))
 }
 
 // Plan inspects the cluster once and plans every input against it.
 func Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	snap, err := Inspect(ctx, t, inputs)
+	snap, err := ForInputs(ctx, t, inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func ListScopes(ctx context.Context, t target.Target) ([]ScopeDatabase, error) {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	snap, err := catalog.ReadCluster(ctx, conn, nil)
+	snap, err := ReadCluster(ctx, conn, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func ListScopes(ctx context.Context, t target.Target) ([]ScopeDatabase, error) {
 		sd := ScopeDatabase{Name: d.Name, Schemas: []string{}}
 		dc, err := t.Connect(ctx, d.Name)
 		if err == nil {
-			err = catalog.ReadSchemas(ctx, dc, d)
+			err = ReadSchemas(ctx, dc, d)
 			dc.Close(context.WithoutCancel(ctx))
 		}
 		if err != nil {
