@@ -1,6 +1,6 @@
 // Package errs defines stile's one domain error type. Every layer returns
 // *Error (or wraps one) for failures a person must act on; only the HTTP
-// layer maps codes to statuses.
+// layer (package httperr) maps codes to statuses.
 package errs
 
 import (

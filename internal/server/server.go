@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/httperr"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/web"
@@ -121,41 +122,16 @@ func withDetail(err error, detail any) error {
 	return detailError{err: err, detail: detail}
 }
 
-// status is the one place codes map to HTTP statuses.
-func status(code errs.Code) int {
-	switch code {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict, errs.Drift:
-		return http.StatusConflict
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	case errs.Failed:
-		return http.StatusUnprocessableEntity
-	}
-	return http.StatusInternalServerError
-}
-
+// writeError answers a failed request with errorBody: httperr decides the
+// status and what the client may see (internal detail is logged with an id).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	a := httperr.Of(s.log, r, err)
 	var body errorBody
-	code := errs.CodeOf(err)
-	body.Error.Code = code
-	body.Error.Message = err.Error()
-	if code == errs.Internal {
-		// Internal detail is logged, not sent.
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		body.Error.Message = "internal error; see the server log"
-	}
+	body.Error.Code, body.Error.Message = a.Code, a.Message
 	if d, ok := errors.AsType[detailError](err); ok {
 		body.Detail = d.detail
 	}
-	writeJSON(w, status(code), body)
+	writeJSON(w, a.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

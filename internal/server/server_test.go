@@ -2,10 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -104,5 +108,30 @@ func TestErrorsMapToStatuses(t *testing.T) {
 		if code != tt.code || !strings.Contains(body, tt.want) {
 			t.Errorf("%s %s: %d %s, want %d containing %q", tt.method, tt.path, code, body, tt.code, tt.want)
 		}
+	}
+}
+
+// TestWriteErrorHidesInternalText: an error without a people-facing code
+// answers 500 with only an id, in the usual JSON shape, detail kept; the
+// log has the id and the text.
+func TestWriteErrorHidesInternalText(t *testing.T) {
+	var logs strings.Builder
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	rec := httptest.NewRecorder()
+	s.writeError(rec, httptest.NewRequest("GET", "/api/v1/resources", nil),
+		withDetail(fmt.Errorf("list resources: %w", errors.New("sql: database is closed")), []string{"partial"}))
+	var body struct {
+		Error  struct{ Code, Message string }
+		Detail []string
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`^internal error \(id ([0-9a-f]{8})\)$`).FindStringSubmatch(body.Error.Message)
+	if rec.Code != http.StatusInternalServerError || body.Error.Code != "internal" || m == nil || len(body.Detail) != 1 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "error_id="+m[1]) || !strings.Contains(logs.String(), "sql: database is closed") {
+		t.Errorf("log: %s", logs.String())
 	}
 }

@@ -52,7 +52,7 @@ func funnel(list []service.ResourceView) (needAdmin, needRoles int) {
 func (a *App) Inventory(w http.ResponseWriter, r *http.Request, csrf string) {
 	list, err := a.svc.ListResources(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	needAdmin, needRoles := funnel(list)
@@ -104,7 +104,7 @@ func (a *App) importResult(w http.ResponseWriter, r *http.Request, csv string, d
 	res, err := a.svc.ImportResources(r.Context(), []byte(csv), dryRun)
 	data := map[string]any{"Result": res, "CSV": csv, "Written": res.Written}
 	if err != nil {
-		data["Error"] = err.Error()
+		data["Error"] = a.message(r, err)
 	}
 	a.render(w, "import-preview", data)
 }
@@ -119,7 +119,7 @@ func csvField(s string) string {
 // InventoryRemove removes a resource.
 func (a *App) InventoryRemove(w http.ResponseWriter, r *http.Request, csrf string) {
 	if err := a.svc.RemoveResource(r.Context(), r.FormValue("name")); err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	if r.Header.Get("HX-Request") != "" {
@@ -133,7 +133,7 @@ func (a *App) InventoryRemove(w http.ResponseWriter, r *http.Request, csrf strin
 func (a *App) Manage(w http.ResponseWriter, r *http.Request, csrf string) {
 	list, err := a.svc.ListResources(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	needAdmin, needRoles := funnel(list)
@@ -159,7 +159,7 @@ func (a *App) ManageAdmin(w http.ResponseWriter, r *http.Request, csrf string) {
 	err := a.svc.SetAdmin(r.Context(), spec.Admin{Resource: r.FormValue("name"), User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent"))
 	data := map[string]any{}
 	if err != nil {
-		data["Error"] = err.Error()
+		data["Error"] = a.message(r, err)
 	}
 	a.render(w, "admin-result", data)
 }
@@ -172,7 +172,7 @@ func (a *App) ManageBulk(w http.ResponseWriter, r *http.Request, csrf string) {
 	for _, name := range r.Form["names"] {
 		res := service.AdminResult{Name: name, OK: true}
 		if err := a.svc.SetAdmin(r.Context(), spec.Admin{Resource: name, User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent")); err != nil {
-			res.OK, res.Error = false, err.Error()
+			res.OK, res.Error = false, a.message(r, err)
 		}
 		results = append(results, res)
 	}
@@ -184,7 +184,7 @@ func (a *App) ManageImport(w http.ResponseWriter, r *http.Request, csrf string) 
 	res, err := a.svc.ImportAdmins(r.Context(), []byte(uploaded(r)), r.FormValue("agent"))
 	data := map[string]any{"Results": res}
 	if err != nil {
-		data["Error"] = err.Error()
+		data["Error"] = a.message(r, err)
 	}
 	a.render(w, "admin-import-result", data)
 }
@@ -200,7 +200,7 @@ func (a *App) Sessions(w http.ResponseWriter, r *http.Request, csrf string) {
 	}
 	list, err := a.svc.Sessions(r.Context(), f)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	pg, from, to := paginate(r, len(list))
@@ -213,7 +213,7 @@ func (a *App) Session(w http.ResponseWriter, r *http.Request, csrf string) {
 	sid := r.PathValue("sid")
 	s, err := a.svc.Session(r.Context(), sid)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	data := map[string]any{"Title": "Session " + sid, "Nav": "sessions", "CSRF": csrf, "Session": s}
@@ -230,15 +230,10 @@ func (a *App) Session(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) SessionDownload(w http.ResponseWriter, r *http.Request, csrf string) {
 	s, err := a.svc.Session(r.Context(), r.PathValue("sid"))
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+url.PathEscape(s.SID)+`.yaml"`)
 	io.WriteString(w, s.Output)
-}
-
-func (a *App) fail(w http.ResponseWriter, err error) {
-	a.log.Warn("page", "err", err)
-	http.Error(w, err.Error(), http.StatusBadRequest)
 }

@@ -20,12 +20,12 @@ type personRow struct {
 func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 	users, err := a.svc.Users(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	groups, err := a.svc.Groups(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	names := make([]string, 0, len(groups))
@@ -35,7 +35,7 @@ func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 	slices.Sort(names)
 	tokens, err := a.svc.Tokens(r.Context(), "")
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	rows := make([]personRow, len(users))
@@ -86,7 +86,7 @@ func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, _ string) {
 	user := r.PathValue("name")
 	id, token, err := a.svc.CreateToken(r.Context(), actor(r), user)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.render(w, "token-shown", map[string]string{"User": user, "ID": id, "Token": token})
@@ -110,7 +110,7 @@ func (a *App) PeopleMember(w http.ResponseWriter, r *http.Request, _ string) {
 // then goes back to the People page, or shows what went wrong.
 func (a *App) then(w http.ResponseWriter, r *http.Request, err error) {
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/people", http.StatusSeeOther)

@@ -1,10 +1,10 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strings"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -27,7 +27,7 @@ func target(r spec.Role) string {
 func (a *App) Provision(w http.ResponseWriter, r *http.Request, csrf string) {
 	list, err := a.svc.ListResources(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	// The reference's Provision tab: resources with an admin and no
@@ -47,13 +47,13 @@ func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf stri
 	data := map[string]any{"CSV": text}
 	items, err := spec.ParsePlanFile([]byte(text))
 	if err != nil {
-		data["Error"] = err.Error()
+		data["Error"] = a.message(r, err)
 		a.render(w, "roles-preview", data)
 		return
 	}
 	rows, err := a.svc.PreviewRoles(r.Context(), items)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	valid := true
@@ -68,12 +68,12 @@ func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf stri
 func (a *App) ProvisionPlan(w http.ResponseWriter, r *http.Request, csrf string) {
 	items, err := spec.ParsePlanFile([]byte(r.FormValue("csv")))
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	out, err := a.svc.Plan(r.Context(), actor(r), items)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.planResults(w, out)
@@ -96,7 +96,8 @@ func (a *App) planResults(w http.ResponseWriter, out []service.PlanOutcome) {
 }
 
 // apply applies one plan and returns its row.
-func (a *App) apply(ctx context.Context, actor, resource, sid string) planRow {
+func (a *App) apply(r *http.Request, actor, resource, sid string) planRow {
+	ctx := r.Context()
 	row := planRow{SID: sid, Resource: resource}
 	if _, doc, err := a.svc.PlanStatus(ctx, sid); err == nil && doc != nil {
 		row.RoleName = doc.Config.RoleName
@@ -105,7 +106,7 @@ func (a *App) apply(ctx context.Context, actor, resource, sid string) planRow {
 	out, err := a.svc.Apply(ctx, actor, resource, sid)
 	row.Status, row.Message, row.SessionSID = out.Status, out.Message, out.SID
 	if err != nil {
-		row.Message = err.Error()
+		row.Message = a.message(r, err)
 		if row.Status == "" {
 			row.Status = "failed"
 		}
@@ -115,7 +116,7 @@ func (a *App) apply(ctx context.Context, actor, resource, sid string) planRow {
 
 // ProvisionApply applies one role.
 func (a *App) ProvisionApply(w http.ResponseWriter, r *http.Request, csrf string) {
-	a.render(w, "apply-row", a.apply(r.Context(), actor(r), r.FormValue("resource"), r.FormValue("sid")))
+	a.render(w, "apply-row", a.apply(r, actor(r), r.FormValue("resource"), r.FormValue("sid")))
 }
 
 // ProvisionApplyAll starts applying every pending role: it answers at once
@@ -152,7 +153,7 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 	name := r.PathValue("name")
 	list, err := a.svc.ListResources(r.Context())
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	var res *service.ResourceView
@@ -162,12 +163,12 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 		}
 	}
 	if res == nil {
-		http.NotFound(w, r)
+		a.fail(w, r, errs.New(errs.NotFound, "resource %q is not in the inventory", name))
 		return
 	}
 	roles, err := a.svc.Roles(r.Context(), name)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.render(w, "resource", map[string]any{"Title": name, "Nav": "inventory", "CSRF": csrf, "Resource": res, "Roles": roles})
@@ -181,7 +182,7 @@ func (a *App) ResourceWizardForm(w http.ResponseWriter, r *http.Request, csrf st
 	wiz := wizardData{Resource: name}
 	scopes, err := a.svc.Scopes(r.Context(), name)
 	if err != nil {
-		wiz.ScopeError = err.Error()
+		wiz.ScopeError = a.message(r, err)
 	}
 	for _, d := range scopes {
 		wd := wizardDB{Name: d.Name, Database: spec.Scope{Database: d.Name}.String(), Error: d.Error}
@@ -223,7 +224,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 	}
 	out, err := a.svc.Plan(r.Context(), actor(r), []spec.Role{role})
 	if err != nil {
-		a.render(w, "error-fragment", err.Error())
+		a.render(w, "error-fragment", a.message(r, err))
 		return
 	}
 	a.planResults(w, out)
@@ -233,7 +234,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 func (a *App) ResourceReplan(w http.ResponseWriter, r *http.Request, csrf string) {
 	out, err := a.svc.Replan(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.planResults(w, out)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -23,7 +24,7 @@ func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
 	p := principal(r)
 	list, err := a.svc.ResourceRolesFor(r.Context(), p)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.render(w, "roles", map[string]any{"Title": "Resource roles", "Nav": "roles", "CSRF": csrf, "Roles": list,
@@ -36,14 +37,15 @@ func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
 // and a role they may not use looks like one that does not exist.
 func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	p := principal(r)
+	// Roles p may not use are errs.NotFound too.
 	rr, err := a.svc.ResourceRoleFor(r.Context(), p, r.PathValue("name"))
 	if err != nil {
-		http.NotFound(w, r)
+		a.fail(w, r, err)
 		return
 	}
 	all, err := a.svc.Sessions(r.Context(), store.SessionFilter{Resource: rr.Resource, Limit: 500})
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	var recent []store.Session
@@ -61,7 +63,7 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	}
 	approval, err := a.svc.ApprovalRequired(r.Context(), rr.Name)
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	data := map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent,
@@ -69,12 +71,12 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	if p.Admin {
 		access, err := a.svc.Access(r.Context())
 		if err != nil {
-			a.fail(w, err)
+			a.fail(w, r, err)
 			return
 		}
 		groups, err := a.svc.Groups(r.Context())
 		if err != nil {
-			a.fail(w, err)
+			a.fail(w, r, err)
 			return
 		}
 		var others []string
@@ -93,7 +95,7 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
 	if err := a.svc.SetAccess(r.Context(), actor(r), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/roles/"+name, http.StatusSeeOther)
@@ -103,7 +105,7 @@ func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
 	if err := a.svc.SetApprovalRequired(r.Context(), actor(r), name, r.FormValue("on") == "1"); err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/roles/"+name, http.StatusSeeOther)
@@ -114,7 +116,7 @@ func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 func (a *App) RoleReveal(w http.ResponseWriter, r *http.Request, _ string) {
 	pw, err := a.svc.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.render(w, "role-password", map[string]any{"Password": pw})
@@ -125,7 +127,7 @@ func (a *App) RoleReveal(w http.ResponseWriter, r *http.Request, _ string) {
 func (a *App) RoleRetire(w http.ResponseWriter, r *http.Request, _ string) {
 	out, err := a.svc.RetireRole(r.Context(), actor(r), r.PathValue("name"), r.FormValue("heir"))
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	a.planResults(w, []service.PlanOutcome{out})
@@ -136,7 +138,7 @@ func (a *App) RoleRetire(w http.ResponseWriter, r *http.Request, _ string) {
 func (a *App) Approvals(w http.ResponseWriter, r *http.Request, csrf string) {
 	all, err := a.svc.Approvals(r.Context(), "")
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	var pending, decided []store.Approval
@@ -156,11 +158,11 @@ func (a *App) Approvals(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) Decide(w http.ResponseWriter, r *http.Request, _ string) {
 	d := r.PathValue("decision")
 	if d != "approve" && d != "deny" {
-		http.NotFound(w, r)
+		a.fail(w, r, errs.New(errs.NotFound, "%q is not a decision: approve or deny", d))
 		return
 	}
 	if err := a.svc.Decide(r.Context(), principal(r), r.PathValue("id"), d == "approve"); err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/approvals", http.StatusSeeOther)

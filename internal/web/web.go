@@ -55,26 +55,35 @@ func (a *App) Static() http.Handler {
 }
 
 // session returns the request's cookie, who it acts as and its CSRF
-// token, if it is signed in. Sessions live in the store, so any replica
-// knows them.
-func (a *App) session(r *http.Request) (cookie string, p service.Principal, csrf string, ok bool) {
+// token. It is errs.NotFound if the browser is not signed in; any other
+// error is the store's. Sessions live in the store, so any replica knows
+// them.
+func (a *App) session(r *http.Request) (cookie string, p service.Principal, csrf string, err error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
-		return "", p, "", false
+		return "", p, "", errs.New(errs.NotFound, "not signed in")
 	}
 	p, csrf, err = a.svc.WebSession(r.Context(), c.Value)
 	if err != nil {
-		return "", p, "", false
+		return "", p, "", err
 	}
-	return c.Value, p, csrf, true
+	return c.Value, p, csrf, nil
 }
 
 type principalKey struct{}
+
+type csrfKey struct{}
 
 // principal is who the signed-in browser acts as.
 func principal(r *http.Request) service.Principal {
 	p, _ := r.Context().Value(principalKey{}).(service.Principal)
 	return p
+}
+
+// csrfToken is the signed-in browser's CSRF token, or "".
+func csrfToken(r *http.Request) string {
+	c, _ := r.Context().Value(csrfKey{}).(string)
+	return c
 }
 
 // Page wraps an administrators' page: unauthenticated requests go to the
@@ -92,8 +101,8 @@ func (a *App) MemberPage(h func(w http.ResponseWriter, r *http.Request, csrf str
 
 func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request, csrf string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, p, csrf, ok := a.session(r)
-		if !ok {
+		_, p, csrf, err := a.session(r)
+		if errs.Is(err, errs.NotFound) {
 			if r.Header.Get("HX-Request") != "" {
 				w.Header().Set("HX-Redirect", "/login")
 				w.WriteHeader(http.StatusUnauthorized)
@@ -102,9 +111,15 @@ func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'")
+		ctx := context.WithValue(context.WithValue(r.Context(), principalKey{}, p), csrfKey{}, csrf)
+		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<20)
 			got := r.Header.Get("X-CSRF-Token")
@@ -112,16 +127,15 @@ func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request
 				got = r.FormValue("csrf")
 			}
 			if !secret.TokenEqual(got, csrf) {
-				http.Error(w, "invalid or missing CSRF token: reload the page", http.StatusForbidden)
+				a.fail(w, r, errs.New(errs.Forbidden, "invalid or missing CSRF token: reload the page"))
 				return
 			}
 		}
 		if adminOnly && !p.Admin {
-			w.WriteHeader(http.StatusForbidden)
-			a.render(w, "forbidden", map[string]any{"Title": "Not allowed", "CSRF": csrf, "Member": true, "User": p.User})
+			a.renderStatus(w, http.StatusForbidden, "forbidden", map[string]any{"Title": "Not allowed", "CSRF": csrf, "Member": true, "User": p.User})
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), csrf)
+		h(w, r, csrf)
 	}
 }
 
@@ -153,12 +167,11 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		id, _, err = a.svc.StartWebSession(r.Context(), personal)
 	}
 	if token == "" || errs.Is(err, errs.Unauthorized) {
-		w.WriteHeader(http.StatusUnauthorized)
-		a.render(w, "login", map[string]any{"Error": "That token is not valid."})
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid."})
 		return
 	}
 	if err != nil {
-		a.fail(w, err)
+		a.fail(w, r, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
@@ -167,7 +180,7 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 
 // Logout ends the session.
 func (a *App) Logout(w http.ResponseWriter, r *http.Request, _ string) {
-	if id, _, _, ok := a.session(r); ok {
+	if id, _, _, err := a.session(r); err == nil {
 		a.svc.EndWebSession(r.Context(), id)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -175,7 +188,13 @@ func (a *App) Logout(w http.ResponseWriter, r *http.Request, _ string) {
 }
 
 func (a *App) render(w http.ResponseWriter, name string, data any) {
+	a.renderStatus(w, http.StatusOK, name, data)
+}
+
+// renderStatus renders template name with data under status.
+func (a *App) renderStatus(w http.ResponseWriter, status int, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	if err := a.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		a.log.Error("render page", "template", name, "err", err)
 	}
