@@ -292,7 +292,7 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 		}
 	}
 	placeholder := sqlq.Literal(plan.PasswordPlaceholder)
-	for _, s := range b.Statements {
+	for _, s := range plan.SQL(b.Steps) {
 		run := s
 		if strings.Contains(s, placeholder) {
 			run = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
@@ -368,7 +368,7 @@ func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
 	}
 	res := plan.Make(snap, r.verifyInput())
 	if b, left := blockFor(res, database); left {
-		return fmt.Errorf("verify: after the block the role still differs from the desired state; still to do: %s", strings.Join(b.Statements, "; "))
+		return fmt.Errorf("verify: after the block the role still differs from the desired state; still to do: %s", strings.Join(plan.SQL(b.Steps), "; "))
 	}
 	r.logf("-- verified: the role's ACL rows here equal the desired state")
 	if database != "" {

@@ -22,7 +22,7 @@ func TestBlockFailsOnWarning(t *testing.T) {
 		c.Exec(t, "postgres", "CREATE DATABASE "+db, "CREATE ROLE "+admin+" LOGIN CREATEROLE PASSWORD 'pw'", "CREATE ROLE "+role)
 		tg := c.As(admin, "pw")
 		r := newTestRunner(t, tg, spec.Role{Resource: p, Label: "x", Scopes: []string{db}, Privileges: []string{"SELECT"}})
-		err := r.runBlock(context.Background(), plan.Block{Database: db, Statements: []string{"GRANT CONNECT ON DATABASE " + db + " TO " + role}}, false)
+		err := r.runBlock(context.Background(), plan.Block{Database: db, Steps: []plan.Step{{SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + role}}}, false)
 		if err == nil || !strings.Contains(err.Error(), "WARNING 01007") {
 			t.Fatalf("runBlock = %v, want a WARNING 01007 failure\n%s", err, r.out.String())
 		}
@@ -43,7 +43,7 @@ func TestBlockVerifiesBeforeCommit(t *testing.T) {
 	r := newTestRunner(t, c.Target(), in)
 	c.Exec(t, "postgres", `CREATE ROLE "`+r.job.Input.RoleName+`"`)
 	// Only half of the block: CONNECT without USAGE on public.
-	err := r.runBlock(context.Background(), plan.Block{Database: db, Statements: []string{`GRANT CONNECT ON DATABASE "` + db + `" TO "` + r.job.Input.RoleName + `"`}}, false)
+	err := r.runBlock(context.Background(), plan.Block{Database: db, Steps: []plan.Step{{SQL: `GRANT CONNECT ON DATABASE "` + db + `" TO "` + r.job.Input.RoleName + `"`}}}, false)
 	if err == nil || !strings.Contains(err.Error(), "still differs") || !strings.Contains(err.Error(), "GRANT USAGE ON SCHEMA") {
 		t.Fatalf("runBlock = %v, want a verification failure naming what is left", err)
 	}

@@ -127,27 +127,32 @@ func (p *planner) canSetRole(role string) bool {
 // createrole_self_grant; the verify step would then see a third-party grant.
 // So a non-superuser admin runs SET ROLE owner first; it records the fix
 // when the admin cannot.
-func (p *planner) asOwner(owner string, stmts ...string) []string {
+func (p *planner) asOwner(owner string, steps ...Step) []Step {
 	if p.super || owner == p.admin {
-		return stmts
+		return steps
 	}
 	if !p.canSetRole(owner) {
 		p.need(p.resolve(owner), false, true)
 	}
-	out := make([]string, 0, len(stmts)+2)
-	out = append(out, "SET ROLE "+sqlq.Ident(owner))
-	out = append(out, stmts...)
-	return append(out, "RESET ROLE")
+	return as(owner, "as the owner, so PostgreSQL records it as the grantor", steps...)
+}
+
+// as wraps steps in SET ROLE role … RESET ROLE.
+func as(role, reason string, steps ...Step) []Step {
+	out := make([]Step, 0, len(steps)+2)
+	out = append(out, give("SET ROLE "+sqlq.Ident(role), reason))
+	out = append(out, steps...)
+	return append(out, give("RESET ROLE", ""))
 }
 
 // collapseRoleSwitches drops a RESET ROLE that a SET ROLE to the same role
 // follows at once: consecutive statements run as one owner read as one run.
-func collapseRoleSwitches(stmts []string) []string {
-	out := stmts[:0:0]
+func collapseRoleSwitches(steps []Step) []Step {
+	out := steps[:0:0]
 	current := ""
-	for i := 0; i < len(stmts); i++ {
-		s := stmts[i]
-		if s == "RESET ROLE" && i+1 < len(stmts) && current != "" && stmts[i+1] == current {
+	for i := 0; i < len(steps); i++ {
+		s := steps[i].SQL
+		if s == "RESET ROLE" && i+1 < len(steps) && current != "" && steps[i+1].SQL == current {
 			i++
 			continue
 		}
@@ -157,7 +162,7 @@ func collapseRoleSwitches(stmts []string) []string {
 		case s == "RESET ROLE":
 			current = ""
 		}
-		out = append(out, s)
+		out = append(out, steps[i])
 	}
 	return out
 }

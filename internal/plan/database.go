@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,11 +32,11 @@ func (p *planner) planDatabase(d *catalog.Database) {
 		spec.SortPrivileges(held)
 		p.state.Databases[d.Name] = slices.Compact(held)
 	}
-	var stmts []string
+	var stmts []Step
 	if diff.changes() {
-		stmts = append(stmts, p.revokes(o, diff)...)
+		stmts = append(stmts, p.revokes(o, diff, desired != nil)...)
 		if len(diff.missing) > 0 {
-			stmts = append(stmts, p.asOwner(d.Owner, p.grant(diff.missing, "DATABASE", []string{o.sql}))...)
+			stmts = append(stmts, p.asOwner(d.Owner, give(p.grant(diff.missing, "DATABASE", []string{o.sql}), "a scope is in this database"))...)
 		}
 	}
 	if !d.AllowConn {
@@ -70,12 +71,12 @@ type kindGroup struct {
 	owned bool
 }
 
-func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
+func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 	in := p.inScope(d.Name, s.Name)
 	key := spec.Scope{Database: d.Name, Schema: s.Name}.String()
 	st := ScopeState{BulkPrivileges: []string{}, Exceptions: Exceptions{Missing: map[string][]string{}, Extra: map[string][]string{}}}
 	var held, missing, extra int
-	var stmts []string
+	var stmts []Step
 
 	owned := func(what string) {
 		if in {
@@ -104,9 +105,9 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 		if !in {
 			p.outOfScope(o, diff)
 		}
-		stmts = append(stmts, p.revokes(o, diff)...)
+		stmts = append(stmts, p.revokes(o, diff, in)...)
 		if len(diff.missing) > 0 {
-			stmts = append(stmts, p.asOwner(s.Owner, p.grant(diff.missing, "SCHEMA", []string{o.sql}))...)
+			stmts = append(stmts, p.asOwner(s.Owner, give(p.grant(diff.missing, "SCHEMA", []string{o.sql}), "a scope schema"))...)
 		}
 	}
 
@@ -169,13 +170,13 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []string {
 // on no object of the kind is granted with ON ALL … IN SCHEMA; a partial
 // drift is fixed per object, so one missing grant does not rewrite every
 // pg_class row of the schema.
-func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []string, held, missing, extra int) {
+func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step, held, missing, extra int) {
 	if len(g.objects) == 0 {
 		return nil, 0, 0, 0
 	}
 	diffs := make([]objDiff, len(g.objects))
 	holders := map[string]int{}
-	var colStmts, revStmts []string
+	var colStmts, revStmts []Step
 	for i, o := range g.objects {
 		diffs[i] = p.diff(o, g.desired)
 		for _, h := range diffs[i].held {
@@ -187,7 +188,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 		cs, cextra := p.columnRevokes(o)
 		colStmts = append(colStmts, cs...)
 		extra += len(cextra)
-		revStmts = append(revStmts, p.revokes(o, diffs[i])...)
+		revStmts = append(revStmts, p.revokes(o, diffs[i], in)...)
 		if len(diffs[i].extraAll) > 0 || len(cextra) > 0 {
 			if in {
 				st.Exceptions.Extra[o.display] = append(slices.Clone(diffs[i].extraAll), cextra...)
@@ -226,7 +227,8 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 	}
 	stmts = append(colStmts, revStmts...)
 	if len(bulk) > 0 {
-		stmts = append(stmts, p.asOwner(g.objects[0].owner, "GRANT "+strings.Join(bulk, ", ")+" ON ALL "+g.all+" IN SCHEMA "+sqlq.Ident(g.schema)+" TO "+p.ident())...)
+		why := fmt.Sprintf("missing %s on all %d %s of the schema", strings.Join(bulk, ", "), len(g.objects), strings.ToLower(g.all))
+		stmts = append(stmts, p.asOwner(g.objects[0].owner, give("GRANT "+strings.Join(bulk, ", ")+" ON ALL "+g.all+" IN SCHEMA "+sqlq.Ident(g.schema)+" TO "+p.ident(), why))...)
 	}
 	// Per-object grants, grouped by owner and the privileges they miss.
 	type group struct {
@@ -262,7 +264,11 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []stri
 		gr.names = append(gr.names, o.sql)
 	}
 	for _, gr := range groups {
-		stmts = append(stmts, p.asOwner(gr.owner, p.grant(gr.privs, g.kind, gr.names))...)
+		why := fmt.Sprintf("missing %s on %d %s", strings.Join(gr.privs, ", "), len(gr.names), strings.ToLower(g.kind))
+		if len(gr.names) > 1 {
+			why += "s"
+		}
+		stmts = append(stmts, p.asOwner(gr.owner, give(p.grant(gr.privs, g.kind, gr.names), why))...)
 	}
 	return stmts, held, missing, extra
 }

@@ -75,7 +75,7 @@ func declaredOn(dc DeclaredCreator, d *catalog.Database, s *catalog.Schema) bool
 // act for are still the role's state: what they hold is in the document and
 // the checksum, what they grant too much fails the item with the fix, and
 // what they miss is reported as an uncovered creator.
-func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, st *ScopeState) (stmts []string, held, missing, extra int) {
+func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, st *ScopeState) (stmts []Step, held, missing, extra int) {
 	type key struct{ creator, objtype string }
 	want := map[key][]string{}
 	uncovered := map[string]bool{}
@@ -154,8 +154,8 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 
 // planGlobalDefaults revokes every global (no IN SCHEMA) default privilege
 // that grants to the role: a schema-level REVOKE cannot override one.
-func (p *planner) planGlobalDefaults(d *catalog.Database) []string {
-	var stmts []string
+func (p *planner) planGlobalDefaults(d *catalog.Database) []Step {
+	var stmts []Step
 	for _, row := range d.DefaultACLs {
 		if row.Schema != "" {
 			continue
@@ -176,14 +176,14 @@ func (p *planner) planGlobalDefaults(d *catalog.Database) []string {
 	return stmts
 }
 
-func (p *planner) defaultStmts(creator, schema, kind string, d objDiff) []string {
+func (p *planner) defaultStmts(creator, schema, kind string, d objDiff) []Step {
 	prefix := "ALTER DEFAULT PRIVILEGES FOR ROLE " + sqlq.Ident(creator)
 	if schema != "" {
 		prefix += " IN SCHEMA " + sqlq.Ident(schema)
 	}
-	var out []string
+	var out []Step
 	if len(d.grantOpt) > 0 {
-		out = append(out, prefix+" REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+" ON "+kind+" FROM "+p.ident()+" CASCADE")
+		out = append(out, take(prefix+" REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+" ON "+kind+" FROM "+p.ident()+" CASCADE", "default grant option, never declared"))
 	}
 	var revoke []string
 	for _, g := range sortedKeys(d.extra) {
@@ -192,10 +192,14 @@ func (p *planner) defaultStmts(creator, schema, kind string, d objDiff) []string
 	if len(revoke) > 0 {
 		spec.SortPrivileges(revoke)
 		revoke = slices.Compact(revoke)
-		out = append(out, prefix+" REVOKE "+strings.Join(revoke, ", ")+" ON "+kind+" FROM "+p.ident())
+		why := "default privileges not declared for objects " + creator + " creates here"
+		if schema == "" {
+			why = "global default privileges of " + creator + ", never declared"
+		}
+		out = append(out, take(prefix+" REVOKE "+strings.Join(revoke, ", ")+" ON "+kind+" FROM "+p.ident(), why))
 	}
 	if len(d.missing) > 0 {
-		out = append(out, prefix+" GRANT "+strings.Join(d.missing, ", ")+" ON "+kind+" TO "+p.ident())
+		out = append(out, give(prefix+" GRANT "+strings.Join(d.missing, ", ")+" ON "+kind+" TO "+p.ident(), "objects "+creator+" creates here get the declared privileges"))
 	}
 	return out
 }

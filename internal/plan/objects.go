@@ -74,12 +74,16 @@ func (d objDiff) changes() bool {
 // granted but that are not desired, and everything granted by third roles
 // (as that grantor, since a superuser's REVOKE acts as the owner and leaves
 // another grantor's entry in place, silently).
-func (p *planner) revokes(o object, d objDiff) []string {
-	var out []string
+func (p *planner) revokes(o object, d objDiff, in bool) []Step {
+	var out []Step
 	on := " ON " + o.kind + " " + o.sql + " FROM " + p.ident()
 	if len(d.grantOpt) > 0 {
-		out = append(out, p.asOwner(o.owner, "REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE")...)
+		out = append(out, p.asOwner(o.owner, take("REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE", "held with grant option, which is never declared"))...)
 		p.warnCascade(o)
+	}
+	why := "held but not declared"
+	if !in {
+		why = "held outside the declared scopes"
 	}
 	for _, grantor := range sortedKeys(d.extra) {
 		privs := slices.Clone(d.extra[grantor])
@@ -91,14 +95,18 @@ func (p *planner) revokes(o object, d objDiff) []string {
 			p.warnCascade(o)
 		}
 		if grantor == o.owner {
-			out = append(out, p.asOwner(o.owner, stmt)...)
+			out = append(out, p.asOwner(o.owner, take(stmt, why))...)
 			continue
 		}
 		if !p.canSetRole(grantor) {
 			p.unrevocable(grantor, "%s on %s %s", strings.Join(privs, ", "), strings.ToLower(o.kind), o.display)
 			continue
 		}
-		out = append(out, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
+		third := "granted by " + grantor + ", not by the owner: stile's grants come from the owner"
+		if !in {
+			third = "granted by " + grantor + ", outside the declared scopes"
+		}
+		out = append(out, as(grantor, "as "+grantor+", who granted it (a superuser's REVOKE would leave it)", take(stmt, third))...)
 	}
 	return out
 }
@@ -137,7 +145,7 @@ func (p *planner) qualified(o object) string {
 
 // columnRevokes removes every column-level grant of the role on a relation:
 // the desired state has none. They run before table-level statements.
-func (p *planner) columnRevokes(o object) (stmts []string, extra []string) {
+func (p *planner) columnRevokes(o object) (stmts []Step, extra []string) {
 	byGrantor := map[string]map[string][]string{} // grantor -> privilege -> columns
 	cascade := map[string]bool{}
 	for _, c := range o.columns {
@@ -164,11 +172,12 @@ func (p *planner) columnRevokes(o object) (stmts []string, extra []string) {
 		if cascade[grantor] {
 			stmt += " CASCADE"
 		}
+		const why = "column privileges are never declared"
 		switch {
 		case grantor == o.owner:
-			stmts = append(stmts, p.asOwner(o.owner, stmt)...)
+			stmts = append(stmts, p.asOwner(o.owner, take(stmt, why))...)
 		case p.canSetRole(grantor):
-			stmts = append(stmts, "SET ROLE "+sqlq.Ident(grantor), stmt, "RESET ROLE")
+			stmts = append(stmts, as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
 		default:
 			p.unrevocable(grantor, "column privileges on %s", o.display)
 		}

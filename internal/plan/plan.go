@@ -43,11 +43,11 @@ type Result struct {
 	NeedsPassword bool
 }
 
-// Block is a group of statements run in one transaction: Database "" is the
+// Block is a group of steps run in one transaction: Database "" is the
 // role-level block, run on the maintenance database.
 type Block struct {
-	Database   string
-	Statements []string
+	Database string
+	Steps    []Step
 }
 
 // Make computes the plan for in against snap. Failures (a missing database,
@@ -140,10 +140,10 @@ type planner struct {
 	needs            map[string]*membershipNeed // memberships the admin lacks
 	uncovered        map[string]bool            // creators the admin cannot set default privileges for
 	requires         map[string]bool            // declared creators that do not exist yet
-	roleStmts        []string
-	dbStmts          map[string][]string
+	roleStmts        []Step
+	dbStmts          map[string][]Step
 	retire           []Block // a retirement's blocks, in order: databases, then the role
-	roleBlockDBStmts []string
+	roleBlockDBStmts []Step
 	needsPW          bool
 }
 
@@ -159,7 +159,7 @@ func newPlanner(b *Batch, in Input) *planner {
 		roles:   b.roles,
 		holds:   b.holds[in.RoleName],
 		scopes:  map[string][]string{},
-		dbStmts: map[string][]string{},
+		dbStmts: map[string][]Step{},
 	}
 	p.target, p.exists = p.roles[p.role]
 	p.state = State{
@@ -366,7 +366,7 @@ func (p *planner) blocks() []Block {
 	var out []Block
 	role := append(slices.Clone(p.roleStmts), p.roleBlockDBStmts...)
 	if len(role) > 0 {
-		out = append(out, Block{Statements: collapseRoleSwitches(role)})
+		out = append(out, Block{Steps: collapseRoleSwitches(role)})
 	}
 	dbs := make([]string, 0, len(p.dbStmts))
 	for db, st := range p.dbStmts {
@@ -376,7 +376,7 @@ func (p *planner) blocks() []Block {
 	}
 	slices.Sort(dbs)
 	for _, db := range dbs {
-		out = append(out, Block{Database: db, Statements: collapseRoleSwitches(p.dbStmts[db])})
+		out = append(out, Block{Database: db, Steps: collapseRoleSwitches(p.dbStmts[db])})
 	}
 	return out
 }
@@ -384,7 +384,7 @@ func (p *planner) blocks() []Block {
 func summary(blocks []Block, unmanaged int) string {
 	n := 0
 	for _, b := range blocks {
-		n += len(b.Statements)
+		n += len(b.Steps)
 	}
 	msg := fmt.Sprintf("%d statement(s) in %d block(s)", n, len(blocks))
 	if unmanaged > 0 {

@@ -9,9 +9,11 @@ import (
 const rule = "-- ========================================================="
 
 // Render returns the plan's SQL as a psql script: the role-level block, then
-// one \connect + BEGIN … COMMIT block per database in name order. An empty
-// plan is "-- no changes". Unmanaged items are listed as comments, one per
-// line with line breaks removed, so no name can escape the comment.
+// one \connect + BEGIN … COMMIT block per database in name order, each
+// step after a comment that says why it is there ("-- destructive: …" for
+// what takes something away). An empty plan is "-- no changes". Unmanaged
+// items are listed as comments, one per line with line breaks removed, so no
+// name can escape the comment.
 func Render(role string, blocks []Block, unmanaged []string) string {
 	var b strings.Builder
 	if len(blocks) == 0 {
@@ -28,8 +30,13 @@ func Render(role string, blocks []Block, unmanaged []string) string {
 			b.WriteString(rule + "\n-- Database: " + comment(blk.Database) + "\n" + rule + "\n")
 			b.WriteString(sqlq.PsqlConnect(blk.Database) + "\nBEGIN;\n")
 		}
-		for _, s := range blk.Statements {
-			b.WriteString(s + ";\n")
+		last := ""
+		for _, s := range blk.Steps {
+			if why := reasonLine(s); why != "" && why != last {
+				b.WriteString(why)
+				last = why
+			}
+			b.WriteString(s.SQL + ";\n")
 		}
 		b.WriteString("COMMIT;\n")
 	}
@@ -57,6 +64,18 @@ func RenderFailed(reasons, unmanaged []string) string {
 		}
 	}
 	return b.String()
+}
+
+// reasonLine is the comment that says why a step is there; a destructive
+// step's says so first, which the web app marks.
+func reasonLine(s Step) string {
+	switch {
+	case s.Reason == "":
+		return ""
+	case s.Destructive:
+		return "-- destructive: " + comment(s.Reason) + "\n"
+	}
+	return "-- " + comment(s.Reason) + "\n"
 }
 
 // comment makes s safe inside a -- comment line.

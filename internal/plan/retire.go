@@ -51,14 +51,14 @@ func (p *planner) planRetire() {
 		p.curDB = d
 		p.canActFor(heir)
 		p.curDB = nil
-		p.retire = append(p.retire, Block{Database: d.Name, Statements: []string{
-			"REASSIGN OWNED BY " + p.ident() + " TO " + sqlq.Ident(heir),
-			"DROP OWNED BY " + p.ident(),
+		p.retire = append(p.retire, Block{Database: d.Name, Steps: []Step{
+			take("REASSIGN OWNED BY "+p.ident()+" TO "+sqlq.Ident(heir), "what the role owns here goes to "+heir),
+			take("DROP OWNED BY "+p.ident(), "its grants and default privileges here are dropped"),
 		}})
 	}
-	p.retire = append(p.retire, Block{Statements: []string{
-		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = " + sqlq.Literal(p.role),
-		"DROP ROLE " + p.ident(),
+	p.retire = append(p.retire, Block{Steps: []Step{
+		take("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "+sqlq.Literal(p.role), "its sessions end"),
+		take("DROP ROLE "+p.ident(), "the role is retired"),
 	}})
 	p.state.Warnings = append(p.state.Warnings, "retirement: everything the role owns goes to the heir, its grants are dropped, its sessions are ended, and the role is dropped")
 }

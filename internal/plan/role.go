@@ -18,9 +18,9 @@ func (p *planner) planRole() {
 		if p.major >= 16 && !p.super {
 			// A CREATEROLE admin gets only an ADMIN membership in the roles it
 			// creates; it needs INHERIT to set their default privileges.
-			p.roleStmts = append(p.roleStmts, "SET createrole_self_grant = 'set, inherit'")
+			p.roleStmts = append(p.roleStmts, give("SET createrole_self_grant = 'set, inherit'", "a CREATEROLE admin needs INHERIT on the roles it creates to set their default privileges"))
 		}
-		p.roleStmts = append(p.roleStmts, "CREATE ROLE "+p.ident()+" WITH LOGIN INHERIT "+pw)
+		p.roleStmts = append(p.roleStmts, give("CREATE ROLE "+p.ident()+" WITH LOGIN INHERIT "+pw, "the role does not exist"))
 		p.needsPW = true
 		return
 	}
@@ -72,7 +72,12 @@ func (p *planner) planRole() {
 	if t.ValidUntil != "" && t.ValidUntil != "infinity" {
 		attrs = append(attrs, "VALID UNTIL 'infinity'")
 	}
+	var why []string
+	if len(attrs) > 0 {
+		why = append(why, "attributes differ from LOGIN INHERIT and no others")
+	}
 	if !p.in.HasPassword || p.in.Role.RotatePassword {
+		why = append(why, "a new password")
 		attrs = append(attrs, pw)
 		p.needsPW = true
 		if !p.in.HasPassword {
@@ -80,7 +85,7 @@ func (p *planner) planRole() {
 		}
 	}
 	if len(attrs) > 0 {
-		p.roleStmts = append(p.roleStmts, "ALTER ROLE "+p.ident()+" WITH "+strings.Join(attrs, " "))
+		p.roleStmts = append(p.roleStmts, give("ALTER ROLE "+p.ident()+" WITH "+strings.Join(attrs, " "), strings.Join(why, "; ")))
 	}
 }
 
@@ -103,7 +108,7 @@ func (p *planner) planMemberships() {
 		}
 	}
 	haveSource := false
-	var stmts []string
+	var stmts []Step
 	for _, m := range p.snap.Members {
 		if m.Role == p.role && m.Member != p.role {
 			if !(m.Member == p.admin && m.AdminOption) {
@@ -129,7 +134,11 @@ func (p *planner) planMemberships() {
 				continue
 			}
 		}
-		stmts = append(stmts, stmt)
+		why := "a membership the declaration does not have"
+		if src != "" {
+			why = "the declared membership is in " + src + " alone, with INHERIT"
+		}
+		stmts = append(stmts, take(stmt, why))
 		p.checkRoleAdmin(m.Role)
 	}
 	if src != "" && !haveSource {
@@ -137,7 +146,7 @@ func (p *planner) planMemberships() {
 		if p.major >= 16 {
 			stmt += " WITH INHERIT TRUE"
 		}
-		stmts = append(stmts, stmt)
+		stmts = append(stmts, give(stmt, "the declared source role"))
 	}
 	if len(p.state.Members) > 0 {
 		p.warn("other roles are members of this role and can use its privileges: %s", strings.Join(p.state.Members, ", "))
@@ -218,12 +227,12 @@ func depType(t string) string {
 	return "dependency " + strconv.Quote(t)
 }
 
-func dedupe(s []string) []string {
+func dedupe(s []Step) []Step {
 	seen := map[string]bool{}
 	out := s[:0]
 	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
+		if !seen[x.SQL] {
+			seen[x.SQL] = true
 			out = append(out, x)
 		}
 	}

@@ -14,21 +14,36 @@ var sqlKeywords = map[string]bool{
 	"SET": true, "RESET": true, "CASCADE": true, "OPTION": true, "GRANTED": true, "BY": true, "PASSWORD": true,
 }
 
+// destructiveMark starts the comment the planner writes before a step that
+// takes something away (plan.Step.Destructive).
+const destructiveMark = "-- destructive:"
+
 // highlightSQL renders a plan's SQL as HTML: every piece of text is escaped
 // first, then comments, psql meta-commands and keywords get a span. Only
-// whole unquoted words are matched, so names are never marked up.
+// whole unquoted words are matched, so names are never marked up. The
+// statements a "-- destructive:" comment introduces, up to the next comment,
+// are marked as such (class d).
 func highlightSQL(sql string) template.HTML {
 	var b strings.Builder
+	destructive := false
 	for i, line := range strings.Split(strings.TrimRight(sql, "\n"), "\n") {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		switch {
+		case strings.HasPrefix(line, destructiveMark):
+			destructive = true
+			b.WriteString(`<span class="c d">` + html.EscapeString(line) + `</span>`)
 		case strings.HasPrefix(line, "--"):
+			destructive = false
 			b.WriteString(`<span class="c">` + html.EscapeString(line) + `</span>`)
 		case strings.HasPrefix(line, `\`):
+			destructive = false
 			b.WriteString(`<span class="m">` + html.EscapeString(line) + `</span>`)
+		case destructive && line != "COMMIT;" && line != "RESET ROLE;":
+			b.WriteString(`<span class="d">` + highlightLine(line) + `</span>`)
 		default:
+			destructive = false
 			b.WriteString(highlightLine(line))
 		}
 	}

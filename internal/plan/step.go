@@ -1,0 +1,26 @@
+package plan
+
+// Step is one statement of a plan and why it is there. Steps stay data until
+// Render: the SQL runs as it is, Reason is a comment for the reviewer, and
+// Destructive marks what takes something away (REVOKE, DROP, REASSIGN),
+// which the rendered plan and the web app call out.
+type Step struct {
+	SQL         string `json:"sql"`
+	Reason      string `json:"reason,omitempty"`
+	Destructive bool   `json:"destructive,omitempty"`
+}
+
+// give is a step that adds what the declaration wants.
+func give(sql, reason string) Step { return Step{SQL: sql, Reason: reason} }
+
+// take is a step that takes something away.
+func take(sql, reason string) Step { return Step{SQL: sql, Reason: reason, Destructive: true} }
+
+// SQL returns the statements of steps, in order.
+func SQL(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.SQL
+	}
+	return out
+}
