@@ -38,11 +38,11 @@ func BenchmarkAgentHop(b *testing.B) {
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	log := slog.New(slog.DiscardHandler)
 	hub := agent.NewHub(st, box, false, "bench", log)
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub, RolePrefix: "stile"})
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, "bench", log, hub))
+	srv := httptest.NewServer(server.New(svc, log, hub))
 	defer srv.Close()
 	token, err := svc.CreateAgent(ctx, "remote")
 	if err != nil {

@@ -15,14 +15,13 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/proxy"
-	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 )
 
 // servePG runs the server's PostgreSQL listener on addr: the user name is a
 // resource role, the password the API token. TLS uses the server's
 // certificate, or one generated at start.
-func servePG(ctx context.Context, addr, certFile, keyFile, token string, svc *service.Service, log *slog.Logger) (net.Addr, error) {
+func servePG(ctx context.Context, addr, certFile, keyFile string, svc *service.Service, log *slog.Logger) (net.Addr, error) {
 	var cert tls.Certificate
 	var err error
 	if certFile != "" {
@@ -41,12 +40,9 @@ func servePG(ctx context.Context, addr, certFile, keyFile, token string, svc *se
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		Log: log,
 		Open: func(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
-			p := service.Admin
-			if !secret.TokenEqual(password, token) {
-				var err error
-				if p, err = svc.TokenPrincipal(ctx, password); err != nil {
-					return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
-				}
+			p, err := svc.Authenticate(ctx, password)
+			if err != nil {
+				return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
 			}
 			c, err := svc.Connect(ctx, p, user, database)
 			if err != nil {

@@ -143,7 +143,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
-		RolePrefix: prefix, LockDatabase: lockDB, Logger: log,
+		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
 		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, Audit: exporter,
 	})
 	if err != nil {
@@ -160,13 +160,13 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	if c.pgListen != "" {
-		addr, err := servePG(ctx, c.pgListen, c.tlsCert, c.tlsKey, token, svc, log.With("component", "pg"))
+		addr, err := servePG(ctx, c.pgListen, c.tlsCert, c.tlsKey, svc, log.With("component", "pg"))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
-	srv := &http.Server{Handler: server.New(svc, token, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: server.New(svc, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"
 	if c.tlsCert != "" {
 		scheme = "https"

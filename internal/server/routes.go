@@ -1,98 +1,147 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+)
 
-// routes lists every route of the API.
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	s.mux.HandleFunc("GET /api/v1/openapi.yaml", s.authed(s.openAPI))
+// Level is who may call a route.
+type Level int
 
-	s.mux.HandleFunc("GET /api/v1/agents", s.authed(s.listAgents))
-	s.mux.HandleFunc("POST /api/v1/agents", s.authed(s.createAgent))
-	s.mux.HandleFunc("DELETE /api/v1/agents/{name}", s.authed(s.revokeAgent))
+// Levels.
+const (
+	Public Level = iota // anyone (or, for agent routes, whoever holds an agent token)
+	Member              // any signed-in user; the service decides what they see
+	Admin               // the admin token or an admin user
+)
+
+func (l Level) String() string { return [...]string{"public", "member", "admin"}[l] }
+
+// Route is one entry of the route table: its pattern, who may call it, and
+// whether it is part of the JSON API (listed in openapi.yaml) or the web
+// app.
+type Route struct {
+	Pattern string
+	Level   Level
+	API     bool
+	handler http.Handler
+}
+
+type apiHandler = func(http.ResponseWriter, *http.Request) error
+type pageHandler = func(http.ResponseWriter, *http.Request, string)
+
+// Routes returns every route the server serves, each with its level in one
+// place: a test walks this table as a stranger and as a member.
+func (s *Server) Routes() []Route {
+	api := func(pattern string, l Level, h apiHandler) Route {
+		return Route{Pattern: pattern, Level: l, API: true, handler: s.guard(l == Admin, h)}
+	}
+	w := s.web
+	page := func(pattern string, l Level, h pageHandler) Route {
+		if l == Admin {
+			return Route{Pattern: pattern, Level: l, handler: w.Page(h)}
+		}
+		return Route{Pattern: pattern, Level: l, handler: w.MemberPage(h)}
+	}
+	public := func(pattern string, h http.Handler) Route { return Route{Pattern: pattern, Level: Public, handler: h} }
+
+	routes := []Route{
+		public("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })),
+		api("GET /api/v1/openapi.yaml", Admin, s.openAPI),
+
+		api("GET /api/v1/agents", Admin, s.listAgents),
+		api("POST /api/v1/agents", Admin, s.createAgent),
+		api("DELETE /api/v1/agents/{name}", Admin, s.revokeAgent),
+		api("GET /api/v1/resources", Admin, s.listResources),
+		api("POST /api/v1/resources/import", Admin, s.importResources),
+		api("PUT /api/v1/resources/{name}/admin", Admin, s.setAdmin),
+		api("POST /api/v1/admins/import", Admin, s.importAdmins),
+		api("POST /api/v1/resources/{name}/health", Admin, s.health),
+		api("POST /api/v1/plans", Admin, s.plan),
+		api("GET /api/v1/plans/{sid}", Admin, s.planStatus),
+		api("POST /api/v1/resources/{name}/apply", Admin, s.apply),
+		api("GET /api/v1/roles", Member, s.listRoles),
+		api("GET /api/v1/roles/{name}", Member, s.getRole),
+		api("POST /api/v1/roles/{name}/reveal", Admin, s.revealRole),
+		api("POST /api/v1/roles/{name}/retire", Admin, s.retireRole),
+		api("GET /api/v1/connect", Member, s.connect),
+		api("POST /api/v1/connections/cancel", Member, s.cancelQuery),
+		api("GET /api/v1/users", Admin, s.listUsers),
+		api("POST /api/v1/users", Admin, s.createUser),
+		api("POST /api/v1/users/{name}/disable", Admin, s.disableUser),
+		api("GET /api/v1/users/{name}/tokens", Admin, s.listTokens),
+		api("POST /api/v1/users/{name}/tokens", Admin, s.createToken),
+		api("DELETE /api/v1/tokens/{id}", Admin, s.revokeToken),
+		api("GET /api/v1/groups", Admin, s.listGroups),
+		api("POST /api/v1/groups", Admin, s.createGroup),
+		api("PUT /api/v1/groups/{group}/members/{user}", Admin, s.addMember),
+		api("DELETE /api/v1/groups/{group}/members/{user}", Admin, s.removeMember),
+		api("GET /api/v1/access", Admin, s.listAccess),
+		api("PUT /api/v1/access/{role}/{group}", Admin, s.grantAccess),
+		api("DELETE /api/v1/access/{role}/{group}", Admin, s.revokeAccess),
+		api("PUT /api/v1/approval-required/{role}", Admin, s.requireApproval),
+		api("DELETE /api/v1/approval-required/{role}", Admin, s.requireApproval),
+		api("GET /api/v1/approvals", Admin, s.listApprovals),
+		api("POST /api/v1/approvals/{id}/{decision}", Admin, s.decide),
+		api("GET /api/v1/sessions", Admin, s.listSessions),
+		api("GET /api/v1/sessions/{sid}", Admin, s.getSession),
+
+		// The web app: a session cookie after sign-in, CSRF on every POST.
+		public("GET /static/", w.Static()),
+		public("GET /login", http.HandlerFunc(w.Login)),
+		public("POST /login", http.HandlerFunc(w.Login)),
+		page("POST /logout", Member, w.Logout),
+		page("GET /{$}", Member, w.Home),
+		page("GET /inventory", Admin, w.Inventory),
+		page("POST /inventory/preview", Admin, w.InventoryPreview),
+		page("POST /inventory/import", Admin, w.InventoryImport),
+		page("POST /inventory/remove", Admin, w.InventoryRemove),
+		page("GET /manage", Admin, w.Manage),
+		page("POST /manage/admin", Admin, w.ManageAdmin),
+		page("POST /manage/import", Admin, w.ManageImport),
+		page("POST /manage/bulk", Admin, w.ManageBulk),
+		page("GET /provision", Admin, w.Provision),
+		page("POST /provision/preview", Admin, w.ProvisionPreview),
+		page("POST /provision/plan", Admin, w.ProvisionPlan),
+		page("POST /provision/apply", Admin, w.ProvisionApply),
+		page("POST /provision/apply-all", Admin, w.ProvisionApplyAll),
+		page("GET /resources/{name}", Admin, w.Resource),
+		page("POST /resources/{name}/replan", Admin, w.ResourceReplan),
+		page("GET /resources/{name}/wizard", Admin, w.ResourceWizardForm),
+		page("POST /resources/{name}/wizard", Admin, w.ResourceWizard),
+		page("GET /roles", Member, w.Roles),
+		page("GET /roles/{name}", Member, w.Role),
+		page("POST /roles/{name}/access", Admin, w.RoleAccess),
+		page("POST /roles/{name}/approval", Admin, w.RoleApproval),
+		page("POST /roles/{name}/reveal", Admin, w.RoleReveal),
+		page("POST /roles/{name}/retire", Admin, w.RoleRetire),
+		page("GET /people", Admin, w.People),
+		page("POST /people/users", Admin, w.PeopleCreateUser),
+		page("POST /people/users/{name}/disable", Admin, w.PeopleDisable),
+		page("POST /people/users/{name}/tokens", Admin, w.PeopleToken),
+		page("POST /people/tokens/{id}/revoke", Admin, w.PeopleRevoke),
+		page("POST /people/groups", Admin, w.PeopleCreateGroup),
+		page("POST /people/groups/{group}/members", Admin, w.PeopleMember),
+		page("GET /approvals", Admin, w.Approvals),
+		page("POST /approvals/{id}/{decision}", Admin, w.Decide),
+		page("GET /sessions", Admin, w.Sessions),
+		page("GET /sessions/{sid}", Admin, w.Session),
+		page("GET /sessions/{sid}/download", Admin, w.SessionDownload),
+	}
 	if s.hub != nil {
-		// Agents authenticate with their own token, not the admin's.
-		s.mux.Handle("GET /api/v1/agent/connect", s.hub)
+		// Agents authenticate with their own token, not a person's.
+		routes = append(routes, public("GET /api/v1/agent/connect", s.hub))
 		if h, ok := s.hub.(interface {
 			ServeStream(http.ResponseWriter, *http.Request)
 		}); ok {
-			s.mux.HandleFunc("GET /api/v1/agent/stream", h.ServeStream)
+			routes = append(routes, public("GET /api/v1/agent/stream", http.HandlerFunc(h.ServeStream)))
 		}
 	}
-	s.mux.HandleFunc("GET /api/v1/resources", s.authed(s.listResources))
-	s.mux.HandleFunc("POST /api/v1/resources/import", s.authed(s.importResources))
-	s.mux.HandleFunc("PUT /api/v1/resources/{name}/admin", s.authed(s.setAdmin))
-	s.mux.HandleFunc("POST /api/v1/admins/import", s.authed(s.importAdmins))
-	s.mux.HandleFunc("POST /api/v1/resources/{name}/health", s.authed(s.health))
-	s.mux.HandleFunc("POST /api/v1/plans", s.authed(s.plan))
-	s.mux.HandleFunc("GET /api/v1/plans/{sid}", s.authed(s.planStatus))
-	s.mux.HandleFunc("POST /api/v1/resources/{name}/apply", s.authed(s.apply))
-	s.mux.HandleFunc("GET /api/v1/roles", s.member(s.listRoles))
-	s.mux.HandleFunc("GET /api/v1/roles/{name}", s.member(s.getRole))
-	s.mux.HandleFunc("POST /api/v1/roles/{name}/reveal", s.authed(s.revealRole))
-	s.mux.HandleFunc("POST /api/v1/roles/{name}/retire", s.authed(s.retireRole))
-	s.mux.HandleFunc("GET /api/v1/connect", s.member(s.connect))
-	s.mux.HandleFunc("POST /api/v1/connections/cancel", s.member(s.cancelQuery))
-	s.mux.HandleFunc("GET /api/v1/users", s.authed(s.listUsers))
-	s.mux.HandleFunc("POST /api/v1/users", s.authed(s.createUser))
-	s.mux.HandleFunc("POST /api/v1/users/{name}/disable", s.authed(s.disableUser))
-	s.mux.HandleFunc("GET /api/v1/users/{name}/tokens", s.authed(s.listTokens))
-	s.mux.HandleFunc("POST /api/v1/users/{name}/tokens", s.authed(s.createToken))
-	s.mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.authed(s.revokeToken))
-	s.mux.HandleFunc("GET /api/v1/groups", s.authed(s.listGroups))
-	s.mux.HandleFunc("POST /api/v1/groups", s.authed(s.createGroup))
-	s.mux.HandleFunc("PUT /api/v1/groups/{group}/members/{user}", s.authed(s.addMember))
-	s.mux.HandleFunc("DELETE /api/v1/groups/{group}/members/{user}", s.authed(s.removeMember))
-	s.mux.HandleFunc("GET /api/v1/access", s.authed(s.listAccess))
-	s.mux.HandleFunc("PUT /api/v1/access/{role}/{group}", s.authed(s.grantAccess))
-	s.mux.HandleFunc("DELETE /api/v1/access/{role}/{group}", s.authed(s.revokeAccess))
-	s.mux.HandleFunc("PUT /api/v1/approval-required/{role}", s.authed(s.requireApproval))
-	s.mux.HandleFunc("DELETE /api/v1/approval-required/{role}", s.authed(s.requireApproval))
-	s.mux.HandleFunc("GET /api/v1/approvals", s.authed(s.listApprovals))
-	s.mux.HandleFunc("POST /api/v1/approvals/{id}/{decision}", s.authed(s.decide))
-	s.mux.HandleFunc("GET /api/v1/sessions", s.authed(s.listSessions))
-	s.mux.HandleFunc("GET /api/v1/sessions/{sid}", s.authed(s.getSession))
+	return routes
+}
 
-	// The web app: a session cookie after sign-in, CSRF on every POST.
-	w := s.web
-	s.mux.Handle("GET /static/", w.Static())
-	s.mux.HandleFunc("GET /login", w.Login)
-	s.mux.HandleFunc("POST /login", w.Login)
-	s.mux.HandleFunc("POST /logout", w.MemberPage(w.Logout))
-	s.mux.HandleFunc("GET /{$}", w.MemberPage(w.Home))
-	s.mux.HandleFunc("GET /inventory", w.Page(w.Inventory))
-	s.mux.HandleFunc("POST /inventory/preview", w.Page(w.InventoryPreview))
-	s.mux.HandleFunc("POST /inventory/import", w.Page(w.InventoryImport))
-	s.mux.HandleFunc("POST /inventory/remove", w.Page(w.InventoryRemove))
-	s.mux.HandleFunc("GET /manage", w.Page(w.Manage))
-	s.mux.HandleFunc("POST /manage/admin", w.Page(w.ManageAdmin))
-	s.mux.HandleFunc("POST /manage/import", w.Page(w.ManageImport))
-	s.mux.HandleFunc("POST /manage/bulk", w.Page(w.ManageBulk))
-	s.mux.HandleFunc("GET /provision", w.Page(w.Provision))
-	s.mux.HandleFunc("POST /provision/preview", w.Page(w.ProvisionPreview))
-	s.mux.HandleFunc("POST /provision/plan", w.Page(w.ProvisionPlan))
-	s.mux.HandleFunc("POST /provision/apply", w.Page(w.ProvisionApply))
-	s.mux.HandleFunc("POST /provision/apply-all", w.Page(w.ProvisionApplyAll))
-	s.mux.HandleFunc("GET /resources/{name}", w.Page(w.Resource))
-	s.mux.HandleFunc("POST /resources/{name}/replan", w.Page(w.ResourceReplan))
-	s.mux.HandleFunc("GET /resources/{name}/wizard", w.Page(w.ResourceWizardForm))
-	s.mux.HandleFunc("POST /resources/{name}/wizard", w.Page(w.ResourceWizard))
-	s.mux.HandleFunc("GET /roles", w.MemberPage(w.Roles))
-	s.mux.HandleFunc("GET /roles/{name}", w.MemberPage(w.Role))
-	s.mux.HandleFunc("POST /roles/{name}/access", w.Page(w.RoleAccess))
-	s.mux.HandleFunc("POST /roles/{name}/approval", w.Page(w.RoleApproval))
-	s.mux.HandleFunc("POST /roles/{name}/reveal", w.Page(w.RoleReveal))
-	s.mux.HandleFunc("POST /roles/{name}/retire", w.Page(w.RoleRetire))
-	s.mux.HandleFunc("GET /people", w.Page(w.People))
-	s.mux.HandleFunc("POST /people/users", w.Page(w.PeopleCreateUser))
-	s.mux.HandleFunc("POST /people/users/{name}/disable", w.Page(w.PeopleDisable))
-	s.mux.HandleFunc("POST /people/users/{name}/tokens", w.Page(w.PeopleToken))
-	s.mux.HandleFunc("POST /people/tokens/{id}/revoke", w.Page(w.PeopleRevoke))
-	s.mux.HandleFunc("POST /people/groups", w.Page(w.PeopleCreateGroup))
-	s.mux.HandleFunc("POST /people/groups/{group}/members", w.Page(w.PeopleMember))
-	s.mux.HandleFunc("GET /approvals", w.Page(w.Approvals))
-	s.mux.HandleFunc("POST /approvals/{id}/{decision}", w.Page(w.Decide))
-	s.mux.HandleFunc("GET /sessions", w.Page(w.Sessions))
-	s.mux.HandleFunc("GET /sessions/{sid}", w.Page(w.Session))
-	s.mux.HandleFunc("GET /sessions/{sid}/download", w.Page(w.SessionDownload))
+// routes registers the route table.
+func (s *Server) routes() {
+	for _, r := range s.Routes() {
+		s.mux.Handle(r.Pattern, r.handler)
+	}
 }

@@ -1,5 +1,7 @@
-// Package server is stile's HTTP API. Every route requires the admin API
-// token; handlers decode JSON, call the service and encode JSON.
+// Package server is stile's HTTP front: the JSON API and the web app, every
+// route in one table (Routes) with the level it needs (public, member,
+// admin). Tokens are authenticated by the service; handlers decode JSON,
+// call the service and encode JSON, and errors take the one httperr path.
 package server
 
 import (
@@ -12,7 +14,6 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/httperr"
-	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/web"
 )
@@ -22,19 +23,17 @@ const maxBody = 16 << 20
 
 // Server serves the API and the web app on one listener.
 type Server struct {
-	svc   *service.Service
-	hub   http.Handler
-	web   *web.App
-	token string
-	log   *slog.Logger
-	mux   *http.ServeMux
+	svc *service.Service
+	hub http.Handler
+	web *web.App
+	log *slog.Logger
+	mux *http.ServeMux
 }
 
-// New returns a Server that accepts token as the admin bearer token (and as
-// the web app's sign-in token); hub, if not nil, takes remote agents'
-// connections.
-func New(svc *service.Service, token string, log *slog.Logger, hub http.Handler) *Server {
-	s := &Server{svc: svc, hub: hub, web: web.New(svc, token, log.With("component", "web")), token: token, log: log, mux: http.NewServeMux()}
+// New returns a Server; the service authenticates every bearer token and
+// the web app's sign-in. hub, if not nil, takes remote agents' connections.
+func New(svc *service.Service, log *slog.Logger, hub http.Handler) *Server {
+	s := &Server{svc: svc, hub: hub, web: web.New(svc, log.With("component", "web")), log: log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -42,20 +41,11 @@ func New(svc *service.Service, token string, log *slog.Logger, hub http.Handler)
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// authed wraps an admin-only handler: the bearer token must be the admin
-// token (constant-time compare) or an admin user's personal token.
-func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return s.guard(true, h)
-}
-
-// member wraps a handler any signed-in user may call; the handler checks
-// what the principal may see.
-func (s *Server) member(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return s.guard(false, h)
-}
-
 type principalKey struct{}
 
+// guard authenticates the bearer token through the service and, for an
+// admin route, requires an administrator; then it runs h with the principal
+// in the request's context and writes h's error.
 func (s *Server) guard(adminOnly bool, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
@@ -79,14 +69,10 @@ func (s *Server) guard(adminOnly bool, h func(http.ResponseWriter, *http.Request
 // authenticate resolves the request's bearer token to a principal.
 func (s *Server) authenticate(r *http.Request) (service.Principal, error) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	tok = strings.TrimSpace(tok)
-	if !ok || tok == "" {
+	if !ok {
 		return service.Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
 	}
-	if secret.TokenEqual(tok, s.token) {
-		return service.Admin, nil
-	}
-	return s.svc.TokenPrincipal(r.Context(), tok)
+	return s.svc.Authenticate(r.Context(), tok)
 }
 
 // principal is who the request acts as.

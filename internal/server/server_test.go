@@ -26,11 +26,11 @@ func newTestServer(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: "right-token"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(svc, "right-token", slog.New(slog.DiscardHandler), nil))
+	srv := httptest.NewServer(New(svc, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
 	return srv
 }

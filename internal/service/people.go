@@ -36,20 +36,6 @@ func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[s
 	return nil
 }
 
-// Principal is who a request acts as: the admin token, or a user through
-// one of their personal tokens.
-type Principal struct {
-	User  string
-	Admin bool
-	// tokenHash is the hash of the personal token it acts by (empty for
-	// the admin token): connections opened with it close when it is
-	// revoked.
-	tokenHash string
-}
-
-// Admin is the principal of the server's admin token.
-var Admin = Principal{User: "admin", Admin: true}
-
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 func checkName(kind, name string) error {
@@ -57,20 +43,6 @@ func checkName(kind, name string) error {
 		return errs.Invalidf("%s name %q must be 1-63 of [a-z0-9._-], starting with a letter or digit", kind, name)
 	}
 	return nil
-}
-
-// TokenPrincipal resolves a personal access token. Unknown, revoked or a
-// disabled user's tokens are errs.Unauthorized.
-func (s *Service) TokenPrincipal(ctx context.Context, token string) (Principal, error) {
-	hash := agent.TokenHash(token)
-	u, err := s.store.TokenUser(ctx, hash)
-	if err != nil {
-		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
-	}
-	if u.Disabled {
-		return Principal{}, errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
-	}
-	return Principal{User: u.Name, Admin: u.Admin, tokenHash: hash}, nil
 }
 
 // CreateUser adds a user; admin users may do everything the admin token can.

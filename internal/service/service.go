@@ -30,6 +30,9 @@ type Config struct {
 	Hub *agent.Hub
 	// RolePrefix starts every generated role name; it is fixed at first use.
 	RolePrefix string
+	// AdminToken is the admin API token: it authenticates as Admin on the
+	// API, the web sign-in and the PostgreSQL listener.
+	AdminToken string
 	// LockDatabase is where applies take the per-cluster advisory lock.
 	LockDatabase string
 	// SharedStore reports that other server replicas use the same store:
@@ -48,13 +51,15 @@ type Config struct {
 
 // Service implements stile's operations. It is safe for concurrent use.
 type Service struct {
-	store   store.Store
-	box     *secret.Box
-	agents  map[string]agent.Agent
-	prefix  string
-	lockDB  string
-	shared  bool
-	replica string
+	store  store.Store
+	box    *secret.Box
+	agents map[string]agent.Agent
+	prefix string
+	// adminToken authenticates as Admin (Authenticate).
+	adminToken string
+	lockDB     string
+	shared     bool
+	replica    string
 	// planTimeout and applyTimeout bound each job.
 	planTimeout, applyTimeout time.Duration
 	hub                       *agent.Hub
@@ -83,6 +88,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		box:          cfg.Box,
 		agents:       map[string]agent.Agent{},
 		prefix:       cfg.RolePrefix,
+		adminToken:   cfg.AdminToken,
 		lockDB:       cfg.LockDatabase,
 		shared:       cfg.SharedStore,
 		replica:      cfg.Replica,

@@ -19,12 +19,11 @@ const WebSessionTTL = 12 * time.Hour
 // knows the session and a restart keeps it.
 func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, csrf string, err error) {
 	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL)}
-	if token != "" {
-		if _, err := s.TokenPrincipal(ctx, token); err != nil {
-			return "", "", err
-		}
-		w.TokenHash = agent.TokenHash(token)
+	p, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return "", "", err
 	}
+	w.TokenHash = p.tokenHash // empty for the admin token
 	cookie = secret.NewToken()
 	w.IDHash = agent.TokenHash(cookie)
 	return cookie, w.CSRF, s.store.CreateWebSession(ctx, w)

@@ -104,11 +104,11 @@ func TestSignInWorksOnEveryReplica(t *testing.T) {
 	defer st.Close()
 	replica := func() string {
 		box, _ := secret.NewBox(make([]byte, secret.KeySize))
-		svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+		svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
+		srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
 		t.Cleanup(srv.Close)
 		return srv.URL
 	}

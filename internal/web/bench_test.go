@@ -78,11 +78,11 @@ func BenchmarkPages(b *testing.B) {
 	}
 
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
+	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}

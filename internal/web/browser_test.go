@@ -40,11 +40,11 @@ func startStile(t *testing.T) string {
 	t.Cleanup(func() { st.Close() })
 	key := make([]byte, secret.KeySize)
 	box, _ := secret.NewBox(key)
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, token, slog.New(slog.DiscardHandler), nil))
+	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

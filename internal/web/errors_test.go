@@ -62,11 +62,11 @@ func (b *syncBuffer) String() string {
 // startOn runs the real server wiring on st, logging to log.
 func startOn(t *testing.T, st store.Store, log *slog.Logger) string {
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile"})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(svc, token, log, nil))
+	srv := httptest.NewServer(server.New(svc, log, nil))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

@@ -50,12 +50,10 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	}
 	var recent []store.Session
 	for _, s := range all {
-		var shown bool
+		shown := false
 		switch s.Kind {
-		case service.KindConnect, service.KindReveal:
-			shown = p.Admin || s.Actor == p.User
-		case service.KindAccess, service.KindApproval:
-			shown = p.Admin
+		case service.KindConnect, service.KindReveal, service.KindAccess, service.KindApproval:
+			shown = p.MaySee(s)
 		}
 		if s.Role == rr.Name && shown && len(recent) < 50 {
 			recent = append(recent, s)

@@ -27,14 +27,14 @@ const cookieName = "stile_session"
 
 // App serves the web app.
 type App struct {
-	svc   *service.Service
-	token string
-	log   *slog.Logger
-	tmpl  *template.Template
+	svc  *service.Service
+	log  *slog.Logger
+	tmpl *template.Template
 }
 
-// New returns the web app; token is the admin API token people sign in with.
-func New(svc *service.Service, token string, log *slog.Logger) *App {
+// New returns the web app. People sign in with a token the service
+// authenticates (the admin token or a personal one).
+func New(svc *service.Service, log *slog.Logger) *App {
 	funcs := template.FuncMap{
 		"steps": func() []int { return []int{0, 1, 2} },
 		"join":  strings.Join,
@@ -45,7 +45,7 @@ func New(svc *service.Service, token string, log *slog.Logger) *App {
 		"sslmodes": func() []string { return []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"} },
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
-	return &App{svc: svc, token: token, log: log, tmpl: tmpl}
+	return &App{svc: svc, log: log, tmpl: tmpl}
 }
 
 // Static serves the embedded stylesheet and htmx.
@@ -156,17 +156,8 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
-	token := strings.TrimSpace(r.FormValue("token"))
-	personal := token
-	if secret.TokenEqual(token, a.token) {
-		personal = "" // the admin token
-	}
-	var id string
-	var err error
-	if token != "" {
-		id, _, err = a.svc.StartWebSession(r.Context(), personal)
-	}
-	if token == "" || errs.Is(err, errs.Unauthorized) {
+	id, _, err := a.svc.StartWebSession(r.Context(), r.FormValue("token"))
+	if errs.Is(err, errs.Unauthorized) {
 		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid."})
 		return
 	}

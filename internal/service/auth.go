@@ -1,0 +1,69 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Who may do what, in one place: the API, the web sign-in and the
+// PostgreSQL listener authenticate with Authenticate, and what a principal
+// may see is decided here, next to the data.
+
+// Principal is who a request acts as: the admin token, or a user through
+// one of their personal tokens.
+type Principal struct {
+	User  string
+	Admin bool
+	// tokenHash is the hash of the personal token it acts by (empty for
+	// the admin token): connections opened with it close when it is
+	// revoked.
+	tokenHash string
+}
+
+// Admin is the principal of the server's admin token.
+var Admin = Principal{User: "admin", Admin: true}
+
+// Authenticate resolves a bearer token (the API's Authorization header, the
+// web sign-in form, the PostgreSQL listener's password) to a principal: the
+// admin token (compared in constant time) is Admin, a user's personal token
+// is that user. Anything else, and a disabled user's token, is
+// errs.Unauthorized.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	if s.adminToken != "" && secret.TokenEqual(token, s.adminToken) {
+		return Admin, nil
+	}
+	return s.tokenPrincipal(ctx, token)
+}
+
+// tokenPrincipal resolves a personal access token. Unknown, revoked or a
+// disabled user's tokens are errs.Unauthorized.
+func (s *Service) tokenPrincipal(ctx context.Context, token string) (Principal, error) {
+	hash := agent.TokenHash(token)
+	u, err := s.store.TokenUser(ctx, hash)
+	if err != nil {
+		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	if u.Disabled {
+		return Principal{}, errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
+	}
+	return Principal{User: u.Name, Admin: u.Admin, tokenHash: hash}, nil
+}
+
+// MaySee reports whether p may see session x of a role's history: an admin
+// sees all; a member sees only their own connections and reveals.
+func (p Principal) MaySee(x store.Session) bool {
+	switch x.Kind {
+	case KindConnect, KindReveal:
+		return p.Admin || x.Actor == p.User
+	}
+	return p.Admin
+}
