@@ -1,6 +1,7 @@
 // Package agent defines what stile asks of the process that reaches a
-// resource's databases, and the built-in agent that does it in-process.
-// Remote agents will implement the same interface over a WebSocket.
+// resource's databases (Agent: plan, apply, health, login checks, streamed
+// connections), the built-in agent that does it in-process, the hub remote
+// agents dial over a WebSocket, and the remote agent's client.
 package agent
 
 import (

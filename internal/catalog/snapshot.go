@@ -37,6 +37,30 @@ type Server struct {
 // Major returns the major version (15, 16, 17 …).
 func (s Server) Major() int { return s.VersionNum / 10000 }
 
+// The version differences the planner acts on, named, each once.
+
+// MembershipOptions: PostgreSQL 16 gave each pg_auth_members row its own
+// grantor, INHERIT and SET options: SET ROLE needs SET, having a role's
+// privileges (ALTER DEFAULT PRIVILEGES FOR ROLE) needs INHERIT, and REVOKE
+// removes only the row GRANTED BY the named grantor. Before 16 any
+// membership did all of it, and REVOKE removed the membership whatever its
+// grantor (https://www.postgresql.org/docs/16/release-16.html, "Allow
+// fine-grained control of role membership").
+func (s Server) MembershipOptions() bool { return s.Major() >= 16 }
+
+// CreateRoleIsScoped: since PostgreSQL 16 a CREATEROLE role may alter,
+// grant and drop only the roles it holds ADMIN on (it gets ADMIN on those it
+// creates, and createrole_self_grant makes it a member too), and may change
+// CREATEDB, REPLICATION or BYPASSRLS only if it has them. Before 16,
+// CREATEROLE was nearly superuser over non-superuser roles
+// (https://www.postgresql.org/docs/16/release-16.html, "Restrict the
+// privileges of CREATEROLE").
+func (s Server) CreateRoleIsScoped() bool { return s.Major() >= 16 }
+
+// HasMaintain: PostgreSQL 17 added the MAINTAIN table privilege
+// (https://www.postgresql.org/docs/17/release-17.html).
+func (s Server) HasMaintain() bool { return s.Major() >= 17 }
+
 // Role is one row of pg_roles with the admin's capabilities over it.
 type Role struct {
 	Name        string `json:"name"`

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -120,16 +121,19 @@ func dataDir(getenv func(string) string) string {
 	return filepath.Join(home, ".local", "share", "stile")
 }
 
+// hintFor says what to try after err, chosen by what the error is (its
+// code, or a refused connection), never by its text.
 func hintFor(err error) string {
-	msg := err.Error()
+	code := errs.CodeOf(err)
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		code = ae.Code
+	}
 	switch {
-	case strings.Contains(msg, "connection refused") && strings.Contains(msg, "stile server"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "start the server with: stile server"
-	case strings.Contains(msg, "missing or wrong API token"):
+	case code == errs.Unauthorized:
 		return "set STILE_TOKEN or pass --token-file (the server wrote the admin token to its data dir's admin.token)"
-	case strings.Contains(msg, "no admin credentials"):
-		return "stile resources admin set NAME --user USER --password-stdin"
-	case strings.Contains(msg, "changed since the plan"):
+	case code == errs.Drift:
 		return "make a new plan, review it, and apply its sid"
 	}
 	return ""

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func newGroupsCmd(e *env) *cobra.Command {
 			return "", err
 		}
 		var b strings.Builder
-		for _, g := range sortedKeys(out.Groups) {
+		for _, g := range slices.Sorted(maps.Keys(out.Groups)) {
 			fmt.Fprintf(&b, "%s: %s\n", g, strings.Join(out.Groups[g], ", "))
 		}
 		return strings.TrimRight(b.String(), "\n"), nil
@@ -154,7 +155,7 @@ func newAccessCmd(e *env) *cobra.Command {
 			return "", err
 		}
 		var b strings.Builder
-		for _, r := range sortedKeys(out.Access) {
+		for _, r := range slices.Sorted(maps.Keys(out.Access)) {
 			fmt.Fprintf(&b, "%s: %s\n", r, strings.Join(out.Access[r], ", "))
 		}
 		return strings.TrimRight(b.String(), "\n"), nil
@@ -200,13 +201,4 @@ func newApprovalsCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(list, decide("approve"), decide("deny"))
 	return cmd
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

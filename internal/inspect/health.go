@@ -66,7 +66,7 @@ func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
 	h.ServerVersion, h.VersionNum, h.Admin = s.Version, s.VersionNum, s.Admin
 	h.Superuser, h.CreateRole, h.InRecovery, h.TLS = s.Superuser, s.CreateRole, s.InRecovery, s.SSL
 	h.CanManageRoles = s.Superuser || s.CreateRole
-	h.CreateRoleSelfGrant = s.Major() >= 16 && !s.Superuser
+	h.CreateRoleSelfGrant = s.CreateRoleIsScoped() && !s.Superuser
 	for _, d := range snap.Databases {
 		if d.IsTemplate {
 			continue

@@ -118,7 +118,7 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 	}
 	slices.SortFunc(snap.Roles, func(a, b catalog.Role) int { return cmp.Compare(a.Name, b.Name) })
 	mq := query("members16")
-	if s.Major() < 16 {
+	if !s.MembershipOptions() {
 		mq = query("members15")
 	}
 	snap.Members, err = collect(ctx, q, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (catalog.Membership, error) {

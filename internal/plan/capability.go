@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/stile-dev/stile/internal/sqlq"
@@ -34,11 +36,11 @@ func (p *planner) need(role string, inherit, set bool) {
 // set default privileges for gets INHERIT as well: one GRANT fixes both.
 func (p *planner) membershipFixes() []string {
 	var out []string
-	for _, role := range sortedKeys(p.needs) {
+	for _, role := range slices.Sorted(maps.Keys(p.needs)) {
 		n := p.needs[role]
 		n.inherit = n.inherit || p.uncovered[role]
 		stmt := "GRANT " + sqlq.Ident(role) + " TO " + sqlq.Ident(p.admin)
-		if p.major >= 16 {
+		if p.srv.MembershipOptions() {
 			var opts []string
 			if n.inherit {
 				opts = append(opts, "INHERIT TRUE")
@@ -88,9 +90,9 @@ func (p *planner) canCreateDefaultsFor(creator string) bool {
 		// A declared creator that does not exist yet: on 16+ the admin
 		// creates it with createrole_self_grant 'set, inherit', so it will
 		// have its privileges; on 15 it will not be a member.
-		return p.declared(creator) && p.major >= 16
+		return p.declared(creator) && p.srv.CreateRoleIsScoped()
 	}
-	if p.major < 16 {
+	if !p.srv.MembershipOptions() {
 		return r.AdminMember
 	}
 	return r.AdminUsage

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,7 +53,7 @@ func (p *planner) creators(d *catalog.Database, s *catalog.Schema) []string {
 		}
 	}
 	delete(set, p.role)
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // declaredOn reports whether dc's scopes cover schema s of database d.
@@ -97,7 +98,7 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 			}
 		}
 		if len(uncovered) > 0 {
-			p.warn("%s.%s: the admin cannot set default privileges for %s; objects they create will not be covered", d.Name, s.Name, strings.Join(sortedKeys(uncovered), ", "))
+			p.warn("%s.%s: the admin cannot set default privileges for %s; objects they create will not be covered", d.Name, s.Name, strings.Join(slices.Sorted(maps.Keys(uncovered)), ", "))
 		}
 	}
 	have := map[key][]catalog.ACLItem{}
@@ -113,7 +114,7 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 	for k := range have {
 		creators[k.creator] = true
 	}
-	for _, c := range sortedKeys(creators) {
+	for _, c := range slices.Sorted(maps.Keys(creators)) {
 		for _, objtype := range defaclOrder {
 			k := key{c, objtype}
 			if want[k] == nil && have[k] == nil {
@@ -186,7 +187,7 @@ func (p *planner) defaultStmts(creator, schema, kind string, d objDiff) []Step {
 		out = append(out, take(prefix+" REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+" ON "+kind+" FROM "+p.ident()+" CASCADE", "default grant option, never declared"))
 	}
 	var revoke []string
-	for _, g := range sortedKeys(d.extra) {
+	for _, g := range slices.Sorted(maps.Keys(d.extra)) {
 		revoke = append(revoke, d.extra[g]...)
 	}
 	if len(revoke) > 0 {

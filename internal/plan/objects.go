@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -85,7 +86,7 @@ func (p *planner) revokes(o object, d objDiff, in bool) []Step {
 	if !in {
 		why = "held outside the declared scopes"
 	}
-	for _, grantor := range sortedKeys(d.extra) {
+	for _, grantor := range slices.Sorted(maps.Keys(d.extra)) {
 		privs := slices.Clone(d.extra[grantor])
 		spec.SortPrivileges(privs)
 		privs = slices.Compact(privs)
@@ -159,8 +160,8 @@ func (p *planner) columnRevokes(o object) (stmts []Step, extra []string) {
 		cascade[c.Grantor] = cascade[c.Grantor] || c.Grantable
 		extra = append(extra, c.Privilege+" ("+c.Column+")")
 	}
-	for _, grantor := range sortedKeys(byGrantor) {
-		privs := sortedKeys(byGrantor[grantor])
+	for _, grantor := range slices.Sorted(maps.Keys(byGrantor)) {
+		privs := slices.Sorted(maps.Keys(byGrantor[grantor]))
 		spec.SortPrivileges(privs)
 		parts := make([]string, 0, len(privs))
 		for _, pr := range privs {
@@ -189,13 +190,4 @@ func (p *planner) columnRevokes(o object) (stmts []Step, extra []string) {
 // grant renders GRANT privs ON kind names TO role.
 func (p *planner) grant(privs []string, kind string, names []string) string {
 	return "GRANT " + strings.Join(privs, ", ") + " ON " + kind + " " + strings.Join(names, ", ") + " TO " + p.ident()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -122,7 +123,7 @@ type planner struct {
 	snap   *catalog.Snapshot
 	in     Input
 	role   string
-	major  int
+	srv    catalog.Server
 	admin  string
 	super  bool
 	roles  map[string]catalog.Role
@@ -153,7 +154,7 @@ func newPlanner(b *Batch, in Input) *planner {
 		snap:    snap,
 		in:      in,
 		role:    in.RoleName,
-		major:   snap.Server.Major(),
+		srv:     snap.Server,
 		admin:   snap.Server.Admin,
 		super:   snap.Server.Superuser,
 		roles:   b.roles,
@@ -219,9 +220,9 @@ func (p *planner) desiredPrivileges() {
 	req := p.in.Role.Privileges
 	has := func(x string) bool { return slices.Contains(req, x) }
 	for _, t := range spec.TablePrivileges {
-		if t == "MAINTAIN" && p.major < 17 {
+		if t == "MAINTAIN" && !p.srv.HasMaintain() {
 			if has("MAINTAIN") {
-				p.fail("privilege MAINTAIN needs PostgreSQL 17 or later (server is %d)", p.major)
+				p.fail("privilege MAINTAIN needs PostgreSQL 17 or later (server is %d)", p.srv.Major())
 			}
 			continue
 		}
@@ -340,7 +341,7 @@ func (p *planner) result() Result {
 	sortState(&p.state)
 	r.Document.CurrentState = p.state
 	if len(r.Blocks) > 0 {
-		r.Document.Requires = sortedKeys(p.requires)
+		r.Document.Requires = slices.Sorted(maps.Keys(p.requires))
 	}
 	r.Document.SQLPlan = Render(p.role, r.Blocks, p.state.Unmanaged)
 	if len(p.failures) > 0 {

@@ -16,7 +16,7 @@ func (p *planner) planRetire() {
 	}
 	if !p.super {
 		p.canActFor(p.role)
-		if p.major >= 16 && !p.target.AdminOption {
+		if p.srv.CreateRoleIsScoped() && !p.target.AdminOption {
 			p.fixes = append(p.fixes, "GRANT "+p.ident()+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func (p *planner) planRole() {
 	pw := "PASSWORD " + sqlq.Literal(PasswordPlaceholder)
 	if !p.exists {
-		if p.major >= 16 && !p.super {
+		if p.srv.CreateRoleIsScoped() && !p.super {
 			// A CREATEROLE admin gets only an ADMIN membership in the roles it
 			// creates; it needs INHERIT to set their default privileges.
 			p.roleStmts = append(p.roleStmts, give("SET createrole_self_grant = 'set, inherit'", "a CREATEROLE admin needs INHERIT on the roles it creates to set their default privileges"))
@@ -39,13 +39,13 @@ func (p *planner) planRole() {
 				p.fail("role %q has %s, which only a superuser can remove", p.role, a.name)
 			}
 		}
-		if p.major >= 16 && t.CreateDB && !p.snap.Server.CreateDB {
+		if p.srv.CreateRoleIsScoped() && t.CreateDB && !p.srv.CreateDB {
 			// "Only roles with the CREATEDB attribute may change the
 			// CREATEDB attribute" (16+).
 			p.fail("role %q has CREATEDB, which only a role with CREATEDB may remove", p.role)
 			p.fixes = append(p.fixes, "ALTER ROLE "+sqlq.Ident(p.admin)+" CREATEDB;")
 		}
-		if p.major >= 16 && !t.AdminOption {
+		if p.srv.CreateRoleIsScoped() && !t.AdminOption {
 			p.fixes = append(p.fixes, "GRANT "+p.ident()+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 		}
 	}
@@ -101,7 +101,7 @@ func (p *planner) planMemberships() {
 		case !ok:
 			p.fail("source role %q does not exist", src)
 			return
-		case !p.super && p.major >= 16 && !sr.AdminOption:
+		case !p.super && p.srv.CreateRoleIsScoped() && !sr.AdminOption:
 			p.fixes = append(p.fixes, "GRANT "+sqlq.Ident(src)+" TO "+sqlq.Ident(p.admin)+" WITH ADMIN TRUE;")
 		case !p.super && sr.Superuser:
 			p.fail("source role %q is a superuser: only a superuser can grant it", src)
@@ -122,12 +122,12 @@ func (p *planner) planMemberships() {
 		p.state.Memberships = append(p.state.Memberships, MembershipState{
 			Role: m.Role, Grantor: m.Grantor, Inherit: m.Inherit, Set: m.Set, Admin: m.AdminOption,
 		})
-		if m.Role == src && (m.Inherit || p.major < 16) && !m.AdminOption {
+		if m.Role == src && (m.Inherit || !p.srv.MembershipOptions()) && !m.AdminOption {
 			haveSource = true
 			continue
 		}
 		stmt := "REVOKE " + sqlq.Ident(m.Role) + " FROM " + p.ident()
-		if p.major >= 16 {
+		if p.srv.MembershipOptions() {
 			stmt += " GRANTED BY " + sqlq.Ident(m.Grantor)
 			if !p.canRevokeAs(m.Grantor) {
 				p.fail("membership in %q was granted by %q, whose privileges the admin does not have: it cannot revoke it (fix: a superuser runs %s;)", m.Role, m.Grantor, stmt)
@@ -143,7 +143,7 @@ func (p *planner) planMemberships() {
 	}
 	if src != "" && !haveSource {
 		stmt := "GRANT " + sqlq.Ident(src) + " TO " + p.ident()
-		if p.major >= 16 {
+		if p.srv.MembershipOptions() {
 			stmt += " WITH INHERIT TRUE"
 		}
 		stmts = append(stmts, give(stmt, "the declared source role"))
@@ -168,7 +168,7 @@ func (p *planner) canRevokeAs(grantor string) bool {
 // checkRoleAdmin records the fix when a non-superuser admin on 16+ lacks
 // ADMIN on a role whose membership it must revoke.
 func (p *planner) checkRoleAdmin(name string) {
-	if p.super || p.major < 16 {
+	if p.super || !p.srv.CreateRoleIsScoped() {
 		return
 	}
 	if r, ok := p.roles[name]; ok && !r.AdminOption {

@@ -62,7 +62,7 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 			continue
 		}
 		if res.AdminUser == "" {
-			problems = append(problems, fmt.Sprintf("item %d: resource %q has no admin credentials", i+1, r.Resource))
+			problems = append(problems, fmt.Sprintf("item %d: resource %q has no admin credentials (set them with: stile resources admin set %s --user USER --password-stdin)", i+1, r.Resource, r.Resource))
 			continue
 		}
 		name, err := spec.RoleName(s.prefix, r.Resource, r.Label)

@@ -15,6 +15,10 @@ var (
 	knownPrivileges = append(slices.Clone(TablePrivileges), "CREATE", "EXECUTE", "ALL")
 )
 
+// Privileges returns every privilege a managed role may request, in
+// canonical order.
+func Privileges() []string { return slices.Clone(knownPrivileges) }
+
 // PrivilegeRank orders privileges canonically; unknown names sort last.
 func PrivilegeRank(p string) int {
 	if i := slices.Index(knownPrivileges, p); i >= 0 {

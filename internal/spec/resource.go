@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -19,6 +20,10 @@ type Resource struct {
 }
 
 var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// SSLModes returns the sslmode values an inventory row may use, weakest
+// first.
+func SSLModes() []string { return slices.Clone(sslModes) }
 
 // Normalize validates r, fills defaults (database postgres, sslmode prefer)
 // and canonicalizes the type to "postgres". Errors are errs.Invalid naming

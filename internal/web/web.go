@@ -14,6 +14,7 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 //go:embed templates/*.html
@@ -36,13 +37,11 @@ type App struct {
 // authenticates (the admin token or a personal one).
 func New(svc *service.Service, log *slog.Logger) *App {
 	funcs := template.FuncMap{
-		"steps": func() []int { return []int{0, 1, 2} },
-		"join":  strings.Join,
-		"kinds": func() []string { return service.SessionKinds },
-		"privileges": func() []string {
-			return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "MAINTAIN", "ALL", "CREATE", "EXECUTE"}
-		},
-		"sslmodes": func() []string { return []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"} },
+		"steps":      func() []int { return []int{0, 1, 2} },
+		"join":       strings.Join,
+		"kinds":      func() []string { return service.SessionKinds },
+		"privileges": spec.Privileges,
+		"sslmodes":   spec.SSLModes,
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
 	return &App{svc: svc, log: log, tmpl: tmpl}
