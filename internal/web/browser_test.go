@@ -296,6 +296,14 @@ func TestWebFunnel(t *testing.T) {
 		t.Fatalf("re-plan after drift:\n%s", s)
 	}
 	shot(t, ctx, "10-drift")
+	// Its plan marks the REVOKE that takes DELETE away as destructive.
+	var driftPlan string
+	run(t, ctx, "drift plan link", chromedp.AttributeValue(`#plan-results tr:has(.out-of-sync) a[href^="/sessions/"]`, "href", &driftPlan, nil, chromedp.ByQuery))
+	run(t, ctx, "drift plan", chromedp.Navigate(base+driftPlan), chromedp.WaitVisible("pre.sql .c.d", chromedp.ByQuery))
+	if s := text(t, ctx, "pre.sql span.d:not(.c)"); !strings.Contains(s, "REVOKE DELETE") {
+		t.Fatalf("the destructive step: %q", s)
+	}
+	shot(t, ctx, "10b-drift-plan")
 
 	// The wizard plans one role from the live databases and schemas.
 	run(t, ctx, "wizard", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#wizard", chromedp.ByID),
