@@ -43,9 +43,10 @@ func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log
 		return fmt.Errorf("server URL %q is not http(s)", serverURL)
 	}
 	backoff := 250 * time.Millisecond
+	live := &liveStreams{}
 	for {
 		start := time.Now()
-		err := session(ctx, wsURL, token, hc, log)
+		err := session(ctx, wsURL, token, hc, live, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -72,7 +73,7 @@ type errUnauthorized struct{ msg string }
 func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
-func session(ctx context.Context, wsURL, token string, hc *http.Client, log *slog.Logger) error {
+func session(ctx context.Context, wsURL, token string, hc *http.Client, live *liveStreams, log *slog.Logger) error {
 	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version}}
 	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
@@ -131,9 +132,9 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, log *slo
 			switch m.Kind {
 			case JobConnect:
 				// The relay outlives the job: bound it by the agent's life.
-				payload, err = openStream(ctx, wsURL, token, hc, m, log)
+				payload, err = openStream(ctx, wsURL, token, hc, live, m, log)
 			case JobCancel:
-				payload, err = cancelStream(sctx, m)
+				payload, err = cancelStream(sctx, live, m)
 			default:
 				payload, err = run(sctx, m)
 			}

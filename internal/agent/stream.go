@@ -36,7 +36,7 @@ type connectJob struct {
 // openStream runs on the agent: connect upstream with the injected
 // credentials, dial the server's stream endpoint, send the hello, and relay
 // bytes until either side ends. The job answers once the stream is up.
-func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m message, log *slog.Logger) (any, error) {
+func openStream(ctx context.Context, wsURL, token string, hc *http.Client, live *liveStreams, m message, log *slog.Logger) (any, error) {
 	var j connectJob
 	if err := json.Unmarshal(m.Payload, &j); err != nil {
 		return nil, err
@@ -78,9 +78,9 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, m mes
 	}
 	addr := net.JoinHostPort(j.Target.Host, strconv.Itoa(j.Target.Port))
 	pid, key := hj.PID, hj.SecretKey
-	liveStreams.Store(j.Stream, func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) })
+	live.m.Store(j.Stream, func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) })
 	go func() {
-		defer liveStreams.Delete(j.Stream)
+		defer live.m.Delete(j.Stream)
 		proxy.Relay(ctx, ws, hj.Conn)
 		log.Info("connection stream closed", "database", j.Database)
 	}()
@@ -104,9 +104,11 @@ func streamEndpoint(wsURL, advertised string) (string, error) {
 	return advertised, nil
 }
 
-// liveStreams maps this agent's open streams to the function that cancels
-// the query running on each (their PostgreSQL cancel keys stay here).
-var liveStreams sync.Map
+// liveStreams maps an agent's open streams to the function that cancels the
+// query running on each (their PostgreSQL cancel keys stay here). One lives
+// as long as the agent (Dial), across its reconnections: a stream outlives
+// the session that opened it.
+type liveStreams struct{ m sync.Map }
 
 // cancelJob asks an agent to cancel the query running on one of its streams.
 type cancelJob struct {
@@ -114,12 +116,12 @@ type cancelJob struct {
 }
 
 // cancelStream runs on the agent.
-func cancelStream(ctx context.Context, m message) (any, error) {
+func cancelStream(ctx context.Context, live *liveStreams, m message) (any, error) {
 	var j cancelJob
 	if err := json.Unmarshal(m.Payload, &j); err != nil {
 		return nil, err
 	}
-	f, ok := liveStreams.Load(j.Stream)
+	f, ok := live.m.Load(j.Stream)
 	if !ok {
 		return nil, errs.New(errs.NotFound, "no such connection on this agent")
 	}

@@ -127,6 +127,23 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	return c, nil
 }
 
+// OpenUpstream is the server's PostgreSQL listener's sign-in: the password
+// is an API token (Authenticate), the user a resource role the principal may
+// use, and the connection to it is opened and recorded as Connect does. It
+// is a proxy.Listener's Open.
+func (s *Service) OpenUpstream(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
+	p, err := s.Authenticate(ctx, password)
+	if err != nil {
+		return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
+	}
+	c, err := s.Connect(ctx, p, user, database)
+	if err != nil {
+		return nil, err
+	}
+	return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, KeyData: c.KeyData,
+		Finish: func(st proxy.Stats) { s.Finish(ctx, c, st) }}, nil
+}
+
 // Finish records the end of a connection: how long, how many bytes, and
 // the statements the client sent.
 func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
