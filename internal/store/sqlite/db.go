@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"slices"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -80,16 +81,8 @@ func dialect() sqldb.Dialect {
 // which the driver turns on.
 func code(codes ...int) func(error) bool {
 	return func(err error) bool {
-		var e *sqlite.Error
-		if !errors.As(err, &e) {
-			return false
-		}
-		for _, c := range codes {
-			if e.Code() == c {
-				return true
-			}
-		}
-		return false
+		e, ok := errors.AsType[*sqlite.Error](err)
+		return ok && slices.Contains(codes, e.Code())
 	}
 }
 
