@@ -1,9 +1,6 @@
 package sqldb
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // CreateGroup adds a group.
 func (s *DB) CreateGroup(ctx context.Context, name string) error {
@@ -13,25 +10,28 @@ func (s *DB) CreateGroup(ctx context.Context, name string) error {
 
 // Groups lists groups and members.
 func (s *DB) Groups(ctx context.Context) (map[string][]string, error) {
-	out := map[string][]string{}
-	rows, err := s.c().query(ctx, "SELECT g.name, coalesce(m.user_name, '') FROM {groups} g LEFT JOIN {group_members} m ON m.group_name = g.name ORDER BY g.name{C}, m.user_name{C}")
+	rows, err := pairs(ctx, s.c(), "list groups", "SELECT g.name, coalesce(m.user_name, '') FROM {groups} g LEFT JOIN {group_members} m ON m.group_name = g.name ORDER BY g.name{C}, m.user_name{C}")
 	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var g, u string
-		if err := rows.Scan(&g, &u); err != nil {
-			return nil, err
+	out := map[string][]string{}
+	for _, r := range rows {
+		if _, ok := out[r[0]]; !ok {
+			out[r[0]] = []string{}
 		}
-		if _, ok := out[g]; !ok {
-			out[g] = []string{}
-		}
-		if u != "" {
-			out[g] = append(out[g], u)
+		if r[1] != "" {
+			out[r[0]] = append(out[r[0]], r[1])
 		}
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// pairs runs q, which selects two text columns.
+func pairs(ctx context.Context, c conn, op, q string) ([][2]string, error) {
+	return queryAll(ctx, c, op, func(row scanner) ([2]string, error) {
+		var p [2]string
+		return p, row.Scan(&p[0], &p[1])
+	}, q)
 }
 
 // SetMember adds or removes a user from a group.
@@ -56,18 +56,13 @@ func (s *DB) SetAccess(ctx context.Context, role, group string, on bool) error {
 
 // Access lists the groups allowed per resource role.
 func (s *DB) Access(ctx context.Context) (map[string][]string, error) {
-	out := map[string][]string{}
-	rows, err := s.c().query(ctx, "SELECT role_name, group_name FROM {access} ORDER BY role_name{C}, group_name{C}")
+	rows, err := pairs(ctx, s.c(), "list access", "SELECT role_name, group_name FROM {access} ORDER BY role_name{C}, group_name{C}")
 	if err != nil {
-		return nil, fmt.Errorf("list access: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r, g string
-		if err := rows.Scan(&r, &g); err != nil {
-			return nil, err
-		}
-		out[r] = append(out[r], g)
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r[0]] = append(out[r[0]], r[1])
 	}
-	return out, rows.Err()
+	return out, nil
 }
