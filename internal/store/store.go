@@ -1,6 +1,7 @@
-// Package store defines stile's records and the Store interface that the
-// embedded SQLite store (and, later, a PostgreSQL store) implement. Secrets
-// are stored sealed by secret.Box; the store never sees plaintext.
+// Package store defines stile's records and the Store interface. One
+// implementation (store/sqldb) runs on SQLite (store/sqlite, embedded) and
+// PostgreSQL (store/postgres, shared by replicas). Secrets are stored
+// sealed by secret.Box; the store never sees plaintext.
 package store
 
 import (

@@ -1,4 +1,4 @@
-package postgres
+package sqldb
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 
 // CreateWebSession stores a web sign-in (and drops expired ones).
 func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM stile_web_sessions WHERE expires < now()"); err != nil {
+	c := s.c()
+	if _, err := c.exec(ctx, "DELETE FROM {web_sessions} WHERE expires < ?", c.now()); err != nil {
 		return fmt.Errorf("expire web sessions: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, "INSERT INTO stile_web_sessions (id_hash, csrf, token_hash, expires) VALUES ($1, $2, $3, $4)", w.IDHash, w.CSRF, w.TokenHash, w.Expires); err != nil {
+	if _, err := c.exec(ctx, "INSERT INTO {web_sessions} (id_hash, csrf, token_hash, expires) VALUES (?, ?, ?, ?)", w.IDHash, w.CSRF, w.TokenHash, c.tm(w.Expires)); err != nil {
 		return fmt.Errorf("create web session: %w", err)
 	}
 	return nil
@@ -21,8 +22,9 @@ func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
 
 // WebSession returns an unexpired sign-in and extends it.
 func (s *DB) WebSession(ctx context.Context, idHash string, expires time.Time) (store.WebSession, error) {
+	c := s.c()
 	w := store.WebSession{IDHash: idHash, Expires: expires}
-	err := s.pool.QueryRow(ctx, "UPDATE stile_web_sessions SET expires = $2 WHERE id_hash = $1 AND expires >= now() RETURNING csrf, token_hash", idHash, expires).Scan(&w.CSRF, &w.TokenHash)
+	err := c.row(ctx, "UPDATE {web_sessions} SET expires = ? WHERE id_hash = ? AND expires >= ? RETURNING csrf, token_hash", c.tm(expires), idHash, c.now()).Scan(&w.CSRF, &w.TokenHash)
 	if err != nil {
 		return w, notFound(err, "no such web session")
 	}
@@ -31,6 +33,6 @@ func (s *DB) WebSession(ctx context.Context, idHash string, expires time.Time) (
 
 // DeleteWebSession signs a browser out.
 func (s *DB) DeleteWebSession(ctx context.Context, idHash string) error {
-	_, err := s.pool.Exec(ctx, "DELETE FROM stile_web_sessions WHERE id_hash = $1", idHash)
+	_, err := s.c().exec(ctx, "DELETE FROM {web_sessions} WHERE id_hash = ?", idHash)
 	return err
 }

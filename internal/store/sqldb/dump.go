@@ -1,0 +1,144 @@
+package sqldb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Dump reads the whole store.
+func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
+	d := store.Dump{Meta: map[string]string{}}
+	rows, err := s.c().query(ctx, "SELECT key, value FROM {meta}")
+	if err != nil {
+		return d, fmt.Errorf("dump meta: %w", err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return d, err
+		}
+		d.Meta[k] = v
+	}
+	rows.Close()
+	if d.Resources, err = s.Resources(ctx); err != nil {
+		return d, err
+	}
+	if d.Roles, err = s.Roles(ctx, ""); err != nil {
+		return d, err
+	}
+	if d.Sessions, err = queryAll(ctx, s.c(), "dump sessions", scanSession, "SELECT "+sessionCols+" FROM {sessions} ORDER BY created_at, sid{C}"); err != nil {
+		return d, err
+	}
+	if d.Agents, err = s.Agents(ctx); err != nil {
+		return d, err
+	}
+	if d.Users, err = s.Users(ctx); err != nil {
+		return d, err
+	}
+	if d.Tokens, err = s.Tokens(ctx, ""); err != nil {
+		return d, err
+	}
+	if d.Groups, err = s.Groups(ctx); err != nil {
+		return d, err
+	}
+	if d.Access, err = s.Access(ctx); err != nil {
+		return d, err
+	}
+	if d.ApprovalRequired, err = queryAll(ctx, s.c(), "dump approval settings", func(row scanner) (string, error) {
+		var r string
+		return r, row.Scan(&r)
+	}, "SELECT role_name FROM {approval_required} ORDER BY role_name{C}"); err != nil {
+		return d, err
+	}
+	d.Approvals, err = s.Approvals(ctx, "")
+	return d, err
+}
+
+// Load writes a dump into an empty store in one transaction.
+func (s *DB) Load(ctx context.Context, d store.Dump) error {
+	return s.tx(ctx, func(tx conn) error {
+		var n int
+		if err := tx.row(ctx, "SELECT (SELECT count(*) FROM {resources}) + (SELECT count(*) FROM {sessions})").Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.New(errs.Conflict, "the destination store is not empty")
+		}
+		for k, v := range d.Meta {
+			if _, err := tx.exec(ctx, "INSERT INTO {meta} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", k, v); err != nil {
+				return err
+			}
+		}
+		for _, r := range d.Resources {
+			if _, err := tx.exec(ctx, "INSERT INTO {resources} ("+resourceCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Name, r.Type, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.AdminUser, r.AdminSecret, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt)); err != nil {
+				return fmt.Errorf("load resource %s: %w", r.Name, err)
+			}
+		}
+		for _, r := range d.Roles {
+			spec, _ := json.Marshal(r.Spec)
+			if _, err := tx.exec(ctx, "INSERT INTO {roles} ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Resource, r.Label, r.RoleName, string(spec), r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt)); err != nil {
+				return fmt.Errorf("load role %s: %w", r.RoleName, err)
+			}
+		}
+		for _, sess := range d.Sessions {
+			if err := insertSession(ctx, tx, sess); err != nil {
+				return err
+			}
+		}
+		for _, a := range d.Agents {
+			if _, err := tx.exec(ctx, "INSERT INTO {agents} ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, '')", a.Name, a.TokenHash, tx.tm(a.CreatedAt), tx.tm(a.RevokedAt), tx.tm(a.LastSeen), a.Version); err != nil {
+				return fmt.Errorf("load agent %s: %w", a.Name, err)
+			}
+		}
+		for _, u := range d.Users {
+			if _, err := tx.exec(ctx, "INSERT INTO {users} (name, admin, disabled, created_at) VALUES (?, ?, ?, ?)", u.Name, u.Admin, u.Disabled, tx.tm(u.CreatedAt)); err != nil {
+				return fmt.Errorf("load user %s: %w", u.Name, err)
+			}
+		}
+		for _, k := range d.Tokens {
+			if _, err := tx.exec(ctx, "INSERT INTO {tokens} (id, user_name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)", k.ID, k.User, k.Hash, tx.tm(k.CreatedAt), tx.tm(k.RevokedAt)); err != nil {
+				return fmt.Errorf("load token %s: %w", k.ID, err)
+			}
+		}
+		return loadPeople(ctx, tx, d)
+	})
+}
+
+// loadPeople writes a dump's groups, access and approvals.
+func loadPeople(ctx context.Context, tx conn, d store.Dump) error {
+	for g, members := range d.Groups {
+		if _, err := tx.exec(ctx, "INSERT INTO {groups} (name) VALUES (?)", g); err != nil {
+			return fmt.Errorf("load group %s: %w", g, err)
+		}
+		for _, u := range members {
+			if _, err := tx.exec(ctx, "INSERT INTO {group_members} (group_name, user_name) VALUES (?, ?)", g, u); err != nil {
+				return fmt.Errorf("load member %s of %s: %w", u, g, err)
+			}
+		}
+	}
+	for r, groups := range d.Access {
+		for _, g := range groups {
+			if _, err := tx.exec(ctx, "INSERT INTO {access} (role_name, group_name) VALUES (?, ?)", r, g); err != nil {
+				return fmt.Errorf("load access %s: %w", r, err)
+			}
+		}
+	}
+	for _, r := range d.ApprovalRequired {
+		if _, err := tx.exec(ctx, "INSERT INTO {approval_required} (role_name) VALUES (?)", r); err != nil {
+			return fmt.Errorf("load approval setting %s: %w", r, err)
+		}
+	}
+	for _, a := range d.Approvals {
+		if _, err := tx.exec(ctx, "INSERT INTO {approvals} ("+approvalCols+") VALUES (?, ?, ?, ?, ?, ?, ?)", a.ID, a.Role, a.User, a.Database, a.Status, tx.tm(a.CreatedAt), a.DecidedBy); err != nil {
+			return fmt.Errorf("load approval %s: %w", a.ID, err)
+		}
+	}
+	return nil
+}

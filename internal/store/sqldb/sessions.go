@@ -1,0 +1,129 @@
+package sqldb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by, replica"
+
+func scanSession(row scanner) (store.Session, error) {
+	var s store.Session
+	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, at{&s.CreatedAt}, at{&s.FinishedAt}, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy, &s.Replica)
+	return s, err
+}
+
+func insertSession(ctx context.Context, tx conn, s store.Session) error {
+	_, err := tx.exec(ctx, "INSERT INTO {sessions} ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, tx.tm(s.CreatedAt), tx.tm(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy, s.Replica)
+	if err != nil {
+		return fmt.Errorf("record session %s: %w", s.SID, err)
+	}
+	return nil
+}
+
+func finishSession(ctx context.Context, tx conn, s store.Session) error {
+	n, err := tx.affect(ctx, `UPDATE {sessions} SET finished_at = ?, status = ?, exit_code = ?, message = ?, input = ?, output = ?, document = ?, checksum = ? WHERE sid = ?`,
+		tx.tm(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.SID)
+	if err != nil {
+		return fmt.Errorf("finish session %s: %w", s.SID, err)
+	}
+	if n == 0 {
+		return errs.New(errs.NotFound, "session %s does not exist", s.SID)
+	}
+	return nil
+}
+
+// CreateSession records a session.
+func (s *DB) CreateSession(ctx context.Context, sess store.Session) error {
+	return s.tx(ctx, func(tx conn) error { return insertSession(ctx, tx, sess) })
+}
+
+// FinishSession records a session's end.
+func (s *DB) FinishSession(ctx context.Context, sess store.Session) error {
+	return s.tx(ctx, func(tx conn) error { return finishSession(ctx, tx, sess) })
+}
+
+// FinishPlan finishes a plan session and, unless it failed, upserts its
+// role, in one transaction.
+func (s *DB) FinishPlan(ctx context.Context, sess store.Session, r store.Role) error {
+	return s.tx(ctx, func(tx conn) error {
+		if err := finishSession(ctx, tx, sess); err != nil {
+			return err
+		}
+		if sess.Status == "failed" {
+			return nil
+		}
+		specJSON, err := json.Marshal(r.Spec)
+		if err != nil {
+			return err
+		}
+		t := tx.now()
+		_, err = tx.exec(ctx, `
+INSERT INTO {roles} (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (resource, label) DO UPDATE SET role_name = excluded.role_name, spec = excluded.spec,
+    last_plan_sid = excluded.last_plan_sid, status = excluded.status, updated_at = excluded.updated_at`,
+			r.Resource, r.Label, r.RoleName, string(specJSON), sess.SID, sess.Status, t, t)
+		if err != nil && s.d.ForeignKey(err) {
+			return errs.New(errs.NotFound, "resource %q is not in the inventory", r.Resource)
+		}
+		if err != nil {
+			return fmt.Errorf("record role %s: %w", r.RoleName, err)
+		}
+		return nil
+	})
+}
+
+// Session returns one session or errs.NotFound.
+func (s *DB) Session(ctx context.Context, sid string) (store.Session, error) {
+	sess, err := scanSession(s.c().row(ctx, "SELECT "+sessionCols+" FROM {sessions} WHERE sid = ?", sid))
+	if err != nil {
+		return sess, notFound(err, "session %s does not exist", sid)
+	}
+	return sess, nil
+}
+
+// Sessions lists sessions newest first.
+func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Session, error) {
+	c := s.c()
+	var where []string
+	var args []any
+	for _, col := range []struct{ name, v string }{{"resource", f.Resource}, {"kind", f.Kind}, {"status", f.Status}} {
+		if col.v != "" {
+			where = append(where, col.name+" = ?")
+			args = append(args, col.v)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, c.tm(f.Since))
+	}
+	q := "SELECT " + sessionCols + " FROM {sessions}"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY created_at DESC, sid{C} DESC LIMIT ?"
+	args = append(args, min(limit, 1000))
+	return queryAll(ctx, c, "list sessions", scanSession, q, args...)
+}
+
+// FailRunning marks running sessions failed.
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error) {
+	c := s.c()
+	n, err := c.affect(ctx, "UPDATE {sessions} SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND (created_at < ? OR (replica = ? AND replica <> ''))", msg, c.now(), c.tm(before), replica)
+	if err != nil {
+		return 0, fmt.Errorf("fail running sessions: %w", err)
+	}
+	return int(n), nil
+}
