@@ -217,14 +217,25 @@ func (h *Hub) CancelStream(ctx context.Context, name, stream string) error {
 // (http:// or https://, perhaps with a path prefix), so an agent connected to
 // another replica can stream connections opened here.
 func (h *Hub) Advertise(base string) error {
+	u, err := StreamURL(base)
+	if err != nil {
+		return err
+	}
+	h.streamURL = u
+	return nil
+}
+
+// StreamURL is where agents stream connections to the replica advertised
+// at base, an http(s)://host[:port][/prefix] URL; anything else is
+// errs.Invalid.
+func StreamURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
-		return errs.Invalidf("advertise URL %q must be http(s)://host[:port][/prefix]", base)
+		return "", errs.Invalidf("advertise URL %q must be http(s)://host[:port][/prefix]", base)
 	}
 	u.Scheme = map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/api/v1/agent/stream"
-	h.streamURL = u.String()
-	return nil
+	return u.String(), nil
 }
 
 // ServeStream accepts an agent's stream for a connection this server waits

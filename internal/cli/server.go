@@ -22,6 +22,7 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 func newServerCmd(e *env) *cobra.Command {
@@ -54,9 +55,6 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if v := e.getenv("STILE_STORE"); v != "" && !cmd.Flags().Changed("store") {
 				storeName = v
 			}
-			if (tlsCert == "") != (tlsKey == "") {
-				return errs.Invalidf("--tls-cert and --tls-key go together")
-			}
 			if v := e.getenv("STILE_REPLICA_ID"); v != "" && !cmd.Flags().Changed("replica-id") {
 				replica = v
 			}
@@ -67,8 +65,14 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			return runServer(cmd.Context(), e, serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen, advertise: advertise,
-				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")})
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen, advertise: advertise,
+				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
+			// Before anything is created: a server that cannot start leaves
+			// no data dir or key behind.
+			if err := c.Validate(); err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), e, c)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8009", "address to listen on (env STILE_LISTEN)")
@@ -87,11 +91,48 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	return cmd
 }
 
-// serverConfig is what `stile server` runs with.
+// serverConfig is what `stile server` runs with: flag defaults, then the
+// STILE_* environment, then the flags given.
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	auditFile, webhook, webhookSecret                                                  string
 	applyTimeout                                                                       time.Duration
+}
+
+// Validate checks c as a whole; an error is errs.Invalid naming the flag.
+func (c serverConfig) Validate() error {
+	for flag, addr := range map[string]string{"--listen": c.listen, "--pg-listen": c.pgListen} {
+		if addr == "" && flag == "--pg-listen" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return errs.Invalidf("%s %q is not host:port", flag, addr)
+		}
+	}
+	if err := spec.ValidPrefix(c.prefix); err != nil {
+		return errs.Invalidf("--role-prefix: %v", err)
+	}
+	if c.lockDB == "" {
+		return errs.Invalidf("--lock-database is empty")
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return errs.Invalidf("--tls-cert and --tls-key go together")
+	}
+	if c.applyTimeout <= 0 {
+		return errs.Invalidf("--apply-timeout must be positive, not %s", c.applyTimeout)
+	}
+	if c.webhook != "" {
+		u, err := url.Parse(c.webhook)
+		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			return errs.Invalidf("--audit-webhook must be an https:// URL")
+		}
+	}
+	if c.advertise != "" {
+		if _, err := agent.StreamURL(c.advertise); err != nil {
+			return errs.Invalidf("--advertise-url: %v", err)
+		}
+	}
+	return nil
 }
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
@@ -123,12 +164,6 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	defer st.Close()
 	shared := strings.HasPrefix(c.store, "postgres")
-	if c.webhook != "" {
-		u, err := url.Parse(c.webhook)
-		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
-			return errs.Invalidf("--audit-webhook must be an https:// URL")
-		}
-	}
 	exporter, err := audit.New(audit.Config{File: c.auditFile, Webhook: c.webhook, WebhookSecret: c.webhookSecret, Log: log.With("component", "audit")})
 	if err != nil {
 		return err
