@@ -35,7 +35,12 @@ func (f *fixture) input(r spec.Role) plan.Input {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return plan.Input{Role: n, RoleName: name, Host: f.tg.Host, Port: f.tg.Port, AdminUser: f.tg.User, HasPassword: f.hasPW}
+	in, err := plan.NewInput(n, name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	in.Host, in.Port, in.AdminUser, in.HasPassword = f.tg.Host, f.tg.Port, f.tg.User, f.hasPW
+	return in
 }
 
 func (f *fixture) plan(in plan.Input) plan.Result {

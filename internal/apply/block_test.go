@@ -64,7 +64,11 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 		t.Fatal(err)
 	}
 	name, _ := spec.RoleName("stile", n.Resource, n.Label)
-	in := plan.Input{Role: n, RoleName: name, Host: target.Host, Port: target.Port, AdminUser: target.User, HasPassword: true}
+	in, err := plan.NewInput(n, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Host, in.Port, in.AdminUser, in.HasPassword = target.Host, target.Port, target.User, true
 	snap, err := inspect.ForInputs(context.Background(), target, []plan.Input{in})
 	if err != nil {
 		t.Fatal(err)

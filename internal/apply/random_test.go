@@ -221,7 +221,12 @@ func (tr *trial) build() {
 			tr.fatalf("role name: %v", err)
 		}
 		tr.logf("declare %s: scopes %v privileges %v", name, n.Scopes, n.Privileges)
-		tr.roles = append(tr.roles, plan.Input{Role: n, RoleName: name, Host: tr.tg.Host, Port: tr.tg.Port, AdminUser: tr.tg.User})
+		in, err := plan.NewInput(n, name)
+		if err != nil {
+			tr.fatalf("input: %v", err)
+		}
+		in.Host, in.Port, in.AdminUser = tr.tg.Host, tr.tg.Port, tr.tg.User
+		tr.roles = append(tr.roles, in)
 	}
 }
 
@@ -561,7 +566,7 @@ func (tr *trial) expectation(in plan.Input, db string) expect {
 	}
 	e.execute = slices.Contains(privs, "EXECUTE")
 	e.create = slices.Contains(privs, "CREATE")
-	for _, sc := range in.Role.ParsedScopes() {
+	for _, sc := range in.Scopes {
 		if sc.Database != db {
 			continue
 		}

@@ -53,7 +53,8 @@ func inputs(tg target.Target, p string, hasPW bool) []plan.Input {
 			Privileges: []string{"SELECT", "INSERT"},
 		}.Normalize()
 		name, _ := spec.RoleName("stile", p, r.Label)
-		out[i] = plan.Input{Role: r, RoleName: name, Host: tg.Host, Port: tg.Port, AdminUser: tg.User, HasPassword: hasPW}
+		out[i], _ = plan.NewInput(r, name)
+		out[i].Host, out[i].Port, out[i].AdminUser, out[i].HasPassword = tg.Host, tg.Port, tg.User, hasPW
 	}
 	return out
 }
@@ -74,7 +75,9 @@ func BenchmarkPlan(b *testing.B) {
 	}
 	one, _ := spec.Role{Resource: p, Label: "wide", Scopes: all, Privileges: []string{"SELECT"}}.Normalize()
 	oneName, _ := spec.RoleName("stile", p, "wide")
-	wide := []plan.Input{{Role: one, RoleName: oneName, Host: tg.Host, Port: tg.Port, AdminUser: tg.User}}
+	wideIn, _ := plan.NewInput(one, oneName)
+	wideIn.Host, wideIn.Port, wideIn.AdminUser = tg.Host, tg.Port, tg.User
+	wide := []plan.Input{wideIn}
 
 	measure := func(name string, in []plan.Input, want string) {
 		b.Run(name, func(b *testing.B) {

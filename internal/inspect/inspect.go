@@ -19,7 +19,7 @@ func RequestFor(inputs []plan.Input) Request {
 	var req Request
 	for _, in := range inputs {
 		req.Roles = append(req.Roles, in.RoleName)
-		for _, sc := range in.Role.ParsedScopes() {
+		for _, sc := range in.Scopes {
 			req.Databases = append(req.Databases, sc.Database)
 		}
 	}

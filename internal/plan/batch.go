@@ -10,8 +10,8 @@ import (
 // DeclaredCreator is a role of the same batch declared with CREATE on
 // Scopes.
 type DeclaredCreator struct {
-	Role   string   `json:"role"`
-	Scopes []string `json:"scopes"`
+	Role   string       `json:"role"`
+	Scopes []spec.Scope `json:"scopes"`
 }
 
 // DeclareCreators lets the inputs of one batch on one cluster plan as one:
@@ -27,7 +27,7 @@ func DeclareCreators(inputs []Input) {
 		inputs[i].Creators = slices.Clone(seen)
 		r := inputs[i].Role
 		if creates(r) {
-			seen = append(seen, DeclaredCreator{Role: inputs[i].RoleName, Scopes: slices.Clone(r.Scopes)})
+			seen = append(seen, DeclaredCreator{Role: inputs[i].RoleName, Scopes: slices.Clone(inputs[i].Scopes)})
 		}
 	}
 }

@@ -58,9 +58,8 @@ func (p *planner) creators(d *catalog.Database, s *catalog.Schema) []string {
 
 // declaredOn reports whether dc's scopes cover schema s of database d.
 func declaredOn(dc DeclaredCreator, d *catalog.Database, s *catalog.Schema) bool {
-	for _, raw := range dc.Scopes {
-		sc, err := spec.ParseScope(raw)
-		if err != nil || sc.Database != d.Name {
+	for _, sc := range dc.Scopes {
+		if sc.Database != d.Name {
 			continue
 		}
 		if sc.Schema == s.Name || (sc.Schema == "" && !s.Extension && !sc.Excludes(s.Name)) {

@@ -24,12 +24,25 @@ type Input struct {
 	Host      string
 	Port      int
 	AdminUser string
+	// Scopes are Role.Scopes parsed (NewInput).
+	Scopes []spec.Scope
 	// HasPassword reports that stile holds a current password for the role.
 	HasPassword bool
 	// Creators are roles of the same batch, on the same cluster, declared
 	// with CREATE: creators of their scopes up front, before their own
 	// apply grants them CREATE (see DeclareCreators).
 	Creators []DeclaredCreator `json:",omitempty"`
+}
+
+// NewInput returns the input for role, named roleName, with its scopes
+// parsed; the caller sets where it is applied (Host, Port, AdminUser) and
+// HasPassword. A bad scope is errs.Invalid.
+func NewInput(role spec.Role, roleName string) (Input, error) {
+	scopes, err := role.ParseScopes()
+	if err != nil {
+		return Input{}, err
+	}
+	return Input{Role: role, RoleName: roleName, Scopes: scopes}, nil
 }
 
 // Result is a computed plan.
@@ -249,7 +262,11 @@ func (p *planner) desiredPrivileges() {
 // means every user schema that no extension owns.
 func (p *planner) resolveScopes() {
 	set := map[string]map[string]bool{}
-	for _, sc := range p.in.Role.ParsedScopes() {
+	if len(p.in.Scopes) != len(p.in.Role.Scopes) {
+		p.fail("the role's scopes were not parsed (make inputs with plan.NewInput)")
+		return
+	}
+	for _, sc := range p.in.Scopes {
 		db, ok := p.snap.Database(sc.Database)
 		switch {
 		case !ok:

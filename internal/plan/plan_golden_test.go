@@ -65,7 +65,12 @@ func loadGolden(t *testing.T, path string) (*txtar.Archive, *catalog.Snapshot, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ar, &snap, plan.Input{Role: role, RoleName: name, Host: gi.Host, Port: gi.Port, AdminUser: gi.AdminUser, HasPassword: gi.HasPassword}
+	in, err := plan.NewInput(role, name)
+	if err != nil {
+		t.Fatalf("%s: input: %v", path, err)
+	}
+	in.Host, in.Port, in.AdminUser, in.HasPassword = gi.Host, gi.Port, gi.AdminUser, gi.HasPassword
+	return ar, &snap, in
 }
 
 func render(r plan.Result) string {

@@ -121,15 +121,13 @@ func (s *Service) runApply(ctx context.Context, res store.Resource, stored store
 	if err != nil {
 		return apply.Report{}, "", err
 	}
-	job := apply.Job{
-		Target:   t,
-		Checksum: doc.Checksum,
-		State:    doc.CurrentState,
-		Input: plan.Input{
-			Role: role, RoleName: planSess.Role, Host: res.Host, Port: res.Port, AdminUser: res.AdminUser,
-			HasPassword: stored.PasswordCurrent != "", Creators: pin.Creators,
-		},
+	in, err := plan.NewInput(role, planSess.Role)
+	if err != nil {
+		return apply.Report{}, "", err
 	}
+	in.Host, in.Port, in.AdminUser = res.Host, res.Port, res.AdminUser
+	in.HasPassword, in.Creators = stored.PasswordCurrent != "", pin.Creators
+	job := apply.Job{Target: t, Checksum: doc.Checksum, State: doc.CurrentState, Input: in}
 	password := ""
 	if strings.Contains(doc.SQLPlan, plan.PasswordPlaceholder) {
 		password = secret.NewPassword()

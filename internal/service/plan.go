@@ -84,9 +84,13 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 				hasPW = old.PasswordCurrent != ""
 			}
 		}
-		prepared[i] = item{role: r, res: res, input: plan.Input{
-			Role: r, RoleName: name, Host: res.Host, Port: res.Port, AdminUser: res.AdminUser, HasPassword: hasPW,
-		}}
+		in, err := plan.NewInput(r, name)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
+			continue
+		}
+		in.Host, in.Port, in.AdminUser, in.HasPassword = res.Host, res.Port, res.AdminUser, hasPW
+		prepared[i] = item{role: r, res: res, input: in}
 	}
 	if len(problems) > 0 {
 		return nil, errs.Invalidf("%s", strings.Join(problems, "; "))

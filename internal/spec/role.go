@@ -100,17 +100,18 @@ func (r Role) Normalize() (Role, error) {
 	return r, nil
 }
 
-// ParsedScopes returns r's scopes parsed; r must be normalized.
-func (r Role) ParsedScopes() []Scope {
+// ParseScopes returns r's scopes as typed values, parsed once at the edge
+// (where a plan's input is made); a bad one is errs.Invalid.
+func (r Role) ParseScopes() ([]Scope, error) {
 	out := make([]Scope, 0, len(r.Scopes))
 	for _, s := range r.Scopes {
 		sc, err := ParseScope(s)
 		if err != nil {
-			panic(fmt.Sprintf("spec: unnormalized scope %q", s))
+			return nil, err
 		}
 		out = append(out, sc)
 	}
-	return out
+	return out, nil
 }
 
 // Key identifies a role within a resource by its label's slug: labels that

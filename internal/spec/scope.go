@@ -14,6 +14,19 @@ type Scope struct {
 	Exclude  []string
 }
 
+// MarshalText renders the scope in canonical form: scopes travel as text.
+func (s Scope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses text with ParseScope.
+func (s *Scope) UnmarshalText(text []byte) error {
+	sc, err := ParseScope(string(text))
+	if err != nil {
+		return err
+	}
+	*s = sc
+	return nil
+}
+
 // ParseScope parses "db", "db.schema", "db!schema[!schema…]" (the database
 // without those schemas), with double-quoted parts for names that hold a
 // dot, a "!" or a quote ("my.db".public). Anything else is ambiguous and

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -248,5 +249,25 @@ func TestSpecSplitList(t *testing.T) {
 	got := SplitList([]string{"a, b", `"x,y".s`, ""})
 	if strings.Join(got, "|") != `a|b|"x,y".s` {
 		t.Errorf("SplitList = %q", got)
+	}
+}
+
+// TestScopeAsText: a typed scope travels as its canonical text, and bad
+// text is refused when decoded.
+func TestScopeAsText(t *testing.T) {
+	in := []Scope{{Database: "app"}, {Database: "my.db", Schema: "public"}, {Database: "app", Exclude: []string{"audit", "tmp"}}}
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `["app","\"my.db\".public","app!audit!tmp"]`; string(data) != want {
+		t.Fatalf("scopes as JSON: %s, want %s", data, want)
+	}
+	var out []Scope
+	if err := json.Unmarshal(data, &out); err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip: %+v %v", out, err)
+	}
+	if err := json.Unmarshal([]byte(`["a.b.c"]`), &out); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("an ambiguous scope decoded: %v", err)
 	}
 }
