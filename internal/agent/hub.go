@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -53,7 +54,7 @@ type Hub struct {
 	replica string
 	log     *slog.Logger
 
-	streams streams
+	streams proxy.Rendezvous
 	// streamURL is where agents connected to other replicas stream
 	// connections opened here; empty if this replica advertises none.
 	streamURL string

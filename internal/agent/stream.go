@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -128,40 +129,6 @@ func cancelStream(ctx context.Context, live *liveStreams, m message) (any, error
 	return "ok", f.(func(context.Context) error)(ctx)
 }
 
-// streams pairs agents' stream WebSockets with the connections waiting for
-// them on this server.
-type streams struct {
-	mu      sync.Mutex
-	waiting map[string]*pending
-}
-
-// pending is a connection waiting for its stream: only agent may answer,
-// and gone closes when the waiter gives up, so a late stream is dropped
-// instead of held forever.
-type pending struct {
-	agent string
-	ch    chan streamResult
-	gone  chan struct{}
-}
-
-type streamResult struct {
-	conn  net.Conn
-	hello proxy.Hello
-}
-
-// streamConn is an agent's stream seen as a net.Conn; closing it releases
-// the handler that holds the WebSocket.
-type streamConn struct {
-	net.Conn
-	once sync.Once
-	done chan struct{}
-}
-
-func (c *streamConn) Close() error {
-	c.once.Do(func() { close(c.done) })
-	return c.Conn.Close()
-}
-
 // OpenStream asks agent name to connect to database as t's user and to
 // stream the connection back to this server; it returns the stream, the
 // server's startup parameters, and the stream's id, which CancelStream
@@ -180,31 +147,20 @@ func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, data
 		job.StreamURL = h.streamURL
 	}
 	id := secret.NewToken()
-	p := &pending{agent: name, ch: make(chan streamResult), gone: make(chan struct{})}
-	h.streams.mu.Lock()
-	if h.streams.waiting == nil {
-		h.streams.waiting = map[string]*pending{}
-	}
-	h.streams.waiting[id] = p
-	h.streams.mu.Unlock()
-	defer func() {
-		h.streams.mu.Lock()
-		delete(h.streams.waiting, id)
-		h.streams.mu.Unlock()
-		close(p.gone)
-	}()
+	wait, done := h.streams.Expect(id, name)
+	defer done()
 	job.Stream = id
 	if err := h.call(ctx, name, JobConnect, job, nil); err != nil {
 		return nil, proxy.Hello{}, "", err
 	}
-	select {
-	case res := <-p.ch:
-		return res.conn, res.hello, id, nil
-	case <-time.After(streamHelloTimeout):
+	conn, hello, err = wait(ctx, streamHelloTimeout)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		return nil, proxy.Hello{}, "", errs.New(errs.Unavailable, "agent %s opened the connection but its stream never reached this server", name)
-	case <-ctx.Done():
-		return nil, proxy.Hello{}, "", ctx.Err()
+	case err != nil:
+		return nil, proxy.Hello{}, "", err
 	}
+	return conn, hello, id, nil
 }
 
 // CancelStream asks agent name to cancel the query running on one of its
@@ -248,41 +204,7 @@ func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown or revoked agent token", http.StatusUnauthorized)
 		return
 	}
-	id := r.URL.Query().Get("id")
-	h.streams.mu.Lock()
-	p := h.streams.waiting[id]
-	if p != nil && p.agent == a.Name {
-		delete(h.streams.waiting, id)
-	} else {
-		p = nil
-	}
-	h.streams.mu.Unlock()
-	if p == nil {
-		http.Error(w, "no connection waits for this stream", http.StatusNotFound)
-		return
-	}
-	ws, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	ws.SetReadLimit(64 << 20)
-	ctx := context.WithoutCancel(r.Context())
-	hctx, cancel := context.WithTimeout(ctx, streamHelloTimeout)
-	_, data, err := ws.Read(hctx)
-	cancel()
-	var hello proxy.Hello
-	if err != nil || json.Unmarshal(data, &hello) != nil {
-		ws.CloseNow()
-		return
-	}
-	sc := &streamConn{Conn: websocket.NetConn(ctx, ws, websocket.MessageBinary), done: make(chan struct{})}
-	select {
-	case p.ch <- streamResult{conn: sc, hello: hello}:
-	case <-p.gone:
-		sc.Close()
-		return
-	}
-	<-sc.done
+	h.streams.Accept(w, r, r.URL.Query().Get("id"), a.Name, streamHelloTimeout)
 }
 
 // streamHelloTimeout bounds the wait for an agent's stream, and for its

@@ -2,8 +2,8 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,15 +42,10 @@ func streamHub(t *testing.T) (*Hub, *httptest.Server) {
 }
 
 // wait registers a connection waiting for agent's stream, as OpenStream does.
-func wait(h *Hub, id, agent string) *pending {
-	p := &pending{agent: agent, ch: make(chan streamResult), gone: make(chan struct{})}
-	h.streams.mu.Lock()
-	if h.streams.waiting == nil {
-		h.streams.waiting = map[string]*pending{}
-	}
-	h.streams.waiting[id] = p
-	h.streams.mu.Unlock()
-	return p
+func wait(t *testing.T, h *Hub, id, agent string) (func(context.Context, time.Duration) (net.Conn, proxy.Hello, error), func()) {
+	w, done := h.streams.Expect(id, agent)
+	t.Cleanup(done)
+	return w, done
 }
 
 func dialStream(ctx context.Context, srv *httptest.Server, id, token string) (*websocket.Conn, *http.Response, error) {
@@ -63,7 +58,7 @@ func dialStream(ctx context.Context, srv *httptest.Server, id, token string) (*w
 func TestStreamOnlyFromTheAgentAsked(t *testing.T) {
 	h, srv := streamHub(t)
 	ctx := t.Context()
-	wait(h, "s1", "a")
+	w, _ := wait(t, h, "s1", "a")
 	for _, c := range []struct {
 		id, token string
 		status    int
@@ -78,12 +73,21 @@ func TestStreamOnlyFromTheAgentAsked(t *testing.T) {
 			t.Errorf("id %s token %q: err %v, want HTTP %d", c.id, c.token, err, c.status)
 		}
 	}
-	h.streams.mu.Lock()
-	_, still := h.streams.waiting["s1"]
-	h.streams.mu.Unlock()
-	if !still {
-		t.Fatal("a refused stream took the waiting connection")
+	// The refused streams left the waiting connection to the asked agent.
+	ws, _, err := dialStream(ctx, srv, "s1", "tok-a")
+	if err != nil {
+		t.Fatalf("a refused stream took the waiting connection: %v", err)
 	}
+	defer ws.CloseNow()
+	if err := proxy.SendHello(ctx, ws, proxy.Hello{PID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	conn, hello, err := w(ctx, 10*time.Second)
+	if err != nil || hello.PID != 7 {
+		t.Fatalf("the asked agent's stream: %+v %v", hello, err)
+	}
+	conn.Close()
+	ws.CloseNow()
 }
 
 // TestStreamPairs: the asked agent's stream reaches the waiting connection,
@@ -91,7 +95,7 @@ func TestStreamOnlyFromTheAgentAsked(t *testing.T) {
 func TestStreamPairs(t *testing.T) {
 	h, srv := streamHub(t)
 	ctx := t.Context()
-	p := wait(h, "s1", "a")
+	w, _ := wait(t, h, "s1", "a")
 	ws, _, err := dialStream(ctx, srv, "s1", "tok-a")
 	if err != nil {
 		t.Fatal(err)
@@ -100,24 +104,22 @@ func TestStreamPairs(t *testing.T) {
 	if err := proxy.SendHello(ctx, ws, proxy.Hello{PID: 42}); err != nil {
 		t.Fatal(err)
 	}
-	var res streamResult
-	select {
-	case res = <-p.ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the stream never reached the waiting connection")
+	conn, hello, err := w(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatalf("the stream never reached the waiting connection: %v", err)
 	}
-	defer res.conn.Close()
-	if res.hello.PID != 42 {
-		t.Fatalf("hello = %+v", res.hello)
+	defer conn.Close()
+	if hello.PID != 42 {
+		t.Fatalf("hello = %+v", hello)
 	}
 	if err := ws.Write(ctx, websocket.MessageBinary, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4)
-	if _, err := res.conn.Read(buf); err != nil || string(buf) != "ping" {
+	if _, err := conn.Read(buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("server read %q, %v", buf, err)
 	}
-	if _, err := res.conn.Write([]byte("pong")); err != nil {
+	if _, err := conn.Write([]byte("pong")); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := ws.Read(ctx); err != nil || string(data) != "pong" {
@@ -127,24 +129,15 @@ func TestStreamPairs(t *testing.T) {
 }
 
 // TestLateStreamDropped: a stream arriving after the connection gave up is
-// closed, not held open forever.
+// refused, not held open forever.
 func TestLateStreamDropped(t *testing.T) {
 	h, srv := streamHub(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	p := wait(h, "s1", "a")
-	close(p.gone)
-	ws, _, err := dialStream(ctx, srv, "s1", "tok-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	hello, _ := json.Marshal(proxy.Hello{PID: 1})
-	if err := ws.Write(ctx, websocket.MessageText, hello); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := ws.Read(ctx); err == nil || ctx.Err() != nil {
-		t.Fatalf("late stream: read err %v (ctx %v), want the server to close it", err, ctx.Err())
+	_, done := wait(t, h, "s1", "a")
+	done()
+	if _, resp, err := dialStream(ctx, srv, "s1", "tok-a"); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("late stream: %v, want HTTP 404", err)
 	}
 }
 
