@@ -1,8 +1,11 @@
 // Package proxy carries PostgreSQL connections through stile: the CLI's
-// local listener speaks the server side of the protocol to the client, the
-// stile server opens the real connection with the resource role's injected
-// credentials, and raw protocol bytes flow between them over a WebSocket.
-// Nobody on the client side sees the password.
+// local listener and the server's PostgreSQL listener (TLS, sign-in through
+// the Open it is given) speak the server side of the protocol to the client,
+// the stile server or a remote agent opens the real connection with the
+// resource role's injected credentials, and raw protocol bytes flow between
+// them (Relay, over a WebSocket; a remote agent's stream meets its waiting
+// connection at a Rendezvous), recorded and cancellable. Nobody on the
+// client side sees the password.
 package proxy
 
 import (

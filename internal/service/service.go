@@ -1,6 +1,8 @@
 // Package service is stile's application layer: inventory, admin
-// credentials, health checks, plans, applies and sessions. The HTTP API (and
-// the web app) call it; it talks to the store and to agents.
+// credentials, health checks, plans, applies, sessions, people and access,
+// connections; and authentication (Authenticate) and what a principal may
+// see. The HTTP API, the web app and the PostgreSQL listener call it; it
+// talks to the store and to agents.
 package service
 
 import (
