@@ -7,10 +7,8 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,9 +19,6 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqldb"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // migrateLock serializes migrations when replicas start together.
 const migrateLock = 0x73746c6d // "stlm"
@@ -75,7 +70,6 @@ func (s *DB) Close() error {
 // order whatever the database's collation, and row locks, since replicas
 // write at once.
 func dialect() sqldb.Dialect {
-	sub, _ := fs.Sub(migrations, "migrations")
 	lock := strconv.Itoa(migrateLock)
 	return sqldb.Dialect{
 		Prefix:     "stile_",
@@ -86,10 +80,13 @@ func dialect() sqldb.Dialect {
 		Time:       sqldb.TimeNull,
 		Unset:      "IS NULL",
 		// https://www.postgresql.org/docs/current/errcodes-appendix.html
-		Unique:        sqlstate("23505"), // unique_violation
-		ForeignKey:    sqlstate("23503"), // foreign_key_violation
-		Notify:        "SELECT pg_notify(?, ?)",
-		Migrations:    sub,
+		Unique:     sqlstate("23505"), // unique_violation
+		ForeignKey: sqlstate("23503"), // foreign_key_violation
+		Notify:     "SELECT pg_notify(?, ?)",
+		Types: map[string]string{
+			"timestamp": "timestamptz NOT NULL", "timestamp_or_unset": "timestamptz",
+			"bool_false": "boolean NOT NULL DEFAULT false", "json": "jsonb", "bytes": "bytea",
+		},
 		MigrateLock:   "SELECT pg_advisory_lock(" + lock + ")",
 		MigrateUnlock: "SELECT pg_advisory_unlock(" + lock + ")",
 	}

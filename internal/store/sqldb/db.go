@@ -7,6 +7,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -102,7 +103,21 @@ func tx(ctx context.Context, r interface {
 
 func (s *DB) tx(ctx context.Context, fn func(conn) error) error { return tx(ctx, s.db, s.d, fn) }
 
+// migrations is the schema, NNN_name.sql, written once for every dialect.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// typeWords are the column types the migrations name by role; every
+// dialect must render each.
+var typeWords = []string{"timestamp", "timestamp_or_unset", "bool_false", "json", "bytes"}
+
 func (s *DB) migrate(ctx context.Context) error {
+	for _, w := range typeWords {
+		if _, ok := s.d.Types[w]; !ok {
+			return fmt.Errorf("migrate: the dialect has no type for {%s}", w)
+		}
+	}
 	c, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -117,7 +132,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := (conn{c, s.d}).exec(ctx, "CREATE TABLE IF NOT EXISTS {schema_migrations} (version integer PRIMARY KEY)"); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	entries, err := fs.ReadDir(s.d.Migrations, ".")
+	entries, err := fs.ReadDir(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -131,7 +146,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migrate: bad migration name %s", name)
 		}
-		body, err := fs.ReadFile(s.d.Migrations, name)
+		body, err := fs.ReadFile(migrations, "migrations/"+name)
 		if err != nil {
 			return fmt.Errorf("migrate %s: %w", name, err)
 		}
@@ -140,8 +155,9 @@ func (s *DB) migrate(ctx context.Context) error {
 			if err := tx.row(ctx, "SELECT count(*) FROM {schema_migrations} WHERE version = ?", v).Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			// The body is run as it is: it names its tables itself.
-			if _, err := tx.r.ExecContext(ctx, string(body)); err != nil {
+			// One schema for every dialect: table names and column types
+			// are {words} the dialect renders.
+			if _, err := tx.r.ExecContext(ctx, s.d.render(string(body))); err != nil {
 				return err
 			}
 			_, err := tx.exec(ctx, "INSERT INTO {schema_migrations} (version) VALUES (?)", v)

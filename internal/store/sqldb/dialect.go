@@ -1,7 +1,6 @@
 package sqldb
 
 import (
-	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -32,10 +31,13 @@ type Dialect struct {
 	// Notify, when set, is run with a channel and a payload in the
 	// transaction that queues or finishes a job, to wake other replicas.
 	Notify string
-	// Migrations holds the schema's NNN_name.sql files; MigrateLock and
-	// MigrateUnlock, when set, are run around them on one connection, so
-	// that servers starting together migrate once.
-	Migrations                 fs.FS
+	// Types are the column types the migrations name by role:
+	// {timestamp}, {timestamp_or_unset} (with its unset value), {bool_false},
+	// {json} and {bytes}.
+	Types map[string]string
+	// MigrateLock and MigrateUnlock, when set, are run around the
+	// migrations on one connection, so that servers starting together
+	// migrate once.
 	MigrateLock, MigrateUnlock string
 }
 
@@ -75,6 +77,9 @@ func (d *Dialect) word(w string) string {
 		return d.SkipLocked
 	case "unset":
 		return d.Unset
+	}
+	if t, ok := d.Types[w]; ok {
+		return t
 	}
 	return d.Prefix + w
 }

@@ -6,10 +6,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"slices"
@@ -20,9 +18,6 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqldb"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // DB is the SQLite store.
 type DB struct {
@@ -67,13 +62,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // timestamps ("" when unset), bytewise (BINARY) text order by default, and
 // no row locks (one connection).
 func dialect() sqldb.Dialect {
-	sub, _ := fs.Sub(migrations, "migrations")
 	return sqldb.Dialect{
 		Time:       sqldb.TimeText,
 		Unset:      "= ''",
 		Unique:     code(sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY),
 		ForeignKey: code(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
-		Migrations: sub,
+		Types: map[string]string{
+			"timestamp": "TEXT NOT NULL", "timestamp_or_unset": "TEXT NOT NULL DEFAULT ''",
+			"bool_false": "INTEGER NOT NULL DEFAULT 0", "json": "TEXT", "bytes": "BLOB",
+		},
 	}
 }
 

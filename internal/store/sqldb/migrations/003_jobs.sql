@@ -1,6 +1,6 @@
-ALTER TABLE agents ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+ALTER TABLE {agents} ADD COLUMN replica TEXT NOT NULL DEFAULT '';
 
-CREATE TABLE jobs (
+CREATE TABLE {jobs} (
     id         TEXT PRIMARY KEY,
     agent      TEXT NOT NULL,
     kind       TEXT NOT NULL,
@@ -9,8 +9,8 @@ CREATE TABLE jobs (
     result     TEXT NOT NULL DEFAULT '',
     error      TEXT NOT NULL DEFAULT '',
     claimed_by TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    deadline   TEXT NOT NULL
+    created_at {timestamp},
+    deadline   {timestamp}
 );
 
-CREATE INDEX jobs_queue ON jobs (agent, status, created_at);
+CREATE INDEX {jobs_queue} ON {jobs} (agent, status, created_at);

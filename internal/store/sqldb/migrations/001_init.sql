@@ -1,9 +1,9 @@
-CREATE TABLE meta (
+CREATE TABLE IF NOT EXISTS {meta} (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 
-CREATE TABLE resources (
+CREATE TABLE {resources} (
     name         TEXT PRIMARY KEY,
     type         TEXT NOT NULL,
     host         TEXT NOT NULL,
@@ -13,26 +13,26 @@ CREATE TABLE resources (
     agent        TEXT NOT NULL,
     admin_user   TEXT NOT NULL DEFAULT '',
     admin_secret TEXT NOT NULL DEFAULT '',
-    created_at   TEXT NOT NULL,
-    updated_at   TEXT NOT NULL
+    created_at   {timestamp},
+    updated_at   {timestamp}
 );
 
-CREATE TABLE roles (
-    resource         TEXT NOT NULL REFERENCES resources (name) ON DELETE CASCADE,
+CREATE TABLE {roles} (
+    resource         TEXT NOT NULL REFERENCES {resources} (name) ON DELETE CASCADE,
     label            TEXT NOT NULL,
     role_name        TEXT NOT NULL UNIQUE,
-    spec             TEXT NOT NULL,
+    spec             {json} NOT NULL,
     password_current TEXT NOT NULL DEFAULT '',
     password_pending TEXT NOT NULL DEFAULT '',
     last_plan_sid    TEXT NOT NULL DEFAULT '',
     last_apply_sid   TEXT NOT NULL DEFAULT '',
     status           TEXT NOT NULL DEFAULT '',
-    created_at       TEXT NOT NULL,
-    updated_at       TEXT NOT NULL,
+    created_at       {timestamp},
+    updated_at       {timestamp},
     PRIMARY KEY (resource, label)
 );
 
-CREATE TABLE sessions (
+CREATE TABLE {sessions} (
     sid         TEXT PRIMARY KEY,
     kind        TEXT NOT NULL,
     resource    TEXT NOT NULL,
@@ -40,8 +40,8 @@ CREATE TABLE sessions (
     label       TEXT NOT NULL DEFAULT '',
     actor       TEXT NOT NULL,
     agent       TEXT NOT NULL DEFAULT '',
-    created_at  TEXT NOT NULL,
-    finished_at TEXT NOT NULL DEFAULT '',
+    created_at  {timestamp},
+    finished_at {timestamp_or_unset},
     status      TEXT NOT NULL,
     exit_code   INTEGER NOT NULL DEFAULT 0,
     message     TEXT NOT NULL DEFAULT '',
@@ -53,5 +53,5 @@ CREATE TABLE sessions (
     applied_by  TEXT NOT NULL DEFAULT ''
 );
 
-CREATE INDEX sessions_resource ON sessions (resource, created_at);
-CREATE INDEX sessions_kind ON sessions (kind, created_at);
+CREATE INDEX {sessions_resource} ON {sessions} (resource, created_at);
+CREATE INDEX {sessions_kind} ON {sessions} (kind, created_at);

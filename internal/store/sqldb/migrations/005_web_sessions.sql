@@ -1,5 +1,5 @@
-CREATE TABLE web_sessions (
+CREATE TABLE {web_sessions} (
     id_hash TEXT PRIMARY KEY,
     csrf    TEXT NOT NULL,
-    expires TEXT NOT NULL
+    expires {timestamp}
 );

@@ -1,1 +1,0 @@
-ALTER TABLE stile_sessions ADD COLUMN replica text NOT NULL DEFAULT '';

@@ -1,4 +1,0 @@
--- A web sign-in made with a personal token remembers that token's hash, so
--- the browser acts as its user and stops working when the token is revoked
--- or the user disabled. Empty means the admin token.
-ALTER TABLE stile_web_sessions ADD COLUMN token_hash text NOT NULL DEFAULT '';

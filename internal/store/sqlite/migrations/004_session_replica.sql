@@ -1,1 +1,0 @@
-ALTER TABLE sessions ADD COLUMN replica TEXT NOT NULL DEFAULT '';
