@@ -91,7 +91,8 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 	if rep.Outcome != apply.Applied && rep.Outcome != apply.Skipped {
 		sess.ExitCode = 1
 	}
-	if err := s.store.FinishApply(context.WithoutCancel(ctx), sess, resource, role.Label, action); err != nil {
+	applied := store.Role{Resource: resource, Label: role.Label, Spec: role}
+	if err := s.store.FinishApply(context.WithoutCancel(ctx), sess, applied, action); err != nil {
 		return out, err
 	}
 	s.audit.Emit(sess)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/stile-dev/stile/internal/inspect"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,4 +303,43 @@ func serviceWithResource(t *testing.T, name string, tg target.Target) *Service {
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// TestExploratoryPlanChangesNothing: a role's declaration is what was last
+// applied. A plan of another spec that is never applied leaves the role's
+// spec and status as they were, and the drift check (Replan) still plans
+// the applied declaration; only the pending plan's sid is recorded.
+func TestExploratoryPlanChangesNothing(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
+	svc := serviceWithResource(t, p, tg)
+	ctx := context.Background()
+	declared := spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
+	out, err := svc.Plan(ctx, "test", []spec.Role{declared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	explore := declared
+	explore.Privileges = []string{"SELECT", "INSERT"}
+	pending, err := svc.Plan(ctx, "test", []spec.Role{explore})
+	if err != nil || pending[0].Status != plan.ItemOutOfSync {
+		t.Fatalf("exploratory plan: %+v %v", pending, err)
+	}
+	roles, err := svc.Roles(ctx, p)
+	if err != nil || len(roles) != 1 {
+		t.Fatal(roles, err)
+	}
+	r := roles[0]
+	if !r.Declared || r.Status != "applied" || !slices.Equal(r.Spec.Privileges, []string{"SELECT"}) || r.LastPlanSID != pending[0].SID {
+		t.Fatalf("after an exploratory plan: declared %v, status %s, privileges %v, last plan %s (want the pending %s)", r.Declared, r.Status, r.Spec.Privileges, r.LastPlanSID, pending[0].SID)
+	}
+	drift, err := svc.Replan(ctx, "test", p)
+	if err != nil || len(drift) != 1 || drift[0].Status != plan.ItemInSync {
+		t.Fatalf("the drift check re-planned the exploratory spec: %+v %v", drift, err)
+	}
 }

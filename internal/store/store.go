@@ -25,10 +25,13 @@ type Resource struct {
 
 // Role is a declared role and the state stile keeps for it.
 type Role struct {
-	Resource string    `json:"resource_name"`
-	Label    string    `json:"role"`
-	RoleName string    `json:"role_name"`
+	Resource string `json:"resource_name"`
+	Label    string `json:"role"`
+	RoleName string `json:"role_name"`
+	// Spec is the role's declaration: the spec of its last successful
+	// apply once Declared, else of its latest plan.
 	Spec     spec.Role `json:"spec"`
+	Declared bool      `json:"declared"`
 	// PasswordCurrent and PasswordPending are sealed. Pending is written
 	// before an apply that sets a password runs, and promoted after COMMIT.
 	PasswordCurrent string    `json:"-"`
@@ -221,9 +224,10 @@ type Store interface {
 	ClaimPlan(ctx context.Context, planSID string, s Session) error
 	// SetPendingPassword stores a sealed pending password for a role.
 	SetPendingPassword(ctx context.Context, resource, label, sealed string) error
-	// FinishApply finishes an apply session, updates the role's status and
-	// handles its pending password, in one transaction.
-	FinishApply(ctx context.Context, s Session, resource, label string, pw PasswordAction) error
+	// FinishApply finishes an apply session, updates the role's status (and,
+	// when it applied or was already in sync, makes r.Spec the role's
+	// declaration) and handles its pending password, in one transaction.
+	FinishApply(ctx context.Context, s Session, r Role, pw PasswordAction) error
 	// PendingPasswords lists roles holding a pending password.
 	PendingPasswords(ctx context.Context) ([]Role, error)
 	// ResolvePending promotes or drops a role's pending password.

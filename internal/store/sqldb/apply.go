@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -61,14 +62,24 @@ func (s *DB) ClaimPlan(ctx context.Context, planSID string, sess store.Session) 
 
 // FinishApply finishes an apply session, updates its role and handles the
 // pending password, in one transaction.
-func (s *DB) FinishApply(ctx context.Context, sess store.Session, resource, label string, pw store.PasswordAction) error {
+func (s *DB) FinishApply(ctx context.Context, sess store.Session, r store.Role, pw store.PasswordAction) error {
 	return s.tx(ctx, func(tx conn) error {
 		if err := finishSession(ctx, tx, sess); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, "UPDATE {roles} SET last_apply_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?", sess.SID, sess.Status, tx.now(), resource, label); err != nil {
-			return fmt.Errorf("record apply of %s: %w", label, err)
+		if _, err := tx.exec(ctx, "UPDATE {roles} SET last_apply_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?", sess.SID, sess.Status, tx.now(), r.Resource, r.Label); err != nil {
+			return fmt.Errorf("record apply of %s: %w", r.Label, err)
 		}
-		return resolve(ctx, tx, resource, label, pw)
+		if sess.Status == "applied" || sess.Status == "skipped" {
+			// The applied spec is the role's declaration from now on.
+			specJSON, err := json.Marshal(r.Spec)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, "UPDATE {roles} SET spec = ?, declared = TRUE WHERE resource = ? AND label = ?", string(specJSON), r.Resource, r.Label); err != nil {
+				return fmt.Errorf("record the declaration of %s: %w", r.Label, err)
+			}
+		}
+		return resolve(ctx, tx, r.Resource, r.Label, pw)
 	})
 }

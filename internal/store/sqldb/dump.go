@@ -82,8 +82,8 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		}
 		for _, r := range d.Roles {
 			spec, _ := json.Marshal(r.Spec)
-			if _, err := tx.exec(ctx, "INSERT INTO {roles} ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				r.Resource, r.Label, r.RoleName, string(spec), r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt)); err != nil {
+			if _, err := tx.exec(ctx, "INSERT INTO {roles} ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Resource, r.Label, r.RoleName, string(spec), r.Declared, r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt)); err != nil {
 				return fmt.Errorf("load role %s: %w", r.RoleName, err)
 			}
 		}

@@ -9,12 +9,12 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-const roleCols = "resource, label, role_name, spec, password_current, password_pending, last_plan_sid, last_apply_sid, status, created_at, updated_at"
+const roleCols = "resource, label, role_name, spec, declared, password_current, password_pending, last_plan_sid, last_apply_sid, status, created_at, updated_at"
 
 func scanRole(row scanner) (store.Role, error) {
 	var r store.Role
 	var specJSON []byte
-	err := row.Scan(&r.Resource, &r.Label, &r.RoleName, &specJSON, &r.PasswordCurrent, &r.PasswordPending, &r.LastPlanSID, &r.LastApplySID, &r.Status, at{&r.CreatedAt}, at{&r.UpdatedAt})
+	err := row.Scan(&r.Resource, &r.Label, &r.RoleName, &specJSON, &r.Declared, &r.PasswordCurrent, &r.PasswordPending, &r.LastPlanSID, &r.LastApplySID, &r.Status, at{&r.CreatedAt}, at{&r.UpdatedAt})
 	if err != nil {
 		return r, err
 	}

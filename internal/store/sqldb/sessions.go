@@ -2,8 +2,11 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"github.com/stile-dev/stile/internal/spec"
 	"strings"
 	"time"
 
@@ -65,20 +68,50 @@ func (s *DB) FinishPlan(ctx context.Context, sess store.Session, r store.Role) e
 			return err
 		}
 		t := tx.now()
-		_, err = tx.exec(ctx, `
-INSERT INTO {roles} (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (resource, label) DO UPDATE SET role_name = excluded.role_name, spec = excluded.spec,
-    last_plan_sid = excluded.last_plan_sid, status = excluded.status, updated_at = excluded.updated_at`,
-			r.Resource, r.Label, r.RoleName, string(specJSON), sess.SID, sess.Status, t, t)
-		if err != nil && s.d.ForeignKey(err) {
-			return errs.New(errs.NotFound, "resource %q is not in the inventory", r.Resource)
+		var curJSON []byte
+		var declared bool
+		err = tx.row(ctx, "SELECT spec, declared FROM {roles} WHERE resource = ? AND label = ?{lock}", r.Resource, r.Label).Scan(&curJSON, &declared)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// A plan on another replica may insert it first: then this one
+			// only records its sid.
+			_, err = tx.exec(ctx, `INSERT INTO {roles} (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (resource, label) DO UPDATE SET last_plan_sid = excluded.last_plan_sid, updated_at = excluded.updated_at`,
+				r.Resource, r.Label, r.RoleName, string(specJSON), sess.SID, sess.Status, t, t)
+			if err != nil && s.d.ForeignKey(err) {
+				return errs.New(errs.NotFound, "resource %q is not in the inventory", r.Resource)
+			}
+		case err != nil:
+		case !declared:
+			// Never applied: the latest plan is the intent.
+			_, err = tx.exec(ctx, "UPDATE {roles} SET role_name = ?, spec = ?, last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
+				r.RoleName, string(specJSON), sess.SID, sess.Status, t, r.Resource, r.Label)
+		case sameSpec(curJSON, r.Spec):
+			// A plan of the declaration: a drift check, whose status counts.
+			_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
+				sess.SID, sess.Status, t, r.Resource, r.Label)
+		default:
+			// Another spec: an exploratory plan, pending until applied; the
+			// declaration and its status stay.
+			_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, updated_at = ? WHERE resource = ? AND label = ?",
+				sess.SID, t, r.Resource, r.Label)
 		}
 		if err != nil {
 			return fmt.Errorf("record role %s: %w", r.RoleName, err)
 		}
 		return nil
 	})
+}
+
+// sameSpec reports whether the stored spec (JSON) declares what r does.
+func sameSpec(stored []byte, r spec.Role) bool {
+	var cur spec.Role
+	if json.Unmarshal(stored, &cur) != nil {
+		return false
+	}
+	a, _ := json.Marshal(cur)
+	b, _ := json.Marshal(r)
+	return string(a) == string(b)
 }
 
 // Session returns one session or errs.NotFound.

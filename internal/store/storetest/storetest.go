@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(*testing.T, store.Store)
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
-		{"ClaimPlan", testClaimPlan}, {"Passwords", testPasswords}, {"Sessions", testSessions},
+		{"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
 		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals},
 	}
 	for _, tt := range tests {
@@ -277,7 +278,7 @@ func testClaimPlan(t *testing.T, s store.Store) {
 	wantCode(t, claims[loser], errs.Conflict)
 	done := applyRole("apply-b" + string(rune('1'+winner)))
 	done.Status, done.FinishedAt = "applied", time.Now().UTC()
-	must(t, s.FinishApply(ctx, done, "b", "ro", store.KeepPending))
+	must(t, s.FinishApply(ctx, done, store.Role{Resource: "b", Label: "ro"}, store.KeepPending))
 	must(t, s.ClaimPlan(ctx, []string{"plan-b1", "plan-b2"}[loser], applyRole("apply-b3")))
 }
 
@@ -294,7 +295,7 @@ func testPasswords(t *testing.T, s store.Store) {
 	sess := store.Session{SID: "ap1", Kind: store.KindApply, Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
 	must(t, s.CreateSession(ctx, sess))
 	sess.Status, sess.FinishedAt = "applied", time.Now().UTC()
-	must(t, s.FinishApply(ctx, sess, "a", "ro", store.PromotePending))
+	must(t, s.FinishApply(ctx, sess, store.Role{Resource: "a", Label: "ro", Spec: spec.Role{Resource: "a", Label: "ro", Type: "managed"}}, store.PromotePending))
 	r, _ := s.Role(ctx, "a", "ro")
 	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" || r.Status != "applied" || r.LastApplySID != "ap1" {
 		t.Fatalf("after promote: %+v", r)
@@ -385,4 +386,51 @@ func testFailRunning(t *testing.T, s store.Store) {
 	if d, _ := s.Session(ctx, "d1"); d.Status != "in-sync" {
 		t.Errorf("a finished session changed: %+v", d)
 	}
+}
+
+// testDeclaration: a role's declaration is the spec of its last successful
+// apply; a plan of another spec (exploratory) changes neither the spec nor
+// the status, a plan of the declared spec (a drift check) updates the
+// status, and before any apply the latest plan's spec stands.
+func testDeclaration(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	ro := func(privs ...string) spec.Role {
+		return spec.Role{Resource: "a", Label: "ro", Type: "managed", Scopes: []string{"app"}, Privileges: privs}
+	}
+	plan := func(sid, status string, r spec.Role) {
+		t.Helper()
+		sess := planSession(sid, "a", status)
+		must(t, s.CreateSession(ctx, sess))
+		sess.Status, sess.FinishedAt = status, time.Now().UTC()
+		must(t, s.FinishPlan(ctx, sess, store.Role{Resource: "a", Label: "ro", RoleName: "stile_a_ro", Spec: r}))
+	}
+	apply := func(sid, status string, r spec.Role) {
+		t.Helper()
+		sess := store.Session{SID: sid, Kind: store.KindApply, Resource: "a", Label: "ro", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
+		must(t, s.CreateSession(ctx, sess))
+		sess.Status, sess.FinishedAt = status, time.Now().UTC()
+		must(t, s.FinishApply(ctx, sess, store.Role{Resource: "a", Label: "ro", Spec: r}, store.KeepPending))
+	}
+	want := func(when string, privs []string, status string, declared bool, lastPlan string) {
+		t.Helper()
+		r, err := s.Role(ctx, "a", "ro")
+		must(t, err)
+		if !slices.Equal(r.Spec.Privileges, privs) || r.Status != status || r.Declared != declared || r.LastPlanSID != lastPlan {
+			t.Fatalf("%s: spec %v, status %s, declared %v, last plan %s; want %v, %s, %v, %s", when, r.Spec.Privileges, r.Status, r.Declared, r.LastPlanSID, privs, status, declared, lastPlan)
+		}
+	}
+	plan("d1", "out-of-sync", ro("SELECT"))
+	want("first plan", []string{"SELECT"}, "out-of-sync", false, "d1")
+	plan("d2", "out-of-sync", ro("SELECT", "INSERT"))
+	want("a second plan before any apply", []string{"SELECT", "INSERT"}, "out-of-sync", false, "d2")
+	apply("a1", "failed", ro("SELECT", "INSERT"))
+	want("a failed apply", []string{"SELECT", "INSERT"}, "failed", false, "d2")
+	apply("a2", "applied", ro("SELECT", "INSERT"))
+	want("applied", []string{"SELECT", "INSERT"}, "applied", true, "d2")
+	plan("d3", "out-of-sync", ro("SELECT"))
+	want("an exploratory plan", []string{"SELECT", "INSERT"}, "applied", true, "d3")
+	plan("d4", "out-of-sync", ro("SELECT", "INSERT"))
+	want("a drift check", []string{"SELECT", "INSERT"}, "out-of-sync", true, "d4")
+	apply("a3", "applied", ro("SELECT"))
+	want("the other spec applied", []string{"SELECT"}, "applied", true, "d4")
 }
