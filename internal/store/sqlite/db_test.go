@@ -45,3 +45,53 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("resource lost across reopen: %v", err)
 	}
 }
+
+// TestDeclarationMigration: migration 010 gives a store that predates it
+// each role's declaration from its last applied plan (not its latest plan),
+// and leaves a role never applied as it was.
+func TestDeclarationMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stile.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO resources (name, type, host, port, database, sslmode, agent, created_at, updated_at) VALUES ('a', 'postgres', 'h', 5432, 'postgres', 'prefer', 'local', 'x', 'x')`,
+		// Applied with SELECT, then an exploratory plan (INSERT) overwrote the spec.
+		`INSERT INTO roles (resource, label, role_name, spec, last_plan_sid, last_apply_sid, status, created_at, updated_at)
+		 VALUES ('a', 'ro', 'stile_a_ro', '{"resource_name":"a","role":"ro","privileges":["INSERT"]}', 'p2', 'ap1', 'out-of-sync', 'x', 'x')`,
+		`INSERT INTO sessions (sid, kind, resource, role, label, actor, created_at, status, input) VALUES
+		 ('p1', 'plan', 'a', 'stile_a_ro', 'ro', 'admin', '2026-01-01T00:00:00.000000000Z', 'out-of-sync', '{"resource_name":"a","role":"ro","privileges":["SELECT"]}'),
+		 ('p2', 'plan', 'a', 'stile_a_ro', 'ro', 'admin', '2026-01-03T00:00:00.000000000Z', 'out-of-sync', '{"resource_name":"a","role":"ro","privileges":["INSERT"]}')`,
+		`INSERT INTO sessions (sid, kind, resource, role, label, actor, created_at, status, plan_sid) VALUES
+		 ('ap1', 'apply', 'a', 'stile_a_ro', 'ro', 'admin', '2026-01-02T00:00:00.000000000Z', 'applied', 'p1')`,
+		// Never applied.
+		`INSERT INTO roles (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at)
+		 VALUES ('a', 'new', 'stile_a_new', '{"resource_name":"a","role":"new","privileges":["UPDATE"]}', 'p3', 'out-of-sync', 'x', 'x')`,
+		// As before migration 010.
+		`ALTER TABLE roles DROP COLUMN declared`,
+		`DELETE FROM schema_migrations WHERE version = 10`,
+	} {
+		if _, err := db.db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for label, want := range map[string]struct {
+		privilege string
+		declared  bool
+	}{"ro": {"SELECT", true}, "new": {"UPDATE", false}} {
+		r, err := db.Role(ctx, "a", label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Declared != want.declared || len(r.Spec.Privileges) != 1 || r.Spec.Privileges[0] != want.privilege {
+			t.Errorf("%s after migration: declared %v, privileges %v; want %v, [%s]", label, r.Declared, r.Spec.Privileges, want.declared, want.privilege)
+		}
+	}
+}
