@@ -32,9 +32,9 @@ type ResultEntry struct {
 
 func newPlanCmd(e *env) *cobra.Command {
 	var (
-		role, typ, source, file, out string
-		scopes, privileges           []string
-		rotate, asJSON, detailed     bool
+		role, typ, source, file, out    string
+		scopes, privileges, resources   []string
+		rotate, asJSON, detailed, every bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan [NAME --role LABEL ... | -f FILE]",
@@ -47,15 +47,25 @@ One role: NAME with --role and either --scopes/--privileges (managed) or --sourc
 (resource_name,type,role,scopes,permissions,source_role with ';'-separated lists). Every item
 is validated before anything is planned. Items of one resource share one catalog read.
 
+Every declared role: --all (narrowed with --resource R, repeatable) plans the declaration of
+each role stile keeps (the spec of its last applied plan): the fleet's drift check, for cron
+or CI with --detailed-exitcode; -o writes the same results file as -f.
+
 --detailed-exitcode: exit 0 when in sync, 2 when changes are pending, 1 on any error.`,
 		Example: `  stile resources plan analytics --role ro --scopes analytics.public,legacy,app --privileges SELECT
   stile resources plan marketplace --role ro --type external --source-role pg_read_all_data
   stile resources plan -f plan.yaml -o result.yaml
+  stile resources plan --all --detailed-exitcode -o drift.yaml
   stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var items []spec.Role
 			switch {
+			case every && (file != "" || len(args) > 0):
+				return errs.Invalidf("give --all alone, or NAME with --role, or -f FILE")
+			case len(resources) > 0 && !every:
+				return errs.Invalidf("--resource narrows --all")
+			case every:
 			case file != "" && len(args) > 0:
 				return errs.Invalidf("give either NAME with --role, or -f FILE, not both")
 			case file != "":
@@ -75,7 +85,7 @@ is validated before anything is planned. Items of one resource share one catalog
 			default:
 				return errs.Invalidf("give NAME with --role, or -f FILE")
 			}
-			if _, err := spec.ValidateBatch(items); err != nil {
+			if _, err := spec.ValidateBatch(items); err != nil && !every {
 				return err
 			}
 			c, err := newClient(cmd, e)
@@ -85,7 +95,11 @@ is validated before anything is planned. Items of one resource share one catalog
 			var res struct {
 				Results []service.PlanOutcome `json:"results"`
 			}
-			if err := c.call(cmd.Context(), "POST", "/api/v1/plans", map[string]any{"items": items}, &res); err != nil {
+			path, body := "/api/v1/plans", map[string]any{"items": items}
+			if every {
+				path, body = "/api/v1/plans/declared", map[string]any{"resources": spec.SplitList(resources)}
+			}
+			if err := c.call(cmd.Context(), "POST", path, body, &res); err != nil {
 				return err
 			}
 			if out != "" {
@@ -93,7 +107,7 @@ is validated before anything is planned. Items of one resource share one catalog
 					return err
 				}
 			}
-			if file == "" && len(res.Results) == 1 {
+			if file == "" && !every && len(res.Results) == 1 {
 				r := res.Results[0]
 				switch {
 				case asJSON:
@@ -121,6 +135,8 @@ is validated before anything is planned. Items of one resource share one catalog
 	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 in sync, 2 changes pending, 1 error")
+	f.BoolVar(&every, "all", false, "plan every declared role (the fleet's drift check)")
+	f.StringArrayVar(&resources, "resource", nil, "with --all: only these resources (comma-separated or repeated)")
 	cmd.AddCommand(newPlanStatusCmd(e))
 	return cmd
 }

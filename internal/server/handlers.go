@@ -151,6 +151,22 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// planDeclared plans every declared role, of the named resources or all.
+func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Resources []string `json:"resources"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.svc.PlanDeclared(r.Context(), actor(r), req.Resources)
+	if err != nil {
+		return withDetail(err, map[string]any{"results": res})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	return nil
+}
+
 func (s *Server) planStatus(w http.ResponseWriter, r *http.Request) error {
 	sess, doc, err := s.svc.PlanStatus(r.Context(), r.PathValue("sid"))
 	if err != nil {

@@ -57,6 +57,7 @@ func (s *Server) Routes() []Route {
 		api("POST /api/v1/admins/import", Admin, s.importAdmins),
 		api("POST /api/v1/resources/{name}/health", Admin, s.health),
 		api("POST /api/v1/plans", Admin, s.plan),
+		api("POST /api/v1/plans/declared", Admin, s.planDeclared),
 		api("GET /api/v1/plans/{sid}", Admin, s.planStatus),
 		api("POST /api/v1/resources/{name}/apply", Admin, s.apply),
 		api("GET /api/v1/roles", Member, s.listRoles),

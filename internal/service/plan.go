@@ -242,12 +242,38 @@ func (s *Service) Roles(ctx context.Context, resource string) ([]store.Role, err
 
 // Replan plans every stored role of a resource again: the drift check.
 func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOutcome, error) {
-	roles, err := s.store.Roles(ctx, resource)
-	if err != nil {
-		return nil, err
+	out, err := s.PlanDeclared(ctx, actor, []string{resource})
+	if err == nil && len(out) == 0 {
+		return nil, errs.Invalidf("resource %q has no roles to plan", resource)
+	}
+	return out, err
+}
+
+// PlanDeclared plans the declaration of every role stile keeps, of the named
+// resources or of all: the fleet's drift check. A role's declaration is the
+// spec of its last successful apply (or, never applied, of its latest
+// plan). An unknown resource is errs.NotFound; none declared is no results.
+func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []string) ([]PlanOutcome, error) {
+	var roles []store.Role
+	if len(resources) == 0 {
+		all, err := s.store.Roles(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		roles = all
+	}
+	for _, name := range resources {
+		if _, err := s.store.Resource(ctx, name); err != nil {
+			return nil, err
+		}
+		some, err := s.store.Roles(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		roles = append(roles, some...)
 	}
 	if len(roles) == 0 {
-		return nil, errs.Invalidf("resource %q has no roles to plan", resource)
+		return []PlanOutcome{}, nil
 	}
 	items := make([]spec.Role, len(roles))
 	for i, r := range roles {
