@@ -2,12 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -20,6 +22,7 @@ import (
 
 func newApplyCmd(e *env) *cobra.Command {
 	var sid, file string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "apply [NAME --sid SID | -f result.yaml]",
 		Short: "Apply reviewed plans",
@@ -30,7 +33,9 @@ otherwise the SQL runs, one transaction per database, each verified before COMMI
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
 are reported as skipped. The whole file is checked first, and nothing is applied if it has
-an unknown field or two out-of-sync entries with one sid or one resource and role.`,
+an unknown field or two out-of-sync entries with one sid or one resource and role. Each entry's
+line is printed as it lands (--json: one JSON object per line), and on a terminal a progress
+line on stderr says how far the file is.`,
 		Example: `  stile resources apply analytics --sid 986e35ce-f3fc-4f79-b136-512eada7b850
   stile resources apply -f result.yaml`,
 		Args: cobra.MaximumNArgs(1),
@@ -70,14 +75,27 @@ an unknown field or two out-of-sync entries with one sid or one resource and rol
 				}
 				return err
 			}
-			tw := table(e.stdout)
-			fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
+			// Each entry's outcome is printed as it lands: a file of 200
+			// roles says how it goes, not only at the end.
+			landed := func(o itemOutcome) {
+				if asJSON {
+					printJSONLine(e.stdout, o)
+				} else {
+					fmt.Fprintf(e.stdout, "%s  %s  %s  %s  %s\n", cmp.Or(o.SID, "-"), o.Resource, o.RoleName, o.Status, o.Message)
+				}
+			}
+			if !asJSON {
+				fmt.Fprintln(e.stdout, "SID  RESOURCE  ROLE  STATUS  MESSAGE")
+			}
+			progress := terminal(e.stderr)
 			var failures []error
-			for _, r := range applyOrder(results) {
+			ordered := applyOrder(results)
+			for i, r := range ordered {
 				if r.Status != plan.ItemOutOfSync {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, "skipped", "plan status "+r.Status)
+					landed(itemOutcome{SID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: "skipped", Message: "plan status " + r.Status})
 					continue
 				}
+				start := time.Now()
 				out, err := applyOne(r.Resource, r.SID)
 				status, msg := out.Status, out.Message
 				if err != nil {
@@ -86,9 +104,15 @@ an unknown field or two out-of-sync entries with one sid or one resource and rol
 						status, msg = "failed", err.Error()
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", out.SID, r.Resource, r.RoleName, status, msg)
+				took := time.Since(start)
+				landed(itemOutcome{SID: out.SID, PlanSID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: status, Message: msg, Seconds: took.Seconds()})
+				if progress {
+					fmt.Fprintf(e.stderr, "\r\033[K[%d/%d] %s %s %s %.2fs", i+1, len(ordered), r.Resource, r.RoleName, status, took.Seconds())
+				}
 			}
-			tw.Flush()
+			if progress {
+				fmt.Fprintln(e.stderr)
+			}
 			if len(failures) > 0 {
 				return exitError{code: 1, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
 			}
@@ -97,6 +121,7 @@ an unknown field or two out-of-sync entries with one sid or one resource and rol
 	}
 	cmd.Flags().StringVar(&sid, "sid", "", "session id of the plan to apply")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "results file written by plan -o")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "with -f: print one JSON object per entry as it lands")
 	return cmd
 }
 
@@ -222,6 +247,17 @@ var yamlKinds = map[string]string{
 	"!!str": "text", "!!int": "a number", "!!float": "a number", "!!bool": "true or false",
 	"!!null": "nothing", "!!seq": "a list", "!!map": "a mapping", "!!timestamp": "a timestamp",
 	"!!binary": "binary data",
+}
+
+// itemOutcome is one entry's outcome as apply -f prints it.
+type itemOutcome struct {
+	SID      string  `json:"sid,omitempty"`
+	PlanSID  string  `json:"plan_sid"`
+	Resource string  `json:"resource_name"`
+	RoleName string  `json:"role_name"`
+	Status   string  `json:"status"`
+	Message  string  `json:"message"`
+	Seconds  float64 `json:"seconds,omitempty"`
 }
 
 // applyOrder puts each entry after the out-of-sync entries whose roles it

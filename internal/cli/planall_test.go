@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +56,19 @@ func TestPlanAll(t *testing.T) {
 	if strings.Contains(narrowed, r2) || !strings.Contains(narrowed, r1) {
 		t.Fatalf("plan --all --resource %s:\n%s", r1, narrowed)
 	}
-	h.ok("", "resources", "apply", "-f", drift)
+	// apply -f --json: one JSON object per entry, as each lands.
+	lines := strings.Split(strings.TrimSpace(h.ok("", "resources", "apply", "-f", drift, "--json")), "\n")
+	var statuses []string
+	for _, l := range lines {
+		var o struct{ Status, RoleName string }
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("apply -f --json line %q: %v", l, err)
+		}
+		statuses = append(statuses, o.Status)
+	}
+	if slices.Sort(statuses); !slices.Equal(statuses, []string{"applied", "skipped"}) {
+		t.Fatalf("apply -f --json statuses %v, want one applied (the drift) and one skipped (in sync)", statuses)
+	}
 	h.ok("", "resources", "plan", "--all", "--detailed-exitcode")
 	h.fails(1, "not in the inventory", "", "resources", "plan", "--all", "--resource", "nope")
 	h.fails(1, "--resource narrows --all", "", "resources", "plan", "--resource", r1)
