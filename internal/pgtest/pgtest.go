@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/sqlq"
@@ -145,10 +147,14 @@ func (c Cluster) dropAll(t testing.TB, prefix string) {
 			continue // another test's database, dropped meanwhile
 		}
 		if err != nil {
+			var exists bool
+			if qerr := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); qerr == nil && !exists {
+				continue // another test's database, dropped while we connected
+			}
 			t.Errorf("cleanup: %v", err)
 			continue
 		}
-		if _, err := dc.Exec(ctx, "DROP OWNED BY "+sqlq.Idents(roles)+" CASCADE"); err != nil {
+		if _, err := dc.Exec(ctx, "DROP OWNED BY "+sqlq.Idents(roles)+" CASCADE"); err != nil && !droppedMeanwhile(err) {
 			t.Errorf("cleanup: drop owned in %s: %v", db, err)
 		}
 		dc.Close(ctx)
@@ -158,6 +164,14 @@ func (c Cluster) dropAll(t testing.TB, prefix string) {
 			t.Errorf("cleanup: drop role %s: %v", r, err)
 		}
 	}
+}
+
+// droppedMeanwhile reports an error from another test's database being
+// dropped (WITH (FORCE) ends its connections) while this cleanup visits it:
+// that database holds nothing of this test's.
+func droppedMeanwhile(err error) bool {
+	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && (pgErr.Code == "57P01" || pgErr.Code == "3D000") // admin_shutdown, invalid_catalog_name
 }
 
 func names(ctx context.Context, t testing.TB, conn *pgx.Conn, q string, args ...any) []string {
