@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/stile-dev/stile/internal/inspect"
-	"net"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -15,6 +13,7 @@ import (
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // PlanOutcome is one planned item.
@@ -123,14 +122,14 @@ type planInput struct {
 	Creators []plan.DeclaredCreator `json:"declared_creators,omitempty"`
 }
 
-// declareCreators lets the items of one cluster (one host:port, whatever
-// the resource) count the roles declared with CREATE among them as
+// declareCreators lets the items of one cluster (one ClusterKey, as for
+// the apply lock, whatever the resource) count the roles declared with CREATE among them as
 // creators up front (plan.DeclareCreators).
 func declareCreators(items []item) {
 	byCluster := map[string][]int{}
 	var order []string
 	for i, it := range items {
-		k := net.JoinHostPort(it.input.Host, strconv.Itoa(it.input.Port))
+		k := target.Target{Host: it.input.Host, Port: it.input.Port}.ClusterKey()
 		if _, ok := byCluster[k]; !ok {
 			order = append(order, k)
 		}

@@ -117,16 +117,9 @@ func TestSetAdminNeedsPrivilege(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE ROLE "+p+"_weak LOGIN PASSWORD 'pw'")
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceWithInventory(t, p, tg)
 	ctx := context.Background()
-	csv := fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
-		t.Fatal(err)
-	}
-	err = svc.SetAdmin(ctx, spec.Admin{Resource: p, User: p + "_weak", Password: "pw"}, "")
+	err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: p + "_weak", Password: "pw"}, "")
 	if err == nil || !strings.Contains(err.Error(), "not privileged enough") {
 		t.Fatalf("SetAdmin with a weak login: %v", err)
 	}
@@ -286,20 +279,27 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 	}
 }
 
-// serviceWithResource is a service on a fresh store with resource name on
-// tg's cluster, managed with tg's (superuser) credentials.
-func serviceWithResource(t *testing.T, name string, tg target.Target) *Service {
+// serviceWithInventory is a service on a fresh store whose inventory has
+// resource name on tg's cluster, with no admin credentials yet.
+func serviceWithInventory(t *testing.T, name string, tg target.Target) *Service {
 	t.Helper()
 	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", name, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+	if _, err := svc.ImportResources(context.Background(), []byte(csv), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+	return svc
+}
+
+// serviceWithResource is serviceWithInventory with the resource managed by
+// tg's (superuser) credentials.
+func serviceWithResource(t *testing.T, name string, tg target.Target) *Service {
+	t.Helper()
+	svc := serviceWithInventory(t, name, tg)
+	if err := svc.SetAdmin(context.Background(), spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
 		t.Fatal(err)
 	}
 	return svc
