@@ -23,7 +23,11 @@ type Agent interface {
 	Health(ctx context.Context, t target.Target) (inspect.Health, error)
 	// Plan inspects the cluster once and plans every input against it.
 	Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error)
-	Apply(ctx context.Context, job apply.Job) apply.Report
+	// ApplyBatch applies jobs, all on one cluster, in order, as one job
+	// (apply.RunBatch), calling report with each job's report as it ends
+	// (when set), and returns every job's report. It never drops a job: a
+	// job it could not run reports why.
+	ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report
 	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
 	// Scopes lists the databases and schemas a role can be scoped to.
 	Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error)
@@ -51,8 +55,10 @@ func (Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]
 	return inspect.Plan(ctx, t, inputs)
 }
 
-// Apply runs a job.
-func (Local) Apply(ctx context.Context, job apply.Job) apply.Report { return apply.Run(ctx, job) }
+// ApplyBatch runs jobs with apply.RunBatch.
+func (Local) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report {
+	return apply.RunBatch(ctx, jobs, report)
+}
 
 // CheckLogin tries a login.
 func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {

@@ -135,6 +135,13 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 				payload, err = openStream(ctx, wsURL, token, hc, live, m, log)
 			case JobCancel:
 				payload, err = cancelStream(sctx, live, m)
+			case JobApplyBatch:
+				payload, err = applyBatch(sctx, m, func(p batchProgress) {
+					body, _ := json.Marshal(p)
+					if err := send(message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
+						log.Warn("send progress", "err", err)
+					}
+				})
 			default:
 				payload, err = run(sctx, m)
 			}
@@ -147,6 +154,18 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 			}
 		}()
 	}
+}
+
+// applyBatch runs an apply batch with the built-in agent, sending each
+// job's report as it ends; the result repeats them all.
+func applyBatch(ctx context.Context, m message, progress func(batchProgress)) (any, error) {
+	var jobs []apply.Job
+	if err := json.Unmarshal(m.Payload, &jobs); err != nil {
+		return nil, err
+	}
+	return Local{}.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
+		progress(batchProgress{Index: i, Report: rep})
+	}), nil
 }
 
 // run executes one job with the built-in agent: the same code path as the
@@ -167,12 +186,6 @@ func run(ctx context.Context, m message) (any, error) {
 			return nil, err
 		}
 		return local.Plan(ctx, j.Target, j.Inputs)
-	case JobApply:
-		var j apply.Job
-		if err := json.Unmarshal(m.Payload, &j); err != nil {
-			return nil, err
-		}
-		return local.Apply(ctx, j), nil
 	case JobCheckLogin:
 		var j loginJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {

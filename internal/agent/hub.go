@@ -87,7 +87,37 @@ type agentConn struct {
 	seq     atomic.Int64
 	pmu     sync.Mutex
 	pending map[string]chan message
-	done    chan struct{}
+	// progress holds the queues of running jobs that report progress.
+	progress map[string]*progressQueue
+	done     chan struct{}
+}
+
+// progressQueue hands a job's progress messages from the read loop to the
+// caller waiting on the job, without ever blocking the read loop.
+type progressQueue struct {
+	mu    sync.Mutex
+	items []json.RawMessage
+	ready chan struct{}
+}
+
+func (q *progressQueue) push(p json.RawMessage) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (q *progressQueue) drain(f func(json.RawMessage)) {
+	q.mu.Lock()
+	items := q.items
+	q.items = nil
+	q.mu.Unlock()
+	for _, p := range items {
+		f(p)
+	}
 }
 
 // Remote returns the agent named name as an Agent; it is Online while that
@@ -162,7 +192,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(64 << 20)
-	c := &agentConn{name: a.Name, version: r.Header.Get("X-Stile-Agent-Version"), ws: ws, pending: map[string]chan message{}, done: make(chan struct{})}
+	c := &agentConn{name: a.Name, version: r.Header.Get("X-Stile-Agent-Version"), ws: ws, pending: map[string]chan message{}, progress: map[string]*progressQueue{}, done: make(chan struct{})}
 	// Record the connection in the store first: whatever sees the agent
 	// online here must find it online from every replica too.
 	if err := h.reg.TouchAgent(r.Context(), a.Name, c.version, h.replica, time.Now().UTC()); err != nil {
@@ -200,6 +230,13 @@ func (h *Hub) readLoop(ctx context.Context, c *agentConn) {
 		switch m.Type {
 		case "heartbeat":
 			h.reg.TouchAgent(ctx, c.name, c.version, h.replica, time.Now().UTC())
+		case "progress":
+			c.pmu.Lock()
+			q := c.progress[m.ID]
+			c.pmu.Unlock()
+			if q != nil {
+				q.push(m.Payload)
+			}
 		case "result":
 			c.pmu.Lock()
 			ch := c.pending[m.ID]
@@ -215,6 +252,14 @@ func (h *Hub) readLoop(ctx context.Context, c *agentConn) {
 // call sends a job to the named agent and waits for its result: directly
 // when it is connected here, else through the store's queue.
 func (h *Hub) call(ctx context.Context, name, kind string, payload, out any) error {
+	return h.callWithProgress(ctx, name, kind, payload, out, nil)
+}
+
+// callWithProgress is call for a job that reports progress: onProgress, when
+// set, gets each progress message in order, in the caller's goroutine. A job
+// that goes through the store's queue reports none: its result carries
+// everything.
+func (h *Hub) callWithProgress(ctx context.Context, name, kind string, payload, out any, onProgress func(json.RawMessage)) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("encode %s job: %w", kind, err)
@@ -225,7 +270,7 @@ func (h *Hub) call(ctx context.Context, name, kind string, payload, out any) err
 	var m message
 	switch {
 	case c != nil:
-		m, err = h.send(ctx, c, kind, body)
+		m, err = h.send(ctx, c, kind, body, onProgress)
 	case h.shared:
 		m, err = h.queue(ctx, name, kind, body)
 	default:
@@ -246,30 +291,46 @@ func (h *Hub) call(ctx context.Context, name, kind string, payload, out any) err
 }
 
 // send runs a job on an agent connected here.
-func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte) (message, error) {
+func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, onProgress func(json.RawMessage)) (message, error) {
 	id := strconv.FormatInt(c.seq.Add(1), 10)
 	ch := make(chan message, 1)
+	q := &progressQueue{ready: make(chan struct{}, 1)}
 	c.pmu.Lock()
 	c.pending[id] = ch
+	if onProgress != nil {
+		c.progress[id] = q
+	}
 	c.pmu.Unlock()
 	defer func() {
 		c.pmu.Lock()
 		delete(c.pending, id)
+		delete(c.progress, id)
 		c.pmu.Unlock()
 	}()
+	if onProgress == nil {
+		onProgress = func(json.RawMessage) {}
+	}
 	c.wmu.Lock()
 	err := wsjson.Write(ctx, c.ws, message{Type: "job", ID: id, Kind: kind, Payload: body})
 	c.wmu.Unlock()
 	if err != nil {
 		return message{}, errs.New(errs.Unavailable, "agent %s: send job: %v", c.name, err)
 	}
-	select {
-	case m := <-ch:
-		return m, nil
-	case <-c.done:
-		return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, kind)
-	case <-ctx.Done():
-		return message{}, timeout(ctx, c.name, kind)
+	for {
+		select {
+		case <-q.ready:
+			q.drain(onProgress)
+		case m := <-ch:
+			// The agent sends a job's progress before its result, and the
+			// read loop queues it in that order.
+			q.drain(onProgress)
+			return m, nil
+		case <-c.done:
+			q.drain(onProgress)
+			return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, kind)
+		case <-ctx.Done():
+			return message{}, timeout(ctx, c.name, kind)
+		}
 	}
 }
 

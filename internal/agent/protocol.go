@@ -3,17 +3,19 @@ package agent
 import (
 	"encoding/json"
 
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 )
 
-// Version is the agent protocol and build version reported on connect.
-const Version = "stile-agent/1"
+// Version is the agent protocol and build version reported on connect. 2:
+// applies are batches (JobApplyBatch) that report each job as it ends.
+const Version = "stile-agent/2"
 
 // Job kinds an agent runs.
 const (
 	JobHealth     = "health"
 	JobPlan       = "plan"
-	JobApply      = "apply"
+	JobApplyBatch = "apply_batch"
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
 	JobConnect    = "connect"
@@ -21,9 +23,10 @@ const (
 )
 
 // message is one WebSocket frame, in either direction: a job (server to
-// agent), its result (agent to server), or a heartbeat (agent to server).
+// agent), its progress and result (agent to server), or a heartbeat (agent
+// to server).
 type message struct {
-	Type    string          `json:"type"` // job, result, heartbeat
+	Type    string          `json:"type"` // job, progress, result, heartbeat
 	ID      string          `json:"id,omitempty"`
 	Kind    string          `json:"kind,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
@@ -48,4 +51,11 @@ func (w *wireError) err() error {
 		return nil
 	}
 	return &errs.Error{Code: w.Code, Message: w.Message}
+}
+
+// batchProgress is the progress message of an apply batch: one job's report,
+// sent as that job ends.
+type batchProgress struct {
+	Index  int          `json:"index"`
+	Report apply.Report `json:"report"`
 }

@@ -178,5 +178,5 @@ func (h *Hub) runQueued(ctx context.Context, j store.Job) {
 	}
 	jctx, cancel := context.WithDeadline(ctx, j.Deadline)
 	defer cancel()
-	finish(h.send(jctx, c, j.Kind, []byte(body)))
+	finish(h.send(jctx, c, j.Kind, []byte(body), nil))
 }

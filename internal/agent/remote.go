@@ -2,9 +2,10 @@ package agent
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
+	"encoding/json"
 
 	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -33,14 +34,39 @@ func (r *remote) Plan(ctx context.Context, t target.Target, inputs []plan.Input)
 	return out, err
 }
 
-func (r *remote) Apply(ctx context.Context, job apply.Job) apply.Report {
-	var rep apply.Report
-	if err := r.hub.call(ctx, r.name, JobApply, job, &rep); err != nil {
-		// What is known: the agent went away or the job timed out. The
-		// password outcome is unknown; the service settles it by login.
-		return apply.Report{Outcome: apply.Failed, Message: err.Error(), Output: rep.Output + "-- " + err.Error() + "\n", Password: apply.PasswordUnknown}
+func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report {
+	reps := make([]apply.Report, len(jobs))
+	seen := make([]bool, len(jobs))
+	settle := func(i int, rep apply.Report) {
+		seen[i], reps[i] = true, rep
+		if report != nil {
+			report(i, rep)
+		}
 	}
-	return rep
+	var final []apply.Report
+	err := r.hub.callWithProgress(ctx, r.name, JobApplyBatch, jobs, &final, func(raw json.RawMessage) {
+		var p batchProgress
+		if json.Unmarshal(raw, &p) == nil && p.Index >= 0 && p.Index < len(jobs) && !seen[p.Index] {
+			settle(p.Index, p.Report)
+		}
+	})
+	for i := range jobs {
+		switch {
+		case seen[i]:
+		case err == nil && i < len(final):
+			settle(i, final[i])
+		default:
+			// What is known: the agent went away or the job timed out
+			// before this job reported. Its password outcome is unknown;
+			// the service settles it by login.
+			msg := "the agent reported no outcome"
+			if err != nil {
+				msg = err.Error()
+			}
+			settle(i, apply.Report{Outcome: apply.Failed, Message: msg, Output: "-- " + msg + "\n", Password: apply.PasswordUnknown})
+		}
+	}
+	return reps
 }
 
 func (r *remote) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {

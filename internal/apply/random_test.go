@@ -335,8 +335,10 @@ func (tr *trial) run() {
 	}
 }
 
-// applyBatch plans every role in one batch and applies them in the
-// batch's order.
+// applyBatch plans every role in one batch and applies them as one
+// apply.RunBatch, in the batch's order: one lock, one catalog read, and a
+// fresh read only when a role applied earlier in the batch changed what a
+// later one sees.
 func (tr *trial) applyBatch() {
 	tr.t.Helper()
 	inputs := make([]plan.Input, len(tr.roles))
@@ -348,19 +350,33 @@ func (tr *trial) applyBatch() {
 	if err != nil {
 		tr.fatalf("batch plan: %v", err)
 	}
-	for _, i := range plan.ApplyOrder(inputs) {
+	order := plan.ApplyOrder(inputs)
+	jobs := make([]apply.Job, len(order))
+	for k, i := range order {
 		res := results[i]
 		if res.Status != plan.ItemOutOfSync {
 			tr.fatalf("batch plan of %s: %s %s\n%s", inputs[i].RoleName, res.Status, res.Message, res.Document.SQLPlan)
 		}
-		job := apply.Job{Target: tr.tg, Input: inputs[i], Checksum: res.Document.Checksum, State: res.Document.CurrentState}
+		jobs[k] = apply.Job{Target: tr.tg, Input: inputs[i], Checksum: res.Document.Checksum, State: res.Document.CurrentState}
 		if res.NeedsPassword {
-			job.Verifier = secret.ScramVerifier(secret.NewPassword())
+			jobs[k].Verifier = secret.ScramVerifier(secret.NewPassword())
 		}
-		rep := apply.Run(context.Background(), job)
+	}
+	reported := 0
+	reps := apply.RunBatch(context.Background(), jobs, func(k int, rep apply.Report) {
+		if k != reported {
+			tr.fatalf("batch report %d arrived as report %d", k, reported)
+		}
+		reported++
+	})
+	if reported != len(jobs) {
+		tr.fatalf("batch reported %d of %d jobs", reported, len(jobs))
+	}
+	for k, rep := range reps {
+		i := order[k]
 		tr.logf("batch: apply %s: %s %s", inputs[i].RoleName, rep.Outcome, rep.Message)
 		if rep.Outcome != apply.Applied {
-			tr.fatalf("batch apply of %s: %s: %s\nplan:\n%s\noutput:\n%s", inputs[i].RoleName, rep.Outcome, rep.Message, res.Document.SQLPlan, rep.Output)
+			tr.fatalf("batch apply of %s: %s: %s\nplan:\n%s\noutput:\n%s", inputs[i].RoleName, rep.Outcome, rep.Message, results[i].Document.SQLPlan, rep.Output)
 		}
 		if rep.Password == apply.PasswordSet {
 			tr.hasPW[inputs[i].RoleName] = true

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"cmp"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -33,9 +36,14 @@ otherwise the SQL runs, one transaction per database, each verified before COMMI
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
 are reported as skipped. The whole file is checked first, and nothing is applied if it has
-an unknown field or two out-of-sync entries with one sid or one resource and role. Each entry's
-line is printed as it lands (--json: one JSON object per line), and on a terminal a progress
-line on stderr says how far the file is.`,
+an unknown field or two out-of-sync entries with one sid or one resource and role. The file
+goes to the server as one batch: one job per cluster (one hold of its apply lock, one catalog
+read), clusters in parallel. Each entry is applied, skipped or refused on its own, and its
+line is printed as it lands (--json: one JSON object per line); on a terminal a progress line
+on stderr says how far the batch is. Exit 1 if any entry did not apply.
+
+Ctrl-C stops waiting, not the work: the applies run to their end on the server, and
+"stile sessions list --kind apply" shows how they ended.`,
 		Example: `  stile resources apply analytics --sid 986e35ce-f3fc-4f79-b136-512eada7b850
   stile resources apply -f result.yaml`,
 		Args: cobra.MaximumNArgs(1),
@@ -75,48 +83,7 @@ line on stderr says how far the file is.`,
 				}
 				return err
 			}
-			// Each entry's outcome is printed as it lands: a file of 200
-			// roles says how it goes, not only at the end.
-			landed := func(o itemOutcome) {
-				if asJSON {
-					printJSONLine(e.stdout, o)
-				} else {
-					fmt.Fprintf(e.stdout, "%s  %s  %s  %s  %s\n", cmp.Or(o.SID, "-"), o.Resource, o.RoleName, o.Status, o.Message)
-				}
-			}
-			if !asJSON {
-				fmt.Fprintln(e.stdout, "SID  RESOURCE  ROLE  STATUS  MESSAGE")
-			}
-			progress := terminal(e.stderr)
-			var failures []error
-			ordered := applyOrder(results)
-			for i, r := range ordered {
-				if r.Status != plan.ItemOutOfSync {
-					landed(itemOutcome{SID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: "skipped", Message: "plan status " + r.Status})
-					continue
-				}
-				start := time.Now()
-				out, err := applyOne(r.Resource, r.SID)
-				status, msg := out.Status, out.Message
-				if err != nil {
-					failures = append(failures, fmt.Errorf("%s/%s: %w", r.Resource, r.Role, err))
-					if status == "" {
-						status, msg = "failed", err.Error()
-					}
-				}
-				took := time.Since(start)
-				landed(itemOutcome{SID: out.SID, PlanSID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: status, Message: msg, Seconds: took.Seconds()})
-				if progress {
-					fmt.Fprintf(e.stderr, "\r\033[K[%d/%d] %s %s %s %.2fs", i+1, len(ordered), r.Resource, r.RoleName, status, took.Seconds())
-				}
-			}
-			if progress {
-				fmt.Fprintln(e.stderr)
-			}
-			if len(failures) > 0 {
-				return exitError{code: 1, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
-			}
-			return nil
+			return applyFile(cmd.Context(), e, c, results, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&sid, "sid", "", "session id of the plan to apply")
@@ -300,4 +267,77 @@ func indent(s string) string {
 		out += "\n"
 	}
 	return out
+}
+
+// applyFile applies a results file's out-of-sync entries as one batch and
+// prints each entry's outcome as it lands.
+func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, asJSON bool) error {
+	landed := func(o itemOutcome) {
+		if asJSON {
+			printJSONLine(e.stdout, o)
+		} else {
+			fmt.Fprintf(e.stdout, "%s  %s  %s  %s  %s\n", cmp.Or(o.SID, "-"), o.Resource, o.RoleName, o.Status, o.Message)
+		}
+	}
+	if !asJSON {
+		fmt.Fprintln(e.stdout, "SID  RESOURCE  ROLE  STATUS  MESSAGE")
+	}
+	var entries []ResultEntry
+	var items []service.ApplyItem
+	for _, r := range applyOrder(results) {
+		if r.Status != plan.ItemOutOfSync {
+			landed(itemOutcome{SID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: "skipped", Message: "plan status " + r.Status})
+			continue
+		}
+		entries = append(entries, r)
+		items = append(items, service.ApplyItem{Resource: r.Resource, PlanSID: r.SID})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	progress := terminal(e.stderr)
+	start := time.Now()
+	got := make([]bool, len(items))
+	n := 0
+	var failures []error
+	err := c.stream(ctx, "POST", "/api/v1/applies", server.ApplyBatchRequest{Items: items}, func(b []byte) error {
+		var l server.ApplyBatchLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("decode the server's answer: %w", err)
+		}
+		if l.Index < 0 || l.Index >= len(items) || got[l.Index] {
+			return fmt.Errorf("the server answered for entry %d, which it was not sent or answered before", l.Index)
+		}
+		got[l.Index] = true
+		n++
+		r := entries[l.Index]
+		status, msg := l.Status, l.Message
+		if l.Error != nil {
+			failures = append(failures, fmt.Errorf("%s/%s: %s", r.Resource, r.Role, l.Error.Message))
+			msg = l.Error.Message
+		}
+		landed(itemOutcome{SID: l.SID, PlanSID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: status, Message: msg, Seconds: l.Seconds})
+		if progress {
+			fmt.Fprintf(e.stderr, "\r\033[K[%d/%d] %s %s %s %.2fs", n, len(items), r.Resource, r.RoleName, status, l.Seconds)
+		}
+		return nil
+	})
+	if progress {
+		fmt.Fprintln(e.stderr)
+	}
+	if n < len(items) {
+		follow := fmt.Sprintf("stile sessions list --kind apply --since %s", time.Since(start).Truncate(time.Minute)+time.Minute)
+		why := "the server's answer ended"
+		if err != nil {
+			why = err.Error()
+		}
+		if ctx.Err() != nil {
+			return exitError{code: 130, err: fmt.Errorf("stopped waiting after %d of %d entries; the applies go on on the server: follow them with %s", n, len(items), follow)}
+		}
+		return exitError{code: 1, err: fmt.Errorf("%s after %d of %d entries; the applies go on on the server: follow them with %s", why, n, len(items), follow)}
+	}
+	if len(failures) > 0 {
+		return exitError{code: 1, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -84,41 +85,14 @@ func (e *apiError) Error() string { return e.Message }
 // call sends a JSON request and decodes a JSON response into out. An error
 // response becomes an *apiError whose Detail the caller may decode.
 func (c *client) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	resp, err := c.do(ctx, method, path, in)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach stile server at %s: %w", c.base, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct {
-				Code    errs.Code `json:"code"`
-				Message string    `json:"message"`
-			} `json:"error"`
-			Detail json.RawMessage `json:"detail"`
-		}
-		if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
-			return fmt.Errorf("stile server: %s", resp.Status)
-		}
-		return &apiError{Code: eb.Error.Code, Message: eb.Error.Message, Detail: eb.Detail}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -126,6 +100,72 @@ func (c *client) call(ctx context.Context, method, path string, in, out any) err
 		}
 	}
 	return nil
+}
+
+// stream sends a JSON request whose answer is one JSON object per line
+// (NDJSON) and calls line with each as it arrives. An error line stops it.
+func (c *client) stream(ctx context.Context, method, path string, in any, line func([]byte) error) error {
+	resp, err := c.do(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := line(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read response: %w", unwrapURLError(err))
+	}
+	return nil
+}
+
+// do sends a JSON request and returns a successful response for the caller
+// to read and close; an error response becomes an *apiError.
+func (c *client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach stile server at %s: %w", c.base, unwrapURLError(err))
+	}
+	if resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	var eb struct {
+		Error struct {
+			Code    errs.Code `json:"code"`
+			Message string    `json:"message"`
+		} `json:"error"`
+		Detail json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
+		return nil, fmt.Errorf("stile server: %s", resp.Status)
+	}
+	return nil, &apiError{Code: eb.Error.Code, Message: eb.Error.Message, Detail: eb.Detail}
 }
 
 func unwrapURLError(err error) error {

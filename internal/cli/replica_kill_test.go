@@ -60,7 +60,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var done bool
-		sc.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM stile_jobs WHERE kind = 'apply' AND status = 'done')").Scan(&done)
+		sc.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM stile_jobs WHERE kind = 'apply_batch' AND status = 'done')").Scan(&done)
 		if done {
 			break
 		}

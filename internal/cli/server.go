@@ -28,6 +28,7 @@ import (
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise string
 	var applyTimeout time.Duration
+	var applyParallel int
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -65,7 +66,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, pgListen: pgListen, advertise: advertise,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, pgListen: pgListen, advertise: advertise,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
@@ -84,7 +85,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
 	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
-	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply running longer is cancelled and fails")
+	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
+	cmd.Flags().IntVar(&applyParallel, "apply-parallel", service.DefaultApplyParallel, "how many clusters a batch apply works on at once")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
@@ -97,6 +99,7 @@ type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	auditFile, webhook, webhookSecret                                                  string
 	applyTimeout                                                                       time.Duration
+	applyParallel                                                                      int
 }
 
 // Validate checks c as a whole; an error is errs.Invalid naming the flag.
@@ -120,6 +123,9 @@ func (c serverConfig) Validate() error {
 	}
 	if c.applyTimeout <= 0 {
 		return errs.Invalidf("--apply-timeout must be positive, not %s", c.applyTimeout)
+	}
+	if c.applyParallel < 1 {
+		return errs.Invalidf("--apply-parallel must be at least 1, not %d", c.applyParallel)
 	}
 	if c.webhook != "" {
 		u, err := url.Parse(c.webhook)
@@ -179,7 +185,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, Audit: exporter,
+		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ApplyParallel: c.applyParallel, Audit: exporter,
 	})
 	if err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 
 // TestServerConfigValidate: each bad setting is refused naming its flag.
 func TestServerConfigValidate(t *testing.T) {
-	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute}
+	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute, applyParallel: 4}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("a good config: %v", err)
 	}
@@ -24,6 +24,7 @@ func TestServerConfigValidate(t *testing.T) {
 		{func(c *serverConfig) { c.lockDB = "" }, "--lock-database"},
 		{func(c *serverConfig) { c.tlsCert = "cert.pem" }, "--tls-cert and --tls-key"},
 		{func(c *serverConfig) { c.applyTimeout = 0 }, "--apply-timeout"},
+		{func(c *serverConfig) { c.applyParallel = 0 }, "--apply-parallel"},
 		{func(c *serverConfig) { c.webhook = "http://example.com/hook" }, "--audit-webhook"},
 		{func(c *serverConfig) { c.advertise = "ws://10.0.0.1:8009" }, "--advertise-url"},
 	} {

@@ -2,6 +2,7 @@ package server
 
 import (
 	_ "embed"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/httperr"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -194,6 +196,64 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 		return withDetail(err, res)
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// ApplyBatchRequest is the body of POST /api/v1/applies.
+type ApplyBatchRequest struct {
+	Items []service.ApplyItem `json:"items"`
+}
+
+// ApplyBatchLine is one line of POST /api/v1/applies's answer: one item's
+// outcome, with Error when it did not apply.
+type ApplyBatchLine struct {
+	Index int `json:"index"`
+	service.ApplyOutcome
+	Error *errorAnswer `json:"error,omitempty"`
+}
+
+// maxApplyBatch bounds one batch apply request.
+const maxApplyBatch = 10000
+
+// applyBatch applies a batch of plans and streams each item's outcome as
+// it lands, one JSON object per line (NDJSON), in the order they land. A
+// client that goes away stops nothing: the applies run to their end.
+func (s *Server) applyBatch(w http.ResponseWriter, r *http.Request) error {
+	var req ApplyBatchRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case len(req.Items) == 0:
+		return errs.Invalidf("items is empty: nothing to apply")
+	case len(req.Items) > maxApplyBatch:
+		return errs.Invalidf("%d items: at most %d in one request", len(req.Items), maxApplyBatch)
+	}
+	for i, it := range req.Items {
+		if it.PlanSID == "" || it.Resource == "" {
+			return errs.Invalidf("item %d has no sid or no resource_name: nothing was applied", i)
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	enc := json.NewEncoder(w)
+	s.svc.ApplyBatch(r.Context(), actor(r), req.Items, func(o service.ItemOutcome) {
+		line := ApplyBatchLine{Index: o.Index, ApplyOutcome: o.ApplyOutcome}
+		if o.Err != nil {
+			a := httperr.Of(s.log, r, o.Err)
+			line.Error = &errorAnswer{Code: a.Code, Message: a.Message}
+			if line.Status == "" {
+				line.Status = "refused"
+			}
+		}
+		// A client gone away is not an error here: the work goes on.
+		if enc.Encode(line) == nil {
+			rc.Flush()
+		}
+	})
 	return nil
 }
 

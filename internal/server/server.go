@@ -83,10 +83,7 @@ func principal(r *http.Request) service.Principal {
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
-	Error struct {
-		Code    errs.Code `json:"code"`
-		Message string    `json:"message"`
-	} `json:"error"`
+	Error errorAnswer `json:"error"`
 	// Detail carries a partial result (an import preview, per-row admin
 	// results, an apply's output) alongside the error.
 	Detail any `json:"detail,omitempty"`
@@ -106,6 +103,12 @@ func withDetail(err error, detail any) error {
 		return nil
 	}
 	return detailError{err: err, detail: detail}
+}
+
+// errorAnswer is what a client sees of an error: its code and message.
+type errorAnswer struct {
+	Code    errs.Code `json:"code"`
+	Message string    `json:"message"`
 }
 
 // writeError answers a failed request with errorBody: httperr decides the

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -25,84 +28,238 @@ type ApplyOutcome struct {
 	Message   string   `json:"message"`
 	Committed []string `json:"committed,omitempty"`
 	Output    string   `json:"output"`
+	// Seconds is how long the apply ran on its cluster (not counting the
+	// wait for the lock).
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
-// Apply applies plan planSID of resource. It refuses (errs.Conflict) unless
-// the plan succeeded and has not been applied; the agent then re-plans under
-// the cluster's lock, skips when in sync and refuses on drift (errs.Drift).
-// A password the plan sets is stored as pending before any SQL runs and
-// promoted only once its COMMIT is known to have happened.
+// ApplyItem names one reviewed plan to apply.
+type ApplyItem struct {
+	Resource string `json:"resource_name"`
+	PlanSID  string `json:"sid"`
+}
+
+// ItemOutcome is one item of a batch apply as it lands: its index in the
+// request, what the apply did, and Err when it did not apply (errs.Drift,
+// errs.Failed, errs.Conflict, errs.NotFound…). Skipped (already in sync)
+// is not an error.
+type ItemOutcome struct {
+	Index int
+	ApplyOutcome
+	Err error
+}
+
+// DefaultApplyParallel is how many clusters a batch apply works on at once
+// unless Config.ApplyParallel says otherwise.
+const DefaultApplyParallel = 4
+
+// Apply applies plan planSID of resource: ApplyBatch with one item. It
+// returns the item's error (errs.Drift when the cluster changed since the
+// plan, errs.Failed when a block failed) with what is known of the apply.
 func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (ApplyOutcome, error) {
-	planSess, doc, err := s.PlanStatus(ctx, planSID)
-	if err != nil {
-		return ApplyOutcome{}, err
+	var out ItemOutcome
+	s.ApplyBatch(ctx, actor, []ApplyItem{{Resource: resource, PlanSID: planSID}}, func(o ItemOutcome) { out = o })
+	return out.ApplyOutcome, out.Err
+}
+
+// ApplyBatch applies reviewed plans, calling emit (never concurrently) with
+// each item's outcome as it lands, and returns when every item has one.
+//
+// Each item is checked on its own: the plan must have succeeded and not been
+// applied (errs.Conflict otherwise), and it becomes one apply session. The
+// items are then grouped by cluster (resources may share a host:port) and
+// each cluster's group is sent to its agent as one job (apply.RunBatch): one
+// hold of the cluster's advisory lock, one catalog read, and per item a
+// re-plan that skips when in sync, refuses on drift (that item only) and
+// otherwise runs and verifies its blocks. Up to Config.ApplyParallel
+// clusters run at once. A password a plan sets is stored as pending before
+// any SQL runs and promoted only once its COMMIT is known to have happened.
+//
+// Once an item is claimed it runs to its end whatever happens to the client
+// that asked (a half-run apply helps nobody): ctx's cancellation stops
+// nothing, only the apply timeout bounds each cluster's job.
+func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyItem, emit func(ItemOutcome)) {
+	ctx = context.WithoutCancel(ctx)
+	var mu sync.Mutex
+	send := func(o ItemOutcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		emit(o)
 	}
-	if planSess.Resource != resource {
-		return ApplyOutcome{}, errs.Invalidf("plan %s is for resource %q, not %q", planSID, planSess.Resource, resource)
+	inBatch := map[string]bool{}
+	for _, it := range items {
+		if sess, err := s.store.Session(ctx, it.PlanSID); err == nil {
+			inBatch[sess.Role] = true
+		}
+	}
+	groups := map[string][]*applyItem{}
+	var keys []string
+	for i, it := range items {
+		a, err := s.claimApply(ctx, actor, i, it, inBatch)
+		if err != nil {
+			send(ItemOutcome{Index: i, ApplyOutcome: ApplyOutcome{PlanSID: it.PlanSID, Resource: it.Resource}, Err: err})
+			continue
+		}
+		key := a.res.Agent + " " + a.job.Target.ClusterKey()
+		if groups[key] == nil {
+			keys = append(keys, key)
+		}
+		groups[key] = append(groups[key], a)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.applyParallel)
+	for _, key := range keys {
+		group := groups[key]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.applyCluster(ctx, group, send)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyItem is one claimed item of a batch.
+type applyItem struct {
+	index    int
+	res      store.Resource
+	role     spec.Role
+	planSess store.Session
+	sess     store.Session
+	agent    agent.Agent
+	job      apply.Job
+	// password is the pending password the plan sets, if it sets one.
+	password string
+}
+
+// claimApply checks one item, waits for the roles it requires that are
+// not in the batch, and claims its plan: from here on it has a running
+// apply session, and a pending password when the plan sets one.
+func (s *Service) claimApply(ctx context.Context, actor string, index int, it ApplyItem, inBatch map[string]bool) (*applyItem, error) {
+	planSess, doc, err := s.PlanStatus(ctx, it.PlanSID)
+	if err != nil {
+		return nil, err
+	}
+	if planSess.Resource != it.Resource {
+		return nil, errs.Invalidf("plan %s is for resource %q, not %q", it.PlanSID, planSess.Resource, it.Resource)
 	}
 	if doc == nil || (planSess.Status != plan.ItemOutOfSync && planSess.Status != plan.ItemInSync) {
-		return ApplyOutcome{}, errs.New(errs.Conflict, "plan %s did not succeed (%s): %s", planSID, planSess.Status, planSess.Message)
+		return nil, errs.New(errs.Conflict, "plan %s did not succeed (%s): %s", it.PlanSID, planSess.Status, planSess.Message)
 	}
 	var pin planInput
 	if err := json.Unmarshal([]byte(planSess.Input), &pin); err != nil {
-		return ApplyOutcome{}, fmt.Errorf("plan %s: decode input: %w", planSID, err)
+		return nil, fmt.Errorf("plan %s: decode input: %w", it.PlanSID, err)
 	}
-	role := pin.Role
-	if err := s.awaitRequired(ctx, planSID, doc.Requires); err != nil {
-		return ApplyOutcome{}, err
+	var elsewhere []string
+	for _, name := range doc.Requires {
+		if !inBatch[name] {
+			elsewhere = append(elsewhere, name)
+		}
 	}
-	res, err := s.store.Resource(ctx, resource)
+	if err := s.awaitRequired(ctx, it.PlanSID, elsewhere); err != nil {
+		return nil, err
+	}
+	res, err := s.store.Resource(ctx, it.Resource)
 	if err != nil {
-		return ApplyOutcome{}, err
+		return nil, err
 	}
-	stored, err := s.store.Role(ctx, resource, role.Label)
+	stored, err := s.store.Role(ctx, it.Resource, pin.Role.Label)
 	if err != nil {
-		return ApplyOutcome{}, err
+		return nil, err
 	}
-	sess := store.Session{
-		SID: newSID(), Kind: store.KindApply, Resource: resource, Role: planSess.Role, Label: role.Label,
-		Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", PlanSID: planSID,
-		Input: fmt.Sprintf(`{"plan_sid":%q}`, planSID),
+	t, err := s.target(res)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.store.ClaimPlan(ctx, planSID, sess); err != nil {
-		return ApplyOutcome{}, err
+	ag, err := s.agent(res.Agent)
+	if err != nil {
+		return nil, err
 	}
-	out := ApplyOutcome{SID: sess.SID, PlanSID: planSID, Resource: resource, RoleName: planSess.Role}
-	// Once claimed, an apply runs to its end whatever happens to the
-	// client that asked: a half-run apply helps nobody. Only the job
-	// timeout bounds it.
-	ctx = context.WithoutCancel(ctx)
+	in, err := plan.NewInput(pin.Role, planSess.Role)
+	if err != nil {
+		return nil, err
+	}
+	in.Host, in.Port, in.AdminUser = res.Host, res.Port, res.AdminUser
+	in.HasPassword, in.Creators = stored.PasswordCurrent != "", pin.Creators
+	a := &applyItem{
+		index: index, res: res, role: pin.Role, planSess: planSess, agent: ag,
+		job: apply.Job{Target: t, Checksum: doc.Checksum, State: doc.CurrentState, Input: in},
+		sess: store.Session{
+			SID: newSID(), Kind: store.KindApply, Resource: it.Resource, Role: planSess.Role, Label: pin.Role.Label,
+			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", PlanSID: it.PlanSID,
+			Input: fmt.Sprintf(`{"plan_sid":%q}`, it.PlanSID),
+		},
+	}
+	if err := s.store.ClaimPlan(ctx, it.PlanSID, a.sess); err != nil {
+		return nil, err
+	}
+	if strings.Contains(doc.SQLPlan, plan.PasswordPlaceholder) {
+		a.password = secret.NewPassword()
+		if err := s.store.SetPendingPassword(ctx, res.Name, pin.Role.Label, s.box.Seal(a.password, passwordAD(res.Name, pin.Role.Label))); err != nil {
+			err = fmt.Errorf("store pending password: %w", err)
+			s.finishApply(ctx, a, apply.Report{Outcome: apply.Failed, Message: err.Error()})
+			return nil, err
+		}
+		a.job.Verifier = secret.ScramVerifier(a.password)
+	}
+	return a, nil
+}
+
+// applyCluster runs one cluster's items as one agent job, in the order the
+// batch planned them (roles with CREATE first), and finishes each item as
+// its report arrives.
+func (s *Service) applyCluster(ctx context.Context, group []*applyItem, send func(ItemOutcome)) {
+	inputs := make([]plan.Input, len(group))
+	for i, a := range group {
+		inputs[i] = a.job.Input
+	}
+	order := plan.ApplyOrder(inputs)
+	jobs := make([]apply.Job, len(order))
+	for i, k := range order {
+		jobs[i] = group[k].job
+	}
 	jctx, cancel := context.WithTimeout(ctx, s.applyTimeout)
-	rep, password, runErr := s.runApply(jctx, res, stored, pin, planSess, doc)
-	cancel()
+	defer cancel()
+	group[0].agent.ApplyBatch(jctx, jobs, func(i int, rep apply.Report) {
+		a := group[order[i]]
+		out, err := s.finishApply(ctx, a, rep)
+		send(ItemOutcome{Index: a.index, ApplyOutcome: out, Err: err})
+	})
+}
+
+// finishApply settles an item's password, finishes its session (and, when
+// it applied or was in sync, makes its spec the role's declaration) and
+// exports it.
+func (s *Service) finishApply(ctx context.Context, a *applyItem, rep apply.Report) (ApplyOutcome, error) {
 	action := store.DropPending
 	switch rep.Password {
 	case apply.PasswordSet:
 		action = store.PromotePending
 	case apply.PasswordUnknown:
-		if password != "" {
-			action = s.decidePassword(ctx, res, planSess.Role, password)
+		if a.password != "" {
+			action = s.decidePassword(ctx, a.res, a.planSess.Role, a.password)
 		}
 	}
-	if runErr != nil {
-		rep = apply.Report{Outcome: apply.Failed, Message: runErr.Error(), Output: rep.Output + "-- error: " + runErr.Error() + "\n"}
-	}
+	sess := a.sess
 	sess.Status, sess.Message, sess.Output, sess.FinishedAt = string(rep.Outcome), rep.Message, rep.Output, s.now()
 	if rep.Outcome != apply.Applied && rep.Outcome != apply.Skipped {
 		sess.ExitCode = 1
 	}
-	applied := store.Role{Resource: resource, Label: role.Label, Spec: role}
-	if err := s.store.FinishApply(context.WithoutCancel(ctx), sess, applied, action); err != nil {
+	out := ApplyOutcome{SID: sess.SID, PlanSID: a.planSess.SID, Resource: a.res.Name, RoleName: a.planSess.Role}
+	applied := store.Role{Resource: a.res.Name, Label: a.role.Label, Spec: a.role}
+	if err := s.store.FinishApply(ctx, sess, applied, action); err != nil {
 		return out, err
 	}
 	s.audit.Emit(sess)
-	if role.Retire && (rep.Outcome == apply.Applied || rep.Outcome == apply.Skipped) {
+	if a.role.Retire && (rep.Outcome == apply.Applied || rep.Outcome == apply.Skipped) {
 		// The role is gone: so is its resource role.
-		if err := s.store.DeleteRole(context.WithoutCancel(ctx), resource, role.Label); err != nil {
+		if err := s.store.DeleteRole(ctx, a.res.Name, a.role.Label); err != nil {
 			return out, err
 		}
 	}
-	out.Status, out.Message, out.Committed, out.Output = sess.Status, rep.Message, rep.Committed, rep.Output
+	out.Status, out.Message, out.Committed, out.Output, out.Seconds = sess.Status, rep.Message, rep.Committed, rep.Output, rep.Seconds
 	switch rep.Outcome {
 	case apply.Drifted:
 		return out, errs.New(errs.Drift, "%s", rep.Message)
@@ -110,34 +267,6 @@ func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (A
 		return out, errs.New(errs.Failed, "%s", rep.Message)
 	}
 	return out, nil
-}
-
-func (s *Service) runApply(ctx context.Context, res store.Resource, stored store.Role, pin planInput, planSess store.Session, doc *plan.Document) (apply.Report, string, error) {
-	role := pin.Role
-	t, err := s.target(res)
-	if err != nil {
-		return apply.Report{}, "", err
-	}
-	ag, err := s.agent(res.Agent)
-	if err != nil {
-		return apply.Report{}, "", err
-	}
-	in, err := plan.NewInput(role, planSess.Role)
-	if err != nil {
-		return apply.Report{}, "", err
-	}
-	in.Host, in.Port, in.AdminUser = res.Host, res.Port, res.AdminUser
-	in.HasPassword, in.Creators = stored.PasswordCurrent != "", pin.Creators
-	job := apply.Job{Target: t, Checksum: doc.Checksum, State: doc.CurrentState, Input: in}
-	password := ""
-	if strings.Contains(doc.SQLPlan, plan.PasswordPlaceholder) {
-		password = secret.NewPassword()
-		if err := s.store.SetPendingPassword(ctx, res.Name, role.Label, s.box.Seal(password, passwordAD(res.Name, role.Label))); err != nil {
-			return apply.Report{}, "", fmt.Errorf("store pending password: %w", err)
-		}
-		job.Verifier = secret.ScramVerifier(password)
-	}
-	return ag.Apply(ctx, job), password, nil
 }
 
 // awaitRequired waits for the roles a plan requires (declared creators of

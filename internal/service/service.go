@@ -44,8 +44,12 @@ type Config struct {
 	// Replica names this server among replicas, stably across restarts
 	// (its sessions are failed at once when it restarts).
 	Replica string
-	// PlanTimeout and ApplyTimeout bound each job; zero means the default.
+	// PlanTimeout and ApplyTimeout bound each job (an apply batch's job on
+	// one cluster); zero means the default.
 	PlanTimeout, ApplyTimeout time.Duration
+	// ApplyParallel is how many clusters a batch apply works on at once;
+	// zero means DefaultApplyParallel.
+	ApplyParallel int
 	// Audit exports finished sessions; nil exports nothing.
 	Audit  *audit.Exporter
 	Logger *slog.Logger
@@ -64,6 +68,7 @@ type Service struct {
 	replica    string
 	// planTimeout and applyTimeout bound each job.
 	planTimeout, applyTimeout time.Duration
+	applyParallel             int
 	hub                       *agent.Hub
 	audit                     *audit.Exporter
 	conns                     openConns
@@ -86,20 +91,21 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
 	}
 	s := &Service{
-		store:        cfg.Store,
-		box:          cfg.Box,
-		agents:       map[string]agent.Agent{},
-		prefix:       cfg.RolePrefix,
-		adminToken:   cfg.AdminToken,
-		lockDB:       cfg.LockDatabase,
-		shared:       cfg.SharedStore,
-		replica:      cfg.Replica,
-		planTimeout:  cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
-		applyTimeout: cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
-		hub:          cfg.Hub,
-		audit:        cfg.Audit,
-		log:          cfg.Logger,
-		now:          func() time.Time { return time.Now().UTC() },
+		store:         cfg.Store,
+		box:           cfg.Box,
+		agents:        map[string]agent.Agent{},
+		prefix:        cfg.RolePrefix,
+		adminToken:    cfg.AdminToken,
+		lockDB:        cfg.LockDatabase,
+		shared:        cfg.SharedStore,
+		replica:       cfg.Replica,
+		planTimeout:   cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
+		applyTimeout:  cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
+		applyParallel: cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel),
+		hub:           cfg.Hub,
+		audit:         cfg.Audit,
+		log:           cfg.Logger,
+		now:           func() time.Time { return time.Now().UTC() },
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

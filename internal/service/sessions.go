@@ -23,7 +23,8 @@ func (s *Service) Session(ctx context.Context, sid string) (store.Session, error
 
 // Recover cleans up after a crash: sessions left running are marked failed,
 // and each pending password that logs in is promoted; one that does not is
-// kept (the apply may still be finishing elsewhere).
+// dropped, or kept on a shared store (the apply may still be finishing on
+// another replica), and so is one that cannot be checked now.
 func (s *Service) Recover(ctx context.Context) error {
 	// On a store of its own every running session was this server's; on a
 	// shared one, this replica's own, and those older than the longest job
@@ -54,10 +55,11 @@ func (s *Service) Recover(ctx context.Context) error {
 			continue
 		}
 		action := s.decidePassword(ctx, res, r.RoleName, pw)
-		if action == store.DropPending {
-			// A refused login proves nothing here: on a shared store the
-			// apply may still be running on another replica's agent. Keep
-			// it; the next apply replaces it.
+		if action == store.DropPending && s.shared {
+			// A refused login proves nothing on a shared store: the apply
+			// may still be running on another replica's agent. Keep it;
+			// the next apply replaces it. On a store of its own, nothing
+			// else can set it: it never took effect.
 			action = store.KeepPending
 		}
 		if err := s.store.ResolvePending(ctx, r.Resource, r.Label, action); err != nil {

@@ -277,7 +277,25 @@ func TestWebFunnel(t *testing.T) {
 		run(t, ctx, "re-plan", chromedp.SetValue("#roles-csv", roles, chromedp.ByID), clickHX("#preview-roles"),
 			chromedp.WaitVisible("#provision-all", chromedp.ByID), clickHX("#provision-all"), chromedp.WaitVisible("#apply-all", chromedp.ByID))
 	}
-	run(t, ctx, "apply all", clickHX("#apply-all"), chromedp.WaitVisible("tr.applying", chromedp.ByQuery), chromedp.WaitNotPresent("tr.applying", chromedp.ByQuery))
+	// The three roles go as one batch, applied in the order ext, ro, rw.
+	// An open transaction that updated the legacy database's row holds
+	// ro's GRANT CONNECT there: ext's row must show its outcome while ro
+	// and rw still wait, and once that transaction ends, so do theirs.
+	hold := c.Conn(t, "postgres")
+	tx, err := hold.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(context.Background(), "GRANT CONNECT ON DATABASE "+p+"_legacy TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "apply all", clickHX("#apply-all"), chromedp.WaitVisible("tr.queued", chromedp.ByQuery), chromedp.WaitVisible("#plan-results .pill.applied", chromedp.ByQuery))
+	if n := count(t, ctx, "tr.queued"); n != 2 {
+		t.Fatalf("while ro waits: %d rows still queued, want 2 (ro and rw)\n%s", n, text(t, ctx, "#plan-results"))
+	}
+	shot(t, ctx, "09a-applying")
+	tx.Rollback(context.Background())
+	run(t, ctx, "batch ends", chromedp.WaitNotPresent("tr.queued", chromedp.ByQuery), chromedp.WaitVisible("#plan-results[data-done]", chromedp.ByQuery))
 	if s := text(t, ctx, "#plan-results"); strings.Count(s, "Applied") != 3 {
 		t.Fatalf("after apply:\n%s", s)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -119,10 +120,10 @@ func (a *App) ProvisionApply(w http.ResponseWriter, r *http.Request, csrf string
 	a.render(w, "apply-row", a.apply(r, actor(r), r.FormValue("resource"), r.FormValue("sid")))
 }
 
-// ProvisionApplyAll starts applying every pending role: it answers at once
-// with one row per role, each of which posts its own apply as soon as it is
-// on the page and is replaced by the outcome, so a long batch shows its
-// progress row by row (the agent serializes applies per cluster).
+// ProvisionApplyAll shows every pending role as queued, in a form the
+// page's script posts at once to ProvisionApplyStream; that one request
+// applies them all as one batch (one job per cluster), and each row is
+// replaced by its outcome as it lands.
 func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf string) {
 	r.ParseForm()
 	sids, resources := r.Form["sid"], r.Form["resource"]
@@ -131,7 +132,7 @@ func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf str
 		if i >= len(resources) {
 			break
 		}
-		row := planRow{SID: sid, Resource: resources[i], Status: "applying"}
+		row := planRow{SID: sid, Resource: resources[i], Status: "queued"}
 		sess, doc, err := a.svc.PlanStatus(r.Context(), sid)
 		if err == nil && doc != nil {
 			row.RoleName = doc.Config.RoleName
@@ -146,6 +147,52 @@ func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf str
 		rows = append(rows, row)
 	}
 	a.render(w, "apply-progress", map[string]any{"Results": rows})
+}
+
+// ProvisionApplyStream applies the posted plans as one batch and streams
+// each row, rendered, as it lands: one JSON object {sid, html} per line,
+// sid being the plan's. Like the API's batch route, a browser that goes
+// away stops nothing.
+func (a *App) ProvisionApplyStream(w http.ResponseWriter, r *http.Request, csrf string) {
+	r.ParseForm()
+	sids, resources := r.Form["sid"], r.Form["resource"]
+	items := make([]service.ApplyItem, 0, len(sids))
+	rows := make([]planRow, 0, len(sids))
+	for i, sid := range sids {
+		if i >= len(resources) {
+			break
+		}
+		row := planRow{SID: sid, Resource: resources[i]}
+		if _, doc, err := a.svc.PlanStatus(r.Context(), sid); err == nil && doc != nil {
+			row.RoleName = doc.Config.RoleName
+			row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
+		}
+		items = append(items, service.ApplyItem{Resource: resources[i], PlanSID: sid})
+		rows = append(rows, row)
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	enc := json.NewEncoder(w)
+	a.svc.ApplyBatch(r.Context(), actor(r), items, func(o service.ItemOutcome) {
+		row := rows[o.Index]
+		row.Status, row.Message, row.SessionSID = o.Status, o.Message, o.SID
+		if o.Err != nil {
+			row.Message = a.message(r, o.Err)
+			if row.Status == "" {
+				row.Status = "failed"
+			}
+		}
+		var html strings.Builder
+		if err := a.tmpl.ExecuteTemplate(&html, "apply-row", row); err != nil {
+			a.log.Error("render row", "err", err)
+			return
+		}
+		if enc.Encode(map[string]string{"sid": row.SID, "html": html.String()}) == nil {
+			rc.Flush()
+		}
+	})
 }
 
 // Resource shows a resource's roles and re-plans them on demand.
