@@ -61,6 +61,18 @@ func Clusters(t testing.TB) []Cluster {
 // First returns the lowest-versioned cluster.
 func First(t testing.TB) Cluster { return Clusters(t)[0] }
 
+// Two returns the two lowest-versioned clusters, for tests that need two
+// clusters; it fails the test when fewer are configured (make test starts
+// three).
+func Two(t testing.TB) (Cluster, Cluster) {
+	t.Helper()
+	cs := Clusters(t)
+	if len(cs) < 2 {
+		t.Fatal("this test needs two clusters in STILE_TEST_PG_URLS (make test starts 15, 16 and 17)")
+	}
+	return cs[0], cs[1]
+}
+
 // Each runs fn as a subtest per cluster, named pgVERSION.
 func Each(t *testing.T, fn func(t *testing.T, c Cluster)) {
 	for _, c := range Clusters(t) {

@@ -34,17 +34,6 @@ func (a *batchAgent) ApplyBatch(ctx context.Context, jobs []apply.Job, report fu
 	return a.Local.ApplyBatch(ctx, jobs, report)
 }
 
-// twoClusters returns the first two test clusters: the batch tests need
-// one cluster shared by two resources and another one.
-func twoClusters(t *testing.T) (pgtest.Cluster, pgtest.Cluster) {
-	t.Helper()
-	cs := pgtest.Clusters(t)
-	if len(cs) < 2 {
-		t.Fatal("this test needs two clusters in STILE_TEST_PG_URLS (make test starts 15, 16 and 17)")
-	}
-	return cs[0], cs[1]
-}
-
 // addResources imports and manages resources named name=cluster.
 func addResources(t *testing.T, svc *Service, clusters map[string]target.Target) {
 	t.Helper()
@@ -72,7 +61,7 @@ func addResources(t *testing.T, svc *Service, clusters map[string]target.Target)
 // failed item's committed role logs in with its stored password, and no
 // role keeps a pending one.
 func TestApplyBatch(t *testing.T) {
-	c1, c2 := twoClusters(t)
+	c1, c2 := pgtest.Two(t)
 	p1, p2 := c1.Prefix(t), c2.Prefix(t)
 	t1, t2 := c1.Target(), c2.Target()
 	c1.Exec(t, "postgres", "CREATE DATABASE "+p1+"_a", "CREATE DATABASE "+p1+"_b")

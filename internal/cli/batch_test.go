@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/store/sqlite"
+)
+
+// lineWriter collects a command's output and lets a test wait for lines.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lineWriter) lines() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Split(strings.TrimSpace(w.buf.String()), "\n")
+}
+
+// planFile writes a plan file of roles (resource, label, scope) and plans
+// it into a results file, whose path it returns.
+func planFile(h *harness, roles [][3]string) string {
+	h.t.Helper()
+	var b strings.Builder
+	b.WriteString("items:\n")
+	for _, r := range roles {
+		fmt.Fprintf(&b, "  - resource_name: %s\n    role: %s\n    scopes: [%s]\n    privileges: [SELECT]\n", r[0], r[1], r[2])
+	}
+	results := filepath.Join(h.dir, "results.yaml")
+	h.ok("", "resources", "plan", "-f", h.write("plan.yaml", b.String()), "-o", results)
+	return results
+}
+
+// TestApplyFileStreams: apply -f sends the file as one batch and prints each
+// entry as it lands. With the apply lock of one cluster held, the entries
+// of the other cluster are printed (--json, one object per line) while the
+// command still waits; once the lock is free the rest follow and it exits 0.
+func TestApplyFileStreams(t *testing.T) {
+	c1, c2 := pgtest.Two(t)
+	p1, p2 := c1.Prefix(t), c2.Prefix(t)
+	c1.Exec(t, "postgres", "CREATE DATABASE "+p1+"_a")
+	c2.Exec(t, "postgres", "CREATE DATABASE "+p2+"_a")
+	h := startServer(t, t.TempDir())
+	r1, r2 := p1+"_one", p2+"_two"
+	h.addResource(r1, c1.Target())
+	h.addResource(r2, c2.Target())
+	results := planFile(h, [][3]string{{r1, "a", p1 + "_a"}, {r2, "a", p2 + "_a"}, {r1, "b", p1 + "_a"}, {r1, "c", p1 + "_a"}})
+
+	lock := c2.Conn(t, "postgres")
+	class, key := apply.LockKeys(c2.Target())
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := &lineWriter{}, &lineWriter{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), []string{"resources", "apply", "-f", results, "--json"}, h.env(nil, out, errOut))
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(strings.Join(out.lines(), "\n"), `"status":"applied"`) < 3 {
+		select {
+		case code := <-done:
+			t.Fatalf("apply -f ended (exit %d) while a cluster's lock was held:\n%s\n%s", code, out.lines(), errOut.lines())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other cluster's entries never landed:\n%s", strings.Join(out.lines(), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := strings.Join(out.lines(), "\n"); strings.Contains(s, r2) {
+		t.Fatalf("the entry of the locked cluster landed:\n%s", s)
+	}
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	if code := <-done; code != 0 {
+		t.Fatalf("apply -f: exit %d\n%s\n%s", code, strings.Join(out.lines(), "\n"), strings.Join(errOut.lines(), "\n"))
+	}
+	lines := out.lines()
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var last struct {
+		Resource string  `json:"resource_name"`
+		Status   string  `json:"status"`
+		Seconds  float64 `json:"seconds"`
+	}
+	if err := json.Unmarshal([]byte(lines[3]), &last); err != nil || last.Resource != r2 || last.Status != "applied" {
+		t.Fatalf("the last line (%v): %s", err, lines[3])
+	}
+	if last.Seconds <= 0 {
+		t.Errorf("the last line has no duration: %s", lines[3])
+	}
+}
+
+// TestKilledServerMidBatch: a real `stile server` process is SIGKILLed while
+// a batch of three new roles waits for the cluster's lock (every item
+// claimed, each with a pending password). After a restart no session is
+// running, no role keeps a pending password, and the roles plan and apply
+// cleanly.
+func TestKilledServerMidBatch(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	bin := buildStile(t)
+	data := t.TempDir()
+	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
+	start := func() *exec.Cmd {
+		addr := freeAddr(t)
+		h.vars["STILE_URL"] = "http://" + addr
+		return startProcess(t, bin, addr, nil, "--data", data)
+	}
+	srv := start()
+	res := p + "_r"
+	h.addResource(res, tg)
+	roles := [][3]string{{res, "a", p + "_app"}, {res, "b", p + "_app"}, {res, "c", p + "_app"}}
+	results := planFile(h, roles)
+
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(tg)
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := h.stile("", "resources", "apply", "-f", results)
+		done <- code
+	}()
+	waitForLockWaiter(t, lock)
+	srv.Process.Signal(syscall.SIGKILL)
+	srv.Wait()
+	if code := <-done; code == 0 {
+		t.Fatal("apply -f succeeded although its server was killed")
+	}
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+
+	srv = start()
+	if out := h.ok("", "sessions", "list", "--status", "running"); strings.Contains(out, "apply") {
+		t.Fatalf("sessions still running after the restart:\n%s", out)
+	}
+	if out := h.ok("", "sessions", "list", "--kind", "apply", "--status", "failed", "--json"); strings.Count(out, "server stopped") != 3 {
+		t.Fatalf("the interrupted applies:\n%s", out)
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	st, err := sqlite.Open(context.Background(), filepath.Join(data, "stile.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := st.PendingPasswords(context.Background())
+	st.Close()
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("pending passwords after the restart (%v): %d", err, len(pending))
+	}
+	start()
+	h.ok("", "resources", "apply", "-f", planFile(h, roles))
+	h.ok("", "resources", "plan", "--all", "--detailed-exitcode")
+}
