@@ -327,7 +327,7 @@ func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, 
 			return m, nil
 		case <-c.done:
 			q.drain(onProgress)
-			return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, kind)
+			return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, jobWords(kind))
 		case <-ctx.Done():
 			return message{}, timeout(ctx, c.name, kind)
 		}
@@ -336,7 +336,10 @@ func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, 
 
 func timeout(ctx context.Context, name, kind string) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errs.New(errs.Failed, "agent %s: the %s job timed out", name, kind)
+		return errs.New(errs.Failed, "agent %s: the %s job timed out", name, jobWords(kind))
 	}
 	return ctx.Err()
 }
+
+// jobWords names a job kind for people: "apply_batch" is an "apply batch".
+func jobWords(kind string) string { return strings.ReplaceAll(kind, "_", " ") }

@@ -223,7 +223,7 @@ func TestAgentFaults(t *testing.T) {
 	// Either the connection drops first ("went offline"), or the stopping
 	// agent's cancelled job reports back first: both fail the apply with
 	// what is known.
-	if errOut := <-done; !strings.Contains(errOut, "went offline during the apply job") && !strings.Contains(errOut, "context canceled") {
+	if errOut := <-done; !strings.Contains(errOut, "went offline during the apply batch job") && !strings.Contains(errOut, "context canceled") {
 		t.Fatalf("apply when the agent died: %q", errOut)
 	}
 	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)

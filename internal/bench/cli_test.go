@@ -1,0 +1,232 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stile-dev/stile/internal/cli"
+	"github.com/stile-dev/stile/internal/inspect"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/spec"
+)
+
+// BenchmarkCLI measures the whole path as people run it: the stile CLI (a
+// process of the built binary) → HTTP → `stile server` (run in this
+// process, so -cpuprofile sees the server, the built-in agent and the
+// store) → PostgreSQL, on the fleet fixture. Next to each figure it
+// reports the in-process figure of the same work in the same run
+// (inspect and plan, no CLI, HTTP or store), so ratios compare across
+// machines.
+//
+// Sub-benchmarks: one role over 5 databases (plan); the first converge of
+// 200 new roles, SELECT on one schema each (plan -f, then apply -f); the
+// steady re-plan of those 200 (plan -f, all in sync); and apply -f of 200
+// new roles spread over 1, 2 and 4 clusters (as many as are configured).
+func BenchmarkCLI(b *testing.B) {
+	clusters := pgtest.Clusters(b)
+	bin := filepath.Join(b.TempDir(), "stile")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	prefixes := make([]string, len(clusters))
+	for i, c := range clusters {
+		prefixes[i] = c.Prefix(b)
+		build(b, c, prefixes[i])
+	}
+	dir := b.TempDir()
+	addr := freeAddr(b)
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan int, 1)
+	go func() {
+		served <- cli.Run(ctx, []string{"server", "--listen", addr, "--data", dir}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	defer func() { stop(); <-served }()
+	waitHealthy(b, "http://"+addr)
+	env := append(os.Environ(), "STILE_URL=http://"+addr, "STILE_DATA="+dir)
+	stile := func(stdin string, args ...string) (time.Duration, string) {
+		b.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		cmd.Stdin = strings.NewReader(stdin)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		err := cmd.Run()
+		took := time.Since(start)
+		if err != nil {
+			b.Fatalf("stile %s: %v\n%s\n%s", strings.Join(args, " "), err, lastLines(out.String(), 5), errb.String())
+		}
+		return took, out.String()
+	}
+	resources := make([]string, len(clusters))
+	for i, c := range clusters {
+		tg := c.Target()
+		resources[i] = prefixes[i] + "_res"
+		csv := filepath.Join(dir, "inventory.csv")
+		os.WriteFile(csv, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", resources[i], tg.Host, tg.Port), 0o600)
+		stile("", "resources", "import", csv)
+		stile(tg.Password+"\n", "resources", "admin", "set", resources[i], "--user", tg.User, "--password-stdin")
+	}
+	// roleFile writes a plan file of n roles, labelled label-i, each with
+	// SELECT on one schema, spread round-robin over the first k clusters.
+	roleFile := func(name, label string, n, k int) string {
+		var sb strings.Builder
+		sb.WriteString("items:\n")
+		for i := range n {
+			c := i % k
+			fmt.Fprintf(&sb, "  - resource_name: %s\n    role: %s-%03d\n    scopes: [%s_db%d.s%02d]\n    privileges: [SELECT]\n", resources[c], label, i, prefixes[c], i%databases, i%schemas)
+		}
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(sb.String()), 0o600)
+		return path
+	}
+	// inProcess plans the same roles as a plan file of roleFile would, on
+	// the first cluster, with inspect and the planner only.
+	inProcess := func(label string, n int, hasPW bool) time.Duration {
+		tg := clusters[0].Target()
+		ins := make([]plan.Input, n)
+		for i := range ins {
+			r, _ := spec.Role{Resource: resources[0], Label: fmt.Sprintf("%s-%03d", label, i),
+				Scopes: []string{fmt.Sprintf("%s_db%d.s%02d", prefixes[0], i%databases, i%schemas)}, Privileges: []string{"SELECT"}}.Normalize()
+			name, _ := spec.RoleName("stile", resources[0], r.Label)
+			ins[i], _ = plan.NewInput(r, name)
+			ins[i].Host, ins[i].Port, ins[i].AdminUser, ins[i].HasPassword = tg.Host, tg.Port, tg.User, hasPW
+		}
+		start := time.Now()
+		if _, err := inspect.Plan(context.Background(), tg, ins); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	seconds := func(d time.Duration, n int) float64 { return d.Seconds() / float64(n) }
+
+	b.Run("one_role_5_databases", func(b *testing.B) {
+		all := make([]string, databases)
+		for d := range all {
+			all[d] = fmt.Sprintf("%s_db%d", prefixes[0], d)
+		}
+		var cliT, inT time.Duration
+		n := 0
+		for b.Loop() {
+			took, _ := stile("", "resources", "plan", resources[0], "--role", "wide", "--scopes", strings.Join(all, ","), "--privileges", "SELECT")
+			cliT += took
+			tg := clusters[0].Target()
+			r, _ := spec.Role{Resource: resources[0], Label: "wide", Scopes: all, Privileges: []string{"SELECT"}}.Normalize()
+			name, _ := spec.RoleName("stile", resources[0], "wide")
+			in, _ := plan.NewInput(r, name)
+			in.Host, in.Port, in.AdminUser = tg.Host, tg.Port, tg.User
+			start := time.Now()
+			inspect.Plan(context.Background(), tg, []plan.Input{in})
+			inT += time.Since(start)
+			n++
+		}
+		b.ReportMetric(seconds(cliT, n), "cli-s/op")
+		b.ReportMetric(seconds(inT, n), "inprocess-s/op")
+	})
+
+	var converged string
+	b.Run("first_converge_200", func(b *testing.B) {
+		var planT, applyT, inT time.Duration
+		n := 0
+		for b.Loop() {
+			label := fmt.Sprintf("c%d", n)
+			file := roleFile(label+".yaml", label, roles, 1)
+			results := filepath.Join(dir, label+"-results.yaml")
+			inT += inProcess(label, roles, false)
+			took, _ := stile("", "resources", "plan", "-f", file, "-o", results)
+			planT += took
+			took, out := stile("", "resources", "apply", "-f", results)
+			applyT += took
+			if got := strings.Count(out, "  applied  "); got != roles {
+				b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
+			}
+			converged = file
+			n++
+		}
+		b.ReportMetric(seconds(planT, n), "plan-s/op")
+		b.ReportMetric(seconds(applyT, n), "apply-s/op")
+		b.ReportMetric(seconds(planT+applyT, n), "cli-s/op")
+		b.ReportMetric(seconds(inT, n), "inprocess-plan-s/op")
+	})
+
+	b.Run("steady_replan_200", func(b *testing.B) {
+		label := strings.TrimSuffix(filepath.Base(converged), ".yaml")
+		var cliT, inT time.Duration
+		n := 0
+		for b.Loop() {
+			took, out := stile("", "resources", "plan", "-f", converged, "--detailed-exitcode")
+			cliT += took
+			if got := strings.Count(out, "in-sync"); got < roles {
+				b.Fatalf("steady re-plan: %d of %d in sync", got, roles)
+			}
+			inT += inProcess(label, roles, true)
+			n++
+		}
+		b.ReportMetric(seconds(cliT, n), "cli-s/op")
+		b.ReportMetric(seconds(inT, n), "inprocess-s/op")
+	})
+
+	for _, k := range []int{1, 2, 4} {
+		if k > len(clusters) {
+			b.Logf("apply_200_on_%d_clusters: skipped, %d cluster(s) configured (make bench starts 4)", k, len(clusters))
+			continue
+		}
+		b.Run(fmt.Sprintf("apply_200_on_%d_clusters", k), func(b *testing.B) {
+			var applyT time.Duration
+			n := 0
+			for b.Loop() {
+				label := fmt.Sprintf("k%d-%d", k, n)
+				results := filepath.Join(dir, label+"-results.yaml")
+				stile("", "resources", "plan", "-f", roleFile(label+".yaml", label, roles, k), "-o", results)
+				took, out := stile("", "resources", "apply", "-f", results)
+				if got := strings.Count(out, "  applied  "); got != roles {
+					b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
+				}
+				applyT += took
+				n++
+			}
+			b.ReportMetric(seconds(applyT, n), "apply-s/op")
+		})
+	}
+}
+
+func freeAddr(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(b *testing.B, base string) {
+	for i := 0; ; i++ {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		if i > 400 {
+			b.Fatal("the server did not start")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
