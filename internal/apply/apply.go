@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +120,8 @@ func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Repor
 	if len(jobs) == 0 {
 		return reps
 	}
-	b := &batch{jobs: jobs, snaps: map[string]*reading{}}
+	b := &batch{jobs: jobs, snaps: map[string]*reading{}, conns: &connPool{}}
+	defer b.conns.close(context.WithoutCancel(ctx))
 	header, err := b.lock(ctx, jobs[0].Target)
 	if err != nil {
 		for i, job := range jobs {
@@ -133,6 +135,7 @@ func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Repor
 	for i, job := range jobs {
 		start := time.Now()
 		r := newRunner(job, b.conn)
+		r.conns = b.conns
 		r.logf("%s", header)
 		switch {
 		case job.Target.ClusterKey() != jobs[0].Target.ClusterKey():
@@ -148,11 +151,82 @@ func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Repor
 	return reps
 }
 
-// batch is one RunBatch: the lock connection and the catalog reads it shares.
+// batch is one RunBatch: the lock connection, the catalog reads and the
+// block connections its jobs share.
 type batch struct {
 	jobs  []Job
 	conn  *pgx.Conn
 	snaps map[string]*reading // by reader: Target.String()
+	conns *connPool
+}
+
+// connPool keeps a batch's block connections, one per target and database,
+// so that the jobs of a batch do not each connect (and authenticate) anew.
+// A block that fails closes its connection: its session state is unknown.
+type connPool struct {
+	conns map[string]*blockConn
+}
+
+// blockConn is a connection blocks run on, with the notices PostgreSQL
+// sent on it since the last reset.
+type blockConn struct {
+	key     string
+	conn    *pgx.Conn
+	mu      sync.Mutex
+	notices []*pgconn.Notice
+}
+
+// warning returns the first warning (class 01) noticed since the last
+// call, and forgets them all.
+func (c *blockConn) warning() *pgconn.Notice {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { c.notices = c.notices[:0] }()
+	for _, n := range c.notices {
+		if strings.HasPrefix(n.Code, "01") {
+			return n
+		}
+	}
+	return nil
+}
+
+func (p *connPool) get(ctx context.Context, t target.Target, db string) (*blockConn, error) {
+	key := t.String() + "|" + db
+	if c := p.conns[key]; c != nil {
+		return c, nil
+	}
+	cfg, err := t.Config(db)
+	if err != nil {
+		return nil, err
+	}
+	c := &blockConn{key: key}
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		c.mu.Lock()
+		c.notices = append(c.notices, n)
+		c.mu.Unlock()
+	}
+	if c.conn, err = target.ConnectConfig(ctx, cfg, t.String()); err != nil {
+		return nil, err
+	}
+	if p.conns == nil {
+		p.conns = map[string]*blockConn{}
+	}
+	p.conns[key] = c
+	return c, nil
+}
+
+func (p *connPool) drop(ctx context.Context, c *blockConn) {
+	if p.conns[c.key] == c {
+		delete(p.conns, c.key)
+	}
+	c.conn.Close(ctx)
+}
+
+func (p *connPool) close(ctx context.Context) {
+	for _, c := range p.conns {
+		c.conn.Close(ctx)
+	}
+	p.conns = nil
 }
 
 // reading is one read of the catalog and the planner over it. stale is set
@@ -243,15 +317,16 @@ func matches(fresh plan.Result, job Job) bool {
 }
 
 func newRunner(job Job, lock *pgx.Conn) *runner {
-	return &runner{job: job, rep: Report{Outcome: Failed}, lock: lock}
+	return &runner{job: job, rep: Report{Outcome: Failed}, lock: lock, conns: &connPool{}}
 }
 
 type runner struct {
-	job  Job
-	rep  Report
-	out  strings.Builder
-	snap *catalog.Snapshot
-	lock *pgx.Conn
+	job   Job
+	rep   Report
+	out   strings.Builder
+	snap  *catalog.Snapshot
+	lock  *pgx.Conn
+	conns *connPool
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -368,27 +443,32 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 	} else {
 		r.logf("\n%s", sqlq.PsqlConnect(db))
 	}
-	cfg, err := t.Config(db)
+	bc, err := r.conns.get(ctx, t, db)
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	var notices []*pgconn.Notice
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
-		mu.Lock()
-		notices = append(notices, n)
-		mu.Unlock()
-	}
-	conn, err := target.ConnectConfig(ctx, cfg, t.String())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	conn := bc.conn
+	reset := false
+	defer func() {
+		// A failed block leaves the connection in a state nobody knows,
+		// and one whose RESET failed keeps a setting: close either.
+		if reset && err == nil {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET log_statement"); rerr != nil {
+				r.conns.drop(context.WithoutCancel(ctx), bc)
+			}
+		}
+		if err != nil {
+			r.conns.drop(context.WithoutCancel(ctx), bc)
+		}
+	}()
+	bc.warning()
 	if setsPassword && r.snap.Server.Superuser {
-		// Keep the verifier out of the server log (log_statement = ddl/all).
+		// Keep the verifier out of the server log (log_statement = ddl/all),
+		// for this block only: the connection goes on to other blocks.
 		if _, err := conn.Exec(ctx, "SET log_statement = 'none'"); err != nil {
 			return fmt.Errorf("SET log_statement: %w", err)
 		}
+		reset = true
 		r.logf("SET log_statement = 'none';")
 	}
 	tx, err := conn.Begin(ctx)
@@ -417,24 +497,12 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 		if strings.Contains(s, placeholder) {
 			run = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
 		}
-		mu.Lock()
-		notices = notices[:0]
-		mu.Unlock()
 		tag, err := tx.Exec(ctx, run)
 		if err != nil {
 			r.logf("%s;  -- ERROR: %s", s, oneLine(describe(err)))
 			return errors.New(describe(err))
 		}
-		mu.Lock()
-		var warn *pgconn.Notice
-		for _, n := range notices {
-			if strings.HasPrefix(n.Code, "01") {
-				warn = n
-				break
-			}
-		}
-		mu.Unlock()
-		if warn != nil {
+		if warn := bc.warning(); warn != nil {
 			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
 			return fmt.Errorf("%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
 		}
@@ -481,7 +549,7 @@ func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
 			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged
 		}
 		if d.Name == database && database != "" {
-			if err := inspect.ReadDatabase(ctx, tx, d, req.Roles); err != nil {
+			if err := inspect.ReadDatabaseIn(ctx, tx, d, req.Roles, touched(r.snap, r.job.Input, database)); err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
 		}
@@ -495,6 +563,50 @@ func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
 		r.snap = snap
 	}
 	return nil
+}
+
+// touched returns the schemas of database db that a block of in's role
+// can change, for its verification to re-read: the role's scopes there, and
+// every schema where snap shows the role owning, holding or granting
+// something. It returns nil (every schema) when a scope is the whole
+// database or the role is being retired, or when snap did not read db.
+func touched(snap *catalog.Snapshot, in plan.Input, db string) []string {
+	if in.Role.Retire {
+		return nil
+	}
+	out := []string{}
+	for _, sc := range in.Scopes {
+		if sc.Database != db {
+			continue
+		}
+		if sc.Schema == "" {
+			return nil
+		}
+		out = append(out, sc.Schema)
+	}
+	d, ok := snap.Database(db)
+	if !ok || !d.Inspected {
+		return nil
+	}
+	role := in.RoleName
+	mentions := func(acl []catalog.ACLItem) bool {
+		return slices.ContainsFunc(acl, func(a catalog.ACLItem) bool { return a.Grantee == role || a.Grantor == role })
+	}
+	for _, s := range d.Schemas {
+		hit := s.Owner == role || mentions(s.ACL)
+		for _, rel := range s.Relations {
+			hit = hit || rel.Owner == role || mentions(rel.ACL) ||
+				slices.ContainsFunc(rel.Columns, func(c catalog.ColumnACL) bool { return c.Grantee == role || c.Grantor == role })
+		}
+		for _, rt := range s.Routines {
+			hit = hit || rt.Owner == role || mentions(rt.ACL)
+		}
+		if hit {
+			out = append(out, s.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // retryable reports the errors a fresh attempt can get past: concurrent

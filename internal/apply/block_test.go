@@ -78,5 +78,5 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lock.Close(context.Background()) })
-	return &runner{job: Job{Target: target, Input: in}, snap: snap, lock: lock}
+	return &runner{job: Job{Target: target, Input: in}, snap: snap, lock: lock, conns: &connPool{}}
 }

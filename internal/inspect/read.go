@@ -166,7 +166,7 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 // ReadSchemas fills only d's schema list (names, owners, extension
 // membership), for pickers that need no ACLs.
 func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}}, func(r pgx.Rows) (catalog.Schema, error) {
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}, nil}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
 		var public []string
@@ -185,7 +185,19 @@ func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
 // dependencies from q, a connection to d. It is a fixed handful of queries
 // whatever the number of schemas or tables.
 func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []string) error {
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles}, func(r pgx.Rows) (catalog.Schema, error) {
+	return ReadDatabaseIn(ctx, q, d, roles, nil)
+}
+
+// ReadDatabaseIn is ReadDatabase reading the schemas named in only (and
+// their objects), when only is not nil, in place of those d holds; d keeps
+// its other schemas as they were. Default privileges and dependencies are
+// read whole. An apply's verification reads this way the schemas its
+// block could have changed, not every table of the database.
+func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, only []string) error {
+	if only != nil && !d.Inspected {
+		only = nil
+	}
+	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
 		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public); err != nil {
@@ -206,7 +218,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []s
 		schema string
 		rel    catalog.Relation
 	}
-	rels, err := collect(ctx, q, "inspect relations of "+d.Name, query("relations"), []any{roles}, func(r pgx.Rows) (relRow, error) {
+	rels, err := collect(ctx, q, "inspect relations of "+d.Name, query("relations"), []any{roles, only}, func(r pgx.Rows) (relRow, error) {
 		var x relRow
 		var acl, cols []byte
 		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols); err != nil {
@@ -235,7 +247,7 @@ func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []s
 		schema string
 		r      catalog.Routine
 	}
-	procs, err := collect(ctx, q, "inspect routines of "+d.Name, query("routines"), []any{roles}, func(r pgx.Rows) (procRow, error) {
+	procs, err := collect(ctx, q, "inspect routines of "+d.Name, query("routines"), []any{roles, only}, func(r pgx.Rows) (procRow, error) {
 		var x procRow
 		var acl []byte
 		if err := r.Scan(&x.schema, &x.r.Name, &x.r.Args, &x.r.Kind, &x.r.Owner, &x.r.Extension, &acl); err != nil {
@@ -277,6 +289,19 @@ func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []s
 		return err
 	}
 	sortDependencies(deps)
+	if only != nil {
+		// Keep the schemas not read; a schema read that is gone is gone.
+		fresh := make(map[string]bool, len(schemas))
+		for _, s := range schemas {
+			fresh[s.Name] = true
+		}
+		for _, s := range d.Schemas {
+			if !fresh[s.Name] && !slices.Contains(only, s.Name) {
+				schemas = append(schemas, s)
+			}
+		}
+		slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
+	}
 	d.Schemas, d.DefaultACLs, d.Unmanaged, d.Inspected, d.Error = schemas, defs, deps, true, ""
 	return nil
 }

@@ -2,6 +2,7 @@
 -- included) and sequences, with the ACL entries and column ACL entries of
 -- target roles. A NULL relacl means "owner's defaults": for any other grantee
 -- it means no direct grant.
+-- $2, when not NULL, names the only schemas to read (an apply's verification).
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
@@ -24,3 +25,4 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))

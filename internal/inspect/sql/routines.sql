@@ -1,5 +1,6 @@
 -- Functions, procedures, aggregates and window functions: ALL ROUTINES covers
 -- them all, while ALL FUNCTIONS skips procedures.
+-- $2, when not NULL, names the only schemas to read (an apply's verification).
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid), p.prokind::text,
        pg_get_userbyid(p.proowner)::text,
@@ -13,3 +14,4 @@ SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oi
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))

@@ -2,6 +2,7 @@
 -- the per-session pg_temp_N / pg_toast_temp_N (the "pg_" prefix is reserved,
 -- so a schema named pgx_data is a user schema). Extension members carry a
 -- pg_depend row of deptype 'e'.
+-- $2, when not NULL, names the only schemas to read (an apply's verification).
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
@@ -19,3 +20,4 @@ SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
 FROM pg_namespace n
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
+  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))
