@@ -416,6 +416,64 @@ func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) err
 	}
 }
 
+// exec runs a block's statements in tx as one pipelined batch (one round
+// trip), after the block's timeouts, and logs each with its result. The
+// statements are one-offs (role names in them): they go as unnamed
+// statements, never prepared or cached. The first statement that fails, or
+// that PostgreSQL answers with a warning (class 01: a GRANT or REVOKE it
+// reports as success but that changed nothing), fails the block; what
+// follows it does not run.
+func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []plan.Step) error {
+	stmts := append([]string{
+		"SET LOCAL lock_timeout = " + sqlq.Literal(durationSetting(r.job.LockTimeout, 5*time.Second)),
+		"SET LOCAL statement_timeout = " + sqlq.Literal(durationSetting(r.job.StatementTimeout, 60*time.Second)),
+	}, plan.SQL(steps)...)
+	const setup = 2
+	placeholder := sqlq.Literal(plan.PasswordPlaceholder)
+	batch := &pgconn.Batch{}
+	for _, s := range stmts {
+		if strings.Contains(s, placeholder) {
+			s = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
+		}
+		batch.ExecParams(s, nil, nil, nil, nil)
+	}
+	mrr := tx.Conn().PgConn().ExecBatch(ctx, batch)
+	done := 0
+	var failed error
+	for ; done < len(stmts) && mrr.NextResult(); done++ {
+		tag, err := mrr.ResultReader().Close()
+		if err != nil {
+			failed = err
+			break
+		}
+		if done < setup {
+			continue
+		}
+		// A statement's notices arrive before its result: they are in.
+		s := stmts[done]
+		if warn := bc.warning(); warn != nil {
+			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
+			mrr.Close()
+			return fmt.Errorf("%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
+		}
+		r.logf("%s;  -- %s", s, tag.String())
+	}
+	if err := mrr.Close(); failed == nil {
+		failed = err
+	}
+	switch {
+	case failed == nil && done < len(stmts):
+		return fmt.Errorf("%d of %d statements ran: the server answered no more", done-setup, len(stmts)-setup)
+	case failed == nil:
+		return nil
+	case done < setup:
+		return fmt.Errorf("%s: %w", stmts[done], failed)
+	case done < len(stmts):
+		r.logf("%s;  -- ERROR: %s", stmts[done], oneLine(describe(failed)))
+	}
+	return errors.New(describe(failed))
+}
+
 // verifyInput is the input a verification re-plan uses: the password is
 // being set, so it is held and no longer to rotate.
 func (r *runner) verifyInput() plan.Input {
@@ -453,7 +511,7 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 		// A failed block leaves the connection in a state nobody knows,
 		// and one whose RESET failed keeps a setting: close either.
 		if reset && err == nil {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET log_statement"); rerr != nil {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET log_statement; RESET log_min_duration_statement"); rerr != nil {
 				r.conns.drop(context.WithoutCancel(ctx), bc)
 			}
 		}
@@ -463,13 +521,14 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 	}()
 	bc.warning()
 	if setsPassword && r.snap.Server.Superuser {
-		// Keep the verifier out of the server log (log_statement = ddl/all),
-		// for this block only: the connection goes on to other blocks.
-		if _, err := conn.Exec(ctx, "SET log_statement = 'none'"); err != nil {
+		// Keep the verifier out of the server log (log_statement = ddl/all,
+		// or a duration logged with its statement), for this block only:
+		// the connection goes on to other blocks.
+		if _, err := conn.Exec(ctx, "SET log_statement = 'none'; SET log_min_duration_statement = -1"); err != nil {
 			return fmt.Errorf("SET log_statement: %w", err)
 		}
 		reset = true
-		r.logf("SET log_statement = 'none';")
+		r.logf("SET log_statement = 'none'; SET log_min_duration_statement = -1;")
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -483,30 +542,8 @@ func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) 
 			r.logf("ROLLBACK;")
 		}
 	}()
-	for _, s := range []string{
-		"SET LOCAL lock_timeout = " + sqlq.Literal(durationSetting(r.job.LockTimeout, 5*time.Second)),
-		"SET LOCAL statement_timeout = " + sqlq.Literal(durationSetting(r.job.StatementTimeout, 60*time.Second)),
-	} {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	placeholder := sqlq.Literal(plan.PasswordPlaceholder)
-	for _, s := range plan.SQL(b.Steps) {
-		run := s
-		if strings.Contains(s, placeholder) {
-			run = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
-		}
-		tag, err := tx.Exec(ctx, run)
-		if err != nil {
-			r.logf("%s;  -- ERROR: %s", s, oneLine(describe(err)))
-			return errors.New(describe(err))
-		}
-		if warn := bc.warning(); warn != nil {
-			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
-			return fmt.Errorf("%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
-		}
-		r.logf("%s;  -- %s", s, tag.String())
+	if err := r.exec(ctx, tx, bc, b.Steps); err != nil {
+		return err
 	}
 	if err := r.verify(ctx, tx, b.Database); err != nil {
 		return err

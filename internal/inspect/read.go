@@ -30,6 +30,7 @@ func query(name string) string {
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Connector opens admin connections to databases of one cluster. The
@@ -100,39 +101,31 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 }
 
 // ReadCluster reads the cluster-wide part of a Snapshot: server, roles,
-// memberships, databases, shared dependencies and role settings.
+// memberships, databases, shared dependencies and role settings. It makes
+// two round trips: the server's row (its version picks the membership
+// query), then the rest as one pipelined batch.
 func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snapshot, error) {
 	snap := &catalog.Snapshot{}
 	s := &snap.Server
 	if err := q.QueryRow(ctx, query("server")).Scan(&s.VersionNum, &s.Version, &s.Admin, &s.Superuser, &s.CreateRole, &s.CreateDB, &s.InRecovery, &s.SSL); err != nil {
 		return nil, fmt.Errorf("inspect server: %w", err)
 	}
-	var err error
-	snap.Roles, err = collect(ctx, q, "inspect roles", query("roles"), nil, func(r pgx.Rows) (catalog.Role, error) {
-		var x catalog.Role
-		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption, &x.AdminSet)
-		return x, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(snap.Roles, func(a, b catalog.Role) int { return cmp.Compare(a.Name, b.Name) })
 	mq := query("members16")
 	if !s.MembershipOptions() {
 		mq = query("members15")
 	}
-	snap.Members, err = collect(ctx, q, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (catalog.Membership, error) {
+	b := &pgx.Batch{}
+	queue(b, &snap.Roles, "inspect roles", query("roles"), nil, func(r pgx.Rows) (catalog.Role, error) {
+		var x catalog.Role
+		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption, &x.AdminSet)
+		return x, err
+	})
+	queue(b, &snap.Members, "inspect memberships", mq, []any{roles}, func(r pgx.Rows) (catalog.Membership, error) {
 		var m catalog.Membership
 		err := r.Scan(&m.Role, &m.Member, &m.Grantor, &m.AdminOption, &m.Inherit, &m.Set)
 		return m, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(snap.Members, func(a, b catalog.Membership) int {
-		return cmp.Or(cmp.Compare(a.Member, b.Member), cmp.Compare(a.Role, b.Role), cmp.Compare(a.Grantor, b.Grantor))
-	})
-	snap.Databases, err = collect(ctx, q, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (catalog.Database, error) {
+	queue(b, &snap.Databases, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (catalog.Database, error) {
 		var d catalog.Database
 		var acl []byte
 		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents, &d.Public); err != nil {
@@ -140,23 +133,21 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 		}
 		return d, decodeACL(acl, &d.ACL)
 	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(snap.Databases, func(a, b catalog.Database) int { return cmp.Compare(a.Name, b.Name) })
-	snap.Shared, err = collect(ctx, q, "inspect shared dependencies", query("shared"), []any{roles}, scanDependency)
-	if err != nil {
-		return nil, err
-	}
-	sortDependencies(snap.Shared)
-	snap.Settings, err = collect(ctx, q, "inspect role settings", query("settings"), []any{roles}, func(r pgx.Rows) (catalog.RoleSetting, error) {
+	queue(b, &snap.Shared, "inspect shared dependencies", query("shared"), []any{roles}, scanDependency)
+	queue(b, &snap.Settings, "inspect role settings", query("settings"), []any{roles}, func(r pgx.Rows) (catalog.RoleSetting, error) {
 		var x catalog.RoleSetting
 		err := r.Scan(&x.Role, &x.Database, &x.Config)
 		return x, err
 	})
-	if err != nil {
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
+	slices.SortFunc(snap.Roles, func(a, b catalog.Role) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(snap.Members, func(a, b catalog.Membership) int {
+		return cmp.Or(cmp.Compare(a.Member, b.Member), cmp.Compare(a.Role, b.Role), cmp.Compare(a.Grantor, b.Grantor))
+	})
+	slices.SortFunc(snap.Databases, func(a, b catalog.Database) int { return cmp.Compare(a.Name, b.Name) })
+	sortDependencies(snap.Shared)
 	slices.SortFunc(snap.Settings, func(a, b catalog.RoleSetting) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Database, b.Database))
 	})
@@ -197,7 +188,24 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 	if only != nil && !d.Inspected {
 		only = nil
 	}
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
+	type relRow struct {
+		schema string
+		rel    catalog.Relation
+	}
+	type procRow struct {
+		schema string
+		r      catalog.Routine
+	}
+	var (
+		schemas []catalog.Schema
+		rels    []relRow
+		procs   []procRow
+		defs    []catalog.DefaultACL
+		deps    []catalog.Dependency
+	)
+	// One pipelined batch: one round trip for the whole database.
+	b := &pgx.Batch{}
+	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
 		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public); err != nil {
@@ -206,19 +214,7 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 		slices.Sort(s.CreateHolders)
 		return s, decodeACL(acl, &s.ACL)
 	})
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
-	idx := make(map[string]*catalog.Schema, len(schemas))
-	for i := range schemas {
-		idx[schemas[i].Name] = &schemas[i]
-	}
-	type relRow struct {
-		schema string
-		rel    catalog.Relation
-	}
-	rels, err := collect(ctx, q, "inspect relations of "+d.Name, query("relations"), []any{roles, only}, func(r pgx.Rows) (relRow, error) {
+	queue(b, &rels, "inspect relations of "+d.Name, query("relations"), []any{roles, only}, func(r pgx.Rows) (relRow, error) {
 		var x relRow
 		var acl, cols []byte
 		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols); err != nil {
@@ -235,19 +231,7 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 		})
 		return x, nil
 	})
-	if err != nil {
-		return err
-	}
-	for _, r := range rels {
-		if s := idx[r.schema]; s != nil {
-			s.Relations = append(s.Relations, r.rel)
-		}
-	}
-	type procRow struct {
-		schema string
-		r      catalog.Routine
-	}
-	procs, err := collect(ctx, q, "inspect routines of "+d.Name, query("routines"), []any{roles, only}, func(r pgx.Rows) (procRow, error) {
+	queue(b, &procs, "inspect routines of "+d.Name, query("routines"), []any{roles, only}, func(r pgx.Rows) (procRow, error) {
 		var x procRow
 		var acl []byte
 		if err := r.Scan(&x.schema, &x.r.Name, &x.r.Args, &x.r.Kind, &x.r.Owner, &x.r.Extension, &acl); err != nil {
@@ -255,8 +239,28 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 		}
 		return x, decodeACL(acl, &x.r.ACL)
 	})
-	if err != nil {
+	queue(b, &defs, "inspect default privileges of "+d.Name, query("defaults"), []any{roles}, func(r pgx.Rows) (catalog.DefaultACL, error) {
+		var x catalog.DefaultACL
+		var acl []byte
+		if err := r.Scan(&x.Creator, &x.Schema, &x.ObjType, &acl); err != nil {
+			return x, err
+		}
+		return x, decodeACL(acl, &x.ACL)
+	})
+	queue(b, &deps, "inspect dependencies in "+d.Name, query("dependents"), []any{roles}, scanDependency)
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return err
+	}
+
+	slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
+	idx := make(map[string]*catalog.Schema, len(schemas))
+	for i := range schemas {
+		idx[schemas[i].Name] = &schemas[i]
+	}
+	for _, r := range rels {
+		if s := idx[r.schema]; s != nil {
+			s.Relations = append(s.Relations, r.rel)
+		}
 	}
 	for _, p := range procs {
 		if s := idx[p.schema]; s != nil {
@@ -270,24 +274,9 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Args, b.Args))
 		})
 	}
-	defs, err := collect(ctx, q, "inspect default privileges of "+d.Name, query("defaults"), []any{roles}, func(r pgx.Rows) (catalog.DefaultACL, error) {
-		var x catalog.DefaultACL
-		var acl []byte
-		if err := r.Scan(&x.Creator, &x.Schema, &x.ObjType, &acl); err != nil {
-			return x, err
-		}
-		return x, decodeACL(acl, &x.ACL)
-	})
-	if err != nil {
-		return err
-	}
 	slices.SortFunc(defs, func(a, b catalog.DefaultACL) int {
 		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Creator, b.Creator), cmp.Compare(a.ObjType, b.ObjType))
 	})
-	deps, err := collect(ctx, q, "inspect dependencies in "+d.Name, query("dependents"), []any{roles}, scanDependency)
-	if err != nil {
-		return err
-	}
 	sortDependencies(deps)
 	if only != nil {
 		// Keep the schemas not read; a schema read that is gone is gone.
@@ -304,6 +293,24 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 	}
 	d.Schemas, d.DefaultACLs, d.Unmanaged, d.Inspected, d.Error = schemas, defs, deps, true, ""
 	return nil
+}
+
+// queue adds sql to b; when b runs, each row is scanned into dst. Errors
+// name op.
+func queue[T any](b *pgx.Batch, dst *[]T, op, sql string, args []any, scan func(pgx.Rows) (T, error)) {
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			*dst = append(*dst, v)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		return nil
+	})
 }
 
 func collect[T any](ctx context.Context, q Querier, op, sql string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
