@@ -60,7 +60,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	now := s.now()
 	sess := store.Session{SID: newSID(), Kind: KindApproval, Resource: rr.Resource, Role: a.Role, Actor: p.User, CreatedAt: now, FinishedAt: now,
 		Replica: s.replica, Status: to, Input: string(in), Output: a.User + "'s connection to " + a.Role + " " + to + " by " + p.User + "\n"}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return err
 	}
 	s.audit.Emit(sess)

@@ -94,7 +94,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	if err != nil {
 		err = target.Classify(err, name+"@"+rr.Host)
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
-		if s.store.CreateSession(ctx, c.sess) == nil {
+		if s.store.CreateSessions(ctx, c.sess) == nil {
 			s.audit.Emit(c.sess)
 		}
 		return nil, err
@@ -115,7 +115,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		hj.Conn.Close()
 		return nil, err
 	}
-	if err := s.store.CreateSession(ctx, c.sess); err != nil {
+	if err := s.store.CreateSessions(ctx, c.sess); err != nil {
 		hj.Conn.Close()
 		s.store.DeleteCancelRoutes(ctx, c.cancelKeys...)
 		return nil, err
@@ -180,7 +180,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	conn, hello, stream, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
 	if err != nil {
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
-		if s.store.CreateSession(ctx, c.sess) == nil {
+		if s.store.CreateSessions(ctx, c.sess) == nil {
 			s.audit.Emit(c.sess)
 		}
 		return nil, err
@@ -190,7 +190,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 		conn.Close()
 		return nil, err
 	}
-	if err := s.store.CreateSession(ctx, c.sess); err != nil {
+	if err := s.store.CreateSessions(ctx, c.sess); err != nil {
 		conn.Close()
 		s.store.DeleteCancelRoutes(ctx, c.cancelKeys...)
 		return nil, err

@@ -24,7 +24,7 @@ func (s *Service) Health(ctx context.Context, actor, name string) (HealthResult,
 		return HealthResult{}, err
 	}
 	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: actor, Agent: r.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: "{}"}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return HealthResult{}, err
 	}
 	res := HealthResult{SID: sess.SID}

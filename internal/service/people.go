@@ -29,7 +29,7 @@ func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[s
 			sess.Resource, sess.Label = rr.Resource, rr.Label
 		}
 	}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return fmt.Errorf("done, but recording it in the audit trail failed: %w", err)
 	}
 	s.audit.Emit(sess)

@@ -159,10 +159,12 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			SID: newSID(), Kind: store.KindPlan, Resource: res.Name, Role: items[i].input.RoleName, Label: items[i].role.Label,
 			Actor: actor, Agent: res.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
 		}
-		if err := s.store.CreateSession(ctx, sessions[k]); err != nil {
-			return err
-		}
 		inputs[k] = items[i].input
+	}
+	// A batch's sessions are written in one transaction, and finished in
+	// one: per item, a transaction each was most of a re-plan's store time.
+	if err := s.store.CreateSessions(ctx, sessions...); err != nil {
+		return err
 	}
 	var results []plan.Result
 	t, err := s.target(res)
@@ -176,6 +178,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			cancel()
 		}
 	}
+	done := make([]store.PlanFinish, len(idx))
 	for k, i := range idx {
 		sess := sessions[k]
 		sess.FinishedAt = s.now()
@@ -199,17 +202,18 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		if o.Status == plan.ItemFailed {
 			sess.ExitCode = 1
 		}
-		role := store.Role{Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName, Spec: items[i].role}
-		finish := func() error { return s.store.FinishPlan(context.WithoutCancel(ctx), sess, role) }
-		if items[i].role.Retire {
+		done[k] = store.PlanFinish{Session: sess}
+		if !items[i].role.Retire {
 			// A retirement leaves the declared role as it is until applied.
-			finish = func() error { return s.store.FinishSession(context.WithoutCancel(ctx), sess) }
+			done[k].Role = &store.Role{Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName, Spec: items[i].role}
 		}
-		if ferr := finish(); ferr != nil {
-			return ferr
-		}
-		s.audit.Emit(sess)
 		out[i] = o
+	}
+	if err := s.store.FinishPlans(context.WithoutCancel(ctx), done...); err != nil {
+		return err
+	}
+	for _, d := range done {
+		s.audit.Emit(d.Session)
 	}
 	return nil
 }

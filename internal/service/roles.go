@@ -114,7 +114,7 @@ func (s *Service) RevealPassword(ctx context.Context, actor, name string) (strin
 	now := s.now()
 	sess := store.Session{SID: newSID(), Kind: KindReveal, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor,
 		CreatedAt: now, FinishedAt: now, Replica: s.replica, Status: "ok", Input: string(in), Output: "password revealed to " + actor + "\n"}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return "", err
 	}
 	s.audit.Emit(sess)

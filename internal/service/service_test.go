@@ -147,8 +147,8 @@ func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
 	}
 	ctx := context.Background()
 	st.UpsertResources(ctx, []spec.Resource{{Name: "a", Type: "postgres", Host: "h", Port: 1, Database: "postgres", SSLMode: "disable"}}, "local")
-	st.CreateSession(ctx, store.Session{SID: "old", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC().Add(-2 * time.Minute), Status: "running", Replica: "gone"})
-	st.CreateSession(ctx, store.Session{SID: "young", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC(), Status: "running", Replica: "alive"})
+	st.CreateSessions(ctx, store.Session{SID: "old", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC().Add(-2 * time.Minute), Status: "running", Replica: "gone"})
+	st.CreateSessions(ctx, store.Session{SID: "young", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC(), Status: "running", Replica: "alive"})
 	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	svc.Sweep(sctx, 20*time.Millisecond)

@@ -168,6 +168,13 @@ type SessionFilter struct {
 	Limit int
 }
 
+// PlanFinish is a finished plan session and the role it planned; a nil
+// Role (a retirement's plan) leaves the declared role as it is.
+type PlanFinish struct {
+	Session Session
+	Role    *Role
+}
+
 // PasswordAction says what FinishApply does with a pending password.
 type PasswordAction int
 
@@ -204,13 +211,14 @@ type Store interface {
 	// DeleteRole forgets a retired role (its sessions stay).
 	DeleteRole(ctx context.Context, resource, label string) error
 
-	// CreateSession records a session (usually status running).
-	CreateSession(ctx context.Context, s Session) error
+	// CreateSessions records sessions (usually status running), in one
+	// transaction.
+	CreateSessions(ctx context.Context, s ...Session) error
 	// FinishSession updates a session's status, output and end time.
 	FinishSession(ctx context.Context, s Session) error
-	// FinishPlan finishes a plan session and, unless it failed, upserts the
-	// role it planned, in one transaction.
-	FinishPlan(ctx context.Context, s Session, r Role) error
+	// FinishPlans finishes plan sessions and, for each that did not fail
+	// and names a Role, upserts the role it planned, in one transaction.
+	FinishPlans(ctx context.Context, done ...PlanFinish) error
 	Session(ctx context.Context, sid string) (Session, error)
 	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
 	// FailRunning marks as failed, with msg, the running sessions of

@@ -60,9 +60,9 @@ func BenchmarkPages(b *testing.B) {
 		}
 		label := fmt.Sprintf("r%d", i/500)
 		sess := store.Session{SID: fmt.Sprintf("s-%04d", i), Kind: store.KindPlan, Resource: res, Role: "stile_" + res + "_" + label, Actor: "bench", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
-		st.CreateSession(ctx, sess)
+		st.CreateSessions(ctx, sess)
 		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
-		if err := st.FinishPlan(ctx, sess, store.Role{Resource: res, Label: label, RoleName: sess.Role, Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}); err != nil {
+		if err := st.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: res, Label: label, RoleName: sess.Role, Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}}); err != nil {
 			b.Fatal(err)
 		}
 		// Applied: a resource role, one in 40 granted to the members' group.

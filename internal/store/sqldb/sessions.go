@@ -44,8 +44,15 @@ func finishSession(ctx context.Context, tx conn, s store.Session) error {
 }
 
 // CreateSession records a session.
-func (s *DB) CreateSession(ctx context.Context, sess store.Session) error {
-	return s.tx(ctx, func(tx conn) error { return insertSession(ctx, tx, sess) })
+func (s *DB) CreateSessions(ctx context.Context, sessions ...store.Session) error {
+	return s.tx(ctx, func(tx conn) error {
+		for _, sess := range sessions {
+			if err := insertSession(ctx, tx, sess); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // FinishSession records a session's end.
@@ -53,54 +60,65 @@ func (s *DB) FinishSession(ctx context.Context, sess store.Session) error {
 	return s.tx(ctx, func(tx conn) error { return finishSession(ctx, tx, sess) })
 }
 
-// FinishPlan finishes a plan session and, unless it failed, upserts its
-// role, in one transaction.
-func (s *DB) FinishPlan(ctx context.Context, sess store.Session, r store.Role) error {
+// FinishPlans finishes plan sessions and, for each that did not fail and
+// names a role, upserts the role, all in one transaction.
+func (s *DB) FinishPlans(ctx context.Context, done ...store.PlanFinish) error {
 	return s.tx(ctx, func(tx conn) error {
-		if err := finishSession(ctx, tx, sess); err != nil {
-			return err
-		}
-		if sess.Status == "failed" {
-			return nil
-		}
-		specJSON, err := json.Marshal(r.Spec)
-		if err != nil {
-			return err
-		}
-		t := tx.now()
-		var curJSON []byte
-		var declared bool
-		err = tx.row(ctx, "SELECT spec, declared FROM {roles} WHERE resource = ? AND label = ?{lock}", r.Resource, r.Label).Scan(&curJSON, &declared)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			// A plan on another replica may insert it first: then this one
-			// only records its sid.
-			_, err = tx.exec(ctx, `INSERT INTO {roles} (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (resource, label) DO UPDATE SET last_plan_sid = excluded.last_plan_sid, updated_at = excluded.updated_at`,
-				r.Resource, r.Label, r.RoleName, string(specJSON), sess.SID, sess.Status, t, t)
-			if err != nil && s.d.ForeignKey(err) {
-				return errs.New(errs.NotFound, "resource %q is not in the inventory", r.Resource)
+		for _, d := range done {
+			if err := s.finishPlan(ctx, tx, d); err != nil {
+				return err
 			}
-		case err != nil:
-		case !declared:
-			// Never applied: the latest plan is the intent.
-			_, err = tx.exec(ctx, "UPDATE {roles} SET role_name = ?, spec = ?, last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
-				r.RoleName, string(specJSON), sess.SID, sess.Status, t, r.Resource, r.Label)
-		case sameSpec(curJSON, r.Spec):
-			// A plan of the declaration: a drift check, whose status counts.
-			_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
-				sess.SID, sess.Status, t, r.Resource, r.Label)
-		default:
-			// Another spec: an exploratory plan, pending until applied; the
-			// declaration and its status stay.
-			_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, updated_at = ? WHERE resource = ? AND label = ?",
-				sess.SID, t, r.Resource, r.Label)
-		}
-		if err != nil {
-			return fmt.Errorf("record role %s: %w", r.RoleName, err)
 		}
 		return nil
 	})
+}
+
+func (s *DB) finishPlan(ctx context.Context, tx conn, d store.PlanFinish) error {
+	sess := d.Session
+	if err := finishSession(ctx, tx, sess); err != nil {
+		return err
+	}
+	if sess.Status == "failed" || d.Role == nil {
+		return nil
+	}
+	r := *d.Role
+	specJSON, err := json.Marshal(r.Spec)
+	if err != nil {
+		return err
+	}
+	t := tx.now()
+	var curJSON []byte
+	var declared bool
+	err = tx.row(ctx, "SELECT spec, declared FROM {roles} WHERE resource = ? AND label = ?{lock}", r.Resource, r.Label).Scan(&curJSON, &declared)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// A plan on another replica may insert it first: then this one
+		// only records its sid.
+		_, err = tx.exec(ctx, `INSERT INTO {roles} (resource, label, role_name, spec, last_plan_sid, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (resource, label) DO UPDATE SET last_plan_sid = excluded.last_plan_sid, updated_at = excluded.updated_at`,
+			r.Resource, r.Label, r.RoleName, string(specJSON), sess.SID, sess.Status, t, t)
+		if err != nil && s.d.ForeignKey(err) {
+			return errs.New(errs.NotFound, "resource %q is not in the inventory", r.Resource)
+		}
+	case err != nil:
+	case !declared:
+		// Never applied: the latest plan is the intent.
+		_, err = tx.exec(ctx, "UPDATE {roles} SET role_name = ?, spec = ?, last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
+			r.RoleName, string(specJSON), sess.SID, sess.Status, t, r.Resource, r.Label)
+	case sameSpec(curJSON, r.Spec):
+		// A plan of the declaration: a drift check, whose status counts.
+		_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, status = ?, updated_at = ? WHERE resource = ? AND label = ?",
+			sess.SID, sess.Status, t, r.Resource, r.Label)
+	default:
+		// Another spec: an exploratory plan, pending until applied; the
+		// declaration and its status stay.
+		_, err = tx.exec(ctx, "UPDATE {roles} SET last_plan_sid = ?, updated_at = ? WHERE resource = ? AND label = ?",
+			sess.SID, t, r.Resource, r.Label)
+	}
+	if err != nil {
+		return fmt.Errorf("record role %s: %w", r.RoleName, err)
+	}
+	return nil
 }
 
 // sameSpec reports whether the stored spec (JSON) declares what r does.

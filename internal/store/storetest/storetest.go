@@ -21,7 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(*testing.T, store.Store)
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
-		{"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
+		{"PlanBatch", testPlanBatch}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
 		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals},
 	}
 	for _, tt := range tests {
@@ -161,9 +161,43 @@ func planSession(sid, resource, status string) store.Session {
 func finishPlan(t *testing.T, s store.Store, sid, resource, status string) {
 	t.Helper()
 	sess := planSession(sid, resource, status)
-	must(t, s.CreateSession(ctx, sess))
+	must(t, s.CreateSessions(ctx, sess))
 	sess.Status, sess.FinishedAt, sess.Output, sess.Checksum = status, time.Now().UTC(), "doc", "sum"
-	must(t, s.FinishPlan(ctx, sess, store.Role{Resource: resource, Label: "ro", RoleName: "stile_" + resource + "_ro", Spec: spec.Role{Resource: resource, Label: "ro", Type: "managed"}}))
+	must(t, s.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: resource, Label: "ro", RoleName: "stile_" + resource + "_ro", Spec: spec.Role{Resource: resource, Label: "ro", Type: "managed"}}}))
+}
+
+// testPlanBatch: a batch's plan sessions are created in one call and
+// finished in one; a finish without a role (a retirement's plan) leaves
+// the roles alone, and one whose role's resource is gone fails the whole
+// call, finishing none.
+func testPlanBatch(t *testing.T, s store.Store) {
+	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
+	one, two, three := planSession("b1", "a", ""), planSession("b2", "a", ""), planSession("b3", "gone", "")
+	one.Label, two.Label, three.Label = "one", "two", "three"
+	must(t, s.CreateSessions(ctx, one, two, three))
+	role := func(res, label string) *store.Role {
+		return &store.Role{Resource: res, Label: label, RoleName: "stile_" + res + "_" + label, Spec: spec.Role{Resource: res, Label: label, Type: "managed"}}
+	}
+	for _, sess := range []*store.Session{&one, &two, &three} {
+		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
+	}
+	if err := s.FinishPlans(ctx, store.PlanFinish{Session: one, Role: role("a", "one")}, store.PlanFinish{Session: three, Role: role("gone", "three")}); err == nil {
+		t.Fatal("finishing a plan of a resource not in the inventory succeeded")
+	}
+	if got, err := s.Session(ctx, "b1"); err != nil || got.Status != "running" {
+		t.Fatalf("a failed FinishPlans finished b1 anyway: %+v %v", got.Status, err)
+	}
+	must(t, s.FinishPlans(ctx, store.PlanFinish{Session: one, Role: role("a", "one")}, store.PlanFinish{Session: two}))
+	roles, err := s.Roles(ctx, "a")
+	must(t, err)
+	if len(roles) != 1 || roles[0].Label != "one" {
+		t.Fatalf("roles after the batch: %+v", roles)
+	}
+	for _, sid := range []string{"b1", "b2"} {
+		if got, err := s.Session(ctx, sid); err != nil || got.Status != "out-of-sync" {
+			t.Errorf("session %s: %q %v", sid, got.Status, err)
+		}
+	}
 }
 
 func testPlanAndRoles(t *testing.T, s store.Store) {
@@ -293,7 +327,7 @@ func testPasswords(t *testing.T, s store.Store) {
 		t.Fatalf("PendingPasswords = %+v", pending)
 	}
 	sess := store.Session{SID: "ap1", Kind: store.KindApply, Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
-	must(t, s.CreateSession(ctx, sess))
+	must(t, s.CreateSessions(ctx, sess))
 	sess.Status, sess.FinishedAt = "applied", time.Now().UTC()
 	must(t, s.FinishApply(ctx, sess, store.Role{Resource: "a", Label: "ro", Spec: spec.Role{Resource: "a", Label: "ro", Type: "managed"}}, store.PromotePending))
 	r, _ := s.Role(ctx, "a", "ro")
@@ -322,7 +356,7 @@ func testSessions(t *testing.T, s store.Store) {
 	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h"), resource("b", "h")}, "local"))
 	base := time.Now().UTC()
 	for i, x := range []struct{ sid, kind, res string }{{"s1", "health", "a"}, {"s2", "plan", "a"}, {"s3", "plan", "b"}, {"s4", "apply", "a"}} {
-		must(t, s.CreateSession(ctx, store.Session{SID: x.sid, Kind: x.kind, Resource: x.res, Actor: "admin", CreatedAt: base.Add(time.Duration(i) * time.Second), Status: "ok"}))
+		must(t, s.CreateSessions(ctx, store.Session{SID: x.sid, Kind: x.kind, Resource: x.res, Actor: "admin", CreatedAt: base.Add(time.Duration(i) * time.Second), Status: "ok"}))
 	}
 	all, err := s.Sessions(ctx, store.SessionFilter{})
 	must(t, err)
@@ -347,8 +381,8 @@ func testSessions(t *testing.T, s store.Store) {
 		t.Errorf("created_at round trip: %v != %v", got.CreatedAt, base)
 	}
 	// Sub-second order survives storage.
-	must(t, s.CreateSession(ctx, store.Session{SID: "t1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 200*time.Millisecond), Status: "ok"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "t2", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 220*time.Millisecond), Status: "ok"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "t1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 200*time.Millisecond), Status: "ok"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "t2", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: base.Truncate(time.Second).Add(10*time.Second + 220*time.Millisecond), Status: "ok"}))
 	if got, _ := s.Sessions(ctx, store.SessionFilter{Limit: 2}); len(got) != 2 || got[0].SID != "t2" {
 		t.Errorf("newest first across fractions: %v", sids(got))
 	}
@@ -364,10 +398,10 @@ func sids(ss []store.Session) []string {
 
 func testFailRunning(t *testing.T, s store.Store) {
 	must(t, s.UpsertResources(ctx, []spec.Resource{resource("a", "h")}, "local"))
-	must(t, s.CreateSession(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "running"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "other"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "r3", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "me"}))
-	must(t, s.CreateSession(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "in-sync"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "r1", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "running"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "other"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "r3", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "me"}))
+	must(t, s.CreateSessions(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "in-sync"}))
 	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute), "me")
 	must(t, err)
 	if n != 2 {
@@ -400,14 +434,14 @@ func testDeclaration(t *testing.T, s store.Store) {
 	plan := func(sid, status string, r spec.Role) {
 		t.Helper()
 		sess := planSession(sid, "a", status)
-		must(t, s.CreateSession(ctx, sess))
+		must(t, s.CreateSessions(ctx, sess))
 		sess.Status, sess.FinishedAt = status, time.Now().UTC()
-		must(t, s.FinishPlan(ctx, sess, store.Role{Resource: "a", Label: "ro", RoleName: "stile_a_ro", Spec: r}))
+		must(t, s.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: "a", Label: "ro", RoleName: "stile_a_ro", Spec: r}}))
 	}
 	apply := func(sid, status string, r spec.Role) {
 		t.Helper()
 		sess := store.Session{SID: sid, Kind: store.KindApply, Resource: "a", Label: "ro", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running"}
-		must(t, s.CreateSession(ctx, sess))
+		must(t, s.CreateSessions(ctx, sess))
 		sess.Status, sess.FinishedAt = status, time.Now().UTC()
 		must(t, s.FinishApply(ctx, sess, store.Role{Resource: "a", Label: "ro", Spec: r}, store.KeepPending))
 	}
