@@ -85,7 +85,7 @@ func (e *apiError) Error() string { return e.Message }
 // call sends a JSON request and decodes a JSON response into out. An error
 // response becomes an *apiError whose Detail the caller may decode.
 func (c *client) call(ctx context.Context, method, path string, in, out any) error {
-	resp, err := c.do(ctx, method, path, in)
+	resp, err := c.do(ctx, method, path, in, "application/json")
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (c *client) call(ctx context.Context, method, path string, in, out any) err
 // stream sends a JSON request whose answer is one JSON object per line
 // (NDJSON) and calls line with each as it arrives. An error line stops it.
 func (c *client) stream(ctx context.Context, method, path string, in any, line func([]byte) error) error {
-	resp, err := c.do(ctx, method, path, in)
+	resp, err := c.do(ctx, method, path, in, "application/x-ndjson")
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (c *client) stream(ctx context.Context, method, path string, in any, line f
 
 // do sends a JSON request and returns a successful response for the caller
 // to read and close; an error response becomes an *apiError.
-func (c *client) do(ctx context.Context, method, path string, in any) (*http.Response, error) {
+func (c *client) do(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -143,6 +143,7 @@ func (c *client) do(ctx context.Context, method, path string, in any) (*http.Res
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("reach stile server at %s: %w", c.base, unwrapURLError(err))

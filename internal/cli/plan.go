@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -99,8 +103,14 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 			if every {
 				path, body = "/api/v1/plans/declared", map[string]any{"resources": spec.SplitList(resources)}
 			}
-			if err := c.call(cmd.Context(), "POST", path, body, &res); err != nil {
-				return err
+			if file == "" && !every {
+				if err := c.call(cmd.Context(), "POST", path, body, &res); err != nil {
+					return err
+				}
+			} else {
+				if res.Results, err = streamPlans(cmd.Context(), e, c, path, body, len(items)); err != nil {
+					return err
+				}
 			}
 			if out != "" {
 				if err := writeResults(out, res.Results); err != nil {
@@ -215,4 +225,59 @@ func newPlanStatusCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// streamPlans asks for a batch's plans as a stream and returns them in the
+// request's order. When it runs longer than a second, a progress line on
+// stderr (at a terminal) says how far it is; want is the number of items
+// (0 when unknown, as for --all).
+func streamPlans(ctx context.Context, e *env, c *client, path string, body any, want int) ([]service.PlanOutcome, error) {
+	start := time.Now()
+	progress := terminal(e.stderr)
+	got := map[int]service.PlanOutcome{}
+	err := c.stream(ctx, "POST", path, body, func(b []byte) error {
+		var l struct {
+			server.PlanLine
+			Error *struct {
+				Code    errs.Code `json:"code"`
+				Message string    `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("decode the server's answer: %w", err)
+		}
+		if l.Error != nil {
+			return &apiError{Code: l.Error.Code, Message: l.Error.Message}
+		}
+		if _, twice := got[l.Index]; twice || l.Index < 0 || (want > 0 && l.Index >= want) {
+			return fmt.Errorf("the server answered twice for item %d, or for one it was not sent", l.Index)
+		}
+		got[l.Index] = l.PlanOutcome
+		if progress && time.Since(start) > time.Second {
+			of := ""
+			if want > 0 {
+				of = fmt.Sprintf("/%d", want)
+			}
+			fmt.Fprintf(e.stderr, "\r\033[K[%d%s] %s %s %s", len(got), of, l.Resource, l.RoleName, l.Status)
+		}
+		return nil
+	})
+	if progress && time.Since(start) > time.Second {
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if want > 0 && len(got) != want {
+		return nil, fmt.Errorf("the server's answer ended after %d of %d plans", len(got), want)
+	}
+	out := make([]service.PlanOutcome, len(got))
+	for i := range out {
+		o, ok := got[i]
+		if !ok {
+			return nil, fmt.Errorf("the server's answer has no plan for item %d", i)
+		}
+		out[i] = o
+	}
+	return out, nil
 }

@@ -145,12 +145,9 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	res, err := s.svc.Plan(r.Context(), actor(r), req.Items)
-	if err != nil {
-		return withDetail(err, map[string]any{"results": res})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res})
-	return nil
+	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
+		return s.svc.PlanEach(r.Context(), actor(r), req.Items, progress)
+	})
 }
 
 // planDeclared plans every declared role, of the named resources or all.
@@ -161,11 +158,56 @@ func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	res, err := s.svc.PlanDeclared(r.Context(), actor(r), req.Resources)
-	if err != nil {
-		return withDetail(err, map[string]any{"results": res})
+	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
+		return s.svc.PlanDeclared(r.Context(), actor(r), req.Resources, progress)
+	})
+}
+
+// PlanLine is one line of a streamed plan answer: an item's outcome, with
+// its index in the request, as its resource's plan lands.
+type PlanLine struct {
+	Index int `json:"index"`
+	service.PlanOutcome
+}
+
+// answerPlans answers a plan request: {results} at the end, or, when the
+// client accepts application/x-ndjson, one PlanLine per item as it lands.
+// An error before the first line is an ordinary error answer; one after it
+// is a last line {"error": {code, message}}.
+func (s *Server) answerPlans(w http.ResponseWriter, r *http.Request, run func(func(int, service.PlanOutcome)) ([]service.PlanOutcome, error)) error {
+	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
+		res, err := run(nil)
+		if err != nil {
+			return withDetail(err, map[string]any{"results": res})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"results": res})
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": res})
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	started := false
+	start := func() {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	res, err := run(func(i int, o service.PlanOutcome) {
+		start()
+		if enc.Encode(PlanLine{Index: i, PlanOutcome: o}) == nil {
+			rc.Flush()
+		}
+	})
+	switch {
+	case err != nil && !started:
+		return withDetail(err, map[string]any{"results": res})
+	case err != nil:
+		a := httperr.Of(s.log, r, err)
+		enc.Encode(map[string]errorAnswer{"error": {Code: a.Code, Message: a.Message}})
+	default:
+		start()
+	}
 	return nil
 }
 

@@ -135,3 +135,29 @@ func TestWriteErrorHidesInternalText(t *testing.T) {
 		t.Errorf("log: %s", logs.String())
 	}
 }
+
+// TestBatchRoutesRefuseBadRequestsWhole: a batch apply with no items or an
+// item without sid, and a streamed plan whose item names no resource, are
+// refused with an ordinary error answer before any line is streamed.
+func TestBatchRoutesRefuseBadRequestsWhole(t *testing.T) {
+	srv := newTestServer(t)
+	for _, tt := range []struct{ path, body, want string }{
+		{"/api/v1/applies", `{"items": []}`, "nothing to apply"},
+		{"/api/v1/applies", `{"items": [{"resource_name": "db"}]}`, "item 0 has no sid"},
+		{"/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["app"], "privileges": ["SELECT"]}]}`, "not in the inventory"},
+	} {
+		req, _ := http.NewRequest("POST", srv.URL+tt.path, strings.NewReader(tt.body))
+		req.Header.Set("Authorization", "Bearer right-token")
+		req.Header.Set("Accept", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body errorBody
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || err != nil || !strings.Contains(body.Error.Message, tt.want) {
+			t.Errorf("POST %s %s: %d %+v (%v), want 400 saying %q", tt.path, tt.body, resp.StatusCode, body, err, tt.want)
+		}
+	}
+}

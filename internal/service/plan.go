@@ -1,11 +1,13 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -43,6 +45,13 @@ type item struct {
 // grouped by resource: each resource's catalog is read once for all its
 // items. Every item gets a plan session.
 func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]PlanOutcome, error) {
+	return s.PlanEach(ctx, actor, items, nil)
+}
+
+// PlanEach is Plan calling progress (when set, never concurrently) with the
+// index and outcome of each item as its resource's plan lands. Resources are
+// planned in parallel, up to Config.ApplyParallel at once.
+func (s *Service) PlanEach(ctx context.Context, actor string, items []spec.Role, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
 	roles, err := spec.ValidateBatch(items)
 	if err != nil {
 		return nil, err
@@ -105,13 +114,35 @@ func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]
 		}
 		groups[it.res.Name] = append(groups[it.res.Name], i)
 	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+	)
+	sem := make(chan struct{}, s.applyParallel)
 	for _, name := range order {
 		idx := groups[name]
-		if err := s.planResource(ctx, actor, prepared, idx, out); err != nil {
-			return out, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			err := s.planResource(ctx, actor, prepared, idx, out)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				first = cmp.Or(first, err)
+				return
+			}
+			if progress != nil {
+				for _, i := range idx {
+					progress(i, out[i])
+				}
+			}
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	return out, first
 }
 
 // planInput is what a plan session records as its input: the declared
@@ -245,7 +276,7 @@ func (s *Service) Roles(ctx context.Context, resource string) ([]store.Role, err
 
 // Replan plans every stored role of a resource again: the drift check.
 func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOutcome, error) {
-	out, err := s.PlanDeclared(ctx, actor, []string{resource})
+	out, err := s.PlanDeclared(ctx, actor, []string{resource}, nil)
 	if err == nil && len(out) == 0 {
 		return nil, errs.Invalidf("resource %q has no roles to plan", resource)
 	}
@@ -256,7 +287,7 @@ func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOut
 // resources or of all: the fleet's drift check. A role's declaration is the
 // spec of its last successful apply (or, never applied, of its latest
 // plan). An unknown resource is errs.NotFound; none declared is no results.
-func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []string) ([]PlanOutcome, error) {
+func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []string, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
 	var roles []store.Role
 	if len(resources) == 0 {
 		all, err := s.store.Roles(ctx, "")
@@ -283,7 +314,7 @@ func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []st
 		items[i] = r.Spec
 		items[i].RotatePassword = false
 	}
-	return s.Plan(ctx, actor, items)
+	return s.PlanEach(ctx, actor, items, progress)
 }
 
 // Scopes lists the live databases and schemas of a resource, through its
