@@ -171,6 +171,8 @@ type connPool struct {
 // sent on it since the last reset.
 type blockConn struct {
 	key     string
+	t       target.Target
+	db      string
 	conn    *pgx.Conn
 	mu      sync.Mutex
 	notices []*pgconn.Notice
@@ -195,19 +197,17 @@ func (p *connPool) get(ctx context.Context, t target.Target, db string) (*blockC
 	if c := p.conns[key]; c != nil {
 		return c, nil
 	}
-	cfg, err := t.Config(db)
+	conn, err := t.Borrow(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	c := &blockConn{key: key}
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+	c := &blockConn{key: key, t: t, db: db, conn: conn}
+	// Notices reach the block that runs on the connection, through c.
+	target.SetNoticeSink(conn, func(n *pgconn.Notice) {
 		c.mu.Lock()
 		c.notices = append(c.notices, n)
 		c.mu.Unlock()
-	}
-	if c.conn, err = target.ConnectConfig(ctx, cfg, t.String()); err != nil {
-		return nil, err
-	}
+	})
 	if p.conns == nil {
 		p.conns = map[string]*blockConn{}
 	}
@@ -219,12 +219,16 @@ func (p *connPool) drop(ctx context.Context, c *blockConn) {
 	if p.conns[c.key] == c {
 		delete(p.conns, c.key)
 	}
+	target.SetNoticeSink(c.conn, nil)
 	c.conn.Close(ctx)
 }
 
-func (p *connPool) close(ctx context.Context) {
+// close gives the batch's connections back for reuse: each served blocks
+// that ended well (a failed one's was dropped).
+func (p *connPool) close(context.Context) {
 	for _, c := range p.conns {
-		c.conn.Close(ctx)
+		target.SetNoticeSink(c.conn, nil)
+		c.t.Return(c.db, c.conn, true)
 	}
 	p.conns = nil
 }
@@ -429,13 +433,10 @@ func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []pla
 		"SET LOCAL statement_timeout = " + sqlq.Literal(durationSetting(r.job.StatementTimeout, 60*time.Second)),
 	}, plan.SQL(steps)...)
 	const setup = 2
-	placeholder := sqlq.Literal(plan.PasswordPlaceholder)
+	placeholder, verifier := sqlq.Literal(plan.PasswordPlaceholder), sqlq.Literal(r.job.Verifier)
 	batch := &pgconn.Batch{}
 	for _, s := range stmts {
-		if strings.Contains(s, placeholder) {
-			s = strings.Replace(s, placeholder, sqlq.Literal(r.job.Verifier), 1)
-		}
-		batch.ExecParams(s, nil, nil, nil, nil)
+		batch.ExecParams(strings.Replace(s, placeholder, verifier, 1), nil, nil, nil, nil)
 	}
 	mrr := tx.Conn().PgConn().ExecBatch(ctx, batch)
 	done := 0

@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 func newAgentsCmd(e *env) *cobra.Command {
@@ -102,6 +104,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 
 func newAgentCmd(e *env) *cobra.Command {
 	var url, caFile string
+	var adminIdle time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent --url URL",
 		Short: "Run a remote agent next to the databases",
@@ -124,6 +127,10 @@ logs.`,
 			if url == "" || token == "" {
 				return errs.Invalidf("the agent needs --url (or STILE_URL) and its token (STILE_AGENT_TOKEN or --token-file)")
 			}
+			if adminIdle < 0 {
+				return errs.Invalidf("--admin-idle must not be negative, not %s", adminIdle)
+			}
+			target.SetIdleTimeout(adminIdle)
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
 			if caFile == "" {
 				caFile = e.getenv("STILE_CA")
@@ -137,6 +144,7 @@ logs.`,
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA that signed the server's certificate (env STILE_CA)")
+	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next job (0: close each after use)")
 	return cmd
 }
 

@@ -23,11 +23,12 @@ import (
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise string
-	var applyTimeout time.Duration
+	var applyTimeout, adminIdle time.Duration
 	var applyParallel int
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -66,7 +67,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, pgListen: pgListen, advertise: advertise,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, pgListen: pgListen, advertise: advertise,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
@@ -87,6 +88,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
 	cmd.Flags().IntVar(&applyParallel, "apply-parallel", service.DefaultApplyParallel, "how many clusters a batch apply works on at once")
+	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next plan or apply (0: close each after use)")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
@@ -98,7 +100,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	auditFile, webhook, webhookSecret                                                  string
-	applyTimeout                                                                       time.Duration
+	applyTimeout, adminIdle                                                            time.Duration
 	applyParallel                                                                      int
 }
 
@@ -124,6 +126,9 @@ func (c serverConfig) Validate() error {
 	if c.applyTimeout <= 0 {
 		return errs.Invalidf("--apply-timeout must be positive, not %s", c.applyTimeout)
 	}
+	if c.adminIdle < 0 {
+		return errs.Invalidf("--admin-idle must not be negative, not %s", c.adminIdle)
+	}
 	if c.applyParallel < 1 {
 		return errs.Invalidf("--apply-parallel must be at least 1, not %d", c.applyParallel)
 	}
@@ -143,6 +148,7 @@ func (c serverConfig) Validate() error {
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
 	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
+	target.SetIdleTimeout(c.adminIdle)
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)

@@ -33,12 +33,13 @@ func RequestFor(inputs []plan.Input) Request {
 // ForInputs reads one snapshot covering every input: each database is read
 // once for the whole batch.
 func ForInputs(ctx context.Context, t target.Target, inputs []plan.Input) (*catalog.Snapshot, error) {
-	conn, err := t.Connect(ctx, t.Database)
+	conn, err := t.Borrow(ctx, t.Database)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	return Read(ctx, conn, t, RequestFor(inputs))
+	snap, err := Read(ctx, conn, t, RequestFor(inputs))
+	t.Return(t.Database, conn, err == nil)
+	return snap, err
 }
 
 // Plan inspects the cluster once and plans every input against it.

@@ -33,10 +33,13 @@ type Querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// Connector opens admin connections to databases of one cluster. The
-// implementation sets pgconn.Config.Database; names never go into a DSN.
+// Connector lends admin connections to databases of one cluster
+// (target.Target: kept idle a while for reuse). The implementation sets
+// pgconn.Config.Database; names never go into a DSN.
 type Connector interface {
-	Connect(ctx context.Context, database string) (*pgx.Conn, error)
+	Borrow(ctx context.Context, database string) (*pgx.Conn, error)
+	// Return gives a connection back; reuse says the read on it went well.
+	Return(database string, c *pgx.Conn, reuse bool)
 }
 
 // Request says which roles to read and which databases must be inspected
@@ -82,13 +85,14 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			dc, err := c.Connect(ctx, d.Name)
+			dc, err := c.Borrow(ctx, d.Name)
 			if err != nil {
 				d.Error = fmt.Sprintf("connect to database %q: %v", d.Name, err)
 				return
 			}
-			defer dc.Close(context.WithoutCancel(ctx))
-			if err := ReadDatabase(ctx, dc, d, req.Roles); err != nil {
+			err = ReadDatabase(ctx, dc, d, req.Roles)
+			c.Return(d.Name, dc, err == nil)
+			if err != nil {
 				d.Error = err.Error()
 			}
 		}()

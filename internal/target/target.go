@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,7 +66,27 @@ func (t Target) Config(database string) (*pgx.ConnConfig, error) {
 		"TimeZone":         "UTC",
 		"DateStyle":        "ISO",
 	}
+	cfg.OnNotice = dispatchNotice
 	return cfg, nil
+}
+
+// sinks holds, per connection, where its notices go (SetNoticeSink).
+var sinks sync.Map // *pgconn.PgConn -> func(*pgconn.Notice)
+
+// SetNoticeSink sends the notices (and warnings) PostgreSQL sends on c to f
+// from now on; nil stops it. A connection kept for reuse must have none.
+func SetNoticeSink(c *pgx.Conn, f func(*pgconn.Notice)) {
+	if f == nil {
+		sinks.Delete(c.PgConn())
+		return
+	}
+	sinks.Store(c.PgConn(), f)
+}
+
+func dispatchNotice(pc *pgconn.PgConn, n *pgconn.Notice) {
+	if f, ok := sinks.Load(pc); ok {
+		f.(func(*pgconn.Notice))(n)
+	}
 }
 
 // Connect opens a connection to database. Errors are classified *errs.Error
