@@ -29,6 +29,10 @@ import (
 // (inspect and plan, no CLI, HTTP or store), so ratios compare across
 // machines.
 //
+// The server keeps admin connections idle between requests (--admin-idle,
+// default 1m), and so does the in-process figure, which shares them: both
+// are warm after the first request. BenchmarkPlan gives the cold figures.
+//
 // Sub-benchmarks: one role over 5 databases (plan); the first converge of
 // 200 new roles, SELECT on one schema each (plan -f, then apply -f); the
 // steady re-plan of those 200 (plan -f, all in sync); and apply -f of 200
