@@ -175,3 +175,39 @@ func TestKilledServerMidBatch(t *testing.T) {
 	h.ok("", "resources", "apply", "-f", planFile(h, roles))
 	h.ok("", "resources", "plan", "--all", "--detailed-exitcode")
 }
+
+// TestApplyFileInterrupted: Ctrl-C stops waiting, never the work. With the
+// cluster's lock held, apply -f is interrupted: it exits 130 saying how to
+// follow the applies, which land once the lock is free.
+func TestApplyFileInterrupted(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
+	h := startServer(t, t.TempDir())
+	res := p + "_r"
+	h.addResource(res, c.Target())
+	results := planFile(h, [][3]string{{res, "a", p + "_a"}, {res, "b", p + "_a"}})
+
+	lock := c.Conn(t, "postgres")
+	class, key := apply.LockKeys(c.Target())
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	ctx, interrupt := context.WithCancel(context.Background())
+	out, errOut := &lineWriter{}, &lineWriter{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"resources", "apply", "-f", results}, h.env(nil, out, errOut)) }()
+	waitForLockWaiter(t, lock)
+	interrupt()
+	if code := <-done; code != 130 || !strings.Contains(strings.Join(errOut.lines(), "\n"), "stile sessions list --kind apply --since") {
+		t.Fatalf("interrupted apply -f: exit %d\n%s", code, strings.Join(errOut.lines(), "\n"))
+	}
+	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(h.ok("", "sessions", "list", "--kind", "apply", "--status", "applied"), "applied") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the interrupted batch did not go on:\n%s", h.ok("", "sessions", "list", "--kind", "apply"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
