@@ -13,5 +13,7 @@ bench:
 bench-connect:
 	bash scripts/pgbench.sh
 
+# The release is the tag checked out (dev otherwise); the commit comes from
+# the build's VCS stamp.
 build:
-	go build -o stile ./cmd/stile
+	go build -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$$(git describe --tags --exact-match 2>/dev/null || echo dev)" -o stile ./cmd/stile

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/target"
+	"github.com/stile-dev/stile/internal/version"
 )
 
 // HeartbeatInterval is how often an agent says it is alive.
@@ -74,7 +75,7 @@ func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
 func session(ctx context.Context, wsURL, token string, hc *http.Client, live *liveStreams, log *slog.Logger) error {
-	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version}}
+	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version + " stile/" + version.Short()}}
 	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {

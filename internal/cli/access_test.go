@@ -61,7 +61,7 @@ func TestMembers(t *testing.T) {
 	ann.fails(1, "does not exist", "", "roles", "show", roles["rw"])
 	ann.fails(1, "does not exist", "", "connect", roles["rw"], "--port", "0")
 	for _, args := range [][]string{{"resources", "list"}, {"sessions", "list"}, {"roles", "reveal", roles["ro"]}, {"users", "list"}, {"agents", "list"}, {"tokens", "list", "ann"}} {
-		ann.fails(1, "not an administrator", "", args...)
+		ann.fails(4, "not an administrator", "", args...)
 	}
 
 	// Through the server's listener, with her token as the password.
@@ -172,7 +172,7 @@ func TestMembers(t *testing.T) {
 
 	h.ok("", "users", "disable", "ann")
 	waitClosed(t, conn, "a disabled user's connection", 5*time.Second)
-	ann.fails(1, "disabled", "", "roles", "list")
+	ann.fails(4, "disabled", "", "roles", "list")
 }
 
 // waitClosed waits up to within for stile to close conn.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 func newAdminCmd(e *env) *cobra.Command {
@@ -71,7 +72,7 @@ why (authentication failed, unreachable, not privileged enough). Exits 1 if any 
 		Example: "  stile resources admin import admins.csv --agent local",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readFile(args[0], e.stdin)
+			data, err := readFile(args[0], e.stdin, spec.KindAdminsCSV)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -32,7 +31,8 @@ func newApplyCmd(e *env) *cobra.Command {
 		Long: `Apply a plan by its sid. The agent takes the cluster's apply lock, re-reads the catalog and
 re-plans: if the role is already in the desired state nothing runs (skipped); if the state
 changed since the plan, the apply is refused (drift, exit 1) and the difference is printed;
-otherwise the SQL runs, one transaction per database, each verified before COMMIT.
+otherwise the SQL runs, one transaction per database, each verified before COMMIT. Exit 3 when
+the apply (or every entry that did not apply) was refused for drift: make a new plan.
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
 are reported as skipped. The whole file is checked first, and nothing is applied if it has
@@ -40,7 +40,9 @@ an unknown field or two out-of-sync entries with one sid or one resource and rol
 goes to the server as one batch: one job per cluster (one hold of its apply lock, one catalog
 read), clusters in parallel. Each entry is applied, skipped or refused on its own, and its
 line is printed as it lands (--json: one JSON object per line); on a terminal a progress line
-on stderr says how far the batch is. Exit 1 if any entry did not apply.
+on stderr says how far the batch is. An entry an earlier apply of the file carried out is
+reported as already-applied: running the same file again is not an error. Exit 1 if any entry
+did not apply (3 if each of those was refused for drift).
 
 Ctrl-C stops waiting, not the work: the applies run to their end on the server, and
 "stile sessions list --kind apply" shows how they ended.`,
@@ -51,12 +53,14 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 			switch {
 			case file != "" && (len(args) > 0 || sid != ""):
 				return errs.Invalidf("give either NAME --sid SID, or -f FILE, not both")
+			case file == "" && len(args) == 1 && sid == "" && uuidLike.MatchString(args[0]):
+				return usageError{msg: fmt.Sprintf("%q is a session id, not a resource name", args[0]), try: "stile resources apply NAME --sid " + args[0]}
 			case file == "" && (len(args) != 1 || sid == ""):
 				return errs.Invalidf("give NAME --sid SID, or -f FILE")
 			}
 			var results []ResultEntry
 			if file != "" {
-				data, err := readFile(file, e.stdin)
+				data, err := readFile(file, e.stdin, spec.KindResults)
 				if err != nil {
 					return err
 				}
@@ -105,7 +109,7 @@ func parseResults(name string, data []byte) ([]ResultEntry, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errs.Invalidf("results file %s is empty", name)
 		}
-		return nil, errs.Invalidf("results file %s: %s", name, yamlProblem(err))
+		return nil, errs.Invalidf("results file %s: %s", name, spec.YAMLProblem(err, "results", "sid", "resource_name", "role", "role_name", "status", "message", "requires"))
 	}
 	if len(rf.Results) == 0 {
 		return nil, errs.Invalidf("results file %s has no results", name)
@@ -167,53 +171,6 @@ func resultLines(data []byte) []int {
 		return lines
 	}
 	return nil
-}
-
-var (
-	yamlUnknownField = regexp.MustCompile(`^(line \d+): field (.+) not found in type .+$`)
-	yamlFieldTwice   = regexp.MustCompile(`^(line \d+): field (.+) already set in type .+$`)
-	yamlWrongKind    = regexp.MustCompile("^(line \\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
-)
-
-// yamlProblem says what is wrong with a YAML document in words for people:
-// the decoder's messages name Go types, which mean nothing to them.
-func yamlProblem(err error) string {
-	te, ok := errors.AsType[*yaml.TypeError](err)
-	if !ok {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
-	}
-	out := make([]string, 0, len(te.Errors))
-	for _, msg := range te.Errors {
-		if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("%s: unknown field %q", m[1], m[2])
-		} else if m := yamlFieldTwice.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("%s: field %q appears twice", m[1], m[2])
-		} else if m := yamlWrongKind.FindStringSubmatch(msg); m != nil {
-			found := yamlKinds[m[2]]
-			if found == "" {
-				found = m[2]
-			}
-			if m[3] != "" {
-				found += fmt.Sprintf(" %q", m[3])
-			}
-			want := "a mapping (key: value)"
-			switch {
-			case strings.HasPrefix(m[4], "[]"):
-				want = "a list"
-			case m[4] == "string":
-				want = "text"
-			}
-			msg = fmt.Sprintf("%s: want %s, found %s", m[1], want, found)
-		}
-		out = append(out, msg)
-	}
-	return strings.Join(out, "; ")
-}
-
-var yamlKinds = map[string]string{
-	"!!str": "text", "!!int": "a number", "!!float": "a number", "!!bool": "true or false",
-	"!!null": "nothing", "!!seq": "a list", "!!map": "a mapping", "!!timestamp": "a timestamp",
-	"!!binary": "binary data",
 }
 
 // itemOutcome is one entry's outcome as apply -f prints it.
@@ -300,6 +257,7 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 	got := make([]bool, len(items))
 	n := 0
 	var failures []error
+	allDrift := true
 	err := c.stream(ctx, "POST", "/api/v1/applies", server.ApplyBatchRequest{Items: items}, func(b []byte) error {
 		var l server.ApplyBatchLine
 		if err := json.Unmarshal(b, &l); err != nil {
@@ -315,6 +273,7 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 		if l.Error != nil {
 			failures = append(failures, fmt.Errorf("%s/%s: %s", r.Resource, r.Role, l.Error.Message))
 			msg = l.Error.Message
+			allDrift = allDrift && l.Error.Code == errs.Drift
 		}
 		landed(itemOutcome{SID: l.SID, PlanSID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: status, Message: msg, Seconds: l.Seconds})
 		if progress {
@@ -337,7 +296,11 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 		return exitError{code: 1, err: fmt.Errorf("%s after %d of %d entries; the applies go on on the server: follow them with %s", why, n, len(items), follow)}
 	}
 	if len(failures) > 0 {
-		return exitError{code: 1, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
+		code := exitFailed
+		if allDrift {
+			code = exitDrift
+		}
+		return exitError{code: code, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
 	}
 	return nil
 }

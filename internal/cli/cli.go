@@ -9,12 +9,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/version"
 )
 
 // exitError ends a command with a specific exit code. A nil err prints
@@ -56,7 +59,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	if err == nil {
 		return 0
 	}
-	code := 1
+	code := exitCode(err)
 	var ee exitError
 	if errors.As(err, &ee) {
 		code = ee.code
@@ -87,9 +90,130 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
 	// No --token: a token on the command line shows in every process list.
 	root.PersistentFlags().String("token-file", "", "file holding the API token (or env STILE_TOKEN; for a loopback URL the data dir's admin.token is read)")
-	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e))
+	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e), newVersionCmd(e))
+	root.Version = version.String()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetUsageTemplate(root.UsageTemplate() + exitCodes)
+	strict(root)
 	return root
 }
+
+// Exit codes, as every command uses them (and exitCodes says).
+const (
+	exitFailed  = 1
+	exitPending = 2 // --detailed-exitcode: changes pending
+	exitDrift   = 3 // an apply refused: the cluster changed since the plan
+	exitDenied  = 4 // not authenticated or not allowed
+)
+
+const exitCodes = `
+Exit codes:
+  0  success
+  1  error
+  2  changes pending (plan --detailed-exitcode)
+  3  an apply was refused for drift: make a new plan
+  4  not authenticated or not allowed
+`
+
+// exitCode is the exit code for an error: 3 for drift, 4 for an
+// authentication or permission refusal, 1 for anything else.
+func exitCode(err error) int {
+	code := errs.CodeOf(err)
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		code = ae.Code
+	}
+	switch code {
+	case errs.Drift:
+		return exitDrift
+	case errs.Unauthorized, errs.Forbidden:
+		return exitDenied
+	}
+	return exitFailed
+}
+
+// usageError is a command line stile does not understand; try is what to
+// type instead, or a hint.
+type usageError struct{ msg, try string }
+
+func (e usageError) Error() string { return e.msg }
+
+// strict makes every command refuse what it does not know, at every level:
+// a group (a command with subcommands and no action of its own) answers an
+// unknown subcommand with an error naming the closest ones, not with its
+// help and exit 0, and every command names the argument it did not expect.
+func strict(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		strict(c)
+	}
+	cmd.SuggestionsMinimumDistance = 2
+	if cmd.HasSubCommands() && !cmd.Runnable() {
+		cmd.Args = cobra.ArbitraryArgs
+		// `stile resources aply -f x` is about the subcommand, not -f.
+		cmd.FParseErrWhitelist.UnknownFlags = true
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return c.Help()
+			}
+			return unknownCommand(c, args[0])
+		}
+		return
+	}
+	if validate := cmd.Args; validate != nil {
+		cmd.Args = func(c *cobra.Command, args []string) error {
+			if err := validate(c, args); err != nil {
+				return strayArgs(c, validate, args, err)
+			}
+			return nil
+		}
+	}
+}
+
+func unknownCommand(c *cobra.Command, name string) error {
+	e := usageError{msg: fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())}
+	if s := c.SuggestionsFor(name); len(s) > 0 {
+		e.try = c.CommandPath() + " " + s[0]
+		for _, other := range s[1:] {
+			e.try += " or " + c.CommandPath() + " " + other
+		}
+	} else {
+		e.try = c.CommandPath() + " --help"
+	}
+	return e
+}
+
+// strayArgs turns a failed argument check into a message that names what
+// was not expected, and says why when it is clear: a list flag given
+// space-separated values, or a sid given without --sid.
+func strayArgs(c *cobra.Command, validate cobra.PositionalArgs, args []string, err error) error {
+	want := strings.Fields(c.Use)[1:]
+	e := usageError{msg: fmt.Sprintf("%s: %v", c.CommandPath(), err), try: c.CommandPath() + " --help"}
+	if len(want) > 0 {
+		e.try = "stile " + strings.TrimPrefix(c.CommandPath(), "stile ") + " " + strings.Join(want, " ")
+	}
+	// The extra arguments are those past the longest prefix the command
+	// accepts.
+	var extra []string
+	for n := len(args) - 1; n >= 0; n-- {
+		if validate(c, args[:n]) == nil {
+			extra = args[n:]
+			break
+		}
+	}
+	if len(extra) > 0 {
+		e.msg = fmt.Sprintf("unexpected argument %q for %q", extra[0], c.CommandPath())
+	}
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if f.Value.Type() == "stringArray" && len(extra) > 0 {
+			e.try = fmt.Sprintf("values of --%s are comma-separated (--%s a,b) or the flag repeated", f.Name, f.Name)
+		}
+	})
+	if len(extra) > 0 && uuidLike.MatchString(extra[0]) && c.Flags().Lookup("sid") != nil {
+		e.try = fmt.Sprintf("pass a session id with --sid: %s NAME --sid %s", c.CommandPath(), extra[0])
+	}
+	return e
+}
+
+var uuidLike = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // tokenFrom returns the token in the --token-file named by cmd's flags, or
 // else the environment variable env.
@@ -127,6 +251,9 @@ func hintFor(err error) string {
 	code := errs.CodeOf(err)
 	if ae, ok := errors.AsType[*apiError](err); ok {
 		code = ae.Code
+	}
+	if ue, ok := errors.AsType[usageError](err); ok {
+		return ue.try
 	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):

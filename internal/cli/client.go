@@ -51,9 +51,6 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 			token = strings.TrimSpace(string(data))
 		}
 	}
-	if token == "" {
-		return nil, errs.New(errs.Unauthorized, "no API token: set STILE_TOKEN or pass --token-file")
-	}
 	hc, err := httpClient(e.getenv("STILE_CA"))
 	if err != nil {
 		return nil, err
@@ -61,8 +58,32 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
+	if token == "" {
+		// Say first what is wrong first: nothing listening beats a
+		// missing token.
+		if err := reachable(cmd.Context(), hc, base); err != nil {
+			return nil, err
+		}
+		return nil, errs.New(errs.Unauthorized, "no API token: set STILE_TOKEN or pass --token-file")
+	}
 	hc.Timeout = 35 * time.Minute
 	return &client{base: strings.TrimRight(base, "/"), token: token, http: hc}, nil
+}
+
+// reachable checks that a stile server answers at base.
+func reachable(ctx context.Context, hc *http.Client, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(base, "/")+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("no stile server answers at %s: %w", base, unwrapURLError(err))
+	}
+	resp.Body.Close()
+	return nil
 }
 
 func isLoopback(host string) bool {

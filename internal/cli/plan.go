@@ -73,7 +73,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 			case file != "" && len(args) > 0:
 				return errs.Invalidf("give either NAME with --role, or -f FILE, not both")
 			case file != "":
-				data, err := readFile(file, e.stdin)
+				data, err := readFile(file, e.stdin, spec.KindPlanFile, spec.KindRolesCSV)
 				if err != nil {
 					return err
 				}
@@ -173,7 +173,7 @@ func planExit(results []service.PlanOutcome, detailed bool) error {
 		}
 	}
 	if detailed && pending {
-		return exitError{code: 2}
+		return exitError{code: exitPending}
 	}
 	return nil
 }

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 func newResourcesCmd(e *env) *cobra.Command {
@@ -27,15 +30,42 @@ func newResourcesCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func readFile(path string, stdin io.Reader) ([]byte, error) {
+// readFile reads a file named on the command line ("-": stdin) that the
+// command takes as one of want, and refuses one that looks like another
+// kind of file, naming the command that takes it.
+func readFile(path string, stdin io.Reader, want ...spec.FileKind) ([]byte, error) {
+	var data []byte
+	var err error
 	if path == "-" {
-		return io.ReadAll(stdin)
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
 	}
-	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, errs.Invalidf("read %s: %v", path, err)
+		return nil, errs.Invalidf("read %s: %v", displayName(path), err)
 	}
-	return data, nil
+	got := spec.Sniff(data)
+	if got == spec.KindUnknownFile || len(want) == 0 || slices.Contains(want, got) {
+		return data, nil
+	}
+	use := map[spec.FileKind]string{
+		spec.KindPlanFile:  "stile resources plan -f %s -o results.yaml",
+		spec.KindRolesCSV:  "stile resources plan -f %s -o results.yaml",
+		spec.KindResults:   "stile resources apply -f %s",
+		spec.KindInventory: "stile resources import %s",
+		spec.KindAdminsCSV: "stile resources admin import %s",
+	}
+	return nil, usageError{
+		msg: fmt.Sprintf("%s looks like %s %s, not %s %s", displayName(path), article(got), got, article(want[0]), want[0]),
+		try: fmt.Sprintf(use[got], path),
+	}
+}
+
+func article(k spec.FileKind) string {
+	if strings.ContainsAny(string(k)[:1], "aeiou") {
+		return "an"
+	}
+	return "a"
 }
 
 // displayName is how messages name a file given on the command line.
@@ -82,7 +112,7 @@ written and the command exits 1; otherwise all rows are written in one transacti
   stile resources import inventory.csv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readFile(args[0], e.stdin)
+			data, err := readFile(args[0], e.stdin, spec.KindInventory)
 			if err != nil {
 				return err
 			}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,8 +25,7 @@ func newSessionsCmd(e *env) *cobra.Command {
 }
 
 func newSessionsListCmd(e *env) *cobra.Command {
-	var resource, kind, status string
-	var since time.Duration
+	var resource, kind, status, since, until string
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -44,8 +45,15 @@ func newSessionsListCmd(e *env) *cobra.Command {
 				}
 			}
 			q.Set("limit", strconv.Itoa(limit))
-			if since > 0 {
-				q.Set("since", time.Now().Add(-since).UTC().Format(time.RFC3339))
+			for name, v := range map[string]string{"since": since, "until": until} {
+				if v == "" {
+					continue
+				}
+				t, err := parseWhen(v, time.Now())
+				if err != nil {
+					return usageError{msg: fmt.Sprintf("--%s %q: %v", name, v, err), try: "--" + name + " 90m, 7d, 2w, 2026-11-30 or 2026-11-30T08:00:00Z"}
+				}
+				q.Set(name, t.UTC().Format(time.RFC3339))
 			}
 			var res struct {
 				Sessions []store.Session `json:"sessions"`
@@ -67,7 +75,8 @@ func newSessionsListCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&resource, "resource", "", "only this resource")
 	cmd.Flags().StringVar(&kind, "kind", "", "only health, plan, apply, connect, reveal, approval or access")
 	cmd.Flags().StringVar(&status, "status", "", "only this status")
-	cmd.Flags().DurationVar(&since, "since", 0, "only sessions from this long ago on (e.g. 24h)")
+	cmd.Flags().StringVar(&since, "since", "", "only sessions from then on: a time ago (90m, 24h, 7d, 2w) or a date (2026-11-30, RFC 3339)")
+	cmd.Flags().StringVar(&until, "until", "", "only sessions before then (same forms as --since)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -109,4 +118,28 @@ func newSessionsShowCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// parseWhen reads a point in time as the CLI takes it: a time ago (a Go
+// duration such as 90m or 36h, or a number of days or weeks: 7d, 2w), a
+// date (2006-01-02, UTC midnight) or an RFC 3339 time.
+func parseWhen(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	for unit, d := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(v, unit); ok {
+			if k, err := strconv.Atoi(n); err == nil && k >= 0 {
+				return now.Add(-time.Duration(k) * d), nil
+			}
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, errors.New("not a time ago (90m, 7d, 2w) or a date")
+	}
+	return now.Add(-d), nil
 }

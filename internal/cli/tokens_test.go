@@ -18,7 +18,7 @@ func TestSecretsNeverOnTheCommandLine(t *testing.T) {
 		t.Fatalf("--token on the command line: exit %d\n%s", code, errOut)
 	}
 	wrong := h.write("wrong.token", "stlp_wrong\n")
-	h.fails(1, "missing or wrong API token", "", "--token-file", wrong, "resources", "list")
+	h.fails(4, "missing or wrong API token", "", "--token-file", wrong, "resources", "list")
 	h.fails(1, "read --token-file", "", "--token-file", filepath.Join(dir, "missing"), "resources", "list")
 	h.ok("", "--token-file", filepath.Join(dir, "admin.token"), "resources", "list")
 

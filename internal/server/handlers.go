@@ -309,12 +309,14 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Limit = n
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return errs.Invalidf("since %q is not an RFC 3339 time", v)
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return errs.Invalidf("%s %q is not an RFC 3339 time", name, v)
+			}
+			*dst = t
 		}
-		f.Since = t
 	}
 	if f.Kind != "" && !slices.Contains(service.SessionKinds, f.Kind) {
 		return errs.Invalidf("kind %q is not one of %s", f.Kind, strings.Join(service.SessionKinds, ", "))

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/stile-dev/stile/internal/version"
 )
 
 // Level is who may call a route.
@@ -45,7 +47,7 @@ func (s *Server) Routes() []Route {
 	public := func(pattern string, h http.Handler) Route { return Route{Pattern: pattern, Level: Public, handler: h} }
 
 	routes := []Route{
-		public("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })),
+		public("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok " + version.String() + "\n")) })),
 		api("GET /api/v1/openapi.yaml", Admin, s.openAPI),
 
 		api("GET /api/v1/agents", Admin, s.listAgents),

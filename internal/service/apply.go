@@ -59,8 +59,17 @@ const DefaultApplyParallel = 4
 func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (ApplyOutcome, error) {
 	var out ItemOutcome
 	s.ApplyBatch(ctx, actor, []ApplyItem{{Resource: resource, PlanSID: planSID}}, func(o ItemOutcome) { out = o })
+	if out.Status == StatusAlreadyApplied {
+		// One sid asked for once more: that is a mistake to say so.
+		return out.ApplyOutcome, errs.New(errs.Conflict, "plan %s was already applied by %s", planSID, out.SID)
+	}
 	return out.ApplyOutcome, out.Err
 }
+
+// StatusAlreadyApplied is a batch item whose plan an earlier apply carried
+// out (applied, or found in sync): applying a results file again is not an
+// error.
+const StatusAlreadyApplied = "already-applied"
 
 // ApplyBatch applies reviewed plans, calling emit (never concurrently) with
 // each item's outcome as it lands, and returns when every item has one.
@@ -95,6 +104,10 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 	groups := map[string][]*applyItem{}
 	var keys []string
 	for i, it := range items {
+		if done, ok := s.appliedBefore(ctx, it); ok {
+			send(ItemOutcome{Index: i, ApplyOutcome: done})
+			continue
+		}
 		a, err := s.claimApply(ctx, actor, i, it, inBatch)
 		if err != nil {
 			send(ItemOutcome{Index: i, ApplyOutcome: ApplyOutcome{PlanSID: it.PlanSID, Resource: it.Resource}, Err: err})
@@ -119,6 +132,23 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 		}()
 	}
 	wg.Wait()
+}
+
+// appliedBefore reports an item whose plan an earlier apply carried out:
+// its session applied the plan or found the cluster in sync.
+func (s *Service) appliedBefore(ctx context.Context, it ApplyItem) (ApplyOutcome, bool) {
+	plan, err := s.store.Session(ctx, it.PlanSID)
+	if err != nil || plan.AppliedBy == "" || plan.Resource != it.Resource {
+		return ApplyOutcome{}, false
+	}
+	done, err := s.store.Session(ctx, plan.AppliedBy)
+	if err != nil || (done.Status != string(apply.Applied) && done.Status != string(apply.Skipped)) {
+		return ApplyOutcome{}, false
+	}
+	return ApplyOutcome{
+		SID: done.SID, PlanSID: it.PlanSID, Resource: it.Resource, RoleName: done.Role, Status: StatusAlreadyApplied,
+		Message: fmt.Sprintf("already applied by session %s (%s) at %s", done.SID, done.Status, done.FinishedAt.Format(time.RFC3339)),
+	}, true
 }
 
 // applyItem is one claimed item of a batch.

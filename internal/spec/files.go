@@ -153,7 +153,7 @@ func ParsePlanFile(data []byte) ([]Role, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errs.Invalidf("plan file is empty")
 		}
-		return nil, errs.Invalidf("plan file: %v", err)
+		return nil, errs.Invalidf("plan file: %s", YAMLProblem(err, "items", "resource_name", "type", "role", "scopes", "privileges", "source_role", "rotate_password"))
 	}
 	if len(f.Items) == 0 {
 		return nil, errs.Invalidf("plan file has no items")

@@ -163,9 +163,10 @@ type SessionFilter struct {
 	Resource string
 	Kind     string
 	Status   string
-	// Since keeps sessions created at or after it.
-	Since time.Time
-	Limit int
+	// Since keeps sessions created at or after it, Until those created
+	// before it.
+	Since, Until time.Time
+	Limit        int
 }
 
 // PlanFinish is a finished plan session and the role it planned; a nil

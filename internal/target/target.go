@@ -116,7 +116,8 @@ func conninfoValue(v string) string {
 }
 
 // Classify turns a connection error into an *errs.Error that says what went
-// wrong: authentication failed, unreachable, missing database, or other.
+// wrong: authentication failed (errs.Failed), unreachable, missing
+// database, or other.
 func Classify(err error, who string) error {
 	if err == nil {
 		return nil
@@ -125,7 +126,9 @@ func Classify(err error, who string) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01", "28000":
-			return errs.New(errs.Unauthorized, "authentication failed for %s: %s", who, pgErr.Message)
+			// Failed, not Unauthorized: the database refused stile's
+			// credentials, which says nothing of who called stile.
+			return errs.New(errs.Failed, "authentication failed for %s: %s", who, pgErr.Message)
 		case "3D000":
 			return errs.New(errs.NotFound, "%s: %s", who, pgErr.Message)
 		case "57P03":

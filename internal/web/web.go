@@ -15,6 +15,7 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/version"
 )
 
 //go:embed templates/*.html
@@ -42,6 +43,7 @@ func New(svc *service.Service, log *slog.Logger) *App {
 		"kinds":      func() []string { return service.SessionKinds },
 		"privileges": spec.Privileges,
 		"sslmodes":   spec.SSLModes,
+		"version":    version.Short,
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
 	return &App{svc: svc, log: log, tmpl: tmpl}

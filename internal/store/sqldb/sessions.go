@@ -156,6 +156,10 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 		where = append(where, "created_at >= ?")
 		args = append(args, c.tm(f.Since))
 	}
+	if !f.Until.IsZero() {
+		where = append(where, "created_at < ?")
+		args = append(args, c.tm(f.Until))
+	}
 	q := "SELECT " + sessionCols + " FROM {sessions}"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

@@ -369,6 +369,9 @@ func testSessions(t *testing.T, s store.Store) {
 	if got, _ := s.Sessions(ctx, store.SessionFilter{Since: base.Add(2 * time.Second)}); len(got) != 2 || got[1].SID != "s3" {
 		t.Errorf("since = %v, want s4, s3", sids(got))
 	}
+	if got, _ := s.Sessions(ctx, store.SessionFilter{Since: base.Add(time.Second), Until: base.Add(3 * time.Second)}); len(got) != 2 || got[0].SID != "s3" || got[1].SID != "s2" {
+		t.Errorf("since and until = %v, want s3, s2", sids(got))
+	}
 	if got, _ := s.Sessions(ctx, store.SessionFilter{Limit: 2}); len(got) != 2 {
 		t.Errorf("limit 2 = %v", sids(got))
 	}
