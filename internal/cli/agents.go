@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -44,43 +45,34 @@ func newAgentsCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	list := &cobra.Command{
-		Use:     "list",
-		Short:   "List agents: online or not, version, last heartbeat, resources served",
-		Example: "  stile agents list",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(cmd, e)
-			if err != nil {
-				return err
-			}
+	list := dataCmd(e, "list", "List agents: online or not, version, last heartbeat, resources served", "  stile agents list", 0,
+		func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
 			var out struct {
 				Agents []service.AgentView `json:"agents"`
 			}
-			if err := c.call(cmd.Context(), "GET", "/api/v1/agents", nil, &out); err != nil {
-				return err
-			}
-			tw := table(e.stdout)
-			fmt.Fprintln(tw, "NAME\tSTATUS\tVERSION\tLAST HEARTBEAT\tRESOURCES")
-			for _, a := range out.Agents {
-				status := "offline"
-				switch {
-				case a.Revoked:
-					status = "revoked"
-				case a.Online:
-					status = "online"
+			err := c.call(cmd.Context(), "GET", "/api/v1/agents", nil, &out)
+			return out, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "NAME\tSTATUS\tVERSION\tLAST HEARTBEAT\tRESOURCES")
+				for _, a := range out.Agents {
+					status := "offline"
+					switch {
+					case a.Revoked:
+						status = "revoked"
+					case a.Online:
+						status = "online"
+					}
+					seen := "-"
+					if a.Builtin {
+						seen = "built in"
+					} else if !a.LastSeen.IsZero() {
+						seen = a.LastSeen.Format("2006-01-02 15:04:05")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, status, a.Version, seen, strings.Join(a.Resources, ","))
 				}
-				seen := "-"
-				if a.Builtin {
-					seen = "built in"
-				} else if !a.LastSeen.IsZero() {
-					seen = a.LastSeen.Format("2006-01-02 15:04:05")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, status, a.Version, seen, strings.Join(a.Resources, ","))
-			}
-			return tw.Flush()
-		},
-	}
+				return tw.Flush()
+			}, err
+		})
 	revoke := &cobra.Command{
 		Use:     "revoke NAME",
 		Short:   "Revoke an agent's token and disconnect it",

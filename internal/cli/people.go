@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -40,19 +42,19 @@ func newUsersCmd(e *env) *cobra.Command {
 			return "user " + a[0] + " created", c.call(cmd.Context(), "POST", "/api/v1/users", map[string]any{"name": a[0], "admin": admin}, nil)
 		})
 	create.Flags().BoolVar(&admin, "admin", false, "an administrator")
-	list := simple(e, "list", "List users", "  stile users list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
-		var out struct{ Users []store.User }
-		if err := c.call(cmd.Context(), "GET", "/api/v1/users", nil, &out); err != nil {
-			return "", err
+	list := dataCmd(e, "list", "List users", "  stile users list", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
+		var out struct {
+			Users []store.User `json:"users"`
 		}
-		var b strings.Builder
-		tw := table(&b)
-		fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED")
-		for _, u := range out.Users {
-			fmt.Fprintf(tw, "%s\t%v\t%v\n", u.Name, u.Admin, u.Disabled)
-		}
-		tw.Flush()
-		return strings.TrimRight(b.String(), "\n"), nil
+		err := c.call(cmd.Context(), "GET", "/api/v1/users", nil, &out)
+		return out, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED")
+			for _, u := range out.Users {
+				fmt.Fprintf(tw, "%s\t%v\t%v\n", u.Name, u.Admin, u.Disabled)
+			}
+			return tw.Flush()
+		}, err
 	})
 	var enable bool
 	disable := simple(e, "disable NAME", "Disable a user: tokens stop working, open connections close", "  stile users disable ann", 1,
@@ -82,24 +84,24 @@ func newTokensCmd(e *env) *cobra.Command {
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "token " + a[0] + " revoked", c.call(cmd.Context(), "DELETE", "/api/v1/tokens/"+pathEscape(a[0]), nil, nil)
 		})
-	list := simple(e, "list USER", "List a user's tokens (ids and dates; the tokens themselves are not kept)", "  stile tokens list ann", 1,
-		func(c *client, cmd *cobra.Command, a []string) (string, error) {
-			var out struct{ Tokens []store.Token }
-			if err := c.call(cmd.Context(), "GET", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out); err != nil {
-				return "", err
+	list := dataCmd(e, "list USER", "List a user's tokens (ids and dates; the tokens themselves are not kept)", "  stile tokens list ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+			var out struct {
+				Tokens []store.Token `json:"tokens"`
 			}
-			var b strings.Builder
-			tw := table(&b)
-			fmt.Fprintln(tw, "ID\tCREATED\tREVOKED")
-			for _, k := range out.Tokens {
-				revoked := "-"
-				if !k.RevokedAt.IsZero() {
-					revoked = k.RevokedAt.Format(time.RFC3339)
+			err := c.call(cmd.Context(), "GET", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out)
+			return out, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "ID\tCREATED\tREVOKED")
+				for _, k := range out.Tokens {
+					revoked := "-"
+					if !k.RevokedAt.IsZero() {
+						revoked = k.RevokedAt.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.CreatedAt.Format(time.RFC3339), revoked)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.CreatedAt.Format(time.RFC3339), revoked)
-			}
-			tw.Flush()
-			return strings.TrimRight(b.String(), "\n"), nil
+				return tw.Flush()
+			}, err
 		})
 	cmd.AddCommand(create, list, revoke)
 	return cmd
@@ -117,16 +119,19 @@ func newGroupsCmd(e *env) *cobra.Command {
 	remove := simple(e, "remove GROUP USER", "Remove a user from a group", "  stile groups remove analysts ann", 2, func(c *client, cmd *cobra.Command, a []string) (string, error) {
 		return a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/groups/"+pathEscape(a[0])+"/members/"+pathEscape(a[1]), nil, nil)
 	})
-	list := simple(e, "list", "List groups and members", "  stile groups list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
-		var out struct{ Groups map[string][]string }
-		if err := c.call(cmd.Context(), "GET", "/api/v1/groups", nil, &out); err != nil {
-			return "", err
+	list := dataCmd(e, "list", "List groups and members", "  stile groups list", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
+		var out struct {
+			Groups map[string][]string `json:"groups"`
 		}
-		var b strings.Builder
-		for _, g := range slices.Sorted(maps.Keys(out.Groups)) {
-			fmt.Fprintf(&b, "%s: %s\n", g, strings.Join(out.Groups[g], ", "))
-		}
-		return strings.TrimRight(b.String(), "\n"), nil
+		err := c.call(cmd.Context(), "GET", "/api/v1/groups", nil, &out)
+		return out, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "GROUP\tMEMBERS")
+			for _, g := range slices.Sorted(maps.Keys(out.Groups)) {
+				fmt.Fprintf(tw, "%s\t%s\n", g, strings.Join(out.Groups[g], ", "))
+			}
+			return tw.Flush()
+		}, err
 	})
 	cmd.AddCommand(create, add, remove, list)
 	return cmd
@@ -149,16 +154,19 @@ func newAccessCmd(e *env) *cobra.Command {
 		})
 	revoke.Flags().StringVar(&rgroup, "group", "", "group")
 	revoke.MarkFlagRequired("group")
-	list := simple(e, "list", "List access grants", "  stile access list", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
-		var out struct{ Access map[string][]string }
-		if err := c.call(cmd.Context(), "GET", "/api/v1/access", nil, &out); err != nil {
-			return "", err
+	list := dataCmd(e, "list", "List access grants", "  stile access list", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
+		var out struct {
+			Access map[string][]string `json:"access"`
 		}
-		var b strings.Builder
-		for _, r := range slices.Sorted(maps.Keys(out.Access)) {
-			fmt.Fprintf(&b, "%s: %s\n", r, strings.Join(out.Access[r], ", "))
-		}
-		return strings.TrimRight(b.String(), "\n"), nil
+		err := c.call(cmd.Context(), "GET", "/api/v1/access", nil, &out)
+		return out, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "ROLE\tGROUPS")
+			for _, r := range slices.Sorted(maps.Keys(out.Access)) {
+				fmt.Fprintf(tw, "%s\t%s\n", r, strings.Join(out.Access[r], ", "))
+			}
+			return tw.Flush()
+		}, err
 	})
 	var off bool
 	approval := simple(e, "require-approval ROLE", "Make members' connections to a role wait for an admin's approval", "  stile access require-approval stile_prod_rw_1a2b3c4d", 1,
@@ -178,19 +186,19 @@ func newApprovalsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "approvals", Short: "Connection requests waiting for an admin",
 		Example: "  stile approvals list\n  stile approvals approve 6f1c…"}
 	var status string
-	list := simple(e, "list", "List approval requests", "  stile approvals list --status pending", 0, func(c *client, cmd *cobra.Command, _ []string) (string, error) {
-		var out struct{ Approvals []store.Approval }
-		if err := c.call(cmd.Context(), "GET", "/api/v1/approvals?status="+status, nil, &out); err != nil {
-			return "", err
+	list := dataCmd(e, "list", "List approval requests", "  stile approvals list --status pending", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
+		var out struct {
+			Approvals []store.Approval `json:"approvals"`
 		}
-		var b strings.Builder
-		tw := table(&b)
-		fmt.Fprintln(tw, "ID\tUSER\tROLE\tDATABASE\tSTATUS\tBY")
-		for _, a := range out.Approvals {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.User, a.Role, a.Database, a.Status, a.DecidedBy)
-		}
-		tw.Flush()
-		return strings.TrimRight(b.String(), "\n"), nil
+		err := c.call(cmd.Context(), "GET", "/api/v1/approvals?status="+url.QueryEscape(status), nil, &out)
+		return out, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "ID\tUSER\tROLE\tDATABASE\tSTATUS\tBY")
+			for _, a := range out.Approvals {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.User, a.Role, a.Database, a.Status, a.DecidedBy)
+			}
+			return tw.Flush()
+		}, err
 	})
 	list.Flags().StringVar(&status, "status", "pending", "pending, approved, denied, used, expired, or empty for all")
 	decide := func(verb string) *cobra.Command {

@@ -112,23 +112,31 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 					return err
 				}
 			}
-			if out != "" {
+			// -o json and -o yaml are the output format (the habit of
+			// kubectl); any other -o names the results file.
+			format := ""
+			switch {
+			case asJSON, out == "json":
+				format = "json"
+			case out == "yaml":
+				format = "yaml"
+			case out != "":
 				if err := writeResults(out, res.Results); err != nil {
 					return err
 				}
 			}
-			if file == "" && !every && len(res.Results) == 1 {
-				r := res.Results[0]
-				switch {
-				case asJSON:
-					printJSON(e.stdout, r.Document)
-				case r.Document != nil:
+			// One shape for one plan and many: the API's {results: [...]}.
+			switch {
+			case format == "json":
+				printJSON(e.stdout, res)
+			case format == "yaml":
+				printYAML(e.stdout, res)
+			case file == "" && !every && len(res.Results) == 1:
+				if r := res.Results[0]; r.Document != nil {
 					text, _ := yaml.Marshal(r.Document)
 					e.stdout.Write(text)
 				}
-			} else if asJSON {
-				printJSON(e.stdout, res.Results)
-			} else {
+			default:
 				printPlanTable(e, res.Results)
 			}
 			return planExit(res.Results, detailed)
@@ -142,8 +150,8 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 	f.StringVar(&source, "source-role", "", "existing role an external role inherits")
 	f.BoolVar(&rotate, "rotate-password", false, "set a new password on apply")
 	f.StringVarP(&file, "file", "f", "", "plan file (YAML items: or roles CSV); - for stdin")
-	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file; -o json or -o yaml prints them in that format")
+	f.BoolVar(&asJSON, "json", false, "print the results as JSON ({results: [...]}, one plan or many)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 in sync, 2 changes pending, 1 error")
 	f.BoolVar(&every, "all", false, "plan every declared role (the fleet's drift check)")
 	f.StringArrayVar(&resources, "resource", nil, "with --all: only these resources (comma-separated or repeated)")

@@ -167,7 +167,7 @@ func importError(file string, err error) error {
 }
 
 func newListCmd(e *env) *cobra.Command {
-	var asJSON bool
+	var o output
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List resources with their setup progress",
@@ -184,21 +184,20 @@ func newListCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "GET", "/api/v1/resources", nil, &res); err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(e.stdout, res)
-			}
-			tw := table(e.stdout)
-			fmt.Fprintln(tw, "NAME\tHOST:PORT\tAGENT\tADMIN\tSETUP\tROLES")
-			for _, r := range res.Resources {
-				admin := "no"
-				if r.AdminSet {
-					admin = r.AdminUser
+			return o.print(e, res, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "NAME\tHOST:PORT\tAGENT\tADMIN\tSETUP\tROLES")
+				for _, r := range res.Resources {
+					admin := "no"
+					if r.AdminSet {
+						admin = r.AdminUser
+					}
+					fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d/3 %s\t%d\n", r.Name, r.Host, r.Port, r.Agent, admin, r.Progress, r.Stage, r.Roles)
 				}
-				fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%d/3 %s\t%d\n", r.Name, r.Host, r.Port, r.Agent, admin, r.Progress, r.Stage, r.Roles)
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	o.flags(cmd)
 	return cmd
 }

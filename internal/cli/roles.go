@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
@@ -17,6 +18,7 @@ func newRolesCmd(e *env) *cobra.Command {
   stile roles show stile_analytics_ro_6075a443
   stile roles reveal stile_analytics_ro_6075a443`,
 	}
+	var listOut, showOut output
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List resource roles",
@@ -33,18 +35,17 @@ func newRolesCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "GET", "/api/v1/roles", nil, &out); err != nil {
 				return err
 			}
-			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
-				return printJSON(e.stdout, out.Roles)
-			}
-			tw := table(e.stdout)
-			fmt.Fprintln(tw, "NAME\tRESOURCE\tHOST:PORT/DATABASE\tSSLMODE\tAGENT\tSTATUS")
-			for _, r := range out.Roles {
-				fmt.Fprintf(tw, "%s\t%s\t%s:%d/%s\t%s\t%s\t%s\n", r.Name, r.Resource, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.Status)
-			}
-			return tw.Flush()
+			return listOut.print(e, out, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "NAME\tRESOURCE\tHOST:PORT/DATABASE\tSSLMODE\tAGENT\tSTATUS")
+				for _, r := range out.Roles {
+					fmt.Fprintf(tw, "%s\t%s\t%s:%d/%s\t%s\t%s\t%s\n", r.Name, r.Resource, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.Status)
+				}
+				return tw.Flush()
+			})
 		},
 	}
-	list.Flags().Bool("json", false, "print JSON")
+	listOut.flags(list)
 	show := &cobra.Command{
 		Use:     "show NAME",
 		Short:   "Show a resource role's connection details (never its password)",
@@ -59,9 +60,14 @@ func newRolesCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(args[0]), nil, &r); err != nil {
 				return err
 			}
-			return printJSON(e.stdout, r)
+			return showOut.print(e, r, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "name: %s\nresource: %s\nrole: %s\ntype: %s\nhost: %s\nport: %d\ndatabase: %s\nsslmode: %s\nagent: %s\nhas_password: %t\nstatus: %s\n",
+					r.Name, r.Resource, r.Label, r.Type, r.Host, r.Port, r.Database, r.SSLMode, r.Agent, r.HasPassword, r.Status)
+				return err
+			})
 		},
 	}
+	showOut.flags(show)
 	reveal := &cobra.Command{
 		Use:   "reveal NAME",
 		Short: "Print a resource role's password, for systems that cannot connect through stile (audited)",

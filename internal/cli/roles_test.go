@@ -33,8 +33,14 @@ func TestResourceRoles(t *testing.T) {
 		t.Fatalf("roles list:\n%s", out)
 	}
 	show := h.ok("", "roles", "show", role)
-	if !strings.Contains(show, `"has_password": true`) {
+	if !strings.Contains(show, "has_password: true") || !strings.Contains(show, "name: "+role) {
 		t.Fatalf("roles show:\n%s", show)
+	}
+	if js := h.ok("", "roles", "show", role, "--json"); !strings.Contains(js, `"has_password": true`) {
+		t.Fatalf("roles show --json:\n%s", js)
+	}
+	if y := h.ok("", "roles", "show", role, "-o", "yaml"); !strings.Contains(y, "has_password: true") || strings.Contains(y, "{") {
+		t.Fatalf("roles show -o yaml:\n%s", y)
 	}
 	pw := strings.TrimSpace(h.ok("", "roles", "reveal", role))
 	if strings.Contains(show, pw) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ func newSessionsCmd(e *env) *cobra.Command {
 func newSessionsListCmd(e *env) *cobra.Command {
 	var resource, kind, status, since, until string
 	var limit int
-	var asJSON bool
+	var o output
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List sessions, newest first",
@@ -61,15 +62,14 @@ func newSessionsListCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions?"+q.Encode(), nil, &res); err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(e.stdout, res.Sessions)
-			}
-			tw := table(e.stdout)
-			fmt.Fprintln(tw, "SID\tKIND\tRESOURCE\tROLE\tSTATUS\tEXIT\tACTOR\tCREATED")
-			for _, s := range res.Sessions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.SID, s.Kind, s.Resource, s.Role, s.Status, s.ExitCode, s.Actor, s.CreatedAt.Format("2006-01-02 15:04:05"))
-			}
-			return tw.Flush()
+			return o.print(e, res, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "SID\tKIND\tRESOURCE\tROLE\tSTATUS\tEXIT\tACTOR\tCREATED")
+				for _, s := range res.Sessions {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.SID, s.Kind, s.Resource, s.Role, s.Status, s.ExitCode, s.Actor, s.CreatedAt.Format("2006-01-02 15:04:05"))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&resource, "resource", "", "only this resource")
@@ -78,12 +78,12 @@ func newSessionsListCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only sessions from then on: a time ago (90m, 24h, 7d, 2w) or a date (2026-11-30, RFC 3339)")
 	cmd.Flags().StringVar(&until, "until", "", "only sessions before then (same forms as --since)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	o.flags(cmd)
 	return cmd
 }
 
 func newSessionsShowCmd(e *env) *cobra.Command {
-	var asJSON bool
+	var o output
 	cmd := &cobra.Command{
 		Use:     "show SID",
 		Short:   "Show one session with its full input and output",
@@ -98,26 +98,30 @@ func newSessionsShowCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions/"+pathEscape(args[0]), nil, &s); err != nil {
 				return err
 			}
-			if asJSON {
-				return printJSON(e.stdout, s)
-			}
-			fmt.Fprintf(e.stdout, "sid: %s\nkind: %s\nresource: %s\nrole: %s\nactor: %s\nagent: %s\ncreated: %s\nfinished: %s\nstatus: %s\nexit_code: %d\n",
-				s.SID, s.Kind, s.Resource, s.Role, s.Actor, s.Agent, s.CreatedAt.Format("2006-01-02T15:04:05Z"), s.FinishedAt.Format("2006-01-02T15:04:05Z"), s.Status, s.ExitCode)
-			if s.Message != "" {
-				fmt.Fprintf(e.stdout, "message: %s\n", s.Message)
-			}
-			if s.PlanSID != "" {
-				fmt.Fprintf(e.stdout, "plan_sid: %s\n", s.PlanSID)
-			}
-			if s.AppliedBy != "" {
-				fmt.Fprintf(e.stdout, "applied_by: %s\n", s.AppliedBy)
-			}
-			fmt.Fprintf(e.stdout, "input: %s\noutput: |\n%s", s.Input, indent(s.Output))
-			return nil
+			return o.print(e, s, func(w io.Writer) error {
+				return printSession(w, s)
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	o.flags(cmd)
 	return cmd
+}
+
+// printSession writes one session for people.
+func printSession(w io.Writer, s store.Session) error {
+	fmt.Fprintf(w, "sid: %s\nkind: %s\nresource: %s\nrole: %s\nactor: %s\nagent: %s\ncreated: %s\nfinished: %s\nstatus: %s\nexit_code: %d\n",
+		s.SID, s.Kind, s.Resource, s.Role, s.Actor, s.Agent, s.CreatedAt.Format("2006-01-02T15:04:05Z"), s.FinishedAt.Format("2006-01-02T15:04:05Z"), s.Status, s.ExitCode)
+	if s.Message != "" {
+		fmt.Fprintf(w, "message: %s\n", s.Message)
+	}
+	if s.PlanSID != "" {
+		fmt.Fprintf(w, "plan_sid: %s\n", s.PlanSID)
+	}
+	if s.AppliedBy != "" {
+		fmt.Fprintf(w, "applied_by: %s\n", s.AppliedBy)
+	}
+	_, err := fmt.Fprintf(w, "input: %s\noutput: |\n%s", s.Input, indent(s.Output))
+	return err
 }
 
 // parseWhen reads a point in time as the CLI takes it: a time ago (a Go

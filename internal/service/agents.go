@@ -9,6 +9,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/version"
 )
 
 // AgentView is an agent as listed to clients.
@@ -36,7 +37,7 @@ func (s *Service) Agents() []AgentView {
 	}
 	var out []AgentView
 	for _, name := range sortedNames(s.agents) {
-		out = append(out, AgentView{Name: name, Online: s.agents[name].Online(), Builtin: true, Version: agent.Version, Resources: nonNil(serves[name])})
+		out = append(out, AgentView{Name: name, Online: s.agents[name].Online(), Builtin: true, Version: agent.Version + " stile/" + version.Short(), Resources: nonNil(serves[name])})
 	}
 	list, err := s.store.Agents(ctx)
 	if err != nil {
