@@ -31,10 +31,12 @@ func TestMembers(t *testing.T) {
 		roles[label] = field(doc, "role_name")
 	}
 	h.ok("", "users", "create", "ann")
-	out := h.ok("", "tokens", "create", "ann")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	token := lines[len(lines)-1]
-	if list := h.ok("", "tokens", "list", "ann"); !strings.Contains(list, strings.Fields(lines[0])[1]) || strings.Contains(list, token) {
+	code, out, words := h.stile("", "tokens", "create", "ann")
+	token := strings.TrimSpace(out)
+	if code != 0 || strings.Count(token, "\n") != 0 || !strings.HasPrefix(words, "token ") {
+		t.Fatalf("tokens create: exit %d, stdout %q (want the token alone), stderr %q", code, out, words)
+	}
+	if list := h.ok("", "tokens", "list", "ann"); !strings.Contains(list, strings.Fields(words)[1]) || strings.Contains(list, token) {
 		t.Fatalf("ann's tokens:\n%s", list)
 	}
 	h.fails(1, "does not exist", "", "tokens", "list", "nobody")
@@ -158,13 +160,13 @@ func TestMembers(t *testing.T) {
 
 	// Revoking one of her tokens closes the connections opened with it,
 	// and only those.
-	second := strings.Split(strings.TrimSpace(h.ok("", "tokens", "create", "ann")), "\n")
-	other, err := connect(roles["ro"], second[len(second)-1])
+	_, secondToken, secondWords := h.stile("", "tokens", "create", "ann")
+	other, err := connect(roles["ro"], strings.TrimSpace(secondToken))
 	if err != nil {
 		t.Fatalf("ann connecting with her second token: %v", err)
 	}
 	defer other.Close(context.Background())
-	h.ok("", "tokens", "revoke", strings.Fields(second[0])[1])
+	h.ok("", "tokens", "revoke", strings.Fields(secondWords)[1])
 	waitClosed(t, other, "a connection whose token was revoked", 5*time.Second)
 	if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
 		t.Fatalf("the connection opened with her other token closed too: %v", err)

@@ -3,9 +3,11 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
@@ -38,11 +40,10 @@ never appears in the process list or shell history.`,
 			if !fromStdin {
 				return errs.Invalidf("the password is only read from stdin: pass --password-stdin")
 			}
-			line, err := bufio.NewReader(e.stdin).ReadString('\n')
-			if err != nil && line == "" {
-				return errs.Invalidf("read password from stdin: nothing was given")
+			password, err := readPassword(e, "Password for "+user+": ")
+			if err != nil {
+				return err
 			}
-			password := strings.TrimRight(line, "\r\n")
 			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
@@ -56,7 +57,7 @@ never appears in the process list or shell history.`,
 		},
 	}
 	cmd.Flags().StringVar(&user, "user", "", "admin user name")
-	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin")
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from stdin (at a terminal: a prompt, without echo)")
 	cmd.Flags().StringVar(&agentName, "agent", "local", "agent that reaches the resource")
 	cmd.MarkFlagRequired("user")
 	return cmd
@@ -102,4 +103,24 @@ why (authentication failed, unreachable, not privileged enough). Exits 1 if any 
 	}
 	cmd.Flags().StringVar(&agentName, "agent", "local", "agent that reaches the resources")
 	return cmd
+}
+
+// readPassword reads one line from stdin. At a terminal it prompts on
+// stderr and reads without echo, rather than wait silently showing what is
+// typed.
+func readPassword(e *env, prompt string) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, prompt)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil || len(pw) == 0 {
+			return "", errs.Invalidf("read password: nothing was given")
+		}
+		return string(pw), nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errs.Invalidf("read password from stdin: nothing was given")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

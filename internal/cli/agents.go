@@ -41,8 +41,10 @@ func newAgentsCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "POST", "/api/v1/agents", map[string]string{"name": args[0]}, &out); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "agent %s created; its token (shown once):\n%s\nrun it next to the databases with:\n  STILE_AGENT_TOKEN=… stile agent --url %s\n", out.Name, out.Token, c.base)
-			return nil
+			// The token alone on stdout; the words for people on stderr.
+			fmt.Fprintf(e.stderr, "agent %s created; its token is shown once. Run it next to the databases with:\n  STILE_AGENT_TOKEN=… stile agent --url %s\n", out.Name, c.base)
+			_, err = fmt.Fprintln(e.stdout, out.Token)
+			return err
 		},
 	}
 	list := dataCmd(e, "list", "List agents: online or not, version, last heartbeat, resources served", "  stile agents list", 0,

@@ -95,6 +95,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetUsageTemplate(root.UsageTemplate() + exitCodes)
 	strict(root)
+	completions(root, e)
 	return root
 }
 

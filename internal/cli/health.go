@@ -35,6 +35,10 @@ the admin can act for its owner. Standbys are refused.`,
 			}
 			if asJSON {
 				printJSON(e.stdout, res)
+			} else if res.Health.ServerVersion == "" {
+				// It never got in: nothing else was checked, so nothing
+				// else is said.
+				fmt.Fprintf(e.stdout, "status: %s\nerror: %s\nsid: %s\n", res.Health.Status, res.Health.Error, res.SID)
 			} else {
 				out, _ := yaml.Marshal(res.Health)
 				fmt.Fprintf(e.stdout, "%ssid: %s\n", out, res.SID)

@@ -56,30 +56,38 @@ func newUsersCmd(e *env) *cobra.Command {
 			return tw.Flush()
 		}, err
 	})
-	var enable bool
 	disable := simple(e, "disable NAME", "Disable a user: tokens stop working, open connections close", "  stile users disable ann", 1,
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
-			q := ""
-			if enable {
-				q = "?enable=true"
-			}
-			return "user " + a[0] + " updated", c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/disable"+q, nil, nil)
+			return "user " + a[0] + " disabled", c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/disable", nil, nil)
 		})
-	disable.Flags().BoolVar(&enable, "enable", false, "enable the user again")
-	cmd.AddCommand(create, list, disable)
+	enable := simple(e, "enable NAME", "Enable a disabled user again", "  stile users enable ann", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "user " + a[0] + " enabled", c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/disable?enable=true", nil, nil)
+		})
+	cmd.AddCommand(create, list, disable, enable)
 	return cmd
 }
 
 func newTokensCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "tokens", Short: "Personal access tokens", Example: "  stile tokens create ann\n  stile tokens revoke 3f2a…"}
-	create := simple(e, "create USER", "Make a token for a user; it is shown once, only its hash is kept", "  stile tokens create ann", 1,
-		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+	create := &cobra.Command{
+		Use: "create USER", Short: "Make a token for a user; it is shown once, only its hash is kept", Example: "  stile tokens create ann", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
 			var out struct{ ID, Token string }
 			if err := c.call(cmd.Context(), "POST", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out); err != nil {
-				return "", err
+				return err
 			}
-			return "token " + out.ID + " for " + a[0] + " (shown once):\n" + out.Token, nil
-		})
+			// The token alone on stdout, for TOKEN=$(stile tokens create …);
+			// the words for people on stderr.
+			fmt.Fprintf(e.stderr, "token %s for %s (shown once; only its hash is kept)\n", out.ID, a[0])
+			_, err = fmt.Fprintln(e.stdout, out.Token)
+			return err
+		},
+	}
 	revoke := simple(e, "revoke ID", "Revoke a token", "  stile tokens revoke 3f2a5c1d9e0b", 1,
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "token " + a[0] + " revoked", c.call(cmd.Context(), "DELETE", "/api/v1/tokens/"+pathEscape(a[0]), nil, nil)

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scenarios in testdata/script/*.txtar: each is a
 // command line, its exit code and what it prints. They need no server: a
-// dead URL ($DEAD_URL) stands for none.
+// dead URL ($DEAD_URL) stands for none; $BUSY_ADDR is an address taken.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
@@ -38,6 +38,12 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("DEAD_URL", "http://"+ln.Addr().String())
 			ln.Close()
+			busy, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { busy.Close() })
+			env.Setenv("BUSY_ADDR", busy.Addr().String())
 			env.Setenv("TODAY", time.Now().UTC().Format("2006-01-02"))
 			return nil
 		},

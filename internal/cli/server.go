@@ -150,6 +150,13 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
 	target.SetIdleTimeout(c.adminIdle)
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
+	// Bind first: a server that cannot listen (the port taken) leaves no
+	// data dir, key or token behind.
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -202,10 +209,6 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	go svc.Sweep(ctx, time.Minute)
 	// Access taken away on another replica closes connections here too.
 	go svc.EnforceAccessEvery(ctx, service.EnforceInterval)
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	if c.pgListen != "" {
 		addr, err := servePG(ctx, c.pgListen, c.tlsCert, c.tlsKey, svc, log.With("component", "pg"))
 		if err != nil {

@@ -22,10 +22,9 @@ func TestSecretsNeverOnTheCommandLine(t *testing.T) {
 	h.fails(1, "read --token-file", "", "--token-file", filepath.Join(dir, "missing"), "resources", "list")
 	h.ok("", "--token-file", filepath.Join(dir, "admin.token"), "resources", "list")
 
-	out := h.ok("", "agents", "create", "edge")
-	agentToken := strings.Split(out, "\n")[1]
-	if !strings.HasPrefix(agentToken, "stla_") {
-		t.Fatalf("agent token line %q", agentToken)
+	agentToken := strings.TrimSpace(h.ok("", "agents", "create", "edge"))
+	if !strings.HasPrefix(agentToken, "stla_") || strings.ContainsAny(agentToken, " \n") {
+		t.Fatalf("agents create printed %q, want the token alone", agentToken)
 	}
 	file := filepath.Join(dir, "agent.token")
 	if err := os.WriteFile(file, []byte(agentToken+"\n"), 0o600); err != nil {

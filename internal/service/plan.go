@@ -256,7 +256,7 @@ func (s *Service) PlanStatus(ctx context.Context, sid string) (store.Session, *p
 		return sess, nil, err
 	}
 	if sess.Kind != store.KindPlan {
-		return sess, nil, errs.Invalidf("session %s is a %s session, not a plan", sid, sess.Kind)
+		return sess, nil, errs.Invalidf("session %s is not a plan but %s %s session", sid, store.Article(sess.Kind), sess.Kind)
 	}
 	if sess.Document == "" {
 		return sess, nil, nil

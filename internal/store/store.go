@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/stile-dev/stile/internal/spec"
@@ -358,4 +359,13 @@ type Dumper interface {
 // notification on channel until ctx ends; the channel is closed then.
 type Notifier interface {
 	Listen(ctx context.Context, channel string) (<-chan string, error)
+}
+
+// Article is "an" before a session kind that starts with a vowel ("an
+// apply session"), "a" otherwise.
+func Article(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an"
+	}
+	return "a"
 }

@@ -24,7 +24,7 @@ func (s *DB) ClaimPlan(ctx context.Context, planSID string, sess store.Session) 
 		}
 		switch {
 		case kind != store.KindPlan:
-			return errs.New(errs.Conflict, "session %s is a %s session, not a plan", planSID, kind)
+			return errs.New(errs.Conflict, "session %s is not a plan but %s %s session", planSID, store.Article(kind), kind)
 		case status != "out-of-sync" && status != "in-sync":
 			return errs.New(errs.Conflict, "plan %s did not succeed (status %s)", planSID, status)
 		case resource != sess.Resource:
