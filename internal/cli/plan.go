@@ -207,8 +207,30 @@ func newPlanStatusCmd(e *env) *cobra.Command {
 		Use:     "status SID",
 		Short:   "Print a plan's document again",
 		Example: "  stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		// A resource may be named status: `plan status --role ro …` plans
+		// it. So this command reads its own flags, once it knows it is
+		// the one meant (its argument is a sid).
+		DisableFlagParsing: true,
+		Args:               cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, raw []string) error {
+			if len(raw) == 1 && (raw[0] == "--help" || raw[0] == "-h") {
+				return cmd.Help()
+			}
+			if len(raw) == 0 || !uuidLike.MatchString(raw[0]) {
+				plan := cmd.Parent()
+				plan.SetContext(cmd.Context())
+				if err := plan.ParseFlags(raw); err != nil {
+					return usageError{msg: err.Error(), try: "stile resources plan status SID, or stile resources plan status --role LABEL … to plan a resource named status"}
+				}
+				return plan.RunE(plan, append([]string{"status"}, plan.Flags().Args()...))
+			}
+			if err := cmd.Flags().Parse(raw); err != nil {
+				return usageError{msg: err.Error(), try: "stile resources plan status SID [--json]"}
+			}
+			args := cmd.Flags().Args()
+			if len(args) != 1 {
+				return usageError{msg: fmt.Sprintf("unexpected argument %q for %q", args[1], cmd.CommandPath()), try: "stile resources plan status SID"}
+			}
 			c, err := newClient(cmd, e)
 			if err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,7 +54,8 @@ func TestScripts(t *testing.T) {
 // TestServerScripts runs the scenarios in testdata/server/*.txtar against
 // a server of their own and a real cluster: $RES is a resource managed by
 // the cluster's superuser, $DB a database with table public.t, $ROLE_RO the
-// name role ro of $RES gets. Besides exec, scripts have:
+// name role ro of $RES gets; $PG_HOST, $PG_PORT, $PG_USER and the file
+// admin.password reach the cluster. Besides exec, scripts have:
 //
 //	stile-exit N ARGS...  run stile ARGS and require exit code N
 //	sql DB STATEMENT      run one statement on the cluster as its superuser
@@ -73,7 +75,12 @@ func TestServerScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			for k, v := range map[string]string{"STILE_URL": h.vars["STILE_URL"], "STILE_DATA": h.vars["STILE_DATA"], "RES": res, "DB": p + "_app", "ROLE_RO": name} {
+			tg := c.Target()
+			if err := os.WriteFile(filepath.Join(env.WorkDir, "admin.password"), []byte(tg.Password+"\n"), 0o600); err != nil {
+				return err
+			}
+			for k, v := range map[string]string{"STILE_URL": h.vars["STILE_URL"], "STILE_DATA": h.vars["STILE_DATA"], "RES": res, "DB": p + "_app", "ROLE_RO": name,
+				"PG_HOST": tg.Host, "PG_PORT": strconv.Itoa(tg.Port), "PG_USER": tg.User} {
 				env.Setenv(k, v)
 			}
 			return nil
