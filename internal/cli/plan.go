@@ -3,8 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -62,7 +66,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
   stile resources plan --all --detailed-exitcode -o drift.yaml
   stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (rerr error) {
 			var items []spec.Role
 			switch {
 			case every && (file != "" || len(args) > 0):
@@ -80,6 +84,9 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				if items, err = spec.ParsePlanFile(data); err != nil {
 					return err
 				}
+				// Problems name items by position; say the file's line.
+				lines := itemLines(data)
+				defer func() { rerr = atLines(rerr, displayName(file), lines) }()
 			case len(args) == 1:
 				if role == "" {
 					return errs.Invalidf("--role is required with NAME")
@@ -310,4 +317,64 @@ func streamPlans(ctx context.Context, e *env, c *client, path string, body any, 
 		out[i] = o
 	}
 	return out, nil
+}
+
+// itemLines returns the line each item of a plan file starts on: a roles
+// CSV's data rows, or the entries of a YAML file's items: list.
+func itemLines(data []byte) []int {
+	if spec.Sniff(data) == spec.KindRolesCSV {
+		var lines []int
+		header := true
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.TrimSpace(l) == "" {
+				continue
+			}
+			if header {
+				header = false
+				continue
+			}
+			lines = append(lines, i+1)
+		}
+		return lines
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	m := doc.Content[0]
+	for i := 0; m.Kind == yaml.MappingNode && i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "items" {
+			var lines []int
+			for _, n := range m.Content[i+1].Content {
+				lines = append(lines, n.Line)
+			}
+			return lines
+		}
+	}
+	return nil
+}
+
+var itemRef = regexp.MustCompile(`\bitem (\d+)\b`)
+
+// atLines rewrites the "item N" of err's message (the service's and the
+// validator's words) as "FILE line L", keeping err's code.
+func atLines(err error, file string, lines []int) error {
+	if err == nil || len(lines) == 0 {
+		return err
+	}
+	msg := itemRef.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(m[len("item "):])
+		if n < 1 || n > len(lines) {
+			return m
+		}
+		return fmt.Sprintf("%s line %d", file, lines[n-1])
+	})
+	if msg == err.Error() {
+		return err
+	}
+	code := errs.CodeOf(err)
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		code = ae.Code
+	}
+	return &errs.Error{Code: code, Message: msg}
 }
