@@ -82,7 +82,11 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 			}
 			if file == "" {
 				out, err := applyOne(args[0], sid)
-				if out.SID != "" {
+				switch {
+				case out.SID == "":
+				case asJSON:
+					printJSON(e.stdout, out)
+				default:
 					fmt.Fprintf(e.stdout, "sid: %s\nplan_sid: %s\nstatus: %s\nmessage: %s\noutput: |\n%s", out.SID, out.PlanSID, out.Status, out.Message, indent(out.Output))
 				}
 				return err
@@ -92,7 +96,7 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 	}
 	cmd.Flags().StringVar(&sid, "sid", "", "session id of the plan to apply")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "results file written by plan -o")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "with -f: print one JSON object per entry as it lands")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (with -f: one object per entry as it lands)")
 	return cmd
 }
 

@@ -161,3 +161,13 @@ func TestBatchRoutesRefuseBadRequestsWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthzSaysTheVersion: /healthz answers without a token, with the
+// server's version.
+func TestHealthzSaysTheVersion(t *testing.T) {
+	srv := newTestServer(t)
+	code, body := do(t, "GET", srv.URL+"/healthz", "", "")
+	if code != http.StatusOK || !strings.HasPrefix(body, "ok stile dev (commit ") {
+		t.Fatalf("/healthz: %d %q", code, body)
+	}
+}

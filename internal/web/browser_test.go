@@ -249,6 +249,9 @@ func TestWebFunnel(t *testing.T) {
 	// Step 3: roles CSV with a duplicate is flagged per row; then provision.
 	dup := fmt.Sprintf("resource_name,type,role,scopes,permissions,source_role\n%[1]s,managed,ro,%[2]s_app;%[2]s_legacy.public,SELECT,\n%[1]s,managed,RO,%[2]s_app,SELECT,\n", res, p)
 	run(t, ctx, "provision", chromedp.Navigate(base+"/provision"), chromedp.WaitVisible("#roles-csv", chromedp.ByID))
+	if v := text(t, ctx, "#version"); !strings.HasPrefix(v, "stile dev+") {
+		t.Errorf("the footer's version: %q", v)
+	}
 	run(t, ctx, "preview roles with a duplicate", chromedp.SetValue("#roles-csv", dup, chromedp.ByID), clickHX("#preview-roles"), chromedp.WaitVisible(".row-error", chromedp.ByQuery))
 	if n := count(t, ctx, "#provision-all"); n != 0 {
 		t.Fatal("a roles file with an error row can be provisioned")
