@@ -58,6 +58,8 @@ type Config struct {
 	// Client is used for the webhook; nil means a default with a timeout.
 	Client *http.Client
 	Log    *slog.Logger
+	// OnGiveUp, when set, is told each event the webhook never took.
+	OnGiveUp func()
 }
 
 // Exporter sends events to the configured sinks in the background.
@@ -185,4 +187,7 @@ func (e *Exporter) post(body []byte, sid string) {
 		backoff *= 2
 	}
 	e.cfg.Log.Error("audit webhook gave up on an event (the session is in the store)", "sid", sid)
+	if e.cfg.OnGiveUp != nil {
+		e.cfg.OnGiveUp()
+	}
 }

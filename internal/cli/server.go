@@ -19,6 +19,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/metrics"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -27,7 +28,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
 	var applyTimeout, adminIdle time.Duration
 	var applyParallel int
 	cmd := &cobra.Command{
@@ -67,7 +68,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, pgListen: pgListen, advertise: advertise,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
@@ -85,6 +86,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
 	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "also serve /metrics here without a token, for Prometheus (keep it on loopback or a scrape network; /metrics on --listen needs the admin token)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
 	cmd.Flags().IntVar(&applyParallel, "apply-parallel", service.DefaultApplyParallel, "how many clusters a batch apply works on at once")
@@ -99,6 +101,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 // STILE_* environment, then the flags given.
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
+	metricsListen                                                                      string
 	auditFile, webhook, webhookSecret                                                  string
 	applyTimeout, adminIdle                                                            time.Duration
 	applyParallel                                                                      int
@@ -106,8 +109,8 @@ type serverConfig struct {
 
 // Validate checks c as a whole; an error is errs.Invalid naming the flag.
 func (c serverConfig) Validate() error {
-	for flag, addr := range map[string]string{"--listen": c.listen, "--pg-listen": c.pgListen} {
-		if addr == "" && flag == "--pg-listen" {
+	for flag, addr := range map[string]string{"--listen": c.listen, "--pg-listen": c.pgListen, "--metrics-listen": c.metricsListen} {
+		if addr == "" && flag != "--listen" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -183,7 +186,8 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	defer st.Close()
 	shared := strings.HasPrefix(c.store, "postgres")
-	exporter, err := audit.New(audit.Config{File: c.auditFile, Webhook: c.webhook, WebhookSecret: c.webhookSecret, Log: log.With("component", "audit")})
+	m := metrics.New()
+	exporter, err := audit.New(audit.Config{File: c.auditFile, Webhook: c.webhook, WebhookSecret: c.webhookSecret, Log: log.With("component", "audit"), OnGiveUp: m.WebhookError})
 	if err != nil {
 		return err
 	}
@@ -198,7 +202,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ApplyParallel: c.applyParallel, Audit: exporter,
+		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
 	})
 	if err != nil {
 		return err
@@ -209,6 +213,18 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	go svc.Sweep(ctx, time.Minute)
 	// Access taken away on another replica closes connections here too.
 	go svc.EnforceAccessEvery(ctx, service.EnforceInterval)
+	if c.metricsListen != "" {
+		mln, err := net.Listen("tcp", c.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		fmt.Fprintf(e.stderr, "stile: metrics on http://%s/metrics\n", mln.Addr())
+	}
 	if c.pgListen != "" {
 		addr, err := servePG(ctx, c.pgListen, c.tlsCert, c.tlsKey, svc, log.With("component", "pg"))
 		if err != nil {

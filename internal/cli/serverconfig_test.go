@@ -20,6 +20,7 @@ func TestServerConfigValidate(t *testing.T) {
 	}{
 		{func(c *serverConfig) { c.listen = "8009" }, "--listen"},
 		{func(c *serverConfig) { c.pgListen = "nowhere" }, "--pg-listen"},
+		{func(c *serverConfig) { c.metricsListen = "9109" }, "--metrics-listen"},
 		{func(c *serverConfig) { c.prefix = "Bad-Prefix" }, "--role-prefix"},
 		{func(c *serverConfig) { c.lockDB = "" }, "--lock-database"},
 		{func(c *serverConfig) { c.tlsCert = "cert.pem" }, "--tls-cert and --tls-key"},

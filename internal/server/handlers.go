@@ -19,6 +19,13 @@ import (
 //go:embed openapi.yaml
 var openAPIDoc []byte
 
+// serveMetrics answers a Prometheus scrape (the admin token; or scrape
+// --metrics-listen, which needs none).
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.svc.Metrics().Handler().ServeHTTP(w, r)
+	return nil
+}
+
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/yaml")
 	_, err := w.Write(openAPIDoc)

@@ -49,6 +49,7 @@ func (s *Server) Routes() []Route {
 	routes := []Route{
 		public("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok " + version.String() + "\n")) })),
 		api("GET /api/v1/openapi.yaml", Admin, s.openAPI),
+		api("GET /metrics", Admin, s.serveMetrics),
 
 		api("GET /api/v1/agents", Admin, s.listAgents),
 		api("POST /api/v1/agents", Admin, s.createAgent),

@@ -115,6 +115,9 @@ type errorAnswer struct {
 // status and what the client may see (internal detail is logged with an id).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	a := httperr.Of(s.log, r, err)
+	if a.Code == errs.Internal && s.svc != nil {
+		s.svc.Metrics().InternalError()
+	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = a.Code, a.Message
 	if d, ok := errors.AsType[detailError](err); ok {

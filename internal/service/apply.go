@@ -272,6 +272,7 @@ func (s *Service) finishApply(ctx context.Context, a *applyItem, rep apply.Repor
 			action = s.decidePassword(ctx, a.res, a.planSess.Role, a.password)
 		}
 	}
+	s.metrics.Apply(string(rep.Outcome), rep.Seconds)
 	sess := a.sess
 	sess.Status, sess.Message, sess.Output, sess.FinishedAt = string(rep.Outcome), rep.Message, rep.Output, s.now()
 	if rep.Outcome != apply.Applied && rep.Outcome != apply.Skipped {
@@ -282,7 +283,7 @@ func (s *Service) finishApply(ctx context.Context, a *applyItem, rep apply.Repor
 	if err := s.store.FinishApply(ctx, sess, applied, action); err != nil {
 		return out, err
 	}
-	s.audit.Emit(sess)
+	s.emit(sess)
 	if a.role.Retire && (rep.Outcome == apply.Applied || rep.Outcome == apply.Skipped) {
 		// The role is gone: so is its resource role.
 		if err := s.store.DeleteRole(ctx, a.res.Name, a.role.Label); err != nil {

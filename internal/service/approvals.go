@@ -63,7 +63,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return err
 	}
-	s.audit.Emit(sess)
+	s.emit(sess)
 	return nil
 }
 

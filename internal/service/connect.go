@@ -95,7 +95,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		err = target.Classify(err, name+"@"+rr.Host)
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
 		if s.store.CreateSessions(ctx, c.sess) == nil {
-			s.audit.Emit(c.sess)
+			s.emit(c.sess)
 		}
 		return nil, err
 	}
@@ -148,6 +148,7 @@ func (s *Service) OpenUpstream(ctx context.Context, user, password, database str
 // the statements the client sent.
 func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	closed := s.conns.remove(c)
+	s.metrics.Connection(c.sess.Role, st.BytesIn, st.BytesOut)
 	if err := s.store.DeleteCancelRoutes(context.WithoutCancel(ctx), c.cancelKeys...); err != nil {
 		s.log.Warn("forget cancel routes", "err", err)
 	}
@@ -165,7 +166,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 		s.log.Error("record connection", "err", err)
 		return
 	}
-	s.audit.Emit(c.sess)
+	s.emit(c.sess)
 }
 
 // connectRemote opens the connection through the resource's remote agent,
@@ -181,7 +182,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	if err != nil {
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
 		if s.store.CreateSessions(ctx, c.sess) == nil {
-			s.audit.Emit(c.sess)
+			s.emit(c.sess)
 		}
 		return nil, err
 	}

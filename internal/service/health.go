@@ -50,6 +50,6 @@ func (s *Service) Health(ctx context.Context, actor, name string) (HealthResult,
 	if ferr := s.store.FinishSession(context.WithoutCancel(ctx), sess); ferr != nil {
 		return res, ferr
 	}
-	s.audit.Emit(sess)
+	s.emit(sess)
 	return res, err
 }

@@ -32,7 +32,7 @@ func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[s
 	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return fmt.Errorf("done, but recording it in the audit trail failed: %w", err)
 	}
-	s.audit.Emit(sess)
+	s.emit(sess)
 	return nil
 }
 

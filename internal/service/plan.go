@@ -8,6 +8,7 @@ import (
 	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -205,7 +206,9 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			err = aerr
 		} else {
 			jctx, cancel := context.WithTimeout(ctx, s.planTimeout)
+			start := time.Now()
 			results, err = ag.Plan(jctx, t, inputs)
+			s.metrics.Plan(time.Since(start))
 			cancel()
 		}
 	}
@@ -244,7 +247,7 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 		return err
 	}
 	for _, d := range done {
-		s.audit.Emit(d.Session)
+		s.emit(d.Session)
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func (s *Service) RevealPassword(ctx context.Context, actor, name string) (strin
 	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return "", err
 	}
-	s.audit.Emit(sess)
+	s.emit(sess)
 	s.log.Info("resource role password revealed", "role", name, "actor", actor)
 	return pw, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/metrics"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -51,8 +52,11 @@ type Config struct {
 	// zero means DefaultApplyParallel.
 	ApplyParallel int
 	// Audit exports finished sessions; nil exports nothing.
-	Audit  *audit.Exporter
-	Logger *slog.Logger
+	Audit *audit.Exporter
+	// Metrics counts what the service does and reads its state at each
+	// scrape; nil makes the service its own.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -71,6 +75,7 @@ type Service struct {
 	applyParallel             int
 	hub                       *agent.Hub
 	audit                     *audit.Exporter
+	metrics                   *metrics.Metrics
 	conns                     openConns
 	log                       *slog.Logger
 	now                       func() time.Time
@@ -104,6 +109,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		applyParallel: cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel),
 		hub:           cfg.Hub,
 		audit:         cfg.Audit,
+		metrics:       cmp.Or(cfg.Metrics, metrics.New()),
 		log:           cfg.Logger,
 		now:           func() time.Time { return time.Now().UTC() },
 	}
@@ -113,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	for _, a := range cfg.Agents {
 		s.agents[a.Name()] = a
 	}
+	s.metrics.Watch(s.metricsState)
 	return s, nil
 }
 
