@@ -29,7 +29,7 @@ import (
 
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
-	var applyTimeout, adminIdle time.Duration
+	var applyTimeout, adminIdle, driftEvery time.Duration
 	var applyParallel int
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -68,7 +68,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
@@ -86,6 +86,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
 	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
+	cmd.Flags().DurationVar(&driftEvery, "drift-every", 0, "re-plan every declared role this often (e.g. 1h), each resource at its own moment; a role found changed is a drift session and an audit event; nothing is applied (0: off)")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "also serve /metrics here without a token, for Prometheus (keep it on loopback or a scrape network; /metrics on --listen needs the admin token)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
@@ -103,7 +104,7 @@ type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	metricsListen                                                                      string
 	auditFile, webhook, webhookSecret                                                  string
-	applyTimeout, adminIdle                                                            time.Duration
+	applyTimeout, adminIdle, driftEvery                                                time.Duration
 	applyParallel                                                                      int
 }
 
@@ -128,6 +129,9 @@ func (c serverConfig) Validate() error {
 	}
 	if c.applyTimeout <= 0 {
 		return errs.Invalidf("--apply-timeout must be positive, not %s", c.applyTimeout)
+	}
+	if c.driftEvery < 0 {
+		return errs.Invalidf("--drift-every must not be negative, not %s", c.driftEvery)
 	}
 	if c.adminIdle < 0 {
 		return errs.Invalidf("--admin-idle must not be negative, not %s", c.adminIdle)
@@ -211,6 +215,9 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		log.Error("recovery after restart", "err", err)
 	}
 	go svc.Sweep(ctx, time.Minute)
+	if c.driftEvery > 0 {
+		go svc.DriftEvery(ctx, c.driftEvery)
+	}
 	// Access taken away on another replica closes connections here too.
 	go svc.EnforceAccessEvery(ctx, service.EnforceInterval)
 	if c.metricsListen != "" {

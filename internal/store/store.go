@@ -49,6 +49,7 @@ const (
 	KindHealth = "health"
 	KindPlan   = "plan"
 	KindApply  = "apply"
+	KindDrift  = "drift"
 )
 
 // Session is one audited operation with its full input and output.
@@ -223,6 +224,10 @@ type Store interface {
 	FinishPlans(ctx context.Context, done ...PlanFinish) error
 	Session(ctx context.Context, sid string) (Session, error)
 	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	// TryLease takes the lease name for holder until until when it is
+	// free, expired or holder's already, and reports whether holder has it:
+	// with replicas, the one that does a periodic job.
+	TryLease(ctx context.Context, name, holder string, until time.Time) (bool, error)
 	// FailRunning marks as failed, with msg, the running sessions of
 	// replica and those created before before (after a restart), and
 	// returns how many it changed.

@@ -21,7 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(*testing.T, store.Store)
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
-		{"PlanBatch", testPlanBatch}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
+		{"PlanBatch", testPlanBatch}, {"Leases", testLeases}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
 		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals},
 	}
 	for _, tt := range tests {
@@ -197,6 +197,27 @@ func testPlanBatch(t *testing.T, s store.Store) {
 		if got, err := s.Session(ctx, sid); err != nil || got.Status != "out-of-sync" {
 			t.Errorf("session %s: %q %v", sid, got.Status, err)
 		}
+	}
+}
+
+// testLeases: a lease is the first taker's until it expires; its holder
+// renews it; then another takes it.
+func testLeases(t *testing.T, s store.Store) {
+	now := time.Now()
+	if ok, err := s.TryLease(ctx, "drift:a", "r1", now.Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("a free lease: %v %v", ok, err)
+	}
+	if ok, _ := s.TryLease(ctx, "drift:a", "r2", now.Add(time.Hour)); ok {
+		t.Fatal("a held lease was taken by another")
+	}
+	if ok, _ := s.TryLease(ctx, "drift:a", "r1", now.Add(-time.Second)); !ok {
+		t.Fatal("its holder could not renew it")
+	}
+	if ok, _ := s.TryLease(ctx, "drift:a", "r2", now.Add(time.Hour)); !ok {
+		t.Fatal("an expired lease could not be taken")
+	}
+	if ok, _ := s.TryLease(ctx, "drift:b", "r1", now.Add(time.Hour)); !ok {
+		t.Fatal("another lease is another name")
 	}
 }
 
