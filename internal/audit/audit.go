@@ -41,13 +41,54 @@ type Event struct {
 	PlanSID    string    `json:"plan_sid,omitempty"`
 	Input      string    `json:"input,omitempty"`
 	Output     string    `json:"output,omitempty"`
+	// Severity (info, warning, critical) and Category say how much the
+	// event matters and what about: alert on warning and above.
+	Severity string `json:"severity"`
+	Category string `json:"category"`
 }
 
 // FromSession builds the event of a session.
 func FromSession(s store.Session) Event {
+	severity, category := Classify(s)
 	return Event{Version: 1, SID: s.SID, Kind: s.Kind, Resource: s.Resource, Role: s.Role, Actor: s.Actor, Agent: s.Agent,
 		Replica: s.Replica, Status: s.Status, ExitCode: s.ExitCode, Message: s.Message, CreatedAt: s.CreatedAt,
-		FinishedAt: s.FinishedAt, Checksum: s.Checksum, PlanSID: s.PlanSID, Input: s.Input, Output: s.Output}
+		FinishedAt: s.FinishedAt, Checksum: s.Checksum, PlanSID: s.PlanSID, Input: s.Input, Output: s.Output,
+		Severity: severity, Category: category}
+}
+
+// Severities, lowest first.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityCritical = "critical"
+)
+
+// Classify says how much a finished session matters (severity) and what
+// it is about (category). Warnings: a drift found, a password revealed,
+// access widened (a group granted a role, an administrator added), and any
+// session that failed.
+func Classify(s store.Session) (severity, category string) {
+	category = map[string]string{
+		store.KindDrift: "drift", "reveal": "secret", "access": "access", store.KindApply: "change",
+		store.KindPlan: "plan", store.KindHealth: "health", "connect": "connection", "approval": "access",
+	}[s.Kind]
+	if category == "" {
+		category = s.Kind
+	}
+	switch {
+	case s.Kind == store.KindDrift, s.Kind == "reveal", s.ExitCode != 0:
+		return SeverityWarning, category
+	case s.Kind == "access":
+		var in map[string]any
+		json.Unmarshal([]byte(s.Input), &in)
+		if _, grant := in["grant"]; grant {
+			return SeverityWarning, category
+		}
+		if admin, _ := in["admin"].(bool); admin {
+			return SeverityWarning, category
+		}
+	}
+	return SeverityInfo, category
 }
 
 // Config says where events go; empty fields are off.

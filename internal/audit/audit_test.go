@@ -115,3 +115,28 @@ func TestEmitDuringClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestClassify: what an alert rule keys on: warnings for a drift found, a
+// password revealed, access widened and any failure; info otherwise.
+func TestClassify(t *testing.T) {
+	for _, tt := range []struct {
+		s                  store.Session
+		severity, category string
+	}{
+		{store.Session{Kind: "drift", Status: "drift", ExitCode: 2}, "warning", "drift"},
+		{store.Session{Kind: "reveal", Status: "ok"}, "warning", "secret"},
+		{store.Session{Kind: "access", Status: "ok", Input: `{"role":"r","grant":"analysts"}`}, "warning", "access"},
+		{store.Session{Kind: "access", Status: "ok", Input: `{"create_user":"ann","admin":true}`}, "warning", "access"},
+		{store.Session{Kind: "access", Status: "ok", Input: `{"role":"r","revoke":"analysts"}`}, "info", "access"},
+		{store.Session{Kind: "apply", Status: "applied"}, "info", "change"},
+		{store.Session{Kind: "apply", Status: "failed", ExitCode: 1}, "warning", "change"},
+		{store.Session{Kind: "plan", Status: "out-of-sync"}, "info", "plan"},
+		{store.Session{Kind: "health", Status: "failed", ExitCode: 1}, "warning", "health"},
+		{store.Session{Kind: "connect", Status: "ok"}, "info", "connection"},
+	} {
+		ev := FromSession(tt.s)
+		if ev.Severity != tt.severity || ev.Category != tt.category {
+			t.Errorf("%s %s %s: severity %s, category %s; want %s, %s", tt.s.Kind, tt.s.Status, tt.s.Input, ev.Severity, ev.Category, tt.severity, tt.category)
+		}
+	}
+}
