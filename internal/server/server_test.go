@@ -99,7 +99,7 @@ func TestErrorsMapToStatuses(t *testing.T) {
 		{"POST", "/api/v1/resources/import", `{"csv": "x", "surprise": 1}`, 400, "unknown field"},
 		{"POST", "/api/v1/resources/import", `{"csv": "name,type,host,port\na,mysql,h,1\n"}`, 400, `"action": "error"`},
 		{"GET", "/api/v1/sessions/nope", "", 404, "not_found"},
-		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "is not one of health, plan, apply, reveal, connect, approval, access"},
+		{"GET", "/api/v1/sessions?kind=bogus", "", 400, "is not one of health, plan, apply, drift, reveal, connect, approval, access"},
 		{"POST", "/api/v1/resources/x/apply", `{}`, 400, "sid is required"},
 		{"POST", "/api/v1/plans", `{"items": [{"resource_name": "nope", "role": "ro", "scopes": ["d"], "privileges": ["SELECT"]}]}`, 400, "not in the inventory"},
 		{"POST", "/api/v1/connections/cancel", `{"cancel_token": "guess"}`, 404, "no such connection"},
