@@ -132,14 +132,7 @@ func newGroupsCmd(e *env) *cobra.Command {
 			Groups map[string][]string `json:"groups"`
 		}
 		err := c.call(cmd.Context(), "GET", "/api/v1/groups", nil, &out)
-		return out, func(w io.Writer) error {
-			tw := table(w)
-			fmt.Fprintln(tw, "GROUP\tMEMBERS")
-			for _, g := range slices.Sorted(maps.Keys(out.Groups)) {
-				fmt.Fprintf(tw, "%s\t%s\n", g, strings.Join(out.Groups[g], ", "))
-			}
-			return tw.Flush()
-		}, err
+		return out, func(w io.Writer) error { return listTable(w, "GROUP\tMEMBERS", out.Groups) }, err
 	})
 	cmd.AddCommand(create, add, remove, list)
 	return cmd
@@ -167,14 +160,7 @@ func newAccessCmd(e *env) *cobra.Command {
 			Access map[string][]string `json:"access"`
 		}
 		err := c.call(cmd.Context(), "GET", "/api/v1/access", nil, &out)
-		return out, func(w io.Writer) error {
-			tw := table(w)
-			fmt.Fprintln(tw, "ROLE\tGROUPS")
-			for _, r := range slices.Sorted(maps.Keys(out.Access)) {
-				fmt.Fprintf(tw, "%s\t%s\n", r, strings.Join(out.Access[r], ", "))
-			}
-			return tw.Flush()
-		}, err
+		return out, func(w io.Writer) error { return listTable(w, "ROLE\tGROUPS", out.Access) }, err
 	})
 	var off bool
 	approval := simple(e, "require-approval ROLE", "Make members' connections to a role wait for an admin's approval", "  stile access require-approval stile_prod_rw_1a2b3c4d", 1,
@@ -217,4 +203,14 @@ func newApprovalsCmd(e *env) *cobra.Command {
 	}
 	cmd.AddCommand(list, decide("approve"), decide("deny"))
 	return cmd
+}
+
+// listTable prints a map of names to lists as a two-column table, by name.
+func listTable(w io.Writer, header string, m map[string][]string) error {
+	tw := table(w)
+	fmt.Fprintln(tw, header)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, strings.Join(m[k], ", "))
+	}
+	return tw.Flush()
 }

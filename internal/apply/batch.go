@@ -1,0 +1,248 @@
+package apply
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/inspect"
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/target"
+)
+
+// Run applies one job: RunBatch with a batch of one.
+func Run(ctx context.Context, job Job) Report {
+	return RunBatch(ctx, []Job{job}, nil)[0]
+}
+
+// RunBatch applies jobs, all on one cluster, in their order: it takes the
+// cluster's advisory lock once, reads the catalog once for all of them (once
+// per admin account, when resources on the cluster use different ones), and
+// then, job by job, re-plans against that read, skips a job in sync, refuses
+// one that drifted, and otherwise runs its blocks, each verified before
+// COMMIT. One job's failure never stops the next. report, when set, is
+// called with each job's report as it ends; RunBatch returns them all.
+//
+// A job applied earlier in the batch can change what a later one sees (a
+// creator it sets default privileges for, a role it inherits). So once a
+// job has applied, a later job whose re-plan does not match its reviewed
+// plan is re-planned against a fresh read before it is refused.
+func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Report {
+	reps := make([]Report, len(jobs))
+	done := func(i int, r *runner) {
+		r.rep.Output = r.out.String()
+		reps[i] = r.rep
+		if report != nil {
+			report(i, r.rep)
+		}
+	}
+	if len(jobs) == 0 {
+		return reps
+	}
+	b := &batch{jobs: jobs, snaps: map[string]*reading{}, conns: &connPool{}}
+	defer b.conns.close(context.WithoutCancel(ctx))
+	header, err := b.lock(ctx, jobs[0].Target)
+	if err != nil {
+		for i, job := range jobs {
+			r := newRunner(job, nil)
+			r.fail(err)
+			done(i, r)
+		}
+		return reps
+	}
+	defer b.conn.Close(context.WithoutCancel(ctx))
+	for i, job := range jobs {
+		start := time.Now()
+		r := newRunner(job, b.conn)
+		r.conns = b.conns
+		r.logf("%s", header)
+		switch {
+		case job.Target.ClusterKey() != jobs[0].Target.ClusterKey():
+			r.fail(errs.New(errs.Internal, "a job for %s in a batch for %s", job.Target.ClusterKey(), jobs[0].Target.ClusterKey()))
+		case ctx.Err() != nil:
+			r.fail(fmt.Errorf("not started: %w", ctx.Err()))
+		default:
+			b.run(ctx, r)
+		}
+		r.rep.Seconds = time.Since(start).Seconds()
+		done(i, r)
+	}
+	return reps
+}
+
+// batch is one RunBatch: the lock connection, the catalog reads and the
+// block connections its jobs share.
+type batch struct {
+	jobs  []Job
+	conn  *pgx.Conn
+	snaps map[string]*reading // by reader: Target.String()
+	conns *connPool
+}
+
+// connPool keeps a batch's block connections, one per target and database,
+// so that the jobs of a batch do not each connect (and authenticate) anew.
+// A block that fails closes its connection: its session state is unknown.
+type connPool struct {
+	conns map[string]*blockConn
+}
+
+// blockConn is a connection blocks run on, with the notices PostgreSQL
+// sent on it since the last reset.
+type blockConn struct {
+	key     string
+	t       target.Target
+	db      string
+	conn    *pgx.Conn
+	mu      sync.Mutex
+	notices []*pgconn.Notice
+}
+
+// warning returns the first warning (class 01) noticed since the last
+// call, and forgets them all.
+func (c *blockConn) warning() *pgconn.Notice {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() { c.notices = c.notices[:0] }()
+	for _, n := range c.notices {
+		if strings.HasPrefix(n.Code, "01") {
+			return n
+		}
+	}
+	return nil
+}
+
+func (p *connPool) get(ctx context.Context, t target.Target, db string) (*blockConn, error) {
+	key := t.String() + "|" + db
+	if c := p.conns[key]; c != nil {
+		return c, nil
+	}
+	conn, err := t.Borrow(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	c := &blockConn{key: key, t: t, db: db, conn: conn}
+	// Notices reach the block that runs on the connection, through c.
+	target.SetNoticeSink(conn, func(n *pgconn.Notice) {
+		c.mu.Lock()
+		c.notices = append(c.notices, n)
+		c.mu.Unlock()
+	})
+	if p.conns == nil {
+		p.conns = map[string]*blockConn{}
+	}
+	p.conns[key] = c
+	return c, nil
+}
+
+func (p *connPool) drop(ctx context.Context, c *blockConn) {
+	if p.conns[c.key] == c {
+		delete(p.conns, c.key)
+	}
+	target.SetNoticeSink(c.conn, nil)
+	c.conn.Close(ctx)
+}
+
+// close gives the batch's connections back for reuse: each served blocks
+// that ended well (a failed one's was dropped).
+func (p *connPool) close(context.Context) {
+	for _, c := range p.conns {
+		target.SetNoticeSink(c.conn, nil)
+		c.t.Return(c.db, c.conn, true)
+	}
+	p.conns = nil
+}
+
+// reading is one read of the catalog and the planner over it. stale is set
+// once a job of the batch applied after the read.
+type reading struct {
+	snap    *catalog.Snapshot
+	planner *plan.Batch
+	stale   bool
+}
+
+// lock connects to t's lock database and waits for the cluster's advisory
+// lock; it returns the line each job's output starts with.
+func (b *batch) lock(ctx context.Context, t target.Target) (string, error) {
+	lockDB := cmp.Or(t.LockDatabase, "postgres")
+	conn, err := t.Connect(ctx, lockDB)
+	if err != nil {
+		return "", fmt.Errorf("lock connection: %w", err)
+	}
+	class, lockKey := LockKeys(t)
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	_, err = conn.Exec(lctx, "SELECT pg_advisory_lock($1, $2)", class, lockKey)
+	cancel()
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return "", fmt.Errorf("wait for the cluster's apply lock: %w", err)
+	}
+	b.conn = conn
+	header := fmt.Sprintf("-- holding advisory lock (%d, %d) on database %s", class, lockKey, lockDB)
+	if len(b.jobs) > 1 {
+		header += fmt.Sprintf(" for a batch of %d", len(b.jobs))
+	}
+	return header, nil
+}
+
+// read returns the batch's catalog read for t's reader, reading it (for
+// every job of the batch with that reader) when there is none yet or fresh.
+func (b *batch) read(ctx context.Context, t target.Target, fresh bool) (*reading, error) {
+	key := t.String()
+	if rd := b.snaps[key]; rd != nil && !fresh {
+		return rd, nil
+	}
+	var inputs []plan.Input
+	for _, j := range b.jobs {
+		if j.Target.String() == key {
+			inputs = append(inputs, j.Input)
+		}
+	}
+	snap, err := inspect.ForInputs(ctx, t, inputs)
+	if err != nil {
+		return nil, err
+	}
+	rd := &reading{snap: snap, planner: plan.NewBatch(snap)}
+	b.snaps[key] = rd
+	return rd, nil
+}
+
+// run re-plans r's job against the batch's read and runs it.
+func (b *batch) run(ctx context.Context, r *runner) {
+	rd, err := b.read(ctx, r.job.Target, false)
+	if err != nil {
+		r.fail(fmt.Errorf("re-inspect: %w", err))
+		return
+	}
+	fresh := rd.planner.Make(r.job.Input)
+	if rd.stale && !matches(fresh, r.job) {
+		if rd, err = b.read(ctx, r.job.Target, true); err != nil {
+			r.fail(fmt.Errorf("re-inspect: %w", err))
+			return
+		}
+		fresh = rd.planner.Make(r.job.Input)
+	}
+	r.snap = rd.snap
+	r.execute(ctx, fresh)
+	if r.rep.Outcome == Applied || len(r.rep.Committed) > 0 {
+		for _, other := range b.snaps {
+			other.stale = true
+		}
+	}
+}
+
+// matches reports whether a re-plan can go ahead as reviewed: in sync, or
+// the reviewed checksum with nothing left to wait for.
+func matches(fresh plan.Result, job Job) bool {
+	if fresh.Status == plan.ItemInSync {
+		return true
+	}
+	return fresh.Status == plan.ItemOutOfSync && fresh.Document.Checksum == job.Checksum && len(fresh.Document.Requires) == 0
+}
