@@ -165,9 +165,17 @@ func TestConcurrentBatchesSerialize(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
-	svc := serviceWithResource(t, p, tg)
+	// The apply lock is taken in a database of this test's own: advisory
+	// locks are per database, so other tests on the cluster (other
+	// packages run at the same time) neither block these applies nor
+	// count among the waiters below.
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a", "CREATE DATABASE "+p+"_lock")
+	svc := serviceWithInventory(t, p, tg)
+	svc.lockDB = p + "_lock"
 	ctx := context.Background()
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
 	var roles []spec.Role
 	for i := range 4 {
 		roles = append(roles, spec.Role{Resource: p, Label: fmt.Sprintf("r%d", i), Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
@@ -176,7 +184,7 @@ func TestConcurrentBatchesSerialize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock := c.Conn(t, "postgres")
+	lock := c.Conn(t, p+"_lock")
 	class, key := apply.LockKeys(tg)
 	if _, err := lock.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
 		t.Fatal(err)
@@ -199,7 +207,8 @@ func TestConcurrentBatchesSerialize(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var waiting int
-		if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::oid`, class).Scan(&waiting); err != nil {
+		if err := lock.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::oid
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, class).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting == 2 {
