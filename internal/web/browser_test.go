@@ -326,6 +326,18 @@ func TestWebFunnel(t *testing.T) {
 	}
 	shot(t, ctx, "10b-drift-plan")
 
+	// The Fleet page: the resource, its three roles by status, when they
+	// were last planned, and a re-plan on the spot.
+	run(t, ctx, "fleet", chromedp.Navigate(base+"/fleet"), chromedp.WaitVisible("#fleet-"+res, chromedp.ByID))
+	if s := text(t, ctx, "#fleet-"+res); !strings.Contains(s, res) || !strings.Contains(s, "3") || strings.Contains(s, "never") {
+		t.Errorf("fleet row:\n%s", s)
+	}
+	run(t, ctx, "fleet re-plan", clickHX("#fleet-"+res+" .replan"), chromedp.WaitVisible("#fleet-replan #plan-results", chromedp.ByQuery))
+	if s := text(t, ctx, "#fleet-replan"); strings.Count(s, "In sync") != 2 || strings.Count(s, "Plan ready") != 1 {
+		t.Errorf("fleet re-plan after drift:\n%s", s)
+	}
+	shot(t, ctx, "16-fleet")
+
 	// The wizard plans one role from the live databases and schemas.
 	run(t, ctx, "wizard", chromedp.Navigate(base+"/resources/"+res), chromedp.WaitVisible("#wizard", chromedp.ByID),
 		chromedp.SendKeys("#wizard-label", "wiz", chromedp.ByID),

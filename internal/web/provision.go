@@ -195,6 +195,17 @@ func (a *App) ProvisionApplyStream(w http.ResponseWriter, r *http.Request, csrf 
 	})
 }
 
+// Fleet shows every resource with its roles' status, last check and last
+// drift, and re-plans one on demand.
+func (a *App) Fleet(w http.ResponseWriter, r *http.Request, csrf string) {
+	rows, err := a.svc.Fleet(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, "fleet", map[string]any{"Title": "Fleet", "Nav": "fleet", "CSRF": csrf, "Rows": rows})
+}
+
 // Resource shows a resource's roles and re-plans them on demand.
 func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 	name := r.PathValue("name")
