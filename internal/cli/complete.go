@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,11 +74,7 @@ func completeGroups(ctx context.Context, c *client) []string {
 		Groups map[string][]string `json:"groups"`
 	}
 	c.call(ctx, "GET", "/api/v1/groups", nil, &out)
-	var names []string
-	for g := range out.Groups {
-		names = append(names, g)
-	}
-	return names
+	return slices.Sorted(maps.Keys(out.Groups))
 }
 
 // completeSessions completes recent session ids of kind (all kinds when

@@ -95,20 +95,25 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 		defer mu.Unlock()
 		emit(o)
 	}
+	// Each plan is read once: its role tells which required roles are in
+	// the batch, and its session whether it was carried out before.
+	plans := make([]planLookup, len(items))
 	inBatch := map[string]bool{}
-	for _, it := range items {
-		if sess, err := s.store.Session(ctx, it.PlanSID); err == nil {
-			inBatch[sess.Role] = true
+	for i, it := range items {
+		p := &plans[i]
+		p.sess, p.doc, p.err = s.PlanStatus(ctx, it.PlanSID)
+		if p.err == nil {
+			inBatch[p.sess.Role] = true
 		}
 	}
 	groups := map[string][]*applyItem{}
 	var keys []string
 	for i, it := range items {
-		if done, ok := s.appliedBefore(ctx, it); ok {
+		if done, ok := s.appliedBefore(ctx, it, plans[i]); ok {
 			send(ItemOutcome{Index: i, ApplyOutcome: done})
 			continue
 		}
-		a, err := s.claimApply(ctx, actor, i, it, inBatch)
+		a, err := s.claimApply(ctx, actor, i, it, plans[i], inBatch)
 		if err != nil {
 			send(ItemOutcome{Index: i, ApplyOutcome: ApplyOutcome{PlanSID: it.PlanSID, Resource: it.Resource}, Err: err})
 			continue
@@ -134,14 +139,20 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 	wg.Wait()
 }
 
+// planLookup is an item's plan as PlanStatus read it.
+type planLookup struct {
+	sess store.Session
+	doc  *plan.Document
+	err  error
+}
+
 // appliedBefore reports an item whose plan an earlier apply carried out:
 // its session applied the plan or found the cluster in sync.
-func (s *Service) appliedBefore(ctx context.Context, it ApplyItem) (ApplyOutcome, bool) {
-	plan, err := s.store.Session(ctx, it.PlanSID)
-	if err != nil || plan.AppliedBy == "" || plan.Resource != it.Resource {
+func (s *Service) appliedBefore(ctx context.Context, it ApplyItem, p planLookup) (ApplyOutcome, bool) {
+	if p.err != nil || p.sess.AppliedBy == "" || p.sess.Resource != it.Resource {
 		return ApplyOutcome{}, false
 	}
-	done, err := s.store.Session(ctx, plan.AppliedBy)
+	done, err := s.store.Session(ctx, p.sess.AppliedBy)
 	if err != nil || (done.Status != string(apply.Applied) && done.Status != string(apply.Skipped)) {
 		return ApplyOutcome{}, false
 	}
@@ -167,10 +178,10 @@ type applyItem struct {
 // claimApply checks one item, waits for the roles it requires that are
 // not in the batch, and claims its plan: from here on it has a running
 // apply session, and a pending password when the plan sets one.
-func (s *Service) claimApply(ctx context.Context, actor string, index int, it ApplyItem, inBatch map[string]bool) (*applyItem, error) {
-	planSess, doc, err := s.PlanStatus(ctx, it.PlanSID)
-	if err != nil {
-		return nil, err
+func (s *Service) claimApply(ctx context.Context, actor string, index int, it ApplyItem, p planLookup, inBatch map[string]bool) (*applyItem, error) {
+	planSess, doc := p.sess, p.doc
+	if p.err != nil {
+		return nil, p.err
 	}
 	if planSess.Resource != it.Resource {
 		return nil, errs.Invalidf("plan %s is for resource %q, not %q", it.PlanSID, planSess.Resource, it.Resource)

@@ -26,16 +26,19 @@ func (s *Service) Fleet(ctx context.Context) ([]FleetRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	roles, err := s.store.Roles(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byResource := map[string][]store.Role{}
+	for _, role := range roles {
+		byResource[role.Resource] = append(byResource[role.Resource], role)
+	}
 	rows := make([]FleetRow, 0, len(resources))
 	for _, r := range resources {
-		row := FleetRow{Resource: r, Statuses: map[string]int{}}
-		roles, err := s.store.Roles(ctx, r.Name)
-		if err != nil {
-			return nil, err
-		}
-		for _, role := range roles {
+		row := FleetRow{Resource: r, Statuses: map[string]int{}, Roles: len(byResource[r.Name])}
+		for _, role := range byResource[r.Name] {
 			row.Statuses[role.Status]++
-			row.Roles++
 		}
 		if last, err := s.store.Sessions(ctx, store.SessionFilter{Resource: r.Name, Kind: store.KindPlan, Limit: 1}); err != nil {
 			return nil, err
