@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -207,11 +206,7 @@ func TestAgentFaults(t *testing.T) {
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 
 	// The apply waits on the cluster's lock inside the agent; kill the agent.
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(tg)
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
+	lock, release := holdApplyLock(t, c)
 	done := make(chan string, 1)
 	go func() {
 		_, _, errOut := h.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
@@ -226,7 +221,7 @@ func TestAgentFaults(t *testing.T) {
 	if errOut := <-done; !strings.Contains(errOut, "went offline during the apply batch job") && !strings.Contains(errOut, "context canceled") {
 		t.Fatalf("apply when the agent died: %q", errOut)
 	}
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
 		t.Fatalf("the apply session:\n%s", out)
 	}
@@ -309,12 +304,8 @@ func TestJobTimeout(t *testing.T) {
 	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
 	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(tg)
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	_, release := holdApplyLock(t, c)
+	defer release()
 	h.fails(1, "timed out", "", "resources", "apply", res, "--sid", field(doc, "sid"))
 	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
 		t.Fatalf("the timed-out apply session:\n%s", out)

@@ -1,40 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 )
-
-// lineWriter collects a command's output and lets a test wait for lines.
-type lineWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lineWriter) lines() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Split(strings.TrimSpace(w.buf.String()), "\n")
-}
 
 // planFile writes a plan file of roles (resource, label, scope) and plans
 // it into a results file, whose path it returns.
@@ -65,12 +43,8 @@ func TestApplyFileStreams(t *testing.T) {
 	h.addResource(r2, c2.Target())
 	results := planFile(h, [][3]string{{r1, "a", p1 + "_a"}, {r2, "a", p2 + "_a"}, {r1, "b", p1 + "_a"}, {r1, "c", p1 + "_a"}})
 
-	lock := c2.Conn(t, "postgres")
-	class, key := apply.LockKeys(c2.Target())
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
-	out, errOut := &lineWriter{}, &lineWriter{}
+	_, release := holdApplyLock(t, c2)
+	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"resources", "apply", "-f", results, "--json"}, h.env(nil, out, errOut))
@@ -90,7 +64,7 @@ func TestApplyFileStreams(t *testing.T) {
 	if s := strings.Join(out.lines(), "\n"); strings.Contains(s, r2) {
 		t.Fatalf("the entry of the locked cluster landed:\n%s", s)
 	}
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 	if code := <-done; code != 0 {
 		t.Fatalf("apply -f: exit %d\n%s\n%s", code, strings.Join(out.lines(), "\n"), strings.Join(errOut.lines(), "\n"))
 	}
@@ -121,25 +95,14 @@ func TestKilledServerMidBatch(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	bin := buildStile(t)
-	data := t.TempDir()
-	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
-	start := func() *exec.Cmd {
-		addr := freeAddr(t)
-		h.vars["STILE_URL"] = "http://" + addr
-		return startProcess(t, bin, addr, nil, "--data", data)
-	}
+	h, start := processServer(t)
 	srv := start()
 	res := p + "_r"
 	h.addResource(res, tg)
 	roles := [][3]string{{res, "a", p + "_app"}, {res, "b", p + "_app"}, {res, "c", p + "_app"}}
 	results := planFile(h, roles)
 
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(tg)
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
+	lock, release := holdApplyLock(t, c)
 	done := make(chan int, 1)
 	go func() {
 		code, _, _ := h.stile("", "resources", "apply", "-f", results)
@@ -151,7 +114,7 @@ func TestKilledServerMidBatch(t *testing.T) {
 	if code := <-done; code == 0 {
 		t.Fatal("apply -f succeeded although its server was killed")
 	}
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 
 	srv = start()
 	if out := h.ok("", "sessions", "list", "--status", "running"); strings.Contains(out, "apply") {
@@ -162,7 +125,7 @@ func TestKilledServerMidBatch(t *testing.T) {
 	}
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
-	st, err := sqlite.Open(context.Background(), filepath.Join(data, "stile.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "stile.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,13 +151,9 @@ func TestApplyFileInterrupted(t *testing.T) {
 	h.addResource(res, c.Target())
 	results := planFile(h, [][3]string{{res, "a", p + "_a"}, {res, "b", p + "_a"}})
 
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(c.Target())
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
+	lock, release := holdApplyLock(t, c)
 	ctx, interrupt := context.WithCancel(context.Background())
-	out, errOut := &lineWriter{}, &lineWriter{}
+	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"resources", "apply", "-f", results}, h.env(nil, out, errOut)) }()
 	waitForLockWaiter(t, lock)
@@ -202,7 +161,7 @@ func TestApplyFileInterrupted(t *testing.T) {
 	if code := <-done; code != 130 || !strings.Contains(strings.Join(errOut.lines(), "\n"), "stile sessions list --kind apply --since") {
 		t.Fatalf("interrupted apply -f: exit %d\n%s", code, strings.Join(errOut.lines(), "\n"))
 	}
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 	deadline := time.Now().Add(20 * time.Second)
 	for strings.Count(h.ok("", "sessions", "list", "--kind", "apply", "--status", "applied"), "applied") < 2 {
 		if time.Now().After(deadline) {

@@ -93,6 +93,16 @@ type syncWriter struct {
 	w  *bytes.Buffer
 }
 
+// lines returns what was written so far, a line each.
+func (s *syncWriter) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return []string{""}
+	}
+	return strings.Split(strings.TrimSpace(s.w.String()), "\n")
+}
+
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
@@ -26,14 +28,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	bin := buildStile(t)
-	data := t.TempDir()
-	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
-	start := func() *exec.Cmd {
-		addr := freeAddr(t)
-		h.vars["STILE_URL"] = "http://" + addr
-		return startProcess(t, bin, addr, nil, "--data", data)
-	}
+	h, start := processServer(t)
 	srv := start()
 	res := p + "_r"
 	h.addResource(res, tg)
@@ -41,11 +36,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	sid := field(doc, "sid")
 
 	// Hold the cluster's apply lock so the apply waits inside the server.
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(tg)
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
+	_, release := holdApplyLock(t, c)
 	done := make(chan struct{})
 	go func() {
 		h.stile("", "resources", "apply", res, "--sid", sid)
@@ -61,7 +52,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	srv.Process.Signal(syscall.SIGKILL)
 	srv.Wait()
 	<-done
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 
 	start()
 	if out := h.ok("", "sessions", "show", sid); !strings.Contains(out, "status: out-of-sync") || !strings.Contains(out, "applied_by:") {
@@ -78,6 +69,34 @@ func TestKilledServerRestarts(t *testing.T) {
 		t.Fatalf("re-plan after the restart:\n%s", doc)
 	}
 	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+}
+
+// holdApplyLock takes the apply lock of c's cluster, so that applies wait
+// for it inside the server or agent; lock is the connection holding it
+// (for waitForLockWaiter), release gives it back.
+func holdApplyLock(t *testing.T, c pgtest.Cluster) (lock *pgx.Conn, release func()) {
+	t.Helper()
+	lock = c.Conn(t, "postgres")
+	class, key := apply.LockKeys(c.Target())
+	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
+		t.Fatal(err)
+	}
+	return lock, func() { lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key) }
+}
+
+// processServer returns a harness for `stile server` processes on one data
+// dir of their own, and start, which starts one on a new address (the
+// harness then talks to it).
+func processServer(t *testing.T) (*harness, func() *exec.Cmd) {
+	t.Helper()
+	bin := buildStile(t)
+	data := t.TempDir()
+	h := &harness{t: t, dir: data, vars: map[string]string{"STILE_DATA": data}}
+	return h, func() *exec.Cmd {
+		addr := freeAddr(t)
+		h.vars["STILE_URL"] = "http://" + addr
+		return startProcess(t, bin, addr, nil, "--data", data)
+	}
 }
 
 // buildStile builds the stile binary for tests that run it as a process.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 )
 
@@ -43,16 +42,12 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
 	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 
-	lock := c.Conn(t, "postgres")
-	class, key := apply.LockKeys(tg)
-	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
-		t.Fatal(err)
-	}
+	lock, release := holdApplyLock(t, c)
 	go a.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	waitForLockWaiter(t, lock)
 	procA.Process.Signal(syscall.SIGKILL)
 	procA.Wait()
-	lock.Exec(context.Background(), "SELECT pg_advisory_unlock($1, $2)", class, key)
+	release()
 
 	// The agent finishes the job and B records it in the queue; then A
 	// comes back.
