@@ -29,6 +29,7 @@ type Event struct {
 	Kind       string    `json:"kind"`
 	Resource   string    `json:"resource_name"`
 	Role       string    `json:"role,omitempty"`
+	Label      string    `json:"label,omitempty"`
 	Actor      string    `json:"actor"`
 	Agent      string    `json:"agent,omitempty"`
 	Replica    string    `json:"replica,omitempty"`
@@ -41,19 +42,25 @@ type Event struct {
 	PlanSID    string    `json:"plan_sid,omitempty"`
 	Input      string    `json:"input,omitempty"`
 	Output     string    `json:"output,omitempty"`
+	Document   string    `json:"document,omitempty"`
 	// Severity (info, warning, critical) and Category say how much the
 	// event matters and what about: alert on warning and above.
 	Severity string `json:"severity"`
 	Category string `json:"category"`
+	// ChainSeq and ChainHash are the session's place in the store's audit
+	// chain (docs/audit-chain.md): a SIEM holding every event can check
+	// the chain without the store.
+	ChainSeq  int64  `json:"chain_seq,omitempty"`
+	ChainHash string `json:"chain_hash,omitempty"`
 }
 
 // FromSession builds the event of a session.
 func FromSession(s store.Session) Event {
 	severity, category := Classify(s)
-	return Event{Version: 1, SID: s.SID, Kind: s.Kind, Resource: s.Resource, Role: s.Role, Actor: s.Actor, Agent: s.Agent,
+	return Event{Version: 1, SID: s.SID, Kind: s.Kind, Resource: s.Resource, Role: s.Role, Label: s.Label, Actor: s.Actor, Agent: s.Agent,
 		Replica: s.Replica, Status: s.Status, ExitCode: s.ExitCode, Message: s.Message, CreatedAt: s.CreatedAt,
-		FinishedAt: s.FinishedAt, Checksum: s.Checksum, PlanSID: s.PlanSID, Input: s.Input, Output: s.Output,
-		Severity: severity, Category: category}
+		FinishedAt: s.FinishedAt, Checksum: s.Checksum, PlanSID: s.PlanSID, Input: s.Input, Output: s.Output, Document: s.Document,
+		Severity: severity, Category: category, ChainSeq: s.ChainSeq, ChainHash: s.ChainHash}
 }
 
 // Severities, lowest first.

@@ -2,12 +2,16 @@ package audit
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -138,5 +142,66 @@ func TestClassify(t *testing.T) {
 		if ev.Severity != tt.severity || ev.Category != tt.category {
 			t.Errorf("%s %s %s: severity %s, category %s; want %s, %s", tt.s.Kind, tt.s.Status, tt.s.Input, ev.Severity, ev.Category, tt.severity, tt.category)
 		}
+	}
+}
+
+// TestChainFromEvents: a SIEM holding the exported events can check the
+// chain without stile's code, by the recipe of docs/audit-chain.md: hex
+// SHA-256 of the previous hash, a newline, and the event's fields as one
+// line of JSON in the documented order.
+func TestChainFromEvents(t *testing.T) {
+	at := time.Date(2026, 11, 30, 8, 0, 0, 123456789, time.UTC)
+	prev := ""
+	var events []Event
+	for i, s := range []store.Session{
+		{SID: "a", Kind: "plan", Resource: "r", Role: "stile_r_ro_1", Label: "ro", Actor: "ann <ann@example.com>", CreatedAt: at, FinishedAt: at.Add(time.Second), Status: "out-of-sync", Input: `{"a":"<&>"}`, Output: "GRANT …\n", Document: `{"x":1}`, Checksum: "c"},
+		{SID: "b", Kind: "connect", Resource: "r", Role: "stile_r_ro_1", Actor: "bob", CreatedAt: at, FinishedAt: at.Add(time.Hour), Status: "ok", ExitCode: 0, Replica: "h/:8080"},
+		{SID: "c", Kind: "apply", Resource: "r", Actor: "admin", CreatedAt: at, FinishedAt: at.Add(2 * time.Second), Status: "failed", ExitCode: 1, Message: "refused", PlanSID: "a"},
+	} {
+		s.ChainSeq = int64(i + 1)
+		s.ChainHash = store.ChainHash(prev, s.ChainSeq, s)
+		prev = s.ChainHash
+		events = append(events, FromSession(s))
+	}
+	prev = ""
+	for _, ev := range events {
+		line, _ := json.Marshal(ev)
+		var m map[string]any
+		json.Unmarshal(line, &m)
+		str := func(k string) string { v, _ := m[k].(string); return v }
+		when := func(k string) string {
+			t, err := time.Parse(time.RFC3339Nano, str(k))
+			if err != nil {
+				return ""
+			}
+			return t.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z")
+		}
+		var rec strings.Builder
+		rec.WriteString("{")
+		for i, f := range []struct {
+			k string
+			v any
+		}{
+			{"seq", m["chain_seq"]}, {"sid", str("sid")}, {"kind", str("kind")}, {"resource", str("resource_name")},
+			{"role", str("role")}, {"label", str("label")}, {"actor", str("actor")}, {"agent", str("agent")},
+			{"created_at", when("created_at")}, {"finished_at", when("finished_at")}, {"status", str("status")},
+			{"exit_code", m["exit_code"]}, {"message", str("message")}, {"input", str("input")}, {"output", str("output")},
+			{"document", str("document")}, {"checksum", str("checksum")}, {"plan_sid", str("plan_sid")}, {"replica", str("replica")},
+		} {
+			if i > 0 {
+				rec.WriteString(",")
+			}
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(f.v)
+			fmt.Fprintf(&rec, "%q:%s", f.k, strings.TrimSuffix(b.String(), "\n"))
+		}
+		rec.WriteString("}")
+		sum := sha256.Sum256([]byte(prev + "\n" + rec.String()))
+		if got := hex.EncodeToString(sum[:]); got != ev.ChainHash {
+			t.Fatalf("event %s: recomputed %s, exported %s\nrecord: %s", ev.SID, got, ev.ChainHash, rec.String())
+		}
+		prev = ev.ChainHash
 	}
 }

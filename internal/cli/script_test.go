@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"net"
 	"os"
 	"os/exec"
@@ -60,6 +61,8 @@ func TestScripts(t *testing.T) {
 //	stile-exit N ARGS...  run stile ARGS and require exit code N
 //	sql DB STATEMENT      run one statement on the cluster as its superuser
 //	expand FILE...        replace $VARS in the files with their values
+//	store-sql STATEMENT   run one statement on the server's SQLite store,
+//	                      behind its back
 func TestServerScripts(t *testing.T) {
 	c := pgtest.First(t)
 	testscript.Run(t, testscript.Params{
@@ -115,6 +118,19 @@ func TestServerScripts(t *testing.T) {
 					data, err := os.ReadFile(path)
 					ts.Check(err)
 					ts.Check(os.WriteFile(path, []byte(os.Expand(string(data), ts.Getenv)), 0o600))
+				}
+			},
+			"store-sql": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: store-sql STATEMENT")
+				}
+				db, err := sql.Open("sqlite", filepath.Join(ts.Getenv("STILE_DATA"), "stile.db")+"?_pragma=busy_timeout(5000)")
+				ts.Check(err)
+				defer db.Close()
+				res, err := db.Exec(args[0])
+				ts.Check(err)
+				if n, _ := res.RowsAffected(); n == 0 {
+					ts.Fatalf("store-sql: no row changed")
 				}
 			},
 			"sql": func(ts *testscript.TestScript, neg bool, args []string) {

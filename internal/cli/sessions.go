@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -21,7 +22,47 @@ func newSessionsCmd(e *env) *cobra.Command {
 		Example: `  stile sessions list --kind apply
   stile sessions show 986e35ce-f3fc-4f79-b136-512eada7b850`,
 	}
-	cmd.AddCommand(newSessionsListCmd(e), newSessionsShowCmd(e))
+	cmd.AddCommand(newSessionsListCmd(e), newSessionsShowCmd(e), newSessionsVerifyCmd(e))
+	return cmd
+}
+
+func newSessionsVerifyCmd(e *env) *cobra.Command {
+	var o output
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit chain: no finished session edited, deleted, reordered or added",
+		Long: `Walks the store's audit chain: each finished session carries the SHA-256 of its
+record and of the session before it (docs/audit-chain.md). Exits 0 when the
+chain is whole, 1 naming the first session where it breaks.`,
+		Example: "  stile sessions verify\n  stile sessions verify --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var rep store.ChainReport
+			if err := c.call(cmd.Context(), "GET", "/api/v1/audit/chain", nil, &rep); err != nil {
+				return err
+			}
+			err = o.print(e, rep, func(w io.Writer) error {
+				if !rep.OK {
+					return nil
+				}
+				since := ""
+				if !rep.Since.IsZero() {
+					since = " since " + rep.Since.Format("2006-01-02 15:04:05Z")
+				}
+				_, err := fmt.Fprintf(w, "ok: %d sessions chained%s, none edited, deleted, reordered or added\nhead: %d %s\n", rep.Sessions, since, rep.HeadSeq, rep.HeadHash)
+				return err
+			})
+			if err != nil || rep.OK {
+				return err
+			}
+			return exitError{code: 1, err: errs.New(errs.Failed, "the audit chain is broken: %s", rep.Problem)}
+		},
+	}
+	o.flags(cmd)
 	return cmd
 }
 

@@ -336,6 +336,15 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) verifyChain(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.svc.VerifyChain(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	sess, err := s.svc.Session(r.Context(), r.PathValue("sid"))
 	if err != nil {

@@ -89,6 +89,7 @@ func (s *Server) Routes() []Route {
 		api("POST /api/v1/approvals/{id}/{decision}", Admin, s.decide),
 		api("GET /api/v1/sessions", Admin, s.listSessions),
 		api("GET /api/v1/sessions/{sid}", Admin, s.getSession),
+		api("GET /api/v1/audit/chain", Admin, s.verifyChain),
 
 		// The web app: a session cookie after sign-in, CSRF on every POST.
 		public("GET /static/", w.Static()),

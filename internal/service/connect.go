@@ -20,7 +20,7 @@ import (
 )
 
 // KindConnect is the session kind of a connection made through stile.
-const KindConnect = "connect"
+const KindConnect = store.KindConnect
 
 // Connection is an upstream connection opened with a resource role's
 // injected credentials, ready to be relayed.

@@ -8,8 +8,17 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-// emit exports a finished session (audit) and counts it (metrics).
+// emit exports a finished session (audit) and counts it (metrics). The
+// exported event carries the session's place in the audit chain, which the
+// store gave it as it finished: it is read back for that.
 func (s *Service) emit(sess store.Session) {
+	if s.audit != nil && sess.ChainHash == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if got, err := s.store.Session(ctx, sess.SID); err == nil {
+			sess = got
+		}
+		cancel()
+	}
 	s.audit.Emit(sess)
 	s.metrics.Session(sess.Kind, sess.Status)
 }

@@ -21,6 +21,11 @@ func (s *Service) Session(ctx context.Context, sid string) (store.Session, error
 	return s.store.Session(ctx, sid)
 }
 
+// VerifyChain walks the store's audit chain.
+func (s *Service) VerifyChain(ctx context.Context) (store.ChainReport, error) {
+	return s.store.VerifyChain(ctx)
+}
+
 // Recover cleans up after a crash: sessions left running are marked failed,
 // and each pending password that logs in is promoted; one that does not is
 // dropped, or kept on a shared store (the apply may still be finishing on
@@ -33,7 +38,7 @@ func (s *Service) Recover(ctx context.Context) error {
 	if s.shared {
 		before = before.Add(-s.applyTimeout - time.Minute)
 	}
-	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before, s.replica)
+	n, err := s.store.FailRunning(ctx, "the server stopped while this session ran; re-plan to see what is left", before, s.replica, !s.shared)
 	if err != nil {
 		return fmt.Errorf("recover sessions: %w", err)
 	}
@@ -74,7 +79,7 @@ func (s *Service) Recover(ctx context.Context) error {
 func (s *Service) Sweep(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() {
 		before := s.now().Add(-max(s.applyTimeout, s.planTimeout) - time.Minute)
-		n, err := s.store.FailRunning(ctx, "no server finished this session within the job timeout; re-plan to see what is left", before, "")
+		n, err := s.store.FailRunning(ctx, "no server finished this session within the job timeout; re-plan to see what is left", before, "", false)
 		if err != nil {
 			s.log.Warn("sweep sessions", "err", err)
 		} else if n > 0 {

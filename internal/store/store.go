@@ -50,6 +50,9 @@ const (
 	KindPlan   = "plan"
 	KindApply  = "apply"
 	KindDrift  = "drift"
+	// KindConnect is a connection relayed by stile: it runs as long as its
+	// client wants.
+	KindConnect = "connect"
 )
 
 // Session is one audited operation with its full input and output.
@@ -79,6 +82,10 @@ type Session struct {
 	AppliedBy string `json:"applied_by,omitempty"`
 	// Replica is the server replica that ran the session.
 	Replica string `json:"replica,omitempty"`
+	// ChainSeq and ChainHash place a finished session in the store's audit
+	// chain (ChainHash); both are zero while it runs.
+	ChainSeq  int64  `json:"chain_seq,omitempty"`
+	ChainHash string `json:"chain_hash,omitempty"`
 }
 
 // Agent is a remote agent's registration. The token is stored only as its
@@ -217,7 +224,10 @@ type Store interface {
 	// CreateSessions records sessions (usually status running), in one
 	// transaction.
 	CreateSessions(ctx context.Context, s ...Session) error
-	// FinishSession updates a session's status, output and end time.
+	// FinishSession updates a session's status, output and end time;
+	// errs.Conflict if it finished already. Every method that finishes a
+	// session (or records a finished one) appends it to the audit chain in
+	// the same transaction.
 	FinishSession(ctx context.Context, s Session) error
 	// FinishPlans finishes plan sessions and, for each that did not fail
 	// and names a Role, upserts the role it planned, in one transaction.
@@ -230,8 +240,13 @@ type Store interface {
 	TryLease(ctx context.Context, name, holder string, until time.Time) (bool, error)
 	// FailRunning marks as failed, with msg, the running sessions of
 	// replica and those created before before (after a restart), and
-	// returns how many it changed.
-	FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error)
+	// returns how many it changed. Connections, which last as long as their
+	// clients want, are among those only when connections is set (a store
+	// of its own restarting: they are all gone).
+	FailRunning(ctx context.Context, msg string, before time.Time, replica string, connections bool) (int, error)
+	// VerifyChain walks the audit chain and reports the first session
+	// edited, deleted, reordered or added outside it.
+	VerifyChain(ctx context.Context) (ChainReport, error)
 
 	// ClaimPlan marks plan planSID as consumed by apply session s and
 	// records s, in one transaction. It fails with errs.Conflict if the plan

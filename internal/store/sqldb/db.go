@@ -38,6 +38,9 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.startChain(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -56,6 +59,9 @@ type runner interface {
 type conn struct {
 	r runner
 	d *Dialect
+	// finished collects, in a transaction, the sessions it finishes: tx
+	// appends them to the audit chain before it commits.
+	finished *[]string
 }
 
 func (c conn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -79,7 +85,7 @@ func (c conn) affect(ctx context.Context, q string, args ...any) (int64, error) 
 	return res.RowsAffected()
 }
 
-func (s *DB) c() conn { return conn{s.db, s.d} }
+func (s *DB) c() conn { return conn{r: s.db, d: s.d} }
 
 // tm encodes a time for the dialect.
 func (c conn) tm(t time.Time) any { return c.d.Time(t) }
@@ -94,7 +100,14 @@ func tx(ctx context.Context, r interface {
 	if err != nil {
 		return err
 	}
-	if err := fn(conn{t, d}); err != nil {
+	c := conn{r: t, d: d, finished: new([]string)}
+	if err := fn(c); err != nil {
+		t.Rollback()
+		return err
+	}
+	// Last, so that the chain's head, which every finishing transaction
+	// locks, is held only while nothing else is waited for.
+	if err := appendChain(ctx, c, *c.finished); err != nil {
 		t.Rollback()
 		return err
 	}
@@ -129,7 +142,7 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 		defer c.ExecContext(context.WithoutCancel(ctx), s.d.MigrateUnlock)
 	}
-	if _, err := (conn{c, s.d}).exec(ctx, "CREATE TABLE IF NOT EXISTS {schema_migrations} (version integer PRIMARY KEY)"); err != nil {
+	if _, err := (conn{r: c, d: s.d}).exec(ctx, "CREATE TABLE IF NOT EXISTS {schema_migrations} (version integer PRIMARY KEY)"); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	entries, err := fs.ReadDir(migrations, "migrations")
@@ -211,6 +224,11 @@ func (s *DB) SetMetaOnce(ctx context.Context, key, value string) (string, error)
 
 // scanner is a row or rows.
 type scanner interface{ Scan(...any) error }
+
+func scanString(row scanner) (string, error) {
+	var v string
+	return v, row.Scan(&v)
+}
 
 // queryAll runs q and scans every row with scan.
 func queryAll[T any](ctx context.Context, c conn, op string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {

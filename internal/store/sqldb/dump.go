@@ -49,10 +49,7 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Access, err = s.Access(ctx); err != nil {
 		return d, err
 	}
-	if d.ApprovalRequired, err = queryAll(ctx, s.c(), "dump approval settings", func(row scanner) (string, error) {
-		var r string
-		return r, row.Scan(&r)
-	}, "SELECT role_name FROM {approval_required} ORDER BY role_name{C}"); err != nil {
+	if d.ApprovalRequired, err = queryAll(ctx, s.c(), "dump approval settings", scanString, "SELECT role_name FROM {approval_required} ORDER BY role_name{C}"); err != nil {
 		return d, err
 	}
 	d.Approvals, err = s.Approvals(ctx, "")
@@ -87,10 +84,18 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				return fmt.Errorf("load role %s: %w", r.RoleName, err)
 			}
 		}
+		var head store.Session
 		for _, sess := range d.Sessions {
 			if err := insertSession(ctx, tx, sess); err != nil {
 				return err
 			}
+			if sess.ChainSeq > head.ChainSeq {
+				head = sess
+			}
+		}
+		// The chain comes along as it was; its head is its last session.
+		if _, err := tx.exec(ctx, "UPDATE {chain} SET seq = ?, hash = ? WHERE id = 1", head.ChainSeq, head.ChainHash); err != nil {
+			return fmt.Errorf("load the audit chain: %w", err)
 		}
 		for _, a := range d.Agents {
 			if _, err := tx.exec(ctx, "INSERT INTO {agents} ("+agentCols+") VALUES (?, ?, ?, ?, ?, ?, '')", a.Name, a.TokenHash, tx.tm(a.CreatedAt), tx.tm(a.RevokedAt), tx.tm(a.LastSeen), a.Version); err != nil {

@@ -6,40 +6,54 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stile-dev/stile/internal/spec"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/stile-dev/stile/internal/spec"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
 )
 
-const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by, replica"
+const sessionCols = "sid, kind, resource, role, label, actor, agent, created_at, finished_at, status, exit_code, message, input, output, document, checksum, plan_sid, applied_by, replica, chain_seq, chain_hash"
 
 func scanSession(row scanner) (store.Session, error) {
 	var s store.Session
-	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, at{&s.CreatedAt}, at{&s.FinishedAt}, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy, &s.Replica)
+	err := row.Scan(&s.SID, &s.Kind, &s.Resource, &s.Role, &s.Label, &s.Actor, &s.Agent, at{&s.CreatedAt}, at{&s.FinishedAt}, &s.Status, &s.ExitCode, &s.Message, &s.Input, &s.Output, &s.Document, &s.Checksum, &s.PlanSID, &s.AppliedBy, &s.Replica, &s.ChainSeq, &s.ChainHash)
 	return s, err
 }
 
+// insertSession records s; a finished one joins the audit chain unless it
+// has its place already (a store being loaded).
 func insertSession(ctx context.Context, tx conn, s store.Session) error {
-	_, err := tx.exec(ctx, "INSERT INTO {sessions} ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, tx.tm(s.CreatedAt), tx.tm(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy, s.Replica)
+	_, err := tx.exec(ctx, "INSERT INTO {sessions} ("+sessionCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		s.SID, s.Kind, s.Resource, s.Role, s.Label, s.Actor, s.Agent, tx.tm(s.CreatedAt), tx.tm(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.PlanSID, s.AppliedBy, s.Replica, s.ChainSeq, s.ChainHash)
 	if err != nil {
 		return fmt.Errorf("record session %s: %w", s.SID, err)
+	}
+	if s.Status != "running" && s.ChainSeq == 0 {
+		*tx.finished = append(*tx.finished, s.SID)
 	}
 	return nil
 }
 
+// finishSession records s's end; a session finishes once (its record is
+// then in the audit chain and must not change).
 func finishSession(ctx context.Context, tx conn, s store.Session) error {
-	n, err := tx.affect(ctx, `UPDATE {sessions} SET finished_at = ?, status = ?, exit_code = ?, message = ?, input = ?, output = ?, document = ?, checksum = ? WHERE sid = ?`,
+	n, err := tx.affect(ctx, `UPDATE {sessions} SET finished_at = ?, status = ?, exit_code = ?, message = ?, input = ?, output = ?, document = ?, checksum = ? WHERE sid = ? AND chain_seq = 0`,
 		tx.tm(s.FinishedAt), s.Status, s.ExitCode, s.Message, s.Input, s.Output, s.Document, s.Checksum, s.SID)
 	if err != nil {
 		return fmt.Errorf("finish session %s: %w", s.SID, err)
 	}
 	if n == 0 {
-		return errs.New(errs.NotFound, "session %s does not exist", s.SID)
+		var status string
+		if err := tx.row(ctx, "SELECT status FROM {sessions} WHERE sid = ?", s.SID).Scan(&status); err != nil {
+			return notFound(err, "session %s does not exist", s.SID)
+		}
+		return errs.New(errs.Conflict, "session %s has finished already (%s)", s.SID, status)
 	}
+	*tx.finished = append(*tx.finished, s.SID)
 	return nil
 }
 
@@ -174,11 +188,23 @@ func (s *DB) Sessions(ctx context.Context, f store.SessionFilter) ([]store.Sessi
 }
 
 // FailRunning marks running sessions failed.
-func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time, replica string) (int, error) {
-	c := s.c()
-	n, err := c.affect(ctx, "UPDATE {sessions} SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND (created_at < ? OR (replica = ? AND replica <> ''))", msg, c.now(), c.tm(before), replica)
-	if err != nil {
-		return 0, fmt.Errorf("fail running sessions: %w", err)
+func (s *DB) FailRunning(ctx context.Context, msg string, before time.Time, replica string, connections bool) (int, error) {
+	spare := store.KindConnect
+	if connections {
+		spare = ""
 	}
-	return int(n), nil
+	var n int
+	err := s.tx(ctx, func(tx conn) error {
+		sids, err := queryAll(ctx, tx, "fail running sessions", scanString,
+			"UPDATE {sessions} SET status = 'failed', exit_code = 1, message = ?, finished_at = ? WHERE status = 'running' AND ((created_at < ? AND kind <> ?) OR (replica = ? AND replica <> '')) RETURNING sid",
+			msg, tx.now(), tx.tm(before), spare, replica)
+		if err != nil {
+			return err
+		}
+		slices.Sort(sids)
+		n = len(sids)
+		*tx.finished = append(*tx.finished, sids...)
+		return nil
+	})
+	return n, err
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stile-dev/stile/internal/spec"
@@ -19,6 +20,66 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	})
+}
+
+func TestChain(t *testing.T) {
+	storetest.RunChain(t, func(t *testing.T) storetest.Tamperable {
+		db, err := Open(context.Background(), filepath.Join(t.TempDir(), "stile.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return storetest.Tamperable{Store: db, Exec: func(t *testing.T, q string) {
+			t.Helper()
+			if _, err := db.db.Exec(strings.NewReplacer("{", "", "}", "").Replace(q)); err != nil {
+				t.Fatal(err)
+			}
+		}}
+	})
+}
+
+// TestChainStarts: sessions that finished before the store had a chain are
+// chained once, in the order they finished, when it first opens after the
+// migration; a session put in by hand later is not.
+func TestChainStarts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "stile.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := func(sid, finished string) {
+		t.Helper()
+		if _, err := db.db.Exec(`INSERT INTO sessions (sid, kind, resource, actor, created_at, finished_at, status, input, output) VALUES (?, 'plan', 'a', 'admin', '2026-01-01T00:00:00.000000000Z', ?, 'in-sync', '', '')`, sid, finished); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As before migration 012: two finished sessions, no chain yet.
+	insert("old2", "2026-01-01T00:00:02.000000000Z")
+	insert("old1", "2026-01-01T00:00:01.000000000Z")
+	if _, err := db.db.Exec("UPDATE chain SET started_at = ''"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := db.VerifyChain(ctx)
+	if err != nil || !rep.OK || rep.Sessions != 2 {
+		t.Fatalf("verify = %+v, %v; want the two old sessions chained", rep, err)
+	}
+	if s, _ := db.Session(ctx, "old1"); s.ChainSeq != 1 {
+		t.Errorf("old1 is %d in the chain, want 1 (it finished first)", s.ChainSeq)
+	}
+	insert("forged", "2026-01-01T00:00:03.000000000Z")
+	db.Close()
+	if db, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if rep, err := db.VerifyChain(ctx); err != nil || rep.OK || rep.SID != "forged" {
+		t.Fatalf("verify = %+v, %v; want the forged session named", rep, err)
+	}
 }
 
 func TestReopen(t *testing.T) {

@@ -426,10 +426,19 @@ func testFailRunning(t *testing.T, s store.Store) {
 	must(t, s.CreateSessions(ctx, store.Session{SID: "r2", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "other"}))
 	must(t, s.CreateSessions(ctx, store.Session{SID: "r3", Kind: "apply", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC(), Status: "running", Replica: "me"}))
 	must(t, s.CreateSessions(ctx, store.Session{SID: "d1", Kind: "plan", Resource: "a", Actor: "admin", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "in-sync"}))
-	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute), "me")
+	// An old connection of another replica is still open: only its
+	// replica's restart (or a store of its own restarting) ends it.
+	must(t, s.CreateSessions(ctx, store.Session{SID: "c1", Kind: store.KindConnect, Resource: "a", Actor: "ann", CreatedAt: time.Now().UTC().Add(-time.Hour), Status: "running", Replica: "other"}))
+	n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute), "me", false)
 	must(t, err)
 	if n != 2 {
 		t.Fatalf("FailRunning = %d, want 2 (the old one and this replica's)", n)
+	}
+	if c1, _ := s.Session(ctx, "c1"); c1.Status != "running" {
+		t.Errorf("another replica's open connection was failed: %+v", c1)
+	}
+	if n, err := s.FailRunning(ctx, "restarted", time.Now().UTC().Add(-time.Minute), "me", true); err != nil || n != 1 {
+		t.Errorf("FailRunning with connections = %d, %v; want the old connection", n, err)
 	}
 	if r3, _ := s.Session(ctx, "r3"); r3.Status != "failed" || r3.Replica != "me" {
 		t.Errorf("this replica's running session = %+v", r3)
