@@ -215,6 +215,11 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		log.Error("recovery after restart", "err", err)
 	}
 	go svc.Sweep(ctx, time.Minute)
+	go func() {
+		if err := svc.CatchUpUsage(ctx); err != nil {
+			log.Warn("count the usage of earlier connections", "err", err)
+		}
+	}()
 	if c.driftEvery > 0 {
 		go svc.DriftEvery(ctx, c.driftEvery)
 	}

@@ -197,5 +197,5 @@ func pipe(client, upstream net.Conn) Stats {
 		client.Close()
 	}()
 	wg.Wait()
-	return Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements}
+	return Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements, Executed: rec.executed}
 }

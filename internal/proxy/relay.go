@@ -34,7 +34,11 @@ type Hello struct {
 // Stats is what a relayed connection did.
 type Stats struct {
 	BytesIn, BytesOut int64
-	Statements        []string
+	// Statements are the SQL the client sent (at most maxStatements, each
+	// cut to maxStatementLen); Executed counts every statement it ran
+	// (each simple Query and each extended-protocol Execute).
+	Statements []string
+	Executed   int64
 }
 
 // maxStatements and maxStatementLen bound what a session records.
@@ -90,7 +94,7 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
 	upstream.Close()
 	ws.Close(websocket.StatusNormalClosure, "")
 	wg.Wait()
-	st.BytesIn, st.BytesOut, st.Statements = in.Load(), out.Load(), rec.statements
+	st.BytesIn, st.BytesOut, st.Statements, st.Executed = in.Load(), out.Load(), rec.statements, rec.executed
 	return st
 }
 
@@ -105,6 +109,7 @@ type recorder struct {
 	// it can be trusted to start on a message boundary.
 	stopped    bool
 	statements []string
+	executed   int64
 }
 
 // keepBytes is how much of a Query or Parse body is kept: a Parse starts
@@ -141,7 +146,10 @@ func (r *recorder) feed(data []byte) {
 func (r *recorder) message() {
 	switch r.hdr[0] {
 	case 'Q':
+		r.executed++
 		r.add(cstring(r.body))
+	case 'E':
+		r.executed++
 	case 'P':
 		if i := indexNUL(r.body); i >= 0 {
 			r.add(cstring(r.body[i+1:]))

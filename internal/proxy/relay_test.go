@@ -45,6 +45,9 @@ func TestRecorderSplits(t *testing.T) {
 			if !slices.Equal(r.statements, want) {
 				t.Fatalf("cut at %d, then %d bytes at a time: %q", cut, step, r.statements)
 			}
+			if r.executed != 2 {
+				t.Fatalf("cut at %d, then %d bytes at a time: %d executed, want 2 (the Query and the Execute)", cut, step, r.executed)
+			}
 		}
 	}
 }
@@ -64,6 +67,9 @@ func TestRecorderBounds(t *testing.T) {
 	}
 	if len(r.statements) != maxStatements {
 		t.Fatalf("kept %d statements, want %d", len(r.statements), maxStatements)
+	}
+	if r.executed != maxStatements+6 {
+		t.Fatalf("counted %d executed, want every one (%d) past the cap too", r.executed, maxStatements+6)
 	}
 
 	// Garbage: nothing after it is recorded, even what looks like a query.

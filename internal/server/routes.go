@@ -90,6 +90,9 @@ func (s *Server) Routes() []Route {
 		api("GET /api/v1/sessions", Admin, s.listSessions),
 		api("GET /api/v1/sessions/{sid}", Admin, s.getSession),
 		api("GET /api/v1/audit/chain", Admin, s.verifyChain),
+		api("GET /api/v1/usage", Admin, s.usage),
+		api("GET /api/v1/usage/roles/{name}", Admin, s.roleUsage),
+		api("GET /api/v1/usage/users/{name}", Admin, s.userUsage),
 
 		// The web app: a session cookie after sign-in, CSRF on every POST.
 		public("GET /static/", w.Static()),

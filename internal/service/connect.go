@@ -153,7 +153,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 		s.log.Warn("forget cancel routes", "err", err)
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut)
+	fmt.Fprintf(&out, "duration: %s\nbytes_from_client: %d\nbytes_to_client: %d\nexecuted: %d\nstatements:\n", s.now().Sub(c.started).Round(time.Millisecond), st.BytesIn, st.BytesOut, st.Executed)
 	for _, q := range st.Statements {
 		fmt.Fprintf(&out, "  - %q\n", q)
 	}
@@ -162,7 +162,9 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 		c.sess.Message = "closed by stile: " + closed
 	}
 	c.sess.Status, c.sess.Output, c.sess.FinishedAt = "ok", out.String(), s.now()
-	if err := s.store.FinishSession(context.WithoutCancel(ctx), c.sess); err != nil {
+	u := store.Usage{Connections: 1, Seconds: int64(c.sess.FinishedAt.Sub(c.started).Round(time.Second) / time.Second),
+		BytesIn: st.BytesIn, BytesOut: st.BytesOut, Statements: st.Executed}
+	if err := s.store.FinishConnections(context.WithoutCancel(ctx), store.ConnectionUsage{Session: c.sess, Usage: u}); err != nil {
 		s.log.Error("record connection", "err", err)
 		return
 	}

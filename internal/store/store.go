@@ -244,6 +244,20 @@ type Store interface {
 	// clients want, are among those only when connections is set (a store
 	// of its own restarting: they are all gone).
 	FailRunning(ctx context.Context, msg string, before time.Time, replica string, connections bool) (int, error)
+	// FinishConnections finishes connect sessions and adds what each did
+	// to its role's, its user's and the fleet's usage, in one transaction.
+	FinishConnections(ctx context.Context, done ...ConnectionUsage) error
+	// AddUsage adds finished connections' usage without touching their
+	// sessions (usage catching up with connections from before it was
+	// kept).
+	AddUsage(ctx context.Context, done ...ConnectionUsage) error
+	// UsageRecords lists the usage records of kind (UsageRole, UsageUser,
+	// UsageFleet), or only name's when name is set, by name.
+	UsageRecords(ctx context.Context, kind, name string) ([]UsageRecord, error)
+	// LastUses lists users' last use of roles, only role's or user's when
+	// set, and only uses since since when it is set, by role and user.
+	LastUses(ctx context.Context, role, user string, since time.Time) ([]LastUse, error)
+
 	// VerifyChain walks the audit chain and reports the first session
 	// edited, deleted, reordered or added outside it.
 	VerifyChain(ctx context.Context) (ChainReport, error)
@@ -364,6 +378,8 @@ type Dump struct {
 	// ApprovalRequired lists the roles whose connections need approval.
 	ApprovalRequired []string
 	Approvals        []Approval
+	Usage            []UsageRecord
+	LastUses         []LastUse
 }
 
 // Dumper is implemented by stores that can be copied whole

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
@@ -52,7 +53,13 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.ApprovalRequired, err = queryAll(ctx, s.c(), "dump approval settings", scanString, "SELECT role_name FROM {approval_required} ORDER BY role_name{C}"); err != nil {
 		return d, err
 	}
-	d.Approvals, err = s.Approvals(ctx, "")
+	if d.Approvals, err = s.Approvals(ctx, ""); err != nil {
+		return d, err
+	}
+	if d.Usage, err = queryAll(ctx, s.c(), "dump usage", scanUsage, "SELECT "+usageCols+" FROM {usage} ORDER BY kind, name{C}"); err != nil {
+		return d, err
+	}
+	d.LastUses, err = s.LastUses(ctx, "", "", time.Time{})
 	return d, err
 }
 
@@ -112,8 +119,29 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 				return fmt.Errorf("load token %s: %w", k.ID, err)
 			}
 		}
+		if err := loadUsage(ctx, tx, d); err != nil {
+			return err
+		}
 		return loadPeople(ctx, tx, d)
 	})
+}
+
+// loadUsage writes a dump's usage records and last uses.
+func loadUsage(ctx context.Context, tx conn, d store.Dump) error {
+	for _, r := range d.Usage {
+		days, _ := r.Series.MarshalBinary()
+		t := r.Total
+		if _, err := tx.exec(ctx, "INSERT INTO {usage} ("+usageCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			r.Kind, r.Name, tx.tm(r.LastUsed), t.Connections, t.Seconds, t.BytesIn, t.BytesOut, t.Statements, days); err != nil {
+			return fmt.Errorf("load usage of %s %s: %w", r.Kind, r.Name, err)
+		}
+	}
+	for _, l := range d.LastUses {
+		if _, err := tx.exec(ctx, "INSERT INTO {usage_last} (role, user_name, last_used, connections) VALUES (?, ?, ?, ?)", l.Role, l.User, tx.tm(l.LastUsed), l.Connections); err != nil {
+			return fmt.Errorf("load last use of %s by %s: %w", l.Role, l.User, err)
+		}
+	}
+	return nil
 }
 
 // loadPeople writes a dump's groups, access and approvals.

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// days reads the window of a usage request (30 days when not given).
+func days(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("days")
+	if v == "" {
+		return 30, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errs.Invalidf("days %q is not a number", v)
+	}
+	return n, nil
+}
+
+func (s *Server) usage(w http.ResponseWriter, r *http.Request) error {
+	n, err := days(r)
+	if err != nil {
+		return err
+	}
+	rep, err := s.svc.Usage(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+func (s *Server) roleUsage(w http.ResponseWriter, r *http.Request) error {
+	return s.subjectUsage(w, r, store.UsageRole)
+}
+
+func (s *Server) userUsage(w http.ResponseWriter, r *http.Request) error {
+	return s.subjectUsage(w, r, store.UsageUser)
+}
+
+func (s *Server) subjectUsage(w http.ResponseWriter, r *http.Request, kind string) error {
+	n, err := days(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.svc.SubjectUsage(r.Context(), kind, r.PathValue("name"), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}

@@ -1,0 +1,299 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// UsageWindows are the windows, in days, usage is reported over.
+var UsageWindows = []int{7, 30, 90}
+
+// checkWindow refuses a window usage is not kept for.
+func checkWindow(days int) error {
+	if days < 1 || days > store.UsageDays {
+		return errs.Invalidf("days %d: usage is kept for 1 to %d days", days, store.UsageDays)
+	}
+	return nil
+}
+
+// RoleUse is a resource role's use over a window.
+type RoleUse struct {
+	Role     string      `json:"role"`
+	Resource string      `json:"resource_name,omitempty"`
+	Label    string      `json:"label,omitempty"`
+	Usage    store.Usage `json:"usage"`
+	LastUsed time.Time   `json:"last_used,omitzero"`
+	// Daily is connections per day over the window, oldest first.
+	Daily []int64 `json:"daily"`
+}
+
+// UnusedRole is a resource role nobody used in the window.
+type UnusedRole struct {
+	Role     string    `json:"role"`
+	Resource string    `json:"resource_name"`
+	Label    string    `json:"label"`
+	Created  time.Time `json:"created_at"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	// Groups may use it.
+	Groups []string `json:"groups,omitempty"`
+}
+
+// UnusedGrant is a group's use of a role that none of its members used in
+// the window.
+type UnusedGrant struct {
+	Role  string `json:"role"`
+	Group string `json:"group"`
+	// LastUsed is the last use by any current member, if any.
+	LastUsed time.Time `json:"last_used,omitzero"`
+	Members  int       `json:"members"`
+}
+
+// UsageReport is the fleet's use over a window of days: the Usage page and
+// GET /api/v1/usage.
+type UsageReport struct {
+	Days  int       `json:"days"`
+	Today time.Time `json:"today"`
+	// Total is the fleet's use in the window; Daily its connections per
+	// day, oldest first.
+	Total store.Usage `json:"total"`
+	Daily []int64     `json:"daily"`
+	// Roles are the roles used in the window, most connections first.
+	Roles []RoleUse `json:"roles"`
+	// Unused lists the applied roles older than the window that nobody
+	// used in it; UnusedGrants the group grants no member used in it: what
+	// a least-privilege review removes first.
+	Unused       []UnusedRole  `json:"unused"`
+	UnusedGrants []UnusedGrant `json:"unused_grants"`
+}
+
+// Usage reports the fleet's use over the last days days. It reads the
+// usage records kept as connections finish, never the sessions.
+func (s *Service) Usage(ctx context.Context, days int) (UsageReport, error) {
+	rep := UsageReport{Days: days, Today: store.Day(s.now()), Roles: []RoleUse{}, Unused: []UnusedRole{}, UnusedGrants: []UnusedGrant{}}
+	if err := checkWindow(days); err != nil {
+		return rep, err
+	}
+	since := rep.Today.Add(-time.Duration(days-1) * 24 * time.Hour)
+	fleet, err := s.store.UsageRecords(ctx, store.UsageFleet, "")
+	if err != nil {
+		return rep, err
+	}
+	rep.Daily = make([]int64, days)
+	if len(fleet) == 1 {
+		rep.Total, rep.Daily = window(fleet[0].Series, rep.Today, days)
+	}
+	records, err := s.store.UsageRecords(ctx, store.UsageRole, "")
+	if err != nil {
+		return rep, err
+	}
+	used := make(map[string]store.UsageRecord, len(records))
+	for _, r := range records {
+		used[r.Name] = r
+		if r.LastUsed.Before(since) {
+			continue
+		}
+		u := RoleUse{Role: r.Name, LastUsed: r.LastUsed}
+		u.Usage, u.Daily = window(r.Series, rep.Today, days)
+		rep.Roles = append(rep.Roles, u)
+	}
+	roles, err := s.store.Roles(ctx, "")
+	if err != nil {
+		return rep, err
+	}
+	access, err := s.store.Access(ctx)
+	if err != nil {
+		return rep, err
+	}
+	known := make(map[string]store.Role, len(roles))
+	for _, r := range roles {
+		known[r.RoleName] = r
+		// A role is in use once an apply has given it a password; one
+		// younger than the window has not had the time to be unused.
+		if r.PasswordCurrent == "" || !r.CreatedAt.Before(since) || !used[r.RoleName].LastUsed.Before(since) {
+			continue
+		}
+		rep.Unused = append(rep.Unused, UnusedRole{Role: r.RoleName, Resource: r.Resource, Label: r.Label, Created: r.CreatedAt,
+			LastUsed: used[r.RoleName].LastUsed, Groups: access[r.RoleName]})
+	}
+	for i := range rep.Roles {
+		if r, ok := known[rep.Roles[i].Role]; ok {
+			rep.Roles[i].Resource, rep.Roles[i].Label = r.Resource, r.Label
+		}
+	}
+	slices.SortFunc(rep.Roles, func(a, b RoleUse) int {
+		return cmp.Or(cmp.Compare(b.Usage.Connections, a.Usage.Connections), cmp.Compare(a.Role, b.Role))
+	})
+	slices.SortFunc(rep.Unused, func(a, b UnusedRole) int {
+		return cmp.Or(a.LastUsed.Compare(b.LastUsed), cmp.Compare(a.Role, b.Role))
+	})
+	rep.UnusedGrants, err = s.unusedGrants(ctx, access, since)
+	return rep, err
+}
+
+// unusedGrants finds the grants (role, group) no current member of the
+// group used since since. Only the uses since then are read.
+func (s *Service) unusedGrants(ctx context.Context, access map[string][]string, since time.Time) ([]UnusedGrant, error) {
+	out := []UnusedGrant{}
+	if len(access) == 0 {
+		return out, nil
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recent, err := s.store.LastUses(ctx, "", "", since)
+	if err != nil {
+		return nil, err
+	}
+	type pair struct{ role, user string }
+	usedBy := make(map[pair]bool, len(recent))
+	for _, l := range recent {
+		usedBy[pair{l.Role, l.User}] = true
+	}
+	for role, gs := range access {
+		for _, g := range gs {
+			members := groups[g]
+			if slices.ContainsFunc(members, func(u string) bool { return usedBy[pair{role, u}] }) {
+				continue
+			}
+			grant := UnusedGrant{Role: role, Group: g, Members: len(members)}
+			for _, u := range members {
+				if l, err := s.store.LastUses(ctx, role, u, time.Time{}); err != nil {
+					return nil, err
+				} else if len(l) == 1 && l[0].LastUsed.After(grant.LastUsed) {
+					grant.LastUsed = l[0].LastUsed
+				}
+			}
+			out = append(out, grant)
+		}
+	}
+	slices.SortFunc(out, func(a, b UnusedGrant) int { return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Group, b.Group)) })
+	return out, nil
+}
+
+// window is a series' total and connections per day over the days days
+// that end today.
+func window(sr store.Series, today time.Time, days int) (store.Usage, []int64) {
+	var total store.Usage
+	w := sr.At(today).Window(days)
+	daily := make([]int64, len(w))
+	for i, d := range w {
+		total.Add(d)
+		daily[i] = d.Connections
+	}
+	return total, daily
+}
+
+// SubjectUsage is one role's or one user's use: the window's total and
+// days, and the last use of each user of the role (of each role by the
+// user).
+type SubjectUsage struct {
+	Kind     string          `json:"kind"`
+	Name     string          `json:"name"`
+	Days     int             `json:"days"`
+	Today    time.Time       `json:"today"`
+	Usage    store.Usage     `json:"usage"`
+	Total    store.Usage     `json:"total"`
+	LastUsed time.Time       `json:"last_used,omitzero"`
+	Daily    []store.Usage   `json:"daily"`
+	LastUses []store.LastUse `json:"last_uses"`
+}
+
+// SubjectUsage reports the use of a role (kind store.UsageRole) or of a
+// user (store.UsageUser) over the last days days.
+func (s *Service) SubjectUsage(ctx context.Context, kind, name string, days int) (SubjectUsage, error) {
+	u := SubjectUsage{Kind: kind, Name: name, Days: days, Today: store.Day(s.now()), LastUses: []store.LastUse{}}
+	if err := checkWindow(days); err != nil {
+		return u, err
+	}
+	recs, err := s.store.UsageRecords(ctx, kind, name)
+	if err != nil {
+		return u, err
+	}
+	var sr store.Series
+	if len(recs) == 1 {
+		sr, u.Total, u.LastUsed = recs[0].Series, recs[0].Total, recs[0].LastUsed
+	}
+	u.Daily = slices.Clone(sr.At(u.Today).Window(days))
+	for _, d := range u.Daily {
+		u.Usage.Add(d)
+	}
+	role, user := name, ""
+	if kind == store.UsageUser {
+		role, user = "", name
+	}
+	if u.LastUses, err = s.store.LastUses(ctx, role, user, time.Time{}); err != nil {
+		return u, err
+	}
+	slices.SortFunc(u.LastUses, func(a, b store.LastUse) int { return b.LastUsed.Compare(a.LastUsed) })
+	return u, nil
+}
+
+// CatchUpUsage counts, once per store, the connections that finished
+// before usage was kept, so that an upgraded server's Usage page starts
+// with its history. It reads their sessions' recorded summaries.
+func (s *Service) CatchUpUsage(ctx context.Context) error {
+	mark := s.now().UTC().Format(time.RFC3339Nano)
+	got, err := s.store.SetMetaOnce(ctx, "usage_since", mark)
+	if err != nil || got != mark {
+		return err
+	}
+	since := s.now()
+	until := since
+	n := 0
+	for {
+		page, err := s.store.Sessions(ctx, store.SessionFilter{Kind: KindConnect, Status: "ok", Until: until, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		batch := make([]store.ConnectionUsage, 0, len(page))
+		for _, sess := range page {
+			if sess.FinishedAt.Before(since) {
+				batch = append(batch, store.ConnectionUsage{Session: sess, Usage: usageOf(sess)})
+			}
+		}
+		if err := s.store.AddUsage(ctx, batch...); err != nil {
+			return err
+		}
+		n += len(batch)
+		if len(page) < 1000 {
+			break
+		}
+		until = page[len(page)-1].CreatedAt
+	}
+	if n > 0 {
+		s.log.Info("usage counted for earlier connections", "connections", n)
+	}
+	return nil
+}
+
+// usageOf reads a connect session's summary (as Finish writes it).
+func usageOf(sess store.Session) store.Usage {
+	u := store.Usage{Connections: 1, Seconds: int64(sess.FinishedAt.Sub(sess.CreatedAt).Round(time.Second) / time.Second)}
+	listed := int64(0)
+	for line := range strings.Lines(sess.Output) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch {
+		case k == "bytes_from_client":
+			u.BytesIn = n
+		case k == "bytes_to_client":
+			u.BytesOut = n
+		case k == "executed":
+			u.Statements = n
+		case strings.HasPrefix(line, "  - "):
+			listed++
+		}
+	}
+	if u.Statements == 0 {
+		u.Statements = listed
+	}
+	return u
+}
