@@ -102,6 +102,7 @@ func (s *Server) Routes() []Route {
 		page("GET /{$}", Member, w.Home),
 		page("GET /inventory", Admin, w.Inventory),
 		page("GET /fleet", Admin, w.Fleet),
+		page("GET /usage", Admin, w.Usage),
 		page("POST /inventory/preview", Admin, w.InventoryPreview),
 		page("POST /inventory/import", Admin, w.InventoryImport),
 		page("POST /inventory/remove", Admin, w.InventoryRemove),

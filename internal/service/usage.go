@@ -229,9 +229,11 @@ func (s *Service) SubjectUsage(ctx context.Context, kind, name string, days int)
 	if kind == store.UsageUser {
 		role, user = "", name
 	}
-	if u.LastUses, err = s.store.LastUses(ctx, role, user, time.Time{}); err != nil {
+	last, err := s.store.LastUses(ctx, role, user, time.Time{})
+	if err != nil {
 		return u, err
 	}
+	u.LastUses = append(u.LastUses, last...)
 	slices.SortFunc(u.LastUses, func(a, b store.LastUse) int { return b.LastUsed.Compare(a.LastUsed) })
 	return u, nil
 }

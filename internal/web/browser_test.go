@@ -25,6 +25,7 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 )
 
@@ -33,7 +34,22 @@ const token = "browser-test-token"
 // startStile runs the real server wiring (SQLite store, built-in agent, API
 // and web app on one listener).
 func startStile(t *testing.T) string {
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "stile.db"))
+	return startStileStore(t).base
+}
+
+// stileServer is a server started by startStileStore: its URL, service and
+// store (a SQLite file at dbPath).
+type stileServer struct {
+	base   string
+	svc    *service.Service
+	store  store.Store
+	dbPath string
+}
+
+// startStileStore is startStile that also returns the service and store.
+func startStileStore(t *testing.T) stileServer {
+	dbPath := filepath.Join(t.TempDir(), "stile.db")
+	st, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +62,7 @@ func startStile(t *testing.T) string {
 	}
 	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return stileServer{base: srv.URL, svc: svc, store: st, dbPath: dbPath}
 }
 
 // browser starts Debian's Chromium headless with a fresh profile. Without

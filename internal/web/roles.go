@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
@@ -85,8 +86,43 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 		}
 		slices.Sort(others)
 		data["Groups"], data["OtherGroups"] = access[rr.Name], others
+		u, err := a.svc.SubjectUsage(r.Context(), store.UsageRole, rr.Name, 30)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data["Usage"] = u
 	}
 	a.render(w, "role", data)
+}
+
+// Usage shows the fleet's use over a window (?days=7|30|90), and one
+// person's (?user=NAME).
+func (a *App) Usage(w http.ResponseWriter, r *http.Request, csrf string) {
+	days := 30
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			a.fail(w, r, errs.Invalidf("days %q is not a number", v))
+			return
+		}
+		days = n
+	}
+	rep, err := a.svc.Usage(r.Context(), days)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	data := map[string]any{"Title": "Usage", "Nav": "usage", "CSRF": csrf, "Report": rep, "Days": days}
+	if user := r.URL.Query().Get("user"); user != "" {
+		u, err := a.svc.SubjectUsage(r.Context(), store.UsageUser, user, days)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data["UserName"], data["UserUsage"] = user, u
+	}
+	a.render(w, "usage", data)
 }
 
 // RoleAccess grants (group=G&on=1) or revokes a group's use of a role.

@@ -15,6 +15,7 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/version"
 )
 
@@ -44,6 +45,18 @@ func New(svc *service.Service, log *slog.Logger) *App {
 		"privileges": spec.Privileges,
 		"sslmodes":   spec.SSLModes,
 		"version":    version.Short,
+		"chart":      barChart,
+		"spark":      sparkline,
+		"bytes":      byteSize,
+		"seconds":    seconds,
+		"windows":    func() []int { return service.UsageWindows },
+		"connections": func(days []store.Usage) []int64 {
+			out := make([]int64, len(days))
+			for i, d := range days {
+				out[i] = d.Connections
+			}
+			return out
+		},
 	}
 	tmpl := template.Must(template.New("").Funcs(funcs).ParseFS(templateFiles, "templates/*.html"))
 	return &App{svc: svc, log: log, tmpl: tmpl}

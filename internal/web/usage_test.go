@@ -1,0 +1,187 @@
+package web_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// TestWebUsage: the Usage page and a role's usage, in Chromium. Three roles
+// are applied on a real cluster; a person connects through the PostgreSQL
+// listener and runs three statements; sixty days of earlier history are
+// added to the store as connections that finished then (the roles are made
+// sixty days old to match). The page draws the fleet's days, lists the
+// roles used, and names the role and the grant nobody used for 30 days.
+func TestWebUsage(t *testing.T) {
+	c := pgtest.First(t)
+	ctx := browser(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_shop")
+	c.Exec(t, p+"_shop", "CREATE TABLE public.orders (id int)")
+	srv := startStileStore(t)
+	base, svc, dbPath := srv.base, srv.svc, srv.dbPath
+	bg := context.Background()
+	if _, err := svc.ImportResources(bg, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetAdmin(bg, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
+	role := map[string]string{}
+	for _, label := range []string{"ro", "rw", "ops"} {
+		out, err := svc.Plan(bg, "admin", []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_shop"}, Privileges: []string{"SELECT"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Apply(bg, "admin", p, out[0].SID); err != nil {
+			t.Fatal(err)
+		}
+		role[label] = out[0].RoleName
+	}
+	var annToken string
+	for _, step := range []func() error{
+		func() error { return svc.CreateUser(bg, "admin", "ann", false) },
+		func() error { return svc.CreateUser(bg, "admin", "bob", false) },
+		func() error { _, tok, err := svc.CreateToken(bg, "admin", "ann"); annToken = tok; return err },
+		func() error { return svc.CreateGroup(bg, "admin", "analysts") },
+		func() error { return svc.CreateGroup(bg, "admin", "writers") },
+		func() error { return svc.SetMember(bg, "admin", "analysts", "ann", true) },
+		func() error { return svc.SetMember(bg, "admin", "writers", "bob", true) },
+		func() error { return svc.SetAccess(bg, "admin", role["ro"], "analysts", true) },
+		func() error { return svc.SetAccess(bg, "admin", role["rw"], "writers", true) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// History: ro used most days by ann and bob, rw by bob until 35 days
+	// ago, ops never; the roles were applied 60 days ago.
+	db, err := sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE roles SET created_at = ?", time.Now().UTC().AddDate(0, 0, -60).Format("2006-01-02T15:04:05.000000000Z")); err != nil {
+		t.Fatal(err)
+	}
+	var history []store.ConnectionUsage
+	today := store.Day(time.Now())
+	for d := 60; d >= 1; d-- {
+		day := today.AddDate(0, 0, -d).Add(9 * time.Hour)
+		add := func(r, user string, n int) {
+			for i := range n {
+				opened := day.Add(time.Duration(i) * 17 * time.Minute)
+				history = append(history, store.ConnectionUsage{
+					Session: store.Session{Role: r, Actor: user, CreatedAt: opened, FinishedAt: opened.Add(12 * time.Minute)},
+					Usage:   store.Usage{Connections: 1, Seconds: 720, BytesIn: 2_000, BytesOut: 150_000, Statements: 40},
+				})
+			}
+		}
+		if d%7 != 0 && d%7 != 6 { // weekdays
+			add(role["ro"], "ann", 2+d%3)
+			add(role["ro"], "bob", 1+d%2)
+		}
+		if d >= 35 && d%3 == 0 {
+			add(role["rw"], "bob", 1)
+		}
+	}
+	if err := srv.store.AddUsage(bg, history...); err != nil {
+		t.Fatal(err)
+	}
+
+	// Today: ann connects through the listener and runs three statements.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stop := context.WithCancel(bg)
+	t.Cleanup(stop)
+	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	conn, err := pgx.Connect(bg, fmt.Sprintf("postgres://%s:%s@%s:%s/%s_shop?sslmode=disable", role["ro"], annToken, host, port, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT count(*) FROM public.orders", "SELECT 1", "SELECT now()"} {
+		if _, err := conn.Exec(bg, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close(bg)
+	var used struct {
+		Today store.Usage `json:"usage"`
+	}
+	for i := 0; ; i++ {
+		api(t, base, "GET", "/api/v1/usage/users/ann?days=1", "", &used)
+		if used.Today.Connections == 1 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("ann's connection today was never counted: %+v", used)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if used.Today.Statements != 3 || used.Today.BytesOut == 0 {
+		t.Errorf("ann's connection today: %+v, want 3 statements and bytes", used.Today)
+	}
+
+	run(t, ctx, "sign in", chromedp.Navigate(base+"/usage"), chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#resources", chromedp.ByID))
+	run(t, ctx, "usage", chromedp.Navigate(base+"/usage"), chromedp.WaitVisible("#fleet-chart", chromedp.ByID))
+	if n := count(t, ctx, "#fleet-chart rect.bar"); n != 30 {
+		t.Errorf("the fleet chart has %d bars, want 30", n)
+	}
+	var todayBar string
+	run(t, ctx, "today's bar", chromedp.AttributeValue(`#fleet-chart rect.bar[data-day="`+today.Format("2006-01-02")+`"]`, "data-value", &todayBar, nil, chromedp.ByQuery))
+	if todayBar != "1" {
+		t.Errorf("today's bar says %q connections, want 1", todayBar)
+	}
+	if s := text(t, ctx, "#usage-roles"); !strings.Contains(s, role["ro"]) || strings.Contains(s, role["rw"]) || strings.Contains(s, role["ops"]) {
+		t.Errorf("roles used in 30 days:\n%s", s)
+	}
+	if s := text(t, ctx, "#usage-unused"); !strings.Contains(s, role["rw"]) || !strings.Contains(s, role["ops"]) || !strings.Contains(s, "never") || !strings.Contains(s, "writers") {
+		t.Errorf("unused for 30 days:\n%s", s)
+	}
+	if s := text(t, ctx, "#usage-unused-grants"); !strings.Contains(s, role["rw"]) || !strings.Contains(s, "writers") || strings.Contains(s, "analysts") {
+		t.Errorf("grants unused for 30 days:\n%s", s)
+	}
+	shot(t, ctx, "17-usage")
+
+	// Over 90 days rw was used; ops, applied 60 days ago, is too young
+	// to be unused for 90.
+	run(t, ctx, "usage 90", chromedp.Navigate(base+"/usage?days=90"), chromedp.WaitVisible("#fleet-chart", chromedp.ByID))
+	if n := count(t, ctx, "#fleet-chart rect.bar"); n != 90 {
+		t.Errorf("the 90-day chart has %d bars", n)
+	}
+	if s := text(t, ctx, "#usage-roles"); !strings.Contains(s, role["rw"]) {
+		t.Errorf("roles used in 90 days:\n%s", s)
+	}
+	if s := text(t, ctx, "#usage-unused"); strings.Contains(s, role["rw"]) || strings.Contains(s, role["ops"]) {
+		t.Errorf("unused for 90 days:\n%s", s)
+	}
+	// One person's use.
+	run(t, ctx, "ann's usage", chromedp.Navigate(base+"/usage?days=30&user=ann"), chromedp.WaitVisible("#usage-user", chromedp.ByID))
+	if s := text(t, ctx, "#usage-user"); !strings.Contains(s, role["ro"]) || strings.Contains(s, role["rw"]) {
+		t.Errorf("ann's usage:\n%s", s)
+	}
+	// The role page draws the role's 30 days and each user's last use.
+	run(t, ctx, "role usage", chromedp.Navigate(base+"/roles/"+role["ro"]), chromedp.WaitVisible("#usage-role #role-chart", chromedp.ByQuery))
+	if s := text(t, ctx, "#usage-role .last-uses"); !strings.Contains(s, "ann") || !strings.Contains(s, "bob") {
+		t.Errorf("ro's last uses:\n%s", s)
+	}
+	shot(t, ctx, "18-role-usage")
+}
