@@ -71,9 +71,10 @@ const (
 )
 
 // Classify says how much a finished session matters (severity) and what
-// it is about (category). Warnings: a drift found, a password revealed,
-// access widened (a group granted a role, an administrator added), and any
-// session that failed.
+// it is about (category). Critical: a burst of failed sign-ins from one
+// source. Warnings: an administrator's token used from a new address, a
+// drift found, a password revealed, access widened (a group granted a
+// role, an administrator added), and any session that failed.
 func Classify(s store.Session) (severity, category string) {
 	category = map[string]string{
 		store.KindDrift: "drift", "reveal": "secret", "access": "access", store.KindApply: "change",
@@ -83,6 +84,12 @@ func Classify(s store.Session) (severity, category string) {
 		category = s.Kind
 	}
 	switch {
+	case s.Kind == "alert":
+		// stile's own alerts: the status is the severity.
+		if s.Status == SeverityCritical {
+			return SeverityCritical, "security"
+		}
+		return SeverityWarning, "security"
 	case s.Kind == store.KindDrift, s.Kind == "reveal", s.ExitCode != 0:
 		return SeverityWarning, category
 	case s.Kind == "access":

@@ -45,6 +45,7 @@ type Metrics struct {
 	bytes         *prometheus.CounterVec
 	internalErrs  prometheus.Counter
 	webhookErrors prometheus.Counter
+	signInFails   *prometheus.CounterVec
 }
 
 // New returns stile's metrics. Until Watch gives it the fleet's state, a
@@ -73,12 +74,15 @@ func New() *Metrics {
 		webhookErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stile_audit_webhook_errors_total", Help: "Audit events the webhook did not take after every retry.",
 		}),
+		signInFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stile_sign_in_failures_total", Help: "Sign-ins refused for a missing, wrong, revoked or disabled token, by where (api, web, pg).",
+		}, []string{"via"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "stile_build_info", Help: "stile's version, commit and Go version (always 1).",
 	}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(version.Version, version.Commit(), runtime.Version()).Set(1)
-	m.reg.MustRegister(m.sessions, m.planSeconds, m.applySeconds, m.bytes, m.internalErrs, m.webhookErrors, build,
+	m.reg.MustRegister(m.sessions, m.planSeconds, m.applySeconds, m.bytes, m.internalErrs, m.webhookErrors, m.signInFails, build,
 		m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -138,6 +142,13 @@ func (m *Metrics) InternalError() {
 func (m *Metrics) WebhookError() {
 	if m != nil {
 		m.webhookErrors.Inc()
+	}
+}
+
+// SignInFailure counts a refused sign-in through via (api, web, pg).
+func (m *Metrics) SignInFailure(via string) {
+	if m != nil {
+		m.signInFails.WithLabelValues(via).Inc()
 	}
 }
 

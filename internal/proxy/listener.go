@@ -48,11 +48,25 @@ type Listener struct {
 
 // Serve accepts clients on ln until ctx ends.
 func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
 	return acceptLoop(ctx, ln, l.Log, l.serve)
+}
+
+// peerKey is the context key of a listener client's address (Peer).
+type peerKey struct{}
+
+// Peer is the address of the client whose sign-in ctx is for, when a
+// Listener called Open with it.
+func Peer(ctx context.Context) string {
+	s, _ := ctx.Value(peerKey{}).(string)
+	return s
 }
 
 func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 	defer func() { c.Close() }()
+	ctx = context.WithValue(ctx, peerKey{}, c.RemoteAddr().String())
 	var conn net.Conn = c
 	be := pgproto3.NewBackend(conn, conn)
 	var startup *pgproto3.StartupMessage

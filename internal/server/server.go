@@ -39,7 +39,15 @@ func New(svc *service.Service, log *slog.Logger, hub http.Handler) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Every request carries where it came from (the TCP peer: a forwarded-for
+// header is not trusted), for the sign-in alerts.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	via := "web"
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		via = "api"
+	}
+	s.mux.ServeHTTP(w, r.WithContext(service.WithSource(r.Context(), r.RemoteAddr, via)))
+}
 
 type principalKey struct{}
 

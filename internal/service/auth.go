@@ -32,8 +32,23 @@ var Admin = Principal{User: "admin", Admin: true}
 // web sign-in form, the PostgreSQL listener's password) to a principal: the
 // admin token (compared in constant time) is Admin, a user's personal token
 // is that user. Anything else, and a disabled user's token, is
-// errs.Unauthorized.
+// errs.Unauthorized. Where ctx says the request came from (WithSource),
+// failures from one source are counted and an administrator's token used
+// from a new address raises an alert.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	p, err := s.authenticate(ctx, token)
+	switch {
+	case errs.Is(err, errs.Unauthorized):
+		s.signInFailed(ctx)
+	case err == nil && p.tokenHash == "":
+		s.signedIn(ctx, p, "admin")
+	case err == nil:
+		s.signedIn(ctx, p, p.User+":"+p.tokenHash[:16])
+	}
+	return p, err
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (Principal, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")

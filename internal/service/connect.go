@@ -132,6 +132,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 // use, and the connection to it is opened and recorded as Connect does. It
 // is a proxy.Listener's Open.
 func (s *Service) OpenUpstream(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
+	if peer := proxy.Peer(ctx); peer != "" {
+		ctx = WithSource(ctx, peer, "pg")
+	}
 	p, err := s.Authenticate(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)

@@ -97,6 +97,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.Finish(ctx, conn, proxy.Stats{BytesIn: 100, BytesOut: 250})
+	svc.Authenticate(WithSource(ctx, "192.0.2.1:5000", "pg"), "wrong")
 
 	fams := scrape(t, svc)
 	role := out[0].RoleName
@@ -115,6 +116,7 @@ func TestMetrics(t *testing.T) {
 		{"stile_connection_bytes_total", []string{"role", role, "direction", "from_client"}, 100},
 		{"stile_connection_bytes_total", []string{"role", role, "direction", "to_client"}, 250},
 		{"stile_agents_online", nil, 1},
+		{"stile_sign_in_failures_total", []string{"via", "pg"}, 1},
 		{"stile_state_up", nil, 1},
 		{"stile_build_info", []string{"version", "dev"}, 1},
 	} {

@@ -56,7 +56,10 @@ type Config struct {
 	// Metrics counts what the service does and reads its state at each
 	// scrape; nil makes the service its own.
 	Metrics *metrics.Metrics
-	Logger  *slog.Logger
+	// SignInFailures from one source within a minute raise an alert; zero
+	// means DefaultSignInFailures, negative never.
+	SignInFailures int
+	Logger         *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -77,6 +80,7 @@ type Service struct {
 	audit                     *audit.Exporter
 	metrics                   *metrics.Metrics
 	conns                     openConns
+	signIns                   signIns
 	log                       *slog.Logger
 	now                       func() time.Time
 }
@@ -116,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
 	for _, a := range cfg.Agents {
 		s.agents[a.Name()] = a
 	}

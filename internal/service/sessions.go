@@ -14,7 +14,7 @@ func (s *Service) Sessions(ctx context.Context, f store.SessionFilter) ([]store.
 }
 
 // SessionKinds are the kinds of session there are.
-var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, store.KindDrift, KindReveal, KindConnect, KindApproval, KindAccess}
+var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, store.KindDrift, KindReveal, KindConnect, KindApproval, KindAccess, KindAlert}
 
 // Session returns one session.
 func (s *Service) Session(ctx context.Context, sid string) (store.Session, error) {

@@ -148,30 +148,43 @@ func (s *Service) unusedGrants(ctx context.Context, access map[string][]string, 
 	if err != nil {
 		return nil, err
 	}
-	recent, err := s.store.LastUses(ctx, "", "", since)
+	recent, err := s.store.LastUses(ctx, store.LastUseFilter{Since: since})
 	if err != nil {
 		return nil, err
 	}
 	type pair struct{ role, user string }
-	usedBy := make(map[pair]bool, len(recent))
+	usedBy := make(map[pair]time.Time, len(recent))
 	for _, l := range recent {
-		usedBy[pair{l.Role, l.User}] = true
+		usedBy[pair{l.Role, l.User}] = l.LastUsed
 	}
+	var older []string
 	for role, gs := range access {
 		for _, g := range gs {
 			members := groups[g]
-			if slices.ContainsFunc(members, func(u string) bool { return usedBy[pair{role, u}] }) {
+			if slices.ContainsFunc(members, func(u string) bool { _, ok := usedBy[pair{role, u}]; return ok }) {
 				continue
 			}
-			grant := UnusedGrant{Role: role, Group: g, Members: len(members)}
-			for _, u := range members {
-				if l, err := s.store.LastUses(ctx, role, u, time.Time{}); err != nil {
-					return nil, err
-				} else if len(l) == 1 && l[0].LastUsed.After(grant.LastUsed) {
-					grant.LastUsed = l[0].LastUsed
+			out = append(out, UnusedGrant{Role: role, Group: g, Members: len(members)})
+			older = append(older, role)
+		}
+	}
+	// When each unused grant was last used, by a current member: the
+	// older uses of just those roles.
+	if len(older) > 0 {
+		slices.Sort(older)
+		uses, err := s.store.LastUses(ctx, store.LastUseFilter{Roles: slices.Compact(older)})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range uses {
+			usedBy[pair{l.Role, l.User}] = l.LastUsed
+		}
+		for i, g := range out {
+			for _, u := range groups[g.Group] {
+				if t := usedBy[pair{g.Role, u}]; t.After(g.LastUsed) {
+					out[i].LastUsed = t
 				}
 			}
-			out = append(out, grant)
 		}
 	}
 	slices.SortFunc(out, func(a, b UnusedGrant) int { return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Group, b.Group)) })
@@ -225,11 +238,11 @@ func (s *Service) SubjectUsage(ctx context.Context, kind, name string, days int)
 	for _, d := range u.Daily {
 		u.Usage.Add(d)
 	}
-	role, user := name, ""
+	f := store.LastUseFilter{Roles: []string{name}}
 	if kind == store.UsageUser {
-		role, user = "", name
+		f = store.LastUseFilter{User: name}
 	}
-	last, err := s.store.LastUses(ctx, role, user, time.Time{})
+	last, err := s.store.LastUses(ctx, f)
 	if err != nil {
 		return u, err
 	}

@@ -178,6 +178,15 @@ type SessionFilter struct {
 	Limit        int
 }
 
+// LastUseFilter narrows LastUses. Zero fields match everything.
+type LastUseFilter struct {
+	// Roles keeps the uses of these roles, User those of this user.
+	Roles []string
+	User  string
+	// Since keeps the uses at or after it.
+	Since time.Time
+}
+
 // PlanFinish is a finished plan session and the role it planned; a nil
 // Role (a retirement's plan) leaves the declared role as it is.
 type PlanFinish struct {
@@ -254,9 +263,13 @@ type Store interface {
 	// UsageRecords lists the usage records of kind (UsageRole, UsageUser,
 	// UsageFleet), or only name's when name is set, by name.
 	UsageRecords(ctx context.Context, kind, name string) ([]UsageRecord, error)
-	// LastUses lists users' last use of roles, only role's or user's when
-	// set, and only uses since since when it is set, by role and user.
-	LastUses(ctx context.Context, role, user string, since time.Time) ([]LastUse, error)
+	// LastUses lists users' last use of roles, by role and user.
+	LastUses(ctx context.Context, f LastUseFilter) ([]LastUse, error)
+
+	// SeeAddress records that token was used from addr, and reports
+	// whether addr is new for it and how many other addresses it was used
+	// from before.
+	SeeAddress(ctx context.Context, token, addr string, at time.Time) (isNew bool, others int, err error)
 
 	// VerifyChain walks the audit chain and reports the first session
 	// edited, deleted, reordered or added outside it.

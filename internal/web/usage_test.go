@@ -112,6 +112,19 @@ func TestWebUsage(t *testing.T) {
 	t.Cleanup(stop)
 	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	// Someone tries passwords on the listener first: the tenth failure
+	// within a minute raises one critical alert naming the address.
+	for range 12 {
+		if c, err := pgx.Connect(bg, fmt.Sprintf("postgres://%s:guess@%s:%s/%s_shop?sslmode=disable", role["ro"], host, port, p)); err == nil {
+			c.Close(bg)
+			t.Fatal("a wrong password signed in")
+		}
+	}
+	var alerts struct{ Sessions []store.Session }
+	api(t, base, "GET", "/api/v1/sessions?kind=alert", "", &alerts)
+	if len(alerts.Sessions) != 1 || alerts.Sessions[0].Status != "critical" || !strings.Contains(alerts.Sessions[0].Message, "10 failed sign-ins from 127.0.0.1 (pg)") {
+		t.Fatalf("alerts after 12 wrong passwords on the listener: %+v", alerts.Sessions)
+	}
 	conn, err := pgx.Connect(bg, fmt.Sprintf("postgres://%s:%s@%s:%s/%s_shop?sslmode=disable", role["ro"], annToken, host, port, p))
 	if err != nil {
 		t.Fatal(err)

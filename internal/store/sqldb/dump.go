@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
@@ -59,7 +58,7 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Usage, err = queryAll(ctx, s.c(), "dump usage", scanUsage, "SELECT "+usageCols+" FROM {usage} ORDER BY kind, name{C}"); err != nil {
 		return d, err
 	}
-	d.LastUses, err = s.LastUses(ctx, "", "", time.Time{})
+	d.LastUses, err = s.LastUses(ctx, store.LastUseFilter{})
 	return d, err
 }
 

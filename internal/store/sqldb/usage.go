@@ -137,20 +137,55 @@ func (s *DB) UsageRecords(ctx context.Context, kind, name string) ([]store.Usage
 }
 
 // LastUses lists users' last use of roles.
-func (s *DB) LastUses(ctx context.Context, role, user string, since time.Time) ([]store.LastUse, error) {
+func (s *DB) LastUses(ctx context.Context, f store.LastUseFilter) ([]store.LastUse, error) {
+	// Many roles are read a chunk at a time: a statement's parameters are
+	// bounded (SQLite's at 32,766).
+	if len(f.Roles) > 500 {
+		var out []store.LastUse
+		for chunk := range slices.Chunk(f.Roles, 500) {
+			g := f
+			g.Roles = chunk
+			part, err := s.LastUses(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, part...)
+		}
+		slices.SortFunc(out, func(a, b store.LastUse) int { return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.User, b.User)) })
+		return out, nil
+	}
 	c := s.c()
 	where, args := []string{"1 = 1"}, []any{}
-	if role != "" {
-		where, args = append(where, "role = ?"), append(args, role)
+	if len(f.Roles) > 0 {
+		where = append(where, "role IN (?"+strings.Repeat(", ?", len(f.Roles)-1)+")")
+		for _, r := range f.Roles {
+			args = append(args, r)
+		}
 	}
-	if user != "" {
-		where, args = append(where, "user_name = ?"), append(args, user)
+	if f.User != "" {
+		where, args = append(where, "user_name = ?"), append(args, f.User)
 	}
-	if !since.IsZero() {
-		where, args = append(where, "last_used >= ?"), append(args, c.tm(since))
+	if !f.Since.IsZero() {
+		where, args = append(where, "last_used >= ?"), append(args, c.tm(f.Since))
 	}
 	return queryAll(ctx, c, "read last uses", func(row scanner) (store.LastUse, error) {
 		var l store.LastUse
 		return l, row.Scan(&l.Role, &l.User, at{&l.LastUsed}, &l.Connections)
 	}, "SELECT role, user_name, last_used, connections FROM {usage_last} WHERE "+strings.Join(where, " AND ")+" ORDER BY role{C}, user_name{C}", args...)
+}
+
+// SeeAddress records a token's use from an address.
+func (s *DB) SeeAddress(ctx context.Context, token, addr string, at time.Time) (isNew bool, others int, err error) {
+	err = s.tx(ctx, func(tx conn) error {
+		n, err := tx.affect(ctx, "INSERT INTO {token_addresses} (token, addr, first_seen) VALUES (?, ?, ?) ON CONFLICT (token, addr) DO NOTHING", token, addr, tx.tm(at))
+		if err != nil {
+			return err
+		}
+		isNew = n == 1
+		return tx.row(ctx, "SELECT count(*) FROM {token_addresses} WHERE token = ? AND addr <> ?", token, addr).Scan(&others)
+	})
+	if err != nil {
+		err = fmt.Errorf("record the address of a token: %w", err)
+	}
+	return isNew, others, err
 }

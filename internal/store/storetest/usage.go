@@ -66,7 +66,7 @@ func testUsage(t *testing.T, s store.Store) {
 	if len(ann) != 1 || ann[0].Total.Connections != 3 {
 		t.Errorf("ann = %+v", ann)
 	}
-	last, err := s.LastUses(ctx, "ro", "", time.Time{})
+	last, err := s.LastUses(ctx, store.LastUseFilter{Roles: []string{"ro"}})
 	must(t, err)
 	if len(last) != 2 || last[0].User != "ann" || last[0].Connections != 2 || last[1].User != "bob" || last[1].Connections != 2 {
 		t.Fatalf("last uses of ro = %+v", last)
@@ -76,17 +76,38 @@ func testUsage(t *testing.T, s store.Store) {
 	}
 	// AddUsage counts without touching sessions.
 	must(t, s.AddUsage(ctx, store.ConnectionUsage{Session: store.Session{SID: "old", Role: "ro", Actor: "cy", CreatedAt: today, FinishedAt: today.Add(time.Minute)}, Usage: store.Usage{Connections: 1}}))
-	if l, _ := s.LastUses(ctx, "", "cy", time.Time{}); len(l) != 1 || l[0].Role != "ro" {
+	if l, _ := s.LastUses(ctx, store.LastUseFilter{User: "cy"}); len(l) != 1 || l[0].Role != "ro" {
 		t.Errorf("last uses of cy = %+v", l)
 	}
-	if l, _ := s.LastUses(ctx, "", "", today.Add(-2*24*time.Hour)); len(l) != 3 {
+	if l, _ := s.LastUses(ctx, store.LastUseFilter{Since: today.Add(-2 * 24 * time.Hour)}); len(l) != 3 {
 		t.Errorf("last uses in the last two days = %+v, want bob's of ro, ann's of rw, cy's of ro", l)
+	}
+	if l, _ := s.LastUses(ctx, store.LastUseFilter{Roles: []string{"rw", "nope"}}); len(l) != 1 || l[0].User != "ann" {
+		t.Errorf("last uses of rw = %+v", l)
 	}
 	if d, ok := s.(store.Dumper); ok {
 		dump, err := d.Dump(ctx)
 		must(t, err)
 		if len(dump.Usage) != 6 || len(dump.LastUses) != 4 {
 			t.Errorf("dump has %d usage records and %d last uses, want 6 and 4", len(dump.Usage), len(dump.LastUses))
+		}
+	}
+}
+
+// testAddresses: the addresses a token was used from.
+func testAddresses(t *testing.T, s store.Store) {
+	for _, tt := range []struct {
+		token, addr string
+		isNew       bool
+		others      int
+	}{
+		{"admin", "10.0.0.1", true, 0}, {"admin", "10.0.0.1", false, 0}, {"admin", "10.0.0.2", true, 1},
+		{"k1", "10.0.0.2", true, 0}, {"admin", "10.0.0.1", false, 1},
+	} {
+		isNew, others, err := s.SeeAddress(ctx, tt.token, tt.addr, time.Now())
+		must(t, err)
+		if isNew != tt.isNew || others != tt.others {
+			t.Errorf("SeeAddress(%s, %s) = %v, %d; want %v, %d", tt.token, tt.addr, isNew, others, tt.isNew, tt.others)
 		}
 	}
 }
