@@ -93,6 +93,7 @@ func (s *Server) Routes() []Route {
 		api("GET /api/v1/usage", Admin, s.usage),
 		api("GET /api/v1/usage/roles/{name}", Admin, s.roleUsage),
 		api("GET /api/v1/usage/users/{name}", Admin, s.userUsage),
+		api("GET /api/v1/reports/access", Admin, s.accessReport),
 
 		// The web app: a session cookie after sign-in, CSRF on every POST.
 		public("GET /static/", w.Static()),
@@ -103,6 +104,9 @@ func (s *Server) Routes() []Route {
 		page("GET /inventory", Admin, w.Inventory),
 		page("GET /fleet", Admin, w.Fleet),
 		page("GET /usage", Admin, w.Usage),
+		page("GET /reports/access", Admin, w.AccessReport),
+		page("GET /reports/access.csv", Admin, w.AccessReportCSV),
+		page("GET /reports/access.html", Admin, w.AccessReportHTML),
 		page("POST /inventory/preview", Admin, w.InventoryPreview),
 		page("POST /inventory/import", Admin, w.InventoryImport),
 		page("POST /inventory/remove", Admin, w.InventoryRemove),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/web"
 )
 
 // days reads the window of a usage request (30 days when not given).
@@ -52,5 +53,26 @@ func (s *Server) subjectUsage(w http.ResponseWriter, r *http.Request, kind strin
 		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// accessReport answers the access review as JSON (default), CSV or HTML
+// (?format=).
+func (s *Server) accessReport(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	rep, err := s.svc.AccessReport(r.Context(), p.User)
+	if err != nil {
+		return err
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+		writeJSON(w, http.StatusOK, rep)
+	case "csv":
+		web.WriteAccessReportCSV(w, rep)
+	case "html":
+		s.web.WriteAccessReportHTML(w, rep)
+	default:
+		return errs.Invalidf("format %q is not json, csv or html", f)
+	}
 	return nil
 }

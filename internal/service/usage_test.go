@@ -92,6 +92,33 @@ func TestUsage(t *testing.T) {
 	if _, err := svc.Usage(ctx, 91); !errs.Is(err, errs.Invalid) {
 		t.Errorf("a 91-day window: %v, want invalid", err)
 	}
+	// The access review: each role's declaration and state, who granted
+	// which group, and each person's last use.
+	review, err := svc.AccessReport(ctx, "auditor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(review.Roles) != 2 || review.GeneratedBy != "auditor" || len(review.Administrators) != 1 {
+		t.Fatalf("review = %+v", review)
+	}
+	r0 := review.Roles[0]
+	if r0.Role != ro || r0.Status != "applied" || r0.AppliedBy != "test" || r0.ApplySID == "" || len(r0.Scopes) != 1 || r0.Privileges[0] != "SELECT" {
+		t.Errorf("ro in the review = %+v", r0)
+	}
+	if len(r0.Groups) != 1 || r0.Groups[0].Group != "readers" || r0.Groups[0].GrantedBy != "admin" || r0.Groups[0].GrantedAt.IsZero() {
+		t.Errorf("ro's groups = %+v", r0.Groups)
+	}
+	if len(r0.Users) != 1 || r0.Users[0].User != "ann" || r0.Users[0].Connections != 1 || r0.Users[0].Via[0] != "readers" || r0.Users[0].LastUsed.IsZero() {
+		t.Errorf("ro's users = %+v", r0.Users)
+	}
+	if r1 := review.Roles[1]; len(r1.Users) != 1 || r1.Users[0].User != "bob" || !r1.Users[0].LastUsed.IsZero() {
+		t.Errorf("rw's users = %+v", r1.Users)
+	}
+	rows := review.Rows()
+	if len(rows) != 2 || len(rows[0]) != len(AccessReportCSVHeader) || rows[0][12] != "ann" || rows[0][15] != "readers:admin" || rows[1][16] != "" {
+		t.Errorf("CSV rows = %q", rows)
+	}
+
 	// The session's summary says the same, for connections from before
 	// usage was kept.
 	sess, err := svc.Session(ctx, conn.sess.SID)

@@ -197,4 +197,16 @@ func TestWebUsage(t *testing.T) {
 		t.Errorf("ro's last uses:\n%s", s)
 	}
 	shot(t, ctx, "18-role-usage")
+
+	// The access review, printable: each role's declaration and state, the
+	// groups and who granted them, each person's last use.
+	run(t, ctx, "access review", chromedp.Navigate(base+"/reports/access"), chromedp.WaitVisible("#report-"+role["ro"], chromedp.ByID))
+	if s := text(t, ctx, "#report-"+role["ro"]); !strings.Contains(s, "SELECT on "+p+"_shop") || !strings.Contains(s, "applied") ||
+		!strings.Contains(s, "Applied by admin") || !strings.Contains(s, "analysts") || !strings.Contains(s, "ann") || !strings.Contains(s, today.Format("2006-01-02")) {
+		t.Errorf("ro in the access review:\n%s", s)
+	}
+	if s := text(t, ctx, "#report-"+role["ops"]); !strings.Contains(s, "administrators only") {
+		t.Errorf("ops in the access review:\n%s", s)
+	}
+	shot(t, ctx, "19-access-review")
 }
