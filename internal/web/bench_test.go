@@ -55,47 +55,20 @@ func BenchmarkPages(b *testing.B) {
 			st.CreateToken(ctx, store.Token{ID: fmt.Sprintf("t-%d-%d", i, k), User: name, Hash: fmt.Sprintf("h-%d-%d", i, k), CreatedAt: time.Now()})
 		}
 	}
-	for i := range 2000 {
-		res := rs[i%500].Name
+	for i, name := range benchRoles(b, st, rs, 2000) {
 		if i%500 < 400 {
-			st.SetAdmin(ctx, res, "postgres", "sealed", "local")
+			st.SetAdmin(ctx, rs[i%500].Name, "postgres", "sealed", "local")
 		}
-		label := fmt.Sprintf("r%d", i/500)
-		sess := store.Session{SID: fmt.Sprintf("s-%04d", i), Kind: store.KindPlan, Resource: res, Role: "stile_" + res + "_" + label, Actor: "bench", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
-		st.CreateSessions(ctx, sess)
-		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
-		if err := st.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: res, Label: label, RoleName: sess.Role, Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}}); err != nil {
-			b.Fatal(err)
-		}
-		// Applied: a resource role, one in 40 granted to the members' group.
-		st.SetPendingPassword(ctx, res, label, "sealed")
-		if err := st.ResolvePending(ctx, res, label, store.PromotePending); err != nil {
-			b.Fatal(err)
-		}
+		// One in 40 granted to the members' group.
 		if i%40 == 0 {
-			if err := st.SetAccess(ctx, sess.Role, "members", true); err != nil {
+			if err := st.SetAccess(ctx, name, "members", true); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
 
-	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
-	defer srv.Close()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	if resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {token}}); err != nil || resp.StatusCode != 200 {
-		b.Fatalf("sign in: %v", err)
-	}
-	mjar, _ := cookiejar.New(nil)
-	member := &http.Client{Jar: mjar}
-	if resp, err := member.PostForm(srv.URL+"/login", url.Values{"token": {"stlp_mia"}}); err != nil || resp.StatusCode != 200 {
-		b.Fatalf("member sign in: %v", err)
-	}
+	srv, c := benchServer(b, st)
+	member := signedIn(b, srv.URL, "stlp_mia")
 	for _, page := range []string{"/inventory", "/inventory?page=10", "/manage", "/provision", "/sessions", "/resources/db-042", "/roles", "/people", "member /roles", "member /roles/stile_db-000_r0"} {
 		c, path := c, page
 		if p, ok := strings.CutPrefix(page, "member "); ok {
@@ -138,19 +111,7 @@ func BenchmarkUsagePage(b *testing.B) {
 	if err := st.UpsertResources(ctx, rs, "local"); err != nil {
 		b.Fatal(err)
 	}
-	names := make([]string, roles)
-	for i := range roles {
-		res, label := rs[i%500].Name, fmt.Sprintf("r%d", i/500)
-		names[i] = "stile_" + res + "_" + label
-		sess := store.Session{SID: fmt.Sprintf("p-%04d", i), Kind: store.KindPlan, Resource: res, Role: names[i], Actor: "bench", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
-		st.CreateSessions(ctx, sess)
-		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
-		if err := st.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: res, Label: label, RoleName: names[i], Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}}); err != nil {
-			b.Fatal(err)
-		}
-		st.SetPendingPassword(ctx, res, label, "sealed")
-		st.ResolvePending(ctx, res, label, store.PromotePending)
-	}
+	names := benchRoles(b, st, rs, roles)
 	for g := range 20 { // 20 groups of 10 users, each granted 100 roles
 		group := fmt.Sprintf("team-%02d", g)
 		st.CreateGroup(ctx, group)
@@ -190,18 +151,7 @@ func BenchmarkUsagePage(b *testing.B) {
 	setup := time.Since(start)
 	b.ReportMetric(float64(setup.Microseconds())/float64(conns), "setup-µs/conn")
 
-	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
-	defer srv.Close()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	if resp, err := c.PostForm(srv.URL+"/login", url.Values{"token": {token}}); err != nil || resp.StatusCode != 200 {
-		b.Fatalf("sign in: %v", err)
-	}
+	srv, c := benchServer(b, st)
 	for _, page := range []string{"/usage", "/usage?days=90", "/usage?days=7&user=user-007", "/roles/" + names[5], "/api/v1/usage"} {
 		b.Run(page, func(b *testing.B) {
 			for b.Loop() {
@@ -217,4 +167,49 @@ func BenchmarkUsagePage(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchRoles plans and applies n roles over the resources rs (a plan
+// session each, its password promoted) and returns their names.
+func benchRoles(b *testing.B, st store.Store, rs []spec.Resource, n int) []string {
+	ctx := context.Background()
+	names := make([]string, n)
+	for i := range n {
+		res, label := rs[i%len(rs)].Name, fmt.Sprintf("r%d", i/len(rs))
+		names[i] = "stile_" + res + "_" + label
+		sess := store.Session{SID: fmt.Sprintf("s-%04d", i), Kind: store.KindPlan, Resource: res, Role: names[i], Actor: "bench", CreatedAt: time.Now().UTC(), Status: "running", Input: "{}"}
+		st.CreateSessions(ctx, sess)
+		sess.Status, sess.FinishedAt = "out-of-sync", time.Now().UTC()
+		if err := st.FinishPlans(ctx, store.PlanFinish{Session: sess, Role: &store.Role{Resource: res, Label: label, RoleName: names[i], Spec: spec.Role{Resource: res, Label: label, Type: "managed", Scopes: []string{"app"}, Privileges: []string{"SELECT"}}}}); err != nil {
+			b.Fatal(err)
+		}
+		st.SetPendingPassword(ctx, res, label, "sealed")
+		if err := st.ResolvePending(ctx, res, label, store.PromotePending); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return names
+}
+
+// benchServer serves st as the server does and returns it with a client
+// signed in with the admin token.
+func benchServer(b *testing.B, st store.Store) (*httptest.Server, *http.Client) {
+	box, _ := secret.NewBox(make([]byte, secret.KeySize))
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
+	b.Cleanup(srv.Close)
+	return srv, signedIn(b, srv.URL, token)
+}
+
+// signedIn is a client signed in to the web app at base with tok.
+func signedIn(b *testing.B, base, tok string) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	if resp, err := c.PostForm(base+"/login", url.Values{"token": {tok}}); err != nil || resp.StatusCode != 200 {
+		b.Fatalf("sign in: %v", err)
+	}
+	return c
 }
