@@ -31,6 +31,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
 	var applyTimeout, adminIdle, driftEvery time.Duration
 	var applyParallel, signInFailures int
+	var oidc oidcFlags
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -70,6 +71,10 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			}
 			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
+			var err error
+			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
+				return err
+			}
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
 			if err := c.Validate(); err != nil {
@@ -86,6 +91,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
 	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
+	oidc.add(cmd)
 	cmd.Flags().IntVar(&signInFailures, "alert-sign-in-failures", service.DefaultSignInFailures, "raise a critical alert when this many sign-ins from one address fail within a minute (API, web, PostgreSQL listener; counted per replica; 0: off)")
 	cmd.Flags().DurationVar(&driftEvery, "drift-every", 0, "re-plan every declared role this often (e.g. 1h), each resource at its own moment; a role found changed is a drift session and an audit event; nothing is applied (0: off)")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "also serve /metrics here without a token, for Prometheus (keep it on loopback or a scrape network; /metrics on --listen needs the admin token)")
@@ -107,6 +113,7 @@ type serverConfig struct {
 	auditFile, webhook, webhookSecret                                                  string
 	applyTimeout, adminIdle, driftEvery                                                time.Duration
 	applyParallel, signInFailures                                                      int
+	oidc                                                                               *service.OIDCConfig
 }
 
 // Validate checks c as a whole; an error is errs.Invalid naming the flag.
@@ -211,7 +218,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
 		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
-		SignInFailures: cmp.Or(c.signInFailures, -1),
+		SignInFailures: cmp.Or(c.signInFailures, -1), OIDC: c.oidc,
 	})
 	if err != nil {
 		return err

@@ -99,6 +99,8 @@ func (s *Server) Routes() []Route {
 		public("GET /static/", w.Static()),
 		public("GET /login", http.HandlerFunc(w.Login)),
 		public("POST /login", http.HandlerFunc(w.Login)),
+		public("GET /auth/oidc/start", http.HandlerFunc(w.OIDCStart)),
+		public("GET /auth/oidc/callback", http.HandlerFunc(w.OIDCCallback)),
 		page("POST /logout", Member, w.Logout),
 		page("GET /{$}", Member, w.Home),
 		page("GET /inventory", Admin, w.Inventory),

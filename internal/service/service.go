@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
@@ -59,7 +60,13 @@ type Config struct {
 	// SignInFailures from one source within a minute raise an alert; zero
 	// means DefaultSignInFailures, negative never.
 	SignInFailures int
-	Logger         *slog.Logger
+	// OIDC, when set, lets people sign in to the web app with the
+	// company's identity provider.
+	OIDC *OIDCConfig
+	// HTTPClient reaches the identity provider (nil: a default with a
+	// timeout).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 // Service implements stile's operations. It is safe for concurrent use.
@@ -81,6 +88,9 @@ type Service struct {
 	metrics                   *metrics.Metrics
 	conns                     openConns
 	signIns                   signIns
+	oidc                      *OIDCConfig
+	oidcClient                oidcClient
+	oidcHTTP                  *http.Client
 	log                       *slog.Logger
 	now                       func() time.Time
 }
@@ -121,6 +131,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
+	s.oidc, s.oidcHTTP = cfg.OIDC, cfg.HTTPClient
+	if s.oidcHTTP == nil {
+		s.oidcHTTP = &http.Client{Timeout: 15 * time.Second}
+	}
 	for _, a := range cfg.Agents {
 		s.agents[a.Name()] = a
 	}

@@ -38,6 +38,15 @@ func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, str
 	if err != nil {
 		return Principal{}, "", err
 	}
+	if w.User != "" {
+		// Signed in with the identity provider: the user as they are now.
+		u, err := s.store.User(ctx, w.User)
+		if err != nil || u.Disabled {
+			s.store.DeleteWebSession(ctx, w.IDHash)
+			return Principal{}, "", errs.New(errs.NotFound, "%s may no longer sign in", w.User)
+		}
+		return Principal{User: u.Name, Admin: u.Admin}, w.CSRF, nil
+	}
 	if w.TokenHash == "" {
 		return Admin, w.CSRF, nil
 	}

@@ -124,8 +124,10 @@ type WebSession struct {
 	IDHash string
 	CSRF   string
 	// TokenHash is the hash of the personal token the browser signed in
-	// with; empty for the admin token.
+	// with; User the user who signed in with the identity provider; both
+	// empty for the admin token.
 	TokenHash string
+	User      string
 	Expires   time.Time
 }
 
@@ -135,7 +137,19 @@ type User struct {
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// Source is where the user comes from: local (made with stile users
+	// create) or oidc (signed in with the identity provider, matched by
+	// Subject: the issuer and the provider's subject).
+	Source     string    `json:"source"`
+	Subject    string    `json:"subject,omitempty"`
+	LastSignIn time.Time `json:"last_sign_in,omitzero"`
 }
+
+// User sources.
+const (
+	SourceLocal = "local"
+	SourceOIDC  = "oidc"
+)
 
 // Token is a personal access token; only its hash is stored.
 type Token struct {
@@ -309,6 +323,14 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) error
 	// Users lists users by name.
 	Users(ctx context.Context) ([]User, error)
+	// User returns one user; errs.NotFound if unknown.
+	User(ctx context.Context, name string) (User, error)
+	// UserBySubject returns the user the identity provider knows as
+	// subject; errs.NotFound if none.
+	UserBySubject(ctx context.Context, subject string) (User, error)
+	// SignedIn records a sign-in through the identity provider: the
+	// user's admin flag as the provider's groups say, and when.
+	SignedIn(ctx context.Context, name string, admin bool, at time.Time) error
 	// SetUserDisabled disables or enables a user; errs.NotFound if unknown.
 	SetUserDisabled(ctx context.Context, name string, disabled bool) error
 	// CreateToken stores a token of an existing user.

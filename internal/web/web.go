@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/httperr"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
@@ -166,13 +167,13 @@ func (a *App) Home(w http.ResponseWriter, r *http.Request, _ string) {
 // token, or a user's personal token.
 func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
-		a.render(w, "login", map[string]any{})
+		a.render(w, "login", map[string]any{"Provider": a.svc.OIDCName()})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	id, _, err := a.svc.StartWebSession(r.Context(), r.FormValue("token"))
 	if errs.Is(err, errs.Unauthorized) {
-		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid."})
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid.", "Provider": a.svc.OIDCName()})
 		return
 	}
 	if err != nil {
@@ -181,6 +182,54 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// oidcCookie holds a sign-in with the identity provider in progress: its
+// state, nonce and PKCE verifier, sealed. Lax, so that the provider's
+// redirect back (a top-level navigation from its site) carries it.
+const oidcCookie = "stile_oidc"
+
+// OIDCStart sends the browser to the identity provider.
+func (a *App) OIDCStart(w http.ResponseWriter, r *http.Request) {
+	to, cookie, err := a.svc.OIDCStart(r.Context())
+	if err != nil {
+		a.loginFailed(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: cookie, Path: "/auth/oidc/", MaxAge: 600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// OIDCCallback is where the identity provider sends the browser back. The
+// sign-in cookie is used once. The session cookie is Strict, which a
+// browser does not send on the rest of a navigation that began on the
+// provider's site: the page moves on to the app itself, same-site.
+func (a *App) OIDCCallback(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "The identity provider did not sign you in: " + e + " " + q.Get("error_description"), "Provider": a.svc.OIDCName()})
+		return
+	}
+	c, _ := r.Cookie(oidcCookie)
+	value := ""
+	if c != nil {
+		value = c.Value
+	}
+	id, _, err := a.svc.OIDCCallback(r.Context(), value, q.Get("state"), q.Get("code"))
+	if err != nil {
+		a.loginFailed(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	a.render(w, "signed-in", nil)
+}
+
+// loginFailed shows the sign-in page with why the provider's sign-in
+// failed (an internal error only as its id).
+func (a *App) loginFailed(w http.ResponseWriter, r *http.Request, err error) {
+	ans := httperr.Of(a.log, r, err)
+	a.renderStatus(w, ans.Status, "login", map[string]any{"Error": ans.Message, "Provider": a.svc.OIDCName()})
 }
 
 // Logout ends the session.

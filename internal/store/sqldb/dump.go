@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,7 +110,7 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 			}
 		}
 		for _, u := range d.Users {
-			if _, err := tx.exec(ctx, "INSERT INTO {users} (name, admin, disabled, created_at) VALUES (?, ?, ?, ?)", u.Name, u.Admin, u.Disabled, tx.tm(u.CreatedAt)); err != nil {
+			if _, err := tx.exec(ctx, "INSERT INTO {users} ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?)", u.Name, u.Admin, u.Disabled, tx.tm(u.CreatedAt), cmp.Or(u.Source, store.SourceLocal), u.Subject, tx.tm(u.LastSignIn)); err != nil {
 				return fmt.Errorf("load user %s: %w", u.Name, err)
 			}
 		}
