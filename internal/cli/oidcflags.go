@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 type oidcFlags struct {
 	issuer, clientID, secretFile, name, groupsClaim, adminGroup, publicURL string
 	scopes, groupMap                                                       []string
+	sessionMax                                                             time.Duration
 }
 
 func (f *oidcFlags) add(cmd *cobra.Command) {
@@ -28,6 +30,7 @@ func (f *oidcFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.groupsClaim, "oidc-groups-claim", "groups", "the claim that lists a person's groups")
 	fl.StringVar(&f.adminGroup, "oidc-admin-group", "", "provider group whose members are stile administrators")
 	fl.StringArrayVar(&f.groupMap, "oidc-group-map", nil, "PROVIDER=STILE: take provider group PROVIDER as stile group STILE (repeat; when given, other provider groups are ignored)")
+	fl.DurationVar(&f.sessionMax, "oidc-session-max", service.DefaultOIDCSessionMax, "a web sign-in through the provider ends after this however much it is used; then the provider is asked again (a person disabled there loses access by then)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL people reach the web app at (env STILE_PUBLIC_URL; default http(s)://LISTEN); the provider redirects to PUBLIC_URL/auth/oidc/callback")
 }
 
@@ -55,6 +58,9 @@ func (f *oidcFlags) config(e *env, listen string, tls bool) (*service.OIDCConfig
 	if f.clientID == "" {
 		return nil, errs.Invalidf("--oidc-issuer needs --oidc-client-id")
 	}
+	if f.sessionMax < time.Minute {
+		return nil, errs.Invalidf("--oidc-session-max must be at least 1m, not %s", f.sessionMax)
+	}
 	secret := e.getenv("STILE_OIDC_CLIENT_SECRET")
 	if f.secretFile != "" {
 		data, err := os.ReadFile(f.secretFile)
@@ -71,7 +77,7 @@ func (f *oidcFlags) config(e *env, listen string, tls bool) (*service.OIDCConfig
 		public = map[bool]string{true: "https://", false: "http://"}[tls] + listen
 	}
 	cfg := &service.OIDCConfig{Issuer: f.issuer, ClientID: f.clientID, ClientSecret: secret, Name: f.name, Scopes: f.scopes,
-		GroupsClaim: f.groupsClaim, AdminGroup: f.adminGroup, RedirectURL: strings.TrimSuffix(public, "/") + "/auth/oidc/callback"}
+		GroupsClaim: f.groupsClaim, AdminGroup: f.adminGroup, SessionMax: f.sessionMax, RedirectURL: strings.TrimSuffix(public, "/") + "/auth/oidc/callback"}
 	for _, m := range f.groupMap {
 		from, to, ok := strings.Cut(m, "=")
 		if !ok || from == "" || to == "" {

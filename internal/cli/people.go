@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -49,9 +50,13 @@ func newUsersCmd(e *env) *cobra.Command {
 		err := c.call(cmd.Context(), "GET", "/api/v1/users", nil, &out)
 		return out, func(w io.Writer) error {
 			tw := table(w)
-			fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED")
+			fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED\tSOURCE\tLAST SIGN-IN")
 			for _, u := range out.Users {
-				fmt.Fprintf(tw, "%s\t%v\t%v\n", u.Name, u.Admin, u.Disabled)
+				last := "-"
+				if !u.LastSignIn.IsZero() {
+					last = u.LastSignIn.Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", u.Name, u.Admin, u.Disabled, cmp.Or(u.Source, store.SourceLocal), last)
 			}
 			return tw.Flush()
 		}, err

@@ -85,7 +85,7 @@ func (p *Provider) SetGroups(userID string, groups ...string) {
 func (p *Provider) groupsOf(userID string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.groups[userID]...)
+	return append([]string{}, p.groups[userID]...)
 }
 
 // groupStorage is the example storage with each user's groups as the

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -43,7 +44,14 @@ type OIDCConfig struct {
 	// provider groups it does not name are ignored. Empty: groups are
 	// taken as they are (those that are valid stile names).
 	GroupMap map[string]string
+	// SessionMax ends a web sign-in made through the provider however
+	// much it is used (default DefaultOIDCSessionMax): a person disabled
+	// at the provider loses the web app by then at the latest.
+	SessionMax time.Duration
 }
+
+// DefaultOIDCSessionMax is how long a provider's sign-in lasts at most.
+const DefaultOIDCSessionMax = 8 * time.Hour
 
 // oidcLoginTTL bounds a sign-in in progress: the state, nonce and PKCE
 // verifier live in a sealed cookie this long.
@@ -119,6 +127,10 @@ type Identity struct {
 	Username string
 	Email    string
 	Groups   []string
+	// GroupsKnown says the provider sent the groups claim (Google, for
+	// one, sends none): without it, the person's stile groups and admin
+	// flag are left as administrators set them.
+	GroupsKnown bool
 }
 
 // OIDCCallback finishes a sign-in: it checks the state against the sealed
@@ -181,7 +193,7 @@ func (s *Service) oidcIdentity(ctx context.Context, code string, l oidcLogin) (I
 		return refuse("unreadable claims: %v", err)
 	}
 	groupsClaim := s.groupsClaim()
-	if claims["preferred_username"] == nil || claims[groupsClaim] == nil {
+	if _, hasGroups := claims[groupsClaim]; claims["preferred_username"] == nil || !hasGroups {
 		info, err := p.UserInfo(hctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			return refuse("userinfo: %v", err)
@@ -194,7 +206,7 @@ func (s *Service) oidcIdentity(ctx context.Context, code string, l oidcLogin) (I
 			return refuse("unreadable userinfo: %v", err)
 		}
 		for k, v := range more {
-			if claims[k] == nil {
+			if _, ok := claims[k]; !ok {
 				claims[k] = v
 			}
 		}
@@ -202,6 +214,7 @@ func (s *Service) oidcIdentity(ctx context.Context, code string, l oidcLogin) (I
 	id := Identity{Subject: idt.Issuer + "|" + idt.Subject}
 	id.Username, _ = claims["preferred_username"].(string)
 	id.Email, _ = claims["email"].(string)
+	_, id.GroupsKnown = claims[groupsClaim]
 	switch g := claims[groupsClaim].(type) {
 	case []any:
 		for _, v := range g {
@@ -258,7 +271,7 @@ func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf 
 	// The admin group decides who is an administrator; without one, an
 	// administrator says (stile users create --admin), as for local users.
 	admin := u.Admin
-	if s.oidc.AdminGroup != "" {
+	if s.oidc.AdminGroup != "" && id.GroupsKnown {
 		admin = slices.Contains(id.Groups, s.oidc.AdminGroup)
 	}
 	switch {
@@ -281,13 +294,16 @@ func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf 
 			return "", "", err
 		}
 	}
-	if err := s.syncGroups(ctx, u.Name, id.Groups); err != nil {
-		return "", "", err
+	if id.GroupsKnown {
+		if err := s.syncGroups(ctx, u.Name, id.Groups); err != nil {
+			return "", "", err
+		}
 	}
 	if err := s.recordAccess(ctx, u.Name, "", map[string]any{"sign_in": "oidc", "user": u.Name, "groups": id.Groups}, "%s signed in with %s", u.Name, s.oidc.Name); err != nil {
 		return "", "", err
 	}
-	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL), User: u.Name}
+	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL), User: u.Name,
+		NotAfter: s.now().Add(cmp.Or(s.oidc.SessionMax, DefaultOIDCSessionMax))}
 	webCookie = secret.NewToken()
 	w.IDHash = agent.TokenHash(webCookie)
 	return webCookie, w.CSRF, s.store.CreateWebSession(ctx, w)

@@ -152,6 +152,14 @@ func TestOIDCSignIn(t *testing.T) {
 	if _, _, err := svc.OIDCCallback(ctx, "", q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("no sign-in cookie: %v", err)
 	}
+	// However much it is used, a provider's sign-in ends after SessionMax:
+	// then the provider is asked again.
+	now := time.Now
+	svc.now = func() time.Time { return now().Add(DefaultOIDCSessionMax + time.Minute) }
+	if _, _, err := svc.WebSession(ctx, web); err == nil {
+		t.Error("a provider's sign-in outlived its maximum")
+	}
+	svc.now = func() time.Time { return now().UTC() }
 	// Disabled in stile: refused, and the open browser sessions end.
 	if err := svc.SetUserDisabled(ctx, "admin", "ann", true); err != nil {
 		t.Fatal(err)
@@ -214,5 +222,35 @@ func TestIDTokenChecks(t *testing.T) {
 	svc.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
 	if _, err := svc.VerifyIDToken(ctx, raw); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an expired token: %v", err)
+	}
+}
+
+// TestOIDCWithoutGroups: a provider that sends no groups claim (Google)
+// leaves the groups administrators gave its people as they are.
+func TestOIDCWithoutGroups(t *testing.T) {
+	svc, _ := oidcService(t)
+	ctx := context.Background()
+	id := Identity{Subject: "https://accounts.google.com|1234", Email: "gwen@example.com"}
+	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []error{svc.CreateGroup(ctx, "admin", "ops"), svc.SetMember(ctx, "admin", "ops", "gwen", true)} {
+		if step != nil {
+			t.Fatal(step)
+		}
+	}
+	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := svc.Groups(ctx); !slices.Contains(g["ops"], "gwen") {
+		t.Errorf("a sign-in without a groups claim took gwen out of ops: %v", g)
+	}
+	// With the claim, even empty, the provider decides.
+	id.GroupsKnown = true
+	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := svc.Groups(ctx); slices.Contains(g["ops"], "gwen") {
+		t.Errorf("an empty groups claim left gwen in ops: %v", g)
 	}
 }

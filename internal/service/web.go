@@ -39,9 +39,10 @@ func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, str
 		return Principal{}, "", err
 	}
 	if w.User != "" {
-		// Signed in with the identity provider: the user as they are now.
+		// Signed in with the identity provider: the user as they are now,
+		// until the provider must be asked again.
 		u, err := s.store.User(ctx, w.User)
-		if err != nil || u.Disabled {
+		if err != nil || u.Disabled || (!w.NotAfter.IsZero() && s.now().After(w.NotAfter)) {
 			s.store.DeleteWebSession(ctx, w.IDHash)
 			return Principal{}, "", errs.New(errs.NotFound, "%s may no longer sign in", w.User)
 		}

@@ -129,6 +129,8 @@ type WebSession struct {
 	TokenHash string
 	User      string
 	Expires   time.Time
+	// NotAfter, when set, ends the sign-in however much it is used.
+	NotAfter time.Time
 }
 
 // User is a person (or system) with personal access tokens.

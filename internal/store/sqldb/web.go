@@ -14,7 +14,7 @@ func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
 	if _, err := c.exec(ctx, "DELETE FROM {web_sessions} WHERE expires < ?", c.now()); err != nil {
 		return fmt.Errorf("expire web sessions: %w", err)
 	}
-	if _, err := c.exec(ctx, "INSERT INTO {web_sessions} (id_hash, csrf, token_hash, user_name, expires) VALUES (?, ?, ?, ?, ?)", w.IDHash, w.CSRF, w.TokenHash, w.User, c.tm(w.Expires)); err != nil {
+	if _, err := c.exec(ctx, "INSERT INTO {web_sessions} (id_hash, csrf, token_hash, user_name, expires, not_after) VALUES (?, ?, ?, ?, ?, ?)", w.IDHash, w.CSRF, w.TokenHash, w.User, c.tm(w.Expires), c.tm(w.NotAfter)); err != nil {
 		return fmt.Errorf("create web session: %w", err)
 	}
 	return nil
@@ -24,7 +24,7 @@ func (s *DB) CreateWebSession(ctx context.Context, w store.WebSession) error {
 func (s *DB) WebSession(ctx context.Context, idHash string, expires time.Time) (store.WebSession, error) {
 	c := s.c()
 	w := store.WebSession{IDHash: idHash, Expires: expires}
-	err := c.row(ctx, "UPDATE {web_sessions} SET expires = ? WHERE id_hash = ? AND expires >= ? RETURNING csrf, token_hash, user_name", c.tm(expires), idHash, c.now()).Scan(&w.CSRF, &w.TokenHash, &w.User)
+	err := c.row(ctx, "UPDATE {web_sessions} SET expires = ? WHERE id_hash = ? AND expires >= ? RETURNING csrf, token_hash, user_name, not_after", c.tm(expires), idHash, c.now()).Scan(&w.CSRF, &w.TokenHash, &w.User, at{&w.NotAfter})
 	if err != nil {
 		return w, notFound(err, "no such web session")
 	}
