@@ -28,8 +28,42 @@ type client struct {
 }
 
 // newClient resolves the server URL and token: flags, then STILE_URL /
-// STILE_TOKEN, then (for a loopback URL) the default data dir's admin.token.
+// STILE_TOKEN, then the token of stile login for this server, then (for a
+// loopback URL) the default data dir's admin.token.
 func newClient(cmd *cobra.Command, e *env) (*client, error) {
+	c, err := anonClient(cmd, e)
+	if err != nil {
+		return nil, err
+	}
+	token, err := tokenFrom(cmd, e, "STILE_TOKEN")
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		if l, err := readLogin(e); err == nil && l.URL == c.base && time.Now().Before(l.ExpiresAt) {
+			token = l.Token
+		}
+	}
+	if u, _ := url.Parse(c.base); token == "" && isLoopback(u.Hostname()) {
+		data, err := os.ReadFile(filepath.Join(dataDir(e.getenv), "admin.token"))
+		if err == nil {
+			token = strings.TrimSpace(string(data))
+		}
+	}
+	if token == "" {
+		// Say first what is wrong first: nothing listening beats a
+		// missing token.
+		if err := reachable(cmd.Context(), c.http, c.base); err != nil {
+			return nil, err
+		}
+		return nil, errs.New(errs.Unauthorized, "no API token: run stile login, set STILE_TOKEN or pass --token-file")
+	}
+	c.token = token
+	return c, nil
+}
+
+// anonClient is a client of the server without a token: stile login's.
+func anonClient(cmd *cobra.Command, e *env) (*client, error) {
 	base, _ := cmd.Flags().GetString("url")
 	if base == "" {
 		base = e.getenv("STILE_URL")
@@ -41,16 +75,6 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errs.Invalidf("server URL %q is not an http(s) URL", base)
 	}
-	token, err := tokenFrom(cmd, e, "STILE_TOKEN")
-	if err != nil {
-		return nil, err
-	}
-	if token == "" && isLoopback(u.Hostname()) {
-		data, err := os.ReadFile(filepath.Join(dataDir(e.getenv), "admin.token"))
-		if err == nil {
-			token = strings.TrimSpace(string(data))
-		}
-	}
 	hc, err := httpClient(e.getenv("STILE_CA"))
 	if err != nil {
 		return nil, err
@@ -58,16 +82,8 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	if token == "" {
-		// Say first what is wrong first: nothing listening beats a
-		// missing token.
-		if err := reachable(cmd.Context(), hc, base); err != nil {
-			return nil, err
-		}
-		return nil, errs.New(errs.Unauthorized, "no API token: set STILE_TOKEN or pass --token-file")
-	}
 	hc.Timeout = 35 * time.Minute
-	return &client{base: strings.TrimRight(base, "/"), token: token, http: hc}, nil
+	return &client{base: strings.TrimRight(base, "/"), http: hc}, nil
 }
 
 // reachable checks that a stile server answers at base.

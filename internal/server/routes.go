@@ -45,6 +45,9 @@ func (s *Server) Routes() []Route {
 		return Route{Pattern: pattern, Level: l, handler: w.MemberPage(h)}
 	}
 	public := func(pattern string, h http.Handler) Route { return Route{Pattern: pattern, Level: Public, handler: h} }
+	openAPI := func(pattern string, h apiHandler) Route {
+		return Route{Pattern: pattern, Level: Public, API: true, handler: s.open(h)}
+	}
 
 	routes := []Route{
 		public("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok " + version.String() + "\n")) })),
@@ -90,6 +93,10 @@ func (s *Server) Routes() []Route {
 		api("GET /api/v1/sessions", Admin, s.listSessions),
 		api("GET /api/v1/sessions/{sid}", Admin, s.getSession),
 		api("GET /api/v1/audit/chain", Admin, s.verifyChain),
+		openAPI("POST /api/v1/auth/cli-token", s.cliToken),
+		openAPI("POST /api/v1/auth/device", s.startDevice),
+		openAPI("POST /api/v1/auth/device/token", s.deviceToken),
+		api("POST /api/v1/auth/logout", Member, s.logout),
 		api("GET /api/v1/usage", Admin, s.usage),
 		api("GET /api/v1/usage/roles/{name}", Admin, s.roleUsage),
 		api("GET /api/v1/usage/users/{name}", Admin, s.userUsage),
@@ -101,6 +108,9 @@ func (s *Server) Routes() []Route {
 		public("POST /login", http.HandlerFunc(w.Login)),
 		public("GET /auth/oidc/start", http.HandlerFunc(w.OIDCStart)),
 		public("GET /auth/oidc/callback", http.HandlerFunc(w.OIDCCallback)),
+		public("GET /auth/cli", http.HandlerFunc(w.OIDCStartCLI)),
+		page("GET /auth/device", Member, w.Device),
+		page("POST /auth/device", Member, w.DeviceApprove),
 		page("POST /logout", Member, w.Logout),
 		page("GET /{$}", Member, w.Home),
 		page("GET /inventory", Admin, w.Inventory),

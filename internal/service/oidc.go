@@ -92,20 +92,37 @@ func (s *Service) oauth2Config(p *oidc.Provider) *oauth2.Config {
 		RedirectURL: s.oidc.RedirectURL, Scopes: append([]string{oidc.ScopeOpenID}, s.oidc.Scopes...)}
 }
 
-// oidcLogin is a sign-in in progress, sealed into the browser's cookie.
+// oidcLogin is a sign-in in progress, sealed into the browser's cookie:
+// the web app's (Next, the page to land on) or the CLI's (stile login).
 type oidcLogin struct {
 	State    string    `json:"state"`
 	Nonce    string    `json:"nonce"`
 	Verifier string    `json:"verifier"`
 	Expires  time.Time `json:"expires"`
+	Next     string    `json:"next,omitempty"`
+	CLI      *cliLogin `json:"cli,omitempty"`
 }
 
 const oidcLoginAD = "stile oidc login"
 
-// OIDCStart begins a sign-in: it returns the provider's authorization URL
-// (with state, nonce and a PKCE S256 challenge) and the sealed cookie that
-// holds them until the callback.
-func (s *Service) OIDCStart(ctx context.Context) (authURL, cookie string, err error) {
+// OIDCStart begins a web sign-in that lands on next (a path of the web
+// app; "/" when empty): it returns the provider's authorization URL (with
+// state, nonce and a PKCE S256 challenge) and the sealed cookie that holds
+// them until the callback.
+func (s *Service) OIDCStart(ctx context.Context, next string) (authURL, cookie string, err error) {
+	return s.oidcStart(ctx, LocalPath(next), nil)
+}
+
+// LocalPath is next when it is a path of this site, else "/": a sign-in
+// never sends a browser elsewhere.
+func LocalPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Service) oidcStart(ctx context.Context, next string, cli *cliLogin) (authURL, cookie string, err error) {
 	if s.oidc == nil {
 		return "", "", errs.New(errs.NotFound, "sign-in with an identity provider is not set up (stile server --oidc-issuer)")
 	}
@@ -113,7 +130,7 @@ func (s *Service) OIDCStart(ctx context.Context) (authURL, cookie string, err er
 	if err != nil {
 		return "", "", err
 	}
-	l := oidcLogin{State: secret.NewToken(), Nonce: secret.NewToken(), Verifier: oauth2.GenerateVerifier(), Expires: s.now().Add(oidcLoginTTL)}
+	l := oidcLogin{State: secret.NewToken(), Nonce: secret.NewToken(), Verifier: oauth2.GenerateVerifier(), Expires: s.now().Add(oidcLoginTTL), Next: next, CLI: cli}
 	data, _ := json.Marshal(l)
 	cookie = s.box.Seal(string(data), oidcLoginAD)
 	return s.oauth2Config(p).AuthCodeURL(l.State, oidc.Nonce(l.Nonce), oauth2.S256ChallengeOption(l.Verifier)), cookie, nil
@@ -133,32 +150,47 @@ type Identity struct {
 	GroupsKnown bool
 }
 
+// SignedIn is where a finished sign-in goes: a web session (its cookie and
+// CSRF token) and the page to land on, or, for the CLI, its loopback URL.
+type SignedIn struct {
+	WebCookie, CSRF string
+	Redirect        string
+}
+
 // OIDCCallback finishes a sign-in: it checks the state against the sealed
 // cookie, exchanges the code (with the PKCE verifier), verifies the ID
 // token (signature, issuer, audience, expiry, nonce), then signs the person
-// in (OIDCSignIn). The result is a web session cookie and its CSRF token.
-// Every refusal after the cookie checks out is a failed access session.
-func (s *Service) OIDCCallback(ctx context.Context, cookie, state, code string) (webCookie, csrf string, err error) {
+// in (OIDCSignIn). Every refusal after the cookie checks out is a failed
+// access session.
+func (s *Service) OIDCCallback(ctx context.Context, cookie, state, code string) (SignedIn, error) {
 	if s.oidc == nil {
-		return "", "", errs.New(errs.NotFound, "sign-in with an identity provider is not set up")
+		return SignedIn{}, errs.New(errs.NotFound, "sign-in with an identity provider is not set up")
 	}
 	var l oidcLogin
 	raw, err := s.box.Open(cookie, oidcLoginAD)
 	if err != nil || json.Unmarshal([]byte(raw), &l) != nil {
 		s.signInFailed(ctx)
-		return "", "", errs.New(errs.Unauthorized, "this sign-in was not started here, or was used already: sign in again")
+		return SignedIn{}, errs.New(errs.Unauthorized, "this sign-in was not started here, or was used already: sign in again")
 	}
 	if subtle.ConstantTimeCompare([]byte(state), []byte(l.State)) != 1 || s.now().After(l.Expires) {
 		s.signInFailed(ctx)
-		return "", "", errs.New(errs.Unauthorized, "this sign-in expired or does not match its start: sign in again")
+		return SignedIn{}, errs.New(errs.Unauthorized, "this sign-in expired or does not match its start: sign in again")
 	}
 	id, err := s.oidcIdentity(ctx, code, l)
 	if err != nil {
 		s.signInFailed(ctx)
 		s.recordFailedSignIn(ctx, err)
-		return "", "", err
+		return SignedIn{}, err
 	}
-	return s.OIDCSignIn(ctx, id)
+	if l.CLI != nil {
+		u, err := s.oidcUser(ctx, id)
+		if err != nil {
+			return SignedIn{}, err
+		}
+		return SignedIn{Redirect: s.cliRedirect(u.Name, l.CLI)}, nil
+	}
+	web, csrf, err := s.OIDCSignIn(ctx, id)
+	return SignedIn{WebCookie: web, CSRF: csrf, Redirect: cmp.Or(l.Next, "/")}, err
 }
 
 // oidcIdentity exchanges the code and verifies what comes back. Claims the
@@ -267,6 +299,20 @@ func oauthError(err error) string {
 // administrator exactly when in the admin group. Every change is an access
 // session, and so is the sign-in.
 func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf string, err error) {
+	u, err := s.oidcUser(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL), User: u.Name,
+		NotAfter: s.now().Add(cmp.Or(s.oidc.SessionMax, DefaultOIDCSessionMax))}
+	webCookie = secret.NewToken()
+	w.IDHash = agent.TokenHash(webCookie)
+	return webCookie, w.CSRF, s.store.CreateWebSession(ctx, w)
+}
+
+// oidcUser finds or makes the person, brings their groups and admin flag
+// in line with the provider, and records the sign-in.
+func (s *Service) oidcUser(ctx context.Context, id Identity) (store.User, error) {
 	u, err := s.store.UserBySubject(ctx, id.Subject)
 	// The admin group decides who is an administrator; without one, an
 	// administrator says (stile users create --admin), as for local users.
@@ -277,36 +323,29 @@ func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf 
 	switch {
 	case errs.Is(err, errs.NotFound):
 		if u, err = s.createOIDCUser(ctx, id, admin); err != nil {
-			return "", "", err
+			return u, err
 		}
 	case err != nil:
-		return "", "", err
+		return u, err
 	case u.Disabled:
 		s.recordFailedSignIn(ctx, fmt.Errorf("%s is disabled in stile", u.Name))
-		return "", "", errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
+		return u, errs.New(errs.Unauthorized, "user %s is disabled", u.Name)
 	}
 	if err := s.store.SignedIn(ctx, u.Name, admin, s.now()); err != nil {
-		return "", "", err
+		return u, err
 	}
 	if admin != u.Admin {
 		verb := map[bool]string{true: "made", false: "is no longer"}[admin]
 		if err := s.recordAccess(ctx, "oidc", "", map[string]any{"user": u.Name, "admin": admin}, "%s %s an administrator (provider group %s)", u.Name, verb, s.oidc.AdminGroup); err != nil {
-			return "", "", err
+			return u, err
 		}
 	}
 	if id.GroupsKnown {
 		if err := s.syncGroups(ctx, u.Name, id.Groups); err != nil {
-			return "", "", err
+			return u, err
 		}
 	}
-	if err := s.recordAccess(ctx, u.Name, "", map[string]any{"sign_in": "oidc", "user": u.Name, "groups": id.Groups}, "%s signed in with %s", u.Name, s.oidc.Name); err != nil {
-		return "", "", err
-	}
-	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL), User: u.Name,
-		NotAfter: s.now().Add(cmp.Or(s.oidc.SessionMax, DefaultOIDCSessionMax))}
-	webCookie = secret.NewToken()
-	w.IDHash = agent.TokenHash(webCookie)
-	return webCookie, w.CSRF, s.store.CreateWebSession(ctx, w)
+	return u, s.recordAccess(ctx, u.Name, "", map[string]any{"sign_in": "oidc", "user": u.Name, "groups": id.Groups}, "%s signed in with %s", u.Name, s.oidc.Name)
 }
 
 var notName = regexp.MustCompile(`[^a-z0-9._-]+`)

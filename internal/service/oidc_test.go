@@ -74,13 +74,16 @@ func providerLogin(t *testing.T, authURL, username, password string) url.Values 
 
 func signIn(t *testing.T, svc *Service, username, password string) (string, error) {
 	t.Helper()
-	authURL, cookie, err := svc.OIDCStart(context.Background())
+	authURL, cookie, err := svc.OIDCStart(context.Background(), "/roles")
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := providerLogin(t, authURL, username, password)
-	web, _, err := svc.OIDCCallback(context.Background(), cookie, q.Get("state"), q.Get("code"))
-	return web, err
+	in, err := svc.OIDCCallback(context.Background(), cookie, q.Get("state"), q.Get("code"))
+	if err == nil && in.Redirect != "/roles" {
+		t.Errorf("signed in to land on %q, want /roles", in.Redirect)
+	}
+	return in.WebCookie, err
 }
 
 // TestOIDCSignIn: a first sign-in creates the user, matched by subject,
@@ -135,21 +138,21 @@ func TestOIDCSignIn(t *testing.T) {
 	}
 
 	// Replaying a callback: its code was used.
-	authURL, cookie, _ := svc.OIDCStart(ctx)
+	authURL, cookie, _ := svc.OIDCStart(ctx, "//evil.example.com/")
 	q := providerLogin(t, authURL, "ann", "ann-pw")
-	if _, _, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); err != nil {
-		t.Fatal(err)
+	if in, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); err != nil || in.Redirect != "/" {
+		t.Fatalf("a sign-in asked to land off site: %+v, %v", in, err)
 	}
-	if _, _, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "code was not accepted") {
+	if _, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "code was not accepted") {
 		t.Errorf("a replayed callback: %v", err)
 	}
 	// A state that is not the one the cookie holds; no cookie at all.
-	authURL, cookie, _ = svc.OIDCStart(ctx)
+	authURL, cookie, _ = svc.OIDCStart(ctx, "")
 	q = providerLogin(t, authURL, "ann", "ann-pw")
-	if _, _, err := svc.OIDCCallback(ctx, cookie, "forged-"+q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
+	if _, err := svc.OIDCCallback(ctx, cookie, "forged-"+q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("a forged state: %v", err)
 	}
-	if _, _, err := svc.OIDCCallback(ctx, "", q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
+	if _, err := svc.OIDCCallback(ctx, "", q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("no sign-in cookie: %v", err)
 	}
 	// However much it is used, a provider's sign-in ends after SessionMax:

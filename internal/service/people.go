@@ -83,10 +83,15 @@ func (s *Service) SetUserDisabled(ctx context.Context, actor, name string, disab
 	return s.recordAccess(ctx, actor, "", map[string]any{"user": name, "disabled": disabled}, "%s %s user %s", actor, verb, name)
 }
 
+// newUserToken makes a personal token and its id.
+func newUserToken() (id, token string) {
+	return secret.NewToken()[:12], "stlp_" + secret.NewToken()
+}
+
 // CreateToken makes a personal access token for user and returns its id
 // and the token, shown this once (only its hash is stored).
 func (s *Service) CreateToken(ctx context.Context, actor, user string) (id, token string, err error) {
-	id, token = secret.NewToken()[:12], "stlp_"+secret.NewToken()
+	id, token = newUserToken()
 	if err := s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: agent.TokenHash(token), CreatedAt: s.now()}); err != nil {
 		return "", "", err
 	}

@@ -160,6 +160,20 @@ type Token struct {
 	Hash      string    `json:"-"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// ExpiresAt, when set, ends the token (those stile login mints).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// DeviceLogin is a CLI's sign-in waiting for a person to approve it in a
+// browser (stile login --device).
+type DeviceLogin struct {
+	DeviceHash string
+	UserCode   string
+	// Status: pending, approved (User is set), done (its token was
+	// taken).
+	Status  string
+	User    string
+	Expires time.Time
 }
 
 // CancelRoute says how to cancel the query running on an open connection
@@ -342,9 +356,19 @@ type Store interface {
 	Tokens(ctx context.Context, user string) ([]Token, error)
 	// RevokeToken revokes a token; errs.NotFound if unknown or revoked.
 	RevokeToken(ctx context.Context, id string) error
-	// TokenUser returns the user of an unrevoked token; errs.NotFound
-	// otherwise (disabled users are returned, with Disabled set).
+	// TokenUser returns the user of an unrevoked, unexpired token;
+	// errs.NotFound otherwise (disabled users are returned, with Disabled
+	// set).
 	TokenUser(ctx context.Context, hash string) (User, error)
+	// CreateDeviceLogin records a device login waiting for approval.
+	CreateDeviceLogin(ctx context.Context, d DeviceLogin) error
+	// ApproveDeviceLogin approves the pending, unexpired device login of
+	// userCode for user; errs.NotFound otherwise.
+	ApproveDeviceLogin(ctx context.Context, userCode, user string, now time.Time) error
+	// TakeDeviceLogin returns the unexpired device login of deviceHash
+	// and, when it is approved, marks it done (its token is minted once);
+	// errs.NotFound if there is none, it expired or it was taken.
+	TakeDeviceLogin(ctx context.Context, deviceHash string, now time.Time) (DeviceLogin, error)
 	// CreateGroup adds a group; errs.Conflict if it exists.
 	CreateGroup(ctx context.Context, name string) error
 	// Groups lists groups and their members, by name.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/stile-dev/stile/internal/errs"
@@ -123,7 +124,11 @@ func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			to := "/login"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
 		}
 		if err != nil {
@@ -166,14 +171,15 @@ func (a *App) Home(w http.ResponseWriter, r *http.Request, _ string) {
 // Login shows the sign-in form (GET) or checks the token (POST): the admin
 // token, or a user's personal token.
 func (a *App) Login(w http.ResponseWriter, r *http.Request) {
+	next := service.LocalPath(r.FormValue("next"))
 	if r.Method == http.MethodGet {
-		a.render(w, "login", map[string]any{"Provider": a.svc.OIDCName()})
+		a.render(w, "login", map[string]any{"Provider": a.svc.OIDCName(), "Next": next})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	id, _, err := a.svc.StartWebSession(r.Context(), r.FormValue("token"))
 	if errs.Is(err, errs.Unauthorized) {
-		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid.", "Provider": a.svc.OIDCName()})
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid.", "Provider": a.svc.OIDCName(), "Next": next})
 		return
 	}
 	if err != nil {
@@ -181,7 +187,7 @@ func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // oidcCookie holds a sign-in with the identity provider in progress: its
@@ -191,11 +197,28 @@ const oidcCookie = "stile_oidc"
 
 // OIDCStart sends the browser to the identity provider.
 func (a *App) OIDCStart(w http.ResponseWriter, r *http.Request) {
-	to, cookie, err := a.svc.OIDCStart(r.Context())
+	to, cookie, err := a.svc.OIDCStart(r.Context(), r.URL.Query().Get("next"))
 	if err != nil {
 		a.loginFailed(w, r, err)
 		return
 	}
+	a.toProvider(w, r, to, cookie)
+}
+
+// OIDCStartCLI is stile login's way in: the CLI's loopback port, PKCE
+// challenge and state ride through the provider's sign-in.
+func (a *App) OIDCStartCLI(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	to, cookie, err := a.svc.OIDCStartCLI(r.Context(), q.Get("port"), q.Get("challenge"), q.Get("state"))
+	if err != nil {
+		a.loginFailed(w, r, err)
+		return
+	}
+	a.toProvider(w, r, to, cookie)
+}
+
+// toProvider keeps the sign-in's cookie and sends the browser on.
+func (a *App) toProvider(w http.ResponseWriter, r *http.Request, to, cookie string) {
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: cookie, Path: "/auth/oidc/", MaxAge: 600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, to, http.StatusFound)
 }
@@ -216,13 +239,18 @@ func (a *App) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if c != nil {
 		value = c.Value
 	}
-	id, _, err := a.svc.OIDCCallback(r.Context(), value, q.Get("state"), q.Get("code"))
+	in, err := a.svc.OIDCCallback(r.Context(), value, q.Get("state"), q.Get("code"))
 	if err != nil {
 		a.loginFailed(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	a.render(w, "signed-in", nil)
+	if in.WebCookie == "" {
+		// stile login: on to the CLI's loopback port.
+		http.Redirect(w, r, in.Redirect, http.StatusFound)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: in.WebCookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	a.render(w, "signed-in", in.Redirect)
 }
 
 // loginFailed shows the sign-in page with why the provider's sign-in
@@ -252,4 +280,27 @@ func (a *App) renderStatus(w http.ResponseWriter, status int, name string, data 
 	if err := a.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		a.log.Error("render page", "template", name, "err", err)
 	}
+}
+
+// Device asks the signed-in person to approve a CLI's sign-in (stile login
+// --device) by its user code.
+func (a *App) Device(w http.ResponseWriter, r *http.Request, csrf string) {
+	p := principal(r)
+	a.render(w, "device", map[string]any{"Title": "Approve a CLI sign-in", "CSRF": csrf, "Member": !p.Admin, "User": p.User,
+		"Code": strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("user_code")))})
+}
+
+// DeviceApprove approves it.
+func (a *App) DeviceApprove(w http.ResponseWriter, r *http.Request, csrf string) {
+	p := principal(r)
+	code := strings.ToUpper(strings.TrimSpace(r.FormValue("user_code")))
+	data := map[string]any{"Title": "Approve a CLI sign-in", "CSRF": csrf, "Member": !p.Admin, "User": p.User, "Code": code}
+	if err := a.svc.ApproveDevice(r.Context(), p, code); err != nil {
+		ans := httperr.Of(a.log, r, err)
+		data["Error"] = ans.Message
+		a.renderStatus(w, ans.Status, "device", data)
+		return
+	}
+	data["Approved"] = true
+	a.render(w, "device", data)
 }

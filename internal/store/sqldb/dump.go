@@ -115,7 +115,7 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 			}
 		}
 		for _, k := range d.Tokens {
-			if _, err := tx.exec(ctx, "INSERT INTO {tokens} (id, user_name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)", k.ID, k.User, k.Hash, tx.tm(k.CreatedAt), tx.tm(k.RevokedAt)); err != nil {
+			if _, err := tx.exec(ctx, "INSERT INTO {tokens} (id, user_name, hash, created_at, revoked_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)", k.ID, k.User, k.Hash, tx.tm(k.CreatedAt), tx.tm(k.RevokedAt), tx.tm(k.ExpiresAt)); err != nil {
 				return fmt.Errorf("load token %s: %w", k.ID, err)
 			}
 		}

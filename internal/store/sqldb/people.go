@@ -71,7 +71,7 @@ func (s *DB) SetUserDisabled(ctx context.Context, name string, disabled bool) er
 // CreateToken stores a token.
 func (s *DB) CreateToken(ctx context.Context, t store.Token) error {
 	c := s.c()
-	_, err := c.exec(ctx, "INSERT INTO {tokens} (id, user_name, hash, created_at) VALUES (?, ?, ?, ?)", t.ID, t.User, t.Hash, c.tm(t.CreatedAt))
+	_, err := c.exec(ctx, "INSERT INTO {tokens} (id, user_name, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)", t.ID, t.User, t.Hash, c.tm(t.CreatedAt), c.tm(t.ExpiresAt))
 	return s.fkOr(err, "user %q does not exist", t.User)
 }
 
@@ -91,7 +91,7 @@ func (s *DB) RevokeToken(ctx context.Context, id string) error {
 // TokenUser returns the user of an unrevoked token.
 func (s *DB) TokenUser(ctx context.Context, hash string) (store.User, error) {
 	u, err := scanUser(s.c().row(ctx, `SELECT u.name, u.admin, u.disabled, u.created_at, u.source, u.subject, u.last_sign_in FROM {tokens} t JOIN {users} u ON u.name = t.user_name
-WHERE t.hash = ? AND t.revoked_at {unset}`, hash))
+WHERE t.hash = ? AND t.revoked_at {unset} AND (t.expires_at {unset} OR t.expires_at > ?)`, hash, s.c().now()))
 	if err != nil {
 		return u, notFound(err, "unknown or revoked token")
 	}
@@ -103,7 +103,47 @@ WHERE t.hash = ? AND t.revoked_at {unset}`, hash))
 func (s *DB) Tokens(ctx context.Context, user string) ([]store.Token, error) {
 	return queryAll(ctx, s.c(), "list tokens", func(row scanner) (store.Token, error) {
 		var k store.Token
-		err := row.Scan(&k.ID, &k.User, &k.Hash, at{&k.CreatedAt}, at{&k.RevokedAt})
+		err := row.Scan(&k.ID, &k.User, &k.Hash, at{&k.CreatedAt}, at{&k.RevokedAt}, at{&k.ExpiresAt})
 		return k, err
-	}, "SELECT id, user_name, hash, created_at, revoked_at FROM {tokens} WHERE ? = '' OR user_name = ? ORDER BY created_at, id{C}", user, user)
+	}, "SELECT id, user_name, hash, created_at, revoked_at, expires_at FROM {tokens} WHERE ? = '' OR user_name = ? ORDER BY created_at, id{C}", user, user)
+}
+
+// CreateDeviceLogin records a device login.
+func (s *DB) CreateDeviceLogin(ctx context.Context, d store.DeviceLogin) error {
+	c := s.c()
+	if _, err := c.exec(ctx, "DELETE FROM {device_logins} WHERE expires < ?", c.now()); err != nil {
+		return fmt.Errorf("expire device logins: %w", err)
+	}
+	_, err := c.exec(ctx, "INSERT INTO {device_logins} (device_hash, user_code, status, user_name, expires) VALUES (?, ?, 'pending', '', ?)", d.DeviceHash, d.UserCode, c.tm(d.Expires))
+	return s.conflictOr(err, "that user code is taken")
+}
+
+// ApproveDeviceLogin approves a pending device login.
+func (s *DB) ApproveDeviceLogin(ctx context.Context, userCode, user string, now time.Time) error {
+	c := s.c()
+	n, err := c.affect(ctx, "UPDATE {device_logins} SET status = 'approved', user_name = ? WHERE user_code = ? AND status = 'pending' AND expires > ?", user, userCode, c.tm(now))
+	if err != nil {
+		return fmt.Errorf("approve a device login: %w", err)
+	}
+	if n == 0 {
+		return errs.New(errs.NotFound, "no sign-in waits with code %s (it expired, or was approved already)", userCode)
+	}
+	return nil
+}
+
+// TakeDeviceLogin returns a device login, taking it when approved.
+func (s *DB) TakeDeviceLogin(ctx context.Context, deviceHash string, now time.Time) (store.DeviceLogin, error) {
+	var d store.DeviceLogin
+	err := s.tx(ctx, func(tx conn) error {
+		err := tx.row(ctx, "SELECT device_hash, user_code, status, user_name, expires FROM {device_logins} WHERE device_hash = ? AND expires > ? AND status <> 'done'{lock}", deviceHash, tx.tm(now)).
+			Scan(&d.DeviceHash, &d.UserCode, &d.Status, &d.User, at{&d.Expires})
+		if err != nil {
+			return notFound(err, "no such device login (it expired, or its token was taken)")
+		}
+		if d.Status == "approved" {
+			_, err = tx.exec(ctx, "UPDATE {device_logins} SET status = 'done' WHERE device_hash = ?", deviceHash)
+		}
+		return err
+	})
+	return d, err
 }

@@ -38,3 +38,40 @@ func testIdentity(t *testing.T, s store.Store) {
 		t.Errorf("web session = %+v, %v", w, err)
 	}
 }
+
+// testLogins: tokens that expire, and device logins approved once and
+// taken once.
+func testLogins(t *testing.T, s store.Store) {
+	must(t, s.CreateUser(ctx, store.User{Name: "ann", CreatedAt: time.Now()}))
+	must(t, s.CreateToken(ctx, store.Token{ID: "k-live", User: "ann", Hash: "h-live", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}))
+	must(t, s.CreateToken(ctx, store.Token{ID: "k-old", User: "ann", Hash: "h-old", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(-time.Second)}))
+	if u, err := s.TokenUser(ctx, "h-live"); err != nil || u.Name != "ann" {
+		t.Errorf("an unexpired token: %+v, %v", u, err)
+	}
+	_, err := s.TokenUser(ctx, "h-old")
+	wantCode(t, err, errs.NotFound)
+	if ks, _ := s.Tokens(ctx, "ann"); len(ks) != 2 || ks[0].ExpiresAt.IsZero() {
+		t.Errorf("tokens = %+v", ks)
+	}
+
+	now := time.Now()
+	must(t, s.CreateDeviceLogin(ctx, store.DeviceLogin{DeviceHash: "d1", UserCode: "ABCD-EFGH", Expires: now.Add(time.Minute)}))
+	wantCode(t, s.CreateDeviceLogin(ctx, store.DeviceLogin{DeviceHash: "d2", UserCode: "ABCD-EFGH", Expires: now.Add(time.Minute)}), errs.Conflict)
+	d, err := s.TakeDeviceLogin(ctx, "d1", now)
+	must(t, err)
+	if d.Status != "pending" || d.UserCode != "ABCD-EFGH" {
+		t.Errorf("a device login before approval = %+v", d)
+	}
+	wantCode(t, s.ApproveDeviceLogin(ctx, "WXYZ-0000", "ann", now), errs.NotFound)
+	must(t, s.ApproveDeviceLogin(ctx, "ABCD-EFGH", "ann", now))
+	wantCode(t, s.ApproveDeviceLogin(ctx, "ABCD-EFGH", "bob", now), errs.NotFound)
+	if d, err := s.TakeDeviceLogin(ctx, "d1", now); err != nil || d.Status != "approved" || d.User != "ann" {
+		t.Errorf("taking the approved login = %+v, %v", d, err)
+	}
+	_, err = s.TakeDeviceLogin(ctx, "d1", now)
+	wantCode(t, err, errs.NotFound)
+	must(t, s.CreateDeviceLogin(ctx, store.DeviceLogin{DeviceHash: "d3", UserCode: "LATE-0000", Expires: now.Add(time.Minute)}))
+	wantCode(t, s.ApproveDeviceLogin(ctx, "LATE-0000", "ann", now.Add(2*time.Minute)), errs.NotFound)
+	_, err = s.TakeDeviceLogin(ctx, "d3", now.Add(2*time.Minute))
+	wantCode(t, err, errs.NotFound)
+}

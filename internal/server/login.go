@@ -1,0 +1,64 @@
+package server
+
+import (
+	"net/http"
+)
+
+// open runs an API handler that needs no token (stile login's steps: the
+// token is what they make), with the same body limit and error path.
+func (s *Server) open(h apiHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Code     string `json:"code"`
+		Verifier string `json:"verifier"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.svc.CLIToken(r.Context(), in.Code, in.Verifier)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.svc.StartDevice(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		DeviceCode string `json:"device_code"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.svc.DeviceToken(r.Context(), in.DeviceCode)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.Logout(r.Context(), principal(r)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})
+	return nil
+}
