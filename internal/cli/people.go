@@ -105,13 +105,15 @@ func newTokensCmd(e *env) *cobra.Command {
 			err := c.call(cmd.Context(), "GET", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out)
 			return out, func(w io.Writer) error {
 				tw := table(w)
-				fmt.Fprintln(tw, "ID\tCREATED\tREVOKED")
-				for _, k := range out.Tokens {
-					revoked := "-"
-					if !k.RevokedAt.IsZero() {
-						revoked = k.RevokedAt.Format(time.RFC3339)
+				fmt.Fprintln(tw, "ID\tCREATED\tREVOKED\tEXPIRES")
+				when := func(t time.Time) string {
+					if t.IsZero() {
+						return "-"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.CreatedAt.Format(time.RFC3339), revoked)
+					return t.Format(time.RFC3339)
+				}
+				for _, k := range out.Tokens {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.CreatedAt.Format(time.RFC3339), when(k.RevokedAt), when(k.ExpiresAt))
 				}
 				return tw.Flush()
 			}, err
