@@ -350,6 +350,10 @@ func (s *Service) oidcUser(ctx context.Context, id Identity) (store.User, error)
 
 var notName = regexp.MustCompile(`[^a-z0-9._-]+`)
 
+// reservedNames are the actors stile records for itself: no person the
+// provider brings is named after one.
+var reservedNames = []string{Admin.User, "web", "oidc", "stile", "drift-check"}
+
 // createOIDCUser makes the user a first sign-in brings.
 func (s *Service) createOIDCUser(ctx context.Context, id Identity, admin bool) (store.User, error) {
 	base := id.Username
@@ -365,6 +369,9 @@ func (s *Service) createOIDCUser(ctx context.Context, id Identity, admin bool) (
 		name := base
 		if n > 1 {
 			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		if slices.Contains(reservedNames, name) {
+			continue
 		}
 		u := store.User{Name: name, Admin: admin, CreatedAt: s.now(), Source: store.SourceOIDC, Subject: id.Subject}
 		err := s.store.CreateUser(ctx, u)

@@ -248,6 +248,13 @@ func TestOIDCWithoutGroups(t *testing.T) {
 	if g, _ := svc.Groups(ctx); !slices.Contains(g["ops"], "gwen") {
 		t.Errorf("a sign-in without a groups claim took gwen out of ops: %v", g)
 	}
+	// A person called admin at the provider is not the admin token.
+	if _, _, err := svc.OIDCSignIn(ctx, Identity{Subject: "x|9", Username: "Admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := svc.store.UserBySubject(ctx, "x|9"); err != nil || u.Name != "admin-2" {
+		t.Errorf("the provider's admin = %+v, %v; want admin-2", u, err)
+	}
 	// With the claim, even empty, the provider decides.
 	id.GroupsKnown = true
 	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
