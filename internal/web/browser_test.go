@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,51 +17,11 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/proxy"
-	"github.com/stile-dev/stile/internal/secret"
-	"github.com/stile-dev/stile/internal/server"
-	"github.com/stile-dev/stile/internal/service"
-	"github.com/stile-dev/stile/internal/store"
-	"github.com/stile-dev/stile/internal/store/sqlite"
 )
 
 const token = "browser-test-token"
-
-// startStile runs the real server wiring (SQLite store, built-in agent, API
-// and web app on one listener).
-func startStile(t *testing.T) string {
-	return startStileStore(t).base
-}
-
-// stileServer is a server started by startStileStore: its URL, service and
-// store (a SQLite file at dbPath).
-type stileServer struct {
-	base   string
-	svc    *service.Service
-	store  store.Store
-	dbPath string
-}
-
-// startStileStore is startStile that also returns the service and store.
-func startStileStore(t *testing.T) stileServer {
-	dbPath := filepath.Join(t.TempDir(), "stile.db")
-	st, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, secret.KeySize)
-	box, _ := secret.NewBox(key)
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
-	t.Cleanup(srv.Close)
-	return stileServer{base: srv.URL, svc: svc, store: st, dbPath: dbPath}
-}
 
 // browser starts Debian's Chromium headless with a fresh profile. Without
 // Chromium the test skips locally and fails in CI.
