@@ -34,7 +34,8 @@ func TestSignInAndCSRF(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+	// To the sign-in page, which returns there afterwards.
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Finventory" {
 		t.Fatalf("unauthenticated /inventory: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, _ = c.PostForm(base+"/login", url.Values{"token": {"wrong"}})

@@ -434,6 +434,7 @@ func TestWebFunnel(t *testing.T) {
 	shot(t, ctx, "13-sessions")
 	run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
 	run(t, ctx, "after sign out", chromedp.Navigate(base+"/sessions"), chromedp.WaitVisible("#token", chromedp.ByID))
+	run(t, ctx, "sign-in page", chromedp.Navigate(base+"/login"), chromedp.WaitVisible("#token", chromedp.ByID))
 
 	// The member signs in with her own token: she sees the one role her
 	// group may use and her own connection, and nothing of the admin pages.
