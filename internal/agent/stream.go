@@ -82,7 +82,7 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, live 
 	live.m.Store(j.Stream, func(ctx context.Context) error { return proxy.SendCancel(ctx, addr, pid, key) })
 	go func() {
 		defer live.m.Delete(j.Stream)
-		proxy.Relay(ctx, ws, hj.Conn)
+		proxy.Relay(ctx, ws, hj.Conn, nil)
 		log.Info("connection stream closed", "database", j.Database)
 	}()
 	return "ok", nil

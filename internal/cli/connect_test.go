@@ -198,3 +198,47 @@ func assertCancelsWith(t *testing.T, c pgtest.Cluster, conn *pgx.Conn, send func
 		t.Fatal("the cancel did not reach the server")
 	}
 }
+
+// TestConnectMasked: with masking rules added by the CLI, real psql through
+// `stile connect` (the WebSocket relay) sees the role's results masked.
+func TestConnectMasked(t *testing.T) {
+	psql := needPsql(t)
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_crm")
+	c.Exec(t, p+"_crm", "CREATE TABLE public.people (name text, email text, ip inet)", "INSERT INTO public.people VALUES ('Ada', 'ada@example.com', '10.1.2.3')")
+	h := startServer(t, t.TempDir())
+	res := p + "_m"
+	h.addResource(res, c.Target())
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_crm.public", "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	h.ok("", "masking", "add", role, "--id", "mail", "--column", p+"_crm.public.people.email", "--style", "partial")
+	h.ok("", "masking", "add", role, "--id", "ips", "--detector", "ipv4")
+	h.fails(exitFailed, "style \"blur\" is not redact, partial or hash", "", "masking", "add", role, "--detector", "email", "--style", "blur")
+	if out := h.ok("", "masking", "list", role); !strings.Contains(out, "mail  "+p+"_crm.public.people.email") || !strings.Contains(out, "ips   -") {
+		t.Errorf("masking list:\n%s", out)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", p + "_crm"}, h.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	defer func() { cancel(); <-done }()
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		cmd := exec.Command(psql, "-X", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "whoever", "-d", p+"_crm", "-c", "SELECT name, email, host(ip) FROM public.people")
+		cmd.Env = append(os.Environ(), "PGPASSWORD=", "PGCONNECT_TIMEOUT=5")
+		if out, err = cmd.CombinedOutput(); err == nil {
+			break
+		}
+	}
+	if got := strings.TrimSpace(string(out)); err != nil || got != "Ada|a**@e******.com|****" {
+		t.Fatalf("psql through stile connect with masking: %v %q", err, got)
+	}
+}

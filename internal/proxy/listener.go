@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/stile-dev/stile/internal/mask"
 )
 
 // Upstream is an opened server-side connection and how to record its end.
@@ -26,6 +28,8 @@ type Upstream struct {
 	// KeyData is the secret key to give the client in BackendKeyData
 	// (nil: the listener makes one up).
 	KeyData []byte
+	// Mask, when set, masks the results (the role has masking rules).
+	Mask *mask.Filter
 }
 
 // Opener authenticates a client (user is the resource role's name, password
@@ -153,7 +157,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		stop := context.AfterFunc(up.Ctx, func() { conn.Close(); up.Conn.Close() })
 		defer stop()
 	}
-	up.Finish(pipe(conn, up.Conn))
+	up.Finish(pipe(conn, up.Conn, up.Mask))
 	return nil
 }
 
@@ -180,10 +184,12 @@ func SendCancel(ctx context.Context, addr string, pid uint32, secret []byte) err
 // ErrAuth marks a refused password, answered with SQLSTATE 28P01.
 var ErrAuth = errors.New("password authentication failed")
 
-// pipe copies both ways until either side ends, recording the client's SQL.
-func pipe(client, upstream net.Conn) Stats {
+// pipe copies both ways until either side ends, recording the client's SQL
+// and, with a filter, masking the results.
+func pipe(client, upstream net.Conn, filter *mask.Filter) Stats {
 	var in, out atomic.Int64
 	rec := &recorder{}
+	tap := &frontendTap{f: filter}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -194,6 +200,9 @@ func pipe(client, upstream net.Conn) Stats {
 			if n > 0 {
 				in.Add(int64(n))
 				rec.feed(buf[:n])
+				if filter != nil {
+					tap.feed(buf[:n])
+				}
 				if _, werr := upstream.Write(buf[:n]); werr != nil {
 					break
 				}
@@ -206,10 +215,18 @@ func pipe(client, upstream net.Conn) Stats {
 	}()
 	go func() {
 		defer wg.Done()
-		n, _ := io.Copy(client, upstream)
-		out.Add(n)
+		if filter != nil {
+			out.Add(copyBackend(client, upstream, filter))
+		} else {
+			n, _ := io.Copy(client, upstream)
+			out.Add(n)
+		}
 		client.Close()
 	}()
 	wg.Wait()
-	return Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements, Executed: rec.executed}
+	st := Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements, Executed: rec.executed}
+	if filter != nil {
+		st.Masked = filter.Fired()
+	}
+	return st
 }

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+
+	"github.com/stile-dev/stile/internal/mask"
 )
 
 // Hello is the server's first WebSocket message: what the client needs to
@@ -39,6 +41,9 @@ type Stats struct {
 	// (each simple Query and each extended-protocol Execute).
 	Statements []string
 	Executed   int64
+	// Masked counts the values each masking rule masked (never the
+	// values).
+	Masked map[string]int
 }
 
 // maxStatements and maxStatementLen bound what a session records.
@@ -50,10 +55,11 @@ const (
 // Relay copies protocol bytes between ws (the client side) and upstream
 // until either ends, recording the SQL the client sends (simple and
 // extended protocol). It returns what it saw.
-func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
+func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn, filter *mask.Filter) Stats {
 	var st Stats
 	var in, out atomic.Int64
 	rec := &recorder{}
+	tap := &frontendTap{f: filter}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -68,6 +74,9 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
 			}
 			in.Add(int64(len(data)))
 			rec.feed(data)
+			if filter != nil {
+				tap.feed(data)
+			}
 			if _, err := upstream.Write(data); err != nil {
 				return
 			}
@@ -76,6 +85,10 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
 	go func() { // upstream -> client
 		defer wg.Done()
 		defer cancel()
+		if filter != nil {
+			out.Add(copyBackend(wsWriter{ctx, ws}, upstream, filter))
+			return
+		}
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := upstream.Read(buf)
@@ -95,7 +108,23 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn) Stats {
 	ws.Close(websocket.StatusNormalClosure, "")
 	wg.Wait()
 	st.BytesIn, st.BytesOut, st.Statements, st.Executed = in.Load(), out.Load(), rec.statements, rec.executed
+	if filter != nil {
+		st.Masked = filter.Fired()
+	}
 	return st
+}
+
+// wsWriter writes each Write as one binary WebSocket message.
+type wsWriter struct {
+	ctx context.Context
+	ws  *websocket.Conn
+}
+
+func (w wsWriter) Write(p []byte) (int, error) {
+	if err := w.ws.Write(w.ctx, websocket.MessageBinary, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // recorder parses the frontend message stream for Query ('Q') and Parse

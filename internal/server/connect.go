@@ -28,7 +28,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 		c.Upstream.Close()
 		return nil
 	}
-	s.svc.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream))
+	s.svc.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream, c.Mask))
 	return nil
 }
 

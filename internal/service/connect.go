@@ -14,6 +14,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
@@ -33,7 +34,9 @@ type Connection struct {
 	Cancel func(ctx context.Context) error
 	// KeyData is the made-up secret key of the BackendKeyData a listener
 	// gives its client (the real one stays with stile).
-	KeyData    []byte
+	KeyData []byte
+	// Mask masks the results when the role has masking rules.
+	Mask       *mask.Filter
 	sess       store.Session
 	started    time.Time
 	user       string
@@ -87,7 +90,13 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		SID: newSID(), Kind: KindConnect, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor, Agent: rr.Agent,
 		CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
 	}}
+	if c.Mask, err = s.maskFilter(ctx, rr, database); err != nil {
+		return nil, err
+	}
 	if rr.Agent != agent.LocalName {
+		if c.Mask != nil {
+			return nil, errs.New(errs.Unavailable, "%s has masking rules, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than show unmasked data", name, rr.Agent)
+		}
 		return s.connectRemote(ctx, c, p, rr, t, database)
 	}
 	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
@@ -143,7 +152,7 @@ func (s *Service) OpenUpstream(ctx context.Context, user, password, database str
 	if err != nil {
 		return nil, err
 	}
-	return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, KeyData: c.KeyData,
+	return &proxy.Upstream{Ctx: c.Ctx, Conn: c.Upstream, Hello: c.Hello, Cancel: c.Cancel, KeyData: c.KeyData, Mask: c.Mask,
 		Finish: func(st proxy.Stats) { s.Finish(ctx, c, st) }}, nil
 }
 
@@ -160,6 +169,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	for _, q := range st.Statements {
 		fmt.Fprintf(&out, "  - %q\n", q)
 	}
+	out.WriteString(maskSummary(st.Masked))
 	if closed != "" {
 		fmt.Fprintf(&out, "closed by stile: %s\n", closed)
 		c.sess.Message = "closed by stile: " + closed

@@ -91,6 +91,7 @@ type Service struct {
 	oidc                      *OIDCConfig
 	oidcClient                oidcClient
 	oidcHTTP                  *http.Client
+	masking                   masking
 	log                       *slog.Logger
 	now                       func() time.Time
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -369,6 +370,12 @@ type Store interface {
 	// and, when it is approved, marks it done (its token is minted once);
 	// errs.NotFound if there is none, it expired or it was taken.
 	TakeDeviceLogin(ctx context.Context, deviceHash string, now time.Time) (DeviceLogin, error)
+	// MaskRules lists a resource role's masking rules, oldest first.
+	MaskRules(ctx context.Context, role string) ([]mask.Rule, error)
+	// AddMaskRule adds one; errs.Conflict if its id is taken.
+	AddMaskRule(ctx context.Context, role string, r mask.Rule, at time.Time) error
+	// DeleteMaskRule removes one; errs.NotFound if unknown.
+	DeleteMaskRule(ctx context.Context, role, id string) error
 	// CreateGroup adds a group; errs.Conflict if it exists.
 	CreateGroup(ctx context.Context, name string) error
 	// Groups lists groups and their members, by name.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -74,4 +75,23 @@ func testLogins(t *testing.T, s store.Store) {
 	wantCode(t, s.ApproveDeviceLogin(ctx, "LATE-0000", "ann", now.Add(2*time.Minute)), errs.NotFound)
 	_, err = s.TakeDeviceLogin(ctx, "d3", now.Add(2*time.Minute))
 	wantCode(t, err, errs.NotFound)
+}
+
+// testMasking: a role's masking rules.
+func testMasking(t *testing.T, s store.Store) {
+	now := time.Now()
+	must(t, s.AddMaskRule(ctx, "r1", mask.Rule{ID: "a", Column: "*.*.*.email", Style: mask.Partial}, now))
+	must(t, s.AddMaskRule(ctx, "r1", mask.Rule{ID: "b", Detector: "regex", Regex: `\d+`, Style: mask.Hash}, now.Add(time.Second)))
+	must(t, s.AddMaskRule(ctx, "r2", mask.Rule{ID: "a", Detector: "email", Style: mask.Redact}, now))
+	wantCode(t, s.AddMaskRule(ctx, "r1", mask.Rule{ID: "a", Detector: "email", Style: mask.Redact}, now), errs.Conflict)
+	rules, err := s.MaskRules(ctx, "r1")
+	must(t, err)
+	if len(rules) != 2 || rules[0] != (mask.Rule{ID: "a", Column: "*.*.*.email", Style: mask.Partial}) || rules[1].Regex != `\d+` {
+		t.Errorf("rules of r1 = %+v", rules)
+	}
+	must(t, s.DeleteMaskRule(ctx, "r1", "a"))
+	wantCode(t, s.DeleteMaskRule(ctx, "r1", "a"), errs.NotFound)
+	if rules, _ := s.MaskRules(ctx, "r1"); len(rules) != 1 {
+		t.Errorf("after removing a: %+v", rules)
+	}
 }

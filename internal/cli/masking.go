@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stile-dev/stile/internal/mask"
+)
+
+func newMaskingCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "masking",
+		Short: "Mask sensitive values in a resource role's query results (docs/masking.md)",
+		Example: `  stile masking add stile_shop_ro_1a2b3c4d --column 'shop.public.customers.email' --style partial
+  stile masking add stile_shop_ro_1a2b3c4d --detector card --style partial
+  stile masking list stile_shop_ro_1a2b3c4d`,
+	}
+	list := dataCmd(e, "list ROLE", "List a role's masking rules", "  stile masking list stile_shop_ro_1a2b3c4d", 1,
+		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+			var out struct {
+				Rules []mask.Rule `json:"rules"`
+			}
+			err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(a[0])+"/masking", nil, &out)
+			return out, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "ID\tCOLUMN\tDETECTOR\tSTYLE")
+				for _, r := range out.Rules {
+					det := r.Detector
+					if r.Regex != "" {
+						det += " " + r.Regex
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, dash(r.Column), dash(det), r.Style)
+				}
+				return tw.Flush()
+			}, err
+		})
+	var rule mask.Rule
+	add := simple(e, "add ROLE", "Add a masking rule: a column pattern or a content detector, and a style", "  stile masking add stile_shop_ro_1a2b3c4d --detector email --style redact", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			if err := rule.Validate(); err != nil {
+				return "", usageError{msg: err.Error(), try: "--column db.schema.table.column or --detector email|card|iban|phone|ipv4|ipv6|jwt|regex, and --style redact|partial|hash"}
+			}
+			var got mask.Rule
+			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(a[0])+"/masking", rule, &got); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("rule %s added to %s: connections opened from now on are masked", got.ID, a[0]), nil
+		})
+	add.Flags().StringVar(&rule.ID, "id", "", "the rule's id (default: made up)")
+	add.Flags().StringVar(&rule.Column, "column", "", "mask this column: database.schema.table.column, * for any part")
+	add.Flags().StringVar(&rule.Detector, "detector", "", "mask what this finds in any value: email, card, iban, phone, ipv4, ipv6, jwt or regex")
+	add.Flags().StringVar(&rule.Regex, "regex", "", "the regex detector's regular expression (RE2)")
+	add.Flags().StringVar(&rule.Style, "style", "redact", "redact (****), partial (keep the shape) or hash (a keyed, stable token)")
+	remove := simple(e, "remove ROLE ID", "Remove a masking rule", "  stile masking remove stile_shop_ro_1a2b3c4d 3f9c0a1b", 2,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			return "rule " + a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/roles/"+pathEscape(a[0])+"/masking/"+pathEscape(a[1]), nil, nil)
+		})
+	cmd.AddCommand(list, add, remove)
+	return cmd
+}
+
+// dash is s, or "-" for nothing.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

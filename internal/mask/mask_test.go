@@ -1,0 +1,104 @@
+package mask
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDetectors(t *testing.T) {
+	rules := []Rule{
+		{ID: "e", Detector: "email", Style: Partial}, {ID: "c", Detector: "card", Style: Partial},
+		{ID: "i", Detector: "iban", Style: Redact}, {ID: "p", Detector: "phone", Style: Partial},
+		{ID: "4", Detector: "ipv4", Style: Redact}, {ID: "6", Detector: "ipv6", Style: Redact},
+		{ID: "j", Detector: "jwt", Style: Redact}, {ID: "x", Detector: "regex", Regex: `EMP-\d{5}`, Style: Hash},
+	}
+	m, err := New(rules, []byte("key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ in, want, fired string }{
+		{"jane.doe@example.com", "j*******@e******.com", "e"},
+		{"contact: Jane <jane@mail.example.co.uk>", "contact: Jane <j***@m***.e******.c*.uk>", "e"},
+		{"4111 1111 1111 1111", "**** **** **** 1111", "c"},
+		{"4111-1111-1111-1112", "4111-1111-1111-1112", ""}, // fails Luhn: not a card
+		{"order 123456789012345", "order 123456789012345", ""},
+		{"GB82 WEST 1234 5698 7654 32", "****", "i"},
+		{"GB82WEST12345698765433", "GB82WEST12345698765433", ""}, // fails mod 97
+		{"call +44 20 7946 0958", "call +** ** **** **58", "p"},
+		{"id 20240117", "id 20240117", ""}, // a bare number is no phone
+		{"from 192.168.10.4:5432", "from ****:5432", "4"},
+		{"999.1.1.1", "999.1.1.1", ""},
+		{"peer 2001:db8::8a2e:370:7334 up", "peer **** up", "6"},
+		{"at 12:30:00", "at 12:30:00", ""},
+		{"Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345", "Authorization: ****", "j"},
+		{"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "****", "j"},
+		{"EMP-00042", "h:", "x"},
+		{"nothing to see", "nothing to see", ""},
+	} {
+		got, fired := m.Value([]byte(tt.in), nil)
+		if !strings.HasPrefix(string(got), tt.want) || strings.Join(fired, ",") != tt.fired {
+			t.Errorf("%q: %q (fired %v), want %q (fired %q)", tt.in, got, fired, tt.want, tt.fired)
+		}
+	}
+	// Hashes are stable and keyed.
+	a, _ := m.Value([]byte("EMP-00042"), nil)
+	b, _ := m.Value([]byte("EMP-00042"), nil)
+	other, _ := New(rules, []byte("other key"))
+	c, _ := other.Value([]byte("EMP-00042"), nil)
+	if string(a) != string(b) || string(a) == string(c) || len(a) != len("h:")+16 {
+		t.Errorf("hashes %q %q %q", a, b, c)
+	}
+}
+
+func TestColumnRules(t *testing.T) {
+	m, err := New([]Rule{{ID: "pii", Column: "shop.public.customers.*", Style: Redact}, {ID: "mail", Column: "*.*.*.email", Style: Partial}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		c    Column
+		want string
+	}{
+		{Column{"shop", "public", "customers", "name"}, "pii"},
+		{Column{"shop", "sales", "leads", "email"}, "mail"},
+		{Column{"shop", "public", "orders", "total"}, ""},
+		{Column{"shop2", "public", "customers", "name"}, ""},
+	} {
+		r := m.ForColumn(tt.c)
+		if (r == nil && tt.want != "") || (r != nil && r.ID != tt.want) {
+			t.Errorf("%s: rule %v, want %q", tt.c, r, tt.want)
+		}
+	}
+	got, fired := m.Value([]byte("Ada Lovelace"), m.ForColumn(Column{"shop", "public", "customers", "name"}))
+	if string(got) != "****" || fired[0] != "pii" {
+		t.Errorf("a masked column: %q %v", got, fired)
+	}
+	// Partial keeps a column value's shape: an email, a number's last four.
+	mail := m.ForColumn(Column{"shop", "sales", "leads", "email"})
+	for in, want := range map[string]string{"ada@example.com": "a**@e******.com", "DE89 3704 0044 0532 0130 00": "D*************************0", "0044 0532 0130": "**** **** 0130", "Ada": "A*a"} {
+		if got, _ := m.Value([]byte(in), mail); string(got) != want {
+			t.Errorf("partial %q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRuleValidate(t *testing.T) {
+	for _, tt := range []struct {
+		r    Rule
+		want string
+	}{
+		{Rule{Style: Redact}, "either a column"},
+		{Rule{Column: "a.b.c.d", Detector: "email", Style: Redact}, "either a column"},
+		{Rule{Column: "a.b.c", Style: Redact}, "not database.schema.table.column"},
+		{Rule{Column: "a.b.[.d", Style: Redact}, "not a name or a pattern"},
+		{Rule{Detector: "ssn", Style: Redact}, "not one of"},
+		{Rule{Detector: "regex", Style: Redact}, "needs --regex"},
+		{Rule{Detector: "regex", Regex: "(", Style: Redact}, "regex"},
+		{Rule{Detector: "email", Style: "blur"}, "not redact, partial or hash"},
+		{Rule{Detector: "email", Regex: "x", Style: Redact}, "goes with the regex detector"},
+	} {
+		if err := tt.r.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.r, err, tt.want)
+		}
+	}
+}

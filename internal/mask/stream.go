@@ -1,0 +1,367 @@
+package mask
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+)
+
+// Filter masks the results of one PostgreSQL connection as they flow from
+// the server to the client. It watches the client's messages (Frontend) to
+// know, in the extended protocol, which statement or portal each result
+// belongs to and in which format (text or binary) the client asked for each
+// column, even when the client skips Describe (a driver's statement cache);
+// and rewrites the server's DataRow messages (Backend).
+//
+// A column comes from a table when the row description names its table
+// (OID) and attribute number: Resolve turns those into names for the column
+// rules. A value in binary format is masked when its type's binary form is
+// its text (text, varchar, bpchar, name, json, jsonb); a masked column
+// asked for in another binary form fails the statement (42501) rather than
+// let the value through. COPY TO STDOUT is refused the same way: its rows
+// are not a result the filter reads.
+type Filter struct {
+	m       *Masker
+	resolve func(table uint32, attnum int16) (Column, bool)
+
+	mu      sync.Mutex
+	pending []expect
+	stmts   map[string][]field
+	portals map[string]portal
+	current []field // the simple query's result in progress
+	// refusing drops the rest of a result after it was refused, until its
+	// end (CommandComplete, PortalSuspended, or a COPY's end).
+	refusing bool
+	fired    map[string]int
+}
+
+type expect struct {
+	kind byte // the frontend message: P, B, D (describe S/P), E, S, C, Q
+	sub  byte // describe's S or P
+	name string
+}
+
+type field struct {
+	table  uint32
+	attnum int16
+	typ    uint32
+	format int16
+	rule   *Rule
+}
+
+type portal struct {
+	stmt    string
+	formats []int16
+	fields  []field // from Describe P, when the client asked
+}
+
+// NewFilter masks with m, resolving columns with resolve (nil: column
+// rules never match, detectors still run).
+func NewFilter(m *Masker, resolve func(table uint32, attnum int16) (Column, bool)) *Filter {
+	return &Filter{m: m, resolve: resolve, stmts: map[string][]field{}, portals: map[string]portal{}, fired: map[string]int{}}
+}
+
+// Fired returns how many values each rule masked.
+func (f *Filter) Fired() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.fired))
+	for k, v := range f.fired {
+		out[k] = v
+	}
+	return out
+}
+
+// Frontend notes a whole message the client sends, before it is passed on.
+func (f *Filter) Frontend(typ byte, body []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := reader{b: body}
+	switch typ {
+	case 'Q':
+		f.pending = append(f.pending, expect{kind: 'Q'})
+	case 'P':
+		name := r.cstring()
+		delete(f.stmts, name)
+		f.pending = append(f.pending, expect{kind: 'P'})
+	case 'B':
+		p := portal{}
+		name := r.cstring()
+		p.stmt = r.cstring()
+		for range r.int16() { // parameter formats
+			r.int16()
+		}
+		for range r.int16() { // parameters
+			if n := r.int32(); n > 0 {
+				r.skip(int(n))
+			}
+		}
+		for range r.int16() {
+			p.formats = append(p.formats, r.int16())
+		}
+		f.portals[name] = p
+		f.pending = append(f.pending, expect{kind: 'B'})
+	case 'D':
+		sub := r.byte()
+		f.pending = append(f.pending, expect{kind: 'D', sub: sub, name: r.cstring()})
+	case 'E':
+		f.pending = append(f.pending, expect{kind: 'E', name: r.cstring()})
+	case 'C':
+		sub, name := r.byte(), r.cstring()
+		if sub == 'S' {
+			delete(f.stmts, name)
+		} else {
+			delete(f.portals, name)
+		}
+		f.pending = append(f.pending, expect{kind: 'C'})
+	case 'S':
+		f.pending = append(f.pending, expect{kind: 'S'})
+	}
+}
+
+func (f *Filter) pop() {
+	if len(f.pending) > 0 {
+		f.pending = f.pending[1:]
+	}
+}
+
+func (f *Filter) head() expect {
+	if len(f.pending) == 0 {
+		return expect{}
+	}
+	return f.pending[0]
+}
+
+// Backend takes a whole message from the server and returns what to send
+// the client instead: the message itself, a rewritten DataRow, nothing
+// (the rest of a refused result), or an ErrorResponse.
+func (f *Filter) Backend(typ byte, body []byte) (byte, []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := f.head()
+	switch typ {
+	case 'T':
+		fields := f.describe(body)
+		switch {
+		case h.kind == 'D' && h.sub == 'S':
+			f.stmts[h.name] = fields
+			f.pop()
+		case h.kind == 'D':
+			p := f.portals[h.name]
+			p.fields = fields
+			f.portals[h.name] = p
+			f.pop()
+		default:
+			f.current = fields
+		}
+	case 'n':
+		f.pop()
+	case '1', '2', '3':
+		f.pop()
+	case 'D':
+		if f.refusing {
+			return 0, nil
+		}
+		fields := f.current
+		if h.kind == 'E' {
+			fields = f.portalFields(h.name)
+		}
+		out, refuse := f.row(body, fields)
+		if refuse != "" {
+			f.refusing = true
+			return 'E', errorResponse(refuse)
+		}
+		return typ, out
+	case 'H':
+		if f.m.Empty() {
+			break
+		}
+		f.refusing = true
+		return 'E', errorResponse("COPY TO STDOUT is refused on this role: its results are masked, and a copy's rows are not read by the masking; use SELECT")
+	case 'd', 'c':
+		if f.refusing {
+			return 0, nil
+		}
+	case 'C', 's', 'I':
+		refused := f.refusing
+		f.refusing = false
+		if h.kind == 'E' {
+			f.pop()
+		} else {
+			f.current = nil
+		}
+		if refused {
+			return 0, nil
+		}
+	case 'E':
+		f.refusing = false
+		if h.kind != 'Q' {
+			// The server skips the rest up to the next Sync.
+			for len(f.pending) > 0 && f.head().kind != 'S' {
+				f.pop()
+			}
+		}
+	case 'Z':
+		f.current = nil
+		if h.kind == 'S' || h.kind == 'Q' {
+			f.pop()
+		}
+	}
+	return typ, body
+}
+
+// portalFields is the description in effect for an Execute of name: its
+// own Describe's, or its statement's with the formats Bind asked for.
+func (f *Filter) portalFields(name string) []field {
+	p := f.portals[name]
+	if p.fields != nil {
+		return p.fields
+	}
+	base := f.stmts[p.stmt]
+	fields := make([]field, len(base))
+	copy(fields, base)
+	for i := range fields {
+		switch {
+		case len(p.formats) == 1:
+			fields[i].format = p.formats[0]
+		case i < len(p.formats):
+			fields[i].format = p.formats[i]
+		default:
+			fields[i].format = 0
+		}
+	}
+	return fields
+}
+
+// describe reads a RowDescription and resolves the masked columns.
+func (f *Filter) describe(body []byte) []field {
+	r := reader{b: body}
+	n := int(r.int16())
+	fields := make([]field, 0, n)
+	for range n {
+		r.cstring()
+		fl := field{table: r.uint32(), attnum: r.int16(), typ: r.uint32()}
+		r.int16() // typlen
+		r.int32() // typmod
+		fl.format = r.int16()
+		if fl.table != 0 && f.m.HasColumnRules() && f.resolve != nil {
+			if c, ok := f.resolve(fl.table, fl.attnum); ok {
+				fl.rule = f.m.ForColumn(c)
+			}
+		}
+		fields = append(fields, fl)
+	}
+	return fields
+}
+
+// textLike are the types whose binary form is their text (jsonb's after a
+// version byte).
+var textLike = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 114: true, 705: true, 3802: true}
+
+// row masks a DataRow's fields, or says why the row must be refused.
+func (f *Filter) row(body []byte, fields []field) ([]byte, string) {
+	r := reader{b: body}
+	n := int(r.int16())
+	out := make([]byte, 0, len(body)+16)
+	out = binary.BigEndian.AppendUint16(out, uint16(n))
+	changed := false
+	for i := range n {
+		size := r.int32()
+		if size < 0 {
+			out = binary.BigEndian.AppendUint32(out, uint32(size))
+			continue
+		}
+		v := r.bytes(int(size))
+		var fl field
+		if i < len(fields) {
+			fl = fields[i]
+		}
+		masked, fired, refuse := f.value(v, fl)
+		if refuse != "" {
+			return nil, refuse
+		}
+		if fired != nil {
+			changed = true
+			for _, id := range fired {
+				f.fired[id]++
+			}
+		}
+		out = binary.BigEndian.AppendUint32(out, uint32(len(masked)))
+		out = append(out, masked...)
+	}
+	if !changed {
+		return body, ""
+	}
+	return out, ""
+}
+
+func (f *Filter) value(v []byte, fl field) ([]byte, []string, string) {
+	if fl.format == 0 {
+		masked, fired := f.m.Value(v, fl.rule)
+		return masked, fired, ""
+	}
+	if !textLike[fl.typ] {
+		if fl.rule != nil {
+			return nil, nil, fmt.Sprintf("a masked column was asked for in binary format (type oid %d): ask for text format, or leave the column out", fl.typ)
+		}
+		return v, nil, ""
+	}
+	if fl.typ == 3802 && len(v) > 0 { // jsonb: a version byte, then text
+		masked, fired := f.m.Value(v[1:], fl.rule)
+		if fired == nil {
+			return v, nil, ""
+		}
+		return append([]byte{v[0]}, masked...), fired, ""
+	}
+	masked, fired := f.m.Value(v, fl.rule)
+	return masked, fired, ""
+}
+
+// errorResponse is an ErrorResponse body: ERROR, SQLSTATE 42501.
+func errorResponse(msg string) []byte {
+	var b []byte
+	for _, f := range []struct {
+		code byte
+		v    string
+	}{{'S', "ERROR"}, {'V', "ERROR"}, {'C', "42501"}, {'M', "stile: " + msg}} {
+		b = append(b, f.code)
+		b = append(b, f.v...)
+		b = append(b, 0)
+	}
+	return append(b, 0)
+}
+
+// reader reads protocol fields; past the end it yields zeros.
+type reader struct {
+	b []byte
+	i int
+}
+
+func (r *reader) take(n int) []byte {
+	if n < 0 || r.i+n > len(r.b) {
+		r.i = len(r.b)
+		return make([]byte, max(n, 0))
+	}
+	v := r.b[r.i : r.i+n]
+	r.i += n
+	return v
+}
+
+func (r *reader) byte() byte         { return r.take(1)[0] }
+func (r *reader) int16() int16       { return int16(binary.BigEndian.Uint16(r.take(2))) }
+func (r *reader) int32() int32       { return int32(binary.BigEndian.Uint32(r.take(4))) }
+func (r *reader) uint32() uint32     { return binary.BigEndian.Uint32(r.take(4)) }
+func (r *reader) skip(n int)         { r.take(n) }
+func (r *reader) bytes(n int) []byte { return r.take(n) }
+
+func (r *reader) cstring() string {
+	for j := r.i; j < len(r.b); j++ {
+		if r.b[j] == 0 {
+			s := string(r.b[r.i:j])
+			r.i = j + 1
+			return s
+		}
+	}
+	r.i = len(r.b)
+	return ""
+}

@@ -1,0 +1,171 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/mask"
+	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// MaskRules lists a resource role's masking rules.
+func (s *Service) MaskRules(ctx context.Context, role string) ([]mask.Rule, error) {
+	rules, err := s.store.MaskRules(ctx, role)
+	if rules == nil {
+		rules = []mask.Rule{}
+	}
+	return rules, err
+}
+
+// AddMaskRule adds a masking rule to a resource role (an id is made when r
+// has none); its connections opened from now on are masked with it.
+func (s *Service) AddMaskRule(ctx context.Context, actor, role string, r mask.Rule) (mask.Rule, error) {
+	if _, err := s.ResourceRole(ctx, role); err != nil {
+		return r, err
+	}
+	if r.ID == "" {
+		r.ID = secret.NewToken()[:8]
+	}
+	if err := checkName("rule", r.ID); err != nil {
+		return r, err
+	}
+	if err := r.Validate(); err != nil {
+		return r, errs.Invalidf("%v", err)
+	}
+	if err := s.store.AddMaskRule(ctx, role, r, s.now()); err != nil {
+		return r, err
+	}
+	what := r.Column
+	if what == "" {
+		what = "the " + r.Detector + " detector"
+	}
+	return r, s.recordAccess(ctx, actor, role, map[string]any{"role": role, "mask_rule": r}, "%s masked %s (%s) in %s's results: rule %s", actor, what, r.Style, role, r.ID)
+}
+
+// RemoveMaskRule removes one.
+func (s *Service) RemoveMaskRule(ctx context.Context, actor, role, id string) error {
+	if err := s.store.DeleteMaskRule(ctx, role, id); err != nil {
+		return err
+	}
+	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "unmask_rule": id}, "%s removed masking rule %s of %s", actor, id, role)
+}
+
+// masking is what the service keeps for masking: the key of the hash
+// style, and the columns resolved (a table's OID and attribute number to
+// names, per database), for a minute.
+type masking struct {
+	mu      sync.Mutex
+	key     []byte
+	columns map[string]resolved
+}
+
+type resolved struct {
+	col mask.Column
+	ok  bool
+	at  time.Time
+}
+
+// columnTTL bounds how long a resolved column is trusted: a renamed
+// column's rules follow it within this.
+const columnTTL = time.Minute
+
+// maskKey is the hash style's key: made once per store, sealed.
+func (s *Service) maskKey(ctx context.Context) ([]byte, error) {
+	s.masking.mu.Lock()
+	defer s.masking.mu.Unlock()
+	if s.masking.key != nil {
+		return s.masking.key, nil
+	}
+	sealed, err := s.store.SetMetaOnce(ctx, "mask_key", s.box.Seal(secret.NewToken(), "stile mask key"))
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.box.Open(sealed, "stile mask key")
+	if err != nil {
+		return nil, fmt.Errorf("the masking key: %w", err)
+	}
+	s.masking.key = []byte(k)
+	return s.masking.key, nil
+}
+
+// maskFilter is the filter of a connection to rr's database, or nil when
+// the role has no masking rules.
+func (s *Service) maskFilter(ctx context.Context, rr ResourceRole, database string) (*mask.Filter, error) {
+	rules, err := s.store.MaskRules(ctx, rr.Name)
+	if err != nil || len(rules) == 0 {
+		return nil, err
+	}
+	key, err := s.maskKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mask.New(rules, key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.store.Resource(ctx, rr.Resource)
+	if err != nil {
+		return nil, err
+	}
+	return mask.NewFilter(m, func(table uint32, attnum int16) (mask.Column, bool) {
+		return s.resolveColumn(context.WithoutCancel(ctx), res, database, table, attnum)
+	}), nil
+}
+
+// resolveColumn names a result's column from its table's OID and attribute
+// number, with the resource's admin connection. A column it cannot name
+// matches no column rule (the detectors still read it).
+func (s *Service) resolveColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (mask.Column, bool) {
+	key := fmt.Sprintf("%s|%s|%d|%d", res.Name, database, table, attnum)
+	s.masking.mu.Lock()
+	if r, ok := s.masking.columns[key]; ok && s.now().Sub(r.at) < columnTTL {
+		s.masking.mu.Unlock()
+		return r.col, r.ok
+	}
+	s.masking.mu.Unlock()
+	r := resolved{at: s.now(), col: mask.Column{Database: database}}
+	if t, err := s.target(res); err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if c, err := t.Borrow(ctx, database); err == nil {
+			err := c.QueryRow(ctx, `SELECT n.nspname, c.relname, a.attname FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attrelid = $1 AND a.attnum = $2`, table, attnum).Scan(&r.col.Schema, &r.col.Table, &r.col.Name)
+			r.ok = err == nil
+			t.Return(database, c, err == nil)
+		}
+	}
+	if !r.ok {
+		s.log.Warn("masking: a result column could not be named; column rules do not see it", "resource", res.Name, "database", database, "table", table, "attnum", attnum)
+	}
+	s.masking.mu.Lock()
+	if s.masking.columns == nil {
+		s.masking.columns = map[string]resolved{}
+	}
+	s.masking.columns[key] = r
+	s.masking.mu.Unlock()
+	return r.col, r.ok
+}
+
+// maskSummary is what a connect session records of its masking: how many
+// values each rule masked, never the values.
+func maskSummary(fired map[string]int) string {
+	if len(fired) == 0 {
+		return ""
+	}
+	ids := make([]string, 0, len(fired))
+	for id := range fired {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := "masked:\n"
+	for _, id := range ids {
+		out += fmt.Sprintf("  - rule %s: %d values\n", id, fired[id])
+	}
+	return out
+}

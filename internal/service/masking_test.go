@@ -1,0 +1,147 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stile-dev/stile/internal/mask"
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// TestMaskingThroughTheListener: a role's results are masked on the wire,
+// with real PostgreSQL and pgx: a column rule (partial), content detectors
+// (an email inside JSON, a card, an expression over the masked column), in
+// the simple protocol and the extended one (binary text, and a statement
+// the driver runs again without Describe); a masked column asked for in a
+// binary form that is not text fails with 42501, and so does COPY TO
+// STDOUT. The session counts what each rule masked, never the values.
+func TestMaskingThroughTheListener(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	db := p + "_shop"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	c.Exec(t, db, `CREATE TABLE public.customers (id int, name text, email text, card text, note jsonb)`,
+		`INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111', '{"contact": "ada@example.com"}')`)
+	svc := serviceWithResource(t, p, c.Target())
+	svc.adminToken = "admin-token"
+	ctx := context.Background()
+	out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	role := out[0].RoleName
+	for _, r := range []mask.Rule{
+		{ID: "mail", Column: db + ".public.customers.email", Style: mask.Partial},
+		{ID: "ids", Column: "*.*.customers.id", Style: mask.Hash},
+		{ID: "cards", Detector: "card", Style: mask.Partial},
+		{ID: "emails", Detector: "email", Style: mask.Redact},
+	} {
+		if _, err := svc.AddMaskRule(ctx, "admin", role, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "nope", Style: mask.Redact}); err == nil {
+		t.Error("a bad rule was taken")
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
+	url := fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln.Addr(), db)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	row := func(mode pgx.QueryExecMode, q string) []string {
+		t.Helper()
+		var vals []string
+		rows, err := conn.Query(ctx, q, mode)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for rows.Next() {
+			for _, v := range rows.RawValues() {
+				vals = append(vals, string(v))
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return vals
+	}
+	want := []string{"Ada", "a**@e******.com", "**** **** **** 1111"}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheStatement, pgx.QueryExecModeDescribeExec} {
+		got := row(mode, "SELECT name, email, card FROM public.customers")
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%v: %q, want %q", mode, got, want)
+		}
+	}
+	if got := row(pgx.QueryExecModeSimpleProtocol, "SELECT note FROM public.customers"); got[0] != `{"contact": "****"}` {
+		t.Errorf("an email inside JSON: %q", got)
+	}
+	if got := row(pgx.QueryExecModeCacheStatement, "SELECT note FROM public.customers"); !strings.HasSuffix(got[0], `{"contact": "****"}`) {
+		t.Errorf("an email inside binary jsonb: %q", got)
+	}
+	if got := row(pgx.QueryExecModeCacheStatement, "SELECT lower(email) FROM public.customers"); got[0] != "****" {
+		t.Errorf("an expression over the masked column: %q", got)
+	}
+	if got := row(pgx.QueryExecModeSimpleProtocol, "SELECT id FROM public.customers"); !strings.HasPrefix(got[0], "h:") {
+		t.Errorf("the hashed id in text: %q", got)
+	}
+	var pgErr *pgconn.PgError
+	rows, _ := conn.Query(ctx, "SELECT id FROM public.customers")
+	rows.Close()
+	if err := rows.Err(); !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "binary format") {
+		t.Errorf("the masked int column in binary: %v", rows.Err())
+	}
+	if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY public.customers TO STDOUT"); !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("COPY TO STDOUT: %v", err)
+	}
+	if got := row(pgx.QueryExecModeCacheStatement, "SELECT 1"); got == nil {
+		t.Error("the connection did not survive the refusals")
+	}
+	conn.Close(ctx)
+
+	var sess store.Session
+	for i := 0; ; i++ {
+		list, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindConnect})
+		if len(list) > 0 && list[0].Status == "ok" {
+			sess = list[0]
+			break
+		}
+		if i > 100 {
+			t.Fatal("the connection's session never finished")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, w := range []string{"masked:", "rule mail: ", "rule cards: ", "rule emails: "} {
+		if !strings.Contains(sess.Output, w) {
+			t.Errorf("the session's output lacks %q:\n%s", w, sess.Output)
+		}
+	}
+	for _, secret := range []string{"ada@example.com", "4111 1111 1111 1111"} {
+		if strings.Contains(sess.Output+sess.Input+sess.Message, secret) {
+			t.Errorf("the session holds a masked value %q", secret)
+		}
+	}
+}

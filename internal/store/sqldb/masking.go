@@ -1,0 +1,38 @@
+package sqldb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/mask"
+)
+
+// MaskRules lists a role's masking rules.
+func (s *DB) MaskRules(ctx context.Context, role string) ([]mask.Rule, error) {
+	return queryAll(ctx, s.c(), "list masking rules", func(row scanner) (mask.Rule, error) {
+		var r mask.Rule
+		return r, row.Scan(&r.ID, &r.Column, &r.Detector, &r.Regex, &r.Style)
+	}, "SELECT id, col, detector, regex, style FROM {mask_rules} WHERE role_name = ? ORDER BY created_at, id{C}", role)
+}
+
+// AddMaskRule adds a masking rule.
+func (s *DB) AddMaskRule(ctx context.Context, role string, r mask.Rule, at time.Time) error {
+	c := s.c()
+	_, err := c.exec(ctx, "INSERT INTO {mask_rules} (role_name, id, col, detector, regex, style, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		role, r.ID, r.Column, r.Detector, r.Regex, r.Style, c.tm(at))
+	return s.conflictOr(err, "rule %s exists already", r.ID)
+}
+
+// DeleteMaskRule removes a masking rule.
+func (s *DB) DeleteMaskRule(ctx context.Context, role, id string) error {
+	n, err := s.c().affect(ctx, "DELETE FROM {mask_rules} WHERE role_name = ? AND id = ?", role, id)
+	if err != nil {
+		return fmt.Errorf("remove masking rule: %w", err)
+	}
+	if n == 0 {
+		return errs.New(errs.NotFound, "%s has no masking rule %s", role, id)
+	}
+	return nil
+}
