@@ -7,6 +7,7 @@
 package mask
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -86,6 +87,10 @@ type detector struct {
 	rule  Rule
 	re    *regexp.Regexp
 	valid func(string) bool
+	// maybe is a cheap test a value must pass for the expression to have
+	// a chance: most values are ordinary text, and regular expressions are
+	// slow.
+	maybe func([]byte) bool
 }
 
 // precedence orders the detectors, most specific first.
@@ -96,14 +101,53 @@ var precedence = []string{"", "jwt", "email", "iban", "card", "ipv6", "ipv4", "p
 var builtin = map[string]struct {
 	re    *regexp.Regexp
 	valid func(string) bool
+	maybe func([]byte) bool
 }{
-	"email": {regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), nil},
-	"card":  {regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), luhn},
-	"iban":  {regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), ibanValid},
-	"phone": {regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?\(?\d{2,4}\)?[ .-]\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?`), phoneValid},
-	"ipv4":  {regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), nil},
-	"ipv6":  {regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`), ipv6Valid},
-	"jwt":   {regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*`), nil},
+	"email": {regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), nil, has('@')},
+	"card":  {regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), luhn, digits(13)},
+	"iban":  {regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), ibanValid, ibanLike},
+	"phone": {regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?\(?\d{2,4}\)?[ .-]\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?`), phoneValid, digits(8)},
+	"ipv4":  {regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), nil, dotted},
+	"ipv6":  {regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`), ipv6Valid, colons},
+	"jwt":   {regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*`), nil, jwtLike},
+}
+
+func has(c byte) func([]byte) bool {
+	return func(v []byte) bool { return bytes.IndexByte(v, c) >= 0 }
+}
+
+// digits passes a value with at least n digits.
+func digits(n int) func([]byte) bool {
+	return func(v []byte) bool {
+		k := 0
+		for _, c := range v {
+			if c >= '0' && c <= '9' {
+				if k++; k >= n {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+// dotted passes what could hold a dotted quad.
+func dotted(v []byte) bool { return bytes.Count(v, []byte(".")) >= 3 && digits(4)(v) }
+
+// ibanLike passes what holds two capitals and two digits in a row.
+func ibanLike(v []byte) bool {
+	for i := 0; i+3 < len(v); i++ {
+		if v[i] >= 'A' && v[i] <= 'Z' && v[i+1] >= 'A' && v[i+1] <= 'Z' && v[i+2] >= '0' && v[i+2] <= '9' && v[i+3] >= '0' && v[i+3] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+func colons(v []byte) bool { return bytes.Count(v, []byte(":")) >= 2 }
+
+func jwtLike(v []byte) bool {
+	return bytes.Contains(v, []byte("eyJ")) || bytes.Contains(bytes.ToLower(v), []byte("bearer"))
 }
 
 // New makes a masker of rules (each valid); key keys the hash style.
@@ -126,7 +170,8 @@ func New(rules []Rule, key []byte) (*Masker, error) {
 		if r.Detector == "regex" {
 			d.re = regexp.MustCompile(r.Regex)
 		} else {
-			d.re, d.valid = builtin[r.Detector].re, builtin[r.Detector].valid
+			b := builtin[r.Detector]
+			d.re, d.valid, d.maybe = b.re, b.valid, b.maybe
 		}
 		m.detectors = append(m.detectors, d)
 	}
@@ -168,8 +213,14 @@ func (m *Masker) Value(v []byte, col *Rule) ([]byte, []string) {
 		return []byte(m.style(col.Style, shape(string(v)), string(v))), []string{col.ID}
 	}
 	var fired []string
-	s := string(v)
+	var s string
 	for _, d := range m.detectors {
+		if d.maybe != nil && !d.maybe(v) {
+			continue
+		}
+		if s == "" {
+			s = string(v)
+		}
 		hit := false
 		s = d.re.ReplaceAllStringFunc(s, func(match string) string {
 			if d.valid != nil && !d.valid(match) {

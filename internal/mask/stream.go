@@ -3,6 +3,7 @@ package mask
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -258,17 +259,23 @@ func (f *Filter) describe(body []byte) []field {
 // version byte).
 var textLike = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 114: true, 705: true, 3802: true}
 
-// row masks a DataRow's fields, or says why the row must be refused.
+// row masks a DataRow's fields, or says why the row must be refused. A row
+// nothing can match passes as it is; a row is copied only from its first
+// masked field on.
 func (f *Filter) row(body []byte, fields []field) ([]byte, string) {
+	if len(f.m.detectors) == 0 && !slices.ContainsFunc(fields, func(fl field) bool { return fl.rule != nil }) {
+		return body, ""
+	}
 	r := reader{b: body}
 	n := int(r.int16())
-	out := make([]byte, 0, len(body)+16)
-	out = binary.BigEndian.AppendUint16(out, uint16(n))
-	changed := false
+	var out []byte // nil until a field changes
 	for i := range n {
+		start := r.i
 		size := r.int32()
 		if size < 0 {
-			out = binary.BigEndian.AppendUint32(out, uint32(size))
+			if out != nil {
+				out = binary.BigEndian.AppendUint32(out, uint32(size))
+			}
 			continue
 		}
 		v := r.bytes(int(size))
@@ -280,16 +287,22 @@ func (f *Filter) row(body []byte, fields []field) ([]byte, string) {
 		if refuse != "" {
 			return nil, refuse
 		}
-		if fired != nil {
-			changed = true
-			for _, id := range fired {
-				f.fired[id]++
+		if fired == nil {
+			if out != nil {
+				out = append(out, body[start:r.i]...)
 			}
+			continue
+		}
+		for _, id := range fired {
+			f.fired[id]++
+		}
+		if out == nil {
+			out = append(make([]byte, 0, len(body)+16), body[:start]...)
 		}
 		out = binary.BigEndian.AppendUint32(out, uint32(len(masked)))
 		out = append(out, masked...)
 	}
-	if !changed {
+	if out == nil {
 		return body, ""
 	}
 	return out, ""
