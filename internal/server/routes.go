@@ -143,6 +143,7 @@ func (s *Server) Routes() []Route {
 		page("GET /roles/{name}", Member, w.Role),
 		page("POST /roles/{name}/access", Admin, w.RoleAccess),
 		page("POST /roles/{name}/approval", Admin, w.RoleApproval),
+		page("POST /roles/{name}/masking", Admin, w.RoleMasking),
 		page("POST /roles/{name}/reveal", Admin, w.RoleReveal),
 		page("POST /roles/{name}/retire", Admin, w.RoleRetire),
 		page("GET /people", Admin, w.People),

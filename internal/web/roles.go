@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -92,8 +94,32 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 			return
 		}
 		data["Usage"] = u
+		rules, err := a.svc.MaskRules(r.Context(), rr.Name)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data["MaskRules"], data["Detectors"] = rules, mask.Detectors
 	}
 	a.render(w, "role", data)
+}
+
+// RoleMasking adds a masking rule (column or detector=…, style) or, with
+// remove=ID, removes one.
+func (a *App) RoleMasking(w http.ResponseWriter, r *http.Request, _ string) {
+	name := r.PathValue("name")
+	var err error
+	if id := r.FormValue("remove"); id != "" {
+		err = a.svc.RemoveMaskRule(r.Context(), actor(r), name, id)
+	} else {
+		_, err = a.svc.AddMaskRule(r.Context(), actor(r), name, mask.Rule{Column: strings.TrimSpace(r.FormValue("column")),
+			Detector: r.FormValue("detector"), Regex: r.FormValue("regex"), Style: r.FormValue("style")})
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/roles/"+name+"#masking", http.StatusSeeOther)
 }
 
 // Usage shows the fleet's use over a window (?days=7|30|90), and one

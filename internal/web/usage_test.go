@@ -197,6 +197,18 @@ func TestWebUsage(t *testing.T) {
 	}
 	shot(t, ctx, "18-role-usage")
 
+	// Masking rules are added on the role's page.
+	run(t, ctx, "add a masking rule", chromedp.SetValue("#mask-detector", "email", chromedp.ByID), chromedp.SetValue("#mask-style", "partial", chromedp.ByID),
+		chromedp.Submit("#add-mask-rule", chromedp.ByID), chromedp.WaitVisible("#mask-rules form", chromedp.ByQuery))
+	if s := text(t, ctx, "#mask-rules"); !strings.Contains(s, "email") || !strings.Contains(s, "partial") {
+		t.Errorf("masking rules after adding one:\n%s", s)
+	}
+	run(t, ctx, "a bad masking rule", chromedp.SetValue("#mask-column", "not.a.column", chromedp.ByID), chromedp.Submit("#add-mask-rule", chromedp.ByID),
+		chromedp.WaitVisible("main", chromedp.ByQuery))
+	if s := text(t, ctx, "main"); !strings.Contains(s, "is not database.schema.table.column") {
+		t.Errorf("a bad rule's page:\n%s", s)
+	}
+
 	// The access review, printable: each role's declaration and state, the
 	// groups and who granted them, each person's last use.
 	run(t, ctx, "access review", chromedp.Navigate(base+"/reports/access"), chromedp.WaitVisible("#report-"+role["ro"], chromedp.ByID))
