@@ -93,7 +93,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
 	// No --token: a token on the command line shows in every process list.
 	root.PersistentFlags().String("token-file", "", "file holding the API token (or env STILE_TOKEN; for a loopback URL the data dir's admin.token is read)")
-	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newVersionCmd(e))
+	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newGuardrailsCmd(e), newVersionCmd(e))
 	root.Version = version.String()
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetUsageTemplate(root.UsageTemplate() + exitCodes)

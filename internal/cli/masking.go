@@ -3,9 +3,11 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 )
 
@@ -67,4 +69,38 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func newGuardrailsCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "guardrails",
+		Short: "Refuse kinds of statement on a resource role, or make it read-only (docs/masking.md)",
+		Example: `  stile guardrails set stile_shop_rw_1a2b3c4d --block ddl,truncate,delete_without_where,update_without_where
+  stile guardrails set stile_shop_ro_1a2b3c4d --read-only
+  stile guardrails show stile_shop_rw_1a2b3c4d`,
+	}
+	show := dataCmd(e, "show ROLE", "Show a role's guardrails", "  stile guardrails show stile_shop_rw_1a2b3c4d", 1,
+		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+			var p guard.Policy
+			err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(a[0])+"/guardrails", nil, &p)
+			return p, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "block: %s\nread_only: %v\n", dash(strings.Join(p.Block, ",")), p.ReadOnly)
+				return err
+			}, err
+		})
+	var p guard.Policy
+	set := simple(e, "set ROLE", "Replace a role's guardrails (no flags: none)", "  stile guardrails set stile_shop_rw_1a2b3c4d --block ddl,drop", 1,
+		func(c *client, cmd *cobra.Command, a []string) (string, error) {
+			if err := p.Validate(); err != nil {
+				return "", usageError{msg: err.Error(), try: "--block " + strings.Join(guard.Kinds, ",")}
+			}
+			if err := c.call(cmd.Context(), "PUT", "/api/v1/roles/"+pathEscape(a[0])+"/guardrails", p, nil); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("guardrails of %s: block %s, read-only %v (connections opened from now on)", a[0], dash(strings.Join(p.Block, ",")), p.ReadOnly), nil
+		})
+	set.Flags().StringSliceVar(&p.Block, "block", nil, "kinds of statement to refuse: "+strings.Join(guard.Kinds, ", "))
+	set.Flags().BoolVar(&p.ReadOnly, "read-only", false, "open every connection read-only, and refuse what would undo it")
+	cmd.AddCommand(show, set)
+	return cmd
 }

@@ -24,6 +24,16 @@ import (
 type Filter struct {
 	m       *Masker
 	resolve func(table uint32, attnum int16) (Column, bool)
+	// Guard, when set, says why a statement may not run ("" when it may):
+	// the role's guardrails. A refused simple query is sent on as an empty
+	// one and its answer replaced by the refusal; a refused Parse, and the
+	// rest up to Sync, are held back and the Sync's answer preceded by the
+	// refusal, as PostgreSQL answers an error there.
+	Guard func(sql string) string
+	// skipping holds back the client's messages until Sync after a refused
+	// Parse, with why.
+	skipping string
+	blocked  []string
 
 	mu      sync.Mutex
 	pending []expect
@@ -34,12 +44,22 @@ type Filter struct {
 	// end (CommandComplete, PortalSuspended, or a COPY's end).
 	refusing bool
 	fired    map[string]int
+	// lastRefused is the refusal to send before the next ReadyForQuery.
+	lastRefused string
 }
 
 type expect struct {
 	kind byte // the frontend message: P, B, D (describe S/P), E, S, C, Q
 	sub  byte // describe's S or P
 	name string
+	// refused is why stile refused the statement this answer is for.
+	refused string
+}
+
+// Message is one protocol message.
+type Message struct {
+	Type byte
+	Body []byte
 }
 
 type field struct {
@@ -73,16 +93,58 @@ func (f *Filter) Fired() map[string]int {
 	return out
 }
 
-// Frontend notes a whole message the client sends, before it is passed on.
-func (f *Filter) Frontend(typ byte, body []byte) {
+// Blocked returns the statements refused and why.
+func (f *Filter) Blocked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.blocked)
+}
+
+func (f *Filter) refuse(why, sql string) {
+	if len(sql) > 200 {
+		sql = sql[:200] + "…"
+	}
+	if len(f.blocked) < 100 {
+		f.blocked = append(f.blocked, why+": "+sql)
+	}
+}
+
+// Frontend takes a whole message the client sends and returns what to send
+// the server instead: the message, another (an empty query for a refused
+// one), or nothing (held back after a refused Parse).
+func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := reader{b: body}
+	if f.skipping != "" {
+		if typ != 'S' {
+			return Message{}, false
+		}
+		f.pending = append(f.pending, expect{kind: 'S', refused: f.skipping})
+		f.skipping = ""
+		return Message{typ, body}, true
+	}
 	switch typ {
 	case 'Q':
+		if f.Guard != nil {
+			sql := r.cstring()
+			if why := f.Guard(sql); why != "" {
+				f.refuse(why, sql)
+				f.pending = append(f.pending, expect{kind: 'Q', refused: why})
+				return Message{'Q', []byte{0}}, true
+			}
+		}
 		f.pending = append(f.pending, expect{kind: 'Q'})
 	case 'P':
 		name := r.cstring()
+		if f.Guard != nil {
+			sql := r.cstring()
+			if why := f.Guard(sql); why != "" {
+				f.refuse(why, sql)
+				f.skipping = why
+				return Message{}, false
+			}
+		}
 		delete(f.stmts, name)
 		f.pending = append(f.pending, expect{kind: 'P'})
 	case 'B':
@@ -118,6 +180,7 @@ func (f *Filter) Frontend(typ byte, body []byte) {
 	case 'S':
 		f.pending = append(f.pending, expect{kind: 'S'})
 	}
+	return Message{typ, body}, true
 }
 
 func (f *Filter) pop() {
@@ -135,8 +198,26 @@ func (f *Filter) head() expect {
 
 // Backend takes a whole message from the server and returns what to send
 // the client instead: the message itself, a rewritten DataRow, nothing
-// (the rest of a refused result), or an ErrorResponse.
-func (f *Filter) Backend(typ byte, body []byte) (byte, []byte) {
+// (the rest of a refused result), or an ErrorResponse (before the
+// ReadyForQuery of a refused Parse's Sync).
+func (f *Filter) Backend(typ byte, body []byte) []Message {
+	t, b := f.backend(typ, body)
+	if t == 0 {
+		return nil
+	}
+	if t == 'Z' {
+		f.mu.Lock()
+		why := f.lastRefused
+		f.lastRefused = ""
+		f.mu.Unlock()
+		if why != "" {
+			return []Message{{'E', errorResponse(why)}, {t, b}}
+		}
+	}
+	return []Message{{t, b}}
+}
+
+func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h := f.head()
@@ -183,7 +264,12 @@ func (f *Filter) Backend(typ byte, body []byte) (byte, []byte) {
 		if f.refusing {
 			return 0, nil
 		}
-	case 'C', 's', 'I':
+	case 'I':
+		if h.kind == 'Q' && h.refused != "" {
+			return 'E', errorResponse(h.refused)
+		}
+		fallthrough
+	case 'C', 's':
 		refused := f.refusing
 		f.refusing = false
 		if h.kind == 'E' {
@@ -205,6 +291,9 @@ func (f *Filter) Backend(typ byte, body []byte) (byte, []byte) {
 	case 'Z':
 		f.current = nil
 		if h.kind == 'S' || h.kind == 'Q' {
+			if h.kind == 'S' && h.refused != "" {
+				f.lastRefused = h.refused
+			}
 			f.pop()
 		}
 	}

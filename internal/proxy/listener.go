@@ -200,10 +200,11 @@ func pipe(client, upstream net.Conn, filter *mask.Filter) Stats {
 			if n > 0 {
 				in.Add(int64(n))
 				rec.feed(buf[:n])
+				send := buf[:n]
 				if filter != nil {
-					tap.feed(buf[:n])
+					send = tap.feed(send)
 				}
-				if _, werr := upstream.Write(buf[:n]); werr != nil {
+				if _, werr := upstream.Write(send); werr != nil {
 					break
 				}
 			}
@@ -226,7 +227,7 @@ func pipe(client, upstream net.Conn, filter *mask.Filter) Stats {
 	wg.Wait()
 	st := Stats{BytesIn: in.Load(), BytesOut: out.Load(), Statements: rec.statements, Executed: rec.executed}
 	if filter != nil {
-		st.Masked = filter.Fired()
+		st.Masked, st.Blocked = filter.Fired(), filter.Blocked()
 	}
 	return st
 }

@@ -44,6 +44,8 @@ type Stats struct {
 	// Masked counts the values each masking rule masked (never the
 	// values).
 	Masked map[string]int
+	// Blocked are the statements guardrails refused, with why.
+	Blocked []string
 }
 
 // maxStatements and maxStatementLen bound what a session records.
@@ -75,7 +77,7 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn, filter *m
 			in.Add(int64(len(data)))
 			rec.feed(data)
 			if filter != nil {
-				tap.feed(data)
+				data = tap.feed(data)
 			}
 			if _, err := upstream.Write(data); err != nil {
 				return
@@ -109,7 +111,7 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn, filter *m
 	wg.Wait()
 	st.BytesIn, st.BytesOut, st.Statements, st.Executed = in.Load(), out.Load(), rec.statements, rec.executed
 	if filter != nil {
-		st.Masked = filter.Fired()
+		st.Masked, st.Blocked = filter.Fired(), filter.Blocked()
 	}
 	return st
 }

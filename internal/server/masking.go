@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 )
 
@@ -34,4 +35,24 @@ func (s *Server) removeMasking(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"removed": r.PathValue("id")})
 	return nil
+}
+
+func (s *Server) getGuardrails(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.svc.Guardrails(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) setGuardrails(w http.ResponseWriter, r *http.Request) error {
+	var p guard.Policy
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	if err := s.svc.SetGuardrails(r.Context(), actor(r), r.PathValue("name"), p); err != nil {
+		return err
+	}
+	return s.getGuardrails(w, r)
 }

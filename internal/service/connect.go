@@ -14,6 +14,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/store"
@@ -85,17 +86,24 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		return nil, err
 	}
 	cfg.RuntimeParams = map[string]string{"application_name": "stile connect (" + actor + ")"}
+	var policy guard.Policy
+	var c0mask *mask.Filter
+	if c0mask, policy, err = s.connFilter(ctx, rr, database); err != nil {
+		return nil, err
+	}
+	if policy.ReadOnly {
+		// PostgreSQL itself refuses writes; the guardrails refuse undoing it.
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	in, _ := json.Marshal(map[string]string{"role": name, "database": database})
 	c := &Connection{started: s.now(), sess: store.Session{
 		SID: newSID(), Kind: KindConnect, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor, Agent: rr.Agent,
 		CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: string(in),
 	}}
-	if c.Mask, err = s.maskFilter(ctx, rr, database); err != nil {
-		return nil, err
-	}
+	c.Mask = c0mask
 	if rr.Agent != agent.LocalName {
 		if c.Mask != nil {
-			return nil, errs.New(errs.Unavailable, "%s has masking rules, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than show unmasked data", name, rr.Agent)
+			return nil, errs.New(errs.Unavailable, "%s has masking rules or guardrails, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than let it through unguarded", name, rr.Agent)
 		}
 		return s.connectRemote(ctx, c, p, rr, t, database)
 	}
@@ -169,7 +177,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	for _, q := range st.Statements {
 		fmt.Fprintf(&out, "  - %q\n", q)
 	}
-	out.WriteString(maskSummary(st.Masked))
+	out.WriteString(maskSummary(st.Masked, st.Blocked))
 	if closed != "" {
 		fmt.Fprintf(&out, "closed by stile: %s\n", closed)
 		c.sess.Message = "closed by stile: " + closed

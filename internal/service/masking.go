@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -93,28 +95,63 @@ func (s *Service) maskKey(ctx context.Context) ([]byte, error) {
 	return s.masking.key, nil
 }
 
-// maskFilter is the filter of a connection to rr's database, or nil when
-// the role has no masking rules.
-func (s *Service) maskFilter(ctx context.Context, rr ResourceRole, database string) (*mask.Filter, error) {
+// Guardrails returns a resource role's guardrails.
+func (s *Service) Guardrails(ctx context.Context, role string) (guard.Policy, error) {
+	p, err := s.store.Guardrails(ctx, role)
+	if p.Block == nil {
+		p.Block = []string{}
+	}
+	return p, err
+}
+
+// SetGuardrails replaces a resource role's guardrails; connections opened
+// from then on follow them.
+func (s *Service) SetGuardrails(ctx context.Context, actor, role string, p guard.Policy) error {
+	if _, err := s.ResourceRole(ctx, role); err != nil {
+		return err
+	}
+	if err := p.Validate(); err != nil {
+		return errs.Invalidf("%v", err)
+	}
+	slices.Sort(p.Block)
+	p.Block = slices.Compact(p.Block)
+	if err := s.store.SetGuardrails(ctx, role, p); err != nil {
+		return err
+	}
+	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "guardrails": p}, "%s set %s's guardrails: block %v, read-only %v", actor, role, p.Block, p.ReadOnly)
+}
+
+// connFilter is the filter of a connection to rr's database (its masking
+// rules and guardrails) and its guardrails, or a nil filter when the role
+// has neither.
+func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database string) (*mask.Filter, guard.Policy, error) {
+	policy, err := s.store.Guardrails(ctx, rr.Name)
+	if err != nil {
+		return nil, policy, err
+	}
 	rules, err := s.store.MaskRules(ctx, rr.Name)
-	if err != nil || len(rules) == 0 {
-		return nil, err
+	if err != nil || (len(rules) == 0 && policy.Empty()) {
+		return nil, policy, err
 	}
 	key, err := s.maskKey(ctx)
 	if err != nil {
-		return nil, err
+		return nil, policy, err
 	}
 	m, err := mask.New(rules, key)
 	if err != nil {
-		return nil, err
+		return nil, policy, err
 	}
 	res, err := s.store.Resource(ctx, rr.Resource)
 	if err != nil {
-		return nil, err
+		return nil, policy, err
 	}
-	return mask.NewFilter(m, func(table uint32, attnum int16) (mask.Column, bool) {
+	f := mask.NewFilter(m, func(table uint32, attnum int16) (mask.Column, bool) {
 		return s.resolveColumn(context.WithoutCancel(ctx), res, database, table, attnum)
-	}), nil
+	})
+	if !policy.Empty() {
+		f.Guard = policy.Check
+	}
+	return f, policy, nil
 }
 
 // resolveColumn names a result's column from its table's OID and attribute
@@ -152,20 +189,28 @@ WHERE a.attrelid = $1 AND a.attnum = $2`, table, attnum).Scan(&r.col.Schema, &r.
 	return r.col, r.ok
 }
 
-// maskSummary is what a connect session records of its masking: how many
-// values each rule masked, never the values.
-func maskSummary(fired map[string]int) string {
+// maskSummary is what a connect session records of its masking and
+// guardrails: how many values each rule masked (never the values), and the
+// statements refused, with why.
+func maskSummary(fired map[string]int, blocked []string) string {
+	var b strings.Builder
+	if len(blocked) > 0 {
+		b.WriteString("refused by guardrails:\n")
+		for _, x := range blocked {
+			fmt.Fprintf(&b, "  - %q\n", x)
+		}
+	}
 	if len(fired) == 0 {
-		return ""
+		return b.String()
 	}
 	ids := make([]string, 0, len(fired))
 	for id := range fired {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	out := "masked:\n"
+	b.WriteString("masked:\n")
 	for _, id := range ids {
-		out += fmt.Sprintf("  - rule %s: %d values\n", id, fired[id])
+		fmt.Fprintf(&b, "  - rule %s: %d values\n", id, fired[id])
 	}
-	return out
+	return b.String()
 }

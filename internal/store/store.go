@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -376,6 +377,10 @@ type Store interface {
 	AddMaskRule(ctx context.Context, role string, r mask.Rule, at time.Time) error
 	// DeleteMaskRule removes one; errs.NotFound if unknown.
 	DeleteMaskRule(ctx context.Context, role, id string) error
+	// Guardrails returns a role's guardrails (none when never set).
+	Guardrails(ctx context.Context, role string) (guard.Policy, error)
+	// SetGuardrails replaces them.
+	SetGuardrails(ctx context.Context, role string, p guard.Policy) error
 	// CreateGroup adds a group; errs.Conflict if it exists.
 	CreateGroup(ctx context.Context, name string) error
 	// Groups lists groups and their members, by name.

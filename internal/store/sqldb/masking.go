@@ -2,10 +2,14 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 )
 
@@ -33,6 +37,30 @@ func (s *DB) DeleteMaskRule(ctx context.Context, role, id string) error {
 	}
 	if n == 0 {
 		return errs.New(errs.NotFound, "%s has no masking rule %s", role, id)
+	}
+	return nil
+}
+
+// Guardrails returns a role's guardrails.
+func (s *DB) Guardrails(ctx context.Context, role string) (guard.Policy, error) {
+	var p guard.Policy
+	var block string
+	err := s.c().row(ctx, "SELECT block, read_only FROM {guardrails} WHERE role_name = ?", role).Scan(&block, &p.ReadOnly)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	if block != "" {
+		p.Block = strings.Split(block, ",")
+	}
+	return p, err
+}
+
+// SetGuardrails replaces a role's guardrails.
+func (s *DB) SetGuardrails(ctx context.Context, role string, p guard.Policy) error {
+	_, err := s.c().exec(ctx, "INSERT INTO {guardrails} (role_name, block, read_only) VALUES (?, ?, ?) ON CONFLICT (role_name) DO UPDATE SET block = excluded.block, read_only = excluded.read_only",
+		role, strings.Join(p.Block, ","), p.ReadOnly)
+	if err != nil {
+		return fmt.Errorf("set guardrails: %w", err)
 	}
 	return nil
 }

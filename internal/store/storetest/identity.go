@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -93,5 +94,17 @@ func testMasking(t *testing.T, s store.Store) {
 	wantCode(t, s.DeleteMaskRule(ctx, "r1", "a"), errs.NotFound)
 	if rules, _ := s.MaskRules(ctx, "r1"); len(rules) != 1 {
 		t.Errorf("after removing a: %+v", rules)
+	}
+}
+
+// testGuardrails: a role's guardrails, none until set.
+func testGuardrails(t *testing.T, s store.Store) {
+	if p, err := s.Guardrails(ctx, "r1"); err != nil || !p.Empty() {
+		t.Errorf("guardrails never set = %+v, %v", p, err)
+	}
+	must(t, s.SetGuardrails(ctx, "r1", guard.Policy{Block: []string{guard.DDL, guard.Truncate}, ReadOnly: true}))
+	must(t, s.SetGuardrails(ctx, "r1", guard.Policy{Block: []string{guard.DeleteWithoutWhere}}))
+	if p, err := s.Guardrails(ctx, "r1"); err != nil || p.ReadOnly || len(p.Block) != 1 || p.Block[0] != guard.DeleteWithoutWhere {
+		t.Errorf("guardrails = %+v, %v", p, err)
 	}
 }
