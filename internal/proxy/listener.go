@@ -157,7 +157,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		stop := context.AfterFunc(up.Ctx, func() { conn.Close(); up.Conn.Close() })
 		defer stop()
 	}
-	up.Finish(pipe(conn, up.Conn, up.Mask))
+	up.Finish(Pipe(conn, up.Conn, up.Mask))
 	return nil
 }
 
@@ -184,9 +184,10 @@ func SendCancel(ctx context.Context, addr string, pid uint32, secret []byte) err
 // ErrAuth marks a refused password, answered with SQLSTATE 28P01.
 var ErrAuth = errors.New("password authentication failed")
 
-// pipe copies both ways until either side ends, recording the client's SQL
-// and, with a filter, masking the results.
-func pipe(client, upstream net.Conn, filter *mask.Filter) Stats {
+// Pipe copies both ways until either side ends, recording the client's SQL
+// and, with a filter, masking the results and refusing what the guardrails
+// refuse: the listener's relay, and the web console's.
+func Pipe(client, upstream net.Conn, filter *mask.Filter) Stats {
 	var in, out atomic.Int64
 	rec := &recorder{}
 	tap := &frontendTap{f: filter}

@@ -60,3 +60,54 @@ htmx.onLoad((el) => {
   if (el.matches && el.matches('form[data-apply-stream]')) streamApplies(el);
   if (el.querySelectorAll) el.querySelectorAll('form[data-apply-stream]').forEach(streamApplies);
 });
+
+// The console: Ctrl-Enter runs, Cancel aborts the run (the server cancels
+// the query), Download CSV posts the same form without htmx, and long
+// results show 100 rows a page.
+document.addEventListener('keydown', (e) => {
+  if (e.target.id === 'console-sql' && e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    htmx.trigger('#console-form', 'submit');
+  }
+});
+document.addEventListener('click', (e) => {
+  if (e.target.id === 'console-cancel') {
+    htmx.trigger('#console-form', 'htmx:abort');
+  }
+  if (e.target.id === 'console-csv') {
+    const plain = document.createElement('form');
+    plain.method = 'post';
+    plain.action = '/console/csv';
+    for (const [k, v] of new FormData(document.getElementById('console-form'))) {
+      const input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = k;
+      input.value = v;
+      plain.appendChild(input);
+    }
+    document.body.appendChild(plain);
+    plain.submit();
+    plain.remove();
+  }
+});
+document.addEventListener('htmx:afterSwap', () => {
+  document.querySelectorAll('table.paged:not([data-paged])').forEach((table) => {
+    table.dataset.paged = '1';
+    const rows = [...table.tBodies[0].rows];
+    if (rows.length <= 100) return;
+    let page = 0;
+    const pages = Math.ceil(rows.length / 100);
+    const pager = document.createElement('p');
+    pager.className = 'pager';
+    const show = () => {
+      rows.forEach((r, i) => { r.hidden = Math.floor(i / 100) !== page; });
+      pager.querySelector('span').textContent = `rows ${page * 100 + 1}-${Math.min((page + 1) * 100, rows.length)} of ${rows.length}`;
+    };
+    pager.innerHTML = '<button type="button" class="secondary">← previous</button> <span></span> <button type="button" class="secondary">next →</button>';
+    const [prev, next] = pager.querySelectorAll('button');
+    prev.onclick = () => { if (page > 0) { page--; show(); } };
+    next.onclick = () => { if (page < pages - 1) { page++; show(); } };
+    table.after(pager);
+    show();
+  });
+});
