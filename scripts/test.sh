@@ -53,7 +53,7 @@ export STILE_TEST_PG_URLS="${urls# }"
 
 if [ "$mode" = bench ]; then
   phase "benchmark"
-  go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" -timeout 60m ./internal/bench/ ./internal/web/
+  go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" -timeout 60m ./internal/bench/ ./internal/web/ ./internal/service/
   exit
 fi
 

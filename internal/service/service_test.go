@@ -38,7 +38,7 @@ func (a *countingAgent) Plan(ctx context.Context, t target.Target, in []plan.Inp
 	return a.Local.Plan(ctx, t, in)
 }
 
-func newService(t *testing.T, dir, prefix string, ag agent.Agent) (*Service, error) {
+func newService(t testing.TB, dir, prefix string, ag agent.Agent) (*Service, error) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "stile.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 
 // serviceWithInventory is a service on a fresh store whose inventory has
 // resource name on tg's cluster, with no admin credentials yet.
-func serviceWithInventory(t *testing.T, name string, tg target.Target) *Service {
+func serviceWithInventory(t testing.TB, name string, tg target.Target) *Service {
 	t.Helper()
 	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
 	if err != nil {
@@ -296,7 +296,7 @@ func serviceWithInventory(t *testing.T, name string, tg target.Target) *Service 
 
 // serviceWithResource is serviceWithInventory with the resource managed by
 // tg's (superuser) credentials.
-func serviceWithResource(t *testing.T, name string, tg target.Target) *Service {
+func serviceWithResource(t testing.TB, name string, tg target.Target) *Service {
 	t.Helper()
 	svc := serviceWithInventory(t, name, tg)
 	if err := svc.SetAdmin(context.Background(), spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
