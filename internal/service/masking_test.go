@@ -1,18 +1,24 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/proxy"
@@ -36,6 +42,15 @@ func TestMaskingThroughTheListener(t *testing.T) {
 		`INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111', '{"contact": "ada@example.com"}')`)
 	svc := serviceWithResource(t, p, c.Target())
 	svc.adminToken = "admin-token"
+	// Everything the server logs and exports, to look for the values in.
+	var logs lockedBuffer
+	svc.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	events := filepath.Join(t.TempDir(), "audit.jsonl")
+	exporter, err := audit.New(audit.Config{File: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.audit = exporter
 	ctx := context.Background()
 	out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}})
 	if err != nil {
@@ -139,9 +154,34 @@ func TestMaskingThroughTheListener(t *testing.T) {
 			t.Errorf("the session's output lacks %q:\n%s", w, sess.Output)
 		}
 	}
+	exporter.Close()
+	exported, err := os.ReadFile(events)
+	if err != nil || !strings.Contains(string(exported), `"kind":"connect"`) {
+		t.Fatalf("the audit file: %v\n%s", err, exported)
+	}
 	for _, secret := range []string{"ada@example.com", "4111 1111 1111 1111"} {
-		if strings.Contains(sess.Output+sess.Input+sess.Message, secret) {
-			t.Errorf("the session holds a masked value %q", secret)
+		for where, text := range map[string]string{"the session": sess.Output + sess.Input + sess.Message, "the log": logs.String(), "the audit events": string(exported)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds a masked value %q", where, secret)
+			}
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the writers of a log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
