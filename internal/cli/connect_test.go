@@ -35,15 +35,7 @@ func TestConnect(t *testing.T) {
 	c.Exec(t, p+"_app", `REVOKE SELECT ON public.secret FROM "`+field(doc, "role_name")+`"`)
 	role := field(doc, "role_name")
 
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", p + "_app"}, h.env(nil, new(syncWriter), new(syncWriter)))
-	}()
-	defer func() { cancel(); <-done }()
+	port := h.connect(t, role, p+"_app")
 	psqlRun := func(sql string) (string, error) {
 		cmd := exec.Command(psql, "-X", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "whoever", "-d", p+"_app", "-c", sql)
 		cmd.Env = append(os.Environ(), "PGPASSWORD=", "PGCONNECT_TIMEOUT=5")
@@ -220,15 +212,7 @@ func TestConnectMasked(t *testing.T) {
 		t.Errorf("masking list:\n%s", out)
 	}
 
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", p + "_crm"}, h.env(nil, new(syncWriter), new(syncWriter)))
-	}()
-	defer func() { cancel(); <-done }()
+	port := h.connect(t, role, p+"_crm")
 	var out []byte
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -241,4 +225,19 @@ func TestConnectMasked(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); err != nil || got != "Ada|a**@e******.com|****" {
 		t.Fatalf("psql through stile connect with masking: %v %q", err, got)
 	}
+}
+
+// connect runs `stile connect role` to database on a free local port until
+// the test ends, and returns the port.
+func (h *harness) connect(t *testing.T, role, database string) int {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", database}, h.env(nil, new(syncWriter), new(syncWriter)))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return port
 }
