@@ -64,6 +64,25 @@ func TestRemoteAgent(t *testing.T) {
 		t.Fatalf("psql to the listener, through the agent: %v\n%s", err, out)
 	}
 
+	// Detectors and guardrails work through the agent too (the filter runs
+	// on the server); column rules, which the server cannot resolve past
+	// the agent, refuse the connection rather than leave it unmasked.
+	h.ok("", "masking", "add", role, "--id", "names", "--detector", "regex", "--regex", "stile_[a-z0-9_]+", "--style", "hash")
+	h.ok("", "guardrails", "set", role, "--block", "ddl")
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_user"); err != nil || !strings.HasPrefix(out, "h:") {
+		t.Errorf("a detector through the agent: %v %q", err, out)
+	}
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "CREATE TABLE t (x int)"); err == nil || !strings.Contains(out, "CREATE (DDL) is blocked") {
+		t.Errorf("a guardrail through the agent: %v %q", err, out)
+	}
+	h.ok("", "masking", "add", role, "--id", "cols", "--column", "*.*.*.secret")
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT 1"); err == nil || !strings.Contains(out, "not applied through remote agents") {
+		t.Errorf("a column rule through the agent: %v %q", err, out)
+	}
+	h.ok("", "masking", "remove", role, "cols")
+	h.ok("", "masking", "remove", role, "names")
+	h.ok("", "guardrails", "set", role)
+
 	// The agent goes away: work fails at once, not after a timeout.
 	stop()
 	deadline := time.Now().Add(5 * time.Second)

@@ -82,6 +82,10 @@ func NewFilter(m *Masker, resolve func(table uint32, attnum int16) (Column, bool
 	return &Filter{m: m, resolve: resolve, stmts: map[string][]field{}, portals: map[string]portal{}, fired: map[string]int{}}
 }
 
+// NeedsColumns reports whether the filter must name result columns (its
+// column rules), which takes a catalog query on the resource.
+func (f *Filter) NeedsColumns() bool { return f.m.HasColumnRules() }
+
 // Fired returns how many values each rule masked.
 func (f *Filter) Fired() map[string]int {
 	f.mu.Lock()

@@ -102,8 +102,12 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	}}
 	c.Mask = c0mask
 	if rr.Agent != agent.LocalName {
-		if c.Mask != nil {
-			return nil, errs.New(errs.Unavailable, "%s has masking rules or guardrails, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than let it through unguarded", name, rr.Agent)
+		// The filter runs here, on the server, whichever agent carries the
+		// connection; but naming result columns (column rules) takes a
+		// catalog query the server cannot make past an agent, and a
+		// read-only connection a setting the agent does not pass on.
+		if c.Mask != nil && (c.Mask.NeedsColumns() || policy.ReadOnly) {
+			return nil, errs.New(errs.Unavailable, "%s has column masking rules or is read-only, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than let it through unmasked", name, rr.Agent)
 		}
 		return s.connectRemote(ctx, c, p, rr, t, database)
 	}
