@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/pgtest"
-	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -35,14 +33,7 @@ func TestGuardrailsThroughTheListener(t *testing.T) {
 	ctx := context.Background()
 	role := map[string]string{}
 	for _, label := range []string{"rw", "ro"} {
-		out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: label, Scopes: []string{db}, Privileges: []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
-			t.Fatal(err)
-		}
-		role[label] = out[0].RoleName
+		role[label] = applyRole(t, svc, spec.Role{Resource: p, Label: label, Scopes: []string{db}, Privileges: []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}})
 	}
 	if err := svc.SetGuardrails(ctx, "admin", role["rw"], guard.Policy{Block: guard.Kinds}); err != nil {
 		t.Fatal(err)
@@ -53,15 +44,9 @@ func TestGuardrailsThroughTheListener(t *testing.T) {
 	if err := svc.SetGuardrails(ctx, "admin", role["ro"], guard.Policy{Block: []string{"everything"}}); err == nil {
 		t.Error("an unknown kind was taken")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
+	ln := serveListener(t, svc)
 	connect := func(r string) *pgx.Conn {
-		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", r, ln.Addr(), db))
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", r, ln, db))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,14 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgtest"
-	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -32,21 +30,8 @@ func BenchmarkMaskingRelay(b *testing.B) {
 	svc := serviceWithResource(b, p, c.Target())
 	svc.adminToken = "admin-token"
 	ctx := context.Background()
-	out, err := svc.Plan(ctx, "bench", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := svc.Apply(ctx, "bench", p, out[0].SID); err != nil {
-		b.Fatal(err)
-	}
-	role := out[0].RoleName
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
+	role := applyRole(b, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}})
+	ln := serveListener(b, svc)
 	const q = "SELECT email, c0, c1, c2, c3, c4, c5, c6, c7, c8 FROM public.wide"
 	read := func(b *testing.B, url string) {
 		conn, err := pgx.Connect(ctx, url)
@@ -69,7 +54,7 @@ func BenchmarkMaskingRelay(b *testing.B) {
 	direct := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", tg.User, tg.Password, tg.Host, tg.Port, db)
 	b.Run("warm_up", func(b *testing.B) { read(b, direct) })
 	b.Run("direct", func(b *testing.B) { read(b, direct) })
-	via := fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln.Addr(), db)
+	via := fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln, db)
 	for _, tt := range []struct {
 		name  string
 		rules []mask.Rule

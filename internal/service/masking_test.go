@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgtest"
-	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -52,14 +50,7 @@ func TestMaskingThroughTheListener(t *testing.T) {
 	}
 	svc.audit = exporter
 	ctx := context.Background()
-	out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
-		t.Fatal(err)
-	}
-	role := out[0].RoleName
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}})
 	for _, r := range []mask.Rule{
 		{ID: "mail", Column: db + ".public.customers.email", Style: mask.Partial},
 		{ID: "ids", Column: "*.*.customers.id", Style: mask.Hash},
@@ -74,14 +65,8 @@ func TestMaskingThroughTheListener(t *testing.T) {
 		t.Error("a bad rule was taken")
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
-	url := fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln.Addr(), db)
+	ln := serveListener(t, svc)
+	url := fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln, db)
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
-	"github.com/stile-dev/stile/internal/inspect"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,8 +13,10 @@ import (
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -303,6 +305,33 @@ func serviceWithResource(t testing.TB, name string, tg target.Target) *Service {
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// applyRole plans and applies r as "test", and returns its role name.
+func applyRole(t testing.TB, svc *Service, r spec.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := svc.Plan(ctx, "test", []spec.Role{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "test", r.Resource, out[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	return out[0].RoleName
+}
+
+// serveListener serves svc's PostgreSQL listener (plain, loopback) until
+// the test ends, and returns its address.
+func serveListener(t testing.TB, svc *Service) net.Addr {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(ctx, ln)
+	return ln.Addr()
 }
 
 // TestExploratoryPlanChangesNothing: a role's declaration is what was last

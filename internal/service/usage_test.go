@@ -22,18 +22,8 @@ func TestUsage(t *testing.T) {
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
 	svc := serviceWithResource(t, p, c.Target())
 	ctx := context.Background()
-	var names []string
-	for _, label := range []string{"ro", "rw"} {
-		out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, out[0].RoleName)
-	}
-	ro, rw := names[0], names[1]
+	ro := applyRole(t, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
+	rw := applyRole(t, svc, spec.Role{Resource: p, Label: "rw", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
 	for _, step := range []error{
 		svc.CreateUser(ctx, "admin", "ann", false), svc.CreateUser(ctx, "admin", "bob", false),
 		svc.CreateGroup(ctx, "admin", "readers"), svc.CreateGroup(ctx, "admin", "writers"),

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -32,20 +31,8 @@ func TestWebConsole(t *testing.T) {
 	c.Exec(t, db, "CREATE TABLE public.customers (name text, email text)", "INSERT INTO public.customers SELECT 'c' || i, 'c' || i || '@example.com' FROM generate_series(1, 250) i")
 	srv := startStileStore(t)
 	base, svc, bg := srv.base, srv.svc, context.Background()
-	if _, err := svc.ImportResources(bg, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetAdmin(bg, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
-		t.Fatal(err)
-	}
-	out, err := svc.Plan(bg, "admin", []spec.Role{{Resource: p, Label: "crm", Scopes: []string{db}, Privileges: []string{"SELECT", "DELETE"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Apply(bg, "admin", p, out[0].SID); err != nil {
-		t.Fatal(err)
-	}
-	role := out[0].RoleName
+	manageResource(t, svc, p, tg)
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "crm", Scopes: []string{db}, Privileges: []string{"SELECT", "DELETE"}})
 	if _, err := svc.AddMaskRule(bg, "admin", role, mask.Rule{ID: "mail", Column: db + ".public.customers.email", Style: mask.Partial}); err != nil {
 		t.Fatal(err)
 	}

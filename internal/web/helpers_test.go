@@ -4,17 +4,22 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqlite"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 func hash8(resource, label string) string {
@@ -54,4 +59,45 @@ func startStileStore(t *testing.T) stileServer {
 	srv := httptest.NewServer(server.New(svc, slog.New(slog.DiscardHandler), nil))
 	t.Cleanup(srv.Close)
 	return stileServer{base: srv.URL, svc: svc, store: st, dbPath: dbPath}
+}
+
+// manageResource puts cluster tg in the inventory as resource name, with
+// its superuser as the admin.
+func manageResource(t *testing.T, svc *service.Service, name string, tg target.Target) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := svc.ImportResources(ctx, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", name, tg.Host, tg.Port), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetAdmin(ctx, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyRole plans and applies r, and returns its role name.
+func applyRole(t *testing.T, svc *service.Service, r spec.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := svc.Plan(ctx, "admin", []spec.Role{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "admin", r.Resource, out[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	return out[0].RoleName
+}
+
+// serveListener serves svc's PostgreSQL listener (plain, loopback) until
+// the test ends, and returns its host and port.
+func serveListener(t *testing.T, svc *service.Service) (host, port string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(ctx, ln)
+	host, port, _ = net.SplitHostPort(ln.Addr().String())
+	return host, port
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/oidctest"
 	"github.com/stile-dev/stile/internal/pgtest"
-	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -86,20 +84,8 @@ func TestWebOIDC(t *testing.T) {
 
 	// A role analysts may use; ann connects through the listener with a
 	// token an administrator made her.
-	if _, err := svc.ImportResources(bg, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetAdmin(bg, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
-		t.Fatal(err)
-	}
-	out, err := svc.Plan(bg, "admin", []spec.Role{{Resource: p, Label: "bi", Scopes: []string{p + "_bi"}, Privileges: []string{"SELECT"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Apply(bg, "admin", p, out[0].SID); err != nil {
-		t.Fatal(err)
-	}
-	role := out[0].RoleName
+	manageResource(t, svc, p, tg)
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "bi", Scopes: []string{p + "_bi"}, Privileges: []string{"SELECT"}})
 	if err := svc.SetAccess(bg, "admin", role, "analysts", true); err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +93,7 @@ func TestWebOIDC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stop := context.WithCancel(bg)
-	t.Cleanup(stop)
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	host, port := serveListener(t, svc)
 	conn, err := pgx.Connect(bg, fmt.Sprintf("postgres://%s:%s@%s:%s/%s_bi?sslmode=disable", role, annToken, host, port, p))
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/pgtest"
-	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -34,22 +32,10 @@ func TestWebUsage(t *testing.T) {
 	srv := startStileStore(t)
 	base, svc, dbPath := srv.base, srv.svc, srv.dbPath
 	bg := context.Background()
-	if _, err := svc.ImportResources(bg, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.SetAdmin(bg, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
-		t.Fatal(err)
-	}
+	manageResource(t, svc, p, tg)
 	role := map[string]string{}
 	for _, label := range []string{"ro", "rw", "ops"} {
-		out, err := svc.Plan(bg, "admin", []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_shop"}, Privileges: []string{"SELECT"}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := svc.Apply(bg, "admin", p, out[0].SID); err != nil {
-			t.Fatal(err)
-		}
-		role[label] = out[0].RoleName
+		role[label] = applyRole(t, svc, spec.Role{Resource: p, Label: label, Scopes: []string{p + "_shop"}, Privileges: []string{"SELECT"}})
 	}
 	var annToken string
 	for _, step := range []func() error{
@@ -104,14 +90,7 @@ func TestWebUsage(t *testing.T) {
 	}
 
 	// Today: ann connects through the listener and runs three statements.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lctx, stop := context.WithCancel(bg)
-	t.Cleanup(stop)
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(lctx, ln)
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	host, port := serveListener(t, svc)
 	// Someone tries passwords on the listener first: the tenth failure
 	// within a minute raises one critical alert naming the address.
 	for range 12 {
