@@ -26,10 +26,10 @@ func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
 	for i := range snap.Databases {
 		d := &snap.Databases[i]
 		if old, ok := r.snap.Database(d.Name); ok && old.Inspected {
-			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged
+			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged, d.Attributes = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged, old.Attributes
 		}
 		if d.Name == database && database != "" {
-			if err := inspect.ReadDatabaseIn(ctx, tx, d, req.Roles, touched(r.snap, r.job.Input, database)); err != nil {
+			if err := inspect.ReadDatabaseIn(ctx, tx, d, req, touched(r.snap, r.job.Input, database)); err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
 		}

@@ -117,6 +117,9 @@ type Database struct {
 	// Public is what PUBLIC holds on the database.
 	Public    []string `json:"public,omitempty"`
 	Inspected bool     `json:"inspected"`
+	// Attributes reports that the relations' column names were read
+	// (Relation.Attributes).
+	Attributes bool `json:"attributes,omitempty"`
 	// Error is why an inspection failed (for example, no CONNECT).
 	Error       string       `json:"error,omitempty"`
 	Schemas     []Schema     `json:"schemas,omitempty"`
@@ -147,6 +150,10 @@ type Relation struct {
 	Partition bool        `json:"partition,omitempty"`
 	ACL       []ACLItem   `json:"acl,omitempty"`
 	Columns   []ColumnACL `json:"columns,omitempty"`
+	// Attributes are the relation's column names in attnum order, read
+	// only when a role of the batch has strict column rules
+	// (inspect.Request.Attributes); nil when not read.
+	Attributes []string `json:"attributes,omitempty"`
 }
 
 // IsSequence reports relkind S.

@@ -14,11 +14,12 @@ import (
 )
 
 // RequestFor returns the catalog request covering every input: their role
-// names and scope databases.
+// names and scope databases, and column names when one has strict columns.
 func RequestFor(inputs []plan.Input) Request {
 	var req Request
 	for _, in := range inputs {
 		req.Roles = append(req.Roles, in.RoleName)
+		req.Attributes = req.Attributes || len(in.Strict) > 0
 		for _, sc := range in.Scopes {
 			req.Databases = append(req.Databases, sc.Database)
 		}

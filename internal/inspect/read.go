@@ -48,6 +48,9 @@ type Connector interface {
 type Request struct {
 	Roles     []string
 	Databases []string
+	// Attributes asks for every column name of each relation
+	// (catalog.Relation.Attributes): a role has strict column rules.
+	Attributes bool
 	// Parallel bounds concurrent database reads; 0 means 4.
 	Parallel int
 }
@@ -90,7 +93,7 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 				d.Error = fmt.Sprintf("connect to database %q: %v", d.Name, err)
 				return
 			}
-			err = ReadDatabase(ctx, dc, d, req.Roles)
+			err = ReadDatabase(ctx, dc, d, req)
 			c.Return(d.Name, dc, err == nil)
 			if err != nil {
 				d.Error = err.Error()
@@ -179,8 +182,8 @@ func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
 // ReadDatabase fills d's schemas, objects, default privileges and other
 // dependencies from q, a connection to d. It is a fixed handful of queries
 // whatever the number of schemas or tables.
-func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []string) error {
-	return ReadDatabaseIn(ctx, q, d, roles, nil)
+func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, req Request) error {
+	return ReadDatabaseIn(ctx, q, d, req, nil)
 }
 
 // ReadDatabaseIn is ReadDatabase reading the schemas named in only (and
@@ -188,7 +191,8 @@ func ReadDatabase(ctx context.Context, q Querier, d *catalog.Database, roles []s
 // its other schemas as they were. Default privileges and dependencies are
 // read whole. An apply's verification reads this way the schemas its
 // block could have changed, not every table of the database.
-func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, only []string) error {
+func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Request, only []string) error {
+	roles := req.Roles
 	if only != nil && !d.Inspected {
 		only = nil
 	}
@@ -218,10 +222,10 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 		slices.Sort(s.CreateHolders)
 		return s, decodeACL(acl, &s.ACL)
 	})
-	queue(b, &rels, "inspect relations of "+d.Name, query("relations"), []any{roles, only}, func(r pgx.Rows) (relRow, error) {
+	queue(b, &rels, "inspect relations of "+d.Name, query("relations"), []any{roles, only, req.Attributes}, func(r pgx.Rows) (relRow, error) {
 		var x relRow
 		var acl, cols []byte
-		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols); err != nil {
+		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols, &x.rel.Attributes); err != nil {
 			return x, err
 		}
 		if err := decodeACL(acl, &x.rel.ACL); err != nil {
@@ -296,6 +300,7 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, roles, 
 		slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
 	}
 	d.Schemas, d.DefaultACLs, d.Unmanaged, d.Inspected, d.Error = schemas, defs, deps, true, ""
+	d.Attributes = req.Attributes
 	return nil
 }
 

@@ -13,10 +13,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 // Styles.
@@ -37,6 +38,10 @@ type Rule struct {
 	Detector string `json:"detector,omitempty"`
 	Regex    string `json:"regex,omitempty"`
 	Style    string `json:"style"`
+	// Strict (column rules only) also withholds SELECT on the columns the
+	// rule names: the planner grants the role column-level SELECT on the
+	// table's other columns, so PostgreSQL itself refuses them.
+	Strict bool `json:"strict,omitempty"`
 }
 
 // Validate checks r, naming what is wrong.
@@ -47,15 +52,11 @@ func (r Rule) Validate() error {
 	case !slices.Contains([]string{Redact, Partial, Hash}, r.Style):
 		return fmt.Errorf("style %q is not redact, partial or hash", r.Style)
 	case r.Column != "":
-		parts := strings.Split(r.Column, ".")
-		if len(parts) != 4 {
-			return fmt.Errorf("column %q is not database.schema.table.column (use * for any)", r.Column)
+		if err := spec.ColumnPattern(r.Column).Validate(); err != nil {
+			return err
 		}
-		for _, p := range parts {
-			if _, err := path.Match(p, ""); p == "" || err != nil {
-				return fmt.Errorf("column %q: %q is not a name or a pattern", r.Column, p)
-			}
-		}
+	case r.Strict:
+		return fmt.Errorf("strict goes with column rules: PostgreSQL withholds columns, not contents")
 	case !slices.Contains(Detectors, r.Detector):
 		return fmt.Errorf("detector %q is not one of %s", r.Detector, strings.Join(Detectors, ", "))
 	case r.Detector == "regex":
@@ -196,13 +197,7 @@ func (m *Masker) ForColumn(c Column) *Rule {
 }
 
 func matchColumn(pattern string, c Column) bool {
-	parts := strings.Split(pattern, ".")
-	for i, v := range []string{c.Database, c.Schema, c.Table, c.Name} {
-		if ok, _ := path.Match(parts[i], v); !ok {
-			return false
-		}
-	}
-	return true
+	return spec.ColumnPattern(pattern).Match(c.Database, c.Schema, c.Table, c.Name)
 }
 
 // Value masks v: all of it with col's rule when the value comes from a

@@ -45,6 +45,14 @@ func (p *planner) planDatabase(d *catalog.Database) {
 		p.roleBlockDBStmts = append(p.roleBlockDBStmts, stmts...)
 		return
 	}
+	if d.Inspected && !d.Attributes && len(p.in.Strict) > 0 && slices.Contains(p.tablePrivs, "SELECT") {
+		for _, s := range p.scopes[d.Name] {
+			if p.strictIn(d.Name, s) {
+				p.fail("database %q was read without its column names, which strict column rules need (is the agent older than the server?)", d.Name)
+				break
+			}
+		}
+	}
 	if d.Inspected {
 		for i := range d.Schemas {
 			s := &d.Schemas[i]
@@ -128,7 +136,17 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 			g.owned = true
 			continue
 		}
-		g.objects = append(g.objects, object{kind: g.kind, sql: sqlq.Qualified(s.Name, r.Name), display: s.Name + "." + r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns})
+		o := object{kind: g.kind, sql: sqlq.Qualified(s.Name, r.Name), display: s.Name + "." + r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns}
+		if in && g.kind == "TABLE" {
+			p.withhold(d, s, r, &o)
+			if o.strict() {
+				if st.Withheld == nil {
+					st.Withheld = map[string][]string{}
+				}
+				st.Withheld[o.display] = o.withheld
+			}
+		}
+		g.objects = append(g.objects, o)
 	}
 	for _, r := range s.Routines {
 		if r.Owner == p.role {
@@ -176,18 +194,33 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 	}
 	diffs := make([]objDiff, len(g.objects))
 	holders := map[string]int{}
-	var colStmts, revStmts []Step
+	withheld := map[string]bool{} // privileges some object takes column by column
+	var colStmts, revStmts, colGrants []Step
 	for i, o := range g.objects {
-		diffs[i] = p.diff(o, g.desired)
+		desired := g.desired
+		if o.strict() {
+			desired = slices.DeleteFunc(slices.Clone(desired), func(x string) bool { return x == "SELECT" })
+			withheld["SELECT"] = true
+		}
+		diffs[i] = p.diff(o, desired)
 		for _, h := range diffs[i].held {
 			holders[h]++
 		}
 		held += len(diffs[i].held)
 		missing += len(diffs[i].missing)
 		extra += len(diffs[i].extraAll) + len(diffs[i].grantOpt)
-		cs, cextra := p.columnRevokes(o)
-		colStmts = append(colStmts, cs...)
+		cs, cg, cextra, cmissing := p.columnPlan(o, revokesSelect(diffs[i]))
+		colStmts, colGrants = append(colStmts, cs...), append(colGrants, cg...)
 		extra += len(cextra)
+		switch {
+		case len(cmissing) > 0:
+			missing++
+			if in {
+				st.Exceptions.Missing[o.display] = []string{"SELECT (" + strings.Join(cmissing, ", ") + ")"}
+			}
+		case o.strict() && len(o.selectable) > 0:
+			held++
+		}
 		revStmts = append(revStmts, p.revokes(o, diffs[i], in)...)
 		if len(diffs[i].extraAll) > 0 || len(cextra) > 0 {
 			if in {
@@ -214,7 +247,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 	}
 	var bulk []string
 	for _, want := range g.desired {
-		if holders[want] == 0 && bulkOK {
+		if holders[want] == 0 && bulkOK && !withheld[want] {
 			bulk = append(bulk, want)
 		}
 	}
@@ -249,7 +282,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 			continue
 		}
 		if in {
-			st.Exceptions.Missing[o.display] = rest
+			st.Exceptions.Missing[o.display] = append(rest, st.Exceptions.Missing[o.display]...)
 		}
 		k := strings.Join(rest, ",")
 		if !p.super {
@@ -270,7 +303,58 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 		}
 		stmts = append(stmts, p.asOwner(gr.owner, give(p.grant(gr.privs, g.kind, gr.names), why))...)
 	}
-	return stmts, held, missing, extra
+	return append(stmts, colGrants...), held, missing, extra
+}
+
+// revokesSelect reports that d's statements revoke table-level SELECT,
+// which clears the column-level SELECT entries as well.
+func revokesSelect(d objDiff) bool {
+	for _, privs := range d.extra {
+		if slices.Contains(privs, "SELECT") {
+			return true
+		}
+	}
+	return slices.Contains(d.grantOpt, "SELECT")
+}
+
+// withhold sets o's withheld and selectable columns from the role's strict
+// rules, when the role is to get SELECT on r. A catalog read without column
+// names fails the item: granting table-level SELECT instead would show
+// what the rules withhold.
+func (p *planner) withhold(d *catalog.Database, s *catalog.Schema, r catalog.Relation, o *object) {
+	if len(p.in.Strict) == 0 || !slices.Contains(p.tablePrivs, "SELECT") {
+		return
+	}
+	if !p.strictIn(d.Name, s.Name) {
+		return
+	}
+	if !d.Attributes {
+		return // planDatabase failed the item
+	}
+	for _, c := range r.Attributes {
+		hit := slices.ContainsFunc(p.in.Strict, func(pat string) bool {
+			return spec.ColumnPattern(pat).Match(d.Name, s.Name, r.Name, c)
+		})
+		if hit {
+			o.withheld = append(o.withheld, c)
+		} else {
+			o.selectable = append(o.selectable, c)
+		}
+	}
+	if len(o.withheld) == 0 {
+		o.selectable = nil
+		return
+	}
+	slices.Sort(o.withheld)
+	slices.Sort(o.selectable)
+	if len(o.selectable) == 0 {
+		p.warn("%s.%s: strict rules withhold every column of %s; the role gets no SELECT on it", d.Name, s.Name, r.Name)
+	}
+}
+
+// strictIn reports that a strict rule can name a column in db.schema.
+func (p *planner) strictIn(db, schema string) bool {
+	return slices.ContainsFunc(p.in.Strict, func(pat string) bool { return spec.ColumnPattern(pat).MatchSchema(db, schema) })
 }
 
 // where names an object with its database, for lists that span databases.

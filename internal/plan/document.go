@@ -32,6 +32,10 @@ type Config struct {
 	// owns.
 	Retire bool   `json:"retire,omitempty" yaml:"retire,omitempty"`
 	Heir   string `json:"heir,omitempty" yaml:"heir,omitempty"`
+	// StrictColumns are the role's strict masking rules: the columns they
+	// match are withheld (no SELECT), the rest of their tables granted
+	// column by column.
+	StrictColumns []string `json:"strict_columns,omitempty" yaml:"strict_columns,omitempty"`
 }
 
 // State is the role-relevant live state at plan time.
@@ -85,6 +89,9 @@ type ScopeState struct {
 	Owned []string `json:"owned,omitempty" yaml:"owned,omitempty"`
 	// Creators are the roles whose future objects get default privileges.
 	Creators []string `json:"creators,omitempty" yaml:"creators,omitempty"`
+	// Withheld lists, per table, the columns strict masking rules withhold:
+	// the role holds SELECT on the table's other columns only.
+	Withheld map[string][]string `json:"withheld,omitempty" yaml:"withheld,omitempty"`
 }
 
 // Exceptions lists per-object differences from the bulk state, both ways.

@@ -19,7 +19,14 @@ type object struct {
 	owner   string
 	acl     []catalog.ACLItem
 	columns []catalog.ColumnACL
+	// withheld are the columns strict masking rules withhold from the
+	// role; selectable the table's other columns, on which it gets
+	// column-level SELECT instead of table-level SELECT. Both sorted.
+	withheld, selectable []string
 }
+
+// strict reports that SELECT on o is granted column by column.
+func (o object) strict() bool { return len(o.withheld) > 0 }
 
 // objDiff compares the role's direct ACL entries on an object with the
 // desired privileges. A privilege counts as held only when granted by the
@@ -144,13 +151,22 @@ func (p *planner) qualified(o object) string {
 	return p.curDB.Name + ": " + o.display
 }
 
-// columnRevokes removes every column-level grant of the role on a relation:
-// the desired state has none. They run before table-level statements.
-func (p *planner) columnRevokes(o object) (stmts []Step, extra []string) {
+// columnPlan converges the role's column-level grants on a relation. The
+// desired state has none, except SELECT, granted by the owner without grant
+// option, on o.selectable when strict rules withhold some columns. Revokes
+// run before table-level statements, the grant after them: a table-level
+// REVOKE SELECT also clears the column SELECT entries (reset), so then every
+// selectable column is granted again.
+func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extra, missing []string) {
 	byGrantor := map[string]map[string][]string{} // grantor -> privilege -> columns
 	cascade := map[string]bool{}
+	held := map[string]bool{}
 	for _, c := range o.columns {
 		if c.Grantee != p.role {
+			continue
+		}
+		if c.Privilege == "SELECT" && c.Grantor == o.owner && !c.Grantable && slices.Contains(o.selectable, c.Column) {
+			held[c.Column] = true
 			continue
 		}
 		if byGrantor[c.Grantor] == nil {
@@ -173,18 +189,30 @@ func (p *planner) columnRevokes(o object) (stmts []Step, extra []string) {
 		if cascade[grantor] {
 			stmt += " CASCADE"
 		}
-		const why = "column privileges are never declared"
+		why := "column privileges are never declared"
+		if o.strict() {
+			why = "column privileges other than SELECT on the columns strict rules leave are never declared"
+		}
 		switch {
 		case grantor == o.owner:
-			stmts = append(stmts, p.asOwner(o.owner, take(stmt, why))...)
+			revokes = append(revokes, p.asOwner(o.owner, take(stmt, why))...)
 		case p.canSetRole(grantor):
-			stmts = append(stmts, as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
+			revokes = append(revokes, as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
 		default:
 			p.unrevocable(grantor, "column privileges on %s", o.display)
 		}
 	}
 	slices.Sort(extra)
-	return stmts, extra
+	for _, c := range o.selectable {
+		if reset || !held[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		why := "strict masking withholds SELECT on " + strings.Join(o.withheld, ", ") + ": the other columns, one by one"
+		grants = p.asOwner(o.owner, give("GRANT SELECT ("+sqlq.Idents(missing)+") ON TABLE "+o.sql+" TO "+p.ident(), why))
+	}
+	return revokes, grants, extra, missing
 }
 
 // grant renders GRANT privs ON kind names TO role.

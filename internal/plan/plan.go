@@ -32,6 +32,10 @@ type Input struct {
 	// with CREATE: creators of their scopes up front, before their own
 	// apply grants them CREATE (see DeclareCreators).
 	Creators []DeclaredCreator `json:",omitempty"`
+	// Strict are the role's strict masking rules, spec.ColumnPattern
+	// strings: SELECT on the columns they match is withheld, the rest of
+	// such a table granted column by column. Sorted.
+	Strict []string `json:",omitempty"`
 }
 
 // NewInput returns the input for role, named roleName, with its scopes
@@ -337,6 +341,10 @@ func (p *planner) result() Result {
 		RotatePassword: p.in.Role.RotatePassword,
 		Retire:         p.in.Role.Retire,
 		Heir:           p.in.Role.Heir,
+		StrictColumns:  sorted(p.in.Strict),
+	}
+	if len(cfg.StrictColumns) == 0 {
+		cfg.StrictColumns = nil
 	}
 	r := Result{Document: Document{Config: cfg}}
 	p.fixes = append(p.fixes, p.membershipFixes()...)

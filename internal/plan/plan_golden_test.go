@@ -26,6 +26,7 @@ type goldenInput struct {
 	Port        int       `json:"port"`
 	AdminUser   string    `json:"admin_user"`
 	HasPassword bool      `json:"has_password"`
+	Strict      []string  `json:"strict_columns"`
 }
 
 // goldenOutput is what a golden file pins: the item's status and the whole
@@ -69,7 +70,7 @@ func loadGolden(t *testing.T, path string) (*txtar.Archive, *catalog.Snapshot, p
 	if err != nil {
 		t.Fatalf("%s: input: %v", path, err)
 	}
-	in.Host, in.Port, in.AdminUser, in.HasPassword = gi.Host, gi.Port, gi.AdminUser, gi.HasPassword
+	in.Host, in.Port, in.AdminUser, in.HasPassword, in.Strict = gi.Host, gi.Port, gi.AdminUser, gi.HasPassword, gi.Strict
 	return ar, &snap, in
 }
 

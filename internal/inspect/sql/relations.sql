@@ -3,6 +3,7 @@
 -- target roles. A NULL relacl means "owner's defaults": for any other grantee
 -- it means no direct grant.
 -- $2, when not NULL, names the only schemas to read (an apply's verification).
+-- $3 asks for every column name (for strict column rules), else NULL.
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
@@ -20,7 +21,11 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relo
                  FROM pg_attribute att, aclexplode(att.attacl) a
                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                    AND att.attacl IS NOT NULL
-                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))), '[]')
+                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))), '[]'),
+       CASE WHEN $3::bool AND c.relkind <> 'S' THEN
+            ARRAY(SELECT att.attname::text FROM pg_attribute att
+                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
+                  ORDER BY att.attnum) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
