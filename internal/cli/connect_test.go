@@ -225,6 +225,29 @@ func TestConnectMasked(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); err != nil || got != "Ada|a**@e******.com|****" {
 		t.Fatalf("psql through stile connect with masking: %v %q", err, got)
 	}
+
+	// Strict: after the role's next apply PostgreSQL itself refuses the
+	// column; the other columns still read.
+	if out := h.ok("", "masking", "add", role, "--id", "strict-mail", "--column", p+"_crm.public.people.email", "--strict"); !strings.Contains(out, "next plan is applied") {
+		t.Errorf("masking add --strict: %s", out)
+	}
+	doc = h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_crm.public", "--privileges", "SELECT")
+	if !strings.Contains(doc, `GRANT SELECT ("ip", "name") ON TABLE "public"."people"`) {
+		t.Fatalf("plan after a strict rule:\n%s", doc)
+	}
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	psqlAs := func(sql string) (string, error) {
+		cmd := exec.Command(psql, "-X", "-At", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "whoever", "-d", p+"_crm", "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSWORD=", "PGCONNECT_TIMEOUT=5")
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if got, err := psqlAs("SELECT email FROM public.people"); err == nil || !strings.Contains(got, "permission denied for table people") {
+		t.Errorf("a strict column through psql: %v %q", err, got)
+	}
+	if got, err := psqlAs("SELECT name FROM public.people"); err != nil || got != "Ada" {
+		t.Errorf("the other columns through psql: %v %q", err, got)
+	}
 }
 
 // connect runs `stile connect role` to database on a free local port until

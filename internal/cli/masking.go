@@ -16,6 +16,7 @@ func newMaskingCmd(e *env) *cobra.Command {
 		Use:   "masking",
 		Short: "Mask sensitive values in a resource role's query results (docs/masking.md)",
 		Example: `  stile masking add stile_shop_ro_1a2b3c4d --column 'shop.public.customers.email' --style partial
+  stile masking add stile_shop_ro_1a2b3c4d --column '*.*.*.ssn' --strict
   stile masking add stile_shop_ro_1a2b3c4d --detector card --style partial
   stile masking list stile_shop_ro_1a2b3c4d`,
 	}
@@ -27,13 +28,13 @@ func newMaskingCmd(e *env) *cobra.Command {
 			err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(a[0])+"/masking", nil, &out)
 			return out, func(w io.Writer) error {
 				tw := table(w)
-				fmt.Fprintln(tw, "ID\tCOLUMN\tDETECTOR\tSTYLE")
+				fmt.Fprintln(tw, "ID\tCOLUMN\tDETECTOR\tSTYLE\tSTRICT")
 				for _, r := range out.Rules {
 					det := r.Detector
 					if r.Regex != "" {
 						det += " " + r.Regex
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, dash(r.Column), dash(det), r.Style)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", r.ID, dash(r.Column), dash(det), r.Style, r.Strict)
 				}
 				return tw.Flush()
 			}, err
@@ -48,13 +49,18 @@ func newMaskingCmd(e *env) *cobra.Command {
 			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(a[0])+"/masking", rule, &got); err != nil {
 				return "", err
 			}
-			return fmt.Sprintf("rule %s added to %s: connections opened from now on are masked", got.ID, a[0]), nil
+			msg := fmt.Sprintf("rule %s added to %s: connections opened from now on are masked", got.ID, a[0])
+			if got.Strict {
+				msg += "; PostgreSQL withholds the column once the role's next plan is applied (stile resources plan, then apply)"
+			}
+			return msg, nil
 		})
 	add.Flags().StringVar(&rule.ID, "id", "", "the rule's id (default: made up)")
 	add.Flags().StringVar(&rule.Column, "column", "", "mask this column: database.schema.table.column, * for any part")
 	add.Flags().StringVar(&rule.Detector, "detector", "", "mask what this finds in any value: email, card, iban, phone, ipv4, ipv6, jwt or regex")
 	add.Flags().StringVar(&rule.Regex, "regex", "", "the regex detector's regular expression (RE2)")
 	add.Flags().StringVar(&rule.Style, "style", "redact", "redact (****), partial (keep the shape) or hash (a keyed, stable token)")
+	add.Flags().BoolVar(&rule.Strict, "strict", false, "also withhold SELECT on the column in PostgreSQL, from the role's next apply (column rules)")
 	remove := simple(e, "remove ROLE ID", "Remove a masking rule", "  stile masking remove stile_shop_ro_1a2b3c4d 3f9c0a1b", 2,
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "rule " + a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/roles/"+pathEscape(a[0])+"/masking/"+pathEscape(a[1]), nil, nil)

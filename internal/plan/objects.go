@@ -103,6 +103,10 @@ func (p *planner) revokes(o object, d objDiff, in bool) []Step {
 			p.warnCascade(o)
 		}
 		if grantor == o.owner {
+			why := why
+			if o.strict() && slices.Contains(privs, "SELECT") {
+				why = "table-level SELECT would show what strict masking withholds (" + strings.Join(o.withheld, ", ") + ")"
+			}
 			out = append(out, p.asOwner(o.owner, take(stmt, why))...)
 			continue
 		}

@@ -223,7 +223,14 @@ func (s *Service) claimApply(ctx context.Context, actor string, index int, it Ap
 		return nil, err
 	}
 	in.Host, in.Port, in.AdminUser = res.Host, res.Port, res.AdminUser
-	in.HasPassword, in.Creators = stored.PasswordCurrent != "", pin.Creators
+	in.HasPassword, in.Creators, in.Strict = stored.PasswordCurrent != "", pin.Creators, doc.Config.StrictColumns
+	strict, err := s.store.StrictColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(strict[planSess.Role], in.Strict) {
+		return nil, errs.New(errs.Conflict, "the strict masking rules of %s changed since plan %s: plan again", planSess.Role, it.PlanSID)
+	}
 	a := &applyItem{
 		index: index, res: res, role: pin.Role, planSess: planSess, agent: ag,
 		job: apply.Job{Target: t, Checksum: doc.Checksum, State: doc.CurrentState, Input: in},

@@ -12,6 +12,7 @@ import (
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -26,9 +27,21 @@ func (s *Service) MaskRules(ctx context.Context, role string) ([]mask.Rule, erro
 
 // AddMaskRule adds a masking rule to a resource role (an id is made when r
 // has none); its connections opened from now on are masked with it.
+//
+// A strict rule is enforced by PostgreSQL as well, from the role's next
+// apply: only a managed role granted SELECT can have one.
 func (s *Service) AddMaskRule(ctx context.Context, actor, role string, r mask.Rule) (mask.Rule, error) {
 	if _, err := s.ResourceRole(ctx, role); err != nil {
 		return r, err
+	}
+	if r.Strict {
+		stored, err := s.store.RoleByName(ctx, role)
+		if err != nil {
+			return r, err
+		}
+		if privs := stored.Spec.Privileges; stored.Spec.Type != spec.Managed || !(slices.Contains(privs, "SELECT") || slices.Contains(privs, "ALL")) {
+			return r, errs.Invalidf("%s is not a managed role granted SELECT, so there is no SELECT to withhold: drop --strict (the rule still masks at the proxy)", role)
+		}
 	}
 	if r.ID == "" {
 		r.ID = secret.NewToken()[:8]
@@ -45,6 +58,9 @@ func (s *Service) AddMaskRule(ctx context.Context, actor, role string, r mask.Ru
 	what := r.Column
 	if what == "" {
 		what = "the " + r.Detector + " detector"
+	}
+	if r.Strict {
+		what += ", strict"
 	}
 	return r, s.recordAccess(ctx, actor, role, map[string]any{"role": role, "mask_rule": r}, "%s masked %s (%s) in %s's results: rule %s", actor, what, r.Style, role, r.ID)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stile-dev/stile/internal/audit"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/spec"
@@ -169,4 +170,71 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestStrictMasking: a strict column rule reaches the role's next plan,
+// whose apply leaves PostgreSQL refusing the column to the role itself
+// (42501 from the server, through the listener, with no proxy rule to
+// mask it); an apply whose plan predates a strict rule's change is refused;
+// a strict rule on a role with no SELECT is refused.
+func TestStrictMasking(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	db := p + "_shop"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	c.Exec(t, db, `CREATE TABLE public.customers (id int, name text, email text)`,
+		`INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com')`)
+	svc := serviceWithResource(t, p, c.Target())
+	svc.adminToken = "admin-token"
+	ctx := context.Background()
+	ro := spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}
+	role := applyRole(t, svc, ro)
+	writer := applyRole(t, svc, spec.Role{Resource: p, Label: "w", Scopes: []string{db}, Privileges: []string{"INSERT"}})
+	if _, err := svc.AddMaskRule(ctx, "admin", writer, mask.Rule{Column: "*.*.*.email", Style: mask.Redact, Strict: true}); !errs.Is(err, errs.Invalid) {
+		t.Errorf("a strict rule on a role without SELECT: %v", err)
+	}
+	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.customers.email", Style: mask.Redact, Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := svc.Plan(ctx, "admin", []spec.Role{ro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := out[0].Document
+	if out[0].Status != "out-of-sync" || !strings.Contains(doc.SQLPlan, `GRANT SELECT ("id", "name") ON TABLE "public"."customers"`) || len(doc.Config.StrictColumns) != 1 {
+		t.Fatalf("plan after a strict rule: %s\n%s", out[0].Status, doc.SQLPlan)
+	}
+	// A second strict rule after the plan: its apply is refused.
+	second, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.*.ssn", Style: mask.Redact, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "admin", p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "plan again") {
+		t.Fatalf("apply of a plan older than a strict rule: %v", err)
+	}
+	if err := svc.RemoveMaskRule(ctx, "admin", role, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	applyRole(t, svc, ro)
+	if out, err := svc.PlanDeclared(ctx, "admin", []string{p}, nil); err != nil || out[0].Status != "in-sync" {
+		t.Fatalf("declared roles after the apply: %v %+v", err, out)
+	}
+
+	ln := serveListener(t, svc)
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln, db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var name string
+	if err := conn.QueryRow(ctx, "SELECT name FROM customers").Scan(&name); err != nil || name != "Ada" {
+		t.Errorf("an allowed column: %q, %v", name, err)
+	}
+	for _, q := range []string{"SELECT email FROM customers", "SELECT * FROM customers", "SELECT lower(email) FROM customers"} {
+		_, err := conn.Exec(ctx, q)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "permission denied") {
+			t.Errorf("%s: %v, want PostgreSQL's own permission denied", q, err)
+		}
+	}
 }

@@ -61,6 +61,10 @@ func (s *Service) PlanEach(ctx context.Context, actor string, items []spec.Role,
 	if err != nil {
 		return nil, err
 	}
+	strict, err := s.store.StrictColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var problems []string
 	prepared := make([]item, len(roles))
 	existing := map[string][]store.Role{}
@@ -98,7 +102,7 @@ func (s *Service) PlanEach(ctx context.Context, actor string, items []spec.Role,
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
 			continue
 		}
-		in.Host, in.Port, in.AdminUser, in.HasPassword = res.Host, res.Port, res.AdminUser, hasPW
+		in.Host, in.Port, in.AdminUser, in.HasPassword, in.Strict = res.Host, res.Port, res.AdminUser, hasPW, strict[name]
 		prepared[i] = item{role: r, res: res, input: in}
 	}
 	if len(problems) > 0 {

@@ -375,6 +375,9 @@ type Store interface {
 	MaskRules(ctx context.Context, role string) ([]mask.Rule, error)
 	// AddMaskRule adds one; errs.Conflict if its id is taken.
 	AddMaskRule(ctx context.Context, role string, r mask.Rule, at time.Time) error
+	// StrictColumns returns the column patterns of every role's strict
+	// rules, by role name, sorted: the planner withholds SELECT on them.
+	StrictColumns(ctx context.Context) (map[string][]string, error)
 	// DeleteMaskRule removes one; errs.NotFound if unknown.
 	DeleteMaskRule(ctx context.Context, role, id string) error
 	// Guardrails returns a role's guardrails (none when never set).

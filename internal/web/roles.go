@@ -113,7 +113,7 @@ func (a *App) RoleMasking(w http.ResponseWriter, r *http.Request, _ string) {
 		err = a.svc.RemoveMaskRule(r.Context(), actor(r), name, id)
 	} else {
 		_, err = a.svc.AddMaskRule(r.Context(), actor(r), name, mask.Rule{Column: strings.TrimSpace(r.FormValue("column")),
-			Detector: r.FormValue("detector"), Regex: r.FormValue("regex"), Style: r.FormValue("style")})
+			Detector: r.FormValue("detector"), Regex: r.FormValue("regex"), Style: r.FormValue("style"), Strict: r.FormValue("strict") != ""})
 	}
 	if err != nil {
 		a.fail(w, r, err)

@@ -182,6 +182,11 @@ func TestWebUsage(t *testing.T) {
 	if s := text(t, ctx, "#mask-rules"); !strings.Contains(s, "email") || !strings.Contains(s, "partial") {
 		t.Errorf("masking rules after adding one:\n%s", s)
 	}
+	run(t, ctx, "add a strict masking rule", chromedp.SetValue("#mask-column", "*.*.*.ssn", chromedp.ByID), chromedp.Click("#mask-strict", chromedp.ByID),
+		chromedp.Submit("#add-mask-rule", chromedp.ByID), chromedp.WaitVisible("#mask-rules tr:nth-child(2) form", chromedp.ByQuery))
+	if s := text(t, ctx, "#mask-rules"); !strings.Contains(s, "*.*.*.ssn") || !strings.Contains(s, "redact strict") {
+		t.Errorf("masking rules after adding a strict one:\n%s", s)
+	}
 	run(t, ctx, "a bad masking rule", chromedp.SetValue("#mask-column", "not.a.column", chromedp.ByID), chromedp.Submit("#add-mask-rule", chromedp.ByID),
 		chromedp.WaitVisible("main", chromedp.ByQuery))
 	if s := text(t, ctx, "main"); !strings.Contains(s, "is not database.schema.table.column") {

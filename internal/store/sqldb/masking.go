@@ -17,15 +17,32 @@ import (
 func (s *DB) MaskRules(ctx context.Context, role string) ([]mask.Rule, error) {
 	return queryAll(ctx, s.c(), "list masking rules", func(row scanner) (mask.Rule, error) {
 		var r mask.Rule
-		return r, row.Scan(&r.ID, &r.Column, &r.Detector, &r.Regex, &r.Style)
-	}, "SELECT id, col, detector, regex, style FROM {mask_rules} WHERE role_name = ? ORDER BY created_at, id{C}", role)
+		return r, row.Scan(&r.ID, &r.Column, &r.Detector, &r.Regex, &r.Style, &r.Strict)
+	}, "SELECT id, col, detector, regex, style, strict FROM {mask_rules} WHERE role_name = ? ORDER BY created_at, id{C}", role)
+}
+
+// StrictColumns returns every role's strict column rules' patterns.
+func (s *DB) StrictColumns(ctx context.Context) (map[string][]string, error) {
+	type row struct{ role, col string }
+	rows, err := queryAll(ctx, s.c(), "list strict masking rules", func(r scanner) (row, error) {
+		var x row
+		return x, r.Scan(&x.role, &x.col)
+	}, "SELECT role_name, col FROM {mask_rules} WHERE strict ORDER BY role_name, col{C}")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.role] = append(out[r.role], r.col)
+	}
+	return out, nil
 }
 
 // AddMaskRule adds a masking rule.
 func (s *DB) AddMaskRule(ctx context.Context, role string, r mask.Rule, at time.Time) error {
 	c := s.c()
-	_, err := c.exec(ctx, "INSERT INTO {mask_rules} (role_name, id, col, detector, regex, style, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		role, r.ID, r.Column, r.Detector, r.Regex, r.Style, c.tm(at))
+	_, err := c.exec(ctx, "INSERT INTO {mask_rules} (role_name, id, col, detector, regex, style, strict, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		role, r.ID, r.Column, r.Detector, r.Regex, r.Style, r.Strict, c.tm(at))
 	return s.conflictOr(err, "rule %s exists already", r.ID)
 }
 
