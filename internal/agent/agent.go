@@ -31,6 +31,8 @@ type Agent interface {
 	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
 	// Scopes lists the databases and schemas a role can be scoped to.
 	Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error)
+	// Column names a result column (masking's column rules).
+	Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error)
 }
 
 // LocalName is the built-in agent's name.
@@ -68,4 +70,9 @@ func (Local) CheckLogin(ctx context.Context, t target.Target, role, password str
 // Scopes lists databases and schemas.
 func (Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
 	return inspect.ListScopes(ctx, t)
+}
+
+// Column names a result column.
+func (Local) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
+	return inspect.ResolveColumn(ctx, t, database, table, attnum)
 }

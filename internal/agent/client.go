@@ -199,6 +199,12 @@ func run(ctx context.Context, m message) (any, error) {
 			return nil, err
 		}
 		return local.Scopes(ctx, t)
+	case JobColumn:
+		var j columnJob
+		if err := json.Unmarshal(m.Payload, &j); err != nil {
+			return nil, err
+		}
+		return local.Column(ctx, j.Target, j.Database, j.Table, j.Attnum)
 	}
 	return nil, fmt.Errorf("unknown job kind %q", m.Kind)
 }

@@ -5,11 +5,14 @@ import (
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // Version is the agent protocol and build version reported on connect. 2:
-// applies are batches (JobApplyBatch) that report each job as it ends.
-const Version = "stile-agent/2"
+// applies are batches (JobApplyBatch) that report each job as it ends. 3:
+// JobColumn, and connect jobs carry startup parameters (masking's column
+// rules and read-only roles through remote agents).
+const Version = "stile-agent/3"
 
 // Job kinds an agent runs.
 const (
@@ -18,6 +21,7 @@ const (
 	JobApplyBatch = "apply_batch"
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
+	JobColumn     = "column"
 	JobConnect    = "connect"
 	JobCancel     = "cancel"
 )
@@ -58,4 +62,12 @@ func (w *wireError) err() error {
 type batchProgress struct {
 	Index  int          `json:"index"`
 	Report apply.Report `json:"report"`
+}
+
+// columnJob asks an agent to name a result column.
+type columnJob struct {
+	Target   target.Target `json:"target"`
+	Database string        `json:"database"`
+	Table    uint32        `json:"table"`
+	Attnum   int16         `json:"attnum"`
 }

@@ -98,3 +98,9 @@ type (
 		Err    *wireError     `json:"err,omitempty"`
 	}
 )
+
+func (r *remote) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
+	var out inspect.Column
+	err := r.hub.call(ctx, r.name, JobColumn, columnJob{Target: t, Database: database, Table: table, Attnum: attnum}, &out)
+	return out, err
+}

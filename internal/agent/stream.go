@@ -29,6 +29,9 @@ type connectJob struct {
 	Stream   string        `json:"stream"`
 	Target   target.Target `json:"target"`
 	Database string        `json:"database"`
+	// Params are startup parameters to send (default_transaction_read_only
+	// for a read-only role), besides application_name.
+	Params map[string]string `json:"params,omitempty"`
 	// StreamURL is where to stream it when that is not the server the
 	// agent is connected to: the advertised URL of the replica that waits.
 	StreamURL string `json:"stream_url,omitempty"`
@@ -47,6 +50,9 @@ func openStream(ctx context.Context, wsURL, token string, hc *http.Client, live 
 		return nil, err
 	}
 	cfg.RuntimeParams = map[string]string{"application_name": "stile connect"}
+	for k, v := range j.Params {
+		cfg.RuntimeParams[k] = v
+	}
 	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
 		return nil, target.Classify(err, j.Target.User+"@"+j.Target.Host)
@@ -134,8 +140,10 @@ func cancelStream(ctx context.Context, live *liveStreams, m message) (any, error
 // server's startup parameters, and the stream's id, which CancelStream
 // takes. An agent connected to another replica streams to this one's
 // advertised URL (see Advertise).
-func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string) (conn net.Conn, hello proxy.Hello, stream string, err error) {
-	job := connectJob{Target: t, Database: database}
+//
+// params are startup parameters the agent sends (default_transaction_read_only).
+func (h *Hub) OpenStream(ctx context.Context, name string, t target.Target, database string, params map[string]string) (conn net.Conn, hello proxy.Hello, stream string, err error) {
+	job := connectJob{Target: t, Database: database, Params: params}
 	if here, _ := h.Connected(name); !here {
 		// The agent would dial its stream to the address it knows, which may
 		// be another replica behind the load balancer: it needs this

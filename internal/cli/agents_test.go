@@ -26,6 +26,7 @@ func TestRemoteAgent(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	c.Exec(t, p+"_app", "CREATE TABLE public.secrets (name text, secret text)", "INSERT INTO public.secrets VALUES ('ada', 's3cr3t')")
 	psql := needPsql(t)
 	dir, pgAddr := t.TempDir(), freeAddr(t)
 	h := startServerWith(t, dir, map[string]string{"args": "--pg-listen " + pgAddr})
@@ -64,9 +65,9 @@ func TestRemoteAgent(t *testing.T) {
 		t.Fatalf("psql to the listener, through the agent: %v\n%s", err, out)
 	}
 
-	// Detectors and guardrails work through the agent too (the filter runs
-	// on the server); column rules, which the server cannot resolve past
-	// the agent, refuse the connection rather than leave it unmasked.
+	// Masking and guardrails work through the agent too: the filter runs
+	// on the server, the agent names result columns for column rules and
+	// opens read-only connections.
 	h.ok("", "masking", "add", role, "--id", "names", "--detector", "regex", "--regex", "stile_[a-z0-9_]+", "--style", "hash")
 	h.ok("", "guardrails", "set", role, "--block", "ddl")
 	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_user"); err != nil || !strings.HasPrefix(out, "h:") {
@@ -76,8 +77,12 @@ func TestRemoteAgent(t *testing.T) {
 		t.Errorf("a guardrail through the agent: %v %q", err, out)
 	}
 	h.ok("", "masking", "add", role, "--id", "cols", "--column", "*.*.*.secret")
-	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT 1"); err == nil || !strings.Contains(out, "not applied through remote agents") {
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT name, secret FROM secrets"); err != nil || out != "ada|****" {
 		t.Errorf("a column rule through the agent: %v %q", err, out)
+	}
+	h.ok("", "guardrails", "set", role, "--read-only")
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_setting('default_transaction_read_only')"); err != nil || out != "on" {
+		t.Errorf("a read-only role through the agent: %v %q", err, out)
 	}
 	h.ok("", "masking", "remove", role, "cols")
 	h.ok("", "masking", "remove", role, "names")

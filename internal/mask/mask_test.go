@@ -1,6 +1,7 @@
 package mask
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -100,5 +101,38 @@ func TestRuleValidate(t *testing.T) {
 		if err := tt.r.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want %q", tt.r, err, tt.want)
 		}
+	}
+}
+
+// TestUnresolvedColumnIsRedacted: a column the filter cannot name (its
+// agent or the admin connection failed) might be one a rule masks, so its
+// values are redacted rather than shown; a table-less value is not.
+func TestUnresolvedColumnIsRedacted(t *testing.T) {
+	m, err := New([]Rule{{ID: "c", Column: "*.*.*.email", Style: Partial}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, func(uint32, int16) (Column, bool) { return Column{}, false })
+	desc := []byte{0, 2}
+	for i, table := range []uint32{16384, 0} {
+		desc = append(desc, 'c', byte('0'+i), 0)
+		desc = binary.BigEndian.AppendUint32(desc, table)
+		desc = binary.BigEndian.AppendUint16(desc, uint16(i+1))
+		desc = binary.BigEndian.AppendUint32(desc, 25)
+		desc = append(desc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0)
+	}
+	row := []byte{0, 2}
+	for _, v := range []string{"ada@example.com", "plain"} {
+		row = binary.BigEndian.AppendUint32(row, uint32(len(v)))
+		row = append(row, v...)
+	}
+	f.Frontend('Q', []byte("SELECT email, 'plain' FROM t\x00"))
+	f.Backend('T', desc)
+	out := f.Backend('D', row)
+	if len(out) != 1 || strings.Contains(string(out[0].Body), "ada@") || !strings.Contains(string(out[0].Body), "****") || !strings.Contains(string(out[0].Body), "plain") {
+		t.Fatalf("row of an unresolved column: %+v", out)
+	}
+	if f.Fired()["unresolved"] != 1 {
+		t.Errorf("fired = %v", f.Fired())
 	}
 }

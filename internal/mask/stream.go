@@ -327,6 +327,9 @@ func (f *Filter) portalFields(name string) []field {
 	return fields
 }
 
+// unresolved masks the values of a column the filter could not name.
+var unresolved = Rule{ID: "unresolved", Style: Redact}
+
 // describe reads a RowDescription and resolves the masked columns.
 func (f *Filter) describe(body []byte) []field {
 	r := reader{b: body}
@@ -341,6 +344,10 @@ func (f *Filter) describe(body []byte) []field {
 		if fl.table != 0 && f.m.HasColumnRules() && f.resolve != nil {
 			if c, ok := f.resolve(fl.table, fl.attnum); ok {
 				fl.rule = f.m.ForColumn(c)
+			} else {
+				// A column that cannot be named might be one a rule
+				// masks: it is redacted rather than shown.
+				fl.rule = &unresolved
 			}
 		}
 		fields = append(fields, fl)

@@ -103,13 +103,15 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	c.Mask = c0mask
 	if rr.Agent != agent.LocalName {
 		// The filter runs here, on the server, whichever agent carries the
-		// connection; but naming result columns (column rules) takes a
-		// catalog query the server cannot make past an agent, and a
-		// read-only connection a setting the agent does not pass on.
+		// connection; the agent names result columns for column rules and
+		// sends the read-only setting. An agent older than that would
+		// leave them out: it is asked to name a known column first.
 		if c.Mask != nil && (c.Mask.NeedsColumns() || policy.ReadOnly) {
-			return nil, errs.New(errs.Unavailable, "%s has column masking rules or is read-only, which are not applied through remote agents yet (agent %s): stile refuses the connection rather than let it through unmasked", name, rr.Agent)
+			if err := s.probeColumns(ctx, rr, database); err != nil {
+				return nil, errs.New(errs.Unavailable, "%s has column masking rules or is read-only, and agent %s cannot apply them (%v): upgrade the agent; stile refuses the connection rather than let it through unmasked", name, rr.Agent, err)
+			}
 		}
-		return s.connectRemote(ctx, c, p, rr, t, database)
+		return s.connectRemote(ctx, c, p, rr, t, database, cfg.RuntimeParams)
 	}
 	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
@@ -198,14 +200,15 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 
 // connectRemote opens the connection through the resource's remote agent,
 // which streams it back over a WebSocket of its own (to this replica).
-func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal, rr ResourceRole, t target.Target, database string) (*Connection, error) {
+func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal, rr ResourceRole, t target.Target, database string, params map[string]string) (*Connection, error) {
 	if s.hub == nil {
 		return nil, errs.New(errs.Unavailable, "agent %s is offline", rr.Agent)
 	}
 	if _, err := s.agent(rr.Agent); err != nil {
 		return nil, err
 	}
-	conn, hello, stream, err := s.hub.OpenStream(ctx, rr.Agent, t, database)
+	delete(params, "application_name") // the agent names itself
+	conn, hello, stream, err := s.hub.OpenStream(ctx, rr.Agent, t, database, params)
 	if err != nil {
 		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
 		if s.store.CreateSessions(ctx, c.sess) == nil {

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/guard"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
@@ -170,9 +172,33 @@ func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database stri
 	return f, policy, nil
 }
 
+// probeColumns checks that the resource's agent names result columns: it
+// asks for pg_class's first column (pg_catalog.pg_class.oid).
+func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database string) error {
+	res, err := s.store.Resource(ctx, rr.Resource)
+	if err != nil {
+		return err
+	}
+	t, err := s.target(res)
+	if err != nil {
+		return err
+	}
+	ag, err := s.agent(res.Agent)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := ag.Column(ctx, t, database, 1259, 1)
+	if err == nil && (c.Table != "pg_class" || c.Name != "oid") {
+		err = fmt.Errorf("it named pg_class.oid %s.%s", c.Table, c.Name)
+	}
+	return err
+}
+
 // resolveColumn names a result's column from its table's OID and attribute
-// number, with the resource's admin connection. A column it cannot name
-// matches no column rule (the detectors still read it).
+// number, with the resource's admin connection, through the resource's
+// agent. A column it cannot name is redacted (mask.Filter).
 func (s *Service) resolveColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (mask.Column, bool) {
 	key := fmt.Sprintf("%s|%s|%d|%d", res.Name, database, table, attnum)
 	s.masking.mu.Lock()
@@ -182,19 +208,22 @@ func (s *Service) resolveColumn(ctx context.Context, res store.Resource, databas
 	}
 	s.masking.mu.Unlock()
 	r := resolved{at: s.now(), col: mask.Column{Database: database}}
-	if t, err := s.target(res); err == nil {
+	t, err := s.target(res)
+	var ag agent.Agent
+	if err == nil {
+		ag, err = s.agent(res.Agent)
+	}
+	if err == nil {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if c, err := t.Borrow(ctx, database); err == nil {
-			err := c.QueryRow(ctx, `SELECT n.nspname, c.relname, a.attname FROM pg_catalog.pg_attribute a
-JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE a.attrelid = $1 AND a.attnum = $2`, table, attnum).Scan(&r.col.Schema, &r.col.Table, &r.col.Name)
-			r.ok = err == nil
-			t.Return(database, c, err == nil)
-		}
+		var c inspect.Column
+		c, err = ag.Column(ctx, t, database, table, attnum)
+		r.col.Schema, r.col.Table, r.col.Name, r.ok = c.Schema, c.Table, c.Name, err == nil
 	}
 	if !r.ok {
-		s.log.Warn("masking: a result column could not be named; column rules do not see it", "resource", res.Name, "database", database, "table", table, "attnum", attnum)
+		// Not kept: the next result asks again.
+		s.log.Warn("masking: a result column could not be named; its values are redacted", "resource", res.Name, "database", database, "table", table, "attnum", attnum, "err", err)
+		return r.col, false
 	}
 	s.masking.mu.Lock()
 	if s.masking.columns == nil {

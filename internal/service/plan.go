@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/stile-dev/stile/internal/inspect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -226,6 +227,11 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 			sess.Output = "error: " + err.Error() + "\n"
 		} else {
 			r := results[k]
+			if r.Status != plan.ItemFailed && !slices.Equal(r.Document.Config.StrictColumns, inputs[k].Strict) {
+				// An agent older than strict rules plans as if there were none.
+				r.Status, r.Message = plan.ItemFailed, "the plan leaves out the role's strict column rules: is agent "+res.Agent+" older than the server? upgrade it"
+				r.Document.SQLPlan = plan.RenderFailed([]string{r.Message}, nil)
+			}
 			doc := r.Document
 			doc.SID = sess.SID
 			o.Status, o.Message, o.Document, o.Requires = r.Status, r.Message, &doc, doc.Requires
