@@ -5,6 +5,13 @@
 #   CLIENTS=8 SECONDS_EACH=10 RUNS=2 scripts/pgbench.sh
 #   PROXY_ENV="GOMAXPROCS=1" scripts/pgbench.sh   # environment of stile's processes
 #   PIN=1 scripts/pgbench.sh   # PostgreSQL and pgbench on CPU 0, the proxies on CPU 1
+#   PATHS="listener connect" scripts/pgbench.sh   # only these paths
+#
+# Paths: direct, listener, connect, connect_unix (stile connect --socket),
+# bare (scripts/bareproxy), bare2 (two bareproxies in a row: the least any
+# two-hop relay costs, the yardstick of stile connect), pgbouncer, and
+# listener_mask (the listener once the role has masking rules that match
+# nothing; always measured last).
 #
 # Unpinned, the proxies share the machine's cores with PostgreSQL and
 # pgbench, which saturate them; pinned, the relay has a core of its own, as
@@ -68,10 +75,19 @@ token=$(cat "$STILE_DATA/admin.token")
 
 cport=$((40000 + RANDOM % 10000))
 "${proxy_cpu[@]}" env ${PROXY_ENV:-} "$work/stile" connect "$role" --port "$cport" --database bench >"$work/connect.log" 2>&1 &
+# The same, on a Unix socket (stile connect --socket), as psql's default.
+"${proxy_cpu[@]}" env ${PROXY_ENV:-} "$work/stile" connect "$role" --socket "$work/sock" --port "$cport" --database bench >"$work/connect-unix.log" 2>&1 &
 
 xport=$((60000 + RANDOM % 5000))
 "${proxy_cpu[@]}" "$work/bareproxy" "127.0.0.1:$xport" "127.0.0.1:$pgport" &
-paths=(direct listener connect bare)
+# Two bare hops in a row, as stile connect has (its local listener, then
+# the server): the least any two-process relay path can cost.
+x2port=$((xport + 1))
+"${proxy_cpu[@]}" "$work/bareproxy" "127.0.0.1:$x2port" "127.0.0.1:$xport" &
+paths=()
+for p in ${PATHS:-direct listener connect bare bare2}; do
+  [ "$p" = listener_mask ] || paths+=("$p") # measured last, once rules are added
+done
 if command -v pgbouncer >/dev/null; then
   bport=$((50000 + RANDOM % 10000))
   cat >"$work/pgbouncer.ini" <<INI
@@ -89,34 +105,48 @@ INI
   printf '"%s" "%s"\n' "$role" "$rolepw" >"$work/users.txt"
   chown -R postgres "$work"
   "${proxy_cpu[@]}" runuser -u postgres -- pgbouncer -q "$work/pgbouncer.ini" >/dev/null 2>&1 &
-  paths+=(pgbouncer)
+  [ -n "${PATHS:-}" ] || paths+=(pgbouncer)
 fi
 sleep 1
 
 bench() { # path -> "tps latency_ms"
-  local p=$1 port pw
+  local p=$1 port pw host=127.0.0.1
   case $p in
     direct) port=$pgport pw=$rolepw ;;
-    listener) port=$pgl pw=$token ;;
+    listener | listener_mask) port=$pgl pw=$token ;;
     connect) port=$cport pw= ;;
+    connect_unix) port=$cport pw= host=$work/sock ;;
     pgbouncer) port=$bport pw=$rolepw ;;
     bare) port=$xport pw=$rolepw ;;
+    bare2) port=$x2port pw=$rolepw ;;
   esac
-  PGPASSWORD=$pw PGSSLMODE=disable "${db_cpu[@]}" pgbench -n -S -c "$clients" -j 2 -T "$secs" -h 127.0.0.1 -p "$port" -U "$role" bench 2>/dev/null |
+  PGPASSWORD=$pw PGSSLMODE=disable "${db_cpu[@]}" pgbench -n -S -c "$clients" -j 2 -T "$secs" -h "$host" -p "$port" -U "$role" bench 2>/dev/null |
     awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.3f\n", tps, lat}'
 }
 
 printf 'pgbench -S, %s clients, -j 2, %ss, scale 10, PostgreSQL %s, %s cores%s\n' "$clients" "$secs" "${PG_VERSION:-15}" "$(nproc)" "${PIN:+, pinned: database and pgbench on CPU 0, proxies on CPU 1}"
-printf '%-10s %10s %12s %8s\n' path tps latency_ms vs_direct
+printf '%-12s %10s %12s %10s %12s\n' path tps latency_ms vs_direct vs_listener
 declare -A best
-for _ in $(seq 1 "$runs"); do
-  for p in "${paths[@]}"; do
-    read -r tps lat < <(bench "$p")
-    [ -z "${best[$p]:-}" ] || [ "${tps%.*}" -gt "${best[$p]%% *}" ] && best[$p]="$tps $lat"
+measure() {
+  for _ in $(seq 1 "$runs"); do
+    for p in "$@"; do
+      read -r tps lat < <(bench "$p")
+      if [ -z "${best[$p]:-}" ] || [ "${tps%.*}" -gt "${best[$p]%% *}" ]; then best[$p]="$tps $lat"; fi
+    done
   done
-done
-d=${best[direct]%% *}
+}
+measure "${paths[@]}"
+if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_mask "* ]]; then
+  # Masking rules that match nothing (a column rule, which makes the
+  # filter name every result column, and a detector), on the listener.
+  s masking add "$role" --column 'no_such_db.*.*.*' >/dev/null
+  s masking add "$role" --detector regex --regex 'no-such-value-[0-9]{40}' >/dev/null
+  paths+=(listener_mask)
+  measure listener_mask
+fi
+ratio() { [ -n "${2:-}" ] && [ "$2" -gt 0 ] && echo "$((100 * $1 / $2))%" || echo -; }
+d=${best[direct]:-} l=${best[listener]:-}
 for p in "${paths[@]}"; do
   read -r tps lat <<<"${best[$p]}"
-  printf '%-10s %10s %12s %7s%%\n' "$p" "$tps" "$lat" "$((100 * tps / d))"
+  printf '%-12s %10s %12s %10s %12s\n' "$p" "$tps" "$lat" "$(ratio "$tps" "${d%% *}")" "$(ratio "$tps" "${l%% *}")"
 done

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,4 +264,54 @@ func (h *harness) connect(t *testing.T, role, database string) int {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return port
+}
+
+// TestConnectUnixSocket: stile connect --socket listens where psql looks
+// for a server (DIR/.s.PGSQL.PORT), in a directory only its user may
+// enter; one that others may enter is refused, and so is a socket in use.
+func TestConnectUnixSocket(t *testing.T) {
+	psql := needPsql(t)
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
+	h := startServer(t, t.TempDir())
+	res := p + "_u"
+	h.addResource(res, c.Target())
+	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app.public", "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.fails(exitFailed, "open to other users", "", "connect", role, "--socket", open)
+
+	dir := filepath.Join(t.TempDir(), "sock") // made 0700
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	stdout := new(syncWriter)
+	go func() {
+		done <- run(ctx, []string{"connect", role, "--socket", dir, "--port", "6543", "--database", p + "_app"}, h.env(nil, stdout, new(syncWriter)))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		cmd := exec.Command(psql, "-X", "-At", "-h", dir, "-p", "6543", "-U", "whoever", "-d", p+"_app", "-c", "SELECT current_user")
+		cmd.Env = append(os.Environ(), "PGPASSWORD=", "PGCONNECT_TIMEOUT=5")
+		if out, err = cmd.CombinedOutput(); err == nil {
+			break
+		}
+	}
+	if got := strings.TrimSpace(string(out)); err != nil || got != role {
+		t.Fatalf("psql through the socket: %v %q", err, got)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket directory: %v %v", fi.Mode(), err)
+	}
+	if said := strings.Join(stdout.lines(), "\n"); !strings.Contains(said, "psql -h "+dir+" -p 6543") {
+		t.Errorf("connect said: %q", said)
+	}
+	h.fails(exitFailed, "is in use", "", "connect", role, "--socket", dir, "--port", "6543")
 }

@@ -93,21 +93,17 @@ func (l *local) serveClient(ctx context.Context, c net.Conn) error {
 	if err := be.Flush(); err != nil {
 		return err
 	}
+	// Either copy ending, or ctx, closes both sides, which ends the other.
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stop := context.AfterFunc(rctx, func() { ws.CloseNow(); c.Close() })
+	defer stop()
 	go func() {
 		defer cancel()
-		copyConn(rctx, ws, c)
+		copyToWS(ws, c)
 	}()
-	for {
-		_, data, err := ws.Read(rctx)
-		if err != nil {
-			return nil
-		}
-		if _, err := c.Write(data); err != nil {
-			return nil
-		}
-	}
+	copyFromWS(c, ws, make([]byte, 32<<10), nil)
+	return nil
 }
 
 // fatal answers the client with a FATAL ErrorResponse, as a server would.

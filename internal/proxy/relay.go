@@ -66,44 +66,30 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn, filter *m
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
+	// Each message is read and written with no context of its own (one
+	// would register and remove a callback per message): ending ctx closes
+	// the connections, which ends both copies.
 	go func() { // client -> upstream
 		defer wg.Done()
 		defer cancel()
-		for {
-			_, data, err := ws.Read(ctx)
-			if err != nil {
-				return
-			}
-			in.Add(int64(len(data)))
+		n, _ := copyFromWS(upstream, ws, make([]byte, 32<<10), func(data []byte) []byte {
 			rec.feed(data)
 			if filter != nil {
 				data = tap.feed(data)
 			}
-			if _, err := upstream.Write(data); err != nil {
-				return
-			}
-		}
+			return data
+		})
+		in.Add(n)
 	}()
 	go func() { // upstream -> client
 		defer wg.Done()
 		defer cancel()
 		if filter != nil {
-			out.Add(copyBackend(wsWriter{ctx, ws}, upstream, filter))
+			out.Add(copyBackend(wsWriter{ws}, upstream, filter))
 			return
 		}
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := upstream.Read(buf)
-			if n > 0 {
-				out.Add(int64(n))
-				if werr := ws.Write(ctx, websocket.MessageBinary, buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
+		n, _ := copyToWS(ws, upstream)
+		out.Add(n)
 	}()
 	<-ctx.Done()
 	upstream.Close()
@@ -117,16 +103,57 @@ func Relay(ctx context.Context, ws *websocket.Conn, upstream net.Conn, filter *m
 }
 
 // wsWriter writes each Write as one binary WebSocket message.
-type wsWriter struct {
-	ctx context.Context
-	ws  *websocket.Conn
-}
+type wsWriter struct{ ws *websocket.Conn }
 
 func (w wsWriter) Write(p []byte) (int, error) {
-	if err := w.ws.Write(w.ctx, websocket.MessageBinary, p); err != nil {
+	if err := w.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// copyToWS copies r to ws, each read as one binary message, until either
+// fails; it returns the bytes copied. The caller closes ws to stop it.
+func copyToWS(ws *websocket.Conn, r io.Reader) (int64, error) {
+	return io.CopyBuffer(wsWriter{ws}, onlyReader{r}, make([]byte, 32<<10))
+}
+
+// onlyReader hides a net.Conn's WriteTo, so io.CopyBuffer reads into the
+// buffer it is given.
+type onlyReader struct{ io.Reader }
+
+// copyFromWS copies the binary messages of ws to w as one byte stream,
+// through buf (a message larger than buf is written in parts), passing each
+// part through feed when it is set, until either side fails; it returns the
+// bytes read. No context is set per message: the caller closes ws to stop
+// it.
+func copyFromWS(w io.Writer, ws *websocket.Conn, buf []byte, feed func([]byte) []byte) (int64, error) {
+	var n int64
+	for {
+		_, r, err := ws.Reader(context.Background())
+		if err != nil {
+			return n, err
+		}
+		for {
+			k, err := r.Read(buf)
+			if k > 0 {
+				n += int64(k)
+				data := buf[:k]
+				if feed != nil {
+					data = feed(data)
+				}
+				if _, werr := w.Write(data); werr != nil {
+					return n, werr
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return n, err
+			}
+		}
+	}
 }
 
 // recorder parses the frontend message stream for Query ('Q') and Parse
@@ -219,20 +246,4 @@ func cstring(b []byte) string {
 func SendHello(ctx context.Context, ws *websocket.Conn, h Hello) error {
 	data, _ := json.Marshal(h)
 	return ws.Write(ctx, websocket.MessageText, data)
-}
-
-// copyConn copies a client socket to ws as binary messages.
-func copyConn(ctx context.Context, ws *websocket.Conn, c io.Reader) error {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := c.Read(buf)
-		if n > 0 {
-			if werr := ws.Write(ctx, websocket.MessageBinary, buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
