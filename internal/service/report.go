@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/guard"
+	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -47,6 +49,10 @@ type AccessReportRole struct {
 	Users            []AccessReportUser  `json:"users"`
 	// Approvals are the decided requests to connect to it, newest first.
 	Approvals []store.Approval `json:"approvals"`
+	// Masking and Guardrails are what stile enforces on its connections;
+	// strict masking rules are enforced by PostgreSQL as well.
+	Masking    []mask.Rule  `json:"masking"`
+	Guardrails guard.Policy `json:"guardrails"`
 }
 
 // AccessReportGrant is a group's use of a role and who granted it.
@@ -120,6 +126,12 @@ func (s *Service) AccessReport(ctx context.Context, actor string) (AccessReport,
 		row := AccessReportRole{Role: r.RoleName, Resource: r.Resource, Label: r.Label, Type: cmp.Or(r.Spec.Type, "managed"),
 			Scopes: r.Spec.Scopes, Privileges: r.Spec.Privileges, SourceRole: r.Spec.SourceRole, Status: r.Status, StatusAt: r.UpdatedAt,
 			ApprovalRequired: need, Groups: []AccessReportGrant{}, Users: []AccessReportUser{}, Approvals: []store.Approval{}}
+		if row.Masking, err = s.MaskRules(ctx, r.RoleName); err != nil {
+			return rep, err
+		}
+		if row.Guardrails, err = s.Guardrails(ctx, r.RoleName); err != nil {
+			return rep, err
+		}
 		if r.LastApplySID != "" {
 			if a, err := s.store.Session(ctx, r.LastApplySID); err == nil {
 				row.AppliedBy, row.AppliedAt, row.ApplySID = a.Actor, a.FinishedAt, a.SID
@@ -182,7 +194,7 @@ func (s *Service) grantHistory(ctx context.Context) (map[struct{ role, user stri
 // row per role and person who may use it (one row with no person for a
 // role nobody but the administrators may use).
 var AccessReportCSVHeader = []string{"role", "resource", "label", "type", "scopes", "privileges", "source_role", "cluster_status", "status_at",
-	"applied_by", "applied_at", "approval_required", "user", "user_disabled", "via_groups", "granted_by", "last_used", "connections"}
+	"applied_by", "applied_at", "approval_required", "user", "user_disabled", "via_groups", "granted_by", "last_used", "connections", "masking", "guardrails"}
 
 // Rows is the report as CSV records (without the header).
 func (r AccessReport) Rows() [][]string {
@@ -194,10 +206,11 @@ func (r AccessReport) Rows() [][]string {
 		return t.UTC().Format(time.RFC3339)
 	}
 	for _, role := range r.Roles {
+		protections := []string{MaskingSummary(role.Masking), GuardrailsSummary(role.Guardrails)}
 		base := []string{role.Role, role.Resource, role.Label, role.Type, strings.Join(role.Scopes, " "), strings.Join(role.Privileges, " "),
 			role.SourceRole, role.Status, when(role.StatusAt), role.AppliedBy, when(role.AppliedAt), strconv.FormatBool(role.ApprovalRequired)}
 		if len(role.Users) == 0 {
-			out = append(out, append(slices.Clone(base), "", "", "", "", "", ""))
+			out = append(out, append(append(slices.Clone(base), "", "", "", "", "", ""), protections...))
 			continue
 		}
 		grantedBy := map[string]string{}
@@ -209,9 +222,40 @@ func (r AccessReport) Rows() [][]string {
 			for _, g := range u.Via {
 				by = append(by, g+":"+grantedBy[g])
 			}
-			out = append(out, append(slices.Clone(base), u.User, strconv.FormatBool(u.Disabled), strings.Join(u.Via, " "), strings.Join(by, " "),
-				when(u.LastUsed), strconv.FormatInt(u.Connections, 10)))
+			out = append(out, append(append(slices.Clone(base), u.User, strconv.FormatBool(u.Disabled), strings.Join(u.Via, " "), strings.Join(by, " "),
+				when(u.LastUsed), strconv.FormatInt(u.Connections, 10)), protections...))
 		}
 	}
 	return out
+}
+
+// MaskingSummary is a role's masking rules in one line:
+// "column:shop.public.customers.email:partial:strict detector:card:redact".
+func MaskingSummary(rules []mask.Rule) string {
+	parts := make([]string, 0, len(rules))
+	for _, r := range rules {
+		what := "column:" + r.Column
+		if r.Detector != "" {
+			what = "detector:" + r.Detector
+		}
+		what += ":" + r.Style
+		if r.Strict {
+			what += ":strict"
+		}
+		parts = append(parts, what)
+	}
+	return strings.Join(parts, " ")
+}
+
+// GuardrailsSummary is a role's guardrails in one line: "block:ddl,drop
+// read_only".
+func GuardrailsSummary(p guard.Policy) string {
+	var parts []string
+	if len(p.Block) > 0 {
+		parts = append(parts, "block:"+strings.Join(p.Block, ","))
+	}
+	if p.ReadOnly {
+		parts = append(parts, "read_only")
+	}
+	return strings.Join(parts, " ")
 }
