@@ -187,6 +187,8 @@ func TestWebUsage(t *testing.T) {
 	if s := text(t, ctx, "#mask-rules"); !strings.Contains(s, "*.*.*.ssn") || !strings.Contains(s, "redact strict") {
 		t.Errorf("masking rules after adding a strict one:\n%s", s)
 	}
+	run(t, ctx, "scroll to masking", chromedp.ScrollIntoView("#masking", chromedp.ByID))
+	shot(t, ctx, "22-role-masking")
 	run(t, ctx, "a bad masking rule", chromedp.SetValue("#mask-column", "not.a.column", chromedp.ByID), chromedp.Submit("#add-mask-rule", chromedp.ByID),
 		chromedp.WaitVisible("main", chromedp.ByQuery))
 	if s := text(t, ctx, "main"); !strings.Contains(s, "is not database.schema.table.column") {
