@@ -33,7 +33,9 @@ func (s *DB) StrictColumns(ctx context.Context) (map[string][]string, error) {
 	}
 	out := map[string][]string{}
 	for _, r := range rows {
-		out[r.role] = append(out[r.role], r.col)
+		if cols := out[r.role]; len(cols) == 0 || cols[len(cols)-1] != r.col { // two rules may name one column
+			out[r.role] = append(cols, r.col)
+		}
 	}
 	return out, nil
 }

@@ -94,12 +94,13 @@ func testMasking(t *testing.T, s store.Store) {
 	must(t, s.AddMaskRule(ctx, "r2", mask.Rule{ID: "s2", Column: "d.s.t.ssn", Style: mask.Redact, Strict: true}, now))
 	must(t, s.AddMaskRule(ctx, "r2", mask.Rule{ID: "s1", Column: "*.*.*.email", Style: mask.Redact, Strict: true}, now))
 	must(t, s.AddMaskRule(ctx, "r3", mask.Rule{ID: "s", Column: "*.*.*.card", Style: mask.Redact, Strict: true}, now))
+	must(t, s.AddMaskRule(ctx, "r3", mask.Rule{ID: "s-again", Column: "*.*.*.card", Style: mask.Hash, Strict: true}, now))
 	strict, err := s.StrictColumns(ctx)
 	must(t, err)
 	if len(strict) != 2 || !slices.Equal(strict["r2"], []string{"*.*.*.email", "d.s.t.ssn"}) || !slices.Equal(strict["r3"], []string{"*.*.*.card"}) {
 		t.Errorf("strict columns = %v", strict)
 	}
-	if rules, _ := s.MaskRules(ctx, "r3"); len(rules) != 1 || !rules[0].Strict {
+	if rules, _ := s.MaskRules(ctx, "r3"); len(rules) != 2 || !rules[0].Strict {
 		t.Errorf("rules of r3 = %+v", rules)
 	}
 	must(t, s.DeleteMaskRule(ctx, "r1", "a"))
