@@ -254,3 +254,17 @@ func afterCTEs(t []token) []token {
 
 // explained are the statements EXPLAIN takes.
 var explained = []string{"select", "insert", "update", "delete", "merge", "with", "values", "table", "execute", "create", "declare"}
+
+// ChangesSchema reports whether sql (one or more statements) may rename,
+// add or drop columns or tables: CREATE, ALTER, DROP, IMPORT, or what stile
+// cannot see into (DO, CALL, EXECUTE). Masking forgets the column names it
+// resolved when one runs.
+func ChangesSchema(sql string) bool {
+	for _, stmt := range statements(tokens(sql)) {
+		switch stmt[0].word() {
+		case "create", "alter", "drop", "import", "do", "call", "execute":
+			return true
+		}
+	}
+	return false
+}

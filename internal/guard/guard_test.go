@@ -75,3 +75,19 @@ func FuzzCheck(f *testing.F) {
 		p.Check(sql) // never panics
 	})
 }
+
+func TestChangesSchema(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"ALTER TABLE t RENAME COLUMN a TO email":      true,
+		"select 1; drop table t":                      true,
+		"  /* c */ CREATE TABLE x (a int)":            true,
+		"DO $$ BEGIN EXECUTE 'alter table t'; END $$": true,
+		"SELECT 'alter table t'":                      false,
+		"UPDATE t SET a = 1 WHERE id = 2":             false,
+		"":                                            false,
+	} {
+		if got := ChangesSchema(sql); got != want {
+			t.Errorf("ChangesSchema(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}

@@ -136,3 +136,31 @@ func TestUnresolvedColumnIsRedacted(t *testing.T) {
 		t.Errorf("fired = %v", f.Fired())
 	}
 }
+
+// TestSchemaChanged: the filter reports a statement that may change the
+// schema, simple or extended, and the end of its transaction; not a query.
+func TestSchemaChanged(t *testing.T) {
+	m, err := New([]Rule{{ID: "c", Column: "*.*.*.email", Style: Redact}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, nil)
+	calls := 0
+	f.SchemaChanged = func() { calls++ }
+	f.Frontend('Q', []byte("SELECT 1\x00"))
+	f.Backend('Z', []byte{'I'})
+	if calls != 0 {
+		t.Fatalf("a query: %d calls", calls)
+	}
+	f.Frontend('Q', []byte("BEGIN; ALTER TABLE t RENAME a TO email\x00"))
+	f.Backend('Z', []byte{'T'})
+	if calls != 1 {
+		t.Fatalf("DDL in a transaction: %d calls, want 1", calls)
+	}
+	f.Frontend('P', []byte("\x00COMMIT\x00\x00\x00"))
+	f.Backend('Z', []byte{'I'})
+	f.Backend('Z', []byte{'I'})
+	if calls != 2 {
+		t.Fatalf("after the commit: %d calls, want 2", calls)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/stile-dev/stile/internal/guard"
 )
 
 // Filter masks the results of one PostgreSQL connection as they flow from
@@ -30,6 +32,13 @@ type Filter struct {
 	// rest up to Sync, are held back and the Sync's answer preceded by the
 	// refusal, as PostgreSQL answers an error there.
 	Guard func(sql string) string
+	// SchemaChanged, when set, is called when the client sends a statement
+	// that may change tables or columns (guard.ChangesSchema), and again
+	// when the transaction it ran in ends: the resolver forgets the column
+	// names it knows, so a renamed column's rule follows it at once.
+	SchemaChanged func()
+	// ddl marks a transaction that sent such a statement.
+	ddl bool
 	// skipping holds back the client's messages until Sync after a refused
 	// Parse, with why.
 	skipping string
@@ -130,9 +139,10 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 	}
 	switch typ {
 	case 'Q':
-		if f.Guard != nil {
+		if f.Guard != nil || f.SchemaChanged != nil {
 			sql := r.cstring()
-			if why := f.Guard(sql); why != "" {
+			f.schema(sql)
+			if why := f.guard(sql); why != "" {
 				f.refuse(why, sql)
 				f.pending = append(f.pending, expect{kind: 'Q', refused: why})
 				return Message{'Q', []byte{0}}, true
@@ -141,9 +151,10 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 		f.pending = append(f.pending, expect{kind: 'Q'})
 	case 'P':
 		name := r.cstring()
-		if f.Guard != nil {
+		if f.Guard != nil || f.SchemaChanged != nil {
 			sql := r.cstring()
-			if why := f.Guard(sql); why != "" {
+			f.schema(sql)
+			if why := f.guard(sql); why != "" {
 				f.refuse(why, sql)
 				f.skipping = why
 				return Message{}, false
@@ -187,6 +198,22 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 	return Message{typ, body}, true
 }
 
+// guard is Guard's answer, "" when there is none.
+func (f *Filter) guard(sql string) string {
+	if f.Guard == nil {
+		return ""
+	}
+	return f.Guard(sql)
+}
+
+// schema calls SchemaChanged when sql may change the schema.
+func (f *Filter) schema(sql string) {
+	if f.SchemaChanged != nil && guard.ChangesSchema(sql) {
+		f.ddl = true
+		f.SchemaChanged()
+	}
+}
+
 func (f *Filter) pop() {
 	if len(f.pending) > 0 {
 		f.pending = f.pending[1:]
@@ -213,6 +240,12 @@ func (f *Filter) Backend(typ byte, body []byte) []Message {
 		f.mu.Lock()
 		why := f.lastRefused
 		f.lastRefused = ""
+		if f.ddl && len(b) == 1 && b[0] == 'I' {
+			// The transaction that changed the schema ended: what others
+			// resolved meanwhile may be stale.
+			f.ddl = false
+			f.SchemaChanged()
+		}
 		f.mu.Unlock()
 		if why != "" {
 			return []Message{{'E', errorResponse(why)}, {t, b}}

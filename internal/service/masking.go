@@ -82,12 +82,27 @@ type masking struct {
 	mu      sync.Mutex
 	key     []byte
 	columns map[string]resolved
+	// gen counts, per resource and database, the schema changes seen
+	// through stile: a name resolved before the latest is not used.
+	gen map[string]int
 }
 
 type resolved struct {
 	col mask.Column
 	ok  bool
 	at  time.Time
+	gen int
+}
+
+// forgetColumns drops what is known of database's column names: a
+// statement through stile may have changed them (mask.Filter.SchemaChanged).
+func (s *Service) forgetColumns(resource, database string) {
+	s.masking.mu.Lock()
+	defer s.masking.mu.Unlock()
+	if s.masking.gen == nil {
+		s.masking.gen = map[string]int{}
+	}
+	s.masking.gen[resource+"|"+database]++
 }
 
 // columnTTL bounds how long a resolved column is trusted: a renamed
@@ -166,6 +181,9 @@ func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database stri
 	f := mask.NewFilter(m, func(table uint32, attnum int16) (mask.Column, bool) {
 		return s.resolveColumn(context.WithoutCancel(ctx), res, database, table, attnum)
 	})
+	if m.HasColumnRules() {
+		f.SchemaChanged = func() { s.forgetColumns(res.Name, database) }
+	}
 	if !policy.Empty() {
 		f.Guard = policy.Check
 	}
@@ -202,12 +220,13 @@ func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database st
 func (s *Service) resolveColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (mask.Column, bool) {
 	key := fmt.Sprintf("%s|%s|%d|%d", res.Name, database, table, attnum)
 	s.masking.mu.Lock()
-	if r, ok := s.masking.columns[key]; ok && s.now().Sub(r.at) < columnTTL {
+	gen := s.masking.gen[res.Name+"|"+database]
+	if r, ok := s.masking.columns[key]; ok && r.gen == gen && s.now().Sub(r.at) < columnTTL {
 		s.masking.mu.Unlock()
 		return r.col, r.ok
 	}
 	s.masking.mu.Unlock()
-	r := resolved{at: s.now(), col: mask.Column{Database: database}}
+	r := resolved{at: s.now(), col: mask.Column{Database: database}, gen: gen}
 	t, err := s.target(res)
 	var ag agent.Agent
 	if err == nil {

@@ -238,3 +238,67 @@ func TestStrictMasking(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskingFollowsRenames: a column renamed through stile to a name a
+// rule masks is masked at once, not after the column cache's minute: on the
+// connection that renamed it, and on another one that knew it by its old
+// name.
+func TestMaskingFollowsRenames(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	db := p + "_ren"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	svc := serviceWithResource(t, p, c.Target())
+	svc.adminToken = "admin-token"
+	ctx := context.Background()
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "dev", Scopes: []string{db + ".public"}, Privileges: []string{"SELECT", "CREATE"}})
+	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.*.email", Style: mask.Redact}); err != nil {
+		t.Fatal(err)
+	}
+	ln := serveListener(t, svc)
+	open := func() *pgx.Conn {
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:admin-token@%s/%s?sslmode=disable", role, ln, db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		return conn
+	}
+	a, b := open(), open()
+	value := func(conn *pgx.Conn, q string) string {
+		t.Helper()
+		var v string
+		if err := conn.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return v
+	}
+	exec := func(conn *pgx.Conn, q string) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(a, "CREATE TABLE public.people (id int, note text, info text)")
+	exec(a, "INSERT INTO public.people VALUES (1, 'ada@example.com', 'bob@example.com')")
+	if v := value(a, "SELECT note FROM people"); v != "ada@example.com" {
+		t.Fatalf("note before the rename = %q", v)
+	}
+	exec(a, "ALTER TABLE people RENAME COLUMN note TO email")
+	if v := value(a, "SELECT email FROM people"); v != "****" {
+		t.Errorf("email on the connection that renamed it = %q, want ****", v)
+	}
+	// Another connection that knew the column by its old name: the
+	// rename (in a transaction, which holds the table locked until it
+	// commits) is seen there too.
+	if v := value(b, "SELECT info FROM people"); v != "bob@example.com" {
+		t.Fatalf("info before the rename = %q", v)
+	}
+	exec(a, "BEGIN")
+	exec(a, "ALTER TABLE people RENAME COLUMN email TO old_email")
+	exec(a, "ALTER TABLE people RENAME COLUMN info TO email")
+	exec(a, "COMMIT")
+	if v := value(b, "SELECT email FROM people"); v != "****" {
+		t.Errorf("email on another connection after the commit = %q, want ****", v)
+	}
+}
