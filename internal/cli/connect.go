@@ -26,11 +26,12 @@ func newConnectCmd(e *env) *cobra.Command {
 		Short: "Open a local PostgreSQL listener that connects as a resource role, without its password",
 		Long: `Listen on 127.0.0.1:PORT; any PostgreSQL client (psql, a GUI, an application) connects there
 without a password, and stile opens the real connection as ROLE with the credentials it holds.
-Any local user of this machine can reach a TCP port: on a shared host, use --socket DIR, a
-Unix socket only this OS user can open (psql -h DIR -p PORT).
 The password never reaches this machine. Each connection is a session: who, when, how long,
 bytes, and the SQL the client sent. Clients' cancel requests (Ctrl-C in psql) cancel the running
-query through the server.`,
+query through the server.
+
+Any local user of this machine can reach a TCP port: on a shared host, use --socket DIR, a
+Unix socket only this OS user can open (psql -h DIR -p PORT).`,
 		Example: `  stile connect stile_analytics_ro_6075a443 --port 5433 &
   psql -h 127.0.0.1 -p 5433 -d analytics
 
@@ -78,7 +79,7 @@ query through the server.`,
 		},
 	}
 	cmd.Flags().IntVar(&port, "port", 5433, "local port (0 picks a free one); with --socket, the number in the socket's name")
-	cmd.Flags().StringVar(&socketDir, "socket", "", "listen on a Unix socket in this directory (DIR/.s.PGSQL.PORT, as PostgreSQL names it) instead of TCP: only this OS user can connect, and it is faster")
+	cmd.Flags().StringVar(&socketDir, "socket", "", "listen on a Unix socket in this directory (DIR/.s.PGSQL.PORT, as PostgreSQL names it) instead of TCP: only this OS user can connect")
 	cmd.Flags().StringVar(&database, "database", "", "database when the client names none (default: the resource's)")
 	return cmd
 }

@@ -257,13 +257,19 @@ func (h *harness) connect(t *testing.T, role, database string) int {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	h.runConnect(t, "connect", role, "--port", strconv.Itoa(port), "--database", database)
+	return port
+}
+
+// runConnect runs `stile args...` (a stile connect) until the test ends, and
+// returns its standard output.
+func (h *harness) runConnect(t *testing.T, args ...string) *syncWriter {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"connect", role, "--port", strconv.Itoa(port), "--database", database}, h.env(nil, new(syncWriter), new(syncWriter)))
-	}()
+	stdout := new(syncWriter)
+	go func() { done <- run(ctx, args, h.env(nil, stdout, new(syncWriter))) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return port
+	return stdout
 }
 
 // TestConnectUnixSocket: stile connect --socket listens where psql looks
@@ -288,13 +294,7 @@ func TestConnectUnixSocket(t *testing.T) {
 	h.fails(exitFailed, "open to other users", "", "connect", role, "--socket", open)
 
 	dir := filepath.Join(t.TempDir(), "sock") // made 0700
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	stdout := new(syncWriter)
-	go func() {
-		done <- run(ctx, []string{"connect", role, "--socket", dir, "--port", "6543", "--database", p + "_app"}, h.env(nil, stdout, new(syncWriter)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	stdout := h.runConnect(t, "connect", role, "--socket", dir, "--port", "6543", "--database", p+"_app")
 	var out []byte
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/inspect"
@@ -190,6 +189,22 @@ func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database stri
 	return f, policy, nil
 }
 
+// nameColumn asks res's agent, with its admin credentials, to name a
+// result column.
+func (s *Service) nameColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (inspect.Column, error) {
+	t, err := s.target(res)
+	if err != nil {
+		return inspect.Column{}, err
+	}
+	ag, err := s.agent(res.Agent)
+	if err != nil {
+		return inspect.Column{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return ag.Column(ctx, t, database, table, attnum)
+}
+
 // probeColumns checks that the resource's agent names result columns: it
 // asks for pg_class's first column (pg_catalog.pg_class.oid).
 func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database string) error {
@@ -197,17 +212,7 @@ func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database st
 	if err != nil {
 		return err
 	}
-	t, err := s.target(res)
-	if err != nil {
-		return err
-	}
-	ag, err := s.agent(res.Agent)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	c, err := ag.Column(ctx, t, database, 1259, 1)
+	c, err := s.nameColumn(ctx, res, database, 1259, 1)
 	if err == nil && (c.Table != "pg_class" || c.Name != "oid") {
 		err = fmt.Errorf("it named pg_class.oid %s.%s", c.Table, c.Name)
 	}
@@ -227,18 +232,8 @@ func (s *Service) resolveColumn(ctx context.Context, res store.Resource, databas
 	}
 	s.masking.mu.Unlock()
 	r := resolved{at: s.now(), col: mask.Column{Database: database}, gen: gen}
-	t, err := s.target(res)
-	var ag agent.Agent
-	if err == nil {
-		ag, err = s.agent(res.Agent)
-	}
-	if err == nil {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var c inspect.Column
-		c, err = ag.Column(ctx, t, database, table, attnum)
-		r.col.Schema, r.col.Table, r.col.Name, r.ok = c.Schema, c.Table, c.Name, err == nil
-	}
+	c, err := s.nameColumn(ctx, res, database, table, attnum)
+	r.col.Schema, r.col.Table, r.col.Name, r.ok = c.Schema, c.Table, c.Name, err == nil
 	if !r.ok {
 		// Not kept: the next result asks again.
 		s.log.Warn("masking: a result column could not be named; its values are redacted", "resource", res.Name, "database", database, "table", table, "attnum", attnum, "err", err)
