@@ -3,7 +3,9 @@ package mask
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/stile-dev/stile/internal/guard"
@@ -27,11 +29,13 @@ type Filter struct {
 	m       *Masker
 	resolve func(table uint32, attnum int16) (Column, bool)
 	// Guard, when set, says why a statement may not run ("" when it may):
-	// the role's guardrails. A refused simple query is sent on as an empty
-	// one and its answer replaced by the refusal; a refused Parse, and the
-	// rest up to Sync, are held back and the Sync's answer preceded by the
-	// refusal, as PostgreSQL answers an error there.
-	Guard func(sql string) string
+	// the role's guardrails. settled tells it that the session reads
+	// statements as the guard's parser does and nothing sent before is
+	// still running (guard.Policy.Check). A refused simple query is sent
+	// on as an empty one and its answer replaced by the refusal; a refused
+	// Parse, and the rest up to Sync, are held back and the Sync's answer
+	// preceded by the refusal, as PostgreSQL answers an error there.
+	Guard func(sql string, settled bool) string
 	// SchemaChanged, when set, is called when the client sends a statement
 	// that may change tables or columns (guard.ChangesSchema), and again
 	// when the transaction it ran in ends: the resolver forgets the column
@@ -46,7 +50,9 @@ type Filter struct {
 
 	mu      sync.Mutex
 	pending []expect
-	stmts   map[string][]field
+	stmts   map[string]statement
+	// gens numbers Parse and Bind messages.
+	gens    int
 	portals map[string]portal
 	current []field // the simple query's result in progress
 	// refusing drops the rest of a result after it was refused, until its
@@ -55,6 +61,9 @@ type Filter struct {
 	fired    map[string]int
 	// lastRefused is the refusal to send before the next ReadyForQuery.
 	lastRefused string
+	// params are the settings the server reported (ParameterStatus), from
+	// the connection's start (Start) on.
+	params map[string]string
 }
 
 type expect struct {
@@ -63,6 +72,12 @@ type expect struct {
 	name string
 	// refused is why stile refused the statement this answer is for.
 	refused string
+	// injected marks a Describe the filter sent itself (the client's
+	// Execute came with none): its answer is kept, not passed on.
+	injected bool
+	// gen is the Parse or Bind a Describe's answer is for: an answer for
+	// a statement or portal replaced since is not kept.
+	gen int
 }
 
 // Message is one protocol message.
@@ -83,12 +98,43 @@ type portal struct {
 	stmt    string
 	formats []int16
 	fields  []field // from Describe P, when the client asked
+	// described: a Describe P was answered (NoData leaves fields nil).
+	described bool
+	gen       int
+}
+
+// statement is a prepared statement's description.
+type statement struct {
+	fields    []field
+	described bool
+	gen       int
 }
 
 // NewFilter masks with m, resolving columns with resolve (nil: column
 // rules never match, detectors still run).
 func NewFilter(m *Masker, resolve func(table uint32, attnum int16) (Column, bool)) *Filter {
-	return &Filter{m: m, resolve: resolve, stmts: map[string][]field{}, portals: map[string]portal{}, fired: map[string]int{}}
+	return &Filter{m: m, resolve: resolve, stmts: map[string]statement{}, portals: map[string]portal{}, fired: map[string]int{}}
+}
+
+// Start gives the filter the settings the server reported when the
+// connection started; until it is called, statements whose reading
+// depends on them are refused on a guarded role.
+func (f *Filter) Start(params map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.params = maps.Clone(params)
+	if f.params == nil {
+		f.params = map[string]string{}
+	}
+}
+
+// settled reports whether the session reads statements as the guard's
+// parser does (standard_conforming_strings on, client_encoding UTF8) and
+// nothing sent before is still running, which could change that.
+func (f *Filter) settled() bool {
+	enc := strings.ToUpper(f.params["client_encoding"])
+	return f.params["standard_conforming_strings"] == "on" && (enc == "UTF8" || enc == "UNICODE") &&
+		len(f.pending) == 0 && f.skipping == ""
 }
 
 // NeedsColumns reports whether the filter must name result columns (its
@@ -123,19 +169,20 @@ func (f *Filter) refuse(why, sql string) {
 }
 
 // Frontend takes a whole message the client sends and returns what to send
-// the server instead: the message, another (an empty query for a refused
-// one), or nothing (held back after a refused Parse).
-func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
+// the server instead: the message, others before it (a Describe the client
+// left out), another (an empty query for a refused one), or nothing (held
+// back after a refused Parse).
+func (f *Filter) Frontend(typ byte, body []byte) []Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := reader{b: body}
 	if f.skipping != "" {
 		if typ != 'S' {
-			return Message{}, false
+			return nil
 		}
 		f.pending = append(f.pending, expect{kind: 'S', refused: f.skipping})
 		f.skipping = ""
-		return Message{typ, body}, true
+		return []Message{{typ, body}}
 	}
 	switch typ {
 	case 'Q':
@@ -145,7 +192,7 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 			if why := f.guard(sql); why != "" {
 				f.refuse(why, sql)
 				f.pending = append(f.pending, expect{kind: 'Q', refused: why})
-				return Message{'Q', []byte{0}}, true
+				return []Message{{'Q', []byte{0}}}
 			}
 		}
 		f.pending = append(f.pending, expect{kind: 'Q'})
@@ -157,13 +204,15 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 			if why := f.guard(sql); why != "" {
 				f.refuse(why, sql)
 				f.skipping = why
-				return Message{}, false
+				return nil
 			}
 		}
-		delete(f.stmts, name)
+		f.gens++
+		f.stmts[name] = statement{gen: f.gens}
 		f.pending = append(f.pending, expect{kind: 'P'})
 	case 'B':
-		p := portal{}
+		f.gens++
+		p := portal{gen: f.gens}
 		name := r.cstring()
 		p.stmt = r.cstring()
 		for range r.int16() { // parameter formats
@@ -180,10 +229,25 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 		f.portals[name] = p
 		f.pending = append(f.pending, expect{kind: 'B'})
 	case 'D':
-		sub := r.byte()
-		f.pending = append(f.pending, expect{kind: 'D', sub: sub, name: r.cstring()})
+		sub, name := r.byte(), r.cstring()
+		gen := f.portals[name].gen
+		if sub == 'S' {
+			gen = f.stmts[name].gen
+		}
+		f.pending = append(f.pending, expect{kind: 'D', sub: sub, name: name, gen: gen})
 	case 'E':
-		f.pending = append(f.pending, expect{kind: 'E', name: r.cstring()})
+		name := r.cstring()
+		var out []Message
+		if !f.m.Empty() && !f.described(name) {
+			// The client executes a portal it never had described (a
+			// driver's statement cache, or a cursor by name): the filter
+			// asks itself, so every result it passes has named columns
+			// and formats.
+			f.pending = append(f.pending, expect{kind: 'D', sub: 'P', name: name, injected: true, gen: f.portals[name].gen})
+			out = append(out, Message{'D', append(append([]byte{'P'}, name...), 0)})
+		}
+		f.pending = append(f.pending, expect{kind: 'E', name: name})
+		return append(out, Message{typ, body})
 	case 'C':
 		sub, name := r.byte(), r.cstring()
 		if sub == 'S' {
@@ -194,8 +258,39 @@ func (f *Filter) Frontend(typ byte, body []byte) (Message, bool) {
 		f.pending = append(f.pending, expect{kind: 'C'})
 	case 'S':
 		f.pending = append(f.pending, expect{kind: 'S'})
+	case 'F':
+		// A fastpath call's arguments and result are values the filter
+		// cannot read (psql's \lo_export is one): refused, answered as an
+		// empty query's refusal.
+		why := "fastpath function calls are refused on a role with masking rules or guardrails: stile cannot read what they return or run; call the function in a query"
+		f.refuse(why, fmt.Sprintf("fastpath function call (function oid %d)", r.uint32()))
+		f.pending = append(f.pending, expect{kind: 'Q', refused: why})
+		return []Message{{'Q', []byte{0}}}
 	}
-	return Message{typ, body}, true
+	return []Message{{typ, body}}
+}
+
+// described reports whether the result of an Execute of portal name will
+// have a known description when its rows come: its own Describe's, or its
+// statement's (asked for before the portal was bound, or answered).
+func (f *Filter) described(name string) bool {
+	p, ok := f.portals[name]
+	if !ok {
+		return false
+	}
+	if p.described {
+		return true
+	}
+	st, stOK := f.stmts[p.stmt]
+	if st.described {
+		return true
+	}
+	for _, e := range f.pending {
+		if e.kind == 'D' && (e.sub == 'P' && e.name == name && e.gen == p.gen || e.sub == 'S' && stOK && e.name == p.stmt && e.gen == st.gen) {
+			return true // the client asked, and the answer comes first
+		}
+	}
+	return false
 }
 
 // guard is Guard's answer, "" when there is none.
@@ -203,7 +298,7 @@ func (f *Filter) guard(sql string) string {
 	if f.Guard == nil {
 		return ""
 	}
-	return f.Guard(sql)
+	return f.Guard(sql, f.settled())
 }
 
 // schema calls SchemaChanged when sql may change the schema.
@@ -262,19 +357,25 @@ func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 	case 'T':
 		fields := f.describe(body)
 		switch {
-		case h.kind == 'D' && h.sub == 'S':
-			f.stmts[h.name] = fields
-			f.pop()
 		case h.kind == 'D':
-			p := f.portals[h.name]
-			p.fields = fields
-			f.portals[h.name] = p
+			f.answer(h, fields)
 			f.pop()
+			if h.injected {
+				return 0, nil
+			}
 		default:
 			f.current = fields
 		}
 	case 'n':
+		if h.kind == 'D' {
+			f.answer(h, nil)
+		}
 		f.pop()
+		if h.injected {
+			return 0, nil
+		}
+	case 't':
+		// A statement's parameters; its row description follows.
 	case '1', '2', '3':
 		f.pop()
 	case 'D':
@@ -291,7 +392,7 @@ func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 			return 'E', errorResponse(refuse)
 		}
 		return typ, out
-	case 'H':
+	case 'H', 'W':
 		if f.m.Empty() {
 			break
 		}
@@ -325,6 +426,13 @@ func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 				f.pop()
 			}
 		}
+		return typ, f.fields(body)
+	case 'N':
+		return typ, f.fields(body)
+	case 'S':
+		return typ, f.parameter(body)
+	case 'A':
+		return typ, f.notification(body)
 	case 'Z':
 		f.current = nil
 		if h.kind == 'S' || h.kind == 'Q' {
@@ -333,8 +441,31 @@ func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 			}
 			f.pop()
 		}
+	case 'G', 'K', 'R', 'v':
+		// A COPY FROM's start (its data flows to the server), and startup
+		// messages: nothing in them comes from a table.
+	default:
+		// A function call's result ('V': the filter refuses the calls),
+		// or a message this filter does not know: what it cannot read, it
+		// does not pass on a masked or guarded connection.
+		return 'N', noticeResponse(fmt.Sprintf("stile withheld a protocol message of type %q it cannot filter", typ))
 	}
 	return typ, body
+}
+
+// answer keeps a Describe's answer for its statement or portal, unless
+// that was parsed or bound again since it was asked.
+func (f *Filter) answer(h expect, fields []field) {
+	if h.sub == 'S' {
+		if st, ok := f.stmts[h.name]; ok && st.gen == h.gen {
+			f.stmts[h.name] = statement{fields: fields, described: true, gen: h.gen}
+		}
+		return
+	}
+	if p, ok := f.portals[h.name]; ok && p.gen == h.gen {
+		p.fields, p.described = fields, true
+		f.portals[h.name] = p
+	}
 }
 
 // portalFields is the description in effect for an Execute of name: its
@@ -344,7 +475,7 @@ func (f *Filter) portalFields(name string) []field {
 	if p.fields != nil {
 		return p.fields
 	}
-	base := f.stmts[p.stmt]
+	base := f.stmts[p.stmt].fields
 	fields := make([]field, len(base))
 	copy(fields, base)
 	for i := range fields {
@@ -387,10 +518,6 @@ func (f *Filter) describe(body []byte) []field {
 	}
 	return fields
 }
-
-// textLike are the types whose binary form is their text (jsonb's after a
-// version byte).
-var textLike = map[uint32]bool{25: true, 1043: true, 1042: true, 19: true, 114: true, 705: true, 3802: true}
 
 // row masks a DataRow's fields, or says why the row must be refused. A row
 // nothing can match passes as it is; a row is copied only from its first
@@ -446,19 +573,14 @@ func (f *Filter) value(v []byte, fl field) ([]byte, []string, string) {
 		masked, fired := f.m.Value(v, fl.rule)
 		return masked, fired, ""
 	}
-	if !textLike[fl.typ] {
-		if fl.rule != nil {
+	if fl.rule != nil {
+		if !textBinary[fl.typ] && fl.typ != jsonbOID {
 			return nil, nil, fmt.Sprintf("a masked column was asked for in binary format (type oid %d): ask for text format, or leave the column out", fl.typ)
 		}
+		return f.binary(v, fl.typ, fl.rule, 0)
+	}
+	if len(f.m.detectors) == 0 {
 		return v, nil, ""
 	}
-	if fl.typ == 3802 && len(v) > 0 { // jsonb: a version byte, then text
-		masked, fired := f.m.Value(v[1:], fl.rule)
-		if fired == nil {
-			return v, nil, ""
-		}
-		return append([]byte{v[0]}, masked...), fired, ""
-	}
-	masked, fired := f.m.Value(v, fl.rule)
-	return masked, fired, ""
+	return f.binary(v, fl.typ, nil, 0)
 }

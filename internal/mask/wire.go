@@ -3,12 +3,17 @@ package mask
 import "encoding/binary"
 
 // errorResponse is an ErrorResponse body: ERROR, SQLSTATE 42501.
-func errorResponse(msg string) []byte {
+func errorResponse(msg string) []byte { return response("ERROR", "42501", msg) }
+
+// noticeResponse is a NoticeResponse body: a WARNING from stile.
+func noticeResponse(msg string) []byte { return response("WARNING", "01000", msg) }
+
+func response(severity, code, msg string) []byte {
 	var b []byte
 	for _, f := range []struct {
 		code byte
 		v    string
-	}{{'S', "ERROR"}, {'V', "ERROR"}, {'C', "42501"}, {'M', "stile: " + msg}} {
+	}{{'S', severity}, {'V', severity}, {'C', code}, {'M', "stile: " + msg}} {
 		b = append(b, f.code)
 		b = append(b, f.v...)
 		b = append(b, 0)

@@ -53,7 +53,7 @@ func (t *frontendTap) feed(data []byte) []byte {
 		t.left, data = t.left-n, data[n:]
 		if t.left == 0 {
 			if !t.stream {
-				if m, keep := t.f.Frontend(t.hdr[0], t.body); keep {
+				for _, m := range t.f.Frontend(t.hdr[0], t.body) {
 					out = append(out, m.Type)
 					out = binary.BigEndian.AppendUint32(out, uint32(len(m.Body)+4))
 					out = append(out, m.Body...)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -156,8 +157,8 @@ func copyFromWS(w io.Writer, ws *websocket.Conn, buf []byte, feed func([]byte) [
 	}
 }
 
-// recorder parses the frontend message stream for Query ('Q') and Parse
-// ('P') messages; it never blocks or alters the stream, and keeps at most
+// recorder parses the frontend message stream for Query ('Q'), Parse
+// ('P') and fastpath FunctionCall ('F') messages; it never blocks or alters the stream, and keeps at most
 // the start of each statement, so a huge message is never held in memory.
 type recorder struct {
 	hdr  []byte // the current message's type and length, as they arrive
@@ -190,7 +191,7 @@ func (r *recorder) feed(data []byte) {
 			r.left, r.body = size-4, r.body[:0]
 		}
 		n := min(r.left, len(data))
-		if t := r.hdr[0]; (t == 'Q' || t == 'P') && len(r.body) < keepBytes {
+		if t := r.hdr[0]; (t == 'Q' || t == 'P' || t == 'F') && len(r.body) < keepBytes {
 			r.body = append(r.body, data[:min(n, keepBytes-len(r.body))]...)
 		}
 		r.left, data = r.left-n, data[n:]
@@ -211,6 +212,13 @@ func (r *recorder) message() {
 	case 'P':
 		if i := indexNUL(r.body); i >= 0 {
 			r.add(cstring(r.body[i+1:]))
+		}
+	case 'F':
+		// A fastpath function call (psql's \lo_export, libpq's PQfn):
+		// recorded by the function's OID, which is all it names.
+		r.executed++
+		if len(r.body) >= 4 {
+			r.add(fmt.Sprintf("fastpath function call (function oid %d)", binary.BigEndian.Uint32(r.body)))
 		}
 	}
 	r.hdr = r.hdr[:0]

@@ -133,6 +133,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	}
 	c.Upstream = hj.Conn
 	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
+	if c.Mask != nil {
+		c.Mask.Start(c.Hello.Parameters)
+	}
 	route := cancelRoute{Addr: net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port)), PID: hj.PID, Key: hj.SecretKey}
 	if err := s.routeCancels(ctx, c, p.User, route); err != nil {
 		hj.Conn.Close()
@@ -217,6 +220,9 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 		return nil, err
 	}
 	c.Upstream, c.Hello = conn, hello
+	if c.Mask != nil {
+		c.Mask.Start(hello.Parameters)
+	}
 	if err := s.routeCancels(ctx, c, p.User, cancelRoute{Agent: rr.Agent, Stream: stream}); err != nil {
 		conn.Close()
 		return nil, err

@@ -64,7 +64,7 @@ func TestGuardrailsThroughTheListener(t *testing.T) {
 			"UPDATE public.jobs SET state = 'x'":          "UPDATE without a WHERE",
 			"TRUNCATE public.jobs":                        "TRUNCATE",
 			"DROP TABLE public.jobs":                      "DROP",
-			"CREATE TABLE public.t2 (x int)":              "CREATE (DDL)",
+			"CREATE TABLE public.t2 (x int)":              "CREATE TABLE (DDL)",
 			"COPY public.jobs TO PROGRAM 'cat'":           "PROGRAM",
 			"DO $$ BEGIN DELETE FROM public.jobs; END $$": "DO is blocked",
 		} {
