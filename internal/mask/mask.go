@@ -218,12 +218,20 @@ func (m *Masker) Value(v []byte, col *Rule) ([]byte, []string) {
 		}
 		hit := false
 		s = d.re.ReplaceAllStringFunc(s, func(match string) string {
-			if d.valid != nil && !d.valid(match) {
-				return match
+			if d.valid == nil || d.valid(match) {
+				hit = true
+				return m.style(d.rule.Style, d.rule.Detector, match)
 			}
-			hit = true
-			return m.style(d.rule.Style, d.rule.Detector, match)
+			return match
 		})
+		if d.rule.Detector == "card" {
+			// A card among other digits ("123-45-6789 4111 1111 1111
+			// 1111 22") is no match as a whole: its groups are tried.
+			s = cardsAmongDigits(s, func(card string) string {
+				hit = true
+				return m.style(d.rule.Style, d.rule.Detector, card)
+			})
+		}
 		if hit {
 			fired = append(fired, d.rule.ID)
 		}
@@ -370,4 +378,47 @@ func phoneValid(s string) bool {
 func ipv6Valid(s string) bool {
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Is6() && strings.Count(s, ":") >= 2
+}
+
+// digitRuns are groups of digits joined by single spaces or dashes.
+var digitRuns = regexp.MustCompile(`\d+(?:[ -]\d+)*`)
+
+// cardsAmongDigits replaces, in each run of digit groups, the longest
+// whole-group spans of 13 to 19 digits that pass Luhn's check.
+func cardsAmongDigits(s string, repl func(string) string) string {
+	return digitRuns.ReplaceAllStringFunc(s, func(run string) string {
+		var starts, ends []int
+		for i := 0; i < len(run); i++ {
+			if run[i] >= '0' && run[i] <= '9' {
+				if i == 0 || run[i-1] < '0' || run[i-1] > '9' {
+					starts = append(starts, i)
+				}
+				if i == len(run)-1 || run[i+1] < '0' || run[i+1] > '9' {
+					ends = append(ends, i+1)
+				}
+			}
+		}
+		if len(starts) > 32 {
+			return run
+		}
+		var out strings.Builder
+		pos := 0
+		for si := 0; si < len(starts); si++ {
+			a := starts[si]
+			if a < pos {
+				continue
+			}
+			for ei := len(ends) - 1; ei >= si; ei-- {
+				b := ends[ei]
+				if n := len(digitsOf(run[a:b])); n >= 13 && n <= 19 && luhn(run[a:b]) {
+					out.WriteString(run[pos:a])
+					out.WriteString(repl(run[a:b]))
+					pos = b
+					break
+				}
+			}
+		}
+		out.WriteString(run[pos:])
+		return out.String()
+	})
 }

@@ -41,6 +41,11 @@ func TestDetectors(t *testing.T) {
 			t.Errorf("%q: %q (fired %v), want %q (fired %q)", tt.in, got, fired, tt.want, tt.fired)
 		}
 	}
+	// A card among other digits is no match as a whole; its groups are
+	// tried.
+	if got, fired := m.Value([]byte("123-45-6789 4111 1111 1111 1111 22"), nil); strings.Contains(string(got), "4111 1111 1111 1111") || !strings.Contains(strings.Join(fired, ","), "c") {
+		t.Errorf("digits around a card: %q (fired %v)", got, fired)
+	}
 	// Hashes are stable and keyed.
 	a, _ := m.Value([]byte("EMP-00042"), nil)
 	b, _ := m.Value([]byte("EMP-00042"), nil)
