@@ -73,7 +73,9 @@ func (s *Service) ConsoleRun(ctx context.Context, p Principal, name, database, s
 		if _, err := pc.Exec(ctx, "BEGIN TRANSACTION READ ONLY").ReadAll(); err != nil {
 			return nil, consoleError(err)
 		}
-		defer pc.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
+		// In a closure: a deferred pc.Exec(…).ReadAll() would send the
+		// ROLLBACK at once, and the SQL would find the connection busy.
+		defer func() { pc.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll() }()
 	}
 	var out []ConsoleResult
 	mrr := pc.Exec(ctx, sql)
