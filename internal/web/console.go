@@ -20,7 +20,7 @@ func (a *App) Console(w http.ResponseWriter, r *http.Request, csrf string) {
 		return
 	}
 	a.render(w, "console", map[string]any{"Title": "Console", "Nav": "console", "CSRF": csrf, "Member": !p.Admin, "User": p.User,
-		"Roles": roles, "Role": r.URL.Query().Get("role"), "MaxRows": service.DefaultConsoleRows})
+		"Roles": roles, "Role": r.URL.Query().Get("role"), "MaxRows": service.DefaultConsoleRows, "Timeout": a.svc.ConsoleTimeout()})
 }
 
 func (a *App) consoleRun(r *http.Request) ([]service.ConsoleResult, time.Duration, error) {

@@ -89,6 +89,52 @@ func (e consoleEnv) gone(t *testing.T, within time.Duration) {
 	}
 }
 
+// TestWebConsoleRefusesCopyFromStdin: the console has no data to send, so a
+// COPY FROM STDIN is refused at once with words that say so, and leaves no
+// backend holding the table's lock nor a session running.
+func TestWebConsoleRefusesCopyFromStdin(t *testing.T) {
+	e := newConsole(t, nil)
+	e.run(t, "COPY public.scratch FROM STDIN", "#console-error")
+	if s := text(t, e.ctx, "#console-error"); !strings.Contains(s, "COPY") || !strings.Contains(s, "no data to send") {
+		t.Errorf("the refusal: %q", s)
+	}
+	e.gone(t, 10*time.Second)
+	// However the statement is spelt, the protocol gives it away.
+	e.run(t, "select 1; /* */ copy   public.scratch (id) from stdin with (format csv)", "#console-error")
+	if s := text(t, e.ctx, "#console-error"); !strings.Contains(s, "no data to send") {
+		t.Errorf("the refusal: %q", s)
+	}
+	e.gone(t, 10*time.Second)
+	// The table is not locked: the console can still write to it.
+	e.run(t, "INSERT INTO public.scratch VALUES (3)", "#console-took")
+}
+
+// TestWebConsoleAbortClosesBackend: a query that ignores the cancel request
+// (it catches query_canceled) is ended by closing its connection, so the
+// backend goes away and the session finishes.
+func TestWebConsoleAbortClosesBackend(t *testing.T) {
+	if pgtest.First(t).Major() < 14 {
+		t.Skip("client_connection_check_interval needs PostgreSQL 14")
+	}
+	e := newConsole(t, nil, `CREATE FUNCTION public.stubborn() RETURNS void LANGUAGE plpgsql AS $$
+		BEGIN LOOP BEGIN PERFORM pg_sleep(0.1); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$`)
+	// The backend notices its client is gone while it sleeps.
+	e.c.Exec(t, "postgres", "ALTER DATABASE "+e.db+" SET client_connection_check_interval = '100ms'")
+	run(t, e.ctx, "stubborn query", chromedp.SetValue("#console-sql", "SELECT public.stubborn()", chromedp.ByID), clickHX("#console-run"))
+	for deadline := time.Now().Add(10 * time.Second); e.backends(t) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the query never started")
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	run(t, e.ctx, "cancel", chromedp.Click("#console-cancel", chromedp.ByID))
+	e.gone(t, 15*time.Second)
+	ss, err := e.svc.Sessions(context.Background(), store.SessionFilter{Resource: e.resource, Kind: service.KindConnect})
+	if err != nil || len(ss) != 1 || !strings.Contains(ss[0].Message, "did not stop when cancelled") {
+		t.Errorf("the session does not say stile closed it: %+v (%v)", ss, err)
+	}
+}
+
 // TestWebConsoleReadOnly: with the read-only box ticked, a SELECT shows its
 // rows and an INSERT gets PostgreSQL's read-only refusal (and writes
 // nothing).
@@ -106,6 +152,21 @@ func TestWebConsoleReadOnly(t *testing.T) {
 	var n int
 	if err := e.c.Conn(t, e.db).QueryRow(context.Background(), "SELECT count(*) FROM public.scratch").Scan(&n); err != nil || n != 2 {
 		t.Errorf("scratch has %d rows (%v), want 2", n, err)
+	}
+	e.gone(t, 10*time.Second)
+}
+
+// TestWebConsoleDeadline: a console run has a time limit; past it the query
+// is cancelled, the page says why, and nothing is left on the server.
+func TestWebConsoleDeadline(t *testing.T) {
+	e := newConsole(t, func(c *service.Config) { c.ConsoleTimeout = 2 * time.Second })
+	start := time.Now()
+	e.run(t, "SELECT pg_sleep(60)", "#console-error")
+	if s := text(t, e.ctx, "#console-error"); !strings.Contains(s, "time limit") || !strings.Contains(s, "2s") {
+		t.Errorf("the error past the deadline: %q", s)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the run took %s", took)
 	}
 	e.gone(t, 10*time.Second)
 }
