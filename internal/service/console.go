@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
@@ -25,13 +26,22 @@ type ConsoleOptions struct {
 	// MaxRows caps the rows kept of each result (DefaultConsoleRows when
 	// zero).
 	MaxRows int
+	// MaxBytes caps the bytes kept of all the results of a run, counting
+	// each value and a little for its cell (DefaultConsoleBytes when zero).
+	MaxBytes int
+	// MaxValue caps the bytes kept of one value: a longer one is cut and
+	// ends in "…" (DefaultConsoleValue when zero).
+	MaxValue int
 	// Timeout bounds the run (the service's ConsoleTimeout when zero).
 	Timeout time.Duration
 }
 
-// The console's limits: rows of a result, and how long a run may take.
+// The console's limits: rows of a result, bytes of a run's results and of
+// one value, and how long a run may take.
 const (
 	DefaultConsoleRows    = 1000
+	DefaultConsoleBytes   = 4_000_000
+	DefaultConsoleValue   = 64_000
 	DefaultConsoleTimeout = 5 * time.Minute
 )
 
@@ -42,13 +52,21 @@ func (s *Service) ConsoleTimeout() time.Duration { return s.consoleTimeout }
 // stile closes its connection (and the server ends the backend).
 const consoleGrace = 3 * time.Second
 
+// cellBytes is what each value counts for its cell, beyond its own bytes.
+const cellBytes = 16
+
 // ConsoleResult is what one statement of a console run returned.
 type ConsoleResult struct {
-	Columns   []string   `json:"columns"`
-	Rows      [][]string `json:"rows"`
-	Nulls     [][]bool   `json:"-"`
-	Truncated bool       `json:"truncated"`
-	Command   string     `json:"command"`
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+	Nulls   [][]bool   `json:"-"`
+	// Truncated says rows were left out, TruncatedBy which limit did it:
+	// "rows" (MaxRows) or "bytes" (MaxBytes).
+	Truncated   bool   `json:"truncated"`
+	TruncatedBy string `json:"truncated_by,omitempty"`
+	// Cut counts the values cut to MaxValue bytes.
+	Cut     int    `json:"cut,omitempty"`
+	Command string `json:"command"`
 }
 
 // ConsoleRun runs sql as resource role name for p, from the web console.
@@ -68,6 +86,8 @@ func (s *Service) ConsoleRun(ctx context.Context, p Principal, name, database, s
 		return nil, errs.Invalidf("no SQL to run")
 	}
 	o.MaxRows = cmp.Or(max(o.MaxRows, 0), DefaultConsoleRows)
+	o.MaxBytes = cmp.Or(max(o.MaxBytes, 0), DefaultConsoleBytes)
+	o.MaxValue = cmp.Or(max(o.MaxValue, 0), DefaultConsoleValue)
 	o.Timeout = cmp.Or(max(o.Timeout, 0), s.consoleTimeout, DefaultConsoleTimeout)
 	c, err := s.Connect(ctx, p, name, database)
 	if err != nil {
@@ -125,9 +145,12 @@ func (s *Service) ConsoleRun(ctx context.Context, p Principal, name, database, s
 	return readConsole(pc.Exec(runCtx, sql), o)
 }
 
-// readConsole reads a run's results, keeping MaxRows of each.
+// readConsole reads a run's results, keeping what o allows: MaxRows of
+// each, MaxValue of each value, and MaxBytes in all. The run's first row
+// is kept whatever its size, its values cut to fit.
 func readConsole(mrr *pgconn.MultiResultReader, o ConsoleOptions) ([]ConsoleResult, error) {
 	var out []ConsoleResult
+	budget, kept := o.MaxBytes, 0
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
 		var res ConsoleResult
@@ -135,15 +158,32 @@ func readConsole(mrr *pgconn.MultiResultReader, o ConsoleOptions) ([]ConsoleResu
 			res.Columns = append(res.Columns, f.Name)
 		}
 		for rr.NextRow() {
+			if res.Truncated {
+				continue
+			}
 			if len(res.Rows) == o.MaxRows {
-				res.Truncated = true
+				res.Truncated, res.TruncatedBy = true, "rows"
 				continue
 			}
 			vals := rr.Values()
-			row, nulls := make([]string, len(vals)), make([]bool, len(vals))
+			row, nulls, size := make([]string, len(vals)), make([]bool, len(vals)), 0
 			for i, v := range vals {
+				limit := o.MaxValue
+				if kept == 0 {
+					limit = min(limit, max(budget-size-cellBytes, 0))
+				}
+				if len(v) > limit {
+					v = append(cutUTF8(v, limit), "…"...)
+					res.Cut++
+				}
 				row[i], nulls[i] = string(v), v == nil
+				size += len(v) + cellBytes
 			}
+			if size > budget && kept > 0 {
+				res.Truncated, res.TruncatedBy = true, "bytes"
+				continue
+			}
+			budget, kept = budget-size, kept+1
 			res.Rows, res.Nulls = append(res.Rows, row), append(res.Nulls, nulls)
 		}
 		tag, err := rr.Close()
@@ -155,6 +195,14 @@ func readConsole(mrr *pgconn.MultiResultReader, o ConsoleOptions) ([]ConsoleResu
 		out = append(out, res)
 	}
 	return out, mrr.Close()
+}
+
+// cutUTF8 returns at most n bytes of b, not splitting a character.
+func cutUTF8(b []byte, n int) []byte {
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return b[:n:n]
 }
 
 // consoleError is the database's (or the guardrails') refusal in words,

@@ -156,6 +156,29 @@ func TestWebConsoleReadOnly(t *testing.T) {
 	e.gone(t, 10*time.Second)
 }
 
+// TestWebConsoleCapsBytes: 1,000 rows of 50 KB values do not make a 50 MB
+// page: the result is cut in bytes too, and the page says so.
+func TestWebConsoleCapsBytes(t *testing.T) {
+	e := newConsole(t, nil)
+	e.run(t, "SELECT i, repeat('x', 50000) AS big FROM generate_series(1, 1000) i", "#console-took")
+	var size int
+	run(t, e.ctx, "size", chromedp.Evaluate(`document.getElementById('console-result').innerHTML.length`, &size))
+	if size > 5<<20 {
+		t.Errorf("the result is %d bytes of HTML", size)
+	}
+	if s := text(t, e.ctx, "#console-result .console-cut"); !strings.Contains(s, "MB") {
+		t.Errorf("the note on the cut result: %q", s)
+	}
+	// One value larger than the whole budget is cut, not dropped.
+	e.run(t, "SELECT repeat('y', 8000000) AS huge", "#console-took")
+	if s := text(t, e.ctx, "#console-result .console-cut"); !strings.Contains(s, "cut") {
+		t.Errorf("the note on the cut value: %q", s)
+	}
+	if s := text(t, e.ctx, "#console-result td"); !strings.HasPrefix(s, "yyyy") || len(s) > 1<<20 {
+		t.Errorf("the huge value shows %d bytes", len(s))
+	}
+}
+
 // TestWebConsoleDeadline: a console run has a time limit; past it the query
 // is cancelled, the page says why, and nothing is left on the server.
 func TestWebConsoleDeadline(t *testing.T) {
