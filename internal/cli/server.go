@@ -29,7 +29,7 @@ import (
 
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
-	var applyTimeout, adminIdle, driftEvery time.Duration
+	var applyTimeout, consoleTimeout, adminIdle, driftEvery time.Duration
 	var applyParallel, signInFailures int
 	var oidc oidcFlags
 	cmd := &cobra.Command{
@@ -69,7 +69,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, applyParallel: applyParallel, adminIdle: adminIdle, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			var err error
 			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
@@ -97,6 +97,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "also serve /metrics here without a token, for Prometheus (keep it on loopback or a scrape network; /metrics on --listen needs the admin token)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
+	cmd.Flags().DurationVar(&consoleTimeout, "console-timeout", service.DefaultConsoleTimeout, "a web console run taking longer is cancelled (its connection closed if the query ignores the cancel)")
 	cmd.Flags().IntVar(&applyParallel, "apply-parallel", service.DefaultApplyParallel, "how many clusters a batch apply works on at once")
 	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next plan or apply (0: close each after use)")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
@@ -111,7 +112,7 @@ type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	metricsListen                                                                      string
 	auditFile, webhook, webhookSecret                                                  string
-	applyTimeout, adminIdle, driftEvery                                                time.Duration
+	applyTimeout, consoleTimeout, adminIdle, driftEvery                                time.Duration
 	applyParallel, signInFailures                                                      int
 	oidc                                                                               *service.OIDCConfig
 }
@@ -137,6 +138,9 @@ func (c serverConfig) Validate() error {
 	}
 	if c.applyTimeout <= 0 {
 		return errs.Invalidf("--apply-timeout must be positive, not %s", c.applyTimeout)
+	}
+	if c.consoleTimeout <= 0 {
+		return errs.Invalidf("--console-timeout must be positive, not %s", c.consoleTimeout)
 	}
 	if c.signInFailures < 0 {
 		return errs.Invalidf("--alert-sign-in-failures must not be negative (0 turns the alert off), not %d", c.signInFailures)
@@ -217,7 +221,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	svc, err := service.New(ctx, service.Config{
 		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
-		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
+		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ConsoleTimeout: c.consoleTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
 		SignInFailures: cmp.Or(c.signInFailures, -1), OIDC: c.oidc,
 	})
 	if err != nil {

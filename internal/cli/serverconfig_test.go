@@ -10,7 +10,7 @@ import (
 
 // TestServerConfigValidate: each bad setting is refused naming its flag.
 func TestServerConfigValidate(t *testing.T) {
-	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute, applyParallel: 4}
+	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute, consoleTimeout: time.Minute, applyParallel: 4}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("a good config: %v", err)
 	}
@@ -25,6 +25,7 @@ func TestServerConfigValidate(t *testing.T) {
 		{func(c *serverConfig) { c.lockDB = "" }, "--lock-database"},
 		{func(c *serverConfig) { c.tlsCert = "cert.pem" }, "--tls-cert and --tls-key"},
 		{func(c *serverConfig) { c.applyTimeout = 0 }, "--apply-timeout"},
+		{func(c *serverConfig) { c.consoleTimeout = 0 }, "--console-timeout"},
 		{func(c *serverConfig) { c.applyParallel = 0 }, "--apply-parallel"},
 		{func(c *serverConfig) { c.adminIdle = -time.Second }, "--admin-idle"},
 		{func(c *serverConfig) { c.driftEvery = -time.Second }, "--drift-every"},

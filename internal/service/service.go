@@ -49,6 +49,9 @@ type Config struct {
 	// PlanTimeout and ApplyTimeout bound each job (an apply batch's job on
 	// one cluster); zero means the default.
 	PlanTimeout, ApplyTimeout time.Duration
+	// ConsoleTimeout bounds each web console run; zero means
+	// DefaultConsoleTimeout.
+	ConsoleTimeout time.Duration
 	// ApplyParallel is how many clusters a batch apply works on at once;
 	// zero means DefaultApplyParallel.
 	ApplyParallel int
@@ -83,6 +86,7 @@ type Service struct {
 	// planTimeout and applyTimeout bound each job.
 	planTimeout, applyTimeout time.Duration
 	applyParallel             int
+	consoleTimeout            time.Duration
 	hub                       *agent.Hub
 	audit                     *audit.Exporter
 	metrics                   *metrics.Metrics
@@ -111,22 +115,23 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
 	}
 	s := &Service{
-		store:         cfg.Store,
-		box:           cfg.Box,
-		agents:        map[string]agent.Agent{},
-		prefix:        cfg.RolePrefix,
-		adminToken:    cfg.AdminToken,
-		lockDB:        cfg.LockDatabase,
-		shared:        cfg.SharedStore,
-		replica:       cfg.Replica,
-		planTimeout:   cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
-		applyTimeout:  cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
-		applyParallel: cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel),
-		hub:           cfg.Hub,
-		audit:         cfg.Audit,
-		metrics:       cmp.Or(cfg.Metrics, metrics.New()),
-		log:           cfg.Logger,
-		now:           func() time.Time { return time.Now().UTC() },
+		store:          cfg.Store,
+		box:            cfg.Box,
+		agents:         map[string]agent.Agent{},
+		prefix:         cfg.RolePrefix,
+		adminToken:     cfg.AdminToken,
+		lockDB:         cfg.LockDatabase,
+		shared:         cfg.SharedStore,
+		replica:        cfg.Replica,
+		planTimeout:    cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
+		applyTimeout:   cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
+		applyParallel:  cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel),
+		consoleTimeout: cmp.Or(max(cfg.ConsoleTimeout, 0), DefaultConsoleTimeout),
+		hub:            cfg.Hub,
+		audit:          cfg.Audit,
+		metrics:        cmp.Or(cfg.Metrics, metrics.New()),
+		log:            cfg.Logger,
+		now:            func() time.Time { return time.Now().UTC() },
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -20,7 +20,8 @@ func (a *App) Console(w http.ResponseWriter, r *http.Request, csrf string) {
 		return
 	}
 	a.render(w, "console", map[string]any{"Title": "Console", "Nav": "console", "CSRF": csrf, "Member": !p.Admin, "User": p.User,
-		"Roles": roles, "Role": r.URL.Query().Get("role"), "MaxRows": service.DefaultConsoleRows})
+		"Roles": roles, "Role": r.URL.Query().Get("role"), "MaxRows": service.DefaultConsoleRows, "MaxBytes": int64(service.DefaultConsoleBytes),
+		"MaxValue": int64(service.DefaultConsoleValue), "Timeout": a.svc.ConsoleTimeout()})
 }
 
 func (a *App) consoleRun(r *http.Request) ([]service.ConsoleResult, time.Duration, error) {
@@ -33,15 +34,16 @@ func (a *App) consoleRun(r *http.Request) ([]service.ConsoleResult, time.Duratio
 // ConsoleRun runs the SQL and shows each result as a table.
 func (a *App) ConsoleRun(w http.ResponseWriter, r *http.Request, _ string) {
 	res, took, err := a.consoleRun(r)
-	data := map[string]any{"Results": res, "Took": took.Round(time.Millisecond)}
+	data := map[string]any{"Results": res, "Took": took.Round(time.Millisecond), "MaxRows": service.DefaultConsoleRows,
+		"MaxBytes": int64(service.DefaultConsoleBytes), "MaxValue": int64(service.DefaultConsoleValue)}
 	if err != nil {
 		data["Error"] = httperr.Of(a.log, r, err).Message
 	}
 	a.render(w, "console-result", data)
 }
 
-// ConsoleCSV runs the SQL and downloads its last result as CSV (masked as
-// shown).
+// ConsoleCSV runs the SQL and downloads its last result as CSV (masked and
+// cut as shown).
 func (a *App) ConsoleCSV(w http.ResponseWriter, r *http.Request, _ string) {
 	res, _, err := a.consoleRun(r)
 	if err != nil {

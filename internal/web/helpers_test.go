@@ -43,7 +43,11 @@ type stileServer struct {
 }
 
 // startStileStore is startStile that also returns the service and store.
-func startStileStore(t *testing.T) stileServer {
+func startStileStore(t *testing.T) stileServer { return startStileWith(t, nil) }
+
+// startStileWith is startStileStore with conf changing the service's
+// configuration first (nil: none).
+func startStileWith(t *testing.T, conf func(*service.Config)) stileServer {
 	dbPath := filepath.Join(t.TempDir(), "stile.db")
 	st, err := sqlite.Open(context.Background(), dbPath)
 	if err != nil {
@@ -52,7 +56,11 @@ func startStileStore(t *testing.T) stileServer {
 	t.Cleanup(func() { st.Close() })
 	key := make([]byte, secret.KeySize)
 	box, _ := secret.NewBox(key)
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
+	cfg := service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token}
+	if conf != nil {
+		conf(&cfg)
+	}
+	svc, err := service.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
