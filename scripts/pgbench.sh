@@ -11,7 +11,9 @@
 # bare (scripts/bareproxy), bare2 (two bareproxies in a row: the least any
 # two-hop relay costs, the yardstick of stile connect), pgbouncer, and
 # listener_mask (the listener once the role has masking rules that match
-# nothing; always measured last).
+# nothing) and listener_guard (the listener once it also has every
+# guardrail on: each statement read by PostgreSQL's parser, cached), always
+# measured last.
 #
 # Unpinned, the proxies share the machine's cores with PostgreSQL and
 # pgbench, which saturate them; pinned, the relay has a core of its own, as
@@ -86,7 +88,7 @@ x2port=$((xport + 1))
 "${proxy_cpu[@]}" "$work/bareproxy" "127.0.0.1:$x2port" "127.0.0.1:$xport" &
 paths=()
 for p in ${PATHS:-direct listener connect bare bare2}; do
-  [ "$p" = listener_mask ] || paths+=("$p") # measured last, once rules are added
+  [ "$p" = listener_mask ] || [ "$p" = listener_guard ] || paths+=("$p") # measured last, once rules are added
 done
 if command -v pgbouncer >/dev/null; then
   bport=$((50000 + RANDOM % 10000))
@@ -113,7 +115,7 @@ bench() { # path -> "tps latency_ms"
   local p=$1 port pw host=127.0.0.1
   case $p in
     direct) port=$pgport pw=$rolepw ;;
-    listener | listener_mask) port=$pgl pw=$token ;;
+    listener | listener_mask | listener_guard) port=$pgl pw=$token ;;
     connect) port=$cport pw= ;;
     connect_unix) port=$cport pw= host=$work/sock ;;
     pgbouncer) port=$bport pw=$rolepw ;;
@@ -143,6 +145,11 @@ if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_mask "* ]]; then
   s masking add "$role" --detector regex --regex 'no-such-value-[0-9]{40}' >/dev/null
   paths+=(listener_mask)
   measure listener_mask
+fi
+if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_guard "* ]]; then
+  s guardrails set "$role" --block ddl,drop,truncate,delete_without_where,update_without_where,merge,copy_program --read-only >/dev/null
+  paths+=(listener_guard)
+  measure listener_guard
 fi
 ratio() { [ -n "${2:-}" ] && [ "$2" -gt 0 ] && echo "$((100 * $1 / $2))%" || echo -; }
 d=${best[direct]:-} l=${best[listener]:-}
