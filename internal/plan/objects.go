@@ -118,7 +118,7 @@ func (p *planner) revokes(o object, d objDiff, in bool) []Step {
 		if !in {
 			third = "granted by " + grantor + ", outside the declared scopes"
 		}
-		out = append(out, as(grantor, "as "+grantor+", who granted it (a superuser's REVOKE would leave it)", take(stmt, third))...)
+		out = append(out, p.as(grantor, "as "+grantor+", who granted it (a superuser's REVOKE would leave it)", take(stmt, third))...)
 	}
 	return out
 }
@@ -201,7 +201,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 		case grantor == o.owner:
 			revokes = append(revokes, p.asOwner(o.owner, take(stmt, why))...)
 		case p.canSetRole(grantor):
-			revokes = append(revokes, as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
+			revokes = append(revokes, p.as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
 		default:
 			p.unrevocable(grantor, "column privileges on %s", o.display)
 		}

@@ -163,6 +163,9 @@ type planner struct {
 	retire           []Block // a retirement's blocks, in order: databases, then the role
 	roleBlockDBStmts []Step
 	needsPW          bool
+	// lookups are the roles statements on the objects of the schema being
+	// planned run as (SET ROLE); nil outside planSchema's objects.
+	lookups map[string]bool
 }
 
 func newPlanner(b *Batch, in Input) *planner {
