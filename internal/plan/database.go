@@ -113,6 +113,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 		if !in {
 			p.outOfScope(o, diff)
 		}
+		p.schemaReach(s, diff)
 		stmts = append(stmts, p.revokes(o, diff, in)...)
 		if len(diff.missing) > 0 {
 			stmts = append(stmts, p.asOwner(s.Owner, give(p.grant(diff.missing, "SCHEMA", []string{o.sql}), "a scope schema"))...)

@@ -142,6 +142,7 @@ func (p *planner) warnCascade(o object) {
 	slices.Sort(made)
 	what := "nothing else: the role made no grants with it"
 	if len(made) > 0 {
+		p.reaches()
 		what = "the grants the role made with it: " + strings.Join(slices.Compact(made), ", ")
 	}
 	p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes %s", strings.ToLower(o.kind), p.qualified(o), what)
@@ -192,6 +193,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 		stmt := "REVOKE " + strings.Join(parts, ", ") + " ON TABLE " + o.sql + " FROM " + p.ident()
 		if cascade[grantor] {
 			stmt += " CASCADE"
+			p.reaches()
 		}
 		why := "column privileges are never declared"
 		if o.strict() {
