@@ -31,10 +31,13 @@ func Run(ctx context.Context, job Job) Report {
 // COMMIT. One job's failure never stops the next. report, when set, is
 // called with each job's report as it ends; RunBatch returns them all.
 //
-// A job applied earlier in the batch can change what a later one sees (a
-// creator it sets default privileges for, a role it inherits). So once a
-// job has applied, a later job whose re-plan does not match its reviewed
-// plan is re-planned against a fresh read before it is refused.
+// A job applied earlier in the batch can change what a later one sees (who
+// may create in a schema, a role's memberships: plan.Result.ReachesOthers).
+// So after a job whose plan reaches others has applied, every later job is
+// re-planned against a fresh read, and refused as drift unless that re-plan
+// matches its reviewed plan; after any other job, a later job whose re-plan
+// does not match (it waited for a role created since) is re-planned against
+// a fresh read before it is refused.
 func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Report {
 	reps := make([]Report, len(jobs))
 	done := func(i int, r *runner) {
@@ -161,11 +164,14 @@ func (p *connPool) close(context.Context) {
 }
 
 // reading is one read of the catalog and the planner over it. stale is set
-// once a job of the batch applied after the read.
+// once a job of the batch applied after the read; reached once the plan of
+// such a job reached others (plan.Result.ReachesOthers): then no plan made
+// from it can be trusted.
 type reading struct {
 	snap    *catalog.Snapshot
 	planner *plan.Batch
 	stale   bool
+	reached bool
 }
 
 // lock connects to t's lock database and waits for the cluster's advisory
@@ -221,8 +227,11 @@ func (b *batch) run(ctx context.Context, r *runner) {
 		r.fail(fmt.Errorf("re-inspect: %w", err))
 		return
 	}
-	fresh := rd.planner.Make(r.job.Input)
-	if rd.stale && !matches(fresh, r.job) {
+	var fresh plan.Result
+	if !rd.reached {
+		fresh = rd.planner.Make(r.job.Input)
+	}
+	if rd.reached || (rd.stale && !matches(fresh, r.job)) {
 		if rd, err = b.read(ctx, r.job.Target, true); err != nil {
 			r.fail(fmt.Errorf("re-inspect: %w", err))
 			return
@@ -234,6 +243,7 @@ func (b *batch) run(ctx context.Context, r *runner) {
 	if r.rep.Outcome == Applied || len(r.rep.Committed) > 0 {
 		for _, other := range b.snaps {
 			other.stale = true
+			other.reached = other.reached || fresh.ReachesOthers
 		}
 	}
 }

@@ -136,7 +136,13 @@ type Schema struct {
 	// CreateHolders are the roles holding CREATE on the schema directly.
 	CreateHolders []string `json:"create_holders,omitempty"`
 	// Public is what PUBLIC holds on the schema.
-	Public    []string   `json:"public,omitempty"`
+	Public []string `json:"public,omitempty"`
+	// NoUsage are the roles that own an object in the schema, or granted a
+	// target role a privilege on one, but lack USAGE on the schema
+	// (has_schema_privilege: through no membership nor PUBLIC either). As
+	// them, PostgreSQL cannot look a name in the schema up: "permission
+	// denied for schema".
+	NoUsage   []string   `json:"no_usage,omitempty"`
 	Relations []Relation `json:"relations,omitempty"`
 	Routines  []Routine  `json:"routines,omitempty"`
 }

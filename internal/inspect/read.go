@@ -167,8 +167,8 @@ func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
 	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}, nil}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
-		var public []string
-		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &public)
+		var public, noUsage []string
+		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &public, &noUsage)
 		return s, err
 	})
 	if err != nil {
@@ -216,10 +216,14 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
-		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public); err != nil {
+		if err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &s.Public, &s.NoUsage); err != nil {
 			return s, err
 		}
 		slices.Sort(s.CreateHolders)
+		slices.Sort(s.NoUsage)
+		if len(s.NoUsage) == 0 {
+			s.NoUsage = nil
+		}
 		return s, decodeACL(acl, &s.ACL)
 	})
 	queue(b, &rels, "inspect relations of "+d.Name, query("relations"), []any{roles, only, req.Attributes}, func(r pgx.Rows) (relRow, error) {

@@ -136,11 +136,16 @@ func (p *planner) asOwner(owner string, steps ...Step) []Step {
 	if !p.canSetRole(owner) {
 		p.need(p.resolve(owner), false, true)
 	}
-	return as(owner, "as the owner, so PostgreSQL records it as the grantor", steps...)
+	return p.as(owner, "as the owner, so PostgreSQL records it as the grantor", steps...)
 }
 
-// as wraps steps in SET ROLE role … RESET ROLE.
-func as(role, reason string, steps ...Step) []Step {
+// as wraps steps in SET ROLE role … RESET ROLE. While a schema's objects
+// are planned, it notes role in p.lookups: statements that name an object
+// of the schema need USAGE on it (planSchema lends it to roles without).
+func (p *planner) as(role, reason string, steps ...Step) []Step {
+	if p.lookups != nil {
+		p.lookups[role] = true
+	}
 	out := make([]Step, 0, len(steps)+2)
 	out = append(out, give("SET ROLE "+sqlq.Ident(role), reason))
 	out = append(out, steps...)

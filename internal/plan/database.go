@@ -113,6 +113,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 		if !in {
 			p.outOfScope(o, diff)
 		}
+		p.schemaReach(s, diff)
 		stmts = append(stmts, p.revokes(o, diff, in)...)
 		if len(diff.missing) > 0 {
 			stmts = append(stmts, p.asOwner(s.Owner, give(p.grant(diff.missing, "SCHEMA", []string{o.sql}), "a scope schema"))...)
@@ -156,11 +157,14 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 		}
 		groups[2].objects = append(groups[2].objects, object{kind: "ROUTINE", sql: sqlq.Routine(s.Name, r.Name, r.Args), display: s.Name + "." + r.Signature(), owner: r.Owner, acl: r.ACL})
 	}
+	p.lookups = map[string]bool{}
+	var objStmts []Step
 	for _, g := range groups {
 		gs, h, m, e := p.planGroup(g, in, &st)
-		stmts = append(stmts, gs...)
+		objStmts = append(objStmts, gs...)
 		held, missing, extra = held+h, missing+m, extra+e
 	}
+	stmts = append(stmts, p.lendUsage(s, objStmts)...)
 
 	// Default privileges.
 	ds, h, m, e := p.planDefaults(d, s, in, &st)
@@ -182,6 +186,33 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 		p.state.ScopeStates[key] = st
 	}
 	return stmts
+}
+
+// lendUsage wraps stmts, the statements on the objects of schema s, in a
+// GRANT USAGE on s to the roles they run as (p.lookups) that lack it, and
+// the REVOKE that takes it back. PostgreSQL looks a qualified name up with
+// the current role's USAGE on its schema (LookupExplicitNamespace in
+// src/backend/catalog/namespace.c), which an object's owner, or a role that
+// granted on it, need not hold: without it the GRANT or REVOKE fails with
+// "permission denied for schema". Both run as the schema's owner in the
+// block's transaction: no other session sees the loan, and at COMMIT the
+// schema's privileges are as they were, so nothing is taken away.
+func (p *planner) lendUsage(s *catalog.Schema, stmts []Step) []Step {
+	lookups := p.lookups
+	p.lookups = nil
+	var lend []string
+	for _, r := range s.NoUsage {
+		if lookups[r] {
+			lend = append(lend, r)
+		}
+	}
+	if len(lend) == 0 || len(stmts) == 0 {
+		return stmts
+	}
+	who, on := strings.Join(lend, ", "), sqlq.Ident(s.Name)
+	out := p.asOwner(s.Owner, give("GRANT USAGE ON SCHEMA "+on+" TO "+sqlq.Idents(lend), "lent for this block: as "+who+", without USAGE on the schema, PostgreSQL cannot look its objects up"))
+	out = append(out, stmts...)
+	return append(out, p.asOwner(s.Owner, give("REVOKE USAGE ON SCHEMA "+on+" FROM "+sqlq.Idents(lend), "the USAGE lent above, taken back before COMMIT"))...)
 }
 
 // planGroup diffs one kind of object in a schema. A privilege the role holds

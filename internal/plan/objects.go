@@ -118,7 +118,7 @@ func (p *planner) revokes(o object, d objDiff, in bool) []Step {
 		if !in {
 			third = "granted by " + grantor + ", outside the declared scopes"
 		}
-		out = append(out, as(grantor, "as "+grantor+", who granted it (a superuser's REVOKE would leave it)", take(stmt, third))...)
+		out = append(out, p.as(grantor, "as "+grantor+", who granted it (a superuser's REVOKE would leave it)", take(stmt, third))...)
 	}
 	return out
 }
@@ -142,6 +142,7 @@ func (p *planner) warnCascade(o object) {
 	slices.Sort(made)
 	what := "nothing else: the role made no grants with it"
 	if len(made) > 0 {
+		p.reaches()
 		what = "the grants the role made with it: " + strings.Join(slices.Compact(made), ", ")
 	}
 	p.warn("%s %s: the role holds grant options; REVOKE … CASCADE also removes %s", strings.ToLower(o.kind), p.qualified(o), what)
@@ -192,6 +193,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 		stmt := "REVOKE " + strings.Join(parts, ", ") + " ON TABLE " + o.sql + " FROM " + p.ident()
 		if cascade[grantor] {
 			stmt += " CASCADE"
+			p.reaches()
 		}
 		why := "column privileges are never declared"
 		if o.strict() {
@@ -201,7 +203,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 		case grantor == o.owner:
 			revokes = append(revokes, p.asOwner(o.owner, take(stmt, why))...)
 		case p.canSetRole(grantor):
-			revokes = append(revokes, as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
+			revokes = append(revokes, p.as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
 		default:
 			p.unrevocable(grantor, "column privileges on %s", o.display)
 		}

@@ -59,6 +59,11 @@ type Result struct {
 	Blocks  []Block
 	// NeedsPassword reports that the SQL sets the placeholder password.
 	NeedsPassword bool
+	// ReachesOthers reports that applying the plan changes what other
+	// roles' plans read (who may create in a schema, a role's memberships,
+	// grants made to others…; see reach.go): a batch re-reads the catalog
+	// before the entries after it.
+	ReachesOthers bool
 }
 
 // Block is a group of steps run in one transaction: Database "" is the
@@ -163,6 +168,12 @@ type planner struct {
 	retire           []Block // a retirement's blocks, in order: databases, then the role
 	roleBlockDBStmts []Step
 	needsPW          bool
+	// lookups are the roles statements on the objects of the schema being
+	// planned run as (SET ROLE); nil outside planSchema's objects.
+	lookups map[string]bool
+	// reach: applying the plan changes what other roles' plans read
+	// (reach.go).
+	reach bool
 }
 
 func newPlanner(b *Batch, in Input) *planner {
@@ -374,6 +385,7 @@ func (p *planner) result() Result {
 	}
 	r.Document.Checksum = Checksum(p.in, p.snap.Server.Major(), r.Document)
 	r.NeedsPassword = p.needsPW
+	r.ReachesOthers = p.reach && len(r.Blocks) > 0
 	switch {
 	case len(p.failures) > 0:
 		r.Status = ItemFailed

@@ -60,5 +60,6 @@ func (p *planner) planRetire() {
 		take("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = "+sqlq.Literal(p.role), "its sessions end"),
 		take("DROP ROLE "+p.ident(), "the role is retired"),
 	}})
+	p.reaches()
 	p.state.Warnings = append(p.state.Warnings, "retirement: everything the role owns goes to the heir, its grants are dropped, its sessions are ended, and the role is dropped")
 }

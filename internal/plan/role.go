@@ -59,6 +59,9 @@ func (p *planner) planRole() {
 			}
 		}
 	}
+	if t.Superuser || !t.Inherit {
+		p.reaches() // what the role may do through others changes
+	}
 	flag(t.Superuser, false, "SUPERUSER", "NOSUPERUSER")
 	flag(t.CreateDB, false, "CREATEDB", "NOCREATEDB")
 	flag(t.CreateRole, false, "CREATEROLE", "NOCREATEROLE")
@@ -150,6 +153,9 @@ func (p *planner) planMemberships() {
 	}
 	if len(p.state.Members) > 0 {
 		p.warn("other roles are members of this role and can use its privileges: %s", strings.Join(p.state.Members, ", "))
+	}
+	if len(stmts) > 0 {
+		p.reaches() // others see the role as a member, a creator, an owner
 	}
 	p.roleStmts = append(p.roleStmts, dedupe(stmts)...)
 }

@@ -3,7 +3,32 @@
 -- so a schema named pgx_data is a user schema). Extension members carry a
 -- pg_depend row of deptype 'e'.
 -- $2, when not NULL, names the only schemas to read (an apply's verification).
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
+-- The last column lists the roles that own an object in the schema, or
+-- granted a target role a privilege on one, but lack USAGE on the schema
+-- (members of a role with it and PUBLIC's count): as them, a name in the
+-- schema cannot be looked up, so the plan lends them USAGE while it runs.
+WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])),
+sel AS (SELECT oid FROM pg_namespace
+        WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
+          AND ($2::text[] IS NULL OR nspname = ANY($2::text[]))),
+actors AS (
+  SELECT c.relnamespace AS nsp, c.relowner AS who FROM pg_class c
+   WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  UNION
+  SELECT p.pronamespace, p.proowner FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM sel)
+  UNION
+  SELECT c.relnamespace, a.grantor FROM pg_class c, aclexplode(c.relacl) a
+   WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)
+  UNION
+  SELECT c.relnamespace, a.grantor FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
+   WHERE c.relnamespace IN (SELECT oid FROM sel) AND att.attacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)
+  UNION
+  SELECT p.pronamespace, a.grantor FROM pg_proc p, aclexplode(p.proacl) a
+   WHERE p.pronamespace IN (SELECT oid FROM sel) AND p.proacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)),
+nousage AS (
+  SELECT nsp, array_agg(pg_get_userbyid(who)::text ORDER BY pg_get_userbyid(who)::text) AS roles
+  FROM actors WHERE NOT has_schema_privilege(who, nsp, 'USAGE') GROUP BY nsp)
 SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
                WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e'),
@@ -16,8 +41,7 @@ SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
                  FROM aclexplode(n.nspacl) a
                  WHERE a.privilege_type = 'CREATE' AND a.grantee <> 0), '{}'),
        coalesce((SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
-                 FROM aclexplode(n.nspacl) a WHERE a.grantee = 0), '{}')
-FROM pg_namespace n
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
-  AND ($2::text[] IS NULL OR n.nspname = ANY($2::text[]))
+                 FROM aclexplode(n.nspacl) a WHERE a.grantee = 0), '{}'),
+       coalesce(u.roles, '{}')
+FROM pg_namespace n LEFT JOIN nousage u ON u.nsp = n.oid
+WHERE n.oid IN (SELECT oid FROM sel)
