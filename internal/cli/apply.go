@@ -30,9 +30,10 @@ func newApplyCmd(e *env) *cobra.Command {
 		Short: "Apply reviewed plans",
 		Long: `Apply a plan by its sid. The agent takes the cluster's apply lock, re-reads the catalog and
 re-plans: if the role is already in the desired state nothing runs (skipped); if the state
-changed since the plan, the apply is refused (drift, exit 1) and the difference is printed;
+changed since the plan, the apply is refused (drift, exit 3) and the difference is printed;
 otherwise the SQL runs, one transaction per database, each verified before COMMIT. Exit 3 when
-the apply (or every entry that did not apply) was refused for drift: make a new plan.
+the apply (or every entry that did not apply) was refused for drift: make a new plan; exit 1 on
+any other failure.
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
 are reported as skipped. The whole file is checked first, and nothing is applied if it has
@@ -82,6 +83,9 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 			}
 			if file == "" {
 				out, err := applyOne(args[0], sid)
+				if ae, ok := errors.AsType[*apiError](err); ok && ae.Code == errs.Drift {
+					err = &apiError{Code: ae.Code, Message: "apply refused for drift: " + ae.Message, Detail: ae.Detail}
+				}
 				switch {
 				case out.SID == "":
 				case asJSON:
@@ -300,11 +304,10 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 		return exitError{code: 1, err: fmt.Errorf("%s after %d of %d entries; the applies go on on the server: follow them with %s", why, n, len(items), follow)}
 	}
 	if len(failures) > 0 {
-		code := exitFailed
 		if allDrift {
-			code = exitDrift
+			return exitError{code: exitDrift, err: fmt.Errorf("%d apply(s) refused for drift: %w", len(failures), errors.Join(failures...))}
 		}
-		return exitError{code: code, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
+		return exitError{code: exitFailed, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
 	}
 	return nil
 }
