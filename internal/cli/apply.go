@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -110,14 +109,15 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 // resource_name, and two out-of-sync entries with one sid or one resource
 // and role are errs.Invalid naming the file, and the entries by position.
 func parseResults(name string, data []byte) ([]ResultEntry, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var rf ResultsFile
-	if err := dec.Decode(&rf); err != nil {
+	if err := spec.DecodeYAML(data, &rf); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errs.Invalidf("results file %s is empty", name)
 		}
-		return nil, errs.Invalidf("results file %s: %s", name, spec.YAMLProblem(err, "results", "sid", "resource_name", "role", "role_name", "status", "message", "requires"))
+		if ye, ok := errors.AsType[*spec.YAMLError](err); ok {
+			return nil, errs.Invalidf("results file %s", ye.In(name))
+		}
+		return nil, errs.Invalidf("results file %s: %v", name, err)
 	}
 	if len(rf.Results) == 0 {
 		return nil, errs.Invalidf("results file %s has no results", name)

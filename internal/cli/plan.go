@@ -84,7 +84,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				if err != nil {
 					return err
 				}
-				if items, err = spec.ParsePlanFile(data); err != nil {
+				if items, err = spec.ParsePlanFile(displayName(file), data); err != nil {
 					return err
 				}
 				// Problems name items by position; say the file's line.
