@@ -115,7 +115,7 @@ func parseResults(name string, data []byte) ([]ResultEntry, error) {
 			return nil, errs.Invalidf("results file %s is empty", name)
 		}
 		if ye, ok := errors.AsType[*spec.YAMLError](err); ok {
-			return nil, errs.Invalidf("results file %s", ye.In(name))
+			return nil, errs.Invalidf("results file %s: %s", name, ye)
 		}
 		return nil, errs.Invalidf("results file %s: %v", name, err)
 	}
