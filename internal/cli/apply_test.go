@@ -27,7 +27,7 @@ func TestApplyParseResults(t *testing.T) {
 		{"no results", "results: []\n", "results file r.yaml has no results"},
 		{"unknown field", "results:\n" + entry("s1", "a", "ro", "out-of-sync") + "      sql_plan: x\n",
 			`results file r.yaml: line 8: unknown field "sql_plan" (the keys here: message, requires, resource_name, role, role_name, sid, status)`},
-		{"unknown top-level field", "items:\n  - resource_name: a\n", `results file r.yaml: line 1: unknown field "items" (did you mean "results"?)`},
+		{"unknown top-level field", "items:\n  - resource_name: a\n", `results file r.yaml: line 1: unknown field "items" (the only key here is "results")`},
 		{"field twice", "results:\n" + entry("s1", "a", "ro", "out-of-sync") + "      sid: s2\n",
 			`results file r.yaml: line 8: mapping key "sid" already defined at line 2`},
 		{"not a list", "results: abc\n", `results file r.yaml: line 1: want a list, found text "abc"`},

@@ -257,7 +257,7 @@ func TestPlanFileProblems(t *testing.T) {
 	}
 	for _, c := range []struct{ name, in, want string }{
 		{"typo", "items:\n  - resource_name: db\n    scope: [app]\n", `p.yaml line 3: unknown field "scope" (did you mean "scopes"?)`},
-		{"top-level key", "roles:\n  - resource_name: db\n", `p.yaml line 1: unknown field "roles" (did you mean "items"?)`},
+		{"top-level key", "roles:\n  - resource_name: db\n", `p.yaml line 1: unknown field "roles" (the only key here is "items")`},
 		{"no suggestion of itself", "items:\n  - sid: x\n    resource_name: db\n", `p.yaml line 2: unknown field "sid" (the keys here: privileges, resource_name, role, rotate_password, scopes, source_role, type)`},
 		{"plan document", "sid: 986e35ce-f3fc-4f79-b136-512eada7b850\nconfig:\n  type: managed\n", `p.yaml looks like a plan document, not a plan file`},
 		{"results file", "results:\n  - sid: x\n", `p.yaml looks like a results file, not a plan file`},

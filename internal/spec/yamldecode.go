@@ -163,7 +163,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, problems *[]string) {
 				case near != "":
 					msg += fmt.Sprintf(" (did you mean %q?)", near)
 				case len(names) == 1:
-					msg += fmt.Sprintf(" (did you mean %q?)", names[0])
+					msg += fmt.Sprintf(" (the only key here is %q)", names[0])
 				case len(names) > 1:
 					msg += " (the keys here: " + strings.Join(names, ", ") + ")"
 				}
