@@ -1,24 +1,61 @@
 #!/usr/bin/env bash
 # make demo: the reference's whole CLI flow against a throwaway local
 # PostgreSQL, on the embedded default (SQLite store, built-in agent).
+#
+# Every listener binds port 0 and the demo reads the address it got from
+# what stile prints: no port is guessed. When a step fails the demo says
+# which and keeps its logs; it always stops what it started.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 export PATH="$PATH:/usr/local/go/bin"
 
 work=$(mktemp -d /tmp/stile-demo.XXXXXX)
 chmod 755 "$work"
+echo "stile demo: work dir $work"
 server_pid=""
 connect_pid=""
+current="Start"
 cleanup() {
-  [ -n "$connect_pid" ] && kill "$connect_pid" 2>/dev/null || true
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  bash scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  local rc=$?
+  set +e
+  [ -n "$connect_pid" ] && kill "$connect_pid" 2>/dev/null && wait "$connect_pid" 2>/dev/null
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [ -f "$work/pg/log" ]; then cp "$work/pg/log" "$work/postgres.log"; fi
+  # Absolute: the demo runs in its work dir, where scripts/ is not.
+  if ! bash "$root/scripts/pg.sh" stop "$work/pg"; then
+    echo "stile demo: could not stop PostgreSQL in $work/pg" >&2
+    [ "$rc" -eq 0 ] && rc=1
+  fi
+  if [ "$rc" -ne 0 ]; then
+    printf '\nstile demo: demo failed at step "%s" (exit %d); its logs are in %s\n' "$current" "$rc" "$work" >&2
+    for f in "$work"/server.log "$work"/connect.log "$work"/postgres.log; do
+      [ -s "$f" ] && { printf -- '--- %s (last lines)\n' "$f" >&2; tail -20 "$f" >&2; }
+    done
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+step() { current="$*"; printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+
+# wait_for FILE PATTERN PID: the first match of the sed -E PATTERN's first
+# group in FILE, once the process PID wrote it (10 s at most).
+wait_for() {
+  local file=$1 pattern=$2 pid=$3 got
+  for _ in $(seq 1 100); do
+    got=$(sed -n -E "s#${pattern}#\1#p" "$file" 2>/dev/null | head -1)
+    if [ -n "$got" ]; then printf '%s' "$got"; return; fi
+    kill -0 "$pid" 2>/dev/null || { echo "stile demo: the process exited:" >&2; cat "$file" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "stile demo: no address in $file after 10 s:" >&2
+  cat "$file" >&2
+  return 1
+}
 
 step "Start a throwaway PostgreSQL"
 url=$(bash scripts/pg.sh start "${PG_VERSION:-15}" "$work/pg")
@@ -40,14 +77,11 @@ unset PGPASSWORD
 step "Build stile and start the server (embedded SQLite store, built-in agent)"
 run go build -o "$work/stile" ./cmd/stile
 export STILE_DATA="$work/data"
-port=$((20000 + RANDOM % 20000))
-export STILE_URL="http://127.0.0.1:$port"
-"$work/stile" server --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+"$work/stile" server --listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 1 100); do
-  "$work/stile" resources list >/dev/null 2>&1 && break
-  sleep 0.1
-done
+STILE_URL=$(wait_for "$work/server.log" '.*stile: serving on (http://[0-9.:]+) .*' "$server_pid")
+export STILE_URL
+"$work/stile" resources list >/dev/null
 cat "$work/server.log"
 stile() { printf '$ stile %s\n' "$*"; "$work/stile" "$@"; }
 cd "$work"
@@ -126,14 +160,15 @@ stile groups add analysts ana
 stile access grant "$ro" --group analysts
 echo "# as ana: she sees only the role her group holds"
 STILE_TOKEN=$ana "$work/stile" roles list
-cport=$((40000 + RANDOM % 10000))
-printf '$ STILE_TOKEN=… stile connect %s --port %s --database app &\n' "$ro" "$cport"
-STILE_TOKEN=$ana "$work/stile" connect "$ro" --port "$cport" --database app >connect.log 2>&1 &
+printf '$ STILE_TOKEN=… stile connect %s --port 0 --database app &\n' "$ro"
+STILE_TOKEN=$ana "$work/stile" connect "$ro" --port 0 --database app >connect.log 2>&1 &
 connect_pid=$!
-for _ in $(seq 1 50); do psql -X -q -h 127.0.0.1 -p "$cport" -d app -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+cport=$(wait_for connect.log '^connect to .* at 127\.0\.0\.1:([0-9]+) .*' "$connect_pid")
+cat connect.log
 run psql -X -h 127.0.0.1 -p "$cport" -d app -c "SELECT current_user, count(*) AS users FROM users"
 run psql -X -h 127.0.0.1 -p "$cport" -d app -c "INSERT INTO users (email) VALUES ('x@example.com')" || echo "(refused, as it should be: the role only reads)"
 kill "$connect_pid" && wait "$connect_pid" 2>/dev/null || true
+connect_pid=""
 sleep 0.2
 stile sessions list --kind connect
 stile sessions list --kind access

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -30,9 +29,10 @@ func newApplyCmd(e *env) *cobra.Command {
 		Short: "Apply reviewed plans",
 		Long: `Apply a plan by its sid. The agent takes the cluster's apply lock, re-reads the catalog and
 re-plans: if the role is already in the desired state nothing runs (skipped); if the state
-changed since the plan, the apply is refused (drift, exit 1) and the difference is printed;
+changed since the plan, the apply is refused (drift, exit 3) and the difference is printed;
 otherwise the SQL runs, one transaction per database, each verified before COMMIT. Exit 3 when
-the apply (or every entry that did not apply) was refused for drift: make a new plan.
+the apply (or every entry that did not apply) was refused for drift: make a new plan; exit 1 on
+any other failure.
 
 With -f, only out-of-sync entries of a results file (from plan -o) are applied; the others
 are reported as skipped. The whole file is checked first, and nothing is applied if it has
@@ -82,6 +82,9 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 			}
 			if file == "" {
 				out, err := applyOne(args[0], sid)
+				if ae, ok := errors.AsType[*apiError](err); ok && ae.Code == errs.Drift {
+					err = &apiError{Code: ae.Code, Message: "apply refused for drift: " + ae.Message, Detail: ae.Detail}
+				}
 				switch {
 				case out.SID == "":
 				case asJSON:
@@ -106,14 +109,15 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 // resource_name, and two out-of-sync entries with one sid or one resource
 // and role are errs.Invalid naming the file, and the entries by position.
 func parseResults(name string, data []byte) ([]ResultEntry, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var rf ResultsFile
-	if err := dec.Decode(&rf); err != nil {
+	if err := spec.DecodeYAML(data, &rf); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errs.Invalidf("results file %s is empty", name)
 		}
-		return nil, errs.Invalidf("results file %s: %s", name, spec.YAMLProblem(err, "results", "sid", "resource_name", "role", "role_name", "status", "message", "requires"))
+		if ye, ok := errors.AsType[*spec.YAMLError](err); ok {
+			return nil, errs.Invalidf("results file %s: %s", name, ye)
+		}
+		return nil, errs.Invalidf("results file %s: %v", name, err)
 	}
 	if len(rf.Results) == 0 {
 		return nil, errs.Invalidf("results file %s has no results", name)
@@ -300,11 +304,10 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 		return exitError{code: 1, err: fmt.Errorf("%s after %d of %d entries; the applies go on on the server: follow them with %s", why, n, len(items), follow)}
 	}
 	if len(failures) > 0 {
-		code := exitFailed
 		if allDrift {
-			code = exitDrift
+			return exitError{code: exitDrift, err: fmt.Errorf("%d apply(s) refused for drift: %w", len(failures), errors.Join(failures...))}
 		}
-		return exitError{code: code, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
+		return exitError{code: exitFailed, err: fmt.Errorf("%d apply(s) did not succeed: %w", len(failures), errors.Join(failures...))}
 	}
 	return nil
 }

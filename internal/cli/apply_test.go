@@ -26,8 +26,8 @@ func TestApplyParseResults(t *testing.T) {
 		{"empty", "", "results file r.yaml is empty"},
 		{"no results", "results: []\n", "results file r.yaml has no results"},
 		{"unknown field", "results:\n" + entry("s1", "a", "ro", "out-of-sync") + "      sql_plan: x\n",
-			`results file r.yaml: line 8: unknown field "sql_plan"`},
-		{"unknown top-level field", "items:\n  - resource_name: a\n", `results file r.yaml: line 1: unknown field "items"`},
+			`results file r.yaml: line 8: unknown field "sql_plan" (the keys here: message, requires, resource_name, role, role_name, sid, status)`},
+		{"unknown top-level field", "items:\n  - resource_name: a\n", `results file r.yaml: line 1: unknown field "items" (the only key here is "results")`},
 		{"field twice", "results:\n" + entry("s1", "a", "ro", "out-of-sync") + "      sid: s2\n",
 			`results file r.yaml: line 8: mapping key "sid" already defined at line 2`},
 		{"not a list", "results: abc\n", `results file r.yaml: line 1: want a list, found text "abc"`},
@@ -94,7 +94,7 @@ func TestApplyResultsFile(t *testing.T) {
 	line := strings.Count(edited[:strings.Index(edited, "sql_plan")], "\n") + 1
 	path := h.write("edited.yaml", edited)
 	code, out, errOut := h.stile("", "resources", "apply", "-f", path)
-	if want := fmt.Sprintf("Error: results file %s: line %d: unknown field \"sql_plan\"\n", path, line); code != 1 || out != "" || errOut != want {
+	if want := fmt.Sprintf("Error: results file %s: line %d: unknown field \"sql_plan\" (the keys here: message, requires, resource_name, role, role_name, sid, status)\n", path, line); code != 1 || out != "" || errOut != want {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1, no stdout, stderr:\n%s", code, out, errOut, want)
 	}
 

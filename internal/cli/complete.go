@@ -43,6 +43,25 @@ func completeRoles(ctx context.Context, c *client) []string {
 	return names
 }
 
+// completeLabels completes the role labels stile keeps (ro, rw, …): those
+// of the resource named first in args, or of every resource when args is
+// empty; sorted, each once.
+func completeLabels(args []string) completer {
+	return func(ctx context.Context, c *client) []string {
+		var out struct {
+			Roles []service.ResourceRole `json:"roles"`
+		}
+		c.call(ctx, "GET", "/api/v1/roles", nil, &out)
+		labels := map[string]bool{}
+		for _, r := range out.Roles {
+			if len(args) == 0 || r.Resource == args[0] {
+				labels[r.Label] = true
+			}
+		}
+		return slices.Sorted(maps.Keys(labels))
+	}
+}
+
 func completeAgents(ctx context.Context, c *client) []string {
 	var out struct {
 		Agents []service.AgentView `json:"agents"`
@@ -126,7 +145,8 @@ func ask(cmd *cobra.Command, e *env, f completer) []string {
 }
 
 // completions sets the dynamic completion of every command that takes a
-// name: resources, roles, agents, users, groups and recent sids.
+// name: resources, roles, role labels, agents, users, groups and recent
+// sids.
 func completions(root *cobra.Command, e *env) {
 	args := map[string][]completer{
 		"stile resources health":        {completeResources},
@@ -158,6 +178,10 @@ func completions(root *cobra.Command, e *env) {
 		"stile access revoke":       {"group": completeGroups},
 		"stile sessions list":       {"resource": completeResources},
 	}
+	// Flags whose names depend on the command's arguments.
+	argFlags := map[string]map[string]func(args []string) completer{
+		"stile resources plan": {"role": completeLabels},
+	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
@@ -168,6 +192,11 @@ func completions(root *cobra.Command, e *env) {
 		}
 		for name, f := range flags[c.CommandPath()] {
 			c.RegisterFlagCompletionFunc(name, flagCompletion(e, f))
+		}
+		for name, f := range argFlags[c.CommandPath()] {
+			c.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+				return ask(cmd, e, f(args)), cobra.ShellCompDirectiveNoFileComp
+			})
 		}
 	}
 	walk(root)

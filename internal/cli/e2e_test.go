@@ -287,7 +287,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	// Drift between plan and apply is refused and nothing runs.
 	doc = h.ok("", "resources", "plan", res, "--role", "rw", "--scopes", p+"_app.public", "--privileges", "SELECT,INSERT,UPDATE", "--rotate-password")
 	c.Exec(t, p+"_app", `GRANT DELETE ON public.a TO "`+field(doc, "role_name")+`"`)
-	h.fails(3, "changed since the plan", "", "resources", "apply", res, "--sid", field(doc, "sid"))
+	h.fails(3, "apply refused for drift: the cluster changed since the plan", "", "resources", "apply", res, "--sid", field(doc, "sid"))
 	code, _, _ = h.stile("", "resources", "plan", res, "--role", "rw", "--scopes", p+"_app.public", "--privileges", "SELECT,INSERT,UPDATE", "--detailed-exitcode")
 	if code != 2 {
 		t.Errorf("plan after drift: exit %d, want 2", code)

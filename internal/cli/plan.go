@@ -67,6 +67,9 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
   stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (rerr error) {
+			if asJSON && (out == "yaml" || out == "json") {
+				return usageError{msg: fmt.Sprintf("--json and -o %s are two output formats: give one", out), try: "--json, or -o " + out + ", or --json with -o FILE to print JSON and write the results file"}
+			}
 			var items []spec.Role
 			switch {
 			case every && (file != "" || len(args) > 0):
@@ -81,7 +84,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				if err != nil {
 					return err
 				}
-				if items, err = spec.ParsePlanFile(data); err != nil {
+				if items, err = spec.ParsePlanFile(displayName(file), data); err != nil {
 					return err
 				}
 				// Problems name items by position; say the file's line.
@@ -120,14 +123,16 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				}
 			}
 			// -o json and -o yaml are the output format (the habit of
-			// kubectl); any other -o names the results file.
+			// kubectl); any other -o names the results file, written
+			// whatever is printed (--json too).
 			format := ""
 			switch {
 			case asJSON, out == "json":
 				format = "json"
 			case out == "yaml":
 				format = "yaml"
-			case out != "":
+			}
+			if out != "" && out != "json" && out != "yaml" {
 				if err := writeResults(out, res.Results); err != nil {
 					return err
 				}
@@ -157,7 +162,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 	f.StringVar(&source, "source-role", "", "existing role an external role inherits")
 	f.BoolVar(&rotate, "rotate-password", false, "set a new password on apply")
 	f.StringVarP(&file, "file", "f", "", "plan file (YAML items: or roles CSV); - for stdin")
-	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file; -o json or -o yaml prints them in that format")
+	f.StringVarP(&out, "output", "o", "", "write the results (input for apply -f) to this file, with --json too; -o json or -o yaml prints them in that format instead")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON ({results: [...]}, one plan or many)")
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 in sync, 2 changes pending, 1 error")
 	f.BoolVar(&every, "all", false, "plan every declared role (the fleet's drift check)")

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -55,18 +55,22 @@ func readFile(path string, stdin io.Reader, want ...spec.FileKind) ([]byte, erro
 		spec.KindInventory: "stile resources import %s",
 		spec.KindAdminsCSV: "stile resources admin import %s",
 	}
+	try := fmt.Sprintf(use[got], path)
+	if got == spec.KindPlanDocument {
+		// One plan, as plan status prints it: applied by its sid.
+		sid := "SID"
+		if m := documentSID.FindSubmatch(data); m != nil {
+			sid = string(m[1])
+		}
+		try = "stile resources apply RESOURCE --sid " + sid + " (a plan document is applied by its sid)"
+	}
 	return nil, usageError{
-		msg: fmt.Sprintf("%s looks like %s %s, not %s %s", displayName(path), article(got), got, article(want[0]), want[0]),
-		try: fmt.Sprintf(use[got], path),
+		msg: fmt.Sprintf("%s looks like %s, not %s", displayName(path), got.WithArticle(), want[0].WithArticle()),
+		try: try,
 	}
 }
 
-func article(k spec.FileKind) string {
-	if strings.ContainsAny(string(k)[:1], "aeiou") {
-		return "an"
-	}
-	return "a"
-}
+var documentSID = regexp.MustCompile(`(?m)^sid:\s*"?([0-9a-fA-F-]+)"?\s*$`)
 
 // displayName is how messages name a file given on the command line.
 func displayName(path string) string {

@@ -20,10 +20,11 @@ const DriftActor = "drift-check"
 // once. With replicas on one store, one replica checks a resource in an
 // interval: it holds the store lease drift:RESOURCE for most of it.
 //
-// A check is a plan of each declared role (as "Re-plan all roles" is). A
-// role it finds out of sync that was not known to be is a drift session,
-// exported and counted like any other; a drift check never applies
-// anything.
+// A check is a plan of each declared role: of the spec of its last
+// successful apply (a role never applied, or whose applies all failed, has
+// none and is not checked). A role it finds out of sync that was not known
+// to be is a drift session, exported and counted like any other; a drift
+// check never applies anything.
 func (s *Service) DriftEvery(ctx context.Context, interval time.Duration) {
 	start := s.now()
 	next := map[string]time.Time{}
@@ -82,7 +83,7 @@ func (s *Service) checkDrift(ctx context.Context, resource string) {
 	for _, r := range roles {
 		before[r.Label] = r.Status
 	}
-	out, err := s.PlanDeclared(ctx, DriftActor, []string{resource}, nil)
+	out, err := s.planKept(ctx, DriftActor, []string{resource}, true, nil)
 	if err != nil {
 		s.log.Warn("drift check: plan", "resource", resource, "err", err)
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/audit"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
@@ -159,7 +160,12 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 		replicas = append(replicas, svc)
 	}
 	addResources(t, replicas[0], map[string]target.Target{p: tg})
-	if _, err := replicas[0].Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}}); err != nil {
+	// Applied: the drift check plans declared roles only.
+	out, err := replicas[0].Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replicas[0].Apply(ctx, "test", p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	const interval = 400 * time.Millisecond
@@ -191,5 +197,63 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 	// Each replica on its own would make about 12.
 	if checks == 0 || checks > 8 {
 		t.Fatalf("%d drift checks in %s at one per %s between two replicas (by replica: %v)", checks, run, interval, by)
+	}
+}
+
+// TestDriftSkipsUndeclared: a role whose only apply failed (its database
+// refused the GRANTs after the role block committed) has no declaration:
+// the drift check does not re-plan it and records no drift for it, while a
+// role applied once is checked.
+func TestDriftSkipsUndeclared(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
+	c.Exec(t, p+"_a", "CREATE TABLE public.t (id int)",
+		`CREATE FUNCTION public.frozen() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'grants are frozen in this database'; END $$`)
+	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addResources(t, svc, map[string]target.Target{p: tg})
+	ctx := context.Background()
+	role := func(label string) spec.Role {
+		return spec.Role{Resource: p, Label: label, Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
+	}
+	out, err := svc.Plan(ctx, "test", []spec.Role{role("ok")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	out, err = svc.Plan(ctx, "test", []spec.Role{role("failed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := out[0].RoleName
+	c.Exec(t, p+"_a", "CREATE EVENT TRIGGER "+p+"_frozen ON ddl_command_start WHEN TAG IN ('GRANT', 'REVOKE', 'ALTER DEFAULT PRIVILEGES') EXECUTE FUNCTION public.frozen()")
+	if _, err := svc.Apply(ctx, "test", p, out[0].SID); !errs.Is(err, errs.Failed) || !strings.Contains(err.Error(), "grants are frozen") {
+		t.Fatalf("the apply that should fail: %v", err)
+	}
+	c.Exec(t, p+"_a", "DROP EVENT TRIGGER "+p+"_frozen")
+
+	svc.checkDrift(ctx, p)
+	sessions, err := svc.Sessions(ctx, store.SessionFilter{Resource: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, s := range sessions {
+		if s.Actor != DriftActor {
+			continue
+		}
+		if s.Role == failed || s.Kind == store.KindDrift {
+			t.Errorf("the drift check %s the role whose only apply failed: %s %s %s", s.Kind, s.Role, s.Status, s.Message)
+		}
+		checked++
+	}
+	if checked != 1 {
+		t.Errorf("%d drift-check sessions, want 1 (the plan of ok)", checked)
 	}
 }

@@ -301,6 +301,13 @@ func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOut
 // spec of its last successful apply (or, never applied, of its latest
 // plan). An unknown resource is errs.NotFound; none declared is no results.
 func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []string, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
+	return s.planKept(ctx, actor, resources, false, progress)
+}
+
+// planKept plans the roles stile keeps of resources (all when empty): with
+// applied, only those with a successful apply (their declaration), else
+// also those never applied (their latest plan).
+func (s *Service) planKept(ctx context.Context, actor string, resources []string, applied bool, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
 	var roles []store.Role
 	if len(resources) == 0 {
 		all, err := s.store.Roles(ctx, "")
@@ -318,6 +325,9 @@ func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []st
 			return nil, err
 		}
 		roles = append(roles, some...)
+	}
+	if applied {
+		roles = slices.DeleteFunc(roles, func(r store.Role) bool { return !r.Declared })
 	}
 	if len(roles) == 0 {
 		return []PlanOutcome{}, nil

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/stile-dev/stile/internal/errs"
 )
 
@@ -137,26 +135,32 @@ type PlanFile struct {
 // ParsePlanFile reads a plan file in either format: the roles CSV
 // (resource_name,type,role,scopes,permissions,source_role with
 // ';'-separated lists) or YAML with items:. Unknown fields or columns are
-// errors. Items are returned as written; see ValidateBatch.
-func ParsePlanFile(data []byte) ([]Role, error) {
-	first := strings.TrimSpace(strings.TrimPrefix(string(data), "\ufeff"))
-	if i := strings.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(first)), "resource_name,") {
-		return parseRolesCSV(data)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var f PlanFile
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errs.Invalidf("plan file is empty")
+// errors, and so is a results file or a plan document given instead. name
+// is how the errors name the file (its path, once). Items are returned as
+// written; see ValidateBatch.
+func ParsePlanFile(name string, data []byte) ([]Role, error) {
+	switch k := Sniff(data); k {
+	case KindRolesCSV:
+		items, err := parseRolesCSV(data)
+		if err != nil {
+			return nil, errs.Invalidf("%s: %s", name, strings.TrimPrefix(err.Error(), "CSV: "))
 		}
-		return nil, errs.Invalidf("plan file: %s", YAMLProblem(err, "items", "resource_name", "type", "role", "scopes", "privileges", "source_role", "rotate_password"))
+		return items, nil
+	case KindResults, KindPlanDocument, KindInventory, KindAdminsCSV:
+		return nil, errs.Invalidf("%s looks like %s, not a plan file", name, k.WithArticle())
+	}
+	var f PlanFile
+	if err := DecodeYAML(data, &f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errs.Invalidf("%s is empty", name)
+		}
+		if ye, ok := errors.AsType[*YAMLError](err); ok {
+			return nil, errs.Invalidf("%s", ye.In(name))
+		}
+		return nil, errs.Invalidf("%s: %v", name, err)
 	}
 	if len(f.Items) == 0 {
-		return nil, errs.Invalidf("plan file has no items")
+		return nil, errs.Invalidf("%s has no items", name)
 	}
 	return f.Items, nil
 }

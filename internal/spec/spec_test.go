@@ -211,11 +211,11 @@ func TestSpecPlanFile(t *testing.T) {
 	csvFile := "resource_name,type,role,scopes,permissions,source_role\n" +
 		"analytics,managed,ro,analytics.public;legacy;app,SELECT,\n" +
 		"marketplace,external,ro,,,pg_read_all_data\n"
-	a, err := ParsePlanFile([]byte(yamlFile))
+	a, err := ParsePlanFile("plan file", []byte(yamlFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ParsePlanFile([]byte(csvFile))
+	b, err := ParsePlanFile("plan file", []byte(csvFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,9 +239,51 @@ func TestSpecPlanFile(t *testing.T) {
 		{"items: [\n", "plan file"},
 		{"resource_name,type,role,bogus\n", "unknown column"},
 	} {
-		if _, err := ParsePlanFile([]byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := ParsePlanFile("plan file", []byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("ParsePlanFile(%q) = %v, want %q", bad.in, err, bad.want)
 		}
+	}
+}
+
+// TestPlanFileProblems: a plan file's problems name the file once, each
+// problem once at the line it is on, suggest a key allowed where the
+// unknown one stands (never the unknown name itself), say when the file is
+// another kind, and refuse aliases that expand past a limit.
+func TestPlanFileProblems(t *testing.T) {
+	bomb := "items:\n  - &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i, name := range []string{"b", "c", "d", "e"} {
+		prev := string(rune('a' + i))
+		bomb += "  - &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+	}
+	for _, c := range []struct{ name, in, want string }{
+		{"typo", "items:\n  - resource_name: db\n    scope: [app]\n", `p.yaml line 3: unknown field "scope" (did you mean "scopes"?)`},
+		{"top-level key", "roles:\n  - resource_name: db\n", `p.yaml line 1: unknown field "roles" (the only key here is "items")`},
+		{"no suggestion of itself", "items:\n  - sid: x\n    resource_name: db\n", `p.yaml line 2: unknown field "sid" (the keys here: privileges, resource_name, role, rotate_password, scopes, source_role, type)`},
+		{"plan document", "sid: 986e35ce-f3fc-4f79-b136-512eada7b850\nconfig:\n  type: managed\n", `p.yaml looks like a plan document, not a plan file`},
+		{"results file", "results:\n  - sid: x\n", `p.yaml looks like a results file, not a plan file`},
+		{"alias lines", "items:\n  - &a [db, ro]\n  - *a\n", `p.yaml line 2: want a mapping (key: value), found a list; line 3: want a mapping (key: value), found a list`},
+		{"one error once", "items: [&a [db], *a, *a, *a, *a, *a, *a, *a, *a]\n", `p.yaml line 1: want a mapping (key: value), found a list`},
+		{"alias of a bad key", "items:\n  - &a {resource_name: db, colour: red}\n  - *a\n  - *a\n", `p.yaml line 2: unknown field "colour" (the keys here: privileges, resource_name, role, rotate_password, scopes, source_role, type)`},
+		{"alias bomb", bomb, `p.yaml line 5: YAML aliases (*c) make this file more than 10000 values: write the entries out`},
+		{"csv", "resource_name,type,role,bogus\n", `p.csv: unknown column "bogus"`},
+		{"empty", "", `p.yaml is empty`},
+	} {
+		file := "p.yaml"
+		if c.name == "csv" {
+			file = "p.csv"
+		}
+		_, err := ParsePlanFile(file, []byte(c.in))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) || (c.name != "csv" && err.Error() != c.want) {
+			t.Errorf("%s: %v\nwant %s", c.name, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "plan file:") || strings.Count(err.Error(), file) != 1) {
+			t.Errorf("%s: %v names the file more than once", c.name, err)
+		}
+	}
+	// Aliases within the limit are fine.
+	items, err := ParsePlanFile("p.yaml", []byte("items:\n  - &ro {resource_name: a, role: ro, scopes: &s [app], privileges: [SELECT]}\n  - {resource_name: b, role: ro, scopes: *s, privileges: [SELECT]}\n"))
+	if err != nil || len(items) != 2 || items[1].Scopes[0] != "app" {
+		t.Fatalf("aliases: %+v, %v", items, err)
 	}
 }
 

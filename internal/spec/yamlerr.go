@@ -9,28 +9,21 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var (
-	yamlUnknownField = regexp.MustCompile(`^(line \d+): field (.+) not found in type .+$`)
-	yamlFieldTwice   = regexp.MustCompile(`^(line \d+): field (.+) already set in type .+$`)
-	yamlWrongKind    = regexp.MustCompile("^(line \\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
-)
+var yamlFieldTwice = regexp.MustCompile(`^(line \d+): field (.+) already set in type .+$`)
 
-// YAMLProblem says what is wrong with a YAML document in words for people:
-// the decoder's messages name Go types, which mean nothing to them. known
-// lists the file's field names, for "did you mean" on an unknown one.
-func YAMLProblem(err error, known ...string) string {
+var yamlWrongKind = regexp.MustCompile("^(line \\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
+
+// yamlProblems says what is wrong with a YAML document in words for people
+// (the decoder's messages name Go types, which mean nothing to them), one
+// string per problem.
+func yamlProblems(err error) []string {
 	te, ok := errors.AsType[*yaml.TypeError](err)
 	if !ok {
-		return strings.TrimPrefix(err.Error(), "yaml: ")
+		return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	out := make([]string, 0, len(te.Errors))
 	for _, msg := range te.Errors {
-		if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("%s: unknown field %q", m[1], m[2])
-			if near := closest(m[2], known); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
-			}
-		} else if m := yamlFieldTwice.FindStringSubmatch(msg); m != nil {
+		if m := yamlFieldTwice.FindStringSubmatch(msg); m != nil {
 			msg = fmt.Sprintf("%s: field %q appears twice", m[1], m[2])
 		} else if m := yamlWrongKind.FindStringSubmatch(msg); m != nil {
 			found := yamlKinds[m[2]]
@@ -51,7 +44,7 @@ func YAMLProblem(err error, known ...string) string {
 		}
 		out = append(out, msg)
 	}
-	return strings.Join(out, "; ")
+	return out
 }
 
 var yamlKinds = map[string]string{
@@ -61,10 +54,14 @@ var yamlKinds = map[string]string{
 }
 
 // closest returns the known name nearest to name (an edit or two away, or
-// one a prefix of the other), or "".
+// one a prefix of the other), or "": never name itself, which is no
+// suggestion.
 func closest(name string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
+		if k == name {
+			continue
+		}
 		d := editDistance(strings.ToLower(name), k)
 		if strings.HasPrefix(k, name) || strings.HasPrefix(name, k) {
 			d = min(d, 1)
@@ -101,12 +98,15 @@ type FileKind string
 
 // File kinds.
 const (
-	KindPlanFile    FileKind = "plan file"             // YAML items:
-	KindResults     FileKind = "results file"          // YAML results: (plan -o)
-	KindInventory   FileKind = "inventory CSV"         // name,type,host,port
-	KindRolesCSV    FileKind = "roles CSV"             // resource_name,type,role
-	KindAdminsCSV   FileKind = "admin credentials CSV" // name,admin_user,password
-	KindUnknownFile FileKind = ""
+	KindPlanFile  FileKind = "plan file"             // YAML items:
+	KindResults   FileKind = "results file"          // YAML results: (plan -o)
+	KindInventory FileKind = "inventory CSV"         // name,type,host,port
+	KindRolesCSV  FileKind = "roles CSV"             // resource_name,type,role
+	KindAdminsCSV FileKind = "admin credentials CSV" // name,admin_user,password
+	// KindPlanDocument is one plan as plan status (or plan NAME --role)
+	// prints it: sid:, config:, sql_plan:.
+	KindPlanDocument FileKind = "plan document"
+	KindUnknownFile  FileKind = ""
 )
 
 // Sniff says what data looks like, from its CSV header or its first
@@ -129,8 +129,21 @@ func Sniff(data []byte) FileKind {
 			return KindPlanFile
 		case strings.HasPrefix(l, "results:"):
 			return KindResults
+		case strings.HasPrefix(l, "sid:"), strings.HasPrefix(l, "config:"), strings.HasPrefix(l, "current_state:"), strings.HasPrefix(l, "sql_plan:"):
+			return KindPlanDocument
 		}
 		return KindUnknownFile
 	}
 	return KindUnknownFile
+}
+
+// WithArticle is k with "a" or "an" in front: "a plan file".
+func (k FileKind) WithArticle() string {
+	if k == KindUnknownFile {
+		return "a file of unknown kind"
+	}
+	if strings.ContainsAny(string(k)[:1], "aeiou") {
+		return "an " + string(k)
+	}
+	return "a " + string(k)
 }

@@ -46,7 +46,7 @@ func (a *App) Provision(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf string) {
 	text := uploaded(r)
 	data := map[string]any{"CSV": text}
-	items, err := spec.ParsePlanFile([]byte(text))
+	items, err := spec.ParsePlanFile("plan file", []byte(text))
 	if err != nil {
 		data["Error"] = a.message(r, err)
 		a.render(w, "roles-preview", data)
@@ -67,7 +67,7 @@ func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf stri
 
 // ProvisionPlan plans every role of a validated file.
 func (a *App) ProvisionPlan(w http.ResponseWriter, r *http.Request, csrf string) {
-	items, err := spec.ParsePlanFile([]byte(r.FormValue("csv")))
+	items, err := spec.ParsePlanFile("plan file", []byte(r.FormValue("csv")))
 	if err != nil {
 		a.fail(w, r, err)
 		return
