@@ -73,7 +73,7 @@ func TestRemoteAgent(t *testing.T) {
 	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_user"); err != nil || !strings.HasPrefix(out, "h:") {
 		t.Errorf("a detector through the agent: %v %q", err, out)
 	}
-	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "CREATE TABLE t (x int)"); err == nil || !strings.Contains(out, "CREATE (DDL) is blocked") {
+	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "CREATE TABLE t (x int)"); err == nil || !strings.Contains(out, "CREATE TABLE (DDL) is blocked") {
 		t.Errorf("a guardrail through the agent: %v %q", err, out)
 	}
 	h.ok("", "masking", "add", role, "--id", "cols", "--column", "*.*.*.secret")
