@@ -10,10 +10,10 @@
 # Paths: direct, listener, connect, connect_unix (stile connect --socket),
 # bare (scripts/bareproxy), bare2 (two bareproxies in a row: the least any
 # two-hop relay costs, the yardstick of stile connect), pgbouncer, and
-# listener_mask (the listener once the role has masking rules that match
-# nothing) and listener_guard (the listener once it also has every
-# guardrail on: each statement read by PostgreSQL's parser, cached), always
-# measured last.
+# listener_guard (the listener once the role has every guardrail on:
+# each statement read by PostgreSQL's parser, cached) and listener_mask
+# (the listener once the role has masking rules that match nothing and no
+# guardrails), always measured last.
 #
 # Unpinned, the proxies share the machine's cores with PostgreSQL and
 # pgbench, which saturate them; pinned, the relay has a core of its own, as
@@ -138,6 +138,14 @@ measure() {
   done
 }
 measure "${paths[@]}"
+if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_guard "* ]]; then
+  # Every guardrail and read-only: each statement read by PostgreSQL's
+  # parser (cached by text, numbers folded).
+  s guardrails set "$role" --block ddl,drop,truncate,delete_without_where,update_without_where,merge,copy_program --read-only >/dev/null
+  paths+=(listener_guard)
+  measure listener_guard
+  s guardrails set "$role" >/dev/null
+fi
 if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_mask "* ]]; then
   # Masking rules that match nothing (a column rule, which makes the
   # filter name every result column, and a detector), on the listener.
@@ -145,11 +153,6 @@ if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_mask "* ]]; then
   s masking add "$role" --detector regex --regex 'no-such-value-[0-9]{40}' >/dev/null
   paths+=(listener_mask)
   measure listener_mask
-fi
-if [ -z "${PATHS:-}" ] || [[ " ${PATHS} " == *" listener_guard "* ]]; then
-  s guardrails set "$role" --block ddl,drop,truncate,delete_without_where,update_without_where,merge,copy_program --read-only >/dev/null
-  paths+=(listener_guard)
-  measure listener_guard
 fi
 ratio() { [ -n "${2:-}" ] && [ "$2" -gt 0 ] && echo "$((100 * $1 / $2))%" || echo -; }
 d=${best[direct]:-} l=${best[listener]:-}

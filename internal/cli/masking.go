@@ -9,6 +9,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
+	"github.com/stile-dev/stile/internal/service"
 )
 
 func newMaskingCmd(e *env) *cobra.Command {
@@ -18,7 +19,8 @@ func newMaskingCmd(e *env) *cobra.Command {
 		Example: `  stile masking add stile_shop_ro_1a2b3c4d --column 'shop.public.customers.email' --style partial
   stile masking add stile_shop_ro_1a2b3c4d --column '*.*.*.ssn' --strict
   stile masking add stile_shop_ro_1a2b3c4d --detector card --style partial
-  stile masking list stile_shop_ro_1a2b3c4d`,
+  stile masking list stile_shop_ro_1a2b3c4d
+  stile masking check stile_shop_ro_1a2b3c4d`,
 	}
 	list := dataCmd(e, "list ROLE", "List a role's masking rules", "  stile masking list stile_shop_ro_1a2b3c4d", 1,
 		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
@@ -65,7 +67,33 @@ func newMaskingCmd(e *env) *cobra.Command {
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "rule " + a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/roles/"+pathEscape(a[0])+"/masking/"+pathEscape(a[1]), nil, nil)
 		})
-	cmd.AddCommand(list, add, remove)
+	check := dataCmd(e, "check ROLE", "Check that no path returns a raw value: each rule's canary through the relay, the PostgreSQL listener and, for strict rules, the role's own password",
+		"  stile masking check stile_shop_ro_1a2b3c4d", 1,
+		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+			var out service.MaskingCheck
+			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(a[0])+"/masking/check", nil, &out); err != nil {
+				return nil, nil, err
+			}
+			return out, func(w io.Writer) error {
+				tw := table(w)
+				fmt.Fprintln(tw, "PATH\tFORMAT\tOUTCOME\tCANARY\tDETAIL")
+				for _, p := range out.Probes {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Path, dash(p.Format), p.Outcome, p.Canary, dash(p.Detail))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if out.Leaks > 0 {
+					return fmt.Errorf("%d probe(s) returned a raw value (session %s; an alert was raised)", out.Leaks, out.SID)
+				}
+				if out.Errors > 0 {
+					return fmt.Errorf("%d probe(s) could not tell (session %s)", out.Errors, out.SID)
+				}
+				fmt.Fprintf(w, "no raw value on any path (session %s)\n", out.SID)
+				return nil
+			}, nil
+		})
+	cmd.AddCommand(list, add, remove, check)
 	return cmd
 }
 

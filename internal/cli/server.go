@@ -258,6 +258,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		if err != nil {
 			return err
 		}
+		svc.SetListenerAddr(addr.String())
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
 	srv := &http.Server{Handler: server.New(svc, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

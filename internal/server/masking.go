@@ -37,6 +37,15 @@ func (s *Server) removeMasking(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) checkMasking(w http.ResponseWriter, r *http.Request) error {
+	out, err := s.svc.CheckMasking(r.Context(), actor(r), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) getGuardrails(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.svc.Guardrails(r.Context(), r.PathValue("name"))
 	if err != nil {

@@ -74,6 +74,7 @@ func (s *Server) Routes() []Route {
 		api("GET /api/v1/roles/{name}/masking", Admin, s.listMasking),
 		api("POST /api/v1/roles/{name}/masking", Admin, s.addMasking),
 		api("DELETE /api/v1/roles/{name}/masking/{id}", Admin, s.removeMasking),
+		api("POST /api/v1/roles/{name}/masking/check", Admin, s.checkMasking),
 		api("GET /api/v1/roles/{name}/guardrails", Admin, s.getGuardrails),
 		api("PUT /api/v1/roles/{name}/guardrails", Admin, s.setGuardrails),
 		api("GET /api/v1/connect", Member, s.connect),

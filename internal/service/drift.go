@@ -20,6 +20,9 @@ const DriftActor = "drift-check"
 // once. With replicas on one store, one replica checks a resource in an
 // interval: it holds the store lease drift:RESOURCE for most of it.
 //
+// A check is also a masking check of each role with masking rules
+// (CheckMasking), whose raw values are alerts.
+//
 // A check is a plan of each declared role: of the spec of its last
 // successful apply (a role never applied, or whose applies all failed, has
 // none and is not checked). A role it finds out of sync that was not known
@@ -104,6 +107,20 @@ func (s *Service) checkDrift(ctx context.Context, resource string) {
 			continue
 		}
 		s.emit(sess)
+	}
+	// The masking check of each of the resource's roles with masking
+	// rules: a path that returns a raw value is an alert.
+	for _, r := range roles {
+		if r.PasswordCurrent == "" || r.RoleName == "" {
+			continue
+		}
+		rules, err := s.store.MaskRules(ctx, r.RoleName)
+		if err != nil || len(rules) == 0 {
+			continue
+		}
+		if _, err := s.CheckMasking(ctx, DriftActor, r.RoleName); err != nil {
+			s.log.Warn("drift check: masking check", "role", r.RoleName, "err", err)
+		}
 	}
 }
 

@@ -84,6 +84,9 @@ type masking struct {
 	// gen counts, per resource and database, the schema changes seen
 	// through stile: a name resolved before the latest is not used.
 	gen map[string]int
+	// listener is where this server's PostgreSQL listener serves, for the
+	// masking check.
+	listener string
 }
 
 type resolved struct {
