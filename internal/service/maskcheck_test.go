@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/mask"
+	"github.com/stile-dev/stile/internal/pgattack"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -61,7 +62,7 @@ func TestCheckMasking(t *testing.T) {
 	if err != nil || sess.Kind != KindMaskingCheck || sess.Status != "leak" {
 		t.Fatalf("the check's session: %+v %v", sess, err)
 	}
-	for _, secret := range append(secrets, "Shadowfax-Zeta") {
+	for _, secret := range append(pgattack.Secrets, "Shadowfax-Zeta") {
 		if strings.Contains(sess.Output+sess.Message, secret) {
 			t.Errorf("the session holds %q", secret)
 		}
