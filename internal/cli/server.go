@@ -258,7 +258,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		if err != nil {
 			return err
 		}
-		svc.SetListenerAddr(addr.String())
+		svc.SetListenerAddr(loopbackIfAny(addr))
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
 	srv := &http.Server{Handler: server.New(svc, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -266,6 +266,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if c.tlsCert != "" {
 		scheme = "https"
 	}
+	svc.SetAPIBase(scheme + "://" + loopbackIfAny(ln.Addr()))
 	fmt.Fprintf(e.stderr, "stile: serving on %s://%s (data %s, admin token in %s)\n", scheme, ln.Addr(), data, tokenPath)
 	errc := make(chan error, 1)
 	go func() {
@@ -306,4 +307,17 @@ func loadOrCreateToken(path string) (string, error) {
 		return "", err
 	}
 	return token, nil
+}
+
+// loopbackIfAny is addr, with a wildcard host (0.0.0.0, ::) made the
+// loopback address: where the server dials itself.
+func loopbackIfAny(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,18 +1,23 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stile-dev/stile/internal/agent"
@@ -37,6 +42,9 @@ const (
 	PathRelay = "relay"
 	// PathListener is this server's PostgreSQL listener, over the network.
 	PathListener = "listener"
+	// PathConnect is stile connect's relay: the server's WebSocket
+	// endpoint, dialled as stile connect dials it.
+	PathConnect = "connect"
 	// PathDirect is the role's own password, straight to the database:
 	// only strict rules hold there.
 	PathDirect = "direct"
@@ -88,12 +96,21 @@ var detectorSamples = map[string]string{
 	"jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
 }
 
-// SetListenerAddr tells the service where its PostgreSQL listener serves,
-// for the masking check's listener path.
+// SetListenerAddr tells the service where its PostgreSQL listener serves
+// (an address it can dial: loopback for a wildcard), for the masking
+// check's listener path.
 func (s *Service) SetListenerAddr(addr string) {
 	s.masking.mu.Lock()
 	defer s.masking.mu.Unlock()
 	s.masking.listener = addr
+}
+
+// SetAPIBase tells the service where its own API serves (http:// or
+// https://host:port), for the masking check's stile connect path.
+func (s *Service) SetAPIBase(base string) {
+	s.masking.mu.Lock()
+	defer s.masking.mu.Unlock()
+	s.masking.api = base
 }
 
 // CheckMasking runs role's masking canaries (each column rule's first
@@ -120,7 +137,7 @@ func (s *Service) CheckMasking(ctx context.Context, actor, role string) (Masking
 		return out, err
 	}
 	out.Probes = append(out.Probes, skipped...)
-	for _, path := range []string{PathRelay, PathListener, PathDirect} {
+	for _, path := range []string{PathRelay, PathListener, PathConnect, PathDirect} {
 		out.Probes = append(out.Probes, s.probePath(ctx, rr, path, canaries)...)
 	}
 	for _, p := range out.Probes {
@@ -372,9 +389,6 @@ func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		if err != nil {
 			return nil, nil, err
 		}
-		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-			host = "127.0.0.1"
-		}
 		cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=prefer connect_timeout=10", host, port, quoteConn(db), quoteConn(rr.Name)))
 		if err != nil {
 			return nil, nil, err
@@ -385,6 +399,8 @@ func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string
 			return nil, nil, err
 		}
 		return pc, func() { pc.Close(context.WithoutCancel(ctx)) }, nil
+	case PathConnect:
+		return s.connectConn(ctx, rr, db)
 	case PathDirect:
 		if rr.Agent != agent.LocalName {
 			return nil, nil, fmt.Errorf("%w: the database is reached through agent %s, not from the server", errSkip, rr.Agent)
@@ -441,5 +457,52 @@ func (s *Service) relayConn(ctx context.Context, rr ResourceRole, db string) (*p
 		client.SetDeadline(time.Now().Add(5 * time.Second))
 		pc.Close(context.WithoutCancel(ctx))
 		wg.Wait()
+	}, nil
+}
+
+// connectConn opens db as rr through the server's own WebSocket endpoint,
+// as stile connect does: the Hello, then the protocol after startup.
+func (s *Service) connectConn(ctx context.Context, rr ResourceRole, db string) (*pgconn.PgConn, func(), error) {
+	s.masking.mu.Lock()
+	base := s.masking.api
+	s.masking.mu.Unlock()
+	if base == "" {
+		return nil, nil, fmt.Errorf("%w: the server's own API address is not known (stile server sets it)", errSkip)
+	}
+	if s.adminToken == "" {
+		return nil, nil, fmt.Errorf("%w: no admin token to connect with", errSkip)
+	}
+	q := url.Values{"role": {rr.Name}, "database": {db}}
+	// It dials itself: the certificate names the server's public name,
+	// not the loopback address it is dialled at.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/v1/connect?"+q.Encode(), &websocket.DialOptions{
+		HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + s.adminToken}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("stile connect's endpoint: %w", err)
+	}
+	ws.SetReadLimit(64 << 20)
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("stile connect's endpoint: %w", err)
+	}
+	var h proxy.Hello
+	if err := json.Unmarshal(data, &h); err != nil || h.Error != "" {
+		ws.CloseNow()
+		return nil, nil, fmt.Errorf("stile connect's endpoint: %s", cmp.Or(h.Error, "no greeting"))
+	}
+	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
+	cfg, _ := pgconn.ParseConfig("host=stile-masking-check")
+	pc, err := pgconn.Construct(&pgconn.HijackedConn{Conn: nc, PID: h.PID, ParameterStatuses: h.Parameters, TxStatus: 'I', Config: cfg})
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return pc, func() {
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		pc.Close(context.WithoutCancel(ctx))
+		ws.CloseNow()
 	}, nil
 }

@@ -87,6 +87,8 @@ type masking struct {
 	// listener is where this server's PostgreSQL listener serves, for the
 	// masking check.
 	listener string
+	// api is where this server's API serves, for the masking check.
+	api string
 }
 
 type resolved struct {
