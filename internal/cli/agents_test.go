@@ -80,6 +80,13 @@ func TestRemoteAgent(t *testing.T) {
 	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT name, secret FROM secrets"); err != nil || out != "ada|****" {
 		t.Errorf("a column rule through the agent: %v %q", err, out)
 	}
+	// The masking check reaches the role through the agent on every path.
+	out := h.ok("", "masking", "check", role)
+	for _, want := range []string{"relay     text    masked", "listener  binary  masked", "connect   text    masked", "rule cols: " + p + "_app.public.secrets.secret", "no raw value on any path"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("masking check through the agent lacks %q:\n%s", want, out)
+		}
+	}
 	h.ok("", "guardrails", "set", role, "--read-only")
 	if out, err := psqlAs(psql, pgAddr, role, strings.TrimSpace(string(admin)), p+"_app", "require", "SELECT current_setting('default_transaction_read_only')"); err != nil || out != "on" {
 		t.Errorf("a read-only role through the agent: %v %q", err, out)
