@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -27,15 +28,16 @@ var textBinary = map[uint32]bool{
 var dateLike = map[uint32]bool{16: true, 1082: true, 1083: true, 1114: true, 1184: true, 1186: true, 1266: true} // bool too
 
 // numeric are the types the filter renders as text to run the detectors
-// (a card number fits in an int8).
-var numeric = map[uint32]bool{21: true, 23: true, 20: true, 26: true, 700: true, 701: true, 1700: true, 790: true, 2950: true}
+// (a card number fits in an int8; an address in an inet is what ipv4 and
+// ipv6 find).
+var numeric = map[uint32]bool{21: true, 23: true, 20: true, 26: true, 700: true, 701: true, 1700: true, 790: true, 2950: true, 869: true, 650: true}
 
 // arrays are the array types (anyarray, as pg_stats sends, included): the
 // binary form names its element type.
 var arrays = map[uint32]bool{
 	2277: true, 1009: true, 1015: true, 1014: true, 1003: true, 199: true, 3807: true, 143: true, 2211: true, 1001: true,
 	1002: true, 1005: true, 1007: true, 1016: true, 1028: true, 1021: true, 1022: true, 1231: true, 791: true, 2951: true,
-	1000: true, 1182: true, 1183: true, 1115: true, 1185: true, 1187: true, 1270: true, 2287: true,
+	1000: true, 1182: true, 1183: true, 1115: true, 1185: true, 1187: true, 1270: true, 2287: true, 1041: true, 651: true,
 }
 
 // maxDepth bounds arrays of records of arrays.
@@ -192,6 +194,10 @@ func render(v []byte, typ uint32) (string, bool) {
 		}
 	case 1700:
 		return renderNumeric(v)
+	case 869, 650: // inet, cidr: family, bits, is_cidr, length, address
+		if len(v) >= 4 && len(v) == 4+int(v[3]) && (v[3] == 4 || v[3] == 16) {
+			return net.IP(v[4:]).String() + "/" + strconv.Itoa(int(v[1])), true
+		}
 	}
 	return "", false
 }

@@ -169,3 +169,50 @@ func TestSchemaChanged(t *testing.T) {
 		t.Fatalf("after the commit: %d calls, want 2", calls)
 	}
 }
+
+// TestBinaryValues: a binary value is read by the detectors in its text
+// form; one they would mask that its binary form cannot carry masked is
+// refused, and a type they cannot read is refused.
+func TestBinaryValues(t *testing.T) {
+	m, err := New([]Rule{{ID: "c", Detector: "card", Style: Partial}, {ID: "4", Detector: "ipv4", Style: Redact}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, nil)
+	int8 := binary.BigEndian.AppendUint64(nil, 4111111111111111)
+	small := binary.BigEndian.AppendUint64(nil, 42)
+	inet := []byte{2, 32, 0, 4, 10, 1, 2, 3}
+	text := []byte("card 4111 1111 1111 1111")
+	array := func(elem uint32, vals ...[]byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, 1)
+		b = binary.BigEndian.AppendUint32(b, 0)
+		b = binary.BigEndian.AppendUint32(b, elem)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(vals)))
+		b = binary.BigEndian.AppendUint32(b, 1)
+		for _, v := range vals {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		}
+		return b
+	}
+	for _, tt := range []struct {
+		name   string
+		v      []byte
+		typ    uint32
+		refuse bool
+		masked bool
+	}{
+		{"int8 card", int8, 20, true, false},
+		{"int8", small, 20, false, false},
+		{"inet", inet, 869, true, false},
+		{"text[]", array(25, []byte("x"), text), 1009, false, true},
+		{"int8[]", array(20, small, int8), 1016, true, false},
+		{"enum", []byte("4111 1111 1111 1111"), 99999, true, false},
+		{"bool", []byte{1}, 16, false, false},
+	} {
+		out, fired, refuse := f.binary(tt.v, tt.typ, nil, 0)
+		if (refuse != "") != tt.refuse || (fired != nil) != tt.masked || tt.masked && strings.Contains(string(out), "4111 1111 1111 1111") {
+			t.Errorf("%s: %q fired %v refuse %q", tt.name, out, fired, refuse)
+		}
+	}
+}
