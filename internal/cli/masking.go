@@ -67,14 +67,22 @@ func newMaskingCmd(e *env) *cobra.Command {
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
 			return "rule " + a[1] + " removed from " + a[0], c.call(cmd.Context(), "DELETE", "/api/v1/roles/"+pathEscape(a[0])+"/masking/"+pathEscape(a[1]), nil, nil)
 		})
-	check := dataCmd(e, "check ROLE", "Check that no path returns a raw value: each rule's canary through the relay, the PostgreSQL listener and, for strict rules, the role's own password",
-		"  stile masking check stile_shop_ro_1a2b3c4d", 1,
-		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+	var o output
+	check := &cobra.Command{
+		Use:     "check ROLE",
+		Short:   "Check that no path returns a raw value: each rule's canary through the relay, the PostgreSQL listener, stile connect's endpoint and, for strict rules, the role's own password",
+		Example: "  stile masking check stile_shop_ro_1a2b3c4d\n  stile masking check stile_shop_ro_1a2b3c4d --json   # exits 1 on a raw value too",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
 			var out service.MaskingCheck
 			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(a[0])+"/masking/check", nil, &out); err != nil {
-				return nil, nil, err
+				return err
 			}
-			return out, func(w io.Writer) error {
+			err = o.print(e, out, func(w io.Writer) error {
 				tw := table(w)
 				fmt.Fprintln(tw, "PATH\tFORMAT\tOUTCOME\tCANARY\tDETAIL")
 				for _, p := range out.Probes {
@@ -83,16 +91,23 @@ func newMaskingCmd(e *env) *cobra.Command {
 				if err := tw.Flush(); err != nil {
 					return err
 				}
-				if out.Leaks > 0 {
-					return fmt.Errorf("%d probe(s) returned a raw value (session %s; an alert was raised)", out.Leaks, out.SID)
+				if out.Leaks == 0 && out.Errors == 0 {
+					fmt.Fprintf(w, "no raw value on any path (session %s)\n", out.SID)
 				}
-				if out.Errors > 0 {
-					return fmt.Errorf("%d probe(s) could not tell (session %s)", out.Errors, out.SID)
-				}
-				fmt.Fprintf(w, "no raw value on any path (session %s)\n", out.SID)
 				return nil
-			}, nil
-		})
+			})
+			switch {
+			case err != nil:
+				return err
+			case out.Leaks > 0:
+				return fmt.Errorf("%d probe(s) returned a raw value (session %s; an alert was raised)", out.Leaks, out.SID)
+			case out.Errors > 0:
+				return fmt.Errorf("%d probe(s) could not tell (session %s)", out.Errors, out.SID)
+			}
+			return nil
+		},
+	}
+	o.flags(check)
 	cmd.AddCommand(list, add, remove, check)
 	return cmd
 }
