@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -82,7 +82,7 @@ why (authentication failed, unreachable, not privileged enough). Exits 1 if any 
 				return err
 			}
 			var res struct {
-				Results []service.AdminResult `json:"results"`
+				Results []api.AdminResult `json:"results"`
 			}
 			callErr := c.call(cmd.Context(), "POST", "/api/v1/admins/import", map[string]string{"csv": string(data), "agent": agentName}, &res)
 			if callErr != nil && !detail(callErr, &res) {

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/target"
 )
 
@@ -50,7 +50,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 	list := dataCmd(e, "list", "List agents: online or not, version, last heartbeat, resources served", "  stile agents list", 0,
 		func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
 			var out struct {
-				Agents []service.AgentView `json:"agents"`
+				Agents []api.AgentView `json:"agents"`
 			}
 			err := c.call(cmd.Context(), "GET", "/api/v1/agents", nil, &out)
 			return out, func(w io.Writer) error {

@@ -14,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
-	"github.com/stile-dev/stile/internal/server"
-	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -72,8 +71,8 @@ Ctrl-C stops waiting, not the work: the applies run to their end on the server, 
 			if err != nil {
 				return err
 			}
-			applyOne := func(resource, sid string) (service.ApplyOutcome, error) {
-				var out service.ApplyOutcome
+			applyOne := func(resource, sid string) (api.ApplyOutcome, error) {
+				var out api.ApplyOutcome
 				err := c.call(cmd.Context(), "POST", "/api/v1/resources/"+pathEscape(resource)+"/apply", map[string]string{"sid": sid}, &out)
 				if err != nil {
 					detail(err, &out)
@@ -248,14 +247,14 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 		fmt.Fprintln(e.stdout, "SID  RESOURCE  ROLE  STATUS  MESSAGE")
 	}
 	var entries []ResultEntry
-	var items []service.ApplyItem
+	var items []api.ApplyItem
 	for _, r := range applyOrder(results) {
 		if r.Status != plan.ItemOutOfSync {
 			landed(itemOutcome{SID: r.SID, Resource: r.Resource, RoleName: r.RoleName, Status: "skipped", Message: "plan status " + r.Status})
 			continue
 		}
 		entries = append(entries, r)
-		items = append(items, service.ApplyItem{Resource: r.Resource, PlanSID: r.SID})
+		items = append(items, api.ApplyItem{Resource: r.Resource, PlanSID: r.SID})
 	}
 	if len(items) == 0 {
 		return nil
@@ -266,8 +265,8 @@ func applyFile(ctx context.Context, e *env, c *client, results []ResultEntry, as
 	n := 0
 	var failures []error
 	allDrift := true
-	err := c.stream(ctx, "POST", "/api/v1/applies", server.ApplyBatchRequest{Items: items}, func(b []byte) error {
-		var l server.ApplyBatchLine
+	err := c.stream(ctx, "POST", "/api/v1/applies", api.ApplyBatchRequest{Items: items}, func(b []byte) error {
+		var l api.ApplyBatchLine
 		if err := json.Unmarshal(b, &l); err != nil {
 			return fmt.Errorf("decode the server's answer: %w", err)
 		}

@@ -10,8 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stile-dev/stile/internal/service"
-	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/api"
 )
 
 // Dynamic completion: the names a command's argument or flag takes, asked
@@ -21,7 +20,7 @@ type completer func(ctx context.Context, c *client) []string
 
 func completeResources(ctx context.Context, c *client) []string {
 	var out struct {
-		Resources []service.ResourceView `json:"resources"`
+		Resources []api.ResourceView `json:"resources"`
 	}
 	c.call(ctx, "GET", "/api/v1/resources", nil, &out)
 	names := make([]string, len(out.Resources))
@@ -33,7 +32,7 @@ func completeResources(ctx context.Context, c *client) []string {
 
 func completeRoles(ctx context.Context, c *client) []string {
 	var out struct {
-		Roles []service.ResourceRole `json:"roles"`
+		Roles []api.ResourceRole `json:"roles"`
 	}
 	c.call(ctx, "GET", "/api/v1/roles", nil, &out)
 	names := make([]string, len(out.Roles))
@@ -49,7 +48,7 @@ func completeRoles(ctx context.Context, c *client) []string {
 func completeLabels(args []string) completer {
 	return func(ctx context.Context, c *client) []string {
 		var out struct {
-			Roles []service.ResourceRole `json:"roles"`
+			Roles []api.ResourceRole `json:"roles"`
 		}
 		c.call(ctx, "GET", "/api/v1/roles", nil, &out)
 		labels := map[string]bool{}
@@ -64,7 +63,7 @@ func completeLabels(args []string) completer {
 
 func completeAgents(ctx context.Context, c *client) []string {
 	var out struct {
-		Agents []service.AgentView `json:"agents"`
+		Agents []api.AgentView `json:"agents"`
 	}
 	c.call(ctx, "GET", "/api/v1/agents", nil, &out)
 	var names []string
@@ -78,7 +77,7 @@ func completeAgents(ctx context.Context, c *client) []string {
 
 func completeUsers(ctx context.Context, c *client) []string {
 	var out struct {
-		Users []store.User `json:"users"`
+		Users []api.User `json:"users"`
 	}
 	c.call(ctx, "GET", "/api/v1/users", nil, &out)
 	names := make([]string, len(out.Users))
@@ -105,7 +104,7 @@ func completeSessions(kind string) completer {
 			q.Set("kind", kind)
 		}
 		var out struct {
-			Sessions []store.Session `json:"sessions"`
+			Sessions []api.Session `json:"sessions"`
 		}
 		c.call(ctx, "GET", "/api/v1/sessions?"+q.Encode(), nil, &out)
 		ids := make([]string, len(out.Sessions))

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/api"
 )
 
 func pathEscape(s string) string { return url.PathEscape(s) }
@@ -28,7 +28,7 @@ the admin can act for its owner. Standbys are refused.`,
 			if err != nil {
 				return err
 			}
-			var res service.HealthResult
+			var res api.HealthResult
 			callErr := c.call(cmd.Context(), "POST", "/api/v1/resources/"+pathEscape(args[0])+"/health", nil, &res)
 			if callErr != nil && !detail(callErr, &res) {
 				return callErr

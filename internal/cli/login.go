@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
-	"github.com/stile-dev/stile/internal/service"
 )
 
 // savedLogin is what stile login keeps in the user's config dir (0600):
@@ -93,7 +93,7 @@ stile, where you approve the code.`,
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
 			defer cancel()
-			var t service.LoginToken
+			var t api.LoginToken
 			if device {
 				t, err = deviceLogin(ctx, c, e)
 			} else {
@@ -116,10 +116,10 @@ stile, where you approve the code.`,
 
 // browserLogin is the loopback flow: the browser brings back a code, which
 // only this process (holding the PKCE verifier) can trade for a token.
-func browserLogin(ctx context.Context, c *client, e *env) (service.LoginToken, error) {
+func browserLogin(ctx context.Context, c *client, e *env) (api.LoginToken, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return service.LoginToken{}, fmt.Errorf("listen on a loopback port: %w", err)
+		return api.LoginToken{}, fmt.Errorf("listen on a loopback port: %w", err)
 	}
 	defer ln.Close()
 	verifier, state := oauth2.GenerateVerifier(), secret.NewToken()
@@ -147,25 +147,25 @@ func browserLogin(ctx context.Context, c *client, e *env) (service.LoginToken, e
 	}
 	select {
 	case code := <-codes:
-		var t service.LoginToken
+		var t api.LoginToken
 		err := c.call(ctx, "POST", "/api/v1/auth/cli-token", map[string]string{"code": code, "verifier": verifier}, &t)
 		return t, err
 	case <-ctx.Done():
-		return service.LoginToken{}, errs.New(errs.Unavailable, "no sign-in came back before the timeout: run stile login again (or stile login --device)")
+		return api.LoginToken{}, errs.New(errs.Unavailable, "no sign-in came back before the timeout: run stile login again (or stile login --device)")
 	}
 }
 
 // deviceLogin shows a code to approve in a browser anywhere and polls.
-func deviceLogin(ctx context.Context, c *client, e *env) (service.LoginToken, error) {
-	var d service.DeviceStart
+func deviceLogin(ctx context.Context, c *client, e *env) (api.LoginToken, error) {
+	var d api.DeviceStart
 	if err := c.call(ctx, "POST", "/api/v1/auth/device", nil, &d); err != nil {
-		return service.LoginToken{}, err
+		return api.LoginToken{}, err
 	}
 	fmt.Fprintf(e.stderr, "To sign in, open this in a browser signed in to stile and approve code %s:\n  %s\n", d.UserCode, d.VerificationURI)
 	tick := time.NewTicker(time.Duration(max(d.Interval, 1)) * time.Second)
 	defer tick.Stop()
 	for {
-		var t service.LoginToken
+		var t api.LoginToken
 		err := c.call(ctx, "POST", "/api/v1/auth/device/token", map[string]string{"device_code": d.DeviceCode}, &t)
 		var ae *apiError
 		switch {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
-	"github.com/stile-dev/stile/internal/service"
 )
 
 func newMaskingCmd(e *env) *cobra.Command {
@@ -78,7 +78,7 @@ func newMaskingCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out service.MaskingCheck
+			var out api.MaskingCheck
 			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(a[0])+"/masking/check", nil, &out); err != nil {
 				return err
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/api"
 )
 
 // simple builds a command that makes one API call and prints a line.
@@ -45,7 +45,7 @@ func newUsersCmd(e *env) *cobra.Command {
 	create.Flags().BoolVar(&admin, "admin", false, "an administrator")
 	list := dataCmd(e, "list", "List users", "  stile users list", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
 		var out struct {
-			Users []store.User `json:"users"`
+			Users []api.User `json:"users"`
 		}
 		err := c.call(cmd.Context(), "GET", "/api/v1/users", nil, &out)
 		return out, func(w io.Writer) error {
@@ -56,7 +56,7 @@ func newUsersCmd(e *env) *cobra.Command {
 				if !u.LastSignIn.IsZero() {
 					last = u.LastSignIn.Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", u.Name, u.Admin, u.Disabled, cmp.Or(u.Source, store.SourceLocal), last)
+				fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\n", u.Name, u.Admin, u.Disabled, cmp.Or(u.Source, api.SourceLocal), last)
 			}
 			return tw.Flush()
 		}, err
@@ -100,7 +100,7 @@ func newTokensCmd(e *env) *cobra.Command {
 	list := dataCmd(e, "list USER", "List a user's tokens (ids and dates; the tokens themselves are not kept)", "  stile tokens list ann", 1,
 		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
 			var out struct {
-				Tokens []store.Token `json:"tokens"`
+				Tokens []api.Token `json:"tokens"`
 			}
 			err := c.call(cmd.Context(), "GET", "/api/v1/users/"+pathEscape(a[0])+"/tokens", nil, &out)
 			return out, func(w io.Writer) error {
@@ -189,7 +189,7 @@ func newApprovalsCmd(e *env) *cobra.Command {
 	var status string
 	list := dataCmd(e, "list", "List approval requests", "  stile approvals list --status pending", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
 		var out struct {
-			Approvals []store.Approval `json:"approvals"`
+			Approvals []api.Approval `json:"approvals"`
 		}
 		err := c.call(cmd.Context(), "GET", "/api/v1/approvals?status="+url.QueryEscape(status), nil, &out)
 		return out, func(w io.Writer) error {

@@ -14,10 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
-	"github.com/stile-dev/stile/internal/server"
-	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -107,7 +106,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				return err
 			}
 			var res struct {
-				Results []service.PlanOutcome `json:"results"`
+				Results []api.PlanOutcome `json:"results"`
 			}
 			path, body := "/api/v1/plans", map[string]any{"items": items}
 			if every {
@@ -171,7 +170,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 	return cmd
 }
 
-func printPlanTable(e *env, results []service.PlanOutcome) {
+func printPlanTable(e *env, results []api.PlanOutcome) {
 	tw := table(e.stdout)
 	fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
 	for _, r := range results {
@@ -182,7 +181,7 @@ func printPlanTable(e *env, results []service.PlanOutcome) {
 
 // planExit: any failed item → 1; with --detailed-exitcode, any out-of-sync
 // item → 2.
-func planExit(results []service.PlanOutcome, detailed bool) error {
+func planExit(results []api.PlanOutcome, detailed bool) error {
 	pending := false
 	for _, r := range results {
 		switch r.Status {
@@ -198,7 +197,7 @@ func planExit(results []service.PlanOutcome, detailed bool) error {
 	return nil
 }
 
-func writeResults(path string, results []service.PlanOutcome) error {
+func writeResults(path string, results []api.PlanOutcome) error {
 	var f ResultsFile
 	for _, r := range results {
 		f.Results = append(f.Results, ResultEntry{SID: r.SID, Resource: r.Resource, Role: r.Label, RoleName: r.RoleName, Status: r.Status, Message: r.Message, Requires: r.Requires})
@@ -273,13 +272,13 @@ func newPlanStatusCmd(e *env) *cobra.Command {
 // request's order. When it runs longer than a second, a progress line on
 // stderr (at a terminal) says how far it is; want is the number of items
 // (0 when unknown, as for --all).
-func streamPlans(ctx context.Context, e *env, c *client, path string, body any, want int) ([]service.PlanOutcome, error) {
+func streamPlans(ctx context.Context, e *env, c *client, path string, body any, want int) ([]api.PlanOutcome, error) {
 	start := time.Now()
 	progress := terminal(e.stderr)
-	got := map[int]service.PlanOutcome{}
+	got := map[int]api.PlanOutcome{}
 	err := c.stream(ctx, "POST", path, body, func(b []byte) error {
 		var l struct {
-			server.PlanLine
+			api.PlanLine
 			Error *struct {
 				Code    errs.Code `json:"code"`
 				Message string    `json:"message"`
@@ -313,7 +312,7 @@ func streamPlans(ctx context.Context, e *env, c *client, path string, body any, 
 	if want > 0 && len(got) != want {
 		return nil, fmt.Errorf("the server's answer ended after %d of %d plans", len(got), want)
 	}
-	out := make([]service.PlanOutcome, len(got))
+	out := make([]api.PlanOutcome, len(got))
 	for i := range out {
 		o, ok := got[i]
 		if !ok {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -124,7 +124,7 @@ written and the command exits 1; otherwise all rows are written in one transacti
 			if err != nil {
 				return err
 			}
-			var res service.ImportResult
+			var res api.ImportResult
 			callErr := c.call(cmd.Context(), "POST", "/api/v1/resources/import", map[string]any{"csv": string(data), "dry_run": dryRun}, &res)
 			if callErr != nil && !detail(callErr, &res) {
 				return callErr
@@ -137,7 +137,7 @@ written and the command exits 1; otherwise all rows are written in one transacti
 			fmt.Fprintln(tw, "LINE\tNAME\tACTION\tDETAIL")
 			for _, r := range res.Rows {
 				d := r.Error
-				if r.Action == service.ActionUpdate {
+				if r.Action == api.ActionUpdate {
 					d = fmt.Sprint(r.Changes)
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Line, r.Name, r.Action, d)
@@ -183,7 +183,7 @@ func newListCmd(e *env) *cobra.Command {
 				return err
 			}
 			var res struct {
-				Resources []service.ResourceView `json:"resources"`
+				Resources []api.ResourceView `json:"resources"`
 			}
 			if err := c.call(cmd.Context(), "GET", "/api/v1/resources", nil, &res); err != nil {
 				return err

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/api"
 )
 
 func newRolesCmd(e *env) *cobra.Command {
@@ -30,7 +30,7 @@ func newRolesCmd(e *env) *cobra.Command {
 				return err
 			}
 			var out struct {
-				Roles []service.ResourceRole `json:"roles"`
+				Roles []api.ResourceRole `json:"roles"`
 			}
 			if err := c.call(cmd.Context(), "GET", "/api/v1/roles", nil, &out); err != nil {
 				return err
@@ -56,7 +56,7 @@ func newRolesCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var r service.ResourceRole
+			var r api.ResourceRole
 			if err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(args[0]), nil, &r); err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ stile resources apply RESOURCE --sid SID; then the resource role goes away too.`
 			if err != nil {
 				return err
 			}
-			var out service.PlanOutcome
+			var out api.PlanOutcome
 			if err := c.call(cmd.Context(), "POST", "/api/v1/roles/"+pathEscape(args[0])+"/retire", map[string]string{"heir": heir}, &out); err != nil {
 				return err
 			}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/store"
 )
 
 func newSessionsCmd(e *env) *cobra.Command {
@@ -41,7 +41,7 @@ chain is whole, 1 naming the first session where it breaks.`,
 			if err != nil {
 				return err
 			}
-			var rep store.ChainReport
+			var rep api.ChainReport
 			if err := c.call(cmd.Context(), "GET", "/api/v1/audit/chain", nil, &rep); err != nil {
 				return err
 			}
@@ -98,7 +98,7 @@ func newSessionsListCmd(e *env) *cobra.Command {
 				q.Set(name, t.UTC().Format(time.RFC3339))
 			}
 			var res struct {
-				Sessions []store.Session `json:"sessions"`
+				Sessions []api.Session `json:"sessions"`
 			}
 			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions?"+q.Encode(), nil, &res); err != nil {
 				return err
@@ -135,7 +135,7 @@ func newSessionsShowCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var s store.Session
+			var s api.Session
 			if err := c.call(cmd.Context(), "GET", "/api/v1/sessions/"+pathEscape(args[0]), nil, &s); err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func newSessionsShowCmd(e *env) *cobra.Command {
 }
 
 // printSession writes one session for people.
-func printSession(w io.Writer, s store.Session) error {
+func printSession(w io.Writer, s api.Session) error {
 	fmt.Fprintf(w, "sid: %s\nkind: %s\nresource: %s\nrole: %s\nactor: %s\nagent: %s\ncreated: %s\nfinished: %s\nstatus: %s\nexit_code: %d\n",
 		s.SID, s.Kind, s.Resource, s.Role, s.Actor, s.Agent, s.CreatedAt.Format("2006-01-02T15:04:05Z"), s.FinishedAt.Format("2006-01-02T15:04:05Z"), s.Status, s.ExitCode)
 	if s.Message != "" {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/api"
 )
 
 func newUsageCmd(e *env) *cobra.Command {
-	report := func(c *client, cmd *cobra.Command, days int) (service.UsageReport, error) {
-		var rep service.UsageReport
+	report := func(c *client, cmd *cobra.Command, days int) (api.UsageReport, error) {
+		var rep api.UsageReport
 		err := c.call(cmd.Context(), "GET", "/api/v1/usage?days="+strconv.Itoa(days), nil, &rep)
 		return rep, err
 	}
@@ -84,7 +84,7 @@ func newSubjectUsageCmd(e *env, kind string) *cobra.Command {
 	cmd := dataCmd(e, kind+" NAME", "One "+kind+"'s use per day, and the last use of each "+map[string]string{"role": "user of it", "user": "role they used"}[kind],
 		"  stile usage "+kind+" NAME --days 7", 1,
 		func(c *client, cmd *cobra.Command, args []string) (any, func(io.Writer) error, error) {
-			var u service.SubjectUsage
+			var u api.SubjectUsage
 			err := c.call(cmd.Context(), "GET", "/api/v1/usage/"+kind+"s/"+pathEscape(args[0])+"?days="+strconv.Itoa(days), nil, &u)
 			return u, func(w io.Writer) error {
 				fmt.Fprintf(w, "%s %s, last %d days: %d connections, %s connected, %s in / %s out, %d statements; last used %s\n\n", kind, u.Name, u.Days,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/httperr"
 	"github.com/stile-dev/stile/internal/service"
@@ -170,12 +171,8 @@ func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// PlanLine is one line of a streamed plan answer: an item's outcome, with
-// its index in the request, as its resource's plan lands.
-type PlanLine struct {
-	Index int `json:"index"`
-	service.PlanOutcome
-}
+// PlanLine is api.PlanLine (the wire type), kept here for the server side.
+type PlanLine = api.PlanLine
 
 // answerPlans answers a plan request: {results} at the end, or, when the
 // client accepts application/x-ndjson, one PlanLine per item as it lands.
@@ -248,18 +245,11 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ApplyBatchRequest is the body of POST /api/v1/applies.
-type ApplyBatchRequest struct {
-	Items []service.ApplyItem `json:"items"`
-}
+// ApplyBatchRequest is api.ApplyBatchRequest (the wire type), kept here for the server side.
+type ApplyBatchRequest = api.ApplyBatchRequest
 
-// ApplyBatchLine is one line of POST /api/v1/applies's answer: one item's
-// outcome, with Error when it did not apply.
-type ApplyBatchLine struct {
-	Index int `json:"index"`
-	service.ApplyOutcome
-	Error *errorAnswer `json:"error,omitempty"`
-}
+// ApplyBatchLine is api.ApplyBatchLine (the wire type), kept here for the server side.
+type ApplyBatchLine = api.ApplyBatchLine
 
 // maxApplyBatch bounds one batch apply request.
 const maxApplyBatch = 10000

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/httperr"
 	"github.com/stile-dev/stile/internal/service"
@@ -114,10 +115,7 @@ func withDetail(err error, detail any) error {
 }
 
 // errorAnswer is what a client sees of an error: its code and message.
-type errorAnswer struct {
-	Code    errs.Code `json:"code"`
-	Message string    `json:"message"`
-}
+type errorAnswer = api.Error
 
 // writeError answers a failed request with errorBody: httperr decides the
 // status and what the client may see (internal detail is logged with an id).

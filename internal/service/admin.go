@@ -5,17 +5,14 @@ import (
 	"fmt"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/target"
 )
 
-// AdminResult is the outcome of setting one admin credential.
-type AdminResult struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
+// AdminResult is api.AdminResult (the wire type), kept here for the server side.
+type AdminResult = api.AdminResult
 
 // SetAdmin validates an admin credential through the agent (it must connect
 // and be able to manage roles) and only then stores it, sealed. On failure

@@ -4,24 +4,16 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/version"
 )
 
-// AgentView is an agent as listed to clients.
-type AgentView struct {
-	Name      string    `json:"name"`
-	Online    bool      `json:"online"`
-	Builtin   bool      `json:"builtin,omitempty"`
-	Version   string    `json:"version,omitempty"`
-	LastSeen  time.Time `json:"last_heartbeat,omitzero"`
-	Revoked   bool      `json:"revoked,omitempty"`
-	Resources []string  `json:"resources"`
-}
+// AgentView is api.AgentView (the wire type), kept here for the server side.
+type AgentView = api.AgentView
 
 var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 

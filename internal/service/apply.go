@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
@@ -18,26 +19,11 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-// ApplyOutcome is the result of one apply.
-type ApplyOutcome struct {
-	SID       string   `json:"sid"`
-	PlanSID   string   `json:"plan_sid"`
-	Resource  string   `json:"resource_name"`
-	RoleName  string   `json:"role_name"`
-	Status    string   `json:"status"`
-	Message   string   `json:"message"`
-	Committed []string `json:"committed,omitempty"`
-	Output    string   `json:"output"`
-	// Seconds is how long the apply ran on its cluster (not counting the
-	// wait for the lock).
-	Seconds float64 `json:"seconds,omitempty"`
-}
+// ApplyOutcome is api.ApplyOutcome (the wire type), kept here for the server side.
+type ApplyOutcome = api.ApplyOutcome
 
-// ApplyItem names one reviewed plan to apply.
-type ApplyItem struct {
-	Resource string `json:"resource_name"`
-	PlanSID  string `json:"sid"`
-}
+// ApplyItem is api.ApplyItem (the wire type), kept here for the server side.
+type ApplyItem = api.ApplyItem
 
 // ItemOutcome is one item of a batch apply as it lands: its index in the
 // request, what the apply did, and Err when it did not apply (errs.Drift,

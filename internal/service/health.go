@@ -3,18 +3,15 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"github.com/stile-dev/stile/internal/inspect"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/store"
 )
 
-// HealthResult is a health check and its session.
-type HealthResult struct {
-	SID    string         `json:"sid"`
-	Health inspect.Health `json:"health"`
-}
+// HealthResult is api.HealthResult (the wire type), kept here for the server side.
+type HealthResult = api.HealthResult
 
 // Health checks a resource through its agent and records a health session.
 // A failed check returns the result and the classified error.

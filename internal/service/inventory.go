@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -13,28 +14,17 @@ import (
 
 // Import row actions.
 const (
-	ActionNew       = "new"
-	ActionUpdate    = "update"
-	ActionUnchanged = "unchanged"
-	ActionError     = "error"
+	ActionNew       = api.ActionNew
+	ActionUpdate    = api.ActionUpdate
+	ActionUnchanged = api.ActionUnchanged
+	ActionError     = api.ActionError
 )
 
-// ImportRow is one previewed inventory row.
-type ImportRow struct {
-	Line     int           `json:"line"`
-	Name     string        `json:"name"`
-	Action   string        `json:"action"`
-	Changes  []string      `json:"changes,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Resource spec.Resource `json:"resource"`
-}
+// ImportRow is api.ImportRow (the wire type), kept here for the server side.
+type ImportRow = api.ImportRow
 
-// ImportResult is the preview of an inventory import and whether it was
-// written.
-type ImportResult struct {
-	Rows    []ImportRow `json:"rows"`
-	Written bool        `json:"written"`
-}
+// ImportResult is api.ImportResult (the wire type), kept here for the server side.
+type ImportResult = api.ImportResult
 
 // ImportResources previews an inventory CSV against the store and, unless
 // dryRun or any row is in error, writes every row in one transaction. With
@@ -127,18 +117,8 @@ func (s *Service) resourceMap(ctx context.Context) (map[string]store.Resource, e
 	return m, nil
 }
 
-// ResourceView is a resource as listed to clients: no secrets.
-type ResourceView struct {
-	spec.Resource
-	Agent     string `json:"agent"`
-	AdminSet  bool   `json:"admin_set"`
-	AdminUser string `json:"admin_user,omitempty"`
-	// Progress is the setup step reached: 1 inventory, 2 manage (admin
-	// set), 3 provision (a role applied or in sync).
-	Progress int    `json:"progress"`
-	Stage    string `json:"stage"`
-	Roles    int    `json:"roles"`
-}
+// ResourceView is api.ResourceView (the wire type), kept here for the server side.
+type ResourceView = api.ResourceView
 
 // ListResources lists the inventory with each resource's setup progress.
 func (s *Service) ListResources(ctx context.Context) ([]ResourceView, error) {

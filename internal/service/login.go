@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -93,13 +94,8 @@ func (s *Service) CLIToken(ctx context.Context, code, verifier string) (LoginTok
 	return s.mintLoginToken(ctx, c.User, "the CLI (browser)")
 }
 
-// LoginToken is a token a sign-in minted for the CLI.
-type LoginToken struct {
-	Token     string    `json:"token"`
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
+// LoginToken is api.LoginToken (the wire type), kept here for the server side.
+type LoginToken = api.LoginToken
 
 // mintLoginToken makes user a token that expires with a provider's
 // sign-in (--oidc-session-max), and records it.
@@ -128,14 +124,8 @@ func (s *Service) oidcSessionMax() time.Duration {
 	return s.oidc.SessionMax
 }
 
-// DeviceStart is a device login's start: what the CLI shows and polls with.
-type DeviceStart struct {
-	DeviceCode      string `json:"device_code"`
-	UserCode        string `json:"user_code"`
-	VerificationURI string `json:"verification_uri"`
-	ExpiresIn       int    `json:"expires_in"`
-	Interval        int    `json:"interval"`
-}
+// DeviceStart is api.DeviceStart (the wire type), kept here for the server side.
+type DeviceStart = api.DeviceStart
 
 // deviceTTL is how long a device login waits for approval.
 const deviceTTL = 10 * time.Minute

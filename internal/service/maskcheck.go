@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/proxy"
@@ -59,26 +60,11 @@ const (
 	ProbeSkipped = "skipped"
 )
 
-// MaskingCheck is what a masking check found: each canary through each
-// path, in text and in binary format.
-type MaskingCheck struct {
-	Role   string         `json:"role"`
-	SID    string         `json:"sid"`
-	Probes []MaskingProbe `json:"probes"`
-	// Leaks counts the probes that got a raw value; Errors those that
-	// could not tell.
-	Leaks  int `json:"leaks"`
-	Errors int `json:"errors"`
-}
+// MaskingCheck is api.MaskingCheck (the wire type), kept here for the server side.
+type MaskingCheck = api.MaskingCheck
 
-// MaskingProbe is one canary through one path.
-type MaskingProbe struct {
-	Path    string `json:"path"`
-	Canary  string `json:"canary"`
-	Format  string `json:"format"`
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail,omitempty"`
-}
+// MaskingProbe is api.MaskingProbe (the wire type), kept here for the server side.
+type MaskingProbe = api.MaskingProbe
 
 // canary is a query whose first column a rule masks; its second column is
 // md5 of the first's text, computed by PostgreSQL, which no rule masks: a
@@ -170,20 +156,6 @@ func (s *Service) CheckMasking(ctx context.Context, actor, role string) (Masking
 			"masking check %s: %d probe(s) of %s returned a raw value (stile sessions show %s)", out.SID, out.Leaks, role, out.SID)
 	}
 	return out, nil
-}
-
-// Text is the check's table for people.
-func (c MaskingCheck) Text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "masking check of %s: %d probe(s), %d raw, %d could not tell\n", c.Role, len(c.Probes), c.Leaks, c.Errors)
-	for _, p := range c.Probes {
-		fmt.Fprintf(&b, "  %-8s %-6s %-8s %s", p.Path, p.Format, p.Outcome, p.Canary)
-		if p.Detail != "" {
-			fmt.Fprintf(&b, " (%s)", p.Detail)
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // canaries makes role's canaries: for each column rule, the first column

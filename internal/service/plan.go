@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/stile-dev/stile/internal/inspect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,26 +12,17 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
 )
 
-// PlanOutcome is one planned item.
-type PlanOutcome struct {
-	SID      string         `json:"sid"`
-	Resource string         `json:"resource_name"`
-	Label    string         `json:"role"`
-	RoleName string         `json:"role_name"`
-	Status   string         `json:"status"`
-	Message  string         `json:"message"`
-	Document *plan.Document `json:"document,omitempty"`
-	// Requires lists roles of the same batch whose plans must be applied
-	// before this one (it sets default privileges for them).
-	Requires []string `json:"requires,omitempty"`
-}
+// PlanOutcome is api.PlanOutcome (the wire type), kept here for the server side.
+type PlanOutcome = api.PlanOutcome
 
 // item is a validated plan item with what planning it needs.
 type item struct {

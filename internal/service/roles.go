@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
@@ -13,22 +14,8 @@ import (
 // Session kind of a password reveal.
 const KindReveal = "reveal"
 
-// ResourceRole is an applied role as people use it: where it connects and
-// through which agent. Its password stays sealed in the store.
-type ResourceRole struct {
-	Name        string `json:"name"`
-	Resource    string `json:"resource_name"`
-	Label       string `json:"role"`
-	Type        string `json:"type"`
-	Host        string `json:"host"`
-	Port        int    `json:"port"`
-	Database    string `json:"database"`
-	SSLMode     string `json:"sslmode"`
-	Agent       string `json:"agent"`
-	HasPassword bool   `json:"has_password"`
-	Status      string `json:"status"`
-	LastApply   string `json:"last_apply_sid,omitempty"`
-}
+// ResourceRole is api.ResourceRole (the wire type), kept here for the server side.
+type ResourceRole = api.ResourceRole
 
 // ResourceRoles lists every role an apply has set up (the ones stile holds
 // a password for), by name.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -23,55 +24,17 @@ func checkWindow(days int) error {
 	return nil
 }
 
-// RoleUse is a resource role's use over a window.
-type RoleUse struct {
-	Role     string      `json:"role"`
-	Resource string      `json:"resource_name,omitempty"`
-	Label    string      `json:"label,omitempty"`
-	Usage    store.Usage `json:"usage"`
-	LastUsed time.Time   `json:"last_used,omitzero"`
-	// Daily is connections per day over the window, oldest first.
-	Daily []int64 `json:"daily"`
-}
+// RoleUse is api.RoleUse (the wire type), kept here for the server side.
+type RoleUse = api.RoleUse
 
-// UnusedRole is a resource role nobody used in the window.
-type UnusedRole struct {
-	Role     string    `json:"role"`
-	Resource string    `json:"resource_name"`
-	Label    string    `json:"label"`
-	Created  time.Time `json:"created_at"`
-	LastUsed time.Time `json:"last_used,omitzero"`
-	// Groups may use it.
-	Groups []string `json:"groups,omitempty"`
-}
+// UnusedRole is api.UnusedRole (the wire type), kept here for the server side.
+type UnusedRole = api.UnusedRole
 
-// UnusedGrant is a group's use of a role that none of its members used in
-// the window.
-type UnusedGrant struct {
-	Role  string `json:"role"`
-	Group string `json:"group"`
-	// LastUsed is the last use by any current member, if any.
-	LastUsed time.Time `json:"last_used,omitzero"`
-	Members  int       `json:"members"`
-}
+// UnusedGrant is api.UnusedGrant (the wire type), kept here for the server side.
+type UnusedGrant = api.UnusedGrant
 
-// UsageReport is the fleet's use over a window of days: the Usage page and
-// GET /api/v1/usage.
-type UsageReport struct {
-	Days  int       `json:"days"`
-	Today time.Time `json:"today"`
-	// Total is the fleet's use in the window; Daily its connections per
-	// day, oldest first.
-	Total store.Usage `json:"total"`
-	Daily []int64     `json:"daily"`
-	// Roles are the roles used in the window, most connections first.
-	Roles []RoleUse `json:"roles"`
-	// Unused lists the applied roles older than the window that nobody
-	// used in it; UnusedGrants the group grants no member used in it: what
-	// a least-privilege review removes first.
-	Unused       []UnusedRole  `json:"unused"`
-	UnusedGrants []UnusedGrant `json:"unused_grants"`
-}
+// UsageReport is api.UsageReport (the wire type), kept here for the server side.
+type UsageReport = api.UsageReport
 
 // Usage reports the fleet's use over the last days days. It reads the
 // usage records kept as connections finish, never the sessions.
@@ -204,20 +167,8 @@ func window(sr store.Series, today time.Time, days int) (store.Usage, []int64) {
 	return total, daily
 }
 
-// SubjectUsage is one role's or one user's use: the window's total and
-// days, and the last use of each user of the role (of each role by the
-// user).
-type SubjectUsage struct {
-	Kind     string          `json:"kind"`
-	Name     string          `json:"name"`
-	Days     int             `json:"days"`
-	Today    time.Time       `json:"today"`
-	Usage    store.Usage     `json:"usage"`
-	Total    store.Usage     `json:"total"`
-	LastUsed time.Time       `json:"last_used,omitzero"`
-	Daily    []store.Usage   `json:"daily"`
-	LastUses []store.LastUse `json:"last_uses"`
-}
+// SubjectUsage is api.SubjectUsage (the wire type), kept here for the server side.
+type SubjectUsage = api.SubjectUsage
 
 // SubjectUsage reports the use of a role (kind store.UsageRole) or of a
 // user (store.UsageUser) over the last days days.

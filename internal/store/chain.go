@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/stile-dev/stile/internal/api"
 )
 
 // The audit chain makes the session record tamper-evident: each session,
@@ -77,21 +79,5 @@ func ChainHash(prev string, seq int64, s Session) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// ChainReport is what walking the chain found. OK is true when every
-// finished session is in it, in order, unedited, and the last is the
-// chain's recorded head.
-type ChainReport struct {
-	OK bool `json:"ok"`
-	// Sessions is how many chained sessions were checked.
-	Sessions int64 `json:"sessions"`
-	// Head is the sequence number and hash of the chain's last session.
-	HeadSeq  int64  `json:"head_seq"`
-	HeadHash string `json:"head_hash"`
-	// Since is when the chain began (sessions finished before it are not
-	// in it).
-	Since time.Time `json:"since,omitzero"`
-	// Problem names the first break, in words, and SID the session there.
-	Problem string `json:"problem,omitempty"`
-	SID     string `json:"sid,omitempty"`
-	Seq     int64  `json:"seq,omitempty"`
-}
+// ChainReport is api.ChainReport (the wire type), kept here for the server side.
+type ChainReport = api.ChainReport

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/spec"
@@ -57,38 +58,8 @@ const (
 	KindConnect = "connect"
 )
 
-// Session is one audited operation with its full input and output.
-type Session struct {
-	SID        string    `json:"sid"`
-	Kind       string    `json:"kind"`
-	Resource   string    `json:"resource_name"`
-	Role       string    `json:"role,omitempty"`
-	Label      string    `json:"label,omitempty"`
-	Actor      string    `json:"actor"`
-	Agent      string    `json:"agent,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	// Status: running, then ok / failed (health), in-sync / out-of-sync /
-	// failed (plan), applied / skipped / drift / failed (apply).
-	Status   string `json:"status"`
-	ExitCode int    `json:"exit_code"`
-	Message  string `json:"message,omitempty"`
-	Input    string `json:"input"`
-	Output   string `json:"output"`
-	// Document is the plan document (JSON) of a plan session.
-	Document string `json:"document,omitempty"`
-	Checksum string `json:"checksum,omitempty"`
-	// PlanSID is the plan an apply session applied; AppliedBy the apply
-	// session that consumed a plan.
-	PlanSID   string `json:"plan_sid,omitempty"`
-	AppliedBy string `json:"applied_by,omitempty"`
-	// Replica is the server replica that ran the session.
-	Replica string `json:"replica,omitempty"`
-	// ChainSeq and ChainHash place a finished session in the store's audit
-	// chain (ChainHash); both are zero while it runs.
-	ChainSeq  int64  `json:"chain_seq,omitempty"`
-	ChainHash string `json:"chain_hash,omitempty"`
-}
+// Session is api.Session (the wire type), kept here for the server side.
+type Session = api.Session
 
 // Agent is a remote agent's registration. The token is stored only as its
 // SHA-256.
@@ -135,24 +106,13 @@ type WebSession struct {
 	NotAfter time.Time
 }
 
-// User is a person (or system) with personal access tokens.
-type User struct {
-	Name      string    `json:"name"`
-	Admin     bool      `json:"admin"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	// Source is where the user comes from: local (made with stile users
-	// create) or oidc (signed in with the identity provider, matched by
-	// Subject: the issuer and the provider's subject).
-	Source     string    `json:"source"`
-	Subject    string    `json:"subject,omitempty"`
-	LastSignIn time.Time `json:"last_sign_in,omitzero"`
-}
+// User is api.User (the wire type), kept here for the server side.
+type User = api.User
 
 // User sources.
 const (
-	SourceLocal = "local"
-	SourceOIDC  = "oidc"
+	SourceLocal = api.SourceLocal
+	SourceOIDC  = api.SourceOIDC
 )
 
 // Token is a personal access token; only its hash is stored.
@@ -187,17 +147,8 @@ type CancelRoute struct {
 	CreatedAt time.Time
 }
 
-// Approval is a member's request to connect to a role that needs an
-// admin's approval.
-type Approval struct {
-	ID        string    `json:"id"`
-	Role      string    `json:"role"`
-	User      string    `json:"user"`
-	Database  string    `json:"database"`
-	Status    string    `json:"status"` // pending, approved, denied, used
-	CreatedAt time.Time `json:"created_at"`
-	DecidedBy string    `json:"decided_by,omitempty"`
-}
+// Approval is api.Approval (the wire type), kept here for the server side.
+type Approval = api.Approval
 
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/stile-dev/stile/internal/api"
 )
 
 // UsageDays is how many days of daily usage the store keeps for each role,
@@ -17,23 +19,8 @@ const (
 	UsageFleet = "fleet"
 )
 
-// Usage is what connections did.
-type Usage struct {
-	Connections int64 `json:"connections"`
-	Seconds     int64 `json:"seconds"`
-	BytesIn     int64 `json:"bytes_in"`
-	BytesOut    int64 `json:"bytes_out"`
-	Statements  int64 `json:"statements"`
-}
-
-// Add adds v to u.
-func (u *Usage) Add(v Usage) {
-	u.Connections += v.Connections
-	u.Seconds += v.Seconds
-	u.BytesIn += v.BytesIn
-	u.BytesOut += v.BytesOut
-	u.Statements += v.Statements
-}
+// Usage is api.Usage (the wire type), kept here for the server side.
+type Usage = api.Usage
 
 // ConnectionUsage is a finished connection: its connect session (which
 // names the role and the user, its actor) and what it did.
@@ -161,10 +148,5 @@ type UsageRecord struct {
 	Series Series `json:"-"`
 }
 
-// LastUse is a user's last use of a role.
-type LastUse struct {
-	Role        string    `json:"role"`
-	User        string    `json:"user"`
-	LastUsed    time.Time `json:"last_used"`
-	Connections int64     `json:"connections"`
-}
+// LastUse is api.LastUse (the wire type), kept here for the server side.
+type LastUse = api.LastUse
