@@ -12,3 +12,8 @@ type AgentView struct {
 	Revoked   bool      `json:"revoked,omitempty"`
 	Resources []string  `json:"resources"`
 }
+
+// AgentRequest is the body of POST /api/v1/agents.
+type AgentRequest struct {
+	Name string `json:"name"`
+}

@@ -33,3 +33,8 @@ type ApplyBatchLine struct {
 	ApplyOutcome
 	Error *Error `json:"error,omitempty"`
 }
+
+// ApplyRequest is the body of POST /api/v1/resources/{name}/apply.
+type ApplyRequest struct {
+	SID string `json:"sid"`
+}

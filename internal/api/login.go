@@ -18,3 +18,16 @@ type DeviceStart struct {
 	ExpiresIn       int    `json:"expires_in"`
 	Interval        int    `json:"interval"`
 }
+
+// CLITokenRequest is the body of POST /api/v1/auth/cli-token: the code
+// stile login's loopback port received and its PKCE verifier.
+type CLITokenRequest struct {
+	Code     string `json:"code"`
+	Verifier string `json:"verifier"`
+}
+
+// DeviceTokenRequest is the body of POST /api/v1/auth/device/token, the
+// CLI's poll for a device login's token.
+type DeviceTokenRequest struct {
+	DeviceCode string `json:"device_code"`
+}

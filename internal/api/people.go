@@ -44,3 +44,14 @@ type Token struct {
 	// ExpiresAt, when set, ends the token (those stile login mints).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
+
+// UserRequest is the body of POST /api/v1/users.
+type UserRequest struct {
+	Name  string `json:"name"`
+	Admin bool   `json:"admin"`
+}
+
+// GroupRequest is the body of POST /api/v1/groups.
+type GroupRequest struct {
+	Name string `json:"name"`
+}

@@ -1,6 +1,9 @@
 package api
 
-import "github.com/stile-dev/stile/internal/plan"
+import (
+	"github.com/stile-dev/stile/internal/plan"
+	"github.com/stile-dev/stile/internal/spec"
+)
 
 // PlanOutcome is one planned item.
 type PlanOutcome struct {
@@ -21,4 +24,15 @@ type PlanOutcome struct {
 type PlanLine struct {
 	Index int `json:"index"`
 	PlanOutcome
+}
+
+// PlanRequest is the body of POST /api/v1/plans.
+type PlanRequest struct {
+	Items []spec.Role `json:"items"`
+}
+
+// DeclaredPlanRequest is the body of POST /api/v1/plans/declared: the
+// resources whose declared roles to plan, all when empty.
+type DeclaredPlanRequest struct {
+	Resources []string `json:"resources"`
 }

@@ -55,3 +55,22 @@ const (
 	ActionUnchanged = "unchanged"
 	ActionError     = "error"
 )
+
+// ImportRequest is the body of POST /api/v1/resources/import.
+type ImportRequest struct {
+	CSV    string `json:"csv"`
+	DryRun bool   `json:"dry_run"`
+}
+
+// AdminRequest is the body of PUT /api/v1/resources/{name}/admin.
+type AdminRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Agent    string `json:"agent"`
+}
+
+// AdminImportRequest is the body of POST /api/v1/admins/import.
+type AdminImportRequest struct {
+	CSV   string `json:"csv"`
+	Agent string `json:"agent"`
+}

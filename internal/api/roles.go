@@ -16,3 +16,8 @@ type ResourceRole struct {
 	Status      string `json:"status"`
 	LastApply   string `json:"last_apply_sid,omitempty"`
 }
+
+// RetireRequest is the body of POST /api/v1/roles/{name}/retire.
+type RetireRequest struct {
+	Heir string `json:"heir"`
+}

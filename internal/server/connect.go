@@ -5,6 +5,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/proxy"
 )
 
@@ -35,9 +36,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 // cancelQuery relays a client's CancelRequest: the body names the connection
 // by the cancel token its Hello carried.
 func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		CancelToken string `json:"cancel_token"`
-	}
+	var req api.CancelRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}

@@ -38,10 +38,8 @@ func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AgentRequest is the body of POST /api/v1/agents.
-type AgentRequest struct {
-	Name string `json:"name"`
-}
+// AgentRequest is api.AgentRequest (the wire type), kept here for the server side.
+type AgentRequest = api.AgentRequest
 
 func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) error {
 	var req AgentRequest
@@ -73,11 +71,8 @@ func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ImportRequest is the body of POST /api/v1/resources/import.
-type ImportRequest struct {
-	CSV    string `json:"csv"`
-	DryRun bool   `json:"dry_run"`
-}
+// ImportRequest is api.ImportRequest (the wire type), kept here for the server side.
+type ImportRequest = api.ImportRequest
 
 func (s *Server) importResources(w http.ResponseWriter, r *http.Request) error {
 	var req ImportRequest
@@ -92,12 +87,8 @@ func (s *Server) importResources(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AdminRequest is the body of PUT /api/v1/resources/{name}/admin.
-type AdminRequest struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
-	Agent    string `json:"agent"`
-}
+// AdminRequest is api.AdminRequest (the wire type), kept here for the server side.
+type AdminRequest = api.AdminRequest
 
 func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) error {
 	var req AdminRequest
@@ -112,11 +103,8 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AdminImportRequest is the body of POST /api/v1/admins/import.
-type AdminImportRequest struct {
-	CSV   string `json:"csv"`
-	Agent string `json:"agent"`
-}
+// AdminImportRequest is api.AdminImportRequest (the wire type), kept here for the server side.
+type AdminImportRequest = api.AdminImportRequest
 
 func (s *Server) importAdmins(w http.ResponseWriter, r *http.Request) error {
 	var req AdminImportRequest
@@ -143,10 +131,8 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// PlanRequest is the body of POST /api/v1/plans.
-type PlanRequest struct {
-	Items []spec.Role `json:"items"`
-}
+// PlanRequest is api.PlanRequest (the wire type), kept here for the server side.
+type PlanRequest = api.PlanRequest
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	var req PlanRequest
@@ -160,9 +146,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 
 // planDeclared plans every declared role, of the named resources or all.
 func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Resources []string `json:"resources"`
-	}
+	var req api.DeclaredPlanRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
@@ -224,10 +208,8 @@ func (s *Server) planStatus(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ApplyRequest is the body of POST /api/v1/resources/{name}/apply.
-type ApplyRequest struct {
-	SID string `json:"sid"`
-}
+// ApplyRequest is api.ApplyRequest (the wire type), kept here for the server side.
+type ApplyRequest = api.ApplyRequest
 
 func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	var req ApplyRequest
@@ -372,10 +354,8 @@ func (s *Server) revealRole(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// RetireRequest is the body of POST /api/v1/roles/{name}/retire.
-type RetireRequest struct {
-	Heir string `json:"heir"`
-}
+// RetireRequest is api.RetireRequest (the wire type), kept here for the server side.
+type RetireRequest = api.RetireRequest
 
 func (s *Server) retireRole(w http.ResponseWriter, r *http.Request) error {
 	var req RetireRequest

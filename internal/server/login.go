@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/stile-dev/stile/internal/api"
 )
 
 // open runs an API handler that needs no token (stile login's steps: the
@@ -16,10 +18,7 @@ func (s *Server) open(h apiHandler) http.HandlerFunc {
 }
 
 func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Code     string `json:"code"`
-		Verifier string `json:"verifier"`
-	}
+	var in api.CLITokenRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -41,9 +40,7 @@ func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		DeviceCode string `json:"device_code"`
-	}
+	var in api.DeviceTokenRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 )
 
@@ -15,11 +16,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// UserRequest is the body of POST /api/v1/users.
-type UserRequest struct {
-	Name  string `json:"name"`
-	Admin bool   `json:"admin"`
-}
+// UserRequest is api.UserRequest (the wire type), kept here for the server side.
+type UserRequest = api.UserRequest
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req UserRequest
@@ -78,10 +76,8 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// GroupRequest is the body of POST /api/v1/groups.
-type GroupRequest struct {
-	Name string `json:"name"`
-}
+// GroupRequest is api.GroupRequest (the wire type), kept here for the server side.
+type GroupRequest = api.GroupRequest
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var req GroupRequest
