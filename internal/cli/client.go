@@ -1,12 +1,8 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 )
 
@@ -110,114 +107,33 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// apiError is an error response; detail is the partial result, if any.
-type apiError struct {
-	Code    errs.Code
-	Message string
-	Detail  json.RawMessage
+// apiError is an error response; Detail is the partial result, if any.
+type apiError = api.ResponseError
+
+// api is c as the API's typed client.
+func (c *client) api() *api.Client {
+	return &api.Client{Base: c.base, Token: c.token, HTTP: c.http}
 }
 
-func (e *apiError) Error() string { return e.Message }
-
-// call sends a JSON request and decodes a JSON response into out. An error
-// response becomes an *apiError whose Detail the caller may decode.
+// call sends a JSON request and decodes a JSON response into out (see
+// api.Client.Call).
 func (c *client) call(ctx context.Context, method, path string, in, out any) error {
-	resp, err := c.do(ctx, method, path, in, "application/json")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("read response: %w", err)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("decode response: %w", err)
-		}
-	}
-	return nil
+	return c.api().Call(ctx, method, path, in, out)
 }
 
-// stream sends a JSON request whose answer is one JSON object per line
-// (NDJSON) and calls line with each as it arrives. An error line stops it.
+// stream sends a JSON request whose answer is NDJSON and calls line with
+// each object as it arrives (see api.Client.Stream).
 func (c *client) stream(ctx context.Context, method, path string, in any, line func([]byte) error) error {
-	resp, err := c.do(ctx, method, path, in, "application/x-ndjson")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		if err := line(sc.Bytes()); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read response: %w", unwrapURLError(err))
-	}
-	return nil
+	return c.api().Stream(ctx, method, path, in, line)
 }
 
 // do sends a JSON request and returns a successful response for the caller
-// to read and close; an error response becomes an *apiError.
+// to read and close (see api.Client.Do).
 func (c *client) do(ctx context.Context, method, path string, in any, accept string) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		body = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", accept)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("reach stile server at %s: %w", c.base, unwrapURLError(err))
-	}
-	if resp.StatusCode < 300 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read response: %w", err)
-	}
-	var eb struct {
-		Error struct {
-			Code    errs.Code `json:"code"`
-			Message string    `json:"message"`
-		} `json:"error"`
-		Detail json.RawMessage `json:"detail"`
-	}
-	if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
-		return nil, fmt.Errorf("stile server: %s", resp.Status)
-	}
-	return nil, &apiError{Code: eb.Error.Code, Message: eb.Error.Message, Detail: eb.Detail}
+	return c.api().Do(ctx, method, path, in, accept)
 }
 
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
-}
+func unwrapURLError(err error) error { return api.UnwrapURLError(err) }
 
 // detail decodes an apiError's detail into v; it reports whether it did.
-func detail(err error, v any) bool {
-	ae, ok := err.(*apiError)
-	if !ok || len(ae.Detail) == 0 || string(ae.Detail) == "null" {
-		return false
-	}
-	return json.Unmarshal(ae.Detail, v) == nil
-}
+func detail(err error, v any) bool { return api.DecodeDetail(err, v) }
