@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,12 +21,6 @@ import (
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
-
-// TokenHash is how agent tokens are stored: hex SHA-256.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
 
 // Registry is the part of the store the hub needs.
 type Registry interface {
@@ -182,7 +174,7 @@ func (h *Hub) Disconnect(name string) {
 // agent replaces the first.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, err := h.reg.AgentByToken(r.Context(), TokenHash(strings.TrimSpace(tok)))
+	a, err := h.reg.AgentByToken(r.Context(), secret.TokenHash(strings.TrimSpace(tok)))
 	if err != nil || tok == "" {
 		http.Error(w, `{"error":{"code":"unauthorized","message":"unknown or revoked agent token"}}`, http.StatusUnauthorized)
 		return

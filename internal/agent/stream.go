@@ -207,7 +207,7 @@ func StreamURL(base string) (string, error) {
 func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	tok = strings.TrimSpace(tok)
-	a, err := h.reg.AgentByToken(r.Context(), TokenHash(tok))
+	a, err := h.reg.AgentByToken(r.Context(), secret.TokenHash(tok))
 	if err != nil || tok == "" {
 		http.Error(w, "unknown or revoked agent token", http.StatusUnauthorized)
 		return

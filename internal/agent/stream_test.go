@@ -14,6 +14,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -34,7 +35,7 @@ func (r tokens) AgentByToken(_ context.Context, hash string) (store.Agent, error
 
 func streamHub(t *testing.T) (*Hub, *httptest.Server) {
 	t.Helper()
-	reg := tokens{byHash: map[string]string{TokenHash("tok-a"): "a", TokenHash("tok-b"): "b"}}
+	reg := tokens{byHash: map[string]string{secret.TokenHash("tok-a"): "a", secret.TokenHash("tok-b"): "b"}}
 	h := NewHub(reg, nil, false, "r1", slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(http.HandlerFunc(h.ServeStream))
 	t.Cleanup(srv.Close)

@@ -47,7 +47,7 @@ func BenchmarkPages(b *testing.B) {
 	st.CreateUser(ctx, store.User{Name: "mia", CreatedAt: time.Now()})
 	st.CreateGroup(ctx, "members")
 	st.SetMember(ctx, "members", "mia", true)
-	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
+	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: secret.TokenHash("stlp_mia"), CreatedAt: time.Now()})
 	for i := range 300 { // People: 300 more users with two tokens each
 		name := fmt.Sprintf("user-%03d", i)
 		st.CreateUser(ctx, store.User{Name: name, CreatedAt: time.Now()})
