@@ -6,9 +6,10 @@ package agent
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
+	"slices"
 
 	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -38,8 +39,13 @@ type Agent interface {
 // LocalName is the built-in agent's name.
 const LocalName = "local"
 
-// Local runs everything in the server's process with pgx.
-type Local struct{}
+// Local runs everything in its own process with pgx: the server's built-in
+// agent, and the executor of a remote agent's jobs.
+type Local struct {
+	// Pool keeps the admin connections of the targets Local works on for
+	// reuse (target.Target.In); nil keeps none.
+	Pool *target.Pool
+}
 
 // Name returns "local".
 func (Local) Name() string { return LocalName }
@@ -48,31 +54,35 @@ func (Local) Name() string { return LocalName }
 func (Local) Online() bool { return true }
 
 // Health checks the target.
-func (Local) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
-	return inspect.CheckHealth(ctx, t)
+func (l Local) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
+	return inspect.CheckHealth(ctx, t.In(l.Pool))
 }
 
 // Plan plans inputs against one catalog read.
-func (Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	return inspect.Plan(ctx, t, inputs)
+func (l Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
+	return inspect.Plan(ctx, t.In(l.Pool), inputs)
 }
 
 // ApplyBatch runs jobs with apply.RunBatch.
-func (Local) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report {
+func (l Local) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report {
+	jobs = slices.Clone(jobs)
+	for i := range jobs {
+		jobs[i].Target = jobs[i].Target.In(l.Pool)
+	}
 	return apply.RunBatch(ctx, jobs, report)
 }
 
 // CheckLogin tries a login.
-func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
-	return inspect.CheckLogin(ctx, t, role, password)
+func (l Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
+	return inspect.CheckLogin(ctx, t.In(l.Pool), role, password)
 }
 
 // Scopes lists databases and schemas.
-func (Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
-	return inspect.ListScopes(ctx, t)
+func (l Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
+	return inspect.ListScopes(ctx, t.In(l.Pool))
 }
 
 // Column names a result column.
-func (Local) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
-	return inspect.ResolveColumn(ctx, t, database, table, attnum)
+func (l Local) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
+	return inspect.ResolveColumn(ctx, t.In(l.Pool), database, table, attnum)
 }

@@ -27,13 +27,15 @@ const HeartbeatInterval = 10 * time.Second
 // https), authenticates with token, runs every job it is sent concurrently
 // with the built-in executor, and reconnects with jittered exponential
 // backoff until ctx ends. It opens no port. Credentials arrive inside jobs
-// and are neither logged nor written anywhere.
+// and are neither logged nor written anywhere. It keeps no admin connection
+// after a job (DialWith takes a Local with a pool).
 func Dial(ctx context.Context, serverURL, token string, log *slog.Logger) error {
-	return DialWith(ctx, serverURL, token, nil, log)
+	return DialWith(ctx, serverURL, token, nil, Local{}, log)
 }
 
-// DialWith is Dial with an HTTP client of the caller's (for a private CA).
-func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log *slog.Logger) error {
+// DialWith is Dial with an HTTP client of the caller's (for a private CA)
+// and the Local that runs the jobs (with the agent's idle pool).
+func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, local Local, log *slog.Logger) error {
 	wsURL := strings.TrimRight(serverURL, "/") + "/api/v1/agent/connect"
 	switch {
 	case strings.HasPrefix(wsURL, "https://"):
@@ -47,7 +49,7 @@ func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log
 	live := &liveStreams{}
 	for {
 		start := time.Now()
-		err := session(ctx, wsURL, token, hc, live, log)
+		err := session(ctx, wsURL, token, hc, local, live, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -74,7 +76,7 @@ type errUnauthorized struct{ msg string }
 func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
-func session(ctx context.Context, wsURL, token string, hc *http.Client, live *liveStreams, log *slog.Logger) error {
+func session(ctx context.Context, wsURL, token string, hc *http.Client, local Local, live *liveStreams, log *slog.Logger) error {
 	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version + " stile/" + version.Short()}}
 	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
@@ -137,14 +139,14 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 			case JobCancel:
 				payload, err = cancelStream(sctx, live, m)
 			case JobApplyBatch:
-				payload, err = applyBatch(sctx, m, func(p batchProgress) {
+				payload, err = local.applyBatch(sctx, m, func(p batchProgress) {
 					body, _ := json.Marshal(p)
 					if err := send(message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
 						log.Warn("send progress", "err", err)
 					}
 				})
 			default:
-				payload, err = run(sctx, m)
+				payload, err = local.run(sctx, m)
 			}
 			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}
 			if payload != nil {
@@ -159,20 +161,19 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 
 // applyBatch runs an apply batch with the built-in agent, sending each
 // job's report as it ends; the result repeats them all.
-func applyBatch(ctx context.Context, m message, progress func(batchProgress)) (any, error) {
+func (local Local) applyBatch(ctx context.Context, m message, progress func(batchProgress)) (any, error) {
 	var jobs []apply.Job
 	if err := json.Unmarshal(m.Payload, &jobs); err != nil {
 		return nil, err
 	}
-	return Local{}.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
+	return local.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
 		progress(batchProgress{Index: i, Report: rep})
 	}), nil
 }
 
 // run executes one job with the built-in agent: the same code path as the
 // server's own.
-func run(ctx context.Context, m message) (any, error) {
-	var local Local
+func (local Local) run(ctx context.Context, m message) (any, error) {
 	switch m.Kind {
 	case JobHealth:
 		var t target.Target

@@ -7,10 +7,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stile-dev/stile/internal/inspect"
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
@@ -61,11 +62,9 @@ func inputs(tg target.Target, p string, hasPW bool) []plan.Input {
 
 // BenchmarkPlan reports: one role over all 5 databases; 200 roles in one
 // batch (one catalog read per database); and the steady-state re-plan of
-// those 200 after they are applied. Every read connects anew (no admin
-// connection is kept idle): the cold figure a one-shot tool pays.
+// those 200 after they are applied. Every read connects anew (the target has
+// no idle pool): the cold figure a one-shot tool pays.
 func BenchmarkPlan(b *testing.B) {
-	target.SetIdleTimeout(0)
-	defer target.SetIdleTimeout(target.DefaultIdleTimeout)
 	c := pgtest.First(b)
 	p := c.Prefix(b)
 	tg := c.Target()

@@ -19,6 +19,7 @@ import (
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // BenchmarkCLI measures the whole path as people run it: the stile CLI (a
@@ -30,8 +31,8 @@ import (
 // machines.
 //
 // The server keeps admin connections idle between requests (--admin-idle,
-// default 1m), and so does the in-process figure, which shares them: both
-// are warm after the first request. BenchmarkPlan gives the cold figures.
+// default 1m), and so does the in-process figure, with a pool of its own:
+// both are warm after the first request. BenchmarkPlan gives the cold figures.
 //
 // Sub-benchmarks: one role over 5 databases (plan); the first converge of
 // 200 new roles, SELECT on one schema each (plan -f, then apply -f); the
@@ -39,6 +40,8 @@ import (
 // new roles spread over 1, 2 and 4 clusters (as many as are configured).
 func BenchmarkCLI(b *testing.B) {
 	clusters := pgtest.Clusters(b)
+	pool := target.NewPool(target.DefaultIdleTimeout)
+	defer pool.Close()
 	bin := filepath.Join(b.TempDir(), "stile")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
@@ -98,7 +101,7 @@ func BenchmarkCLI(b *testing.B) {
 	// inProcess plans the same roles as a plan file of roleFile would, on
 	// the first cluster, with inspect and the planner only.
 	inProcess := func(label string, n int, hasPW bool) time.Duration {
-		tg := clusters[0].Target()
+		tg := clusters[0].Target().In(pool)
 		ins := make([]plan.Input, n)
 		for i := range ins {
 			r, _ := spec.Role{Resource: resources[0], Label: fmt.Sprintf("%s-%03d", label, i),
@@ -125,7 +128,7 @@ func BenchmarkCLI(b *testing.B) {
 		for b.Loop() {
 			took, _ := stile("", "resources", "plan", resources[0], "--role", "wide", "--scopes", strings.Join(all, ","), "--privileges", "SELECT")
 			cliT += took
-			tg := clusters[0].Target()
+			tg := clusters[0].Target().In(pool)
 			r, _ := spec.Role{Resource: resources[0], Label: "wide", Scopes: all, Privileges: []string{"SELECT"}}.Normalize()
 			name, _ := spec.RoleName("stile", resources[0], "wide")
 			in, _ := plan.NewInput(r, name)

@@ -170,7 +170,9 @@ func (c serverConfig) Validate() error {
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
 	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
-	target.SetIdleTimeout(c.adminIdle)
+	// The built-in agent's admin connections, kept a while for the next job.
+	pool := target.NewPool(c.adminIdle)
+	defer pool.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
 	// Bind first: a server that cannot listen (the port taken) leaves no
 	// data dir, key or token behind.
@@ -219,7 +221,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	go hub.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
-		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
+		Store: st, Box: box, Agents: []agent.Agent{agent.Local{Pool: pool}}, Hub: hub,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
 		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ConsoleTimeout: c.consoleTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
 		SignInFailures: cmp.Or(c.signInFailures, -1), OIDC: c.oidc,
