@@ -60,7 +60,7 @@ func (l Local) Health(ctx context.Context, t target.Target) (inspect.Health, err
 
 // Plan plans inputs against one catalog read.
 func (l Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	return inspect.Plan(ctx, t.In(l.Pool), inputs)
+	return apply.Plan(ctx, t.In(l.Pool), inputs)
 }
 
 // ApplyBatch runs jobs with apply.RunBatch.

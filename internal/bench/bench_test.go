@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/inspect"
-
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
@@ -86,7 +84,7 @@ func BenchmarkPlan(b *testing.B) {
 			var reading, planning time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				snap, err := inspect.ForInputs(ctx, tg, in)
+				snap, err := apply.Inspect(ctx, tg, in)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -110,7 +108,7 @@ func BenchmarkPlan(b *testing.B) {
 
 	start := time.Now()
 	for _, in := range batch {
-		res, err := inspect.Plan(ctx, tg, []plan.Input{in})
+		res, err := apply.Plan(ctx, tg, []plan.Input{in})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/cli"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
@@ -111,7 +111,7 @@ func BenchmarkCLI(b *testing.B) {
 			ins[i].Host, ins[i].Port, ins[i].AdminUser, ins[i].HasPassword = tg.Host, tg.Port, tg.User, hasPW
 		}
 		start := time.Now()
-		if _, err := inspect.Plan(context.Background(), tg, ins); err != nil {
+		if _, err := apply.Plan(context.Background(), tg, ins); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start)
@@ -134,7 +134,7 @@ func BenchmarkCLI(b *testing.B) {
 			in, _ := plan.NewInput(r, name)
 			in.Host, in.Port, in.AdminUser = tg.Host, tg.Port, tg.User
 			start := time.Now()
-			inspect.Plan(context.Background(), tg, []plan.Input{in})
+			apply.Plan(context.Background(), tg, []plan.Input{in})
 			inT += time.Since(start)
 			n++
 		}
