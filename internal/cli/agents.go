@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/target"
@@ -134,7 +134,7 @@ logs.`,
 			if err != nil {
 				return err
 			}
-			return agent.DialWith(cmd.Context(), url, token, hc, agent.Local{Pool: pool}, log)
+			return runner.DialWith(cmd.Context(), url, token, hc, runner.Local{Pool: pool}, log)
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")

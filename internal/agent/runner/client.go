@@ -1,4 +1,4 @@
-package agent
+package runner
 
 import (
 	"context"
@@ -15,13 +15,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/target"
 	"github.com/stile-dev/stile/internal/version"
 )
-
-// HeartbeatInterval is how often an agent says it is alive.
-const HeartbeatInterval = 10 * time.Second
 
 // Dial runs a remote agent: it dials the server (wss:// when the URL is
 // https), authenticates with token, runs every job it is sent concurrently
@@ -77,7 +75,7 @@ func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
 func session(ctx context.Context, wsURL, token string, hc *http.Client, local Local, live *liveStreams, log *slog.Logger) error {
-	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version + " stile/" + version.Short()}}
+	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {agent.Version + " stile/" + version.Short()}}
 	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
@@ -89,7 +87,7 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, local Lo
 	defer ws.CloseNow()
 	log.Info("connected to the server")
 	var wmu sync.Mutex
-	send := func(m message) error {
+	send := func(m agent.Message) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -104,14 +102,14 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, local Lo
 		ws.Close(websocket.StatusNormalClosure, "agent stopping")
 	}()
 	go func() {
-		t := time.NewTicker(HeartbeatInterval)
+		t := time.NewTicker(agent.HeartbeatInterval)
 		defer t.Stop()
 		for {
 			select {
 			case <-sctx.Done():
 				return
 			case <-t.C:
-				if send(message{Type: "heartbeat"}) != nil {
+				if send(agent.Message{Type: "heartbeat"}) != nil {
 					return
 				}
 			}
@@ -120,7 +118,7 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, local Lo
 	var jobs sync.WaitGroup
 	defer jobs.Wait()
 	for {
-		var m message
+		var m agent.Message
 		if err := wsjson.Read(sctx, ws, &m); err != nil {
 			return err
 		}
@@ -133,22 +131,22 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, local Lo
 			var payload any
 			var err error
 			switch m.Kind {
-			case JobConnect:
+			case agent.JobConnect:
 				// The relay outlives the job: bound it by the agent's life.
 				payload, err = openStream(ctx, wsURL, token, hc, live, m, log)
-			case JobCancel:
+			case agent.JobCancel:
 				payload, err = cancelStream(sctx, live, m)
-			case JobApplyBatch:
-				payload, err = local.applyBatch(sctx, m, func(p batchProgress) {
+			case agent.JobApplyBatch:
+				payload, err = local.applyBatch(sctx, m, func(p agent.BatchProgress) {
 					body, _ := json.Marshal(p)
-					if err := send(message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
+					if err := send(agent.Message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
 						log.Warn("send progress", "err", err)
 					}
 				})
 			default:
 				payload, err = local.run(sctx, m)
 			}
-			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}
+			reply := agent.Message{Type: "result", ID: m.ID, Error: agent.ToWire(err)}
 			if payload != nil {
 				reply.Payload, _ = json.Marshal(payload)
 			}
@@ -161,47 +159,47 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, local Lo
 
 // applyBatch runs an apply batch with the built-in agent, sending each
 // job's report as it ends; the result repeats them all.
-func (local Local) applyBatch(ctx context.Context, m message, progress func(batchProgress)) (any, error) {
+func (local Local) applyBatch(ctx context.Context, m agent.Message, progress func(agent.BatchProgress)) (any, error) {
 	var jobs []apply.Job
 	if err := json.Unmarshal(m.Payload, &jobs); err != nil {
 		return nil, err
 	}
 	return local.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
-		progress(batchProgress{Index: i, Report: rep})
+		progress(agent.BatchProgress{Index: i, Report: rep})
 	}), nil
 }
 
 // run executes one job with the built-in agent: the same code path as the
 // server's own.
-func (local Local) run(ctx context.Context, m message) (any, error) {
+func (local Local) run(ctx context.Context, m agent.Message) (any, error) {
 	switch m.Kind {
-	case JobHealth:
+	case agent.JobHealth:
 		var t target.Target
 		if err := json.Unmarshal(m.Payload, &t); err != nil {
 			return nil, err
 		}
 		h, err := local.Health(ctx, t)
-		return healthResult{Health: h, Err: toWire(err)}, nil
-	case JobPlan:
-		var j planJob
+		return agent.HealthResult{Health: h, Err: agent.ToWire(err)}, nil
+	case agent.JobPlan:
+		var j agent.PlanJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}
 		return local.Plan(ctx, j.Target, j.Inputs)
-	case JobCheckLogin:
-		var j loginJob
+	case agent.JobCheckLogin:
+		var j agent.LoginJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}
 		return local.CheckLogin(ctx, j.Target, j.Role, j.Password)
-	case JobScopes:
+	case agent.JobScopes:
 		var t target.Target
 		if err := json.Unmarshal(m.Payload, &t); err != nil {
 			return nil, err
 		}
 		return local.Scopes(ctx, t)
-	case JobColumn:
-		var j columnJob
+	case agent.JobColumn:
+		var j agent.ColumnJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}
