@@ -1,14 +1,17 @@
 // Package agent defines what stile asks of the process that reaches a
 // resource's databases (Agent: plan, apply, health, login checks, streamed
-// connections), the built-in agent that does it in-process, the hub remote
-// agents dial over a WebSocket, and the remote agent's client.
+// connections) and the protocol between the two ends of a remote agent's
+// WebSocket (protocol.go). The ends live in subpackages that import this one
+// and never each other: hub is the server's side (connections, the job
+// queue, streams), runner the agent's side (Local, which runs jobs with
+// inspect, plan and apply, and Dial, the remote agent's client).
 package agent
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
 
 	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -37,42 +40,3 @@ type Agent interface {
 
 // LocalName is the built-in agent's name.
 const LocalName = "local"
-
-// Local runs everything in the server's process with pgx.
-type Local struct{}
-
-// Name returns "local".
-func (Local) Name() string { return LocalName }
-
-// Online is always true.
-func (Local) Online() bool { return true }
-
-// Health checks the target.
-func (Local) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
-	return inspect.CheckHealth(ctx, t)
-}
-
-// Plan plans inputs against one catalog read.
-func (Local) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	return inspect.Plan(ctx, t, inputs)
-}
-
-// ApplyBatch runs jobs with apply.RunBatch.
-func (Local) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(int, apply.Report)) []apply.Report {
-	return apply.RunBatch(ctx, jobs, report)
-}
-
-// CheckLogin tries a login.
-func (Local) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
-	return inspect.CheckLogin(ctx, t, role, password)
-}
-
-// Scopes lists databases and schemas.
-func (Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
-	return inspect.ListScopes(ctx, t)
-}
-
-// Column names a result column.
-func (Local) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
-	return inspect.ResolveColumn(ctx, t, database, table, attnum)
-}

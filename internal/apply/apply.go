@@ -19,7 +19,6 @@ import (
 
 	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/sqlq"
 	"github.com/stile-dev/stile/internal/target"
@@ -171,7 +170,7 @@ func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) err
 		backoff := time.Duration(100<<attempt)*time.Millisecond + rand.N(100*time.Millisecond)
 		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(err.Error()))
 		time.Sleep(backoff)
-		snap, err := inspect.ForInputs(ctx, r.job.Target, []plan.Input{r.job.Input})
+		snap, err := Inspect(ctx, r.job.Target, []plan.Input{r.job.Input})
 		if err != nil {
 			return fmt.Errorf("block %s: re-inspect: %w", name, err)
 		}

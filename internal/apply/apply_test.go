@@ -2,13 +2,13 @@ package apply_test
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/secret"
@@ -45,7 +45,7 @@ func (f *fixture) input(r spec.Role) plan.Input {
 
 func (f *fixture) plan(in plan.Input) plan.Result {
 	f.t.Helper()
-	res, err := inspect.Plan(context.Background(), f.tg, []plan.Input{in})
+	res, err := apply.Plan(context.Background(), f.tg, []plan.Input{in})
 	if err != nil {
 		f.t.Fatal(err)
 	}

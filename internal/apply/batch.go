@@ -13,7 +13,6 @@ import (
 
 	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -211,7 +210,7 @@ func (b *batch) read(ctx context.Context, t target.Target, fresh bool) (*reading
 			inputs = append(inputs, j.Input)
 		}
 	}
-	snap, err := inspect.ForInputs(ctx, t, inputs)
+	snap, err := Inspect(ctx, t, inputs)
 	if err != nil {
 		return nil, err
 	}

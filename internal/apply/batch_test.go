@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/apply"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/secret"
@@ -34,7 +33,7 @@ func TestBatchRereadsAfterCreatorRemoved(t *testing.T) {
 
 		inputs := []plan.Input{reader, writer}
 		plan.DeclareCreators(inputs)
-		results, err := inspect.Plan(context.Background(), f.tg, inputs)
+		results, err := apply.Plan(context.Background(), f.tg, inputs)
 		if err != nil {
 			t.Fatal(err)
 		}

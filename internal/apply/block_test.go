@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 
@@ -69,7 +68,7 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 		t.Fatal(err)
 	}
 	in.Host, in.Port, in.AdminUser, in.HasPassword = target.Host, target.Port, target.User, true
-	snap, err := inspect.ForInputs(context.Background(), target, []plan.Input{in})
+	snap, err := Inspect(context.Background(), target, []plan.Input{in})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 
@@ -118,7 +117,7 @@ func TestTwoRolesOneCreatorConverge(t *testing.T) {
 			f.input(spec.Role{Resource: "res" + p, Label: "bwriter", Scopes: []string{p + "_app.b"}, Privileges: []string{"SELECT", "CREATE"}}),
 		}
 		plan.DeclareCreators(batch)
-		results, err := inspect.Plan(context.Background(), f.tg, batch)
+		results, err := apply.Plan(context.Background(), f.tg, batch)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/stile-dev/stile/internal/inspect"
 	"math/rand/v2"
 	"path"
 	"slices"
@@ -267,7 +266,7 @@ func (tr *trial) input(i int) plan.Input {
 
 func (tr *trial) plan(i int) plan.Result {
 	tr.t.Helper()
-	res, err := inspect.Plan(context.Background(), tr.tg, []plan.Input{tr.input(i)})
+	res, err := apply.Plan(context.Background(), tr.tg, []plan.Input{tr.input(i)})
 	if err != nil {
 		tr.fatalf("plan: %v", err)
 	}
@@ -385,7 +384,7 @@ func (tr *trial) applyBatch() {
 	plan.DeclareCreators(inputs)
 	order := plan.ApplyOrder(inputs)
 	tr.removeCreator(inputs, order)
-	results, err := inspect.Plan(context.Background(), tr.tg, inputs)
+	results, err := apply.Plan(context.Background(), tr.tg, inputs)
 	if err != nil {
 		tr.fatalf("batch plan: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 // PostgreSQL reports some no-op GRANTs and REVOKEs as success; this is what
 // catches them.
 func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
-	req := inspect.RequestFor([]plan.Input{r.job.Input})
+	req := RequestFor([]plan.Input{r.job.Input})
 	snap, err := inspect.ReadCluster(ctx, tx, req.Roles)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/hub"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
@@ -37,8 +39,8 @@ func BenchmarkAgentHop(b *testing.B) {
 	defer st.Close()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	log := slog.New(slog.DiscardHandler)
-	hub := agent.NewHub(st, box, false, "bench", log)
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})
+	hub := hub.New(st, box, false, "bench", log)
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func BenchmarkAgentHop(b *testing.B) {
 	}
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
-	go agent.Dial(actx, srv.URL, token, log)
+	go runner.Dial(actx, srv.URL, token, log)
 	for !hub.Online(ctx, "remote") {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -7,7 +7,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"github.com/stile-dev/stile/internal/inspect"
 	"strings"
 	"testing"
 	"time"
@@ -61,11 +60,9 @@ func inputs(tg target.Target, p string, hasPW bool) []plan.Input {
 
 // BenchmarkPlan reports: one role over all 5 databases; 200 roles in one
 // batch (one catalog read per database); and the steady-state re-plan of
-// those 200 after they are applied. Every read connects anew (no admin
-// connection is kept idle): the cold figure a one-shot tool pays.
+// those 200 after they are applied. Every read connects anew (the target has
+// no idle pool): the cold figure a one-shot tool pays.
 func BenchmarkPlan(b *testing.B) {
-	target.SetIdleTimeout(0)
-	defer target.SetIdleTimeout(target.DefaultIdleTimeout)
 	c := pgtest.First(b)
 	p := c.Prefix(b)
 	tg := c.Target()
@@ -87,7 +84,7 @@ func BenchmarkPlan(b *testing.B) {
 			var reading, planning time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				snap, err := inspect.ForInputs(ctx, tg, in)
+				snap, err := apply.Inspect(ctx, tg, in)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -111,7 +108,7 @@ func BenchmarkPlan(b *testing.B) {
 
 	start := time.Now()
 	for _, in := range batch {
-		res, err := inspect.Plan(ctx, tg, []plan.Input{in})
+		res, err := apply.Plan(ctx, tg, []plan.Input{in})
 		if err != nil {
 			b.Fatal(err)
 		}

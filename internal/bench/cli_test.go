@@ -14,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/cli"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // BenchmarkCLI measures the whole path as people run it: the stile CLI (a
@@ -30,8 +31,8 @@ import (
 // machines.
 //
 // The server keeps admin connections idle between requests (--admin-idle,
-// default 1m), and so does the in-process figure, which shares them: both
-// are warm after the first request. BenchmarkPlan gives the cold figures.
+// default 1m), and so does the in-process figure, with a pool of its own:
+// both are warm after the first request. BenchmarkPlan gives the cold figures.
 //
 // Sub-benchmarks: one role over 5 databases (plan); the first converge of
 // 200 new roles, SELECT on one schema each (plan -f, then apply -f); the
@@ -39,6 +40,8 @@ import (
 // new roles spread over 1, 2 and 4 clusters (as many as are configured).
 func BenchmarkCLI(b *testing.B) {
 	clusters := pgtest.Clusters(b)
+	pool := target.NewPool(target.DefaultIdleTimeout)
+	defer pool.Close()
 	bin := filepath.Join(b.TempDir(), "stile")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
@@ -98,7 +101,7 @@ func BenchmarkCLI(b *testing.B) {
 	// inProcess plans the same roles as a plan file of roleFile would, on
 	// the first cluster, with inspect and the planner only.
 	inProcess := func(label string, n int, hasPW bool) time.Duration {
-		tg := clusters[0].Target()
+		tg := clusters[0].Target().In(pool)
 		ins := make([]plan.Input, n)
 		for i := range ins {
 			r, _ := spec.Role{Resource: resources[0], Label: fmt.Sprintf("%s-%03d", label, i),
@@ -108,7 +111,7 @@ func BenchmarkCLI(b *testing.B) {
 			ins[i].Host, ins[i].Port, ins[i].AdminUser, ins[i].HasPassword = tg.Host, tg.Port, tg.User, hasPW
 		}
 		start := time.Now()
-		if _, err := inspect.Plan(context.Background(), tg, ins); err != nil {
+		if _, err := apply.Plan(context.Background(), tg, ins); err != nil {
 			b.Fatal(err)
 		}
 		return time.Since(start)
@@ -125,13 +128,13 @@ func BenchmarkCLI(b *testing.B) {
 		for b.Loop() {
 			took, _ := stile("", "resources", "plan", resources[0], "--role", "wide", "--scopes", strings.Join(all, ","), "--privileges", "SELECT")
 			cliT += took
-			tg := clusters[0].Target()
+			tg := clusters[0].Target().In(pool)
 			r, _ := spec.Role{Resource: resources[0], Label: "wide", Scopes: all, Privileges: []string{"SELECT"}}.Normalize()
 			name, _ := spec.RoleName("stile", resources[0], "wide")
 			in, _ := plan.NewInput(r, name)
 			in.Host, in.Port, in.AdminUser = tg.Host, tg.Port, tg.User
 			start := time.Now()
-			inspect.Plan(context.Background(), tg, []plan.Input{in})
+			apply.Plan(context.Background(), tg, []plan.Input{in})
 			inT += time.Since(start)
 			n++
 		}

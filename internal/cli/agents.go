@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/target"
@@ -124,7 +124,8 @@ logs.`,
 			if adminIdle < 0 {
 				return errs.Invalidf("--admin-idle must not be negative, not %s", adminIdle)
 			}
-			target.SetIdleTimeout(adminIdle)
+			pool := target.NewPool(adminIdle)
+			defer pool.Close()
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
 			if caFile == "" {
 				caFile = e.getenv("STILE_CA")
@@ -133,7 +134,7 @@ logs.`,
 			if err != nil {
 				return err
 			}
-			return agent.DialWith(cmd.Context(), url, token, hc, log)
+			return runner.DialWith(cmd.Context(), url, token, hc, runner.Local{Pool: pool}, log)
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")

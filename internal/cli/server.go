@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/hub"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/metrics"
@@ -161,7 +163,7 @@ func (c serverConfig) Validate() error {
 		}
 	}
 	if c.advertise != "" {
-		if _, err := agent.StreamURL(c.advertise); err != nil {
+		if _, err := hub.StreamURL(c.advertise); err != nil {
 			return errs.Invalidf("--advertise-url: %v", err)
 		}
 	}
@@ -170,7 +172,9 @@ func (c serverConfig) Validate() error {
 
 func runServer(ctx context.Context, e *env, c serverConfig) error {
 	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
-	target.SetIdleTimeout(c.adminIdle)
+	// The built-in agent's admin connections, kept a while for the next job.
+	pool := target.NewPool(c.adminIdle)
+	defer pool.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
 	// Bind first: a server that cannot listen (the port taken) leaves no
 	// data dir, key or token behind.
@@ -211,15 +215,15 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return err
 	}
 	defer exporter.Close()
-	hub := agent.NewHub(st, box, shared, c.replica, log.With("component", "agents"))
+	agents := hub.New(st, box, shared, c.replica, log.With("component", "agents"))
 	if c.advertise != "" {
-		if err := hub.Advertise(c.advertise); err != nil {
+		if err := agents.Advertise(c.advertise); err != nil {
 			return err
 		}
 	}
-	go hub.Run(ctx)
+	go agents.Run(ctx)
 	svc, err := service.New(ctx, service.Config{
-		Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, Hub: hub,
+		Store: st, Box: box, Agents: []agent.Agent{runner.Local{Pool: pool}}, Hub: agents,
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
 		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ConsoleTimeout: c.consoleTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
 		SignInFailures: cmp.Or(c.signInFailures, -1), OIDC: c.oidc,
@@ -261,7 +265,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		svc.SetListenerAddr(loopbackIfAny(addr))
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
-	srv := &http.Server{Handler: server.New(svc, log, hub), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: server.New(svc, log, agents), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"
 	if c.tlsCert != "" {
 		scheme = "https"
@@ -284,7 +288,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Agent WebSockets are hijacked connections, which Shutdown leaves open.
-	hub.Close()
+	agents.Close()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

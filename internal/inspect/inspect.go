@@ -1,61 +1,15 @@
 // Package inspect reads a live cluster: the catalog a plan needs into a
 // catalog.Snapshot (a fixed handful of queries per database, kept in
 // sql/*.sql), what the admin can do (health), and whether a login works.
-// It is the only package between the planner and PostgreSQL.
+// It reads and never plans: apply reads for the planner (apply.Inspect,
+// apply.Plan), and the planner never reaches PostgreSQL.
 package inspect
 
 import (
 	"context"
-	"slices"
 
-	"github.com/stile-dev/stile/internal/catalog"
-	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
-
-// RequestFor returns the catalog request covering every input: their role
-// names and scope databases, and column names when one has strict columns.
-func RequestFor(inputs []plan.Input) Request {
-	var req Request
-	for _, in := range inputs {
-		req.Roles = append(req.Roles, in.RoleName)
-		req.Attributes = req.Attributes || len(in.Strict) > 0
-		for _, sc := range in.Scopes {
-			req.Databases = append(req.Databases, sc.Database)
-		}
-	}
-	slices.Sort(req.Roles)
-	slices.Sort(req.Databases)
-	req.Roles = slices.Compact(req.Roles)
-	req.Databases = slices.Compact(req.Databases)
-	return req
-}
-
-// ForInputs reads one snapshot covering every input: each database is read
-// once for the whole batch.
-func ForInputs(ctx context.Context, t target.Target, inputs []plan.Input) (*catalog.Snapshot, error) {
-	conn, err := t.Borrow(ctx, t.Database)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := Read(ctx, conn, t, RequestFor(inputs))
-	t.Return(t.Database, conn, err == nil)
-	return snap, err
-}
-
-// Plan inspects the cluster once and plans every input against it.
-func Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
-	snap, err := ForInputs(ctx, t, inputs)
-	if err != nil {
-		return nil, err
-	}
-	batch := plan.NewBatch(snap)
-	out := make([]plan.Result, len(inputs))
-	for i, in := range inputs {
-		out[i] = batch.Make(in)
-	}
-	return out, nil
-}
 
 // ScopeDatabase is a database a scope can name, with its user schemas.
 type ScopeDatabase struct {

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/store/sqlite"
@@ -36,7 +37,7 @@ func TestRouteTable(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	ctx := context.Background()
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: "right-token"})
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: "right-token"})
 	if err != nil {
 		t.Fatal(err)
 	}

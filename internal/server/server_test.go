@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/store/sqlite"
@@ -26,7 +27,7 @@ func newTestServer(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: "right-token"})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: "right-token"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func (s *Service) CreateAgent(ctx context.Context, name string) (string, error) 
 		return "", errs.New(errs.Conflict, "agent %q is built in", name)
 	}
 	token := "stla_" + secret.NewToken()
-	if err := s.store.CreateAgent(ctx, name, agent.TokenHash(token)); err != nil {
+	if err := s.store.CreateAgent(ctx, name, secret.TokenHash(token)); err != nil {
 		return "", err
 	}
 	s.log.Info("agent created", "agent", name)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -18,7 +18,7 @@ import (
 // warning, its first use and a member's token do not. Each alert is a
 // session exported as a security event.
 func TestAlerts(t *testing.T) {
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -62,7 +61,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (Principal, er
 // tokenPrincipal resolves a personal access token. Unknown, revoked or a
 // disabled user's tokens are errs.Unauthorized.
 func (s *Service) tokenPrincipal(ctx context.Context, token string) (Principal, error) {
-	hash := agent.TokenHash(token)
+	hash := secret.TokenHash(token)
 	u, err := s.store.TokenUser(ctx, hash)
 	if err != nil {
 		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")

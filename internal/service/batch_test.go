@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/inspect"
@@ -21,7 +21,7 @@ import (
 
 // batchAgent is the built-in agent, recording the apply jobs it is sent.
 type batchAgent struct {
-	agent.Local
+	runner.Local
 	mu      sync.Mutex
 	batches map[string][]int // cluster -> jobs per ApplyBatch call
 }

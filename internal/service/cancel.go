@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
@@ -41,7 +40,7 @@ func (s *Service) send(ctx context.Context, r cancelRoute) error {
 // tokenKey and wireKey name a connection's routes in the store: by the
 // cancel token of its Hello (stile connect), and by the key data a
 // PostgreSQL client got from the server's listener.
-func tokenKey(token string) string { return "tok:" + agent.TokenHash(token) }
+func tokenKey(token string) string { return "tok:" + secret.TokenHash(token) }
 
 func wireKey(pid uint32, key []byte) string {
 	h := sha256.New()

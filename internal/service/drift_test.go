@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/pgtest"
@@ -77,7 +78,7 @@ func TestDriftEvery(t *testing.T) {
 	defer st.Close()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	ctx := context.Background()
-	svc, err := New(ctx, Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", Audit: exp})
+	svc, err := New(ctx, Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", Audit: exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		svc, err := New(ctx, Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", SharedStore: true, Replica: fmt.Sprintf("r%d", i)})
+		svc, err := New(ctx, Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", SharedStore: true, Replica: fmt.Sprintf("r%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +212,7 @@ func TestDriftSkipsUndeclared(t *testing.T) {
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
 	c.Exec(t, p+"_a", "CREATE TABLE public.t (id int)",
 		`CREATE FUNCTION public.frozen() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'grants are frozen in this database'; END $$`)
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}

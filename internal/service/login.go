@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
@@ -109,7 +108,7 @@ func (s *Service) mintLoginToken(ctx context.Context, user, how string) (LoginTo
 	}
 	id, token := newUserToken()
 	t := LoginToken{Token: token, ID: id, User: user, ExpiresAt: s.now().Add(cmp.Or(s.oidcSessionMax(), DefaultOIDCSessionMax))}
-	k := store.Token{ID: t.ID, User: user, Hash: agent.TokenHash(t.Token), CreatedAt: s.now(), ExpiresAt: t.ExpiresAt}
+	k := store.Token{ID: t.ID, User: user, Hash: secret.TokenHash(t.Token), CreatedAt: s.now(), ExpiresAt: t.ExpiresAt}
 	if err := s.store.CreateToken(ctx, k); err != nil {
 		return LoginToken{}, err
 	}
@@ -137,7 +136,7 @@ func (s *Service) StartDevice(ctx context.Context) (DeviceStart, error) {
 	}
 	d := DeviceStart{DeviceCode: secret.NewToken(), UserCode: userCode(), ExpiresIn: int(deviceTTL / time.Second), Interval: 2}
 	d.VerificationURI = strings.TrimSuffix(s.oidc.RedirectURL, "/auth/oidc/callback") + "/auth/device?user_code=" + d.UserCode
-	err := s.store.CreateDeviceLogin(ctx, store.DeviceLogin{DeviceHash: agent.TokenHash(d.DeviceCode), UserCode: d.UserCode, Expires: s.now().Add(deviceTTL)})
+	err := s.store.CreateDeviceLogin(ctx, store.DeviceLogin{DeviceHash: secret.TokenHash(d.DeviceCode), UserCode: d.UserCode, Expires: s.now().Add(deviceTTL)})
 	return d, err
 }
 
@@ -174,7 +173,7 @@ var ErrPending = errs.New(errs.Conflict, "authorization_pending: the sign-in wai
 // DeviceToken is the CLI's poll: the token once the login is approved
 // (once), ErrPending before.
 func (s *Service) DeviceToken(ctx context.Context, deviceCode string) (LoginToken, error) {
-	d, err := s.store.TakeDeviceLogin(ctx, agent.TokenHash(deviceCode), s.now())
+	d, err := s.store.TakeDeviceLogin(ctx, secret.TokenHash(deviceCode), s.now())
 	if err != nil {
 		return LoginToken{}, errs.New(errs.Unauthorized, "expired_token: this device login expired or was used: run stile login --device again")
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -306,7 +305,7 @@ func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf 
 	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL), User: u.Name,
 		NotAfter: s.now().Add(cmp.Or(s.oidc.SessionMax, DefaultOIDCSessionMax))}
 	webCookie = secret.NewToken()
-	w.IDHash = agent.TokenHash(webCookie)
+	w.IDHash = secret.TokenHash(webCookie)
 	return webCookie, w.CSRF, s.store.CreateWebSession(ctx, w)
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/oidctest"
 	"github.com/stile-dev/stile/internal/secret"
@@ -31,7 +31,7 @@ func oidcService(t *testing.T) (*Service, *oidctest.Provider) {
 		{ID: "u-ann", Username: "ann", Password: "ann-pw", Email: "ann@example.com", Groups: []string{"analysts", "dba"}},
 		{ID: "u-bob", Username: "Bob.Smith", Password: "bob-pw", Email: "bob@example.com"},
 	}, callbackURL)
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}

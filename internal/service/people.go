@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -92,7 +91,7 @@ func newUserToken() (id, token string) {
 // and the token, shown this once (only its hash is stored).
 func (s *Service) CreateToken(ctx context.Context, actor, user string) (id, token string, err error) {
 	id, token = newUserToken()
-	if err := s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: agent.TokenHash(token), CreatedAt: s.now()}); err != nil {
+	if err := s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: secret.TokenHash(token), CreatedAt: s.now()}); err != nil {
 		return "", "", err
 	}
 	err = s.recordAccess(ctx, actor, "", map[string]any{"token": id, "user": user}, "%s made token %s for %s", actor, id, user)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/hub"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/metrics"
@@ -31,7 +32,7 @@ type Config struct {
 	Agents []agent.Agent
 	// Hub reaches the remote agents connected to this server; nil means
 	// built-in agents only.
-	Hub *agent.Hub
+	Hub *hub.Hub
 	// RolePrefix starts every generated role name; it is fixed at first use.
 	RolePrefix string
 	// AdminToken is the admin API token: it authenticates as Admin on the
@@ -87,7 +88,7 @@ type Service struct {
 	planTimeout, applyTimeout time.Duration
 	applyParallel             int
 	consoleTimeout            time.Duration
-	hub                       *agent.Hub
+	hub                       *hub.Hub
 	audit                     *audit.Exporter
 	metrics                   *metrics.Metrics
 	conns                     openConns

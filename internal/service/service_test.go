@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/pgtest"
@@ -26,7 +27,7 @@ import (
 
 // countingAgent is the built-in agent, counting the catalog reads it makes.
 type countingAgent struct {
-	agent.Local
+	runner.Local
 	mu    sync.Mutex
 	plans map[string]int // host:port/user -> Plan calls
 	items int
@@ -52,14 +53,14 @@ func newService(t testing.TB, dir, prefix string, ag agent.Agent) (*Service, err
 
 func TestRolePrefixIsFixed(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := newService(t, dir, "acme", agent.Local{}); err != nil {
+	if _, err := newService(t, dir, "acme", runner.Local{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := newService(t, dir, "other", agent.Local{})
+	_, err := newService(t, dir, "other", runner.Local{})
 	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), `"acme"`) {
 		t.Fatalf("changing the prefix: %v, want a conflict naming acme", err)
 	}
-	if _, err := newService(t, t.TempDir(), "Bad-Prefix", agent.Local{}); !errs.Is(err, errs.Invalid) {
+	if _, err := newService(t, t.TempDir(), "Bad-Prefix", runner.Local{}); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("bad prefix: %v", err)
 	}
 }
@@ -143,7 +144,7 @@ func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
 	}
 	defer st.Close()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := New(context.Background(), Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", ApplyTimeout: time.Second, PlanTimeout: time.Second})
+	svc, err := New(context.Background(), Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", ApplyTimeout: time.Second, PlanTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +286,7 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 // resource name on tg's cluster, with no admin credentials yet.
 func serviceWithInventory(t testing.TB, name string, tg target.Target) *Service {
 	t.Helper()
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}

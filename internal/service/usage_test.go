@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/proxy"
@@ -123,7 +123,7 @@ func TestUsage(t *testing.T) {
 // TestCatchUpUsage: a store's connections from before usage was kept are
 // counted once, from their sessions' summaries.
 func TestCatchUpUsage(t *testing.T) {
-	svc, err := newService(t, t.TempDir(), "stile", agent.Local{})
+	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}

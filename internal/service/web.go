@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -25,7 +24,7 @@ func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, cs
 	}
 	w.TokenHash = p.tokenHash // empty for the admin token
 	cookie = secret.NewToken()
-	w.IDHash = agent.TokenHash(cookie)
+	w.IDHash = secret.TokenHash(cookie)
 	return cookie, w.CSRF, s.store.CreateWebSession(ctx, w)
 }
 
@@ -34,7 +33,7 @@ func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, cs
 // revoked or its user disabled, and follows the user's admin flag. It is
 // errs.NotFound if there is no such sign-in.
 func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, string, error) {
-	w, err := s.store.WebSession(ctx, agent.TokenHash(cookie), s.now().Add(WebSessionTTL))
+	w, err := s.store.WebSession(ctx, secret.TokenHash(cookie), s.now().Add(WebSessionTTL))
 	if err != nil {
 		return Principal{}, "", err
 	}
@@ -61,5 +60,5 @@ func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, str
 
 // EndWebSession signs a browser out.
 func (s *Service) EndWebSession(ctx context.Context, cookie string) error {
-	return s.store.DeleteWebSession(ctx, agent.TokenHash(cookie))
+	return s.store.DeleteWebSession(ctx, secret.TokenHash(cookie))
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultIdleTimeout is how long an admin connection is kept for reuse
-// after its last use, unless SetIdleTimeout says otherwise.
+// after its last use, unless the server or agent is told otherwise.
 const DefaultIdleTimeout = time.Minute
 
 // maxIdle bounds the idle connections kept per target and database (as
@@ -22,7 +22,7 @@ const (
 	maxIdleTotal = 32
 )
 
-// idle keeps admin connections a while after use, so that a plan or apply
+// Pool keeps admin connections a while after use, so that a plan or apply
 // right after another (a re-plan after an apply, a drift check from CI, the
 // next batch) does not connect, authenticate and warm a new backend's
 // catalog caches for every database again: on a cluster of a few thousand
@@ -30,9 +30,11 @@ const (
 // password, host, port, sslmode) and database, checked alive before reuse,
 // and closed once idle past the timeout; a changed admin password is another
 // key, so its old connections are never reused.
-var idle = &idlePool{ttl: DefaultIdleTimeout, conns: map[string][]idleConn{}}
-
-type idlePool struct {
+//
+// The server and the remote agent each make one (NewPool) where they are
+// wired and hand it to the code that borrows connections, through the
+// targets it works on (Target.In). Its methods are safe for concurrent use.
+type Pool struct {
 	mu      sync.Mutex
 	ttl     time.Duration
 	conns   map[string][]idleConn
@@ -44,34 +46,58 @@ type idleConn struct {
 	since time.Time
 }
 
-// SetIdleTimeout sets how long admin connections are kept idle for reuse;
-// zero or less closes each one after its use.
-func SetIdleTimeout(d time.Duration) {
-	idle.mu.Lock()
-	idle.ttl = max(d, 0)
-	idle.mu.Unlock()
-	idle.sweep(time.Now())
+// NewPool returns a pool that keeps admin connections for ttl after their
+// use; zero or less keeps none (each is closed after its use).
+func NewPool(ttl time.Duration) *Pool {
+	return &Pool{ttl: max(ttl, 0), conns: map[string][]idleConn{}}
+}
+
+// Close closes the connections kept idle and keeps none from now on.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.ttl = 0
+	p.mu.Unlock()
+	p.sweep(time.Now())
+}
+
+// Idle reports how many admin connections are kept idle now.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count()
+}
+
+// In returns t with its connections lent by p (Borrow, Return); nil keeps
+// none. The pool is not part of the target's JSON: an agent attaches its own
+// to the targets its jobs carry.
+func (t Target) In(p *Pool) Target {
+	t.pool = p
+	return t
 }
 
 func (t Target) idleKey(database string) string {
 	return fmt.Sprintf("%s|%s|%d|%s|%x|%s", t.User, t.Host, t.Port, t.SSLMode, sha256.Sum256([]byte(t.Password)), database)
 }
 
-// Borrow returns a connection to database: one kept idle from an earlier
-// use when there is one that still answers, else a new one (Connect). Give
-// it back with Return.
+// Borrow returns a connection to database: one kept idle in the target's
+// pool (Target.In) from an earlier use when there is one that still
+// answers, else a new one (Connect). Give it back with Return.
 func (t Target) Borrow(ctx context.Context, database string) (*pgx.Conn, error) {
+	p := t.pool
+	if p == nil {
+		return t.Connect(ctx, database)
+	}
 	key := t.idleKey(database)
 	for {
-		idle.mu.Lock()
-		list := idle.conns[key]
+		p.mu.Lock()
+		list := p.conns[key]
 		if len(list) == 0 {
-			idle.mu.Unlock()
+			p.mu.Unlock()
 			return t.Connect(ctx, database)
 		}
 		c := list[len(list)-1]
-		idle.conns[key] = list[:len(list)-1]
-		idle.mu.Unlock()
+		p.conns[key] = list[:len(list)-1]
+		p.mu.Unlock()
 		if err := c.conn.Ping(ctx); err == nil {
 			return c.conn, nil
 		}
@@ -79,25 +105,29 @@ func (t Target) Borrow(ctx context.Context, database string) (*pgx.Conn, error) 
 	}
 }
 
-// Return gives back a connection Borrow gave. It is kept for reuse when
-// reuse is true and the connection is idle outside a transaction; otherwise
-// (or when enough are kept already, or keeping is off) it is closed.
+// Return gives back a connection Borrow gave. It is kept in the target's
+// pool for reuse when reuse is true and the connection is idle outside a
+// transaction; otherwise (or when enough are kept already, or the target has
+// no pool, or the pool keeps none) it is closed.
 func (t Target) Return(database string, c *pgx.Conn, reuse bool) {
 	if c == nil {
 		return
 	}
-	idle.mu.Lock()
-	key := t.idleKey(database)
-	keep := reuse && idle.ttl > 0 && !c.IsClosed() && c.PgConn().TxStatus() == 'I' &&
-		len(idle.conns[key]) < maxIdle && idle.count() < maxIdleTotal
-	if keep {
-		idle.conns[key] = append(idle.conns[key], idleConn{conn: c, since: time.Now()})
-		if !idle.sweeper {
-			idle.sweeper = true
-			go idle.sweepEvery()
+	keep := false
+	if p := t.pool; p != nil {
+		p.mu.Lock()
+		key := t.idleKey(database)
+		keep = reuse && p.ttl > 0 && !c.IsClosed() && c.PgConn().TxStatus() == 'I' &&
+			len(p.conns[key]) < maxIdle && p.count() < maxIdleTotal
+		if keep {
+			p.conns[key] = append(p.conns[key], idleConn{conn: c, since: time.Now()})
+			if !p.sweeper {
+				p.sweeper = true
+				go p.sweepEvery()
+			}
 		}
+		p.mu.Unlock()
 	}
-	idle.mu.Unlock()
 	if !keep {
 		c.Close(context.Background())
 	}
@@ -105,7 +135,7 @@ func (t Target) Return(database string, c *pgx.Conn, reuse bool) {
 
 // sweepEvery closes, every few seconds, the connections idle past the
 // timeout, until none is left.
-func (p *idlePool) sweepEvery() {
+func (p *Pool) sweepEvery() {
 	for {
 		time.Sleep(5 * time.Second)
 		if p.sweep(time.Now()) == 0 {
@@ -122,7 +152,7 @@ func (p *idlePool) sweepEvery() {
 
 // sweep closes the connections idle past the timeout and returns how many
 // are kept.
-func (p *idlePool) sweep(now time.Time) int {
+func (p *Pool) sweep(now time.Time) int {
 	var stale []*pgx.Conn
 	p.mu.Lock()
 	for key, list := range p.conns {
@@ -148,17 +178,10 @@ func (p *idlePool) sweep(now time.Time) int {
 	return n
 }
 
-func (p *idlePool) count() int {
+func (p *Pool) count() int {
 	n := 0
 	for _, list := range p.conns {
 		n += len(list)
 	}
 	return n
-}
-
-// IdleConns reports how many admin connections are kept idle now.
-func IdleConns() int {
-	idle.mu.Lock()
-	defer idle.mu.Unlock()
-	return idle.count()
 }

@@ -24,15 +24,15 @@ func pid(t *testing.T, c *pgx.Conn) int {
 // TestIdleConnections: a returned connection is lent again; one given back
 // in a transaction, or as not reusable, is closed; another password is
 // another connection; an idle connection the server killed is replaced;
-// a zero timeout closes them all.
+// closing the pool closes them all.
 func TestIdleConnections(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	ctx := context.Background()
-	target.SetIdleTimeout(time.Minute)
-	t.Cleanup(func() { target.SetIdleTimeout(target.DefaultIdleTimeout) })
+	pool := target.NewPool(time.Minute)
+	t.Cleanup(pool.Close)
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_db", "CREATE ROLE "+p+"_admin LOGIN PASSWORD 'first'")
-	tg := c.As(p+"_admin", "first")
+	tg := c.As(p+"_admin", "first").In(pool)
 	db := p + "_db"
 
 	a, err := tg.Borrow(ctx, db)
@@ -69,7 +69,7 @@ func TestIdleConnections(t *testing.T) {
 	old := pid(t, e)
 	tg.Return(db, e, true)
 	c.Exec(t, "postgres", "ALTER ROLE "+p+"_admin PASSWORD 'second'")
-	changed := c.As(p+"_admin", "second")
+	changed := c.As(p+"_admin", "second").In(pool)
 	f, err := changed.Borrow(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +105,11 @@ func TestIdleConnections(t *testing.T) {
 	}
 	changed.Return(db, h, true)
 
-	if target.IdleConns() == 0 {
+	if pool.Idle() == 0 {
 		t.Fatal("nothing kept idle")
 	}
-	target.SetIdleTimeout(0)
-	if n := target.IdleConns(); n != 0 {
+	pool.Close()
+	if n := pool.Idle(); n != 0 {
 		t.Fatalf("%d connections kept with the timeout off", n)
 	}
 }

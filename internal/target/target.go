@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +33,8 @@ type Target struct {
 	// LockDatabase is where the per-cluster advisory lock is taken
 	// (advisory locks are per database); "postgres" when empty.
 	LockDatabase string `json:"lock_database,omitempty"`
+	// pool lends and keeps its admin connections (In); nil keeps none.
+	pool *Pool
 }
 
 // String describes the target without its password.
@@ -70,22 +71,25 @@ func (t Target) Config(database string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// sinks holds, per connection, where its notices go (SetNoticeSink).
-var sinks sync.Map // *pgconn.PgConn -> func(*pgconn.Notice)
+// noticeSink is the key, in a connection's pgconn.PgConn.CustomData, of
+// where its notices go (SetNoticeSink). The sink lives with the connection:
+// a connection is used by one goroutine at a time, and PostgreSQL's notices
+// are dispatched on the goroutine reading its answer.
+const noticeSink = "stile.notice-sink"
 
 // SetNoticeSink sends the notices (and warnings) PostgreSQL sends on c to f
 // from now on; nil stops it. A connection kept for reuse must have none.
 func SetNoticeSink(c *pgx.Conn, f func(*pgconn.Notice)) {
 	if f == nil {
-		sinks.Delete(c.PgConn())
+		delete(c.PgConn().CustomData(), noticeSink)
 		return
 	}
-	sinks.Store(c.PgConn(), f)
+	c.PgConn().CustomData()[noticeSink] = f
 }
 
 func dispatchNotice(pc *pgconn.PgConn, n *pgconn.Notice) {
-	if f, ok := sinks.Load(pc); ok {
-		f.(func(*pgconn.Notice))(n)
+	if f, ok := pc.CustomData()[noticeSink].(func(*pgconn.Notice)); ok {
+		f(n)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -105,7 +106,7 @@ func TestSignInWorksOnEveryReplica(t *testing.T) {
 	defer st.Close()
 	replica := func() string {
 		box, _ := secret.NewBox(make([]byte, secret.KeySize))
-		svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
+		svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -47,7 +48,7 @@ func BenchmarkPages(b *testing.B) {
 	st.CreateUser(ctx, store.User{Name: "mia", CreatedAt: time.Now()})
 	st.CreateGroup(ctx, "members")
 	st.SetMember(ctx, "members", "mia", true)
-	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: agent.TokenHash("stlp_mia"), CreatedAt: time.Now()})
+	st.CreateToken(ctx, store.Token{ID: "t-mia", User: "mia", Hash: secret.TokenHash("stlp_mia"), CreatedAt: time.Now()})
 	for i := range 300 { // People: 300 more users with two tokens each
 		name := fmt.Sprintf("user-%03d", i)
 		st.CreateUser(ctx, store.User{Name: name, CreatedAt: time.Now()})
@@ -197,7 +198,7 @@ func benchRoles(b *testing.B, st store.Store, rs []spec.Resource, n int) []strin
 // signed in with the admin token.
 func benchServer(b *testing.B, st store.Store) (*httptest.Server, *http.Client) {
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: token})
 	if err != nil {
 		b.Fatal(err)
 	}

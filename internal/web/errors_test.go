@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
 	"github.com/stile-dev/stile/internal/service"
@@ -62,7 +63,7 @@ func (b *syncBuffer) String() string {
 // startOn runs the real server wiring on st, logging to log.
 func startOn(t *testing.T, st store.Store, log *slog.Logger) string {
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token})
+	svc, err := service.New(context.Background(), service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: token})
 	if err != nil {
 		t.Fatal(err)
 	}

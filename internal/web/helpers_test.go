@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
@@ -56,7 +57,7 @@ func startStileWith(t *testing.T, conf func(*service.Config)) stileServer {
 	t.Cleanup(func() { st.Close() })
 	key := make([]byte, secret.KeySize)
 	box, _ := secret.NewBox(key)
-	cfg := service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token}
+	cfg := service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: token}
 	if conf != nil {
 		conf(&cfg)
 	}

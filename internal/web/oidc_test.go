@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/oidctest"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/secret"
@@ -45,7 +46,7 @@ func TestWebOIDC(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc, err := service.New(bg, service.Config{Store: st, Box: box, Agents: []agent.Agent{agent.Local{}}, RolePrefix: "stile", AdminToken: token,
+	svc, err := service.New(bg, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, RolePrefix: "stile", AdminToken: token,
 		OIDC: &service.OIDCConfig{Issuer: idp.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: base + "/auth/oidc/callback",
 			Name: "Test IdP", Scopes: []string{"profile", "email"}, AdminGroup: "dba"}})
 	if err != nil {

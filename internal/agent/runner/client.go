@@ -1,4 +1,4 @@
-package agent
+package runner
 
 import (
 	"context"
@@ -15,25 +15,25 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/target"
 	"github.com/stile-dev/stile/internal/version"
 )
 
-// HeartbeatInterval is how often an agent says it is alive.
-const HeartbeatInterval = 10 * time.Second
-
 // Dial runs a remote agent: it dials the server (wss:// when the URL is
 // https), authenticates with token, runs every job it is sent concurrently
 // with the built-in executor, and reconnects with jittered exponential
 // backoff until ctx ends. It opens no port. Credentials arrive inside jobs
-// and are neither logged nor written anywhere.
+// and are neither logged nor written anywhere. It keeps no admin connection
+// after a job (DialWith takes a Local with a pool).
 func Dial(ctx context.Context, serverURL, token string, log *slog.Logger) error {
-	return DialWith(ctx, serverURL, token, nil, log)
+	return DialWith(ctx, serverURL, token, nil, Local{}, log)
 }
 
-// DialWith is Dial with an HTTP client of the caller's (for a private CA).
-func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log *slog.Logger) error {
+// DialWith is Dial with an HTTP client of the caller's (for a private CA)
+// and the Local that runs the jobs (with the agent's idle pool).
+func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, local Local, log *slog.Logger) error {
 	wsURL := strings.TrimRight(serverURL, "/") + "/api/v1/agent/connect"
 	switch {
 	case strings.HasPrefix(wsURL, "https://"):
@@ -47,7 +47,7 @@ func DialWith(ctx context.Context, serverURL, token string, hc *http.Client, log
 	live := &liveStreams{}
 	for {
 		start := time.Now()
-		err := session(ctx, wsURL, token, hc, live, log)
+		err := session(ctx, wsURL, token, hc, local, live, log)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -74,8 +74,8 @@ type errUnauthorized struct{ msg string }
 func (e errUnauthorized) Error() string { return e.msg }
 
 // session is one connection's lifetime.
-func session(ctx context.Context, wsURL, token string, hc *http.Client, live *liveStreams, log *slog.Logger) error {
-	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {Version + " stile/" + version.Short()}}
+func session(ctx context.Context, wsURL, token string, hc *http.Client, local Local, live *liveStreams, log *slog.Logger) error {
+	hdr := http.Header{"Authorization": {"Bearer " + token}, "X-Stile-Agent-Version": {agent.Version + " stile/" + version.Short()}}
 	ws, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: hdr, HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
@@ -87,7 +87,7 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 	defer ws.CloseNow()
 	log.Info("connected to the server")
 	var wmu sync.Mutex
-	send := func(m message) error {
+	send := func(m agent.Message) error {
 		wmu.Lock()
 		defer wmu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -102,14 +102,14 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 		ws.Close(websocket.StatusNormalClosure, "agent stopping")
 	}()
 	go func() {
-		t := time.NewTicker(HeartbeatInterval)
+		t := time.NewTicker(agent.HeartbeatInterval)
 		defer t.Stop()
 		for {
 			select {
 			case <-sctx.Done():
 				return
 			case <-t.C:
-				if send(message{Type: "heartbeat"}) != nil {
+				if send(agent.Message{Type: "heartbeat"}) != nil {
 					return
 				}
 			}
@@ -118,7 +118,7 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 	var jobs sync.WaitGroup
 	defer jobs.Wait()
 	for {
-		var m message
+		var m agent.Message
 		if err := wsjson.Read(sctx, ws, &m); err != nil {
 			return err
 		}
@@ -131,22 +131,22 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 			var payload any
 			var err error
 			switch m.Kind {
-			case JobConnect:
+			case agent.JobConnect:
 				// The relay outlives the job: bound it by the agent's life.
 				payload, err = openStream(ctx, wsURL, token, hc, live, m, log)
-			case JobCancel:
+			case agent.JobCancel:
 				payload, err = cancelStream(sctx, live, m)
-			case JobApplyBatch:
-				payload, err = applyBatch(sctx, m, func(p batchProgress) {
+			case agent.JobApplyBatch:
+				payload, err = local.applyBatch(sctx, m, func(p agent.BatchProgress) {
 					body, _ := json.Marshal(p)
-					if err := send(message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
+					if err := send(agent.Message{Type: "progress", ID: m.ID, Payload: body}); err != nil {
 						log.Warn("send progress", "err", err)
 					}
 				})
 			default:
-				payload, err = run(sctx, m)
+				payload, err = local.run(sctx, m)
 			}
-			reply := message{Type: "result", ID: m.ID, Error: toWire(err)}
+			reply := agent.Message{Type: "result", ID: m.ID, Error: agent.ToWire(err)}
 			if payload != nil {
 				reply.Payload, _ = json.Marshal(payload)
 			}
@@ -159,48 +159,47 @@ func session(ctx context.Context, wsURL, token string, hc *http.Client, live *li
 
 // applyBatch runs an apply batch with the built-in agent, sending each
 // job's report as it ends; the result repeats them all.
-func applyBatch(ctx context.Context, m message, progress func(batchProgress)) (any, error) {
+func (local Local) applyBatch(ctx context.Context, m agent.Message, progress func(agent.BatchProgress)) (any, error) {
 	var jobs []apply.Job
 	if err := json.Unmarshal(m.Payload, &jobs); err != nil {
 		return nil, err
 	}
-	return Local{}.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
-		progress(batchProgress{Index: i, Report: rep})
+	return local.ApplyBatch(ctx, jobs, func(i int, rep apply.Report) {
+		progress(agent.BatchProgress{Index: i, Report: rep})
 	}), nil
 }
 
 // run executes one job with the built-in agent: the same code path as the
 // server's own.
-func run(ctx context.Context, m message) (any, error) {
-	var local Local
+func (local Local) run(ctx context.Context, m agent.Message) (any, error) {
 	switch m.Kind {
-	case JobHealth:
+	case agent.JobHealth:
 		var t target.Target
 		if err := json.Unmarshal(m.Payload, &t); err != nil {
 			return nil, err
 		}
 		h, err := local.Health(ctx, t)
-		return healthResult{Health: h, Err: toWire(err)}, nil
-	case JobPlan:
-		var j planJob
+		return agent.HealthResult{Health: h, Err: agent.ToWire(err)}, nil
+	case agent.JobPlan:
+		var j agent.PlanJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}
 		return local.Plan(ctx, j.Target, j.Inputs)
-	case JobCheckLogin:
-		var j loginJob
+	case agent.JobCheckLogin:
+		var j agent.LoginJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}
 		return local.CheckLogin(ctx, j.Target, j.Role, j.Password)
-	case JobScopes:
+	case agent.JobScopes:
 		var t target.Target
 		if err := json.Unmarshal(m.Payload, &t); err != nil {
 			return nil, err
 		}
 		return local.Scopes(ctx, t)
-	case JobColumn:
-		var j columnJob
+	case agent.JobColumn:
+		var j agent.ColumnJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package agent
+package hub
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
+	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -34,8 +35,8 @@ func (r tokens) AgentByToken(_ context.Context, hash string) (store.Agent, error
 
 func streamHub(t *testing.T) (*Hub, *httptest.Server) {
 	t.Helper()
-	reg := tokens{byHash: map[string]string{TokenHash("tok-a"): "a", TokenHash("tok-b"): "b"}}
-	h := NewHub(reg, nil, false, "r1", slog.New(slog.DiscardHandler))
+	reg := tokens{byHash: map[string]string{secret.TokenHash("tok-a"): "a", secret.TokenHash("tok-b"): "b"}}
+	h := New(reg, nil, false, "r1", slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(http.HandlerFunc(h.ServeStream))
 	t.Cleanup(srv.Close)
 	return h, srv
@@ -141,30 +142,10 @@ func TestLateStreamDropped(t *testing.T) {
 	}
 }
 
-// TestStreamEndpoint: an agent streams to its own server unless the job
-// names a replica's advertised URL, and never from wss:// down to ws://
-// (its token goes along).
-func TestStreamEndpoint(t *testing.T) {
-	for _, c := range []struct{ conn, advertised, want, err string }{
-		{"wss://lb/api/v1/agent/connect", "", "wss://lb/api/v1/agent/stream", ""},
-		{"wss://lb/api/v1/agent/connect", "wss://b:8009/api/v1/agent/stream", "wss://b:8009/api/v1/agent/stream", ""},
-		{"ws://127.0.0.1:1/api/v1/agent/connect", "ws://b:8009/api/v1/agent/stream", "ws://b:8009/api/v1/agent/stream", ""},
-		{"wss://lb/api/v1/agent/connect", "ws://b:8009/api/v1/agent/stream", "", "plain ws://"},
-		{"wss://lb/api/v1/agent/connect", "https://b/api/v1/agent/stream", "", "not a ws://"},
-		{"wss://lb/api/v1/agent/connect", "wss:///nohost", "", "not a ws://"},
-		{"wss://lb/api/v1/agent/connect", "wss://b/s?id=x", "", "not a ws://"},
-	} {
-		got, err := streamEndpoint(c.conn, c.advertised)
-		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
-			t.Errorf("streamEndpoint(%q, %q) = %q, %v; want %q, %q", c.conn, c.advertised, got, err, c.want, c.err)
-		}
-	}
-}
-
 // TestAdvertise: a replica's advertised base URL becomes its stream
 // endpoint; anything but http(s)://host[/prefix] is refused.
 func TestAdvertise(t *testing.T) {
-	h := NewHub(tokens{}, nil, true, "r1", slog.New(slog.DiscardHandler))
+	h := New(tokens{}, nil, true, "r1", slog.New(slog.DiscardHandler))
 	for base, want := range map[string]string{
 		"https://b.internal:8009":      "wss://b.internal:8009/api/v1/agent/stream",
 		"http://10.0.0.2:8009/":        "ws://10.0.0.2:8009/api/v1/agent/stream",

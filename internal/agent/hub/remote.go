@@ -1,9 +1,10 @@
-package agent
+package hub
 
 import (
 	"context"
 	"encoding/json"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
@@ -21,16 +22,16 @@ func (r *remote) Name() string { return r.name }
 func (r *remote) Online() bool { return r.hub.Online(context.Background(), r.name) }
 
 func (r *remote) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
-	var res healthResult
-	if err := r.hub.call(ctx, r.name, JobHealth, t, &res); err != nil {
+	var res agent.HealthResult
+	if err := r.hub.call(ctx, r.name, agent.JobHealth, t, &res); err != nil {
 		return inspect.Health{Status: "error", Error: err.Error()}, err
 	}
-	return res.Health, res.Err.err()
+	return res.Health, res.Err.Err()
 }
 
 func (r *remote) Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Result, error) {
 	var out []plan.Result
-	err := r.hub.call(ctx, r.name, JobPlan, planJob{Target: t, Inputs: inputs}, &out)
+	err := r.hub.call(ctx, r.name, agent.JobPlan, agent.PlanJob{Target: t, Inputs: inputs}, &out)
 	return out, err
 }
 
@@ -44,8 +45,8 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 		}
 	}
 	var final []apply.Report
-	err := r.hub.callWithProgress(ctx, r.name, JobApplyBatch, jobs, &final, func(raw json.RawMessage) {
-		var p batchProgress
+	err := r.hub.callWithProgress(ctx, r.name, agent.JobApplyBatch, jobs, &final, func(raw json.RawMessage) {
+		var p agent.BatchProgress
 		if json.Unmarshal(raw, &p) == nil && p.Index >= 0 && p.Index < len(jobs) && !seen[p.Index] {
 			settle(p.Index, p.Report)
 		}
@@ -71,36 +72,18 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 
 func (r *remote) CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error) {
 	var ok bool
-	err := r.hub.call(ctx, r.name, JobCheckLogin, loginJob{Target: t, Role: role, Password: password}, &ok)
+	err := r.hub.call(ctx, r.name, agent.JobCheckLogin, agent.LoginJob{Target: t, Role: role, Password: password}, &ok)
 	return ok, err
 }
 
 func (r *remote) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
 	var out []inspect.ScopeDatabase
-	err := r.hub.call(ctx, r.name, JobScopes, t, &out)
+	err := r.hub.call(ctx, r.name, agent.JobScopes, t, &out)
 	return out, err
 }
 
-// Job payloads.
-type (
-	planJob struct {
-		Target target.Target `json:"target"`
-		Inputs []plan.Input  `json:"inputs"`
-	}
-	loginJob struct {
-		Target   target.Target `json:"target"`
-		Role     string        `json:"role"`
-		Password string        `json:"password"`
-	}
-	// healthResult keeps the partial Health that goes with a failed check.
-	healthResult struct {
-		Health inspect.Health `json:"health"`
-		Err    *wireError     `json:"err,omitempty"`
-	}
-)
-
 func (r *remote) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
 	var out inspect.Column
-	err := r.hub.call(ctx, r.name, JobColumn, columnJob{Target: t, Database: database, Table: table, Attnum: attnum}, &out)
+	err := r.hub.call(ctx, r.name, agent.JobColumn, agent.ColumnJob{Target: t, Database: database, Table: table, Attnum: attnum}, &out)
 	return out, err
 }

@@ -1,9 +1,12 @@
-package agent
+// Package hub is the server's side of remote agents: the hub they dial over
+// a WebSocket (hub.go), the store's job queue that reaches an agent connected
+// to another replica (queue.go), the Agent a remote agent is seen as
+// (remote.go), and the streams of connections relayed through an agent
+// (stream.go). The agent's side is agent/runner.
+package hub
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,17 +21,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
 )
-
-// TokenHash is how agent tokens are stored: hex SHA-256.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
 
 // Registry is the part of the store the hub needs.
 type Registry interface {
@@ -67,16 +65,16 @@ type Hub struct {
 	poll    time.Duration
 }
 
-// NewHub returns an empty hub. shared says other replicas use the same
+// New returns an empty hub. shared says other replicas use the same
 // store; box seals queued job payloads (they carry admin credentials);
 // replica names this server among them.
-func NewHub(reg Registry, box *secret.Box, shared bool, replica string, log *slog.Logger) *Hub {
+func New(reg Registry, box *secret.Box, shared bool, replica string, log *slog.Logger) *Hub {
 	return &Hub{reg: reg, box: box, shared: shared, replica: replica, log: log, conns: map[string]*agentConn{}, waiters: map[string]chan struct{}{}, poll: 20 * time.Millisecond}
 }
 
 // onlineWindow is how recent a heartbeat must be for an agent connected to
 // another replica to count as online.
-const onlineWindow = 3 * HeartbeatInterval
+const onlineWindow = 3 * agent.HeartbeatInterval
 
 // agentConn is one connected agent.
 type agentConn struct {
@@ -86,7 +84,7 @@ type agentConn struct {
 	wmu     sync.Mutex
 	seq     atomic.Int64
 	pmu     sync.Mutex
-	pending map[string]chan message
+	pending map[string]chan agent.Message
 	// progress holds the queues of running jobs that report progress.
 	progress map[string]*progressQueue
 	done     chan struct{}
@@ -122,7 +120,7 @@ func (q *progressQueue) drain(f func(json.RawMessage)) {
 
 // Remote returns the agent named name as an Agent; it is Online while that
 // agent is connected to this hub.
-func (h *Hub) Remote(name string) Agent { return &remote{hub: h, name: name} }
+func (h *Hub) Remote(name string) agent.Agent { return &remote{hub: h, name: name} }
 
 // Online reports whether name can take work: connected here, or (with a
 // shared store) connected to a live replica.
@@ -182,7 +180,7 @@ func (h *Hub) Disconnect(name string) {
 // agent replaces the first.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, err := h.reg.AgentByToken(r.Context(), TokenHash(strings.TrimSpace(tok)))
+	a, err := h.reg.AgentByToken(r.Context(), secret.TokenHash(strings.TrimSpace(tok)))
 	if err != nil || tok == "" {
 		http.Error(w, `{"error":{"code":"unauthorized","message":"unknown or revoked agent token"}}`, http.StatusUnauthorized)
 		return
@@ -192,7 +190,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(64 << 20)
-	c := &agentConn{name: a.Name, version: r.Header.Get("X-Stile-Agent-Version"), ws: ws, pending: map[string]chan message{}, progress: map[string]*progressQueue{}, done: make(chan struct{})}
+	c := &agentConn{name: a.Name, version: r.Header.Get("X-Stile-Agent-Version"), ws: ws, pending: map[string]chan agent.Message{}, progress: map[string]*progressQueue{}, done: make(chan struct{})}
 	// Record the connection in the store first: whatever sees the agent
 	// online here must find it online from every replica too.
 	if err := h.reg.TouchAgent(r.Context(), a.Name, c.version, h.replica, time.Now().UTC()); err != nil {
@@ -223,7 +221,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Hub) readLoop(ctx context.Context, c *agentConn) {
 	for {
-		var m message
+		var m agent.Message
 		if err := wsjson.Read(ctx, c.ws, &m); err != nil {
 			return
 		}
@@ -267,7 +265,7 @@ func (h *Hub) callWithProgress(ctx context.Context, name, kind string, payload, 
 	h.mu.Lock()
 	c := h.conns[name]
 	h.mu.Unlock()
-	var m message
+	var m agent.Message
 	switch {
 	case c != nil:
 		m, err = h.send(ctx, c, kind, body, onProgress)
@@ -280,7 +278,7 @@ func (h *Hub) callWithProgress(ctx context.Context, name, kind string, payload, 
 		return err
 	}
 	if m.Error != nil {
-		return m.Error.err()
+		return m.Error.Err()
 	}
 	if out != nil {
 		if err := json.Unmarshal(m.Payload, out); err != nil {
@@ -291,9 +289,9 @@ func (h *Hub) callWithProgress(ctx context.Context, name, kind string, payload, 
 }
 
 // send runs a job on an agent connected here.
-func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, onProgress func(json.RawMessage)) (message, error) {
+func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, onProgress func(json.RawMessage)) (agent.Message, error) {
 	id := strconv.FormatInt(c.seq.Add(1), 10)
-	ch := make(chan message, 1)
+	ch := make(chan agent.Message, 1)
 	q := &progressQueue{ready: make(chan struct{}, 1)}
 	c.pmu.Lock()
 	c.pending[id] = ch
@@ -311,10 +309,10 @@ func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, 
 		onProgress = func(json.RawMessage) {}
 	}
 	c.wmu.Lock()
-	err := wsjson.Write(ctx, c.ws, message{Type: "job", ID: id, Kind: kind, Payload: body})
+	err := wsjson.Write(ctx, c.ws, agent.Message{Type: "job", ID: id, Kind: kind, Payload: body})
 	c.wmu.Unlock()
 	if err != nil {
-		return message{}, errs.New(errs.Unavailable, "agent %s: send job: %v", c.name, err)
+		return agent.Message{}, errs.New(errs.Unavailable, "agent %s: send job: %v", c.name, err)
 	}
 	for {
 		select {
@@ -327,9 +325,9 @@ func (h *Hub) send(ctx context.Context, c *agentConn, kind string, body []byte, 
 			return m, nil
 		case <-c.done:
 			q.drain(onProgress)
-			return message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, jobWords(kind))
+			return agent.Message{}, errs.New(errs.Unavailable, "agent %s went offline during the %s job", c.name, jobWords(kind))
 		case <-ctx.Done():
-			return message{}, timeout(ctx, c.name, kind)
+			return agent.Message{}, timeout(ctx, c.name, kind)
 		}
 	}
 }

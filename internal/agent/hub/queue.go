@@ -1,4 +1,4 @@
-package agent
+package hub
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/store"
@@ -43,9 +44,9 @@ func (h *Hub) wake(id string) {
 
 // queue puts a job in the store for the replica the agent is connected to,
 // and waits for its result.
-func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (message, error) {
+func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (agent.Message, error) {
 	if !h.Online(ctx, name) {
-		return message{}, errs.New(errs.Unavailable, "agent %s is offline", name)
+		return agent.Message{}, errs.New(errs.Unavailable, "agent %s is offline", name)
 	}
 	id := secret.NewToken()[:32]
 	deadline, ok := ctx.Deadline()
@@ -56,7 +57,7 @@ func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (messag
 	done := h.wait(id)
 	defer h.unwait(id)
 	if err := h.reg.EnqueueJob(ctx, j); err != nil {
-		return message{}, err
+		return agent.Message{}, err
 	}
 	h.mu.Lock()
 	poll := h.poll
@@ -66,20 +67,20 @@ func (h *Hub) queue(ctx context.Context, name, kind string, body []byte) (messag
 	for {
 		select {
 		case <-ctx.Done():
-			return message{}, timeout(ctx, name, kind)
+			return agent.Message{}, timeout(ctx, name, kind)
 		case <-done:
 		case <-tick.C:
 		}
 		got, err := h.reg.Job(context.WithoutCancel(ctx), id)
 		if err != nil {
-			return message{}, err
+			return agent.Message{}, err
 		}
 		if got.Status != "done" {
 			continue
 		}
-		m := message{Type: "result", ID: id, Payload: json.RawMessage(got.Result)}
+		m := agent.Message{Type: "result", ID: id, Payload: json.RawMessage(got.Result)}
 		if got.Error != "" {
-			var we wireError
+			var we agent.WireError
 			json.Unmarshal([]byte(got.Error), &we)
 			m.Error = &we
 		}
@@ -144,13 +145,13 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) runQueued(ctx context.Context, j store.Job) {
-	finish := func(m message, err error) {
+	finish := func(m agent.Message, err error) {
 		var result, errJSON string
 		if err == nil && m.Error != nil {
-			err = m.Error.err()
+			err = m.Error.Err()
 		}
 		if err != nil {
-			b, _ := json.Marshal(toWire(err))
+			b, _ := json.Marshal(agent.ToWire(err))
 			errJSON = string(b)
 		}
 		if len(m.Payload) > 0 {
@@ -161,19 +162,19 @@ func (h *Hub) runQueued(ctx context.Context, j store.Job) {
 		}
 	}
 	if time.Now().After(j.Deadline) {
-		finish(message{}, errs.New(errs.Failed, "agent %s: the %s job timed out in the queue", j.Agent, j.Kind))
+		finish(agent.Message{}, errs.New(errs.Failed, "agent %s: the %s job timed out in the queue", j.Agent, j.Kind))
 		return
 	}
 	body, err := h.box.Open(j.Payload, "job:"+j.ID)
 	if err != nil {
-		finish(message{}, fmt.Errorf("open job payload: %w", err))
+		finish(agent.Message{}, fmt.Errorf("open job payload: %w", err))
 		return
 	}
 	h.mu.Lock()
 	c := h.conns[j.Agent]
 	h.mu.Unlock()
 	if c == nil {
-		finish(message{}, errs.New(errs.Unavailable, "agent %s went offline", j.Agent))
+		finish(agent.Message{}, errs.New(errs.Unavailable, "agent %s went offline", j.Agent))
 		return
 	}
 	jctx, cancel := context.WithDeadline(ctx, j.Deadline)
