@@ -20,6 +20,7 @@ import (
 	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store/sqlite"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // BenchmarkAgentHop runs 1,000 health checks and 200 plans on one cluster
@@ -39,8 +40,11 @@ func BenchmarkAgentHop(b *testing.B) {
 	defer st.Close()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	log := slog.New(slog.DiscardHandler)
+	// One idle pool for both agents, as when they shared the process's.
+	pool := target.NewPool(target.DefaultIdleTimeout)
+	defer pool.Close()
 	hub := hub.New(st, box, false, "bench", log)
-	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})
+	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{Pool: pool}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +56,7 @@ func BenchmarkAgentHop(b *testing.B) {
 	}
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
-	go runner.Dial(actx, srv.URL, token, log)
+	go runner.DialWith(actx, srv.URL, token, nil, runner.Local{Pool: pool}, log)
 	for !hub.Online(ctx, "remote") {
 		time.Sleep(10 * time.Millisecond)
 	}
