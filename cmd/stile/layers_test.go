@@ -22,7 +22,7 @@ func TestLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := map[string]int{}
-	row := regexp.MustCompile("(?m)^\\| (\\d+) \\| (.+) \\|$")
+	row := regexp.MustCompile(`(?m)^\| (\d+) \| (.+) \|$`)
 	name := regexp.MustCompile("`([a-z0-9/]+)`")
 	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
 		n, _ := strconv.Atoi(m[1])
