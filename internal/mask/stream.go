@@ -1,7 +1,6 @@
 package mask
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -84,30 +83,6 @@ type expect struct {
 type Message struct {
 	Type byte
 	Body []byte
-}
-
-type field struct {
-	table  uint32
-	attnum int16
-	typ    uint32
-	format int16
-	rule   *Rule
-}
-
-type portal struct {
-	stmt    string
-	formats []int16
-	fields  []field // from Describe P, when the client asked
-	// described: a Describe P was answered (NoData leaves fields nil).
-	described bool
-	gen       int
-}
-
-// statement is a prepared statement's description.
-type statement struct {
-	fields    []field
-	described bool
-	gen       int
 }
 
 // NewFilter masks with m, resolving columns with resolve (nil: column
@@ -270,29 +245,6 @@ func (f *Filter) Frontend(typ byte, body []byte) []Message {
 	return []Message{{typ, body}}
 }
 
-// described reports whether the result of an Execute of portal name will
-// have a known description when its rows come: its own Describe's, or its
-// statement's (asked for before the portal was bound, or answered).
-func (f *Filter) described(name string) bool {
-	p, ok := f.portals[name]
-	if !ok {
-		return false
-	}
-	if p.described {
-		return true
-	}
-	st, stOK := f.stmts[p.stmt]
-	if st.described {
-		return true
-	}
-	for _, e := range f.pending {
-		if e.kind == 'D' && (e.sub == 'P' && e.name == name && e.gen == p.gen || e.sub == 'S' && stOK && e.name == p.stmt && e.gen == st.gen) {
-			return true // the client asked, and the answer comes first
-		}
-	}
-	return false
-}
-
 // guard is Guard's answer, "" when there is none.
 func (f *Filter) guard(sql string) string {
 	if f.Guard == nil {
@@ -451,136 +403,4 @@ func (f *Filter) backend(typ byte, body []byte) (byte, []byte) {
 		return 'N', noticeResponse(fmt.Sprintf("stile withheld a protocol message of type %q it cannot filter", typ))
 	}
 	return typ, body
-}
-
-// answer keeps a Describe's answer for its statement or portal, unless
-// that was parsed or bound again since it was asked.
-func (f *Filter) answer(h expect, fields []field) {
-	if h.sub == 'S' {
-		if st, ok := f.stmts[h.name]; ok && st.gen == h.gen {
-			f.stmts[h.name] = statement{fields: fields, described: true, gen: h.gen}
-		}
-		return
-	}
-	if p, ok := f.portals[h.name]; ok && p.gen == h.gen {
-		p.fields, p.described = fields, true
-		f.portals[h.name] = p
-	}
-}
-
-// portalFields is the description in effect for an Execute of name: its
-// own Describe's, or its statement's with the formats Bind asked for.
-func (f *Filter) portalFields(name string) []field {
-	p := f.portals[name]
-	if p.fields != nil {
-		return p.fields
-	}
-	base := f.stmts[p.stmt].fields
-	fields := make([]field, len(base))
-	copy(fields, base)
-	for i := range fields {
-		switch {
-		case len(p.formats) == 1:
-			fields[i].format = p.formats[0]
-		case i < len(p.formats):
-			fields[i].format = p.formats[i]
-		default:
-			fields[i].format = 0
-		}
-	}
-	return fields
-}
-
-// unresolved masks the values of a column the filter could not name.
-var unresolved = Rule{ID: "unresolved", Style: Redact}
-
-// describe reads a RowDescription and resolves the masked columns.
-func (f *Filter) describe(body []byte) []field {
-	r := reader{b: body}
-	n := int(r.int16())
-	fields := make([]field, 0, n)
-	for range n {
-		r.cstring()
-		fl := field{table: r.uint32(), attnum: r.int16(), typ: r.uint32()}
-		r.int16() // typlen
-		r.int32() // typmod
-		fl.format = r.int16()
-		if fl.table != 0 && f.m.HasColumnRules() && f.resolve != nil {
-			if c, ok := f.resolve(fl.table, fl.attnum); ok {
-				fl.rule = f.m.ForColumn(c)
-			} else {
-				// A column that cannot be named might be one a rule
-				// masks: it is redacted rather than shown.
-				fl.rule = &unresolved
-			}
-		}
-		fields = append(fields, fl)
-	}
-	return fields
-}
-
-// row masks a DataRow's fields, or says why the row must be refused. A row
-// nothing can match passes as it is; a row is copied only from its first
-// masked field on.
-func (f *Filter) row(body []byte, fields []field) ([]byte, string) {
-	if len(f.m.detectors) == 0 && !slices.ContainsFunc(fields, func(fl field) bool { return fl.rule != nil }) {
-		return body, ""
-	}
-	r := reader{b: body}
-	n := int(r.int16())
-	var out []byte // nil until a field changes
-	for i := range n {
-		start := r.i
-		size := r.int32()
-		if size < 0 {
-			if out != nil {
-				out = binary.BigEndian.AppendUint32(out, uint32(size))
-			}
-			continue
-		}
-		v := r.bytes(int(size))
-		var fl field
-		if i < len(fields) {
-			fl = fields[i]
-		}
-		masked, fired, refuse := f.value(v, fl)
-		if refuse != "" {
-			return nil, refuse
-		}
-		if fired == nil {
-			if out != nil {
-				out = append(out, body[start:r.i]...)
-			}
-			continue
-		}
-		for _, id := range fired {
-			f.fired[id]++
-		}
-		if out == nil {
-			out = append(make([]byte, 0, len(body)+16), body[:start]...)
-		}
-		out = binary.BigEndian.AppendUint32(out, uint32(len(masked)))
-		out = append(out, masked...)
-	}
-	if out == nil {
-		return body, ""
-	}
-	return out, ""
-}
-
-func (f *Filter) value(v []byte, fl field) ([]byte, []string, string) {
-	if fl.format == 0 {
-		masked, fired := f.m.Value(v, fl.rule)
-		return masked, fired, ""
-	}
-	if fl.rule != nil {
-		if !textBinary[fl.typ] && fl.typ != jsonbOID {
-			return nil, nil, fmt.Sprintf("a masked column was asked for in binary format (type oid %d): ask for text format, or leave the column out", fl.typ)
-		}
-		return f.binary(v, fl.typ, fl.rule, 0)
-	}
-	if len(f.m.detectors) == 0 {
-		return v, nil, ""
-	}
-	return f.binary(v, fl.typ, nil, 0)
 }
