@@ -23,6 +23,10 @@ var textBinary = map[uint32]bool{
 	142: true, 1790: true, 17: true, 18: true, // xml, refcursor, bytea, "char"
 }
 
+// TextInBinary reports whether a type's binary form is its text (or any
+// bytes), so that a value of it reads the same in either format.
+func TextInBinary(oid uint32) bool { return textBinary[oid] }
+
 // dateLike are the types whose binary form is a date, time or span: no
 // detector matches their text forms, so they pass.
 var dateLike = map[uint32]bool{16: true, 1082: true, 1083: true, 1114: true, 1184: true, 1186: true, 1266: true} // bool too

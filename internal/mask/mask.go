@@ -92,6 +92,9 @@ type detector struct {
 	// a chance: most values are ordinary text, and regular expressions are
 	// slow.
 	maybe func([]byte) bool
+	// within, when set, also finds what the expression's matches hide:
+	// a card among other digits is no match as a whole.
+	within func(s string, repl func(string) string) string
 }
 
 // precedence orders the detectors, most specific first.
@@ -100,17 +103,18 @@ var precedence = []string{"", "jwt", "email", "iban", "card", "ipv6", "ipv4", "p
 // builtin are the detectors' patterns and, where one exists, the check
 // that keeps a lookalike (a number that is not a card) unmasked.
 var builtin = map[string]struct {
-	re    *regexp.Regexp
-	valid func(string) bool
-	maybe func([]byte) bool
+	re     *regexp.Regexp
+	valid  func(string) bool
+	maybe  func([]byte) bool
+	within func(string, func(string) string) string
 }{
-	"email": {regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), nil, has('@')},
-	"card":  {regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), luhn, digits(13)},
-	"iban":  {regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), ibanValid, ibanLike},
-	"phone": {regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?\(?\d{2,4}\)?[ .-]\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?`), phoneValid, digits(8)},
-	"ipv4":  {regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), nil, dotted},
-	"ipv6":  {regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`), ipv6Valid, colons},
-	"jwt":   {regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*`), nil, jwtLike},
+	"email": {regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`), nil, has('@'), nil},
+	"card":  {regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`), luhn, digits(13), cardsAmongDigits},
+	"iban":  {regexp.MustCompile(`\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b`), ibanValid, ibanLike, nil},
+	"phone": {regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?\(?\d{2,4}\)?[ .-]\d{2,4}[ .-]?\d{2,4}(?:[ .-]?\d{2,4})?`), phoneValid, digits(8), nil},
+	"ipv4":  {regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), nil, dotted, nil},
+	"ipv6":  {regexp.MustCompile(`(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}`), ipv6Valid, colons, nil},
+	"jwt":   {regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|(?i:bearer)\s+[A-Za-z0-9._~+/-]{20,}=*`), nil, jwtLike, nil},
 }
 
 func has(c byte) func([]byte) bool {
@@ -172,7 +176,7 @@ func New(rules []Rule, key []byte) (*Masker, error) {
 			d.re = regexp.MustCompile(r.Regex)
 		} else {
 			b := builtin[r.Detector]
-			d.re, d.valid, d.maybe = b.re, b.valid, b.maybe
+			d.re, d.valid, d.maybe, d.within = b.re, b.valid, b.maybe, b.within
 		}
 		m.detectors = append(m.detectors, d)
 	}
@@ -224,12 +228,10 @@ func (m *Masker) Value(v []byte, col *Rule) ([]byte, []string) {
 			}
 			return match
 		})
-		if d.rule.Detector == "card" {
-			// A card among other digits ("123-45-6789 4111 1111 1111
-			// 1111 22") is no match as a whole: its groups are tried.
-			s = cardsAmongDigits(s, func(card string) string {
+		if d.within != nil {
+			s = d.within(s, func(match string) string {
 				hit = true
-				return m.style(d.rule.Style, d.rule.Detector, card)
+				return m.style(d.rule.Style, d.rule.Detector, match)
 			})
 		}
 		if hit {

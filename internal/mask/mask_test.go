@@ -216,3 +216,18 @@ func TestBinaryValues(t *testing.T) {
 		}
 	}
 }
+
+// TestStartMasksSettings: the settings reported at the start go through
+// the detectors before the client sees them; the filter keeps the raw ones
+// for its guard.
+func TestStartMasksSettings(t *testing.T) {
+	m, err := New([]Rule{{ID: "e", Detector: "email", Style: Redact}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, nil)
+	got := f.Start(map[string]string{"application_name": "ada@example.com", "standard_conforming_strings": "on", "client_encoding": "UTF8"})
+	if got["application_name"] != "****" || got["client_encoding"] != "UTF8" || !f.settled() {
+		t.Errorf("Start: %v, settled %v", got, f.settled())
+	}
+}

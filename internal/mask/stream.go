@@ -92,15 +92,24 @@ func NewFilter(m *Masker, resolve func(table uint32, attnum int16) (Column, bool
 }
 
 // Start gives the filter the settings the server reported when the
-// connection started; until it is called, statements whose reading
-// depends on them are refused on a guarded role.
-func (f *Filter) Start(params map[string]string) {
+// connection started (until it is called, statements whose reading depends
+// on them are refused on a guarded role), and returns them as the client
+// may see them: through the detectors (a setting a role may give itself
+// with ALTER ROLE … SET can carry any value).
+func (f *Filter) Start(params map[string]string) map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.params = maps.Clone(params)
 	if f.params == nil {
 		f.params = map[string]string{}
 	}
+	out := make(map[string]string, len(params))
+	for k, v := range params {
+		masked, fired := f.m.Value([]byte(v), nil)
+		f.count(fired)
+		out[k] = string(masked)
+	}
+	return out
 }
 
 // settled reports whether the session reads statements as the guard's

@@ -192,11 +192,10 @@ func Masking(t *testing.T, url func() string) {
 			"ssn::name", "to_json(ssn)", "array[row(ssn)]",
 		} {
 			r := Dial(t, url())
-			got := r.Query("begin; declare c binary cursor for select " + expr + " from public.customers; fetch all c; commit")
+			r.Query("begin; declare c binary cursor for select " + expr + " from public.customers; fetch all c; commit")
 			if l := r.Leaked(); l != nil {
 				t.Errorf("%s: raw values reached the client: %q", expr, l)
 			}
-			_ = got
 		}
 		r := Dial(t, url())
 		r.Query("begin; declare c binary cursor for select most_common_vals from pg_stats where tablename = 'customers'; fetch all c; commit")

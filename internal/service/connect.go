@@ -69,13 +69,9 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 			}
 		}
 	}
-	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+	pw, err := s.rolePassword(ctx, rr)
 	if err != nil {
 		return nil, err
-	}
-	pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
-	if err != nil {
-		return nil, fmt.Errorf("password of %s: %w", name, err)
 	}
 	if database == "" {
 		database = rr.Database
@@ -134,7 +130,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	c.Upstream = hj.Conn
 	c.Hello = proxy.Hello{Parameters: hj.ParameterStatuses, PID: hj.PID}
 	if c.Mask != nil {
-		c.Mask.Start(c.Hello.Parameters)
+		c.Hello.Parameters = c.Mask.Start(c.Hello.Parameters)
 	}
 	route := cancelRoute{Addr: net.JoinHostPort(rr.Host, strconv.Itoa(rr.Port)), PID: hj.PID, Key: hj.SecretKey}
 	if err := s.routeCancels(ctx, c, p.User, route); err != nil {
@@ -221,7 +217,7 @@ func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal,
 	}
 	c.Upstream, c.Hello = conn, hello
 	if c.Mask != nil {
-		c.Mask.Start(hello.Parameters)
+		c.Hello.Parameters = c.Mask.Start(hello.Parameters)
 	}
 	if err := s.routeCancels(ctx, c, p.User, cancelRoute{Agent: rr.Agent, Stream: stream}); err != nil {
 		conn.Close()

@@ -329,17 +329,12 @@ func probe(ctx context.Context, pc *pgconn.PgConn, sql string, format int16, dir
 	if string(sum) == want {
 		return ProbeRaw, ""
 	}
-	if format == 1 && len(fields) > 0 && !textual(fields[0].DataTypeOID) {
+	if format == 1 && len(fields) > 0 && !mask.TextInBinary(fields[0].DataTypeOID) {
 		// Its binary form is no text to compare: the filter refuses a
 		// masked column in such a form, so anything that came is raw.
 		return ProbeRaw, fmt.Sprintf("a value of type oid %d came in binary format", fields[0].DataTypeOID)
 	}
 	return ProbeMasked, ""
-}
-
-// textual reports whether a type's binary form is its text.
-func textual(oid uint32) bool {
-	return slices.Contains([]uint32{25, 1043, 1042, 19, 114, 705, 142, 1790, 17, 18}, oid)
 }
 
 // pathConn opens db as rr through path: done closes it.
@@ -377,13 +372,9 @@ func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		if rr.Agent != agent.LocalName {
 			return nil, nil, fmt.Errorf("%w: the database is reached through agent %s, not from the server", errSkip, rr.Agent)
 		}
-		r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+		pw, err := s.rolePassword(ctx, rr)
 		if err != nil {
 			return nil, nil, err
-		}
-		pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
-		if err != nil {
-			return nil, nil, fmt.Errorf("password of %s: %w", rr.Name, err)
 		}
 		cfg, err := (target.Target{Host: rr.Host, Port: rr.Port, SSLMode: rr.SSLMode, User: rr.Name, Password: pw}).Config(db)
 		if err != nil {

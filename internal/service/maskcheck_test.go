@@ -7,7 +7,6 @@ import (
 
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgattack"
-	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -20,8 +19,6 @@ import (
 func TestCheckMasking(t *testing.T) {
 	svc, db, role, _ := hostileSetup(t)
 	ctx := context.Background()
-	c := pgtest.First(t)
-	_ = c
 	ln := serveListener(t, svc)
 	svc.SetListenerAddr(ln.String())
 	if _, err := svc.AddMaskRule(ctx, "admin", role["masked"], mask.Rule{ID: "strictnick", Column: "*.*.customers.nickname", Style: mask.Redact, Strict: true}); err != nil {

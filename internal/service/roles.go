@@ -89,13 +89,9 @@ func (s *Service) RevealPassword(ctx context.Context, actor, name string) (strin
 	if err != nil {
 		return "", err
 	}
-	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+	pw, err := s.rolePassword(ctx, rr)
 	if err != nil {
 		return "", err
-	}
-	pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
-	if err != nil {
-		return "", fmt.Errorf("password of %s: %w", name, err)
 	}
 	in, _ := json.Marshal(map[string]string{"role": name})
 	now := s.now()
@@ -130,4 +126,17 @@ func (s *Service) RetireRole(ctx context.Context, actor, name, heir string) (Pla
 		return out[0], nil
 	}
 	return PlanOutcome{}, errs.New(errs.NotFound, "role %q is not one stile declared", name)
+}
+
+// rolePassword is rr's current password, unsealed.
+func (s *Service) rolePassword(ctx context.Context, rr ResourceRole) (string, error) {
+	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
+	if err != nil {
+		return "", err
+	}
+	pw, err := s.box.Open(r.PasswordCurrent, passwordAD(r.Resource, r.Label))
+	if err != nil {
+		return "", fmt.Errorf("password of %s: %w", rr.Name, err)
+	}
+	return pw, nil
 }
