@@ -18,7 +18,11 @@ type portal struct {
 	fields  []field // from Describe P, when the client asked
 	// described: a Describe P was answered (NoData leaves fields nil).
 	described bool
-	gen       int
+	// bound: a Bind made it. A portal no Bind made is a SQL cursor,
+	// which statements the filter does not follow can close and declare
+	// again: it is described afresh before each Execute.
+	bound bool
+	gen   int
 }
 
 // statement is a prepared statement's description.
@@ -33,7 +37,7 @@ type statement struct {
 // statement's (asked for before the portal was bound, or answered).
 func (f *Filter) described(name string) bool {
 	p, ok := f.portals[name]
-	if !ok {
+	if !ok || !p.bound {
 		return false
 	}
 	if p.described {

@@ -231,3 +231,39 @@ func TestStartMasksSettings(t *testing.T) {
 		t.Errorf("Start: %v, settled %v", got, f.settled())
 	}
 }
+
+// TestCursorDescribedEachTime: a portal no Bind made (a SQL cursor, which
+// can be closed and declared again unseen) gets a Describe of the filter's
+// own before each Execute, whose answer names its rows' columns; a bound
+// portal gets one until its description is known.
+func TestCursorDescribedEachTime(t *testing.T) {
+	m, err := New([]Rule{{ID: "s", Column: "db.public.t.secret", Style: Redact}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, func(table uint32, attnum int16) (Column, bool) {
+		return Column{Database: "db", Schema: "public", Table: "t", Name: "secret"}, table == 1 && attnum == 1
+	})
+	// One text column from table 1, attribute 1.
+	desc := []byte{0, 1, 'x', 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0}
+	row := []byte{0, 1, 0, 0, 0, 6, 'h', 'u', 's', 'h', 'e', 'd'}
+	for i := range 2 {
+		out := f.Frontend('E', []byte("cur\x00\x00\x00\x00\x00"))
+		if len(out) != 2 || out[0].Type != 'D' {
+			t.Fatalf("execute %d of a cursor: %q", i, out)
+		}
+		f.Frontend('S', nil)
+		if got := f.Backend('T', desc); got != nil {
+			t.Errorf("the filter's own Describe was answered to the client: %q", got)
+		}
+		if got := f.Backend('D', row); strings.Contains(string(got[0].Body), "hushed") {
+			t.Errorf("execute %d of a cursor: the column's value passed: %q", i, got)
+		}
+		f.Backend('C', []byte("FETCH 1\x00"))
+		f.Backend('Z', []byte{'T'})
+	}
+	f.Frontend('B', []byte("p\x00\x00\x00\x00\x00\x00\x00\x00"))
+	if out := f.Frontend('E', []byte("p\x00\x00\x00\x00\x00")); len(out) != 2 {
+		t.Errorf("a bound portal never described: %q", out)
+	}
+}

@@ -196,7 +196,7 @@ func (f *Filter) Frontend(typ byte, body []byte) []Message {
 		f.pending = append(f.pending, expect{kind: 'P'})
 	case 'B':
 		f.gens++
-		p := portal{gen: f.gens}
+		p := portal{gen: f.gens, bound: true}
 		name := r.cstring()
 		p.stmt = r.cstring()
 		for range r.int16() { // parameter formats
@@ -227,6 +227,10 @@ func (f *Filter) Frontend(typ byte, body []byte) []Message {
 			// driver's statement cache, or a cursor by name): the filter
 			// asks itself, so every result it passes has named columns
 			// and formats.
+			if p := f.portals[name]; !p.bound {
+				f.gens++
+				f.portals[name] = portal{gen: f.gens}
+			}
 			f.pending = append(f.pending, expect{kind: 'D', sub: 'P', name: name, injected: true, gen: f.portals[name].gen})
 			out = append(out, Message{'D', append(append([]byte{'P'}, name...), 0)})
 		}

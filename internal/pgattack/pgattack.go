@@ -176,6 +176,10 @@ func Masking(t *testing.T, url func() string) {
 			// A pipeline of two statements on the unnamed portal.
 			got = append(got, r.Round(&pgproto3.Parse{Query: "select 1"}, &pgproto3.Bind{}, &pgproto3.Execute{},
 				&pgproto3.Parse{Query: q}, &pgproto3.Bind{ResultFormatCodes: formats}, &pgproto3.Execute{}, &pgproto3.Sync{})...)
+			// A SQL cursor executed by name, a portal no Bind made.
+			r.Query("begin; declare cur binary cursor for " + q)
+			got = append(got, r.Round(&pgproto3.Execute{Portal: "cur"}, &pgproto3.Sync{})...)
+			r.Query("commit")
 			if l := r.Leaked(); l != nil || bytes.Contains(r.Got.Bytes(), []byte("Shadowfax-Zeta")) {
 				t.Errorf("formats %v: raw values reached the client: %q", formats, append(l, "maybe Shadowfax-Zeta"))
 			}
