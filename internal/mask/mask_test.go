@@ -267,3 +267,28 @@ func TestCursorDescribedEachTime(t *testing.T) {
 		t.Errorf("a bound portal never described: %q", out)
 	}
 }
+
+// TestRowWithoutDescription: on a masked role, a row the filter has no
+// description for (a statement described as returning no rows, which
+// does) is refused, not passed.
+func TestRowWithoutDescription(t *testing.T) {
+	m, err := New([]Rule{{ID: "s", Column: "*.*.*.secret", Style: Redact}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFilter(m, nil)
+	f.Frontend('P', []byte("\x00FETCH ALL c\x00\x00\x00"))
+	f.Frontend('D', []byte("S\x00"))
+	f.Frontend('B', []byte("\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Frontend('E', []byte("\x00\x00\x00\x00\x00"))
+	f.Frontend('S', nil)
+	f.Backend('1', nil)
+	f.Backend('t', []byte{0, 0})
+	f.Backend('n', nil) // the statement: no rows
+	f.Backend('2', nil)
+	f.Backend('n', nil) // the portal, described by the filter: no rows
+	got := f.Backend('D', []byte{0, 1, 0, 0, 0, 6, 'h', 'u', 's', 'h', 'e', 'd'})
+	if len(got) != 1 || got[0].Type != 'E' {
+		t.Errorf("a row with no description: %q", got)
+	}
+}

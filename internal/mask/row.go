@@ -6,10 +6,14 @@ import (
 	"slices"
 )
 
-// row masks a DataRow's fields, or says why the row must be refused. A row
-// nothing can match passes as it is; a row is copied only from its first
-// masked field on.
+// row masks a DataRow's fields, or says why the row must be refused: a row
+// with more values than the description the filter knows (it cannot tell
+// their columns or formats) is, on a masked role. A row nothing can match
+// passes as it is; a row is copied only from its first masked field on.
 func (f *Filter) row(body []byte, fields []field) ([]byte, string) {
+	if n := int((&reader{b: body}).int16()); n > len(fields) && !f.m.Empty() {
+		return nil, "a result whose columns stile could not tell: the masking refuses what it cannot read"
+	}
 	if len(f.m.detectors) == 0 && !slices.ContainsFunc(fields, func(fl field) bool { return fl.rule != nil }) {
 		return body, ""
 	}
