@@ -50,7 +50,7 @@ func BenchmarkAgentHop(b *testing.B) {
 	}
 	srv := httptest.NewServer(server.New(svc, log, hub))
 	defer srv.Close()
-	token, err := svc.CreateAgent(ctx, "remote")
+	token, err := svc.Inventory.CreateAgent(ctx, service.Admin, "remote")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,10 +63,10 @@ func BenchmarkAgentHop(b *testing.B) {
 	for _, ag := range []string{"local", "remote"} {
 		res := p + "_" + ag
 		csv := fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)
-		if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+		if _, err := svc.Inventory.ImportResources(ctx, service.Admin, []byte(csv), false); err != nil {
 			b.Fatal(err)
 		}
-		if err := svc.SetAdmin(ctx, spec.Admin{Resource: res, User: tg.User, Password: tg.Password}, ag); err != nil {
+		if err := svc.Inventory.SetAdmin(ctx, service.Admin, spec.Admin{Resource: res, User: tg.User, Password: tg.Password}, ag); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,14 +74,17 @@ func BenchmarkAgentHop(b *testing.B) {
 		res := p + "_" + ag
 		b.Run("1000_health_"+ag, func(b *testing.B) {
 			for b.Loop() {
-				lat, wall := measure(b, 1000, 8, func(int) error { _, err := svc.Health(ctx, "bench", res); return err })
+				lat, wall := measure(b, 1000, 8, func(int) error {
+					_, err := svc.Inventory.Health(ctx, service.Principal{User: "bench", Admin: true}, res)
+					return err
+				})
 				report(b, lat, wall)
 			}
 		})
 		b.Run("200_plans_"+ag, func(b *testing.B) {
 			for b.Loop() {
 				lat, wall := measure(b, 200, 4, func(i int) error {
-					_, err := svc.Plan(ctx, "bench", []spec.Role{{Resource: res, Label: fmt.Sprintf("l%d", i%20), Scopes: []string{p + "_app"}, Privileges: []string{"SELECT"}}})
+					_, err := svc.Provisioning.Plan(ctx, service.Principal{User: "bench", Admin: true}, []spec.Role{{Resource: res, Label: fmt.Sprintf("l%d", i%20), Scopes: []string{p + "_app"}, Privileges: []string{"SELECT"}}})
 					return err
 				})
 				report(b, lat, wall)

@@ -231,20 +231,20 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.Recover(ctx); err != nil {
+	if err := svc.Provisioning.Recover(ctx); err != nil {
 		log.Error("recovery after restart", "err", err)
 	}
-	go svc.Sweep(ctx, time.Minute)
+	go svc.Provisioning.Sweep(ctx, time.Minute)
 	go func() {
-		if err := svc.CatchUpUsage(ctx); err != nil {
+		if err := svc.Reporting.CatchUpUsage(ctx); err != nil {
 			log.Warn("count the usage of earlier connections", "err", err)
 		}
 	}()
 	if c.driftEvery > 0 {
-		go svc.DriftEvery(ctx, c.driftEvery)
+		go svc.Provisioning.DriftEvery(ctx, c.driftEvery)
 	}
 	// Access taken away on another replica closes connections here too.
-	go svc.EnforceAccessEvery(ctx, service.EnforceInterval)
+	go svc.Connections.EnforceAccessEvery(ctx, service.EnforceInterval)
 	if c.metricsListen != "" {
 		mln, err := net.Listen("tcp", c.metricsListen)
 		if err != nil {
@@ -262,7 +262,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		if err != nil {
 			return err
 		}
-		svc.SetListenerAddr(loopbackIfAny(addr))
+		svc.Masking.SetListenerAddr(loopbackIfAny(addr))
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
 	srv := &http.Server{Handler: server.New(svc, log, agents), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -270,7 +270,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if c.tlsCert != "" {
 		scheme = "https"
 	}
-	svc.SetAPIBase(scheme + "://" + loopbackIfAny(ln.Addr()))
+	svc.Masking.SetAPIBase(scheme + "://" + loopbackIfAny(ln.Addr()))
 	fmt.Fprintf(e.stderr, "stile: serving on %s://%s (data %s, admin token in %s)\n", scheme, ln.Addr(), data, tokenPath)
 	errc := make(chan error, 1)
 	go func() {

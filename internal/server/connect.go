@@ -19,7 +19,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	}
 	ws.SetReadLimit(64 << 20)
 	ctx := r.Context()
-	c, err := s.svc.Connect(ctx, principal(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
+	c, err := s.svc.Connections.Connect(ctx, principal(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
 	if err != nil {
 		proxy.SendHello(ctx, ws, proxy.Hello{Error: err.Error()})
 		ws.Close(websocket.StatusPolicyViolation, "refused")
@@ -29,7 +29,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 		c.Upstream.Close()
 		return nil
 	}
-	s.svc.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream, c.Mask))
+	s.svc.Connections.Finish(ctx, c, proxy.Relay(c.Ctx, ws, c.Upstream, c.Mask))
 	return nil
 }
 
@@ -40,7 +40,7 @@ func (s *Server) cancelQuery(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.CancelQuery(r.Context(), principal(r), req.CancelToken); err != nil {
+	if err := s.svc.Connections.CancelQuery(r.Context(), principal(r), req.CancelToken); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -23,7 +23,7 @@ var openAPIDoc []byte
 // serveMetrics answers a Prometheus scrape (the admin token; or scrape
 // --metrics-listen, which needs none).
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.svc.Metrics().Handler().ServeHTTP(w, r)
+	s.svc.Reporting.Metrics().Handler().ServeHTTP(w, r)
 	return nil
 }
 
@@ -34,7 +34,11 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]any{"agents": s.svc.Agents()})
+	agents, err := s.svc.Inventory.Agents(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": agents})
 	return nil
 }
 
@@ -46,7 +50,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	token, err := s.svc.CreateAgent(r.Context(), req.Name)
+	token, err := s.svc.Inventory.CreateAgent(r.Context(), principal(r), req.Name)
 	if err != nil {
 		return err
 	}
@@ -55,7 +59,7 @@ func (s *Server) createAgent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.RevokeAgent(r.Context(), r.PathValue("name")); err != nil {
+	if err := s.svc.Inventory.RevokeAgent(r.Context(), principal(r), r.PathValue("name")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "revoked": true})
@@ -63,7 +67,7 @@ func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listResources(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.ListResources(r.Context())
+	list, err := s.svc.Inventory.ListResources(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -79,7 +83,7 @@ func (s *Server) importResources(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	res, err := s.svc.ImportResources(r.Context(), []byte(req.CSV), req.DryRun)
+	res, err := s.svc.Inventory.ImportResources(r.Context(), principal(r), []byte(req.CSV), req.DryRun)
 	if err != nil {
 		return withDetail(err, res)
 	}
@@ -96,7 +100,7 @@ func (s *Server) setAdmin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a := spec.Admin{Resource: r.PathValue("name"), User: req.User, Password: req.Password}
-	if err := s.svc.SetAdmin(r.Context(), a, req.Agent); err != nil {
+	if err := s.svc.Inventory.SetAdmin(r.Context(), principal(r), a, req.Agent); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": a.Resource, "ok": true})
@@ -111,7 +115,7 @@ func (s *Server) importAdmins(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	res, err := s.svc.ImportAdmins(r.Context(), []byte(req.CSV), req.Agent)
+	res, err := s.svc.Inventory.ImportAdmins(r.Context(), principal(r), []byte(req.CSV), req.Agent)
 	if err != nil {
 		return withDetail(err, map[string]any{"results": res})
 	}
@@ -120,7 +124,7 @@ func (s *Server) importAdmins(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.svc.Health(r.Context(), actor(r), r.PathValue("name"))
+	res, err := s.svc.Inventory.Health(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		if res.SID != "" {
 			return withDetail(err, res)
@@ -140,7 +144,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
-		return s.svc.PlanEach(r.Context(), actor(r), req.Items, progress)
+		return s.svc.Provisioning.PlanEach(r.Context(), principal(r), req.Items, progress)
 	})
 }
 
@@ -151,7 +155,7 @@ func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
-		return s.svc.PlanDeclared(r.Context(), actor(r), req.Resources, progress)
+		return s.svc.Provisioning.PlanDeclared(r.Context(), principal(r), req.Resources, progress)
 	})
 }
 
@@ -200,7 +204,7 @@ func (s *Server) answerPlans(w http.ResponseWriter, r *http.Request, run func(fu
 }
 
 func (s *Server) planStatus(w http.ResponseWriter, r *http.Request) error {
-	sess, doc, err := s.svc.PlanStatus(r.Context(), r.PathValue("sid"))
+	sess, doc, err := s.svc.Provisioning.PlanStatus(r.Context(), principal(r), r.PathValue("sid"))
 	if err != nil {
 		return err
 	}
@@ -219,7 +223,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
 	if req.SID == "" {
 		return errs.Invalidf("sid is required")
 	}
-	res, err := s.svc.Apply(r.Context(), actor(r), r.PathValue("name"), req.SID)
+	res, err := s.svc.Provisioning.Apply(r.Context(), principal(r), r.PathValue("name"), req.SID)
 	if err != nil {
 		return withDetail(err, res)
 	}
@@ -261,7 +265,7 @@ func (s *Server) applyBatch(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	rc.Flush()
 	enc := json.NewEncoder(w)
-	s.svc.ApplyBatch(r.Context(), actor(r), req.Items, func(o service.ItemOutcome) {
+	s.svc.Provisioning.ApplyBatch(r.Context(), principal(r), req.Items, func(o service.ItemOutcome) {
 		line := ApplyBatchLine{Index: o.Index, ApplyOutcome: o.ApplyOutcome}
 		if o.Err != nil {
 			a := httperr.Of(s.log, r, o.Err)
@@ -300,7 +304,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if f.Kind != "" && !slices.Contains(service.SessionKinds, f.Kind) {
 		return errs.Invalidf("kind %q is not one of %s", f.Kind, strings.Join(service.SessionKinds, ", "))
 	}
-	list, err := s.svc.Sessions(r.Context(), f)
+	list, err := s.svc.Reporting.Sessions(r.Context(), principal(r), f)
 	if err != nil {
 		return err
 	}
@@ -309,7 +313,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) verifyChain(w http.ResponseWriter, r *http.Request) error {
-	rep, err := s.svc.VerifyChain(r.Context())
+	rep, err := s.svc.Reporting.VerifyChain(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -318,7 +322,7 @@ func (s *Server) verifyChain(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.svc.Session(r.Context(), r.PathValue("sid"))
+	sess, err := s.svc.Reporting.Session(r.Context(), principal(r), r.PathValue("sid"))
 	if err != nil {
 		return err
 	}
@@ -327,7 +331,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.ResourceRolesFor(r.Context(), principal(r))
+	list, err := s.svc.Access.ResourceRolesFor(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -336,7 +340,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getRole(w http.ResponseWriter, r *http.Request) error {
-	role, err := s.svc.ResourceRoleFor(r.Context(), principal(r), r.PathValue("name"))
+	role, err := s.svc.Access.ResourceRoleFor(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -345,7 +349,7 @@ func (s *Server) getRole(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revealRole(w http.ResponseWriter, r *http.Request) error {
-	pw, err := s.svc.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
+	pw, err := s.svc.Provisioning.RevealPassword(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -362,7 +366,7 @@ func (s *Server) retireRole(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	out, err := s.svc.RetireRole(r.Context(), actor(r), r.PathValue("name"), req.Heir)
+	out, err := s.svc.Provisioning.RetireRole(r.Context(), principal(r), r.PathValue("name"), req.Heir)
 	if err != nil {
 		return err
 	}

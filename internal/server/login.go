@@ -22,7 +22,7 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.svc.CLIToken(r.Context(), in.Code, in.Verifier)
+	t, err := s.svc.SignIn.CLIToken(r.Context(), in.Code, in.Verifier)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (s *Server) cliToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) startDevice(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.svc.StartDevice(r.Context())
+	d, err := s.svc.SignIn.StartDevice(r.Context())
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	t, err := s.svc.DeviceToken(r.Context(), in.DeviceCode)
+	t, err := s.svc.SignIn.DeviceToken(r.Context(), in.DeviceCode)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (s *Server) deviceToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.Logout(r.Context(), principal(r)); err != nil {
+	if err := s.svc.SignIn.Logout(r.Context(), principal(r)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"signed_out": true})

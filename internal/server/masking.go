@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) listMasking(w http.ResponseWriter, r *http.Request) error {
-	rules, err := s.svc.MaskRules(r.Context(), r.PathValue("name"))
+	rules, err := s.svc.Masking.MaskRules(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -21,7 +21,7 @@ func (s *Server) addMasking(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &rule); err != nil {
 		return err
 	}
-	rule, err := s.svc.AddMaskRule(r.Context(), actor(r), r.PathValue("name"), rule)
+	rule, err := s.svc.Masking.AddMaskRule(r.Context(), principal(r), r.PathValue("name"), rule)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (s *Server) addMasking(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) removeMasking(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.RemoveMaskRule(r.Context(), actor(r), r.PathValue("name"), r.PathValue("id")); err != nil {
+	if err := s.svc.Masking.RemoveMaskRule(r.Context(), principal(r), r.PathValue("name"), r.PathValue("id")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"removed": r.PathValue("id")})
@@ -38,7 +38,7 @@ func (s *Server) removeMasking(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) checkMasking(w http.ResponseWriter, r *http.Request) error {
-	out, err := s.svc.CheckMasking(r.Context(), actor(r), r.PathValue("name"))
+	out, err := s.svc.Masking.CheckMasking(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (s *Server) checkMasking(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getGuardrails(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.svc.Guardrails(r.Context(), r.PathValue("name"))
+	p, err := s.svc.Masking.Guardrails(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) setGuardrails(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &p); err != nil {
 		return err
 	}
-	if err := s.svc.SetGuardrails(r.Context(), actor(r), r.PathValue("name"), p); err != nil {
+	if err := s.svc.Masking.SetGuardrails(r.Context(), principal(r), r.PathValue("name"), p); err != nil {
 		return err
 	}
 	return s.getGuardrails(w, r)

@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.Users(r.Context())
+	list, err := s.svc.Access.Users(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.CreateUser(r.Context(), actor(r), req.Name, req.Admin); err != nil {
+	if err := s.svc.Access.CreateUser(r.Context(), principal(r), req.Name, req.Admin); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, req)
@@ -33,7 +33,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) error {
 	enable := r.URL.Query().Get("enable") == "true"
-	if err := s.svc.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), !enable); err != nil {
+	if err := s.svc.Access.SetUserDisabled(r.Context(), principal(r), r.PathValue("name"), !enable); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": r.PathValue("name"), "disabled": !enable})
@@ -41,7 +41,7 @@ func (s *Server) disableUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	id, token, err := s.svc.CreateToken(r.Context(), actor(r), r.PathValue("name"))
+	id, token, err := s.svc.Access.CreateToken(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.Tokens(r.Context(), r.PathValue("name"))
+	list, err := s.svc.Access.Tokens(r.Context(), principal(r), r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	if err := s.svc.RevokeToken(r.Context(), actor(r), r.PathValue("id")); err != nil {
+	if err := s.svc.Access.RevokeToken(r.Context(), principal(r), r.PathValue("id")); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "revoked": true})
@@ -68,7 +68,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
-	g, err := s.svc.Groups(r.Context())
+	g, err := s.svc.Access.Groups(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if err := s.svc.CreateGroup(r.Context(), actor(r), req.Name); err != nil {
+	if err := s.svc.Access.CreateGroup(r.Context(), principal(r), req.Name); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, req)
@@ -100,7 +100,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) member1(w http.ResponseWriter, r *http.Request, in bool) error {
-	if err := s.svc.SetMember(r.Context(), actor(r), r.PathValue("group"), r.PathValue("user"), in); err != nil {
+	if err := s.svc.Access.SetMember(r.Context(), principal(r), r.PathValue("group"), r.PathValue("user"), in); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"group": r.PathValue("group"), "user": r.PathValue("user"), "member": in})
@@ -108,7 +108,7 @@ func (s *Server) member1(w http.ResponseWriter, r *http.Request, in bool) error 
 }
 
 func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.svc.Access(r.Context())
+	a, err := s.svc.Access.Access(r.Context(), principal(r))
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error {
-	if err := s.svc.SetAccess(r.Context(), actor(r), r.PathValue("role"), r.PathValue("group"), on); err != nil {
+	if err := s.svc.Access.SetAccess(r.Context(), principal(r), r.PathValue("role"), r.PathValue("group"), on); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "group": r.PathValue("group"), "granted": on})
@@ -134,7 +134,7 @@ func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error 
 
 func (s *Server) requireApproval(w http.ResponseWriter, r *http.Request) error {
 	on := r.Method == http.MethodPut
-	if err := s.svc.SetApprovalRequired(r.Context(), actor(r), r.PathValue("role"), on); err != nil {
+	if err := s.svc.Access.SetApprovalRequired(r.Context(), principal(r), r.PathValue("role"), on); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "approval_required": on})
@@ -142,7 +142,7 @@ func (s *Server) requireApproval(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.svc.Approvals(r.Context(), r.URL.Query().Get("status"))
+	list, err := s.svc.Access.Approvals(r.Context(), principal(r), r.URL.Query().Get("status"))
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errs.Invalidf("decision %q is not approve or deny", r.PathValue("decision"))
 	}
-	if err := s.svc.Decide(r.Context(), principal(r), r.PathValue("id"), approve); err != nil {
+	if err := s.svc.Access.Decide(r.Context(), principal(r), r.PathValue("id"), approve); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "approved": approve})

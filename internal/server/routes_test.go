@@ -41,10 +41,10 @@ func TestRouteTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.CreateUser(ctx, "test", "mia", false); err != nil {
+	if err := svc.Access.CreateUser(ctx, service.Principal{User: "test", Admin: true}, "mia", false); err != nil {
 		t.Fatal(err)
 	}
-	_, member, err := svc.CreateToken(ctx, "test", "mia")
+	_, member, err := svc.Access.CreateToken(ctx, service.Principal{User: "test", Admin: true}, "mia")
 	if err != nil {
 		t.Fatal(err)
 	}

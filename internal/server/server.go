@@ -24,7 +24,7 @@ const maxBody = 16 << 20
 
 // Server serves the API and the web app on one listener.
 type Server struct {
-	svc *service.Service
+	svc *service.Services
 	hub http.Handler
 	web *web.App
 	log *slog.Logger
@@ -33,7 +33,7 @@ type Server struct {
 
 // New returns a Server; the service authenticates every bearer token and
 // the web app's sign-in. hub, if not nil, takes remote agents' connections.
-func New(svc *service.Service, log *slog.Logger, hub http.Handler) *Server {
+func New(svc *service.Services, log *slog.Logger, hub http.Handler) *Server {
 	s := &Server{svc: svc, hub: hub, web: web.New(svc, log.With("component", "web")), log: log, mux: http.NewServeMux()}
 	s.routes()
 	return s
@@ -52,9 +52,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type principalKey struct{}
 
-// guard authenticates the bearer token through the service and, for an
-// admin route, requires an administrator; then it runs h with the principal
-// in the request's context and writes h's error.
+// guard authenticates the bearer token through the service; on an admin
+// route it asks the service's one check (MayAdminister) before the body is
+// read, though every operation decides again next to its data. Then it runs
+// h with the principal in the request's context and writes h's error.
 func (s *Server) guard(adminOnly bool, h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
@@ -63,9 +64,11 @@ func (s *Server) guard(adminOnly bool, h func(http.ResponseWriter, *http.Request
 			s.writeError(w, r, err)
 			return
 		}
-		if adminOnly && !p.Admin {
-			s.writeError(w, r, errs.New(errs.Forbidden, "%s is not an administrator", p.User))
-			return
+		if adminOnly {
+			if err := p.MayAdminister(); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -81,7 +84,7 @@ func (s *Server) authenticate(r *http.Request) (service.Principal, error) {
 	if !ok {
 		return service.Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
 	}
-	return s.svc.Authenticate(r.Context(), tok)
+	return s.svc.SignIn.Authenticate(r.Context(), tok)
 }
 
 // principal is who the request acts as.
@@ -122,7 +125,7 @@ type errorAnswer = api.Error
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	a := httperr.Of(s.log, r, err)
 	if a.Code == errs.Internal && s.svc != nil {
-		s.svc.Metrics().InternalError()
+		s.svc.Reporting.Metrics().InternalError()
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message = a.Code, a.Message
@@ -148,6 +151,3 @@ func decode(r *http.Request, v any) error {
 	}
 	return nil
 }
-
-// actor names who made a request.
-func actor(r *http.Request) string { return principal(r).User }

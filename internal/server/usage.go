@@ -27,7 +27,7 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.svc.Usage(r.Context(), n)
+	rep, err := s.svc.Reporting.Usage(r.Context(), principal(r), n)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) subjectUsage(w http.ResponseWriter, r *http.Request, kind strin
 	if err != nil {
 		return err
 	}
-	u, err := s.svc.SubjectUsage(r.Context(), kind, r.PathValue("name"), n)
+	u, err := s.svc.Reporting.SubjectUsage(r.Context(), principal(r), kind, r.PathValue("name"), n)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) subjectUsage(w http.ResponseWriter, r *http.Request, kind strin
 // (?format=).
 func (s *Server) accessReport(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
-	rep, err := s.svc.AccessReport(r.Context(), p.User)
+	rep, err := s.svc.Reporting.AccessReport(r.Context(), p)
 	if err != nil {
 		return err
 	}

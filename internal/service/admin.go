@@ -18,7 +18,10 @@ type AdminResult = api.AdminResult
 // and be able to manage roles) and only then stores it, sealed. On failure
 // nothing is stored and the error says why: authentication failed,
 // unreachable, or not privileged enough.
-func (s *Service) SetAdmin(ctx context.Context, a spec.Admin, agentName string) error {
+func (s *Inventory) SetAdmin(ctx context.Context, p Principal, a spec.Admin, agentName string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := a.Validate(); err != nil {
 		return err
 	}
@@ -47,7 +50,10 @@ func (s *Service) SetAdmin(ctx context.Context, a spec.Admin, agentName string) 
 // ImportAdmins sets every admin credential of a CSV (name,admin_user,
 // password), each validated on its own: a row that fails stores nothing and
 // says why. It returns an errs.Invalid if any row failed.
-func (s *Service) ImportAdmins(ctx context.Context, csv []byte, agentName string) ([]AdminResult, error) {
+func (s *Inventory) ImportAdmins(ctx context.Context, p Principal, csv []byte, agentName string) ([]AdminResult, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	rows, err := spec.ParseAdminsCSV(csv)
 	if err != nil {
 		return nil, err
@@ -56,7 +62,7 @@ func (s *Service) ImportAdmins(ctx context.Context, csv []byte, agentName string
 	failed := 0
 	for _, a := range rows {
 		res := AdminResult{Name: a.Resource, OK: true}
-		if err := s.SetAdmin(ctx, a, agentName); err != nil {
+		if err := s.SetAdmin(ctx, p, a, agentName); err != nil {
 			res.OK, res.Error = false, err.Error()
 			failed++
 		}

@@ -19,13 +19,17 @@ var agentName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Agents lists the built-in agents and the registered remote ones, with
 // whether each is online and the resources it serves.
-func (s *Service) Agents() []AgentView {
-	ctx := context.Background()
+func (s *Inventory) Agents(ctx context.Context, p Principal) ([]AgentView, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	serves := map[string][]string{}
-	if list, err := s.store.Resources(ctx); err == nil {
-		for _, r := range list {
-			serves[r.Agent] = append(serves[r.Agent], r.Name)
-		}
+	resources, err := s.store.Resources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range resources {
+		serves[r.Agent] = append(serves[r.Agent], r.Name)
 	}
 	var out []AgentView
 	for _, name := range sortedNames(s.agents) {
@@ -33,7 +37,7 @@ func (s *Service) Agents() []AgentView {
 	}
 	list, err := s.store.Agents(ctx)
 	if err != nil {
-		s.log.Error("list agents", "err", err)
+		return nil, err
 	}
 	for _, a := range list {
 		v := AgentView{Name: a.Name, Version: a.Version, LastSeen: a.LastSeen, Revoked: !a.RevokedAt.IsZero(), Resources: nonNil(serves[a.Name])}
@@ -42,7 +46,7 @@ func (s *Service) Agents() []AgentView {
 		}
 		out = append(out, v)
 	}
-	return out
+	return out, nil
 }
 
 func nonNil(s []string) []string {
@@ -54,7 +58,10 @@ func nonNil(s []string) []string {
 
 // CreateAgent registers a remote agent and returns its token, which is
 // shown this once: only its hash is stored.
-func (s *Service) CreateAgent(ctx context.Context, name string) (string, error) {
+func (s *Inventory) CreateAgent(ctx context.Context, p Principal, name string) (string, error) {
+	if err := p.MayAdminister(); err != nil {
+		return "", err
+	}
 	if !agentName.MatchString(name) {
 		return "", errs.Invalidf("agent name %q must be 1-63 of [a-z0-9_-], starting with a letter or digit", name)
 	}
@@ -70,7 +77,10 @@ func (s *Service) CreateAgent(ctx context.Context, name string) (string, error) 
 }
 
 // RevokeAgent revokes an agent's token and drops its connection.
-func (s *Service) RevokeAgent(ctx context.Context, name string) error {
+func (s *Inventory) RevokeAgent(ctx context.Context, p Principal, name string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.RevokeAgent(ctx, name); err != nil {
 		return fmt.Errorf("revoke agent: %w", err)
 	}

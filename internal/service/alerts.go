@@ -113,7 +113,7 @@ func (g *signIns) known(key string) bool {
 
 // signInFailed counts a refused sign-in and raises an alert when its
 // source crosses the limit.
-func (s *Service) signInFailed(ctx context.Context) {
+func (s *SignIn) signInFailed(ctx context.Context) {
 	src, ok := sourceOf(ctx)
 	if !ok {
 		return
@@ -130,7 +130,7 @@ func (s *Service) signInFailed(ctx context.Context) {
 // signedIn watches the addresses an administrator's token is used from:
 // the first use of a token from a new address, once it was used from
 // others, raises an alert.
-func (s *Service) signedIn(ctx context.Context, p Principal, tokenID string) {
+func (s *SignIn) signedIn(ctx context.Context, p Principal, tokenID string) {
 	src, ok := sourceOf(ctx)
 	if !ok || !p.Admin || s.signIns.known(tokenID+" "+src.addr) {
 		return
@@ -152,7 +152,7 @@ func (s *Service) signedIn(ctx context.Context, p Principal, tokenID string) {
 }
 
 // raise records an alert session and exports it at once.
-func (s *Service) raise(ctx context.Context, severity string, in map[string]any, format string, args ...any) {
+func (s *core) raise(ctx context.Context, severity string, in map[string]any, format string, args ...any) {
 	data, _ := json.Marshal(in)
 	now, what := s.now(), fmt.Sprintf(format, args...)
 	sess := store.Session{SID: newSID(), Kind: KindAlert, Actor: "stile", CreatedAt: now, FinishedAt: now, Replica: s.replica,

@@ -22,14 +22,14 @@ func TestAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.signIns.limit, svc.adminToken = 5, "admin-token"
+	svc.SignIn.signIns.limit, svc.SignIn.adminToken = 5, "admin-token"
 	ctx := context.Background()
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	svc.now = func() time.Time { return now }
+	svc.Reporting.now = func() time.Time { return now }
 	from := func(addr, via string) context.Context { return WithSource(ctx, addr+":51234", via) }
 	alerts := func() []store.Session {
 		t.Helper()
-		list, err := svc.Sessions(ctx, store.SessionFilter{Kind: KindAlert})
+		list, err := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindAlert})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,10 +37,10 @@ func TestAlerts(t *testing.T) {
 	}
 
 	for range 4 {
-		svc.Authenticate(from("198.51.100.7", "pg"), "wrong")
+		svc.SignIn.Authenticate(from("198.51.100.7", "pg"), "wrong")
 	}
 	for range 12 {
-		svc.Authenticate(from("203.0.113.9", "api"), "wrong")
+		svc.SignIn.Authenticate(from("203.0.113.9", "api"), "wrong")
 		now = now.Add(time.Second)
 	}
 	got := alerts()
@@ -58,7 +58,7 @@ func TestAlerts(t *testing.T) {
 	// A minute on, the burst goes on: one more alert.
 	now = now.Add(time.Minute)
 	for range 5 {
-		svc.Authenticate(from("203.0.113.9", "web"), "")
+		svc.SignIn.Authenticate(from("203.0.113.9", "web"), "")
 	}
 	if n := len(alerts()); n != 2 {
 		t.Fatalf("%d alerts after a second minute of failures, want 2", n)
@@ -66,41 +66,41 @@ func TestAlerts(t *testing.T) {
 
 	// The admin token: first from one address, then again, then from a
 	// new one: one warning. A member's token from anywhere: none.
-	if _, err := svc.Authenticate(from("10.1.1.1", "api"), "admin-token"); err != nil {
+	if _, err := svc.SignIn.Authenticate(from("10.1.1.1", "api"), "admin-token"); err != nil {
 		t.Fatal(err)
 	}
-	svc.Authenticate(from("10.1.1.1", "api"), "admin-token")
+	svc.SignIn.Authenticate(from("10.1.1.1", "api"), "admin-token")
 	if n := len(alerts()); n != 2 {
 		t.Fatalf("the admin token's first address raised an alert (%d)", n)
 	}
 	now = now.Add(time.Second)
-	if _, err := svc.Authenticate(from("10.9.9.9", "web"), "admin-token"); err != nil {
+	if _, err := svc.SignIn.Authenticate(from("10.9.9.9", "web"), "admin-token"); err != nil {
 		t.Fatal(err)
 	}
 	got = alerts()
 	if len(got) != 3 || got[0].Status != "warning" || !strings.Contains(got[0].Message, "the admin token was used from 10.9.9.9 (web), an address it was never used from (1 known)") {
 		t.Fatalf("alerts after a new address = %+v", got[0])
 	}
-	if err := svc.CreateUser(ctx, "admin", "mia", false); err != nil {
+	if err := svc.Access.CreateUser(ctx, Principal{User: "admin", Admin: true}, "mia", false); err != nil {
 		t.Fatal(err)
 	}
-	_, tok, err := svc.CreateToken(ctx, "admin", "mia")
+	_, tok, err := svc.Access.CreateToken(ctx, Principal{User: "admin", Admin: true}, "mia")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Authenticate(from("10.1.1.1", "api"), tok)
-	svc.Authenticate(from("10.2.2.2", "api"), tok)
+	svc.SignIn.Authenticate(from("10.1.1.1", "api"), tok)
+	svc.SignIn.Authenticate(from("10.2.2.2", "api"), tok)
 	if n := len(alerts()); n != 3 {
 		t.Errorf("a member's token raised an alert (%d alerts)", n)
 	}
 	// An administrator's personal token is watched too.
-	if err := svc.CreateUser(ctx, "admin", "ops", true); err != nil {
+	if err := svc.Access.CreateUser(ctx, Principal{User: "admin", Admin: true}, "ops", true); err != nil {
 		t.Fatal(err)
 	}
-	_, opsTok, _ := svc.CreateToken(ctx, "admin", "ops")
-	svc.Authenticate(from("10.1.1.1", "api"), opsTok)
+	_, opsTok, _ := svc.Access.CreateToken(ctx, Principal{User: "admin", Admin: true}, "ops")
+	svc.SignIn.Authenticate(from("10.1.1.1", "api"), opsTok)
 	now = now.Add(time.Second)
-	svc.Authenticate(from("10.3.3.3", "pg"), opsTok)
+	svc.SignIn.Authenticate(from("10.3.3.3", "pg"), opsTok)
 	if got := alerts(); len(got) != 4 || !strings.Contains(got[0].Message, "ops's token") {
 		t.Errorf("an admin user's token from a new address: %+v", got[0])
 	}

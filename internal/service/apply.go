@@ -42,9 +42,12 @@ const DefaultApplyParallel = 4
 // Apply applies plan planSID of resource: ApplyBatch with one item. It
 // returns the item's error (errs.Drift when the cluster changed since the
 // plan, errs.Failed when a block failed) with what is known of the apply.
-func (s *Service) Apply(ctx context.Context, actor, resource, planSID string) (ApplyOutcome, error) {
+func (s *Provisioning) Apply(ctx context.Context, p Principal, resource, planSID string) (ApplyOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return ApplyOutcome{}, err
+	}
 	var out ItemOutcome
-	s.ApplyBatch(ctx, actor, []ApplyItem{{Resource: resource, PlanSID: planSID}}, func(o ItemOutcome) { out = o })
+	s.ApplyBatch(ctx, p, []ApplyItem{{Resource: resource, PlanSID: planSID}}, func(o ItemOutcome) { out = o })
 	if out.Status == StatusAlreadyApplied {
 		// One sid asked for once more: that is a mistake to say so.
 		return out.ApplyOutcome, errs.New(errs.Conflict, "plan %s was already applied by %s", planSID, out.SID)
@@ -73,7 +76,13 @@ const StatusAlreadyApplied = "already-applied"
 // Once an item is claimed it runs to its end whatever happens to the client
 // that asked (a half-run apply helps nobody): ctx's cancellation stops
 // nothing, only the apply timeout bounds each cluster's job.
-func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyItem, emit func(ItemOutcome)) {
+func (s *Provisioning) ApplyBatch(ctx context.Context, p Principal, items []ApplyItem, emit func(ItemOutcome)) {
+	if err := p.MayAdminister(); err != nil {
+		for i, it := range items {
+			emit(ItemOutcome{Index: i, ApplyOutcome: ApplyOutcome{PlanSID: it.PlanSID, Resource: it.Resource}, Err: err})
+		}
+		return
+	}
 	ctx = context.WithoutCancel(ctx)
 	var mu sync.Mutex
 	send := func(o ItemOutcome) {
@@ -86,10 +95,10 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 	plans := make([]planLookup, len(items))
 	inBatch := map[string]bool{}
 	for i, it := range items {
-		p := &plans[i]
-		p.sess, p.doc, p.err = s.PlanStatus(ctx, it.PlanSID)
-		if p.err == nil {
-			inBatch[p.sess.Role] = true
+		pl := &plans[i]
+		pl.sess, pl.doc, pl.err = s.PlanStatus(ctx, p, it.PlanSID)
+		if pl.err == nil {
+			inBatch[pl.sess.Role] = true
 		}
 	}
 	groups := map[string][]*applyItem{}
@@ -99,7 +108,7 @@ func (s *Service) ApplyBatch(ctx context.Context, actor string, items []ApplyIte
 			send(ItemOutcome{Index: i, ApplyOutcome: done})
 			continue
 		}
-		a, err := s.claimApply(ctx, actor, i, it, plans[i], inBatch)
+		a, err := s.claimApply(ctx, p.User, i, it, plans[i], inBatch)
 		if err != nil {
 			send(ItemOutcome{Index: i, ApplyOutcome: ApplyOutcome{PlanSID: it.PlanSID, Resource: it.Resource}, Err: err})
 			continue
@@ -134,7 +143,7 @@ type planLookup struct {
 
 // appliedBefore reports an item whose plan an earlier apply carried out:
 // its session applied the plan or found the cluster in sync.
-func (s *Service) appliedBefore(ctx context.Context, it ApplyItem, p planLookup) (ApplyOutcome, bool) {
+func (s *Provisioning) appliedBefore(ctx context.Context, it ApplyItem, p planLookup) (ApplyOutcome, bool) {
 	if p.err != nil || p.sess.AppliedBy == "" || p.sess.Resource != it.Resource {
 		return ApplyOutcome{}, false
 	}
@@ -164,7 +173,7 @@ type applyItem struct {
 // claimApply checks one item, waits for the roles it requires that are
 // not in the batch, and claims its plan: from here on it has a running
 // apply session, and a pending password when the plan sets one.
-func (s *Service) claimApply(ctx context.Context, actor string, index int, it ApplyItem, p planLookup, inBatch map[string]bool) (*applyItem, error) {
+func (s *Provisioning) claimApply(ctx context.Context, actor string, index int, it ApplyItem, p planLookup, inBatch map[string]bool) (*applyItem, error) {
 	planSess, doc := p.sess, p.doc
 	if p.err != nil {
 		return nil, p.err
@@ -244,7 +253,7 @@ func (s *Service) claimApply(ctx context.Context, actor string, index int, it Ap
 // applyCluster runs one cluster's items as one agent job, in the order the
 // batch planned them (roles with CREATE first), and finishes each item as
 // its report arrives.
-func (s *Service) applyCluster(ctx context.Context, group []*applyItem, send func(ItemOutcome)) {
+func (s *Provisioning) applyCluster(ctx context.Context, group []*applyItem, send func(ItemOutcome)) {
 	inputs := make([]plan.Input, len(group))
 	for i, a := range group {
 		inputs[i] = a.job.Input
@@ -266,7 +275,7 @@ func (s *Service) applyCluster(ctx context.Context, group []*applyItem, send fun
 // finishApply settles an item's password, finishes its session (and, when
 // it applied or was in sync, makes its spec the role's declaration) and
 // exports it.
-func (s *Service) finishApply(ctx context.Context, a *applyItem, rep apply.Report) (ApplyOutcome, error) {
+func (s *Provisioning) finishApply(ctx context.Context, a *applyItem, rep apply.Report) (ApplyOutcome, error) {
 	action := store.DropPending
 	switch rep.Password {
 	case apply.PasswordSet:
@@ -309,7 +318,7 @@ func (s *Service) finishApply(ctx context.Context, a *applyItem, rep apply.Repor
 // moment, as when a browser applies a batch's rows at once, and then for as
 // long as it runs. It refuses, leaving the plan unapplied, when one of them
 // is not applied.
-func (s *Service) awaitRequired(ctx context.Context, planSID string, required []string) error {
+func (s *Provisioning) awaitRequired(ctx context.Context, planSID string, required []string) error {
 	const grace = 3 * time.Second
 	start := time.Now()
 	for _, name := range required {
@@ -340,7 +349,7 @@ func (s *Service) awaitRequired(ctx context.Context, planSID string, required []
 
 // decidePassword settles a password change whose COMMIT outcome is unknown
 // by logging in with it.
-func (s *Service) decidePassword(ctx context.Context, res store.Resource, role, password string) store.PasswordAction {
+func (s *Provisioning) decidePassword(ctx context.Context, res store.Resource, role, password string) store.PasswordAction {
 	t, err := s.target(res)
 	if err != nil {
 		return store.KeepPending

@@ -17,33 +17,47 @@ const ApprovalWait = 5 * time.Minute
 
 // SetApprovalRequired makes members' connections to a resource role wait
 // for an admin's approval (or stop waiting).
-func (s *Service) SetApprovalRequired(ctx context.Context, actor, role string, on bool) error {
-	if _, err := s.ResourceRole(ctx, role); err != nil && on {
+func (s *Access) SetApprovalRequired(ctx context.Context, p Principal, role string, on bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
+	if _, err := s.resourceRole(ctx, role); err != nil && on {
 		return err
 	}
 	if err := s.store.SetApprovalRequired(ctx, role, on); err != nil {
 		return err
 	}
 	if on {
-		return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "approval_required": true}, "%s made members' connections to %s wait for approval", actor, role)
+		return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "approval_required": true}, "%s made members' connections to %s wait for approval", p.User, role)
 	}
-	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "approval_required": false}, "%s let members connect to %s without approval", actor, role)
+	return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "approval_required": false}, "%s let members connect to %s without approval", p.User, role)
 }
 
 // ApprovalRequired reports whether members' connections to role wait for
 // an admin.
-func (s *Service) ApprovalRequired(ctx context.Context, role string) (bool, error) {
+func (s *Access) ApprovalRequired(ctx context.Context, p Principal, role string) (bool, error) {
+	if ok, err := s.CanUse(ctx, p, role); err != nil {
+		return false, err
+	} else if !ok {
+		return false, errs.New(errs.NotFound, "resource role %q does not exist", role)
+	}
 	return s.store.ApprovalRequired(ctx, role)
 }
 
 // Approvals lists approval requests (status empty: all).
-func (s *Service) Approvals(ctx context.Context, status string) ([]store.Approval, error) {
+func (s *Access) Approvals(ctx context.Context, p Principal, status string) ([]store.Approval, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	return s.store.Approvals(ctx, status)
 }
 
 // Decide approves or denies a pending request, as admin p, and records
 // the decision as a session.
-func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bool) error {
+func (s *Access) Decide(ctx context.Context, p Principal, id string, approve bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	a, err := s.store.Approval(ctx, id)
 	if err != nil {
 		return err
@@ -56,7 +70,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 		return err
 	}
 	in, _ := json.Marshal(map[string]string{"approval": id, "user": a.User, "database": a.Database})
-	rr, _ := s.ResourceRole(ctx, a.Role)
+	rr, _ := s.resourceRole(ctx, a.Role)
 	now := s.now()
 	sess := store.Session{SID: newSID(), Kind: KindApproval, Resource: rr.Resource, Role: a.Role, Actor: p.User, CreatedAt: now, FinishedAt: now,
 		Replica: s.replica, Status: to, Input: string(in), Output: a.User + "'s connection to " + a.Role + " " + to + " by " + p.User + "\n"}
@@ -69,7 +83,7 @@ func (s *Service) Decide(ctx context.Context, p Principal, id string, approve bo
 
 // awaitApproval files a request for p to use role and waits for an admin's
 // decision: approved (the approval is then used up), denied, or too late.
-func (s *Service) awaitApproval(ctx context.Context, p Principal, role, database string) error {
+func (s *Access) awaitApproval(ctx context.Context, p Principal, role, database string) error {
 	a := store.Approval{ID: newSID(), Role: role, User: p.User, Database: database, Status: "pending", CreatedAt: s.now()}
 	if err := s.store.CreateApproval(ctx, a); err != nil {
 		return err

@@ -34,7 +34,7 @@ var Admin = Principal{User: "admin", Admin: true}
 // errs.Unauthorized. Where ctx says the request came from (WithSource),
 // failures from one source are counted and an administrator's token used
 // from a new address raises an alert.
-func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+func (s *SignIn) Authenticate(ctx context.Context, token string) (Principal, error) {
 	p, err := s.authenticate(ctx, token)
 	switch {
 	case errs.Is(err, errs.Unauthorized):
@@ -47,7 +47,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	return p, err
 }
 
-func (s *Service) authenticate(ctx context.Context, token string) (Principal, error) {
+func (s *SignIn) authenticate(ctx context.Context, token string) (Principal, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return Principal{}, errs.New(errs.Unauthorized, "missing or wrong API token")
@@ -60,7 +60,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (Principal, er
 
 // tokenPrincipal resolves a personal access token. Unknown, revoked or a
 // disabled user's tokens are errs.Unauthorized.
-func (s *Service) tokenPrincipal(ctx context.Context, token string) (Principal, error) {
+func (s *SignIn) tokenPrincipal(ctx context.Context, token string) (Principal, error) {
 	hash := secret.TokenHash(token)
 	u, err := s.store.TokenUser(ctx, hash)
 	if err != nil {
@@ -80,4 +80,24 @@ func (p Principal) MaySee(x store.Session) bool {
 		return p.Admin || x.Actor == p.User
 	}
 	return p.Admin
+}
+
+// system is the principal of work stile does by itself (the drift check,
+// the groups an identity provider says a person is in): an administrator
+// named for what it is.
+func system(name string) Principal { return Principal{User: name, Admin: true} }
+
+// MayAdminister is the one administrator check: nil for an administrator,
+// errs.Forbidden for anyone else, errs.Unauthorized for no one. Every
+// administrators' operation of the services calls it first; the HTTP layers
+// call it too on a route the table marks admin, only so that a member is
+// refused before a request body is read (403, not 400).
+func (p Principal) MayAdminister() error {
+	switch {
+	case p.Admin:
+		return nil
+	case p.User == "":
+		return errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	return errs.New(errs.Forbidden, "%s is not an administrator", p.User)
 }

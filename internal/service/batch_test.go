@@ -35,18 +35,18 @@ func (a *batchAgent) ApplyBatch(ctx context.Context, jobs []apply.Job, report fu
 }
 
 // addResources imports and manages resources named name=cluster.
-func addResources(t *testing.T, svc *Service, clusters map[string]target.Target) {
+func addResources(t *testing.T, svc *Services, clusters map[string]target.Target) {
 	t.Helper()
 	ctx := context.Background()
 	csv := "name,type,host,port,sslmode\n"
 	for name, tg := range clusters {
 		csv += fmt.Sprintf("%s,postgres,%s,%d,disable\n", name, tg.Host, tg.Port)
 	}
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+	if _, err := svc.Inventory.ImportResources(ctx, Admin, []byte(csv), false); err != nil {
 		t.Fatal(err)
 	}
 	for name, tg := range clusters {
-		if err := svc.SetAdmin(ctx, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+		if err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,7 +80,7 @@ func TestApplyBatch(t *testing.T) {
 		return spec.Role{Resource: res, Label: label, Scopes: []string{scope}, Privileges: []string{"SELECT"}}
 	}
 	roles := []spec.Role{role(x, "ok", p1+"_a"), role(x, "drifts", p1+"_a"), role(y, "fails", p1+"_b"), role(y, "ok", p1+"_a"), role(z, "ok", p2+"_a")}
-	planned, err := svc.Plan(ctx, "test", roles)
+	planned, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, roles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestApplyBatch(t *testing.T) {
 	c1.Exec(t, p1+"_b", "CREATE EVENT TRIGGER "+p1+"_frozen ON ddl_command_start WHEN TAG IN ('GRANT', 'REVOKE', 'ALTER DEFAULT PRIVILEGES') EXECUTE FUNCTION public.frozen()")
 
 	got := map[int]ItemOutcome{}
-	svc.ApplyBatch(ctx, "test", items, func(o ItemOutcome) {
+	svc.Provisioning.ApplyBatch(ctx, Principal{User: "test", Admin: true}, items, func(o ItemOutcome) {
 		if _, twice := got[o.Index]; twice {
 			t.Errorf("item %d reported twice", o.Index)
 		}
@@ -128,7 +128,7 @@ func TestApplyBatch(t *testing.T) {
 	}
 
 	for i, r := range roles {
-		stored, err := svc.store.Role(ctx, r.Resource, r.Label)
+		stored, err := svc.Reporting.store.Role(ctx, r.Resource, r.Label)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestApplyBatch(t *testing.T) {
 			}
 			continue
 		}
-		pw, err := svc.box.Open(stored.PasswordCurrent, passwordAD(r.Resource, r.Label))
+		pw, err := svc.Reporting.box.Open(stored.PasswordCurrent, passwordAD(r.Resource, r.Label))
 		if err != nil {
 			t.Fatalf("item %d: %v", i, err)
 		}
@@ -153,7 +153,7 @@ func TestApplyBatch(t *testing.T) {
 			t.Errorf("item %d (%s) does not log in with its stored password: %v", i, stored.RoleName, err)
 		}
 	}
-	running, _ := svc.Sessions(ctx, store.SessionFilter{Status: "running"})
+	running, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Status: "running"})
 	if len(running) != 0 {
 		t.Errorf("%d sessions still running", len(running))
 	}
@@ -171,16 +171,16 @@ func TestConcurrentBatchesSerialize(t *testing.T) {
 	// count among the waiters below.
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a", "CREATE DATABASE "+p+"_lock")
 	svc := serviceWithInventory(t, p, tg)
-	svc.lockDB = p + "_lock"
+	svc.Reporting.lockDB = p + "_lock"
 	ctx := context.Background()
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+	if err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
 		t.Fatal(err)
 	}
 	var roles []spec.Role
 	for i := range 4 {
 		roles = append(roles, spec.Role{Resource: p, Label: fmt.Sprintf("r%d", i), Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
 	}
-	planned, err := svc.Plan(ctx, "test", roles)
+	planned, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, roles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestConcurrentBatchesSerialize(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			svc.ApplyBatch(ctx, "test", items, func(o ItemOutcome) {
+			svc.Provisioning.ApplyBatch(ctx, Principal{User: "test", Admin: true}, items, func(o ItemOutcome) {
 				mu.Lock()
 				outcomes = append(outcomes, o)
 				mu.Unlock()

@@ -27,7 +27,7 @@ type cancelRoute struct {
 }
 
 // send cancels the query the route leads to.
-func (s *Service) send(ctx context.Context, r cancelRoute) error {
+func (s *Connections) send(ctx context.Context, r cancelRoute) error {
 	if r.Agent != "" {
 		if s.hub == nil {
 			return errs.New(errs.Unavailable, "agent %s is offline", r.Agent)
@@ -53,7 +53,7 @@ func cancelAD(keyHash string) string { return "cancel:" + keyHash }
 
 // routeCancels gives c its cancel token and listener key data, and stores
 // the route under both, sealed.
-func (s *Service) routeCancels(ctx context.Context, c *Connection, user string, r cancelRoute) error {
+func (s *Connections) routeCancels(ctx context.Context, c *Connection, user string, r cancelRoute) error {
 	c.Cancel = func(ctx context.Context) error { return s.send(ctx, r) }
 	c.Hello.CancelToken = secret.NewToken()
 	c.KeyData = make([]byte, 4)
@@ -71,7 +71,7 @@ func (s *Service) routeCancels(ctx context.Context, c *Connection, user string, 
 // connection's own user or an admin may use it; to anyone else it does not
 // exist. p nil means the caller holds the key data itself (a PostgreSQL
 // CancelRequest), which is all PostgreSQL asks.
-func (s *Service) storedRoute(ctx context.Context, p *Principal, keyHash string) (cancelRoute, error) {
+func (s *Connections) storedRoute(ctx context.Context, p *Principal, keyHash string) (cancelRoute, error) {
 	var r cancelRoute
 	sr, err := s.store.CancelRoute(ctx, keyHash)
 	if err == nil && p != nil && sr.User != p.User && !p.Admin {
@@ -91,7 +91,7 @@ func (s *Service) storedRoute(ctx context.Context, p *Principal, keyHash string)
 // carried token, as PostgreSQL's CancelRequest does, whichever replica the
 // connection is on. Only the connection's own user (or an admin) may cancel
 // it; to anyone else it does not exist.
-func (s *Service) CancelQuery(ctx context.Context, p Principal, token string) error {
+func (s *Connections) CancelQuery(ctx context.Context, p Principal, token string) error {
 	if c := s.conns.byCancelToken(token); c != nil && (c.user == p.User || p.Admin) {
 		return c.Cancel(ctx)
 	}
@@ -104,7 +104,7 @@ func (s *Service) CancelQuery(ctx context.Context, p Principal, token string) er
 
 // CancelByKey passes on a PostgreSQL CancelRequest that reached this
 // replica's listener for a connection another replica holds.
-func (s *Service) CancelByKey(ctx context.Context, pid uint32, key []byte) error {
+func (s *Connections) CancelByKey(ctx context.Context, pid uint32, key []byte) error {
 	r, err := s.storedRoute(ctx, nil, wireKey(pid, key))
 	if err != nil {
 		return errs.New(errs.NotFound, "cancel request for an unknown connection")

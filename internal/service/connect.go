@@ -49,14 +49,14 @@ type Connection struct {
 // connect session. The password never leaves the server. p must be allowed
 // the role; only the built-in agent reaches databases for connections so
 // far.
-func (s *Service) Connect(ctx context.Context, p Principal, name, database string) (*Connection, error) {
+func (s *Connections) Connect(ctx context.Context, p Principal, name, database string) (*Connection, error) {
 	actor := p.User
-	if ok, err := s.CanUse(ctx, p, name); err != nil {
+	if ok, err := s.access.CanUse(ctx, p, name); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, errs.New(errs.Forbidden, "%s may not use resource role %s", p.User, name)
 	}
-	rr, err := s.ResourceRole(ctx, name)
+	rr, err := s.resourceRole(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		if need, err := s.store.ApprovalRequired(ctx, name); err != nil {
 			return nil, err
 		} else if need {
-			if err := s.awaitApproval(ctx, p, name, cmp.Or(database, rr.Database)); err != nil {
+			if err := s.access.awaitApproval(ctx, p, name, cmp.Or(database, rr.Database)); err != nil {
 				return nil, err
 			}
 		}
@@ -84,7 +84,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 	cfg.RuntimeParams = map[string]string{"application_name": "stile connect (" + actor + ")"}
 	var policy guard.Policy
 	var c0mask *mask.Filter
-	if c0mask, policy, err = s.connFilter(ctx, rr, database); err != nil {
+	if c0mask, policy, err = s.masking.connFilter(ctx, rr, database); err != nil {
 		return nil, err
 	}
 	if policy.ReadOnly {
@@ -103,7 +103,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 		// sends the read-only setting. An agent older than that would
 		// leave them out: it is asked to name a known column first.
 		if c.Mask != nil && (c.Mask.NeedsColumns() || policy.ReadOnly) {
-			if err := s.probeColumns(ctx, rr, database); err != nil {
+			if err := s.masking.probeColumns(ctx, rr, database); err != nil {
 				return nil, errs.New(errs.Unavailable, "%s has column masking rules or is read-only, and agent %s cannot apply them (%v): upgrade the agent; stile refuses the connection rather than let it through unmasked", name, rr.Agent, err)
 			}
 		}
@@ -153,11 +153,11 @@ func (s *Service) Connect(ctx context.Context, p Principal, name, database strin
 // is an API token (Authenticate), the user a resource role the principal may
 // use, and the connection to it is opened and recorded as Connect does. It
 // is a proxy.Listener's Open.
-func (s *Service) OpenUpstream(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
+func (s *Connections) OpenUpstream(ctx context.Context, user, password, database string) (*proxy.Upstream, error) {
 	if peer := proxy.Peer(ctx); peer != "" {
 		ctx = WithSource(ctx, peer, "pg")
 	}
-	p, err := s.Authenticate(ctx, password)
+	p, err := s.signIn.Authenticate(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("%w for user %q", proxy.ErrAuth, user)
 	}
@@ -171,7 +171,7 @@ func (s *Service) OpenUpstream(ctx context.Context, user, password, database str
 
 // Finish records the end of a connection: how long, how many bytes, and
 // the statements the client sent.
-func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
+func (s *Connections) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 	closed := s.conns.remove(c)
 	s.metrics.Connection(c.sess.Role, st.BytesIn, st.BytesOut)
 	if err := s.store.DeleteCancelRoutes(context.WithoutCancel(ctx), c.cancelKeys...); err != nil {
@@ -199,7 +199,7 @@ func (s *Service) Finish(ctx context.Context, c *Connection, st proxy.Stats) {
 
 // connectRemote opens the connection through the resource's remote agent,
 // which streams it back over a WebSocket of its own (to this replica).
-func (s *Service) connectRemote(ctx context.Context, c *Connection, p Principal, rr ResourceRole, t target.Target, database string, params map[string]string) (*Connection, error) {
+func (s *Connections) connectRemote(ctx context.Context, c *Connection, p Principal, rr ResourceRole, t target.Target, database string, params map[string]string) (*Connection, error) {
 	if s.hub == nil {
 		return nil, errs.New(errs.Unavailable, "agent %s is offline", rr.Agent)
 	}

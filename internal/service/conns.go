@@ -79,7 +79,7 @@ func (o *openConns) close(c *Connection, why string) {
 // was opened with revoked, the user left the group, or the group lost the
 // grant. Changes made on this server enforce
 // at once; EnforceAccessEvery brings other replicas' changes.
-func (s *Service) EnforceAccess(ctx context.Context) error {
+func (s *Connections) EnforceAccess(ctx context.Context) error {
 	open := s.conns.list()
 	if len(open) == 0 {
 		return nil
@@ -128,7 +128,7 @@ func (s *Service) EnforceAccess(ctx context.Context) error {
 }
 
 // enforceNow runs EnforceAccess after an access change made here.
-func (s *Service) enforceNow(ctx context.Context) {
+func (s *Connections) enforceNow(ctx context.Context) {
 	if err := s.EnforceAccess(context.WithoutCancel(ctx)); err != nil {
 		s.log.Warn("enforce access", "err", err)
 	}
@@ -140,6 +140,6 @@ const EnforceInterval = 3 * time.Second
 
 // EnforceAccessEvery runs EnforceAccess every interval until ctx ends, so
 // that access taken away on another replica closes connections here too.
-func (s *Service) EnforceAccessEvery(ctx context.Context, interval time.Duration) {
+func (s *Connections) EnforceAccessEvery(ctx context.Context, interval time.Duration) {
 	every(ctx, interval, func() { s.enforceNow(ctx) })
 }

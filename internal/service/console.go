@@ -46,7 +46,7 @@ const (
 )
 
 // ConsoleTimeout is how long a console run may take.
-func (s *Service) ConsoleTimeout() time.Duration { return s.consoleTimeout }
+func (s *Connections) ConsoleTimeout() time.Duration { return s.consoleTimeout }
 
 // consoleGrace is how long a cancelled console query has to stop before
 // stile closes its connection (and the server ends the backend).
@@ -81,7 +81,7 @@ type ConsoleResult struct {
 // STDIN is refused (the console has no data to send). Errors are
 // errs.Invalid for the database's refusals, a cancelled run and the time
 // limit, and Connect's.
-func (s *Service) ConsoleRun(ctx context.Context, p Principal, name, database, sql string, o ConsoleOptions) (out []ConsoleResult, err error) {
+func (s *Connections) ConsoleRun(ctx context.Context, p Principal, name, database, sql string, o ConsoleOptions) (out []ConsoleResult, err error) {
 	if strings.TrimSpace(sql) == "" {
 		return nil, errs.Invalidf("no SQL to run")
 	}
@@ -226,7 +226,7 @@ func consoleError(err error, ctx, runCtx context.Context, limit time.Duration, c
 // finished within consoleGrace, closes the connection: a query that
 // ignores the cancel (or waits on the client, as COPY FROM STDIN does)
 // must not keep its backend and locks.
-func (s *Service) consoleAbort(c *Connection, finished <-chan struct{}) {
+func (s *Connections) consoleAbort(c *Connection, finished <-chan struct{}) {
 	if c.Cancel != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), consoleGrace)
 		if err := c.Cancel(ctx); err != nil {

@@ -28,7 +28,7 @@ const DriftActor = "drift-check"
 // none and is not checked). A role it finds out of sync that was not known
 // to be is a drift session, exported and counted like any other; a drift
 // check never applies anything.
-func (s *Service) DriftEvery(ctx context.Context, interval time.Duration) {
+func (s *Provisioning) DriftEvery(ctx context.Context, interval time.Duration) {
 	start := s.now()
 	next := map[string]time.Time{}
 	step := min(max(interval/20, 20*time.Millisecond), 10*time.Second)
@@ -76,7 +76,7 @@ func offset(name string, interval time.Duration) time.Duration {
 
 // checkDrift plans resource's declared roles and records a drift session
 // for each found out of sync that was not known to be.
-func (s *Service) checkDrift(ctx context.Context, resource string) {
+func (s *Provisioning) checkDrift(ctx context.Context, resource string) {
 	before := map[string]string{}
 	roles, err := s.store.Roles(ctx, resource)
 	if err != nil {
@@ -86,7 +86,7 @@ func (s *Service) checkDrift(ctx context.Context, resource string) {
 	for _, r := range roles {
 		before[r.Label] = r.Status
 	}
-	out, err := s.planKept(ctx, DriftActor, []string{resource}, true, nil)
+	out, err := s.planKept(ctx, system(DriftActor), []string{resource}, true, nil)
 	if err != nil {
 		s.log.Warn("drift check: plan", "resource", resource, "err", err)
 		return
@@ -118,7 +118,7 @@ func (s *Service) checkDrift(ctx context.Context, resource string) {
 		if err != nil || len(rules) == 0 {
 			continue
 		}
-		if _, err := s.CheckMasking(ctx, DriftActor, r.RoleName); err != nil {
+		if _, err := s.masking.CheckMasking(ctx, system(DriftActor), r.RoleName); err != nil {
 			s.log.Warn("drift check: masking check", "role", r.RoleName, "err", err)
 		}
 	}

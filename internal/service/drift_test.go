@@ -83,11 +83,11 @@ func TestDriftEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	addResources(t, svc, map[string]target.Target{p: tg})
-	out, err := svc.Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	role := out[0].RoleName
@@ -95,9 +95,9 @@ func TestDriftEvery(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	dctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go svc.DriftEvery(dctx, interval)
+	go svc.Provisioning.DriftEvery(dctx, interval)
 	drifts := func() []store.Session {
-		list, err := svc.Sessions(ctx, store.SessionFilter{Kind: store.KindDrift})
+		list, err := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: store.KindDrift})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 	u.Path = "/" + p + "_store"
 	ctx := context.Background()
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	var replicas []*Service
+	var replicas []*Services
 	for i := range 2 {
 		st, err := postgres.Open(ctx, u.String())
 		if err != nil {
@@ -162,11 +162,11 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 	}
 	addResources(t, replicas[0], map[string]target.Target{p: tg})
 	// Applied: the drift check plans declared roles only.
-	out, err := replicas[0].Plan(ctx, "test", []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
+	out, err := replicas[0].Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replicas[0].Apply(ctx, "test", p, out[0].SID); err != nil {
+	if _, err := replicas[0].Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	const interval = 400 * time.Millisecond
@@ -178,11 +178,11 @@ func TestDriftOnceAcrossReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			svc.DriftEvery(dctx, interval)
+			svc.Provisioning.DriftEvery(dctx, interval)
 		}()
 	}
 	wg.Wait()
-	plans, err := replicas[0].Sessions(ctx, store.SessionFilter{Kind: store.KindPlan, Resource: p})
+	plans, err := replicas[0].Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: store.KindPlan, Resource: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,26 +221,26 @@ func TestDriftSkipsUndeclared(t *testing.T) {
 	role := func(label string) spec.Role {
 		return spec.Role{Resource: p, Label: label, Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
 	}
-	out, err := svc.Plan(ctx, "test", []spec.Role{role("ok")})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{role("ok")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
-	out, err = svc.Plan(ctx, "test", []spec.Role{role("failed")})
+	out, err = svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{role("failed")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	failed := out[0].RoleName
 	c.Exec(t, p+"_a", "CREATE EVENT TRIGGER "+p+"_frozen ON ddl_command_start WHEN TAG IN ('GRANT', 'REVOKE', 'ALTER DEFAULT PRIVILEGES') EXECUTE FUNCTION public.frozen()")
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); !errs.Is(err, errs.Failed) || !strings.Contains(err.Error(), "grants are frozen") {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); !errs.Is(err, errs.Failed) || !strings.Contains(err.Error(), "grants are frozen") {
 		t.Fatalf("the apply that should fail: %v", err)
 	}
 	c.Exec(t, p+"_a", "DROP EVENT TRIGGER "+p+"_frozen")
 
-	svc.checkDrift(ctx, p)
-	sessions, err := svc.Sessions(ctx, store.SessionFilter{Resource: p})
+	svc.Provisioning.checkDrift(ctx, p)
+	sessions, err := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Resource: p})
 	if err != nil {
 		t.Fatal(err)
 	}

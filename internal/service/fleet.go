@@ -21,8 +21,11 @@ type FleetRow struct {
 }
 
 // Fleet lists every resource with its roles' state, for the Fleet page.
-func (s *Service) Fleet(ctx context.Context) ([]FleetRow, error) {
-	resources, err := s.ListResources(ctx)
+func (s *Reporting) Fleet(ctx context.Context, p Principal) ([]FleetRow, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	resources, err := s.inventory.ListResources(ctx, p)
 	if err != nil {
 		return nil, err
 	}

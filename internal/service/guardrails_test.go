@@ -29,19 +29,19 @@ func TestGuardrailsThroughTheListener(t *testing.T) {
 	c.Exec(t, "postgres", "CREATE DATABASE "+db)
 	c.Exec(t, db, `CREATE TABLE public.jobs (id int, state text)`, `INSERT INTO public.jobs VALUES (1, 'new'), (2, 'new')`)
 	svc := serviceWithResource(t, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	ctx := context.Background()
 	role := map[string]string{}
 	for _, label := range []string{"rw", "ro"} {
 		role[label] = applyRole(t, svc, spec.Role{Resource: p, Label: label, Scopes: []string{db}, Privileges: []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"}})
 	}
-	if err := svc.SetGuardrails(ctx, "admin", role["rw"], guard.Policy{Block: guard.Kinds}); err != nil {
+	if err := svc.Masking.SetGuardrails(ctx, Principal{User: "admin", Admin: true}, role["rw"], guard.Policy{Block: guard.Kinds}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetGuardrails(ctx, "admin", role["ro"], guard.Policy{ReadOnly: true}); err != nil {
+	if err := svc.Masking.SetGuardrails(ctx, Principal{User: "admin", Admin: true}, role["ro"], guard.Policy{ReadOnly: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetGuardrails(ctx, "admin", role["ro"], guard.Policy{Block: []string{"everything"}}); err == nil {
+	if err := svc.Masking.SetGuardrails(ctx, Principal{User: "admin", Admin: true}, role["ro"], guard.Policy{Block: []string{"everything"}}); err == nil {
 		t.Error("an unknown kind was taken")
 	}
 	ln := serveListener(t, svc)
@@ -108,7 +108,7 @@ func TestGuardrailsThroughTheListener(t *testing.T) {
 	ro.Close(ctx)
 
 	for i := 0; ; i++ {
-		list, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindConnect})
+		list, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindConnect})
 		if len(list) >= 2 && list[0].Status == "ok" && list[1].Status == "ok" {
 			out := list[0].Output + list[1].Output
 			for _, w := range []string{"refused by guardrails:", "DELETE without a WHERE", "read-only"} {

@@ -15,12 +15,15 @@ type HealthResult = api.HealthResult
 
 // Health checks a resource through its agent and records a health session.
 // A failed check returns the result and the classified error.
-func (s *Service) Health(ctx context.Context, actor, name string) (HealthResult, error) {
+func (s *Inventory) Health(ctx context.Context, p Principal, name string) (HealthResult, error) {
+	if err := p.MayAdminister(); err != nil {
+		return HealthResult{}, err
+	}
 	r, err := s.store.Resource(ctx, name)
 	if err != nil {
 		return HealthResult{}, err
 	}
-	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: actor, Agent: r.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: "{}"}
+	sess := store.Session{SID: newSID(), Kind: store.KindHealth, Resource: name, Actor: p.User, Agent: r.Agent, CreatedAt: s.now(), Replica: s.replica, Status: "running", Input: "{}"}
 	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return HealthResult{}, err
 	}

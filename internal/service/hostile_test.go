@@ -17,28 +17,28 @@ import (
 // role (column rules on email and ssn, detectors for cards, emails and
 // an SSN regex), a guarded role (every kind blocked) and a read-only one,
 // behind the listener. It returns the listener's URL for a role.
-func hostileSetup(t *testing.T) (svc *Service, db string, role map[string]string, url func(role string) string) {
+func hostileSetup(t *testing.T) (svc *Services, db string, role map[string]string, url func(role string) string) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	db = p + "_shop"
 	c.Exec(t, "postgres", "CREATE DATABASE "+db)
 	c.Exec(t, db, pgattack.Tables...)
 	svc = serviceWithResource(t, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	ctx := context.Background()
 	role = map[string]string{}
 	for _, label := range []string{"masked", "guarded", "ro"} {
 		role[label] = applyRole(t, svc, spec.Role{Resource: p, Label: label, Scopes: []string{db}, Privileges: []string{"SELECT", "INSERT", "UPDATE", "DELETE"}})
 	}
 	for _, r := range pgattack.Rules {
-		if _, err := svc.AddMaskRule(ctx, "admin", role["masked"], r); err != nil {
+		if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role["masked"], r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := svc.SetGuardrails(ctx, "admin", role["guarded"], pgattack.Guarded); err != nil {
+	if err := svc.Masking.SetGuardrails(ctx, Principal{User: "admin", Admin: true}, role["guarded"], pgattack.Guarded); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetGuardrails(ctx, "admin", role["ro"], pgattack.ReadOnly); err != nil {
+	if err := svc.Masking.SetGuardrails(ctx, Principal{User: "admin", Admin: true}, role["ro"], pgattack.ReadOnly); err != nil {
 		t.Fatal(err)
 	}
 	ln := serveListener(t, svc)
@@ -54,7 +54,7 @@ func TestHostileMasking(t *testing.T) {
 	svc, _, role, url := hostileSetup(t)
 	pgattack.Masking(t, func() string { return url(role["masked"]) })
 	for i := 0; ; i++ {
-		list, _ := svc.Sessions(context.Background(), store.SessionFilter{Kind: KindConnect})
+		list, _ := svc.Reporting.Sessions(context.Background(), Admin, store.SessionFilter{Kind: KindConnect})
 		found := false
 		for _, s := range list {
 			found = found || strings.Contains(s.Output, "fastpath function call")

@@ -30,17 +30,23 @@ type ImportResult = api.ImportResult
 // dryRun or any row is in error, writes every row in one transaction. With
 // error rows it returns the preview and an errs.Invalid that names the first
 // row in error by its line and counts the others; nothing is written.
-func (s *Service) ImportResources(ctx context.Context, csv []byte, dryRun bool) (ImportResult, error) {
+func (s *Inventory) ImportResources(ctx context.Context, p Principal, csv []byte, dryRun bool) (ImportResult, error) {
+	if err := p.MayAdminister(); err != nil {
+		return ImportResult{}, err
+	}
 	rows, err := spec.ParseResourcesCSV(csv)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	return s.ImportRows(ctx, rows, dryRun)
+	return s.ImportRows(ctx, p, rows, dryRun)
 }
 
 // ImportRows is ImportResources for rows already parsed (the web app's
 // single-resource form makes one).
-func (s *Service) ImportRows(ctx context.Context, rows []spec.ResourceRow, dryRun bool) (ImportResult, error) {
+func (s *Inventory) ImportRows(ctx context.Context, p Principal, rows []spec.ResourceRow, dryRun bool) (ImportResult, error) {
+	if err := p.MayAdminister(); err != nil {
+		return ImportResult{}, err
+	}
 	existing, err := s.resourceMap(ctx)
 	if err != nil {
 		return ImportResult{}, err
@@ -105,7 +111,7 @@ func resourceChanges(old, new spec.Resource) []string {
 	return out
 }
 
-func (s *Service) resourceMap(ctx context.Context) (map[string]store.Resource, error) {
+func (s *core) resourceMap(ctx context.Context) (map[string]store.Resource, error) {
 	list, err := s.store.Resources(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
@@ -121,7 +127,10 @@ func (s *Service) resourceMap(ctx context.Context) (map[string]store.Resource, e
 type ResourceView = api.ResourceView
 
 // ListResources lists the inventory with each resource's setup progress.
-func (s *Service) ListResources(ctx context.Context) ([]ResourceView, error) {
+func (s *Inventory) ListResources(ctx context.Context, p Principal) ([]ResourceView, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	list, err := s.store.Resources(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
@@ -157,7 +166,10 @@ func (s *Service) ListResources(ctx context.Context) ([]ResourceView, error) {
 // RemoveResource removes a resource from the inventory with its admin
 // credential and role records; the roles stay in PostgreSQL and the
 // sessions stay in the audit trail.
-func (s *Service) RemoveResource(ctx context.Context, name string) error {
+func (s *Inventory) RemoveResource(ctx context.Context, p Principal, name string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.DeleteResource(ctx, name); err != nil {
 		return err
 	}

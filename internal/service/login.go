@@ -51,7 +51,7 @@ const cliCodeAD = "stile cli code"
 
 // OIDCStartCLI begins a loopback sign-in for the CLI listening on
 // 127.0.0.1:port.
-func (s *Service) OIDCStartCLI(ctx context.Context, port, challenge, state string) (authURL, cookie string, err error) {
+func (s *SignIn) OIDCStartCLI(ctx context.Context, port, challenge, state string) (authURL, cookie string, err error) {
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1024 || n > 65535 {
 		return "", "", errs.Invalidf("port %q is not a loopback port the CLI could listen on", port)
@@ -64,7 +64,7 @@ func (s *Service) OIDCStartCLI(ctx context.Context, port, challenge, state strin
 
 // cliRedirect is where the browser goes after a loopback sign-in: the
 // CLI's port, with the code it trades for a token.
-func (s *Service) cliRedirect(user string, c *cliLogin) string {
+func (s *SignIn) cliRedirect(user string, c *cliLogin) string {
 	data, _ := json.Marshal(cliCode{User: user, Challenge: c.Challenge, Expires: s.now().Add(time.Minute)})
 	code := s.box.Seal(string(data), cliCodeAD)
 	return fmt.Sprintf("http://127.0.0.1:%d/callback?code=%s&state=%s", c.Port, base64.RawURLEncoding.EncodeToString([]byte(code)), c.State)
@@ -72,7 +72,7 @@ func (s *Service) cliRedirect(user string, c *cliLogin) string {
 
 // CLIToken trades a loopback sign-in's code, with the PKCE verifier only
 // the CLI holds, for a token that expires.
-func (s *Service) CLIToken(ctx context.Context, code, verifier string) (LoginToken, error) {
+func (s *SignIn) CLIToken(ctx context.Context, code, verifier string) (LoginToken, error) {
 	refused := errs.New(errs.Unauthorized, "this sign-in code is not valid (it expired, or is not this CLI's): run stile login again")
 	raw, err := base64.RawURLEncoding.DecodeString(code)
 	if err != nil {
@@ -98,7 +98,7 @@ type LoginToken = api.LoginToken
 
 // mintLoginToken makes user a token that expires with a provider's
 // sign-in (--oidc-session-max), and records it.
-func (s *Service) mintLoginToken(ctx context.Context, user, how string) (LoginToken, error) {
+func (s *SignIn) mintLoginToken(ctx context.Context, user, how string) (LoginToken, error) {
 	u, err := s.store.User(ctx, user)
 	if err != nil {
 		return LoginToken{}, err
@@ -116,7 +116,7 @@ func (s *Service) mintLoginToken(ctx context.Context, user, how string) (LoginTo
 		"%s signed in to %s: token %s until %s", user, how, t.ID, t.ExpiresAt.Format(time.RFC3339))
 }
 
-func (s *Service) oidcSessionMax() time.Duration {
+func (s *SignIn) oidcSessionMax() time.Duration {
 	if s.oidc == nil {
 		return 0
 	}
@@ -130,7 +130,7 @@ type DeviceStart = api.DeviceStart
 const deviceTTL = 10 * time.Minute
 
 // StartDevice begins a device login.
-func (s *Service) StartDevice(ctx context.Context) (DeviceStart, error) {
+func (s *SignIn) StartDevice(ctx context.Context) (DeviceStart, error) {
 	if s.oidc == nil {
 		return DeviceStart{}, errs.New(errs.NotFound, "sign-in with an identity provider is not set up (stile server --oidc-issuer)")
 	}
@@ -157,7 +157,7 @@ func userCode() string {
 }
 
 // ApproveDevice lets the CLI waiting with userCode sign in as p.
-func (s *Service) ApproveDevice(ctx context.Context, p Principal, code string) error {
+func (s *SignIn) ApproveDevice(ctx context.Context, p Principal, code string) error {
 	if p.User == Admin.User {
 		return errs.New(errs.Forbidden, "the admin token is not a person: sign in as yourself to approve a CLI")
 	}
@@ -172,7 +172,7 @@ var ErrPending = errs.New(errs.Conflict, "authorization_pending: the sign-in wai
 
 // DeviceToken is the CLI's poll: the token once the login is approved
 // (once), ErrPending before.
-func (s *Service) DeviceToken(ctx context.Context, deviceCode string) (LoginToken, error) {
+func (s *SignIn) DeviceToken(ctx context.Context, deviceCode string) (LoginToken, error) {
 	d, err := s.store.TakeDeviceLogin(ctx, secret.TokenHash(deviceCode), s.now())
 	if err != nil {
 		return LoginToken{}, errs.New(errs.Unauthorized, "expired_token: this device login expired or was used: run stile login --device again")
@@ -184,7 +184,7 @@ func (s *Service) DeviceToken(ctx context.Context, deviceCode string) (LoginToke
 }
 
 // Logout revokes the token p signed in with, when a sign-in minted it.
-func (s *Service) Logout(ctx context.Context, p Principal) error {
+func (s *SignIn) Logout(ctx context.Context, p Principal) error {
 	if p.tokenHash == "" {
 		return nil
 	}
@@ -194,7 +194,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	}
 	for _, t := range tokens {
 		if t.Hash == p.tokenHash && !t.ExpiresAt.IsZero() && t.RevokedAt.IsZero() {
-			return s.RevokeToken(ctx, p.User, t.ID)
+			return s.access.RevokeToken(ctx, p, t.ID)
 		}
 	}
 	return nil

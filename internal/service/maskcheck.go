@@ -85,7 +85,7 @@ var detectorSamples = map[string]string{
 // SetListenerAddr tells the service where its PostgreSQL listener serves
 // (an address it can dial: loopback for a wildcard), for the masking
 // check's listener path.
-func (s *Service) SetListenerAddr(addr string) {
+func (s *Masking) SetListenerAddr(addr string) {
 	s.masking.mu.Lock()
 	defer s.masking.mu.Unlock()
 	s.masking.listener = addr
@@ -93,7 +93,7 @@ func (s *Service) SetListenerAddr(addr string) {
 
 // SetAPIBase tells the service where its own API serves (http:// or
 // https://host:port), for the masking check's stile connect path.
-func (s *Service) SetAPIBase(base string) {
+func (s *Masking) SetAPIBase(base string) {
 	s.masking.mu.Lock()
 	defer s.masking.mu.Unlock()
 	s.masking.api = base
@@ -105,9 +105,12 @@ func (s *Service) SetAPIBase(base string) {
 // masking_check session, and raises a critical alert when a path returned
 // a raw value. Errors: not_found for an unknown role, invalid for a role
 // without masking rules.
-func (s *Service) CheckMasking(ctx context.Context, actor, role string) (MaskingCheck, error) {
+func (s *Masking) CheckMasking(ctx context.Context, p Principal, role string) (MaskingCheck, error) {
+	if err := p.MayAdminister(); err != nil {
+		return MaskingCheck{}, err
+	}
 	out := MaskingCheck{Role: role}
-	rr, err := s.ResourceRole(ctx, role)
+	rr, err := s.resourceRole(ctx, role)
 	if err != nil {
 		return out, err
 	}
@@ -137,7 +140,7 @@ func (s *Service) CheckMasking(ctx context.Context, actor, role string) (Masking
 	out.SID = newSID()
 	now := s.now()
 	in, _ := json.Marshal(map[string]any{"role": role})
-	sess := store.Session{SID: out.SID, Kind: KindMaskingCheck, Resource: rr.Resource, Role: role, Label: rr.Label, Actor: actor,
+	sess := store.Session{SID: out.SID, Kind: KindMaskingCheck, Resource: rr.Resource, Role: role, Label: rr.Label, Actor: p.User,
 		CreatedAt: now, FinishedAt: now, Replica: s.replica, Status: "ok", Input: string(in), Output: out.Text()}
 	switch {
 	case out.Leaks > 0:
@@ -162,7 +165,7 @@ func (s *Service) CheckMasking(ctx context.Context, actor, role string) (Masking
 // it matches in its database that has a value (found through the relay,
 // as the role, from pg_attribute, which lists withheld columns too); for
 // each detector, its sample.
-func (s *Service) canaries(ctx context.Context, rr ResourceRole, rules []mask.Rule) ([]canary, []MaskingProbe, error) {
+func (s *Masking) canaries(ctx context.Context, rr ResourceRole, rules []mask.Rule) ([]canary, []MaskingProbe, error) {
 	var out []canary
 	var skipped []MaskingProbe
 	// The databases of the role's scopes, where a rule's * reaches.
@@ -232,7 +235,7 @@ func (s *Service) canaries(ctx context.Context, rr ResourceRole, rules []mask.Ru
 
 // roleColumns lists the columns of db's tables and views the role may
 // read some of, sorted.
-func (s *Service) roleColumns(ctx context.Context, rr ResourceRole, db string) ([][3]string, error) {
+func (s *Masking) roleColumns(ctx context.Context, rr ResourceRole, db string) ([][3]string, error) {
 	pc, done, err := s.relayConn(ctx, rr, db)
 	if err != nil {
 		return nil, err
@@ -254,7 +257,7 @@ AND has_any_column_privilege(c.oid, 'SELECT') ORDER BY 1, 2, a.attnum`, nil, nil
 }
 
 // probePath runs every canary through path, in text and binary format.
-func (s *Service) probePath(ctx context.Context, rr ResourceRole, path string, canaries []canary) []MaskingProbe {
+func (s *Masking) probePath(ctx context.Context, rr ResourceRole, path string, canaries []canary) []MaskingProbe {
 	var out []MaskingProbe
 	byDB := map[string][]canary{}
 	var dbs []string
@@ -338,7 +341,7 @@ func probe(ctx context.Context, pc *pgconn.PgConn, sql string, format int16, dir
 }
 
 // pathConn opens db as rr through path: done closes it.
-func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string) (*pgconn.PgConn, func(), error) {
+func (s *Masking) pathConn(ctx context.Context, rr ResourceRole, path, db string) (*pgconn.PgConn, func(), error) {
 	switch path {
 	case PathRelay:
 		return s.relayConn(ctx, rr, db)
@@ -349,7 +352,7 @@ func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		if addr == "" {
 			return nil, nil, fmt.Errorf("%w: this server runs no PostgreSQL listener (--pg-listen)", errSkip)
 		}
-		if s.adminToken == "" {
+		if s.signIn.adminToken == "" {
 			return nil, nil, fmt.Errorf("%w: no admin token to sign in to the listener with", errSkip)
 		}
 		host, port, err := net.SplitHostPort(addr)
@@ -360,7 +363,7 @@ func (s *Service) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		if err != nil {
 			return nil, nil, err
 		}
-		cfg.Password = s.adminToken
+		cfg.Password = s.signIn.adminToken
 		pc, err := pgconn.ConnectConfig(ctx, cfg)
 		if err != nil {
 			return nil, nil, err
@@ -397,8 +400,8 @@ func quoteConn(v string) string {
 // relayConn opens db as rr through the relay the console and the listener
 // share (a connect session, as the admin); done closes it and waits for
 // the session to finish.
-func (s *Service) relayConn(ctx context.Context, rr ResourceRole, db string) (*pgconn.PgConn, func(), error) {
-	c, err := s.Connect(ctx, Admin, rr.Name, db)
+func (s *Masking) relayConn(ctx context.Context, rr ResourceRole, db string) (*pgconn.PgConn, func(), error) {
+	c, err := s.connections.Connect(ctx, Admin, rr.Name, db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,7 +410,7 @@ func (s *Service) relayConn(ctx context.Context, rr ResourceRole, db string) (*p
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.Finish(context.WithoutCancel(ctx), c, proxy.Pipe(server, c.Upstream, c.Mask))
+		s.connections.Finish(context.WithoutCancel(ctx), c, proxy.Pipe(server, c.Upstream, c.Mask))
 	}()
 	cfg, _ := pgconn.ParseConfig("host=stile-masking-check")
 	pc, err := pgconn.Construct(&pgconn.HijackedConn{Conn: client, PID: c.Hello.PID, ParameterStatuses: c.Hello.Parameters, TxStatus: 'I', Config: cfg})
@@ -425,14 +428,14 @@ func (s *Service) relayConn(ctx context.Context, rr ResourceRole, db string) (*p
 
 // connectConn opens db as rr through the server's own WebSocket endpoint,
 // as stile connect does: the Hello, then the protocol after startup.
-func (s *Service) connectConn(ctx context.Context, rr ResourceRole, db string) (*pgconn.PgConn, func(), error) {
+func (s *Masking) connectConn(ctx context.Context, rr ResourceRole, db string) (*pgconn.PgConn, func(), error) {
 	s.masking.mu.Lock()
 	base := s.masking.api
 	s.masking.mu.Unlock()
 	if base == "" {
 		return nil, nil, fmt.Errorf("%w: the server's own API address is not known (stile server sets it)", errSkip)
 	}
-	if s.adminToken == "" {
+	if s.signIn.adminToken == "" {
 		return nil, nil, fmt.Errorf("%w: no admin token to connect with", errSkip)
 	}
 	q := url.Values{"role": {rr.Name}, "database": {db}}
@@ -440,7 +443,7 @@ func (s *Service) connectConn(ctx context.Context, rr ResourceRole, db string) (
 	// not the loopback address it is dialled at.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/v1/connect?"+q.Encode(), &websocket.DialOptions{
-		HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + s.adminToken}},
+		HTTPClient: hc, HTTPHeader: http.Header{"Authorization": {"Bearer " + s.signIn.adminToken}},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("stile connect's endpoint: %w", err)

@@ -20,12 +20,12 @@ func TestCheckMasking(t *testing.T) {
 	svc, db, role, _ := hostileSetup(t)
 	ctx := context.Background()
 	ln := serveListener(t, svc)
-	svc.SetListenerAddr(ln.String())
-	if _, err := svc.AddMaskRule(ctx, "admin", role["masked"], mask.Rule{ID: "strictnick", Column: "*.*.customers.nickname", Style: mask.Redact, Strict: true}); err != nil {
+	svc.Masking.SetListenerAddr(ln.String())
+	if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role["masked"], mask.Rule{ID: "strictnick", Column: "*.*.customers.nickname", Style: mask.Redact, Strict: true}); err != nil {
 		t.Fatal(err)
 	}
 
-	got, err := svc.CheckMasking(ctx, "admin", role["masked"])
+	got, err := svc.Masking.CheckMasking(ctx, Principal{User: "admin", Admin: true}, role["masked"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestCheckMasking(t *testing.T) {
 	if got.Leaks != 2 || got.Errors != 0 { // the strict column, text and binary
 		t.Errorf("%d leaks, %d errors; want 2 and 0", got.Leaks, got.Errors)
 	}
-	sess, err := svc.Session(ctx, got.SID)
+	sess, err := svc.Reporting.Session(ctx, Admin, got.SID)
 	if err != nil || sess.Kind != KindMaskingCheck || sess.Status != "leak" {
 		t.Fatalf("the check's session: %+v %v", sess, err)
 	}
@@ -64,14 +64,14 @@ func TestCheckMasking(t *testing.T) {
 			t.Errorf("the session holds %q", secret)
 		}
 	}
-	alerts, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindAlert})
+	alerts, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindAlert})
 	if len(alerts) == 0 || alerts[0].Status != "critical" || !strings.Contains(alerts[0].Message, got.SID) {
 		t.Errorf("no critical alert for the leak: %+v", alerts)
 	}
 
 	// Applied, PostgreSQL withholds the column: nothing leaks.
 	applyRole(t, svc, spec.Role{Resource: strings.TrimSuffix(db, "_shop"), Label: "masked", Scopes: []string{db}, Privileges: []string{"SELECT", "INSERT", "UPDATE", "DELETE"}})
-	got, err = svc.CheckMasking(ctx, "admin", role["masked"])
+	got, err = svc.Masking.CheckMasking(ctx, Principal{User: "admin", Admin: true}, role["masked"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +79,12 @@ func TestCheckMasking(t *testing.T) {
 		t.Errorf("after the apply:\n%s", got.Text())
 	}
 	// The drift check runs it too.
-	svc.checkDrift(ctx, strings.TrimSuffix(db, "_shop"))
-	checks, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindMaskingCheck})
+	svc.Provisioning.checkDrift(ctx, strings.TrimSuffix(db, "_shop"))
+	checks, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindMaskingCheck})
 	if len(checks) != 3 || checks[0].Actor != DriftActor || checks[0].Status != "ok" {
 		t.Errorf("the drift check's masking check: %d sessions, latest %+v", len(checks), checks[0])
 	}
-	if _, err := svc.CheckMasking(ctx, "admin", role["guarded"]); err == nil {
+	if _, err := svc.Masking.CheckMasking(ctx, Principal{User: "admin", Admin: true}, role["guarded"]); err == nil {
 		t.Error("a role without masking rules was checked")
 	}
 }

@@ -18,7 +18,10 @@ import (
 )
 
 // MaskRules lists a resource role's masking rules.
-func (s *Service) MaskRules(ctx context.Context, role string) ([]mask.Rule, error) {
+func (s *Masking) MaskRules(ctx context.Context, p Principal, role string) ([]mask.Rule, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	rules, err := s.store.MaskRules(ctx, role)
 	if rules == nil {
 		rules = []mask.Rule{}
@@ -31,8 +34,11 @@ func (s *Service) MaskRules(ctx context.Context, role string) ([]mask.Rule, erro
 //
 // A strict rule is enforced by PostgreSQL as well, from the role's next
 // apply: only a managed role granted SELECT can have one.
-func (s *Service) AddMaskRule(ctx context.Context, actor, role string, r mask.Rule) (mask.Rule, error) {
-	if _, err := s.ResourceRole(ctx, role); err != nil {
+func (s *Masking) AddMaskRule(ctx context.Context, p Principal, role string, r mask.Rule) (mask.Rule, error) {
+	if err := p.MayAdminister(); err != nil {
+		return mask.Rule{}, err
+	}
+	if _, err := s.resourceRole(ctx, role); err != nil {
 		return r, err
 	}
 	if r.Strict {
@@ -63,15 +69,18 @@ func (s *Service) AddMaskRule(ctx context.Context, actor, role string, r mask.Ru
 	if r.Strict {
 		what += ", strict"
 	}
-	return r, s.recordAccess(ctx, actor, role, map[string]any{"role": role, "mask_rule": r}, "%s masked %s (%s) in %s's results: rule %s", actor, what, r.Style, role, r.ID)
+	return r, s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "mask_rule": r}, "%s masked %s (%s) in %s's results: rule %s", p.User, what, r.Style, role, r.ID)
 }
 
 // RemoveMaskRule removes one.
-func (s *Service) RemoveMaskRule(ctx context.Context, actor, role, id string) error {
+func (s *Masking) RemoveMaskRule(ctx context.Context, p Principal, role, id string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.DeleteMaskRule(ctx, role, id); err != nil {
 		return err
 	}
-	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "unmask_rule": id}, "%s removed masking rule %s of %s", actor, id, role)
+	return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "unmask_rule": id}, "%s removed masking rule %s of %s", p.User, id, role)
 }
 
 // masking is what the service keeps for masking: the key of the hash
@@ -100,7 +109,7 @@ type resolved struct {
 
 // forgetColumns drops what is known of database's column names: a
 // statement through stile may have changed them (mask.Filter.SchemaChanged).
-func (s *Service) forgetColumns(resource, database string) {
+func (s *Masking) forgetColumns(resource, database string) {
 	s.masking.mu.Lock()
 	defer s.masking.mu.Unlock()
 	if s.masking.gen == nil {
@@ -114,7 +123,7 @@ func (s *Service) forgetColumns(resource, database string) {
 const columnTTL = time.Minute
 
 // maskKey is the hash style's key: made once per store, sealed.
-func (s *Service) maskKey(ctx context.Context) ([]byte, error) {
+func (s *Masking) maskKey(ctx context.Context) ([]byte, error) {
 	s.masking.mu.Lock()
 	defer s.masking.mu.Unlock()
 	if s.masking.key != nil {
@@ -133,35 +142,41 @@ func (s *Service) maskKey(ctx context.Context) ([]byte, error) {
 }
 
 // Guardrails returns a resource role's guardrails.
-func (s *Service) Guardrails(ctx context.Context, role string) (guard.Policy, error) {
-	p, err := s.store.Guardrails(ctx, role)
-	if p.Block == nil {
-		p.Block = []string{}
+func (s *Masking) Guardrails(ctx context.Context, p Principal, role string) (guard.Policy, error) {
+	if err := p.MayAdminister(); err != nil {
+		return guard.Policy{}, err
 	}
-	return p, err
+	policy, err := s.store.Guardrails(ctx, role)
+	if policy.Block == nil {
+		policy.Block = []string{}
+	}
+	return policy, err
 }
 
 // SetGuardrails replaces a resource role's guardrails; connections opened
 // from then on follow them.
-func (s *Service) SetGuardrails(ctx context.Context, actor, role string, p guard.Policy) error {
-	if _, err := s.ResourceRole(ctx, role); err != nil {
+func (s *Masking) SetGuardrails(ctx context.Context, p Principal, role string, policy guard.Policy) error {
+	if err := p.MayAdminister(); err != nil {
 		return err
 	}
-	if err := p.Validate(); err != nil {
+	if _, err := s.resourceRole(ctx, role); err != nil {
+		return err
+	}
+	if err := policy.Validate(); err != nil {
 		return errs.Invalidf("%v", err)
 	}
-	slices.Sort(p.Block)
-	p.Block = slices.Compact(p.Block)
-	if err := s.store.SetGuardrails(ctx, role, p); err != nil {
+	slices.Sort(policy.Block)
+	policy.Block = slices.Compact(policy.Block)
+	if err := s.store.SetGuardrails(ctx, role, policy); err != nil {
 		return err
 	}
-	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "guardrails": p}, "%s set %s's guardrails: block %v, read-only %v", actor, role, p.Block, p.ReadOnly)
+	return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "guardrails": policy}, "%s set %s's guardrails: block %v, read-only %v", p.User, role, policy.Block, policy.ReadOnly)
 }
 
 // connFilter is the filter of a connection to rr's database (its masking
 // rules and guardrails) and its guardrails, or a nil filter when the role
 // has neither.
-func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database string) (*mask.Filter, guard.Policy, error) {
+func (s *Masking) connFilter(ctx context.Context, rr ResourceRole, database string) (*mask.Filter, guard.Policy, error) {
 	policy, err := s.store.Guardrails(ctx, rr.Name)
 	if err != nil {
 		return nil, policy, err
@@ -196,7 +211,7 @@ func (s *Service) connFilter(ctx context.Context, rr ResourceRole, database stri
 
 // nameColumn asks res's agent, with its admin credentials, to name a
 // result column.
-func (s *Service) nameColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (inspect.Column, error) {
+func (s *Masking) nameColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (inspect.Column, error) {
 	t, err := s.target(res)
 	if err != nil {
 		return inspect.Column{}, err
@@ -212,7 +227,7 @@ func (s *Service) nameColumn(ctx context.Context, res store.Resource, database s
 
 // probeColumns checks that the resource's agent names result columns: it
 // asks for pg_class's first column (pg_catalog.pg_class.oid).
-func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database string) error {
+func (s *Masking) probeColumns(ctx context.Context, rr ResourceRole, database string) error {
 	res, err := s.store.Resource(ctx, rr.Resource)
 	if err != nil {
 		return err
@@ -227,7 +242,7 @@ func (s *Service) probeColumns(ctx context.Context, rr ResourceRole, database st
 // resolveColumn names a result's column from its table's OID and attribute
 // number, with the resource's admin connection, through the resource's
 // agent. A column it cannot name is redacted (mask.Filter).
-func (s *Service) resolveColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (mask.Column, bool) {
+func (s *Masking) resolveColumn(ctx context.Context, res store.Resource, database string, table uint32, attnum int16) (mask.Column, bool) {
 	key := fmt.Sprintf("%s|%s|%d|%d", res.Name, database, table, attnum)
 	s.masking.mu.Lock()
 	gen := s.masking.gen[res.Name+"|"+database]

@@ -28,7 +28,7 @@ func BenchmarkMaskingRelay(b *testing.B) {
 	}
 	c.Exec(b, db, "CREATE TABLE public.wide AS SELECT i AS id, 'user' || i || '@example.com' AS email"+cols+" FROM generate_series(1, 1000) i")
 	svc := serviceWithResource(b, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	ctx := context.Background()
 	role := applyRole(b, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}})
 	ln := serveListener(b, svc)
@@ -66,12 +66,12 @@ func BenchmarkMaskingRelay(b *testing.B) {
 			{ID: "i", Detector: "iban", Style: mask.Redact}, {ID: "p", Detector: "phone", Style: mask.Redact}, {ID: "4", Detector: "ipv4", Style: mask.Redact},
 			{ID: "6", Detector: "ipv6", Style: mask.Redact}, {ID: "j", Detector: "jwt", Style: mask.Redact}}},
 	} {
-		rules, _ := svc.MaskRules(ctx, role)
+		rules, _ := svc.Masking.MaskRules(ctx, Admin, role)
 		for _, r := range rules {
-			svc.RemoveMaskRule(ctx, "bench", role, r.ID)
+			svc.Masking.RemoveMaskRule(ctx, Principal{User: "bench", Admin: true}, role, r.ID)
 		}
 		for _, r := range tt.rules {
-			if _, err := svc.AddMaskRule(ctx, "bench", role, r); err != nil {
+			if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "bench", Admin: true}, role, r); err != nil {
 				b.Fatal(err)
 			}
 		}

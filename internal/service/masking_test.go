@@ -40,16 +40,16 @@ func TestMaskingThroughTheListener(t *testing.T) {
 	c.Exec(t, db, `CREATE TABLE public.customers (id int, name text, email text, card text, note jsonb)`,
 		`INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com', '4111 1111 1111 1111', '{"contact": "ada@example.com"}')`)
 	svc := serviceWithResource(t, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	// Everything the server logs and exports, to look for the values in.
 	var logs lockedBuffer
-	svc.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc.Reporting.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	events := filepath.Join(t.TempDir(), "audit.jsonl")
 	exporter, err := audit.New(audit.Config{File: events})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.audit = exporter
+	svc.Reporting.audit = exporter
 	ctx := context.Background()
 	role := applyRole(t, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}})
 	for _, r := range []mask.Rule{
@@ -58,11 +58,11 @@ func TestMaskingThroughTheListener(t *testing.T) {
 		{ID: "cards", Detector: "card", Style: mask.Partial},
 		{ID: "emails", Detector: "email", Style: mask.Redact},
 	} {
-		if _, err := svc.AddMaskRule(ctx, "admin", role, r); err != nil {
+		if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "nope", Style: mask.Redact}); err == nil {
+	if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role, mask.Rule{Column: "nope", Style: mask.Redact}); err == nil {
 		t.Error("a bad rule was taken")
 	}
 
@@ -125,7 +125,7 @@ func TestMaskingThroughTheListener(t *testing.T) {
 
 	var sess store.Session
 	for i := 0; ; i++ {
-		list, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindConnect})
+		list, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindConnect})
 		if len(list) > 0 && list[0].Status == "ok" {
 			sess = list[0]
 			break
@@ -185,18 +185,18 @@ func TestStrictMasking(t *testing.T) {
 	c.Exec(t, db, `CREATE TABLE public.customers (id int, name text, email text)`,
 		`INSERT INTO public.customers VALUES (1, 'Ada', 'ada@example.com')`)
 	svc := serviceWithResource(t, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	ctx := context.Background()
 	ro := spec.Role{Resource: p, Label: "ro", Scopes: []string{db}, Privileges: []string{"SELECT"}}
 	role := applyRole(t, svc, ro)
 	writer := applyRole(t, svc, spec.Role{Resource: p, Label: "w", Scopes: []string{db}, Privileges: []string{"INSERT"}})
-	if _, err := svc.AddMaskRule(ctx, "admin", writer, mask.Rule{Column: "*.*.*.email", Style: mask.Redact, Strict: true}); !errs.Is(err, errs.Invalid) {
+	if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, writer, mask.Rule{Column: "*.*.*.email", Style: mask.Redact, Strict: true}); !errs.Is(err, errs.Invalid) {
 		t.Errorf("a strict rule on a role without SELECT: %v", err)
 	}
-	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.customers.email", Style: mask.Redact, Strict: true}); err != nil {
+	if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role, mask.Rule{Column: "*.*.customers.email", Style: mask.Redact, Strict: true}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := svc.Plan(ctx, "admin", []spec.Role{ro})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "admin", Admin: true}, []spec.Role{ro})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,18 +205,18 @@ func TestStrictMasking(t *testing.T) {
 		t.Fatalf("plan after a strict rule: %s\n%s", out[0].Status, doc.SQLPlan)
 	}
 	// A second strict rule after the plan: its apply is refused.
-	second, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.*.ssn", Style: mask.Redact, Strict: true})
+	second, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role, mask.Rule{Column: "*.*.*.ssn", Style: mask.Redact, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "admin", p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "plan again") {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "admin", Admin: true}, p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "plan again") {
 		t.Fatalf("apply of a plan older than a strict rule: %v", err)
 	}
-	if err := svc.RemoveMaskRule(ctx, "admin", role, second.ID); err != nil {
+	if err := svc.Masking.RemoveMaskRule(ctx, Principal{User: "admin", Admin: true}, role, second.ID); err != nil {
 		t.Fatal(err)
 	}
 	applyRole(t, svc, ro)
-	if out, err := svc.PlanDeclared(ctx, "admin", []string{p}, nil); err != nil || out[0].Status != "in-sync" {
+	if out, err := svc.Provisioning.PlanDeclared(ctx, Principal{User: "admin", Admin: true}, []string{p}, nil); err != nil || out[0].Status != "in-sync" {
 		t.Fatalf("declared roles after the apply: %v %+v", err, out)
 	}
 
@@ -249,10 +249,10 @@ func TestMaskingFollowsRenames(t *testing.T) {
 	db := p + "_ren"
 	c.Exec(t, "postgres", "CREATE DATABASE "+db)
 	svc := serviceWithResource(t, p, c.Target())
-	svc.adminToken = "admin-token"
+	svc.SignIn.adminToken = "admin-token"
 	ctx := context.Background()
 	role := applyRole(t, svc, spec.Role{Resource: p, Label: "dev", Scopes: []string{db + ".public"}, Privileges: []string{"SELECT", "CREATE"}})
-	if _, err := svc.AddMaskRule(ctx, "admin", role, mask.Rule{Column: "*.*.*.email", Style: mask.Redact}); err != nil {
+	if _, err := svc.Masking.AddMaskRule(ctx, Principal{User: "admin", Admin: true}, role, mask.Rule{Column: "*.*.*.email", Style: mask.Redact}); err != nil {
 		t.Fatal(err)
 	}
 	ln := serveListener(t, svc)

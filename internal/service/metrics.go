@@ -11,7 +11,7 @@ import (
 // emit exports a finished session (audit) and counts it (metrics). The
 // exported event carries the session's place in the audit chain, which the
 // store gave it as it finished: it is read back for that.
-func (s *Service) emit(sess store.Session) {
+func (s *core) emit(sess store.Session) {
 	if s.audit != nil && sess.ChainHash == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if got, err := s.store.Session(ctx, sess.SID); err == nil {
@@ -24,12 +24,12 @@ func (s *Service) emit(sess store.Session) {
 }
 
 // Metrics returns the service's metrics, for /metrics.
-func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
+func (s *Reporting) Metrics() *metrics.Metrics { return s.metrics }
 
 // metricsState reads the fleet's state for a scrape: roles by status,
 // resources by stage, when each resource was last planned, agents online
 // and this server's open connections.
-func (s *Service) metricsState(ctx context.Context) (metrics.State, error) {
+func (s *Reporting) metricsState(ctx context.Context) (metrics.State, error) {
 	st := metrics.State{RolesByStatus: map[string]int{}, ResourcesByStage: map[string]int{}, LastCheck: map[string]time.Time{}, OpenConnections: map[string]int{}}
 	roles, err := s.store.Roles(ctx, "")
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Service) metricsState(ctx context.Context) (metrics.State, error) {
 		}
 		st.RolesByStatus[status]++
 	}
-	resources, err := s.ListResources(ctx)
+	resources, err := s.inventory.ListResources(ctx, system("metrics"))
 	if err != nil {
 		return st, err
 	}
@@ -56,12 +56,16 @@ func (s *Service) metricsState(ctx context.Context) (metrics.State, error) {
 			st.LastCheck[r.Name] = last[0].FinishedAt
 		}
 	}
-	for _, a := range s.Agents() {
+	agents, err := s.inventory.Agents(ctx, system("metrics"))
+	if err != nil {
+		return st, err
+	}
+	for _, a := range agents {
 		if a.Online && !a.Revoked {
 			st.AgentsOnline++
 		}
 	}
-	for _, c := range s.conns.list() {
+	for _, c := range s.connections.conns.list() {
 		st.OpenConnections[c.sess.Role]++
 	}
 	return st, nil

@@ -21,10 +21,10 @@ import (
 )
 
 // scrape reads svc's metrics as Prometheus would, with its text parser.
-func scrape(t *testing.T, svc *Service) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, svc *Services) map[string]*dto.MetricFamily {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	svc.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	svc.Reporting.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
 	if err != nil {
@@ -75,29 +75,29 @@ func TestMetrics(t *testing.T) {
 	svc := serviceWithResource(t, p, tg)
 	ctx := context.Background()
 	ro := spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
-	out, err := svc.Plan(ctx, "test", []spec.Role{ro})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{ro})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	more := ro
 	more.Privileges = []string{"SELECT", "INSERT"}
-	out, err = svc.Plan(ctx, "test", []spec.Role{more})
+	out, err = svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{more})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Exec(t, p+"_a", `GRANT DELETE ON public.t TO "`+out[0].RoleName+`"`)
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err == nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err == nil {
 		t.Fatal("the drifted apply went through")
 	}
-	conn, err := svc.Connect(ctx, Principal{User: "admin", Admin: true}, out[0].RoleName, p+"_a")
+	conn, err := svc.Connections.Connect(ctx, Principal{User: "admin", Admin: true}, out[0].RoleName, p+"_a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.Finish(ctx, conn, proxy.Stats{BytesIn: 100, BytesOut: 250})
-	svc.Authenticate(WithSource(ctx, "192.0.2.1:5000", "pg"), "wrong")
+	svc.Connections.Finish(ctx, conn, proxy.Stats{BytesIn: 100, BytesOut: 250})
+	svc.SignIn.Authenticate(WithSource(ctx, "192.0.2.1:5000", "pg"), "wrong")
 
 	fams := scrape(t, svc)
 	role := out[0].RoleName
@@ -150,14 +150,14 @@ func TestDashboardNamesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.metrics.Apply("applied", 0.1)
-	svc.metrics.Plan(0)
-	svc.metrics.Connection("r", 1, 1)
-	svc.metrics.Session("plan", "in-sync")
-	svc.metrics.InternalError()
-	svc.metrics.WebhookError()
+	svc.Reporting.metrics.Apply("applied", 0.1)
+	svc.Reporting.metrics.Plan(0)
+	svc.Reporting.metrics.Connection("r", 1, 1)
+	svc.Reporting.metrics.Session("plan", "in-sync")
+	svc.Reporting.metrics.InternalError()
+	svc.Reporting.metrics.WebhookError()
 	// One series of each state gauge.
-	svc.metrics.Watch(func(context.Context) (metrics.State, error) {
+	svc.Reporting.metrics.Watch(func(context.Context) (metrics.State, error) {
 		return metrics.State{RolesByStatus: map[string]int{"in-sync": 1}, ResourcesByStage: map[string]int{"ready": 1},
 			LastCheck: map[string]time.Time{"db": time.Now()}, AgentsOnline: 1, OpenConnections: map[string]int{"r": 1}}, nil
 	})

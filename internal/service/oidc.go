@@ -63,7 +63,7 @@ type oidcClient struct {
 	provider *oidc.Provider
 }
 
-func (s *Service) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
+func (s *SignIn) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
 	s.oidcClient.mu.Lock()
 	defer s.oidcClient.mu.Unlock()
 	if s.oidcClient.provider != nil {
@@ -79,14 +79,14 @@ func (s *Service) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
 
 // OIDCName is the identity provider's name for the sign-in page, "" when
 // sign-in with a provider is off.
-func (s *Service) OIDCName() string {
+func (s *SignIn) OIDCName() string {
 	if s.oidc == nil {
 		return ""
 	}
 	return s.oidc.Name
 }
 
-func (s *Service) oauth2Config(p *oidc.Provider) *oauth2.Config {
+func (s *SignIn) oauth2Config(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: s.oidc.ClientID, ClientSecret: s.oidc.ClientSecret, Endpoint: p.Endpoint(),
 		RedirectURL: s.oidc.RedirectURL, Scopes: append([]string{oidc.ScopeOpenID}, s.oidc.Scopes...)}
 }
@@ -108,7 +108,7 @@ const oidcLoginAD = "stile oidc login"
 // app; "/" when empty): it returns the provider's authorization URL (with
 // state, nonce and a PKCE S256 challenge) and the sealed cookie that holds
 // them until the callback.
-func (s *Service) OIDCStart(ctx context.Context, next string) (authURL, cookie string, err error) {
+func (s *SignIn) OIDCStart(ctx context.Context, next string) (authURL, cookie string, err error) {
 	return s.oidcStart(ctx, LocalPath(next), nil)
 }
 
@@ -121,7 +121,7 @@ func LocalPath(next string) string {
 	return next
 }
 
-func (s *Service) oidcStart(ctx context.Context, next string, cli *cliLogin) (authURL, cookie string, err error) {
+func (s *SignIn) oidcStart(ctx context.Context, next string, cli *cliLogin) (authURL, cookie string, err error) {
 	if s.oidc == nil {
 		return "", "", errs.New(errs.NotFound, "sign-in with an identity provider is not set up (stile server --oidc-issuer)")
 	}
@@ -161,7 +161,7 @@ type SignedIn struct {
 // token (signature, issuer, audience, expiry, nonce), then signs the person
 // in (OIDCSignIn). Every refusal after the cookie checks out is a failed
 // access session.
-func (s *Service) OIDCCallback(ctx context.Context, cookie, state, code string) (SignedIn, error) {
+func (s *SignIn) OIDCCallback(ctx context.Context, cookie, state, code string) (SignedIn, error) {
 	if s.oidc == nil {
 		return SignedIn{}, errs.New(errs.NotFound, "sign-in with an identity provider is not set up")
 	}
@@ -195,7 +195,7 @@ func (s *Service) OIDCCallback(ctx context.Context, cookie, state, code string) 
 // oidcIdentity exchanges the code and verifies what comes back. Claims the
 // ID token lacks (a username, the groups) are read from the userinfo
 // endpoint, whose subject must be the token's.
-func (s *Service) oidcIdentity(ctx context.Context, code string, l oidcLogin) (Identity, error) {
+func (s *SignIn) oidcIdentity(ctx context.Context, code string, l oidcLogin) (Identity, error) {
 	refuse := func(format string, args ...any) (Identity, error) {
 		return Identity{}, errs.New(errs.Unauthorized, "the identity provider's answer was refused: "+format, args...)
 	}
@@ -262,7 +262,7 @@ func (s *Service) oidcIdentity(ctx context.Context, code string, l oidcLogin) (I
 // VerifyIDToken checks an ID token as the callback does: its signature
 // against the provider's keys, its issuer, that its audience is stile's
 // client, and that it has not expired (by the service's clock).
-func (s *Service) VerifyIDToken(ctx context.Context, raw string) (*oidc.IDToken, error) {
+func (s *SignIn) VerifyIDToken(ctx context.Context, raw string) (*oidc.IDToken, error) {
 	p, err := s.oidcProvider(ctx)
 	if err != nil {
 		return nil, err
@@ -274,7 +274,7 @@ func (s *Service) VerifyIDToken(ctx context.Context, raw string) (*oidc.IDToken,
 	return idt, nil
 }
 
-func (s *Service) groupsClaim() string {
+func (s *SignIn) groupsClaim() string {
 	if s.oidc.GroupsClaim == "" {
 		return "groups"
 	}
@@ -297,7 +297,7 @@ func oauthError(err error) string {
 // from the others, which closes the connections those gave; they are an
 // administrator exactly when in the admin group. Every change is an access
 // session, and so is the sign-in.
-func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf string, err error) {
+func (s *SignIn) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf string, err error) {
 	u, err := s.oidcUser(ctx, id)
 	if err != nil {
 		return "", "", err
@@ -311,7 +311,7 @@ func (s *Service) OIDCSignIn(ctx context.Context, id Identity) (webCookie, csrf 
 
 // oidcUser finds or makes the person, brings their groups and admin flag
 // in line with the provider, and records the sign-in.
-func (s *Service) oidcUser(ctx context.Context, id Identity) (store.User, error) {
+func (s *SignIn) oidcUser(ctx context.Context, id Identity) (store.User, error) {
 	u, err := s.store.UserBySubject(ctx, id.Subject)
 	// The admin group decides who is an administrator; without one, an
 	// administrator says (stile users create --admin), as for local users.
@@ -354,7 +354,7 @@ var notName = regexp.MustCompile(`[^a-z0-9._-]+`)
 var reservedNames = []string{Admin.User, "web", "oidc", "stile", "drift-check"}
 
 // createOIDCUser makes the user a first sign-in brings.
-func (s *Service) createOIDCUser(ctx context.Context, id Identity, admin bool) (store.User, error) {
+func (s *SignIn) createOIDCUser(ctx context.Context, id Identity, admin bool) (store.User, error) {
 	base := id.Username
 	if base == "" {
 		base, _, _ = strings.Cut(id.Email, "@")
@@ -392,7 +392,7 @@ func (s *Service) createOIDCUser(ctx context.Context, id Identity, admin bool) (
 }
 
 // syncGroups makes user's groups the provider's (mapped).
-func (s *Service) syncGroups(ctx context.Context, user string, provider []string) error {
+func (s *SignIn) syncGroups(ctx context.Context, user string, provider []string) error {
 	want := map[string]bool{}
 	for _, g := range provider {
 		if len(s.oidc.GroupMap) > 0 {
@@ -413,19 +413,19 @@ func (s *Service) syncGroups(ctx context.Context, user string, provider []string
 	slices.Sort(names)
 	for _, g := range names {
 		if _, ok := groups[g]; !ok {
-			if err := s.CreateGroup(ctx, "oidc", g); err != nil && !errs.Is(err, errs.Conflict) {
+			if err := s.access.CreateGroup(ctx, system("oidc"), g); err != nil && !errs.Is(err, errs.Conflict) {
 				return err
 			}
 		}
 		if !slices.Contains(groups[g], user) {
-			if err := s.SetMember(ctx, "oidc", g, user, true); err != nil {
+			if err := s.access.SetMember(ctx, system("oidc"), g, user, true); err != nil {
 				return err
 			}
 		}
 	}
 	for g, members := range groups {
 		if !want[g] && slices.Contains(members, user) {
-			if err := s.SetMember(ctx, "oidc", g, user, false); err != nil {
+			if err := s.access.SetMember(ctx, system("oidc"), g, user, false); err != nil {
 				return err
 			}
 		}
@@ -434,7 +434,7 @@ func (s *Service) syncGroups(ctx context.Context, user string, provider []string
 }
 
 // recordFailedSignIn records a refused sign-in through the provider.
-func (s *Service) recordFailedSignIn(ctx context.Context, why error) {
+func (s *SignIn) recordFailedSignIn(ctx context.Context, why error) {
 	now := s.now()
 	in, _ := json.Marshal(map[string]any{"sign_in": "oidc"})
 	if src, ok := sourceOf(ctx); ok {

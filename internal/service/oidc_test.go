@@ -25,7 +25,7 @@ const callbackURL = "http://127.0.0.1:1/auth/oidc/callback"
 
 // oidcService is a service whose web app signs in with a real provider
 // (oidctest) that knows ann (groups analysts and dba) and bob.
-func oidcService(t *testing.T) (*Service, *oidctest.Provider) {
+func oidcService(t *testing.T) (*Services, *oidctest.Provider) {
 	t.Helper()
 	p := oidctest.Start(t, []oidctest.User{
 		{ID: "u-ann", Username: "ann", Password: "ann-pw", Email: "ann@example.com", Groups: []string{"analysts", "dba"}},
@@ -35,7 +35,7 @@ func oidcService(t *testing.T) (*Service, *oidctest.Provider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.oidc = &OIDCConfig{Issuer: p.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: callbackURL,
+	svc.SignIn.oidc = &OIDCConfig{Issuer: p.Issuer, ClientID: oidctest.ClientID, ClientSecret: oidctest.ClientSecret, RedirectURL: callbackURL,
 		Name: "Test IdP", Scopes: []string{"profile", "email"}, AdminGroup: "dba"}
 	return svc, p
 }
@@ -72,14 +72,14 @@ func providerLogin(t *testing.T, authURL, username, password string) url.Values 
 	return nil
 }
 
-func signIn(t *testing.T, svc *Service, username, password string) (string, error) {
+func signIn(t *testing.T, svc *Services, username, password string) (string, error) {
 	t.Helper()
-	authURL, cookie, err := svc.OIDCStart(context.Background(), "/roles")
+	authURL, cookie, err := svc.SignIn.OIDCStart(context.Background(), "/roles")
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := providerLogin(t, authURL, username, password)
-	in, err := svc.OIDCCallback(context.Background(), cookie, q.Get("state"), q.Get("code"))
+	in, err := svc.SignIn.OIDCCallback(context.Background(), cookie, q.Get("state"), q.Get("code"))
 	if err == nil && in.Redirect != "/roles" {
 		t.Errorf("signed in to land on %q, want /roles", in.Redirect)
 	}
@@ -97,15 +97,15 @@ func TestOIDCSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	who, _, err := svc.WebSession(ctx, web)
+	who, _, err := svc.SignIn.WebSession(ctx, web)
 	if err != nil || who.User != "ann" || !who.Admin {
 		t.Fatalf("signed in as %+v, %v; want ann, an administrator", who, err)
 	}
-	u, err := svc.store.User(ctx, "ann")
+	u, err := svc.Reporting.store.User(ctx, "ann")
 	if err != nil || u.Source != store.SourceOIDC || u.Subject != p.Issuer+"|u-ann" || u.LastSignIn.IsZero() {
 		t.Errorf("ann = %+v, %v", u, err)
 	}
-	groups, _ := svc.Groups(ctx)
+	groups, _ := svc.Access.Groups(ctx, Admin)
 	if !slices.Contains(groups["analysts"], "ann") || !slices.Contains(groups["dba"], "ann") {
 		t.Errorf("groups after the first sign-in = %v", groups)
 	}
@@ -117,15 +117,15 @@ func TestOIDCSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if who, _, _ := svc.WebSession(ctx, web2); who.User != "ann" || who.Admin {
+	if who, _, _ := svc.SignIn.WebSession(ctx, web2); who.User != "ann" || who.Admin {
 		t.Errorf("after losing dba: %+v", who)
 	}
-	groups, _ = svc.Groups(ctx)
+	groups, _ = svc.Access.Groups(ctx, Admin)
 	if slices.Contains(groups["dba"], "ann") || !slices.Contains(groups["analysts"], "ann") {
 		t.Errorf("groups after the provider changed them = %v", groups)
 	}
 	// The earlier browser session follows the user as they are now.
-	if who, _, _ := svc.WebSession(ctx, web); who.Admin {
+	if who, _, _ := svc.SignIn.WebSession(ctx, web); who.Admin {
 		t.Error("the first browser kept administrator rights")
 	}
 
@@ -133,49 +133,49 @@ func TestOIDCSignIn(t *testing.T) {
 	if _, err := signIn(t, svc, "Bob.Smith", "bob-pw"); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := svc.store.UserBySubject(ctx, p.Issuer+"|u-bob"); err != nil || u.Name != "bob.smith" || u.Admin {
+	if u, err := svc.Reporting.store.UserBySubject(ctx, p.Issuer+"|u-bob"); err != nil || u.Name != "bob.smith" || u.Admin {
 		t.Errorf("bob = %+v, %v", u, err)
 	}
 
 	// Replaying a callback: its code was used.
-	authURL, cookie, _ := svc.OIDCStart(ctx, "//evil.example.com/")
+	authURL, cookie, _ := svc.SignIn.OIDCStart(ctx, "//evil.example.com/")
 	q := providerLogin(t, authURL, "ann", "ann-pw")
-	if in, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); err != nil || in.Redirect != "/" {
+	if in, err := svc.SignIn.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); err != nil || in.Redirect != "/" {
 		t.Fatalf("a sign-in asked to land off site: %+v, %v", in, err)
 	}
-	if _, err := svc.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "code was not accepted") {
+	if _, err := svc.SignIn.OIDCCallback(ctx, cookie, q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "code was not accepted") {
 		t.Errorf("a replayed callback: %v", err)
 	}
 	// A state that is not the one the cookie holds; no cookie at all.
-	authURL, cookie, _ = svc.OIDCStart(ctx, "")
+	authURL, cookie, _ = svc.SignIn.OIDCStart(ctx, "")
 	q = providerLogin(t, authURL, "ann", "ann-pw")
-	if _, err := svc.OIDCCallback(ctx, cookie, "forged-"+q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
+	if _, err := svc.SignIn.OIDCCallback(ctx, cookie, "forged-"+q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("a forged state: %v", err)
 	}
-	if _, err := svc.OIDCCallback(ctx, "", q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
+	if _, err := svc.SignIn.OIDCCallback(ctx, "", q.Get("state"), q.Get("code")); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("no sign-in cookie: %v", err)
 	}
 	// However much it is used, a provider's sign-in ends after SessionMax:
 	// then the provider is asked again.
 	now := time.Now
-	svc.now = func() time.Time { return now().Add(DefaultOIDCSessionMax + time.Minute) }
-	if _, _, err := svc.WebSession(ctx, web); err == nil {
+	svc.Reporting.now = func() time.Time { return now().Add(DefaultOIDCSessionMax + time.Minute) }
+	if _, _, err := svc.SignIn.WebSession(ctx, web); err == nil {
 		t.Error("a provider's sign-in outlived its maximum")
 	}
-	svc.now = func() time.Time { return now().UTC() }
+	svc.Reporting.now = func() time.Time { return now().UTC() }
 	// Disabled in stile: refused, and the open browser sessions end.
-	if err := svc.SetUserDisabled(ctx, "admin", "ann", true); err != nil {
+	if err := svc.Access.SetUserDisabled(ctx, Principal{User: "admin", Admin: true}, "ann", true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := signIn(t, svc, "ann", "ann-pw"); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("a disabled user signed in: %v", err)
 	}
-	if _, _, err := svc.WebSession(ctx, web2); err == nil {
+	if _, _, err := svc.SignIn.WebSession(ctx, web2); err == nil {
 		t.Error("a disabled user's browser session still works")
 	}
 
 	var signIns, failed int
-	list, _ := svc.Sessions(ctx, store.SessionFilter{Kind: KindAccess, Limit: 1000})
+	list, _ := svc.Reporting.Sessions(ctx, Admin, store.SessionFilter{Kind: KindAccess, Limit: 1000})
 	for _, s := range list {
 		switch {
 		case strings.Contains(s.Input, `"sign_in":"oidc"`) && s.Status == "ok":
@@ -210,20 +210,20 @@ func TestIDTokenChecks(t *testing.T) {
 		return tok.Extra("id_token").(string)
 	}
 	raw := idToken(oidctest.ClientID)
-	if idt, err := svc.VerifyIDToken(ctx, raw); err != nil || idt.Subject != "u-ann" {
+	if idt, err := svc.SignIn.VerifyIDToken(ctx, raw); err != nil || idt.Subject != "u-ann" {
 		t.Fatalf("a good token: %v", err)
 	}
 	parts := strings.Split(raw, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), "u-ann", "u-bob", 1)))
-	if _, err := svc.VerifyIDToken(ctx, strings.Join(parts, ".")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "signature") {
+	if _, err := svc.SignIn.VerifyIDToken(ctx, strings.Join(parts, ".")); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "signature") {
 		t.Errorf("a tampered token: %v", err)
 	}
-	if _, err := svc.VerifyIDToken(ctx, idToken(oidctest.OtherClientID)); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "audience") {
+	if _, err := svc.SignIn.VerifyIDToken(ctx, idToken(oidctest.OtherClientID)); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "audience") {
 		t.Errorf("another client's token: %v", err)
 	}
-	svc.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
-	if _, err := svc.VerifyIDToken(ctx, raw); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "expired") {
+	svc.Reporting.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
+	if _, err := svc.SignIn.VerifyIDToken(ctx, raw); !errs.Is(err, errs.Unauthorized) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("an expired token: %v", err)
 	}
 }
@@ -234,33 +234,33 @@ func TestOIDCWithoutGroups(t *testing.T) {
 	svc, _ := oidcService(t)
 	ctx := context.Background()
 	id := Identity{Subject: "https://accounts.google.com|1234", Email: "gwen@example.com"}
-	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+	if _, _, err := svc.SignIn.OIDCSignIn(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range []error{svc.CreateGroup(ctx, "admin", "ops"), svc.SetMember(ctx, "admin", "ops", "gwen", true)} {
+	for _, step := range []error{svc.Access.CreateGroup(ctx, Principal{User: "admin", Admin: true}, "ops"), svc.Access.SetMember(ctx, Principal{User: "admin", Admin: true}, "ops", "gwen", true)} {
 		if step != nil {
 			t.Fatal(step)
 		}
 	}
-	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+	if _, _, err := svc.SignIn.OIDCSignIn(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := svc.Groups(ctx); !slices.Contains(g["ops"], "gwen") {
+	if g, _ := svc.Access.Groups(ctx, Admin); !slices.Contains(g["ops"], "gwen") {
 		t.Errorf("a sign-in without a groups claim took gwen out of ops: %v", g)
 	}
 	// A person called admin at the provider is not the admin token.
-	if _, _, err := svc.OIDCSignIn(ctx, Identity{Subject: "x|9", Username: "Admin"}); err != nil {
+	if _, _, err := svc.SignIn.OIDCSignIn(ctx, Identity{Subject: "x|9", Username: "Admin"}); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := svc.store.UserBySubject(ctx, "x|9"); err != nil || u.Name != "admin-2" {
+	if u, err := svc.Reporting.store.UserBySubject(ctx, "x|9"); err != nil || u.Name != "admin-2" {
 		t.Errorf("the provider's admin = %+v, %v; want admin-2", u, err)
 	}
 	// With the claim, even empty, the provider decides.
 	id.GroupsKnown = true
-	if _, _, err := svc.OIDCSignIn(ctx, id); err != nil {
+	if _, _, err := svc.SignIn.OIDCSignIn(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := svc.Groups(ctx); slices.Contains(g["ops"], "gwen") {
+	if g, _ := svc.Access.Groups(ctx, Admin); slices.Contains(g["ops"], "gwen") {
 		t.Errorf("an empty groups claim left gwen in ops: %v", g)
 	}
 }

@@ -18,13 +18,13 @@ const KindAccess = "access"
 
 // recordAccess records an access change as a finished session and exports
 // it; role names the resource role it concerns, if any.
-func (s *Service) recordAccess(ctx context.Context, actor, role string, in map[string]any, format string, args ...any) error {
+func (s *core) recordAccess(ctx context.Context, actor, role string, in map[string]any, format string, args ...any) error {
 	data, _ := json.Marshal(in)
 	now, what := s.now(), fmt.Sprintf(format, args...)
 	sess := store.Session{SID: newSID(), Kind: KindAccess, Role: role, Actor: actor, CreatedAt: now, FinishedAt: now,
 		Replica: s.replica, Status: "ok", Message: what, Input: string(data), Output: what + "\n"}
 	if role != "" {
-		if rr, err := s.ResourceRole(ctx, role); err == nil {
+		if rr, err := s.resourceRole(ctx, role); err == nil {
 			sess.Resource, sess.Label = rr.Resource, rr.Label
 		}
 	}
@@ -45,7 +45,10 @@ func checkName(kind, name string) error {
 }
 
 // CreateUser adds a user; admin users may do everything the admin token can.
-func (s *Service) CreateUser(ctx context.Context, actor, name string, admin bool) error {
+func (s *Access) CreateUser(ctx context.Context, p Principal, name string, admin bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := checkName("user", name); err != nil {
 		return err
 	}
@@ -59,27 +62,35 @@ func (s *Service) CreateUser(ctx context.Context, actor, name string, admin bool
 	if admin {
 		power = "administrator"
 	}
-	return s.recordAccess(ctx, actor, "", map[string]any{"create_user": name, "admin": admin}, "%s added %s %s", actor, power, name)
+	return s.recordAccess(ctx, p.User, "", map[string]any{"create_user": name, "admin": admin}, "%s added %s %s", p.User, power, name)
 }
 
 // Users lists users.
-func (s *Service) Users(ctx context.Context) ([]store.User, error) { return s.store.Users(ctx) }
+func (s *Access) Users(ctx context.Context, p Principal) ([]store.User, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	return s.store.Users(ctx)
+}
 
 // SetUserDisabled disables (or enables) a user: their tokens stop working
 // and their open connections through this server are closed.
-func (s *Service) SetUserDisabled(ctx context.Context, actor, name string, disabled bool) error {
+func (s *Access) SetUserDisabled(ctx context.Context, p Principal, name string, disabled bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.SetUserDisabled(ctx, name, disabled); err != nil {
 		return err
 	}
 	if disabled {
-		s.enforceNow(ctx)
+		s.connections.enforceNow(ctx)
 	}
 	s.log.Info("user disabled", "user", name, "disabled", disabled)
 	verb := "enabled"
 	if disabled {
 		verb = "disabled"
 	}
-	return s.recordAccess(ctx, actor, "", map[string]any{"user": name, "disabled": disabled}, "%s %s user %s", actor, verb, name)
+	return s.recordAccess(ctx, p.User, "", map[string]any{"user": name, "disabled": disabled}, "%s %s user %s", p.User, verb, name)
 }
 
 // newUserToken makes a personal token and its id.
@@ -89,18 +100,24 @@ func newUserToken() (id, token string) {
 
 // CreateToken makes a personal access token for user and returns its id
 // and the token, shown this once (only its hash is stored).
-func (s *Service) CreateToken(ctx context.Context, actor, user string) (id, token string, err error) {
+func (s *Access) CreateToken(ctx context.Context, p Principal, user string) (id, token string, err error) {
+	if err = p.MayAdminister(); err != nil {
+		return
+	}
 	id, token = newUserToken()
 	if err := s.store.CreateToken(ctx, store.Token{ID: id, User: user, Hash: secret.TokenHash(token), CreatedAt: s.now()}); err != nil {
 		return "", "", err
 	}
-	err = s.recordAccess(ctx, actor, "", map[string]any{"token": id, "user": user}, "%s made token %s for %s", actor, id, user)
+	err = s.recordAccess(ctx, p.User, "", map[string]any{"token": id, "user": user}, "%s made token %s for %s", p.User, id, user)
 	return id, token, err
 }
 
 // Tokens lists a user's tokens (everyone's for ""), revoked ones too (never
 // the tokens themselves: only their ids and dates are kept).
-func (s *Service) Tokens(ctx context.Context, user string) ([]store.Token, error) {
+func (s *Access) Tokens(ctx context.Context, p Principal, user string) ([]store.Token, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	if user == "" {
 		return s.store.Tokens(ctx, "") // everyone's
 	}
@@ -115,46 +132,61 @@ func (s *Service) Tokens(ctx context.Context, user string) ([]store.Token, error
 }
 
 // RevokeToken revokes a token by id.
-func (s *Service) RevokeToken(ctx context.Context, actor, id string) error {
+func (s *Access) RevokeToken(ctx context.Context, p Principal, id string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.RevokeToken(ctx, id); err != nil {
 		return err
 	}
-	s.enforceNow(ctx)
-	return s.recordAccess(ctx, actor, "", map[string]any{"revoke_token": id}, "%s revoked token %s", actor, id)
+	s.connections.enforceNow(ctx)
+	return s.recordAccess(ctx, p.User, "", map[string]any{"revoke_token": id}, "%s revoked token %s", p.User, id)
 }
 
 // CreateGroup adds a group.
-func (s *Service) CreateGroup(ctx context.Context, actor, name string) error {
+func (s *Access) CreateGroup(ctx context.Context, p Principal, name string) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := checkName("group", name); err != nil {
 		return err
 	}
 	if err := s.store.CreateGroup(ctx, name); err != nil {
 		return err
 	}
-	return s.recordAccess(ctx, actor, "", map[string]any{"create_group": name}, "%s added group %s", actor, name)
+	return s.recordAccess(ctx, p.User, "", map[string]any{"create_group": name}, "%s added group %s", p.User, name)
 }
 
 // SetMember adds or removes a user from a group.
-func (s *Service) SetMember(ctx context.Context, actor, group, user string, in bool) error {
+func (s *Access) SetMember(ctx context.Context, p Principal, group, user string, in bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if err := s.store.SetMember(ctx, group, user, in); err != nil {
 		return err
 	}
 	if in {
-		return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "add": user}, "%s added %s to group %s", actor, user, group)
+		return s.recordAccess(ctx, p.User, "", map[string]any{"group": group, "add": user}, "%s added %s to group %s", p.User, user, group)
 	}
-	s.enforceNow(ctx)
-	return s.recordAccess(ctx, actor, "", map[string]any{"group": group, "remove": user}, "%s removed %s from group %s", actor, user, group)
+	s.connections.enforceNow(ctx)
+	return s.recordAccess(ctx, p.User, "", map[string]any{"group": group, "remove": user}, "%s removed %s from group %s", p.User, user, group)
 }
 
 // Groups lists groups and their members.
-func (s *Service) Groups(ctx context.Context) (map[string][]string, error) {
+func (s *Access) Groups(ctx context.Context, p Principal) (map[string][]string, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	return s.store.Groups(ctx)
 }
 
 // SetAccess grants or revokes a group's use of a resource role.
-func (s *Service) SetAccess(ctx context.Context, actor, role, group string, on bool) error {
+func (s *Access) SetAccess(ctx context.Context, p Principal, role, group string, on bool) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
 	if on {
-		if _, err := s.ResourceRole(ctx, role); err != nil {
+		if _, err := s.resourceRole(ctx, role); err != nil {
 			return err
 		}
 	}
@@ -162,20 +194,23 @@ func (s *Service) SetAccess(ctx context.Context, actor, role, group string, on b
 		return err
 	}
 	if on {
-		return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "grant": group}, "%s granted group %s the use of %s", actor, group, role)
+		return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "grant": group}, "%s granted group %s the use of %s", p.User, group, role)
 	}
-	s.enforceNow(ctx)
-	return s.recordAccess(ctx, actor, role, map[string]any{"role": role, "revoke": group}, "%s revoked group %s's use of %s", actor, group, role)
+	s.connections.enforceNow(ctx)
+	return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "revoke": group}, "%s revoked group %s's use of %s", p.User, group, role)
 }
 
 // Access lists the groups allowed per resource role.
-func (s *Service) Access(ctx context.Context) (map[string][]string, error) {
+func (s *Access) Access(ctx context.Context, p Principal) (map[string][]string, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	return s.store.Access(ctx)
 }
 
 // CanUse reports whether p may see and connect to resource role name:
 // admins always, members through one of their groups.
-func (s *Service) CanUse(ctx context.Context, p Principal, name string) (bool, error) {
+func (s *Access) CanUse(ctx context.Context, p Principal, name string) (bool, error) {
 	if p.Admin {
 		return true, nil
 	}
@@ -185,7 +220,7 @@ func (s *Service) CanUse(ctx context.Context, p Principal, name string) (bool, e
 
 // grants reads the grants and the groups once and answers whether a member
 // may use a role through one of their groups, for any number of questions.
-func (s *Service) grants(ctx context.Context) (func(user, role string) bool, error) {
+func (s *core) grants(ctx context.Context) (func(user, role string) bool, error) {
 	access, err := s.store.Access(ctx)
 	if err != nil {
 		return nil, err
@@ -200,8 +235,8 @@ func (s *Service) grants(ctx context.Context) (func(user, role string) bool, err
 }
 
 // ResourceRolesFor lists the resource roles p may use.
-func (s *Service) ResourceRolesFor(ctx context.Context, p Principal) ([]ResourceRole, error) {
-	all, err := s.ResourceRoles(ctx)
+func (s *Access) ResourceRolesFor(ctx context.Context, p Principal) ([]ResourceRole, error) {
+	all, err := s.resourceRoles(ctx)
 	if err != nil || p.Admin {
 		return all, err
 	}

@@ -36,14 +36,20 @@ type item struct {
 // an existing role's) and plans none if any is invalid. Items are then
 // grouped by resource: each resource's catalog is read once for all its
 // items. Every item gets a plan session.
-func (s *Service) Plan(ctx context.Context, actor string, items []spec.Role) ([]PlanOutcome, error) {
-	return s.PlanEach(ctx, actor, items, nil)
+func (s *Provisioning) Plan(ctx context.Context, p Principal, items []spec.Role) ([]PlanOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	return s.PlanEach(ctx, p, items, nil)
 }
 
 // PlanEach is Plan calling progress (when set, never concurrently) with the
 // index and outcome of each item as its resource's plan lands. Resources are
 // planned in parallel, up to Config.ApplyParallel at once.
-func (s *Service) PlanEach(ctx context.Context, actor string, items []spec.Role, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
+func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.Role, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	roles, err := spec.ValidateBatch(items)
 	if err != nil {
 		return nil, err
@@ -123,7 +129,7 @@ func (s *Service) PlanEach(ctx context.Context, actor string, items []spec.Role,
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			err := s.planResource(ctx, actor, prepared, idx, out)
+			err := s.planResource(ctx, p.User, prepared, idx, out)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -176,7 +182,7 @@ func declareCreators(items []item) {
 }
 
 // planResource plans the items idx of one resource against one catalog read.
-func (s *Service) planResource(ctx context.Context, actor string, items []item, idx []int, out []PlanOutcome) error {
+func (s *Provisioning) planResource(ctx context.Context, actor string, items []item, idx []int, out []PlanOutcome) error {
 	res := items[idx[0]].res
 	sessions := make([]store.Session, len(idx))
 	inputs := make([]plan.Input, len(idx))
@@ -253,7 +259,10 @@ func (s *Service) planResource(ctx context.Context, actor string, items []item, 
 }
 
 // PlanStatus returns a plan session's document.
-func (s *Service) PlanStatus(ctx context.Context, sid string) (store.Session, *plan.Document, error) {
+func (s *Provisioning) PlanStatus(ctx context.Context, p Principal, sid string) (store.Session, *plan.Document, error) {
+	if err := p.MayAdminister(); err != nil {
+		return store.Session{}, nil, err
+	}
 	sess, err := s.store.Session(ctx, sid)
 	if err != nil {
 		return sess, nil, err
@@ -273,13 +282,19 @@ func (s *Service) PlanStatus(ctx context.Context, sid string) (store.Session, *p
 
 // Roles lists the roles stile keeps for a resource (secrets stay sealed in
 // fields no client encoding includes).
-func (s *Service) Roles(ctx context.Context, resource string) ([]store.Role, error) {
+func (s *Provisioning) Roles(ctx context.Context, p Principal, resource string) ([]store.Role, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	return s.store.Roles(ctx, resource)
 }
 
 // Replan plans every stored role of a resource again: the drift check.
-func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOutcome, error) {
-	out, err := s.PlanDeclared(ctx, actor, []string{resource}, nil)
+func (s *Provisioning) Replan(ctx context.Context, p Principal, resource string) ([]PlanOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	out, err := s.PlanDeclared(ctx, p, []string{resource}, nil)
 	if err == nil && len(out) == 0 {
 		return nil, errs.Invalidf("resource %q has no roles to plan", resource)
 	}
@@ -290,14 +305,17 @@ func (s *Service) Replan(ctx context.Context, actor, resource string) ([]PlanOut
 // resources or of all: the fleet's drift check. A role's declaration is the
 // spec of its last successful apply (or, never applied, of its latest
 // plan). An unknown resource is errs.NotFound; none declared is no results.
-func (s *Service) PlanDeclared(ctx context.Context, actor string, resources []string, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
-	return s.planKept(ctx, actor, resources, false, progress)
+func (s *Provisioning) PlanDeclared(ctx context.Context, p Principal, resources []string, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	return s.planKept(ctx, p, resources, false, progress)
 }
 
 // planKept plans the roles stile keeps of resources (all when empty): with
 // applied, only those with a successful apply (their declaration), else
 // also those never applied (their latest plan).
-func (s *Service) planKept(ctx context.Context, actor string, resources []string, applied bool, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
+func (s *Provisioning) planKept(ctx context.Context, p Principal, resources []string, applied bool, progress func(int, PlanOutcome)) ([]PlanOutcome, error) {
 	var roles []store.Role
 	if len(resources) == 0 {
 		all, err := s.store.Roles(ctx, "")
@@ -327,12 +345,15 @@ func (s *Service) planKept(ctx context.Context, actor string, resources []string
 		items[i] = r.Spec
 		items[i].RotatePassword = false
 	}
-	return s.PlanEach(ctx, actor, items, progress)
+	return s.PlanEach(ctx, p, items, progress)
 }
 
 // Scopes lists the live databases and schemas of a resource, through its
 // agent, for the role wizard.
-func (s *Service) Scopes(ctx context.Context, resource string) ([]inspect.ScopeDatabase, error) {
+func (s *Provisioning) Scopes(ctx context.Context, p Principal, resource string) ([]inspect.ScopeDatabase, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	r, err := s.store.Resource(ctx, resource)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,10 @@ type RolePreview struct {
 // wrong with it: invalid fields, an unknown resource or one without admin,
 // a duplicate or conflicting row, a label that slugs like another. Plan
 // runs the same checks on the whole batch.
-func (s *Service) PreviewRoles(ctx context.Context, items []spec.Role) ([]RolePreview, error) {
+func (s *Provisioning) PreviewRoles(ctx context.Context, p Principal, items []spec.Role) ([]RolePreview, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
 	resources, err := s.resourceMap(ctx)
 	if err != nil {
 		return nil, err

@@ -73,8 +73,11 @@ type AccessReportUser struct {
 }
 
 // AccessReport builds the access review of every applied resource role.
-func (s *Service) AccessReport(ctx context.Context, actor string) (AccessReport, error) {
-	rep := AccessReport{GeneratedAt: s.now(), GeneratedBy: actor, Administrators: []string{"admin token"}, Roles: []AccessReportRole{}}
+func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport, error) {
+	if err := p.MayAdminister(); err != nil {
+		return AccessReport{}, err
+	}
+	rep := AccessReport{GeneratedAt: s.now(), GeneratedBy: p.User, Administrators: []string{"admin token"}, Roles: []AccessReportRole{}}
 	roles, err := s.store.Roles(ctx, "")
 	if err != nil {
 		return rep, err
@@ -126,10 +129,10 @@ func (s *Service) AccessReport(ctx context.Context, actor string) (AccessReport,
 		row := AccessReportRole{Role: r.RoleName, Resource: r.Resource, Label: r.Label, Type: cmp.Or(r.Spec.Type, "managed"),
 			Scopes: r.Spec.Scopes, Privileges: r.Spec.Privileges, SourceRole: r.Spec.SourceRole, Status: r.Status, StatusAt: r.UpdatedAt,
 			ApprovalRequired: need, Groups: []AccessReportGrant{}, Users: []AccessReportUser{}, Approvals: []store.Approval{}}
-		if row.Masking, err = s.MaskRules(ctx, r.RoleName); err != nil {
+		if row.Masking, err = s.masking.MaskRules(ctx, p, r.RoleName); err != nil {
 			return rep, err
 		}
-		if row.Guardrails, err = s.Guardrails(ctx, r.RoleName); err != nil {
+		if row.Guardrails, err = s.masking.Guardrails(ctx, p, r.RoleName); err != nil {
 			return rep, err
 		}
 		if r.LastApplySID != "" {
@@ -162,7 +165,7 @@ func (s *Service) AccessReport(ctx context.Context, actor string) (AccessReport,
 
 // grantHistory finds, for each (role, group), the access session of its
 // latest grant: who granted it and when.
-func (s *Service) grantHistory(ctx context.Context) (map[struct{ role, user string }]store.Session, error) {
+func (s *Reporting) grantHistory(ctx context.Context) (map[struct{ role, user string }]store.Session, error) {
 	out := map[struct{ role, user string }]store.Session{}
 	f := store.SessionFilter{Kind: KindAccess, Limit: 1000}
 	for {

@@ -17,9 +17,9 @@ const KindReveal = "reveal"
 // ResourceRole is api.ResourceRole (the wire type), kept here for the server side.
 type ResourceRole = api.ResourceRole
 
-// ResourceRoles lists every role an apply has set up (the ones stile holds
+// resourceRoles lists every role an apply has set up (the ones stile holds
 // a password for), by name.
-func (s *Service) ResourceRoles(ctx context.Context) ([]ResourceRole, error) {
+func (s *core) resourceRoles(ctx context.Context) ([]ResourceRole, error) {
 	resources, err := s.resourceMap(ctx)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (s *Service) ResourceRoles(ctx context.Context) ([]ResourceRole, error) {
 
 // ResourceRoleFor returns one resource role that p may use; others are
 // errs.NotFound, so that members learn nothing of roles they lack.
-func (s *Service) ResourceRoleFor(ctx context.Context, p Principal, name string) (ResourceRole, error) {
+func (s *Access) ResourceRoleFor(ctx context.Context, p Principal, name string) (ResourceRole, error) {
 	ok, err := s.CanUse(ctx, p, name)
 	if err != nil {
 		return ResourceRole{}, err
@@ -49,11 +49,11 @@ func (s *Service) ResourceRoleFor(ctx context.Context, p Principal, name string)
 	if !ok {
 		return ResourceRole{}, errs.New(errs.NotFound, "resource role %q does not exist", name)
 	}
-	return s.ResourceRole(ctx, name)
+	return s.resourceRole(ctx, name)
 }
 
-// ResourceRole returns one resource role by its PostgreSQL name.
-func (s *Service) ResourceRole(ctx context.Context, name string) (ResourceRole, error) {
+// resourceRole returns one resource role by its PostgreSQL name.
+func (s *core) resourceRole(ctx context.Context, name string) (ResourceRole, error) {
 	notFound := errs.New(errs.NotFound, "resource role %q does not exist (roles appear here once an apply has set their password)", name)
 	r, err := s.store.RoleByName(ctx, name)
 	if errs.Is(err, errs.NotFound) || (err == nil && r.PasswordCurrent == "") {
@@ -84,8 +84,11 @@ func resourceRole(r store.Role, res store.Resource) ResourceRole {
 // RevealPassword returns a resource role's password, for systems that cannot
 // connect through stile, and records who asked in a session (the password
 // itself is never in the session).
-func (s *Service) RevealPassword(ctx context.Context, actor, name string) (string, error) {
-	rr, err := s.ResourceRole(ctx, name)
+func (s *Provisioning) RevealPassword(ctx context.Context, p Principal, name string) (string, error) {
+	if err := p.MayAdminister(); err != nil {
+		return "", err
+	}
+	rr, err := s.resourceRole(ctx, name)
 	if err != nil {
 		return "", err
 	}
@@ -95,20 +98,23 @@ func (s *Service) RevealPassword(ctx context.Context, actor, name string) (strin
 	}
 	in, _ := json.Marshal(map[string]string{"role": name})
 	now := s.now()
-	sess := store.Session{SID: newSID(), Kind: KindReveal, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: actor,
-		CreatedAt: now, FinishedAt: now, Replica: s.replica, Status: "ok", Input: string(in), Output: "password revealed to " + actor + "\n"}
+	sess := store.Session{SID: newSID(), Kind: KindReveal, Resource: rr.Resource, Role: name, Label: rr.Label, Actor: p.User,
+		CreatedAt: now, FinishedAt: now, Replica: s.replica, Status: "ok", Input: string(in), Output: "password revealed to " + p.User + "\n"}
 	if err := s.store.CreateSessions(ctx, sess); err != nil {
 		return "", err
 	}
 	s.emit(sess)
-	s.log.Info("resource role password revealed", "role", name, "actor", actor)
+	s.log.Info("resource role password revealed", "role", name, "p.User", p.User)
 	return pw, nil
 }
 
 // RetireRole plans the removal of a managed or external role (by its
 // PostgreSQL name): apply the returned plan to carry it out. heir takes
 // what the role owns; empty means each database's owner.
-func (s *Service) RetireRole(ctx context.Context, actor, name, heir string) (PlanOutcome, error) {
+func (s *Provisioning) RetireRole(ctx context.Context, p Principal, name, heir string) (PlanOutcome, error) {
+	if err := p.MayAdminister(); err != nil {
+		return PlanOutcome{}, err
+	}
 	roles, err := s.store.Roles(ctx, "")
 	if err != nil {
 		return PlanOutcome{}, err
@@ -119,7 +125,7 @@ func (s *Service) RetireRole(ctx context.Context, actor, name, heir string) (Pla
 		}
 		item := r.Spec
 		item.Retire, item.Heir, item.RotatePassword = true, heir, false
-		out, err := s.Plan(ctx, actor, []spec.Role{item})
+		out, err := s.Plan(ctx, p, []spec.Role{item})
 		if err != nil {
 			return PlanOutcome{}, err
 		}
@@ -129,7 +135,7 @@ func (s *Service) RetireRole(ctx context.Context, actor, name, heir string) (Pla
 }
 
 // rolePassword is rr's current password, unsealed.
-func (s *Service) rolePassword(ctx context.Context, rr ResourceRole) (string, error) {
+func (s *core) rolePassword(ctx context.Context, rr ResourceRole) (string, error) {
 	r, err := s.store.Role(ctx, rr.Resource, rr.Label)
 	if err != nil {
 		return "", err

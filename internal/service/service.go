@@ -73,38 +73,47 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
-// Service implements stile's operations. It is safe for concurrent use.
-type Service struct {
+// core is what every service shares: the store, the data key, the agents,
+// the clock, the log, the metrics and the audit export. It holds no state of
+// its own noun; each service keeps its own (open connections, sign-in
+// failures, masking caches).
+type core struct {
 	store  store.Store
 	box    *secret.Box
 	agents map[string]agent.Agent
+	hub    *hub.Hub
 	prefix string
-	// adminToken authenticates as Admin (Authenticate).
-	adminToken string
-	lockDB     string
-	shared     bool
-	replica    string
-	// planTimeout and applyTimeout bound each job.
-	planTimeout, applyTimeout time.Duration
-	applyParallel             int
-	consoleTimeout            time.Duration
-	hub                       *hub.Hub
-	audit                     *audit.Exporter
-	metrics                   *metrics.Metrics
-	conns                     openConns
-	signIns                   signIns
-	oidc                      *OIDCConfig
-	oidcClient                oidcClient
-	oidcHTTP                  *http.Client
-	masking                   masking
-	log                       *slog.Logger
-	now                       func() time.Time
+	lockDB string
+	// shared and replica: other replicas use the same store.
+	shared  bool
+	replica string
+	audit   *audit.Exporter
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
 }
 
-// New returns a Service. It fails with errs.Conflict when cfg.RolePrefix
-// differs from the prefix stored at first use: changing it would orphan
-// every role stile made.
-func New(ctx context.Context, cfg Config) (*Service, error) {
+// Services is stile's application layer, one service per noun. Every
+// exported operation takes the Principal it acts for and decides, next to
+// its data, whether that principal may (authorize); the HTTP API, the web
+// app and the PostgreSQL listener only authenticate. Errors follow one
+// contract: an *errs.Error with a code (Invalid, NotFound, Conflict,
+// Unauthorized, Forbidden, Drift, Unavailable) says what the caller may be
+// told; any other error is internal, logged and never shown.
+type Services struct {
+	Inventory    *Inventory
+	Provisioning *Provisioning
+	Access       *Access
+	SignIn       *SignIn
+	Connections  *Connections
+	Masking      *Masking
+	Reporting    *Reporting
+}
+
+// New returns the services, wired to each other. It fails with
+// errs.Conflict when cfg.RolePrefix differs from the prefix stored at
+// first use: changing it would orphan every role stile made.
+func New(ctx context.Context, cfg Config) (*Services, error) {
 	if err := spec.ValidPrefix(cfg.RolePrefix); err != nil {
 		return nil, err
 	}
@@ -115,44 +124,122 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if stored != cfg.RolePrefix {
 		return nil, errs.New(errs.Conflict, "role prefix is %q since first use; it cannot change to %q (every role would be orphaned)", stored, cfg.RolePrefix)
 	}
-	s := &Service{
-		store:          cfg.Store,
-		box:            cfg.Box,
-		agents:         map[string]agent.Agent{},
-		prefix:         cfg.RolePrefix,
-		adminToken:     cfg.AdminToken,
-		lockDB:         cfg.LockDatabase,
-		shared:         cfg.SharedStore,
-		replica:        cfg.Replica,
-		planTimeout:    cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout),
-		applyTimeout:   cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout),
-		applyParallel:  cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel),
-		consoleTimeout: cmp.Or(max(cfg.ConsoleTimeout, 0), DefaultConsoleTimeout),
-		hub:            cfg.Hub,
-		audit:          cfg.Audit,
-		metrics:        cmp.Or(cfg.Metrics, metrics.New()),
-		log:            cfg.Logger,
-		now:            func() time.Time { return time.Now().UTC() },
+	c := &core{
+		store:   cfg.Store,
+		box:     cfg.Box,
+		agents:  map[string]agent.Agent{},
+		hub:     cfg.Hub,
+		prefix:  cfg.RolePrefix,
+		lockDB:  cfg.LockDatabase,
+		shared:  cfg.SharedStore,
+		replica: cfg.Replica,
+		audit:   cfg.Audit,
+		metrics: cmp.Or(cfg.Metrics, metrics.New()),
+		log:     cfg.Logger,
+		now:     func() time.Time { return time.Now().UTC() },
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	s.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
-	s.oidc, s.oidcHTTP = cfg.OIDC, cfg.HTTPClient
-	if s.oidcHTTP == nil {
-		s.oidcHTTP = &http.Client{Timeout: 15 * time.Second}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	for _, a := range cfg.Agents {
-		s.agents[a.Name()] = a
+		c.agents[a.Name()] = a
 	}
-	s.metrics.Watch(s.metricsState)
+	oidcHTTP := cfg.HTTPClient
+	if oidcHTTP == nil {
+		oidcHTTP = &http.Client{Timeout: 15 * time.Second}
+	}
+	s := &Services{
+		Inventory:    &Inventory{core: c},
+		Provisioning: &Provisioning{core: c, planTimeout: cmp.Or(cfg.PlanTimeout, DefaultPlanTimeout), applyTimeout: cmp.Or(cfg.ApplyTimeout, DefaultApplyTimeout), applyParallel: cmp.Or(max(cfg.ApplyParallel, 0), DefaultApplyParallel)},
+		Access:       &Access{core: c},
+		SignIn:       &SignIn{core: c, adminToken: cfg.AdminToken, oidc: cfg.OIDC, oidcHTTP: oidcHTTP},
+		Connections:  &Connections{core: c, consoleTimeout: cmp.Or(max(cfg.ConsoleTimeout, 0), DefaultConsoleTimeout)},
+		Masking:      &Masking{core: c},
+		Reporting:    &Reporting{core: c},
+	}
+	s.SignIn.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
+	s.Provisioning.access, s.Provisioning.masking = s.Access, s.Masking
+	s.Access.connections = s.Connections
+	s.SignIn.access = s.Access
+	s.Connections.access, s.Connections.masking, s.Connections.signIn = s.Access, s.Masking, s.SignIn
+	s.Masking.connections, s.Masking.signIn = s.Connections, s.SignIn
+	s.Reporting.inventory, s.Reporting.provisioning, s.Reporting.masking, s.Reporting.connections = s.Inventory, s.Provisioning, s.Masking, s.Connections
+	c.metrics.Watch(s.Reporting.metricsState)
 	return s, nil
 }
 
-// RolePrefix returns the fixed role prefix.
-func (s *Service) RolePrefix() string { return s.prefix }
+// Inventory is the fleet: resources (the PostgreSQL servers), their admin
+// credentials, health checks and remote agents. Admin only.
+type Inventory struct {
+	*core
+}
 
-func (s *Service) agent(name string) (agent.Agent, error) {
+// Provisioning is declared roles: previews, plans, applies, the drift
+// check, the roles stile made, reveals and retirement. Admin only.
+type Provisioning struct {
+	*core
+	access  *Access
+	masking *Masking
+	// planTimeout and applyTimeout bound each job.
+	planTimeout, applyTimeout time.Duration
+	applyParallel             int
+}
+
+// Access is who may use what: people, their tokens, groups, grants and
+// approvals.
+type Access struct {
+	*core
+	connections *Connections
+}
+
+// SignIn authenticates: API tokens, web sessions, OIDC and the CLI's
+// device and browser sign-ins, and the alerts on failed sign-ins.
+type SignIn struct {
+	*core
+	access *Access
+	// adminToken authenticates as Admin (Authenticate).
+	adminToken string
+	signIns    signIns
+	oidc       *OIDCConfig
+	oidcClient oidcClient
+	oidcHTTP   *http.Client
+}
+
+// Connections is people using roles: stile connect, the PostgreSQL
+// listener, the web console, cancels, and closing connections whose
+// access ended.
+type Connections struct {
+	*core
+	access         *Access
+	masking        *Masking
+	signIn         *SignIn
+	consoleTimeout time.Duration
+	conns          openConns
+}
+
+// Masking is what a connection may read and run: masking rules,
+// guardrails, and the masking check that proves them on every path.
+type Masking struct {
+	*core
+	connections *Connections
+	signIn      *SignIn
+	masking     masking
+}
+
+// Reporting is what happened: sessions and the audit chain, usage, the
+// access report, the fleet view and metrics.
+type Reporting struct {
+	*core
+	inventory    *Inventory
+	provisioning *Provisioning
+	masking      *Masking
+	connections  *Connections
+}
+
+// RolePrefix returns the fixed role prefix.
+func (s *Provisioning) RolePrefix() string { return s.prefix }
+
+func (s *core) agent(name string) (agent.Agent, error) {
 	if a, ok := s.agents[name]; ok {
 		return a, nil
 	}
@@ -176,7 +263,7 @@ func (s *Service) agent(name string) (agent.Agent, error) {
 }
 
 // target opens a resource's admin credential into a connection target.
-func (s *Service) target(r store.Resource) (target.Target, error) {
+func (s *core) target(r store.Resource) (target.Target, error) {
 	if r.AdminUser == "" || r.AdminSecret == "" {
 		return target.Target{}, errs.Invalidf("resource %q has no admin credentials: run stile resources admin set %s", r.Name, r.Name)
 	}

@@ -41,7 +41,7 @@ func (a *countingAgent) Plan(ctx context.Context, t target.Target, in []plan.Inp
 	return a.Local.Plan(ctx, t, in)
 }
 
-func newService(t testing.TB, dir, prefix string, ag agent.Agent) (*Service, error) {
+func newService(t testing.TB, dir, prefix string, ag agent.Agent) (*Services, error) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "stile.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +79,11 @@ func TestBatchSharesCatalogReads(t *testing.T) {
 	}
 	ctx := context.Background()
 	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s_r1,postgres,%[2]s,%[3]d,disable\n%[1]s_r2,postgres,%[2]s,%[3]d,disable\n", p, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(ctx, []byte(csv), false); err != nil {
+	if _, err := svc.Inventory.ImportResources(ctx, Admin, []byte(csv), false); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []string{p + "_r1", p + "_r2"} {
-		if err := svc.SetAdmin(ctx, spec.Admin{Resource: r, User: tg.User, Password: tg.Password}, ""); err != nil {
+		if err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: r, User: tg.User, Password: tg.Password}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestBatchSharesCatalogReads(t *testing.T) {
 		}
 		items = append(items, spec.Role{Resource: res, Label: fmt.Sprintf("l%d", i), Scopes: []string{p + "_a", p + "_b.public"}, Privileges: []string{"SELECT"}})
 	}
-	out, err := svc.Plan(ctx, "test", items)
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +122,15 @@ func TestSetAdminNeedsPrivilege(t *testing.T) {
 	c.Exec(t, "postgres", "CREATE ROLE "+p+"_weak LOGIN PASSWORD 'pw'")
 	svc := serviceWithInventory(t, p, tg)
 	ctx := context.Background()
-	err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: p + "_weak", Password: "pw"}, "")
+	err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: p, User: p + "_weak", Password: "pw"}, "")
 	if err == nil || !strings.Contains(err.Error(), "not privileged enough") {
 		t.Fatalf("SetAdmin with a weak login: %v", err)
 	}
-	list, _ := svc.ListResources(ctx)
+	list, _ := svc.Inventory.ListResources(ctx, Admin)
 	if len(list) != 1 || list[0].AdminSet {
 		t.Fatalf("a refused admin was stored: %+v", list)
 	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, "elsewhere"); !errs.Is(err, errs.Invalid) {
+	if err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, "elsewhere"); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("unknown agent: %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
 	st.CreateSessions(ctx, store.Session{SID: "young", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC(), Status: "running", Replica: "alive"})
 	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	svc.Sweep(sctx, 20*time.Millisecond)
+	svc.Provisioning.Sweep(sctx, 20*time.Millisecond)
 	if s, _ := st.Session(ctx, "old"); s.Status != "failed" {
 		t.Errorf("old session: %s", s.Status)
 	}
@@ -179,7 +179,7 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 		var sids []string
 		var name string
 		for range 2 {
-			out, err := svc.Plan(ctx, "test", item)
+			out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, item)
 			if err != nil || out[0].Status != plan.ItemOutOfSync {
 				t.Fatalf("plan: %+v %v", out, err)
 			}
@@ -190,11 +190,11 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 			// A failed plan of the role is refused as failed, not as a
 			// missing role.
 			bad := []spec.Role{{Resource: p, Label: label, Scopes: []string{p + "_missing"}, Privileges: []string{"SELECT"}}}
-			out, err := svc.Plan(ctx, "test", bad)
+			out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, bad)
 			if err != nil || out[0].Status != plan.ItemFailed {
 				t.Fatalf("plan of a missing database: %+v %v", out, err)
 			}
-			_, err = svc.Apply(ctx, "test", p, out[0].SID)
+			_, err = svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID)
 			if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "did not succeed") {
 				t.Fatalf("apply of a failed plan: %v, want a conflict saying it did not succeed", err)
 			}
@@ -208,7 +208,7 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				o, err := svc.Apply(ctx, "test", p, sid)
+				o, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, sid)
 				outcomes[i] = o.Status
 				if err != nil {
 					outcomes[i] += " (" + string(errs.CodeOf(err)) + ")"
@@ -216,7 +216,7 @@ func TestConcurrentAppliesKeepThePassword(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		pw, err := svc.RevealPassword(ctx, "test", name)
+		pw, err := svc.Provisioning.RevealPassword(ctx, Principal{User: "test", Admin: true}, name)
 		if err != nil {
 			t.Fatalf("round %d (%v): reveal: %v", round, outcomes, err)
 		}
@@ -239,7 +239,7 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 	svc := serviceWithResource(t, p, tg)
 	ctx := context.Background()
 	batch := func(n int) []PlanOutcome {
-		out, err := svc.Plan(ctx, "test", []spec.Role{
+		out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{
 			{Resource: p, Label: fmt.Sprintf("reader%d", n), Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT"}},
 			{Resource: p, Label: fmt.Sprintf("writer%d", n), Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT", "CREATE"}},
 		})
@@ -250,11 +250,11 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 	}
 
 	out := batch(1)
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "apply that role's plan first") {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "apply that role's plan first") {
 		t.Fatalf("reader before its writer: %v", err)
 	}
 	for _, o := range []PlanOutcome{out[1], out[0]} {
-		if a, err := svc.Apply(ctx, "test", p, o.SID); err != nil || a.Status != "applied" {
+		if a, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, o.SID); err != nil || a.Status != "applied" {
 			t.Fatalf("apply %s: %+v %v", o.RoleName, a, err)
 		}
 	}
@@ -266,14 +266,14 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errors[i] = svc.Apply(ctx, "test", p, o.SID)
+			_, errors[i] = svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, o.SID)
 		}()
 	}
 	wg.Wait()
 	if errors[0] != nil || errors[1] != nil {
 		t.Fatalf("applied at once: %v", errors)
 	}
-	again, err := svc.Plan(ctx, "test", []spec.Role{
+	again, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{
 		{Resource: p, Label: "reader2", Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT"}},
 		{Resource: p, Label: "writer2", Scopes: []string{p + "_a.s"}, Privileges: []string{"SELECT", "CREATE"}},
 	})
@@ -284,14 +284,14 @@ func TestBatchAppliedAtOnce(t *testing.T) {
 
 // serviceWithInventory is a service on a fresh store whose inventory has
 // resource name on tg's cluster, with no admin credentials yet.
-func serviceWithInventory(t testing.TB, name string, tg target.Target) *Service {
+func serviceWithInventory(t testing.TB, name string, tg target.Target) *Services {
 	t.Helper()
 	svc, err := newService(t, t.TempDir(), "stile", runner.Local{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	csv := fmt.Sprintf("name,type,host,port,sslmode\n%[1]s,postgres,%[2]s,%[3]d,disable\n", name, tg.Host, tg.Port)
-	if _, err := svc.ImportResources(context.Background(), []byte(csv), false); err != nil {
+	if _, err := svc.Inventory.ImportResources(context.Background(), Admin, []byte(csv), false); err != nil {
 		t.Fatal(err)
 	}
 	return svc
@@ -299,24 +299,24 @@ func serviceWithInventory(t testing.TB, name string, tg target.Target) *Service 
 
 // serviceWithResource is serviceWithInventory with the resource managed by
 // tg's (superuser) credentials.
-func serviceWithResource(t testing.TB, name string, tg target.Target) *Service {
+func serviceWithResource(t testing.TB, name string, tg target.Target) *Services {
 	t.Helper()
 	svc := serviceWithInventory(t, name, tg)
-	if err := svc.SetAdmin(context.Background(), spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+	if err := svc.Inventory.SetAdmin(context.Background(), Admin, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
 		t.Fatal(err)
 	}
 	return svc
 }
 
 // applyRole plans and applies r as "test", and returns its role name.
-func applyRole(t testing.TB, svc *Service, r spec.Role) string {
+func applyRole(t testing.TB, svc *Services, r spec.Role) string {
 	t.Helper()
 	ctx := context.Background()
-	out, err := svc.Plan(ctx, "test", []spec.Role{r})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{r})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "test", r.Resource, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, r.Resource, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	return out[0].RoleName
@@ -324,14 +324,14 @@ func applyRole(t testing.TB, svc *Service, r spec.Role) string {
 
 // serveListener serves svc's PostgreSQL listener (plain, loopback) until
 // the test ends, and returns its address.
-func serveListener(t testing.TB, svc *Service) net.Addr {
+func serveListener(t testing.TB, svc *Services) net.Addr {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(ctx, ln)
+	go (&proxy.Listener{Open: svc.Connections.OpenUpstream}).Serve(ctx, ln)
 	return ln.Addr()
 }
 
@@ -347,20 +347,20 @@ func TestExploratoryPlanChangesNothing(t *testing.T) {
 	svc := serviceWithResource(t, p, tg)
 	ctx := context.Background()
 	declared := spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
-	out, err := svc.Plan(ctx, "test", []spec.Role{declared})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{declared})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "test", p, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	explore := declared
 	explore.Privileges = []string{"SELECT", "INSERT"}
-	pending, err := svc.Plan(ctx, "test", []spec.Role{explore})
+	pending, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{explore})
 	if err != nil || pending[0].Status != plan.ItemOutOfSync {
 		t.Fatalf("exploratory plan: %+v %v", pending, err)
 	}
-	roles, err := svc.Roles(ctx, p)
+	roles, err := svc.Provisioning.Roles(ctx, Admin, p)
 	if err != nil || len(roles) != 1 {
 		t.Fatal(roles, err)
 	}
@@ -368,7 +368,7 @@ func TestExploratoryPlanChangesNothing(t *testing.T) {
 	if !r.Declared || r.Status != "applied" || !slices.Equal(r.Spec.Privileges, []string{"SELECT"}) || r.LastPlanSID != pending[0].SID {
 		t.Fatalf("after an exploratory plan: declared %v, status %s, privileges %v, last plan %s (want the pending %s)", r.Declared, r.Status, r.Spec.Privileges, r.LastPlanSID, pending[0].SID)
 	}
-	drift, err := svc.Replan(ctx, "test", p)
+	drift, err := svc.Provisioning.Replan(ctx, Principal{User: "test", Admin: true}, p)
 	if err != nil || len(drift) != 1 || drift[0].Status != plan.ItemInSync {
 		t.Fatalf("the drift check re-planned the exploratory spec: %+v %v", drift, err)
 	}

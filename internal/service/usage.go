@@ -38,7 +38,10 @@ type UsageReport = api.UsageReport
 
 // Usage reports the fleet's use over the last days days. It reads the
 // usage records kept as connections finish, never the sessions.
-func (s *Service) Usage(ctx context.Context, days int) (UsageReport, error) {
+func (s *Reporting) Usage(ctx context.Context, p Principal, days int) (UsageReport, error) {
+	if err := p.MayAdminister(); err != nil {
+		return UsageReport{}, err
+	}
 	rep := UsageReport{Days: days, Today: store.Day(s.now()), Roles: []RoleUse{}, Unused: []UnusedRole{}, UnusedGrants: []UnusedGrant{}}
 	if err := checkWindow(days); err != nil {
 		return rep, err
@@ -102,7 +105,7 @@ func (s *Service) Usage(ctx context.Context, days int) (UsageReport, error) {
 
 // unusedGrants finds the grants (role, group) no current member of the
 // group used since since. Only the uses since then are read.
-func (s *Service) unusedGrants(ctx context.Context, access map[string][]string, since time.Time) ([]UnusedGrant, error) {
+func (s *Reporting) unusedGrants(ctx context.Context, access map[string][]string, since time.Time) ([]UnusedGrant, error) {
 	out := []UnusedGrant{}
 	if len(access) == 0 {
 		return out, nil
@@ -172,7 +175,10 @@ type SubjectUsage = api.SubjectUsage
 
 // SubjectUsage reports the use of a role (kind store.UsageRole) or of a
 // user (store.UsageUser) over the last days days.
-func (s *Service) SubjectUsage(ctx context.Context, kind, name string, days int) (SubjectUsage, error) {
+func (s *Reporting) SubjectUsage(ctx context.Context, p Principal, kind, name string, days int) (SubjectUsage, error) {
+	if err := p.MayAdminister(); err != nil {
+		return SubjectUsage{}, err
+	}
 	u := SubjectUsage{Kind: kind, Name: name, Days: days, Today: store.Day(s.now()), LastUses: []store.LastUse{}}
 	if err := checkWindow(days); err != nil {
 		return u, err
@@ -205,7 +211,7 @@ func (s *Service) SubjectUsage(ctx context.Context, kind, name string, days int)
 // CatchUpUsage counts, once per store, the connections that finished
 // before usage was kept, so that an upgraded server's Usage page starts
 // with its history. It reads their sessions' recorded summaries.
-func (s *Service) CatchUpUsage(ctx context.Context) error {
+func (s *Reporting) CatchUpUsage(ctx context.Context) error {
 	mark := s.now().UTC().Format(time.RFC3339Nano)
 	got, err := s.store.SetMetaOnce(ctx, "usage_since", mark)
 	if err != nil || got != mark {

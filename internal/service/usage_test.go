@@ -25,10 +25,10 @@ func TestUsage(t *testing.T) {
 	ro := applyRole(t, svc, spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
 	rw := applyRole(t, svc, spec.Role{Resource: p, Label: "rw", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}})
 	for _, step := range []error{
-		svc.CreateUser(ctx, "admin", "ann", false), svc.CreateUser(ctx, "admin", "bob", false),
-		svc.CreateGroup(ctx, "admin", "readers"), svc.CreateGroup(ctx, "admin", "writers"),
-		svc.SetMember(ctx, "admin", "readers", "ann", true), svc.SetMember(ctx, "admin", "writers", "bob", true),
-		svc.SetAccess(ctx, "admin", ro, "readers", true), svc.SetAccess(ctx, "admin", rw, "writers", true),
+		svc.Access.CreateUser(ctx, Principal{User: "admin", Admin: true}, "ann", false), svc.Access.CreateUser(ctx, Principal{User: "admin", Admin: true}, "bob", false),
+		svc.Access.CreateGroup(ctx, Principal{User: "admin", Admin: true}, "readers"), svc.Access.CreateGroup(ctx, Principal{User: "admin", Admin: true}, "writers"),
+		svc.Access.SetMember(ctx, Principal{User: "admin", Admin: true}, "readers", "ann", true), svc.Access.SetMember(ctx, Principal{User: "admin", Admin: true}, "writers", "bob", true),
+		svc.Access.SetAccess(ctx, Principal{User: "admin", Admin: true}, ro, "readers", true), svc.Access.SetAccess(ctx, Principal{User: "admin", Admin: true}, rw, "writers", true),
 	} {
 		if step != nil {
 			t.Fatal(step)
@@ -36,15 +36,15 @@ func TestUsage(t *testing.T) {
 	}
 	// Forty days on, ann connects to ro for two minutes.
 	later := time.Now().UTC().Add(40 * 24 * time.Hour)
-	svc.now = func() time.Time { return later }
-	conn, err := svc.Connect(ctx, Principal{User: "ann"}, ro, p+"_a")
+	svc.Reporting.now = func() time.Time { return later }
+	conn, err := svc.Connections.Connect(ctx, Principal{User: "ann"}, ro, p+"_a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.now = func() time.Time { return later.Add(2 * time.Minute) }
-	svc.Finish(ctx, conn, proxy.Stats{BytesIn: 100, BytesOut: 2000, Executed: 7, Statements: []string{"SELECT 1"}})
+	svc.Reporting.now = func() time.Time { return later.Add(2 * time.Minute) }
+	svc.Connections.Finish(ctx, conn, proxy.Stats{BytesIn: 100, BytesOut: 2000, Executed: 7, Statements: []string{"SELECT 1"}})
 
-	rep, err := svc.Usage(ctx, 30)
+	rep, err := svc.Reporting.Usage(ctx, Admin, 30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,28 +63,28 @@ func TestUsage(t *testing.T) {
 	}
 	// Nothing is unused in a window shorter than the roles' life... and
 	// a role applied within the window is too young to be unused.
-	svc.now = time.Now().UTC
-	if rep, err := svc.Usage(ctx, 7); err != nil || len(rep.Unused) != 0 {
+	svc.Reporting.now = time.Now().UTC
+	if rep, err := svc.Reporting.Usage(ctx, Admin, 7); err != nil || len(rep.Unused) != 0 {
 		t.Errorf("today, unused = %+v, %v; want none (the roles are new)", rep.Unused, err)
 	}
-	svc.now = func() time.Time { return later.Add(2 * time.Minute) }
+	svc.Reporting.now = func() time.Time { return later.Add(2 * time.Minute) }
 
-	u, err := svc.SubjectUsage(ctx, store.UsageRole, ro, 30)
+	u, err := svc.Reporting.SubjectUsage(ctx, Admin, store.UsageRole, ro, 30)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.Usage != want || u.Total != want || len(u.Daily) != 30 || len(u.LastUses) != 1 || u.LastUses[0].User != "ann" || !u.LastUses[0].LastUsed.Equal(later.Add(2*time.Minute)) {
 		t.Errorf("ro's usage = %+v", u)
 	}
-	if u, err := svc.SubjectUsage(ctx, store.UsageUser, "ann", 7); err != nil || u.Usage != want || len(u.LastUses) != 1 || u.LastUses[0].Role != ro {
+	if u, err := svc.Reporting.SubjectUsage(ctx, Admin, store.UsageUser, "ann", 7); err != nil || u.Usage != want || len(u.LastUses) != 1 || u.LastUses[0].Role != ro {
 		t.Errorf("ann's usage = %+v, %v", u, err)
 	}
-	if _, err := svc.Usage(ctx, 91); !errs.Is(err, errs.Invalid) {
+	if _, err := svc.Reporting.Usage(ctx, Admin, 91); !errs.Is(err, errs.Invalid) {
 		t.Errorf("a 91-day window: %v, want invalid", err)
 	}
 	// The access review: each role's declaration and state, who granted
 	// which group, and each person's last use.
-	review, err := svc.AccessReport(ctx, "auditor")
+	review, err := svc.Reporting.AccessReport(ctx, Principal{User: "auditor", Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestUsage(t *testing.T) {
 
 	// The session's summary says the same, for connections from before
 	// usage was kept.
-	sess, err := svc.Session(ctx, conn.sess.SID)
+	sess, err := svc.Reporting.Session(ctx, Admin, conn.sess.SID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,15 +131,15 @@ func TestCatchUpUsage(t *testing.T) {
 	opened := time.Now().UTC().Add(-3 * 24 * time.Hour)
 	old := store.Session{SID: "old", Kind: KindConnect, Role: "stile_a_ro", Actor: "ann", CreatedAt: opened, FinishedAt: opened.Add(90 * time.Second), Status: "ok",
 		Output: "duration: 1m30s\nbytes_from_client: 10\nbytes_to_client: 20\nstatements:\n  - \"SELECT 1\"\n  - \"SELECT 2\"\n"}
-	if err := svc.store.CreateSessions(ctx, old); err != nil {
+	if err := svc.Reporting.store.CreateSessions(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if err := svc.CatchUpUsage(ctx); err != nil {
+		if err := svc.Reporting.CatchUpUsage(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	u, err := svc.SubjectUsage(ctx, store.UsageUser, "ann", 7)
+	u, err := svc.Reporting.SubjectUsage(ctx, Admin, store.UsageUser, "ann", 7)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ const WebSessionTTL = 12 * time.Hour
 // the session's CSRF token. token is the personal token the person signed in
 // with, or "" for the admin token. Only hashes are stored, so every replica
 // knows the session and a restart keeps it.
-func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, csrf string, err error) {
+func (s *SignIn) StartWebSession(ctx context.Context, token string) (cookie, csrf string, err error) {
 	w := store.WebSession{CSRF: secret.NewToken(), Expires: s.now().Add(WebSessionTTL)}
 	p, err := s.Authenticate(ctx, token)
 	if err != nil {
@@ -32,7 +32,7 @@ func (s *Service) StartWebSession(ctx context.Context, token string) (cookie, cs
 // extends it. A sign-in made with a personal token ends when that token is
 // revoked or its user disabled, and follows the user's admin flag. It is
 // errs.NotFound if there is no such sign-in.
-func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, string, error) {
+func (s *SignIn) WebSession(ctx context.Context, cookie string) (Principal, string, error) {
 	w, err := s.store.WebSession(ctx, secret.TokenHash(cookie), s.now().Add(WebSessionTTL))
 	if err != nil {
 		return Principal{}, "", err
@@ -59,6 +59,6 @@ func (s *Service) WebSession(ctx context.Context, cookie string) (Principal, str
 }
 
 // EndWebSession signs a browser out.
-func (s *Service) EndWebSession(ctx context.Context, cookie string) error {
+func (s *SignIn) EndWebSession(ctx context.Context, cookie string) error {
 	return s.store.DeleteWebSession(ctx, secret.TokenHash(cookie))
 }

@@ -14,19 +14,19 @@ import (
 // apply).
 func (a *App) Console(w http.ResponseWriter, r *http.Request, csrf string) {
 	p := principal(r)
-	roles, err := a.svc.ResourceRolesFor(r.Context(), p)
+	roles, err := a.svc.Access.ResourceRolesFor(r.Context(), p)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	a.render(w, "console", map[string]any{"Title": "Console", "Nav": "console", "CSRF": csrf, "Member": !p.Admin, "User": p.User,
 		"Roles": roles, "Role": r.URL.Query().Get("role"), "MaxRows": service.DefaultConsoleRows, "MaxBytes": int64(service.DefaultConsoleBytes),
-		"MaxValue": int64(service.DefaultConsoleValue), "Timeout": a.svc.ConsoleTimeout()})
+		"MaxValue": int64(service.DefaultConsoleValue), "Timeout": a.svc.Connections.ConsoleTimeout()})
 }
 
 func (a *App) consoleRun(r *http.Request) ([]service.ConsoleResult, time.Duration, error) {
 	start := time.Now()
-	res, err := a.svc.ConsoleRun(r.Context(), principal(r), r.FormValue("role"), r.FormValue("database"), r.FormValue("sql"),
+	res, err := a.svc.Connections.ConsoleRun(r.Context(), principal(r), r.FormValue("role"), r.FormValue("database"), r.FormValue("sql"),
 		service.ConsoleOptions{ReadOnly: r.FormValue("read_only") != ""})
 	return res, time.Since(start), err
 }

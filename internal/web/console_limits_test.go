@@ -19,7 +19,7 @@ import (
 type consoleEnv struct {
 	c        pgtest.Cluster
 	ctx      context.Context
-	svc      *service.Service
+	svc      *service.Services
 	resource string
 	role, db string
 }
@@ -65,7 +65,7 @@ func (e consoleEnv) backends(t *testing.T) int {
 // running counts the role's connect sessions still running.
 func (e consoleEnv) running(t *testing.T) int {
 	t.Helper()
-	ss, err := e.svc.Sessions(context.Background(), store.SessionFilter{Resource: e.resource, Kind: service.KindConnect})
+	ss, err := e.svc.Reporting.Sessions(context.Background(), service.Admin, store.SessionFilter{Resource: e.resource, Kind: service.KindConnect})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestWebConsoleAbortClosesBackend(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	run(t, e.ctx, "cancel", chromedp.Click("#console-cancel", chromedp.ByID))
 	e.gone(t, 15*time.Second)
-	ss, err := e.svc.Sessions(context.Background(), store.SessionFilter{Resource: e.resource, Kind: service.KindConnect})
+	ss, err := e.svc.Reporting.Sessions(context.Background(), service.Admin, store.SessionFilter{Resource: e.resource, Kind: service.KindConnect})
 	if err != nil || len(ss) != 1 || !strings.Contains(ss[0].Message, "did not stop when cancelled") {
 		t.Errorf("the session does not say stile closed it: %+v (%v)", ss, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -33,10 +34,10 @@ func TestWebConsole(t *testing.T) {
 	base, svc, bg := srv.base, srv.svc, context.Background()
 	manageResource(t, svc, p, tg)
 	role := applyRole(t, svc, spec.Role{Resource: p, Label: "crm", Scopes: []string{db}, Privileges: []string{"SELECT", "DELETE"}})
-	if _, err := svc.AddMaskRule(bg, "admin", role, mask.Rule{ID: "mail", Column: db + ".public.customers.email", Style: mask.Partial}); err != nil {
+	if _, err := svc.Masking.AddMaskRule(bg, service.Principal{User: "admin", Admin: true}, role, mask.Rule{ID: "mail", Column: db + ".public.customers.email", Style: mask.Partial}); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetGuardrails(bg, "admin", role, guard.Policy{Block: []string{guard.DeleteWithoutWhere}}); err != nil {
+	if err := svc.Masking.SetGuardrails(bg, service.Principal{User: "admin", Admin: true}, role, guard.Policy{Block: []string{guard.DeleteWithoutWhere}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -38,7 +38,7 @@ func startStile(t *testing.T) string {
 // store (a SQLite file at dbPath).
 type stileServer struct {
 	base   string
-	svc    *service.Service
+	svc    *service.Services
 	store  store.Store
 	dbPath string
 }
@@ -72,26 +72,26 @@ func startStileWith(t *testing.T, conf func(*service.Config)) stileServer {
 
 // manageResource puts cluster tg in the inventory as resource name, with
 // its superuser as the admin.
-func manageResource(t *testing.T, svc *service.Service, name string, tg target.Target) {
+func manageResource(t *testing.T, svc *service.Services, name string, tg target.Target) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := svc.ImportResources(ctx, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", name, tg.Host, tg.Port), false); err != nil {
+	if _, err := svc.Inventory.ImportResources(ctx, service.Admin, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", name, tg.Host, tg.Port), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
+	if err := svc.Inventory.SetAdmin(ctx, service.Admin, spec.Admin{Resource: name, User: tg.User, Password: tg.Password}, ""); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // applyRole plans and applies r, and returns its role name.
-func applyRole(t *testing.T, svc *service.Service, r spec.Role) string {
+func applyRole(t *testing.T, svc *service.Services, r spec.Role) string {
 	t.Helper()
 	ctx := context.Background()
-	out, err := svc.Plan(ctx, "admin", []spec.Role{r})
+	out, err := svc.Provisioning.Plan(ctx, service.Principal{User: "admin", Admin: true}, []spec.Role{r})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, "admin", r.Resource, out[0].SID); err != nil {
+	if _, err := svc.Provisioning.Apply(ctx, service.Principal{User: "admin", Admin: true}, r.Resource, out[0].SID); err != nil {
 		t.Fatal(err)
 	}
 	return out[0].RoleName
@@ -99,14 +99,14 @@ func applyRole(t *testing.T, svc *service.Service, r spec.Role) string {
 
 // serveListener serves svc's PostgreSQL listener (plain, loopback) until
 // the test ends, and returns its host and port.
-func serveListener(t *testing.T, svc *service.Service) (host, port string) {
+func serveListener(t *testing.T, svc *service.Services) (host, port string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	go (&proxy.Listener{Open: svc.OpenUpstream}).Serve(ctx, ln)
+	go (&proxy.Listener{Open: svc.Connections.OpenUpstream}).Serve(ctx, ln)
 	host, port, _ = net.SplitHostPort(ln.Addr().String())
 	return host, port
 }

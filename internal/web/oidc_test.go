@@ -87,10 +87,10 @@ func TestWebOIDC(t *testing.T) {
 	// token an administrator made her.
 	manageResource(t, svc, p, tg)
 	role := applyRole(t, svc, spec.Role{Resource: p, Label: "bi", Scopes: []string{p + "_bi"}, Privileges: []string{"SELECT"}})
-	if err := svc.SetAccess(bg, "admin", role, "analysts", true); err != nil {
+	if err := svc.Access.SetAccess(bg, service.Principal{User: "admin", Admin: true}, role, "analysts", true); err != nil {
 		t.Fatal(err)
 	}
-	_, annToken, err := svc.CreateToken(bg, "admin", "ann")
+	_, annToken, err := svc.Access.CreateToken(bg, service.Principal{User: "admin", Admin: true}, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func funnel(list []service.ResourceView) (needAdmin, needRoles int) {
 
 // Inventory lists resources with their setup progress.
 func (a *App) Inventory(w http.ResponseWriter, r *http.Request, csrf string) {
-	list, err := a.svc.ListResources(r.Context())
+	list, err := a.svc.Inventory.ListResources(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -101,7 +101,7 @@ func (a *App) InventoryImport(w http.ResponseWriter, r *http.Request, csrf strin
 }
 
 func (a *App) importResult(w http.ResponseWriter, r *http.Request, csv string, dryRun bool) {
-	res, err := a.svc.ImportResources(r.Context(), []byte(csv), dryRun)
+	res, err := a.svc.Inventory.ImportResources(r.Context(), principal(r), []byte(csv), dryRun)
 	data := map[string]any{"Result": res, "CSV": csv, "Written": res.Written}
 	if err != nil {
 		data["Error"] = a.message(r, err)
@@ -118,7 +118,7 @@ func csvField(s string) string {
 
 // InventoryRemove removes a resource.
 func (a *App) InventoryRemove(w http.ResponseWriter, r *http.Request, csrf string) {
-	if err := a.svc.RemoveResource(r.Context(), r.FormValue("name")); err != nil {
+	if err := a.svc.Inventory.RemoveResource(r.Context(), principal(r), r.FormValue("name")); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -131,7 +131,12 @@ func (a *App) InventoryRemove(w http.ResponseWriter, r *http.Request, csrf strin
 
 // Manage lists resources with the admin editor.
 func (a *App) Manage(w http.ResponseWriter, r *http.Request, csrf string) {
-	list, err := a.svc.ListResources(r.Context())
+	list, err := a.svc.Inventory.ListResources(r.Context(), principal(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	agents, err := a.svc.Inventory.Agents(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -149,14 +154,14 @@ func (a *App) Manage(w http.ResponseWriter, r *http.Request, csrf string) {
 	pg, from, to := paginate(r, len(shown))
 	a.render(w, "manage", map[string]any{
 		"Title": "Manage", "Nav": "manage", "CSRF": csrf, "Resources": shown[from:to], "Page": pg,
-		"NeedAdmin": needAdmin, "NeedRoles": needRoles, "Agents": a.svc.Agents(),
+		"NeedAdmin": needAdmin, "NeedRoles": needRoles, "Agents": agents,
 	})
 }
 
 // ManageAdmin validates and stores one admin credential; the error shows
 // next to the resource's row.
 func (a *App) ManageAdmin(w http.ResponseWriter, r *http.Request, csrf string) {
-	err := a.svc.SetAdmin(r.Context(), spec.Admin{Resource: r.FormValue("name"), User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent"))
+	err := a.svc.Inventory.SetAdmin(r.Context(), principal(r), spec.Admin{Resource: r.FormValue("name"), User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent"))
 	data := map[string]any{}
 	if err != nil {
 		data["Error"] = a.message(r, err)
@@ -171,7 +176,7 @@ func (a *App) ManageBulk(w http.ResponseWriter, r *http.Request, csrf string) {
 	var results []service.AdminResult
 	for _, name := range r.Form["names"] {
 		res := service.AdminResult{Name: name, OK: true}
-		if err := a.svc.SetAdmin(r.Context(), spec.Admin{Resource: name, User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent")); err != nil {
+		if err := a.svc.Inventory.SetAdmin(r.Context(), principal(r), spec.Admin{Resource: name, User: r.FormValue("user"), Password: r.FormValue("password")}, r.FormValue("agent")); err != nil {
 			res.OK, res.Error = false, a.message(r, err)
 		}
 		results = append(results, res)
@@ -181,7 +186,7 @@ func (a *App) ManageBulk(w http.ResponseWriter, r *http.Request, csrf string) {
 
 // ManageImport validates and stores credentials from a CSV, row by row.
 func (a *App) ManageImport(w http.ResponseWriter, r *http.Request, csrf string) {
-	res, err := a.svc.ImportAdmins(r.Context(), []byte(uploaded(r)), r.FormValue("agent"))
+	res, err := a.svc.Inventory.ImportAdmins(r.Context(), principal(r), []byte(uploaded(r)), r.FormValue("agent"))
 	data := map[string]any{"Results": res}
 	if err != nil {
 		data["Error"] = a.message(r, err)
@@ -198,7 +203,7 @@ func (a *App) Sessions(w http.ResponseWriter, r *http.Request, csrf string) {
 			f.Since = t
 		}
 	}
-	list, err := a.svc.Sessions(r.Context(), f)
+	list, err := a.svc.Reporting.Sessions(r.Context(), principal(r), f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -211,14 +216,14 @@ func (a *App) Sessions(w http.ResponseWriter, r *http.Request, csrf string) {
 // and the whole document the CLI prints.
 func (a *App) Session(w http.ResponseWriter, r *http.Request, csrf string) {
 	sid := r.PathValue("sid")
-	s, err := a.svc.Session(r.Context(), sid)
+	s, err := a.svc.Reporting.Session(r.Context(), principal(r), sid)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	data := map[string]any{"Title": "Session " + sid, "Nav": "sessions", "CSRF": csrf, "Session": s}
 	if s.Kind == store.KindPlan {
-		if _, doc, err := a.svc.PlanStatus(r.Context(), sid); err == nil && doc != nil {
+		if _, doc, err := a.svc.Provisioning.PlanStatus(r.Context(), principal(r), sid); err == nil && doc != nil {
 			data["Doc"] = doc
 			data["SQL"] = highlightSQL(doc.SQLPlan)
 		}
@@ -228,7 +233,7 @@ func (a *App) Session(w http.ResponseWriter, r *http.Request, csrf string) {
 
 // SessionDownload sends a session's output as a file.
 func (a *App) SessionDownload(w http.ResponseWriter, r *http.Request, csrf string) {
-	s, err := a.svc.Session(r.Context(), r.PathValue("sid"))
+	s, err := a.svc.Reporting.Session(r.Context(), principal(r), r.PathValue("sid"))
 	if err != nil {
 		a.fail(w, r, err)
 		return

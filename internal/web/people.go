@@ -18,12 +18,12 @@ type personRow struct {
 // their members; administrators add users, groups and tokens, disable users
 // and revoke tokens here as with the CLI.
 func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
-	users, err := a.svc.Users(r.Context())
+	users, err := a.svc.Access.Users(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	groups, err := a.svc.Groups(r.Context())
+	groups, err := a.svc.Access.Groups(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -33,7 +33,7 @@ func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 		names = append(names, g)
 	}
 	slices.Sort(names)
-	tokens, err := a.svc.Tokens(r.Context(), "")
+	tokens, err := a.svc.Access.Tokens(r.Context(), principal(r), "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -71,20 +71,20 @@ func (a *App) People(w http.ResponseWriter, r *http.Request, csrf string) {
 
 // PeopleCreateUser adds a user (admin=1 for an administrator).
 func (a *App) PeopleCreateUser(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.CreateUser(r.Context(), actor(r), r.FormValue("name"), r.FormValue("admin") == "1"))
+	a.then(w, r, a.svc.Access.CreateUser(r.Context(), actor(r), r.FormValue("name"), r.FormValue("admin") == "1"))
 }
 
 // PeopleDisable disables (on=1) or enables a user; disabling closes their
 // open connections.
 func (a *App) PeopleDisable(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), r.FormValue("on") == "1"))
+	a.then(w, r, a.svc.Access.SetUserDisabled(r.Context(), actor(r), r.PathValue("name"), r.FormValue("on") == "1"))
 }
 
 // PeopleToken makes a token and shows it this once, in place (htmx): the
 // page's address stays /people, so reloading it never makes another.
 func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, _ string) {
 	user := r.PathValue("name")
-	id, token, err := a.svc.CreateToken(r.Context(), actor(r), user)
+	id, token, err := a.svc.Access.CreateToken(r.Context(), actor(r), user)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -94,17 +94,17 @@ func (a *App) PeopleToken(w http.ResponseWriter, r *http.Request, _ string) {
 
 // PeopleRevoke revokes a token.
 func (a *App) PeopleRevoke(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.RevokeToken(r.Context(), actor(r), r.PathValue("id")))
+	a.then(w, r, a.svc.Access.RevokeToken(r.Context(), actor(r), r.PathValue("id")))
 }
 
 // PeopleCreateGroup adds a group.
 func (a *App) PeopleCreateGroup(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.CreateGroup(r.Context(), actor(r), r.FormValue("name")))
+	a.then(w, r, a.svc.Access.CreateGroup(r.Context(), actor(r), r.FormValue("name")))
 }
 
 // PeopleMember adds (on=1) or removes a user from a group.
 func (a *App) PeopleMember(w http.ResponseWriter, r *http.Request, _ string) {
-	a.then(w, r, a.svc.SetMember(r.Context(), actor(r), r.PathValue("group"), r.FormValue("user"), r.FormValue("on") == "1"))
+	a.then(w, r, a.svc.Access.SetMember(r.Context(), actor(r), r.PathValue("group"), r.FormValue("user"), r.FormValue("on") == "1"))
 }
 
 // then goes back to the People page, or shows what went wrong.

@@ -26,7 +26,7 @@ func target(r spec.Role) string {
 
 // Provision shows the resources ready for roles and the roles import.
 func (a *App) Provision(w http.ResponseWriter, r *http.Request, csrf string) {
-	list, err := a.svc.ListResources(r.Context())
+	list, err := a.svc.Inventory.ListResources(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -52,7 +52,7 @@ func (a *App) ProvisionPreview(w http.ResponseWriter, r *http.Request, csrf stri
 		a.render(w, "roles-preview", data)
 		return
 	}
-	rows, err := a.svc.PreviewRoles(r.Context(), items)
+	rows, err := a.svc.Provisioning.PreviewRoles(r.Context(), principal(r), items)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -72,7 +72,7 @@ func (a *App) ProvisionPlan(w http.ResponseWriter, r *http.Request, csrf string)
 		a.fail(w, r, err)
 		return
 	}
-	out, err := a.svc.Plan(r.Context(), actor(r), items)
+	out, err := a.svc.Provisioning.Plan(r.Context(), actor(r), items)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -97,14 +97,14 @@ func (a *App) planResults(w http.ResponseWriter, out []service.PlanOutcome) {
 }
 
 // apply applies one plan and returns its row.
-func (a *App) apply(r *http.Request, actor, resource, sid string) planRow {
+func (a *App) apply(r *http.Request, actor service.Principal, resource, sid string) planRow {
 	ctx := r.Context()
 	row := planRow{SID: sid, Resource: resource}
-	if _, doc, err := a.svc.PlanStatus(ctx, sid); err == nil && doc != nil {
+	if _, doc, err := a.svc.Provisioning.PlanStatus(ctx, principal(r), sid); err == nil && doc != nil {
 		row.RoleName = doc.Config.RoleName
 		row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
 	}
-	out, err := a.svc.Apply(ctx, actor, resource, sid)
+	out, err := a.svc.Provisioning.Apply(ctx, actor, resource, sid)
 	row.Status, row.Message, row.SessionSID = out.Status, out.Message, out.SID
 	if err != nil {
 		row.Message = a.message(r, err)
@@ -133,14 +133,14 @@ func (a *App) ProvisionApplyAll(w http.ResponseWriter, r *http.Request, csrf str
 			break
 		}
 		row := planRow{SID: sid, Resource: resources[i], Status: "queued"}
-		sess, doc, err := a.svc.PlanStatus(r.Context(), sid)
+		sess, doc, err := a.svc.Provisioning.PlanStatus(r.Context(), principal(r), sid)
 		if err == nil && doc != nil {
 			row.RoleName = doc.Config.RoleName
 			row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
 		}
 		if sess.AppliedBy != "" {
 			// Applied on its own row already: show that outcome.
-			if done, err := a.svc.Session(r.Context(), sess.AppliedBy); err == nil {
+			if done, err := a.svc.Reporting.Session(r.Context(), principal(r), sess.AppliedBy); err == nil {
 				row.Status, row.Message, row.SessionSID = done.Status, done.Message, done.SID
 			}
 		}
@@ -163,7 +163,7 @@ func (a *App) ProvisionApplyStream(w http.ResponseWriter, r *http.Request, csrf 
 			break
 		}
 		row := planRow{SID: sid, Resource: resources[i]}
-		if _, doc, err := a.svc.PlanStatus(r.Context(), sid); err == nil && doc != nil {
+		if _, doc, err := a.svc.Provisioning.PlanStatus(r.Context(), principal(r), sid); err == nil && doc != nil {
 			row.RoleName = doc.Config.RoleName
 			row.Target = target(spec.Role{Scopes: doc.Config.Scopes, SourceRole: doc.Config.SourceRole})
 		}
@@ -175,7 +175,7 @@ func (a *App) ProvisionApplyStream(w http.ResponseWriter, r *http.Request, csrf 
 	rc := http.NewResponseController(w)
 	rc.Flush()
 	enc := json.NewEncoder(w)
-	a.svc.ApplyBatch(r.Context(), actor(r), items, func(o service.ItemOutcome) {
+	a.svc.Provisioning.ApplyBatch(r.Context(), actor(r), items, func(o service.ItemOutcome) {
 		row := rows[o.Index]
 		row.Status, row.Message, row.SessionSID = o.Status, o.Message, o.SID
 		if o.Err != nil {
@@ -198,7 +198,7 @@ func (a *App) ProvisionApplyStream(w http.ResponseWriter, r *http.Request, csrf 
 // Fleet shows every resource with its roles' status, last check and last
 // drift, and re-plans one on demand.
 func (a *App) Fleet(w http.ResponseWriter, r *http.Request, csrf string) {
-	rows, err := a.svc.Fleet(r.Context())
+	rows, err := a.svc.Reporting.Fleet(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -209,7 +209,7 @@ func (a *App) Fleet(w http.ResponseWriter, r *http.Request, csrf string) {
 // Resource shows a resource's roles and re-plans them on demand.
 func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 	name := r.PathValue("name")
-	list, err := a.svc.ListResources(r.Context())
+	list, err := a.svc.Inventory.ListResources(r.Context(), principal(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -224,7 +224,7 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, r, errs.New(errs.NotFound, "resource %q is not in the inventory", name))
 		return
 	}
-	roles, err := a.svc.Roles(r.Context(), name)
+	roles, err := a.svc.Provisioning.Roles(r.Context(), principal(r), name)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -238,7 +238,7 @@ func (a *App) Resource(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) ResourceWizardForm(w http.ResponseWriter, r *http.Request, csrf string) {
 	name := r.PathValue("name")
 	wiz := wizardData{Resource: name}
-	scopes, err := a.svc.Scopes(r.Context(), name)
+	scopes, err := a.svc.Provisioning.Scopes(r.Context(), principal(r), name)
 	if err != nil {
 		wiz.ScopeError = a.message(r, err)
 	}
@@ -280,7 +280,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 	} else {
 		role.Scopes, role.Privileges = r.Form["scope"], r.Form["privilege"]
 	}
-	out, err := a.svc.Plan(r.Context(), actor(r), []spec.Role{role})
+	out, err := a.svc.Provisioning.Plan(r.Context(), actor(r), []spec.Role{role})
 	if err != nil {
 		a.render(w, "error-fragment", a.message(r, err))
 		return
@@ -290,7 +290,7 @@ func (a *App) ResourceWizard(w http.ResponseWriter, r *http.Request, csrf string
 
 // ResourceReplan plans every role of the resource again (drift check).
 func (a *App) ResourceReplan(w http.ResponseWriter, r *http.Request, csrf string) {
-	out, err := a.svc.Replan(r.Context(), actor(r), r.PathValue("name"))
+	out, err := a.svc.Provisioning.Replan(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
 		a.fail(w, r, err)
 		return

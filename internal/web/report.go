@@ -9,7 +9,7 @@ import (
 
 // AccessReport is the printable access review.
 func (a *App) AccessReport(w http.ResponseWriter, r *http.Request, csrf string) {
-	rep, err := a.svc.AccessReport(r.Context(), actor(r))
+	rep, err := a.svc.Reporting.AccessReport(r.Context(), actor(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -19,7 +19,7 @@ func (a *App) AccessReport(w http.ResponseWriter, r *http.Request, csrf string) 
 
 // AccessReportCSV downloads the access review as CSV.
 func (a *App) AccessReportCSV(w http.ResponseWriter, r *http.Request, _ string) {
-	rep, err := a.svc.AccessReport(r.Context(), actor(r))
+	rep, err := a.svc.Reporting.AccessReport(r.Context(), actor(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -29,7 +29,7 @@ func (a *App) AccessReportCSV(w http.ResponseWriter, r *http.Request, _ string) 
 
 // AccessReportHTML downloads the access review as one HTML file.
 func (a *App) AccessReportHTML(w http.ResponseWriter, r *http.Request, _ string) {
-	rep, err := a.svc.AccessReport(r.Context(), actor(r))
+	rep, err := a.svc.Reporting.AccessReport(r.Context(), actor(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -12,20 +12,21 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-// actor names who acts in the audit trail: the user signed in with a
-// personal token, or "web" for the admin token.
-func actor(r *http.Request) string {
-	if p := principal(r); p.User != service.Admin.User {
-		return p.User
+// actor is who acts, as the audit trail names them: the user signed in
+// with a personal token, or "web" for the admin token.
+func actor(r *http.Request) service.Principal {
+	p := principal(r)
+	if p.User == service.Admin.User {
+		p.User = "web"
 	}
-	return "web"
+	return p
 }
 
 // Roles lists the resource roles the signed-in person may use (all of
 // them for administrators).
 func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
 	p := principal(r)
-	list, err := a.svc.ResourceRolesFor(r.Context(), p)
+	list, err := a.svc.Access.ResourceRolesFor(r.Context(), p)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -41,12 +42,12 @@ func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
 func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	p := principal(r)
 	// Roles p may not use are errs.NotFound too.
-	rr, err := a.svc.ResourceRoleFor(r.Context(), p, r.PathValue("name"))
+	rr, err := a.svc.Access.ResourceRoleFor(r.Context(), p, r.PathValue("name"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	all, err := a.svc.Sessions(r.Context(), store.SessionFilter{Resource: rr.Resource, Limit: 500})
+	all, err := a.svc.Reporting.Sessions(r.Context(), principal(r), store.SessionFilter{Resource: rr.Resource, Limit: 500})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -62,7 +63,7 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 			recent = append(recent, s)
 		}
 	}
-	approval, err := a.svc.ApprovalRequired(r.Context(), rr.Name)
+	approval, err := a.svc.Access.ApprovalRequired(r.Context(), principal(r), rr.Name)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -70,12 +71,12 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	data := map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent,
 		"Approval": approval, "Member": !p.Admin, "User": p.User}
 	if p.Admin {
-		access, err := a.svc.Access(r.Context())
+		access, err := a.svc.Access.Access(r.Context(), principal(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		groups, err := a.svc.Groups(r.Context())
+		groups, err := a.svc.Access.Groups(r.Context(), principal(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -88,13 +89,13 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 		}
 		slices.Sort(others)
 		data["Groups"], data["OtherGroups"] = access[rr.Name], others
-		u, err := a.svc.SubjectUsage(r.Context(), store.UsageRole, rr.Name, 30)
+		u, err := a.svc.Reporting.SubjectUsage(r.Context(), principal(r), store.UsageRole, rr.Name, 30)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		data["Usage"] = u
-		rules, err := a.svc.MaskRules(r.Context(), rr.Name)
+		rules, err := a.svc.Masking.MaskRules(r.Context(), principal(r), rr.Name)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -110,9 +111,9 @@ func (a *App) RoleMasking(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
 	var err error
 	if id := r.FormValue("remove"); id != "" {
-		err = a.svc.RemoveMaskRule(r.Context(), actor(r), name, id)
+		err = a.svc.Masking.RemoveMaskRule(r.Context(), actor(r), name, id)
 	} else {
-		_, err = a.svc.AddMaskRule(r.Context(), actor(r), name, mask.Rule{Column: strings.TrimSpace(r.FormValue("column")),
+		_, err = a.svc.Masking.AddMaskRule(r.Context(), actor(r), name, mask.Rule{Column: strings.TrimSpace(r.FormValue("column")),
 			Detector: r.FormValue("detector"), Regex: r.FormValue("regex"), Style: r.FormValue("style"), Strict: r.FormValue("strict") != ""})
 	}
 	if err != nil {
@@ -134,14 +135,14 @@ func (a *App) Usage(w http.ResponseWriter, r *http.Request, csrf string) {
 		}
 		days = n
 	}
-	rep, err := a.svc.Usage(r.Context(), days)
+	rep, err := a.svc.Reporting.Usage(r.Context(), principal(r), days)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	data := map[string]any{"Title": "Usage", "Nav": "usage", "CSRF": csrf, "Report": rep, "Days": days}
 	if user := r.URL.Query().Get("user"); user != "" {
-		u, err := a.svc.SubjectUsage(r.Context(), store.UsageUser, user, days)
+		u, err := a.svc.Reporting.SubjectUsage(r.Context(), principal(r), store.UsageUser, user, days)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -154,7 +155,7 @@ func (a *App) Usage(w http.ResponseWriter, r *http.Request, csrf string) {
 // RoleAccess grants (group=G&on=1) or revokes a group's use of a role.
 func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
-	if err := a.svc.SetAccess(r.Context(), actor(r), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
+	if err := a.svc.Access.SetAccess(r.Context(), actor(r), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -164,7 +165,7 @@ func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
 // RoleApproval turns the approval requirement on (on=1) or off.
 func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 	name := r.PathValue("name")
-	if err := a.svc.SetApprovalRequired(r.Context(), actor(r), name, r.FormValue("on") == "1"); err != nil {
+	if err := a.svc.Access.SetApprovalRequired(r.Context(), actor(r), name, r.FormValue("on") == "1"); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -174,7 +175,7 @@ func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 // RoleReveal shows a role's password once, for systems that cannot connect
 // through stile; the reveal is a session.
 func (a *App) RoleReveal(w http.ResponseWriter, r *http.Request, _ string) {
-	pw, err := a.svc.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
+	pw, err := a.svc.Provisioning.RevealPassword(r.Context(), actor(r), r.PathValue("name"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -185,7 +186,7 @@ func (a *App) RoleReveal(w http.ResponseWriter, r *http.Request, _ string) {
 // RoleRetire plans a role's retirement and shows the plan with its Apply
 // button (the same rows as provisioning).
 func (a *App) RoleRetire(w http.ResponseWriter, r *http.Request, _ string) {
-	out, err := a.svc.RetireRole(r.Context(), actor(r), r.PathValue("name"), r.FormValue("heir"))
+	out, err := a.svc.Provisioning.RetireRole(r.Context(), actor(r), r.PathValue("name"), r.FormValue("heir"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -196,7 +197,7 @@ func (a *App) RoleRetire(w http.ResponseWriter, r *http.Request, _ string) {
 // Approvals lists members' connection requests waiting for an
 // administrator, and the recent decisions.
 func (a *App) Approvals(w http.ResponseWriter, r *http.Request, csrf string) {
-	all, err := a.svc.Approvals(r.Context(), "")
+	all, err := a.svc.Access.Approvals(r.Context(), principal(r), "")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -221,7 +222,7 @@ func (a *App) Decide(w http.ResponseWriter, r *http.Request, _ string) {
 		a.fail(w, r, errs.New(errs.NotFound, "%q is not a decision: approve or deny", d))
 		return
 	}
-	if err := a.svc.Decide(r.Context(), principal(r), r.PathValue("id"), d == "approve"); err != nil {
+	if err := a.svc.Access.Decide(r.Context(), principal(r), r.PathValue("id"), d == "approve"); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/service"
 	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -39,15 +40,35 @@ func TestWebUsage(t *testing.T) {
 	}
 	var annToken string
 	for _, step := range []func() error{
-		func() error { return svc.CreateUser(bg, "admin", "ann", false) },
-		func() error { return svc.CreateUser(bg, "admin", "bob", false) },
-		func() error { _, tok, err := svc.CreateToken(bg, "admin", "ann"); annToken = tok; return err },
-		func() error { return svc.CreateGroup(bg, "admin", "analysts") },
-		func() error { return svc.CreateGroup(bg, "admin", "writers") },
-		func() error { return svc.SetMember(bg, "admin", "analysts", "ann", true) },
-		func() error { return svc.SetMember(bg, "admin", "writers", "bob", true) },
-		func() error { return svc.SetAccess(bg, "admin", role["ro"], "analysts", true) },
-		func() error { return svc.SetAccess(bg, "admin", role["rw"], "writers", true) },
+		func() error {
+			return svc.Access.CreateUser(bg, service.Principal{User: "admin", Admin: true}, "ann", false)
+		},
+		func() error {
+			return svc.Access.CreateUser(bg, service.Principal{User: "admin", Admin: true}, "bob", false)
+		},
+		func() error {
+			_, tok, err := svc.Access.CreateToken(bg, service.Principal{User: "admin", Admin: true}, "ann")
+			annToken = tok
+			return err
+		},
+		func() error {
+			return svc.Access.CreateGroup(bg, service.Principal{User: "admin", Admin: true}, "analysts")
+		},
+		func() error {
+			return svc.Access.CreateGroup(bg, service.Principal{User: "admin", Admin: true}, "writers")
+		},
+		func() error {
+			return svc.Access.SetMember(bg, service.Principal{User: "admin", Admin: true}, "analysts", "ann", true)
+		},
+		func() error {
+			return svc.Access.SetMember(bg, service.Principal{User: "admin", Admin: true}, "writers", "bob", true)
+		},
+		func() error {
+			return svc.Access.SetAccess(bg, service.Principal{User: "admin", Admin: true}, role["ro"], "analysts", true)
+		},
+		func() error {
+			return svc.Access.SetAccess(bg, service.Principal{User: "admin", Admin: true}, role["rw"], "writers", true)
+		},
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)

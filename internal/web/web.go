@@ -32,14 +32,14 @@ const cookieName = "stile_session"
 
 // App serves the web app.
 type App struct {
-	svc  *service.Service
+	svc  *service.Services
 	log  *slog.Logger
 	tmpl *template.Template
 }
 
 // New returns the web app. People sign in with a token the service
 // authenticates (the admin token or a personal one).
-func New(svc *service.Service, log *slog.Logger) *App {
+func New(svc *service.Services, log *slog.Logger) *App {
 	funcs := template.FuncMap{
 		"steps":      func() []int { return []int{0, 1, 2} },
 		"join":       strings.Join,
@@ -79,7 +79,7 @@ func (a *App) session(r *http.Request) (cookie string, p service.Principal, csrf
 	if err != nil || c.Value == "" {
 		return "", p, "", errs.New(errs.NotFound, "not signed in")
 	}
-	p, csrf, err = a.svc.WebSession(r.Context(), c.Value)
+	p, csrf, err = a.svc.SignIn.WebSession(r.Context(), c.Value)
 	if err != nil {
 		return "", p, "", err
 	}
@@ -151,7 +151,7 @@ func (a *App) page(adminOnly bool, h func(w http.ResponseWriter, r *http.Request
 				return
 			}
 		}
-		if adminOnly && !p.Admin {
+		if adminOnly && p.MayAdminister() != nil {
 			a.renderStatus(w, http.StatusForbidden, "forbidden", map[string]any{"Title": "Not allowed", "CSRF": csrf, "Member": true, "User": p.User})
 			return
 		}
@@ -173,13 +173,13 @@ func (a *App) Home(w http.ResponseWriter, r *http.Request, _ string) {
 func (a *App) Login(w http.ResponseWriter, r *http.Request) {
 	next := service.LocalPath(r.FormValue("next"))
 	if r.Method == http.MethodGet {
-		a.render(w, "login", map[string]any{"Provider": a.svc.OIDCName(), "Next": next})
+		a.render(w, "login", map[string]any{"Provider": a.svc.SignIn.OIDCName(), "Next": next})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
-	id, _, err := a.svc.StartWebSession(r.Context(), r.FormValue("token"))
+	id, _, err := a.svc.SignIn.StartWebSession(r.Context(), r.FormValue("token"))
 	if errs.Is(err, errs.Unauthorized) {
-		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid.", "Provider": a.svc.OIDCName(), "Next": next})
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "That token is not valid.", "Provider": a.svc.SignIn.OIDCName(), "Next": next})
 		return
 	}
 	if err != nil {
@@ -197,7 +197,7 @@ const oidcCookie = "stile_oidc"
 
 // OIDCStart sends the browser to the identity provider.
 func (a *App) OIDCStart(w http.ResponseWriter, r *http.Request) {
-	to, cookie, err := a.svc.OIDCStart(r.Context(), r.URL.Query().Get("next"))
+	to, cookie, err := a.svc.SignIn.OIDCStart(r.Context(), r.URL.Query().Get("next"))
 	if err != nil {
 		a.loginFailed(w, r, err)
 		return
@@ -209,7 +209,7 @@ func (a *App) OIDCStart(w http.ResponseWriter, r *http.Request) {
 // challenge and state ride through the provider's sign-in.
 func (a *App) OIDCStartCLI(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	to, cookie, err := a.svc.OIDCStartCLI(r.Context(), q.Get("port"), q.Get("challenge"), q.Get("state"))
+	to, cookie, err := a.svc.SignIn.OIDCStartCLI(r.Context(), q.Get("port"), q.Get("challenge"), q.Get("state"))
 	if err != nil {
 		a.loginFailed(w, r, err)
 		return
@@ -231,7 +231,7 @@ func (a *App) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/auth/oidc/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "The identity provider did not sign you in: " + e + " " + q.Get("error_description"), "Provider": a.svc.OIDCName()})
+		a.renderStatus(w, http.StatusUnauthorized, "login", map[string]any{"Error": "The identity provider did not sign you in: " + e + " " + q.Get("error_description"), "Provider": a.svc.SignIn.OIDCName()})
 		return
 	}
 	c, _ := r.Cookie(oidcCookie)
@@ -239,7 +239,7 @@ func (a *App) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if c != nil {
 		value = c.Value
 	}
-	in, err := a.svc.OIDCCallback(r.Context(), value, q.Get("state"), q.Get("code"))
+	in, err := a.svc.SignIn.OIDCCallback(r.Context(), value, q.Get("state"), q.Get("code"))
 	if err != nil {
 		a.loginFailed(w, r, err)
 		return
@@ -257,13 +257,13 @@ func (a *App) OIDCCallback(w http.ResponseWriter, r *http.Request) {
 // failed (an internal error only as its id).
 func (a *App) loginFailed(w http.ResponseWriter, r *http.Request, err error) {
 	ans := httperr.Of(a.log, r, err)
-	a.renderStatus(w, ans.Status, "login", map[string]any{"Error": ans.Message, "Provider": a.svc.OIDCName()})
+	a.renderStatus(w, ans.Status, "login", map[string]any{"Error": ans.Message, "Provider": a.svc.SignIn.OIDCName()})
 }
 
 // Logout ends the session.
 func (a *App) Logout(w http.ResponseWriter, r *http.Request, _ string) {
 	if id, _, _, err := a.session(r); err == nil {
-		a.svc.EndWebSession(r.Context(), id)
+		a.svc.SignIn.EndWebSession(r.Context(), id)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -295,7 +295,7 @@ func (a *App) DeviceApprove(w http.ResponseWriter, r *http.Request, csrf string)
 	p := principal(r)
 	code := strings.ToUpper(strings.TrimSpace(r.FormValue("user_code")))
 	data := map[string]any{"Title": "Approve a CLI sign-in", "CSRF": csrf, "Member": !p.Admin, "User": p.User, "Code": code}
-	if err := a.svc.ApproveDevice(r.Context(), p, code); err != nil {
+	if err := a.svc.SignIn.ApproveDevice(r.Context(), p, code); err != nil {
 		ans := httperr.Of(a.log, r, err)
 		data["Error"] = ans.Message
 		a.renderStatus(w, ans.Status, "device", data)
