@@ -170,12 +170,26 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 
 // Inventory is the fleet: resources (the PostgreSQL servers), their admin
 // credentials, health checks and remote agents. Admin only.
+//
+// Errors: errs.Forbidden (a member) or errs.Unauthorized (no one) before
+// anything is read; errs.Invalid for a CSV, a row or a name it refuses
+// (nothing is written then), errs.NotFound for a resource or agent not in
+// the inventory, errs.Conflict for an agent name taken; an admin credential
+// that does not work is errs.Invalid with PostgreSQL's reason.
 type Inventory struct {
 	*core
 }
 
 // Provisioning is declared roles: previews, plans, applies, the drift
 // check, the roles stile made, reveals and retirement. Admin only.
+//
+// Errors: errs.Forbidden or errs.Unauthorized first; errs.Invalid for a
+// declaration it refuses (the whole batch, before any catalog is read),
+// errs.NotFound for an unknown plan, resource or role, errs.Conflict for a
+// plan applied already or an apply of the role under way, errs.Drift when
+// the cluster changed since the plan (nothing ran), errs.Unavailable when
+// the resource's agent is offline. A plan or apply that ran and failed on
+// the cluster is not an error: its outcome says so, with its session.
 type Provisioning struct {
 	*core
 	access  *Access
@@ -187,6 +201,12 @@ type Provisioning struct {
 
 // Access is who may use what: people, their tokens, groups, grants and
 // approvals.
+//
+// Errors: errs.Forbidden or errs.Unauthorized first (a member may only ask
+// about roles they may use: others are errs.NotFound, as if they did not
+// exist); errs.Invalid for a name it refuses, errs.NotFound for an unknown
+// user, group, token or approval, errs.Conflict for a name taken or a
+// decision already made.
 type Access struct {
 	*core
 	connections *Connections
@@ -194,6 +214,13 @@ type Access struct {
 
 // SignIn authenticates: API tokens, web sessions, OIDC and the CLI's
 // device and browser sign-ins, and the alerts on failed sign-ins.
+//
+// Errors: errs.Unauthorized for any token, cookie, code or identity it does
+// not accept, with no hint which part was wrong (a disabled user is told
+// so); errs.Invalid for a malformed request; errs.Forbidden for the admin
+// token approving a CLI sign-in (it is not a person); errs.Conflict
+// (ErrPending) for a device sign-in still waiting; errs.Unavailable when
+// the identity provider cannot be reached.
 type SignIn struct {
 	*core
 	access *Access
@@ -208,6 +235,13 @@ type SignIn struct {
 // Connections is people using roles: stile connect, the PostgreSQL
 // listener, the web console, cancels, and closing connections whose
 // access ended.
+//
+// Errors: errs.Forbidden for a role the principal may not use and for an
+// approval denied or timed out, errs.Unauthorized for a bad token (the
+// listener's password), errs.NotFound for an unknown role,
+// errs.Unavailable when the agent is offline or cannot apply the role's
+// masking, errs.Invalid for a console request it refuses. What the
+// guardrails refuse is answered on the wire (SQLSTATE 42501), not here.
 type Connections struct {
 	*core
 	access         *Access
@@ -219,6 +253,11 @@ type Connections struct {
 
 // Masking is what a connection may read and run: masking rules,
 // guardrails, and the masking check that proves them on every path.
+// Admin only, but for the filters it builds for Connections.
+//
+// Errors: errs.Forbidden or errs.Unauthorized first; errs.Invalid for a
+// rule or policy it refuses, errs.NotFound for an unknown role or rule. A
+// masking check that finds a leak is not an error: its result says so.
 type Masking struct {
 	*core
 	connections *Connections
@@ -228,6 +267,11 @@ type Masking struct {
 
 // Reporting is what happened: sessions and the audit chain, usage, the
 // access report, the fleet view and metrics.
+//
+// Errors: errs.Forbidden or errs.Unauthorized first (sessions: a member
+// sees their own connections and reveals, MaySee, and errs.Forbidden for
+// another's); errs.Invalid for a window or filter it refuses, errs.NotFound
+// for an unknown session. A broken audit chain is a report, not an error.
 type Reporting struct {
 	*core
 	inventory    *Inventory
