@@ -18,6 +18,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent/hub"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/metrics"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
@@ -138,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
+	s.masking.checker = guard.NewChecker()
 	s.oidc, s.oidcHTTP = cfg.OIDC, cfg.HTTPClient
 	if s.oidcHTTP == nil {
 		s.oidcHTTP = &http.Client{Timeout: 15 * time.Second}
