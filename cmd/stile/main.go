@@ -8,11 +8,12 @@ import (
 	"syscall"
 
 	"github.com/stile-dev/stile/internal/cli"
+	"github.com/stile-dev/stile/internal/daemon"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, daemon.Commands)
 	stop()
 	os.Exit(code)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/apply"
 	"github.com/stile-dev/stile/internal/cli"
+	"github.com/stile-dev/stile/internal/daemon"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/spec"
@@ -56,7 +57,7 @@ func BenchmarkCLI(b *testing.B) {
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan int, 1)
 	go func() {
-		served <- cli.Run(ctx, []string{"server", "--listen", addr, "--data", dir}, strings.NewReader(""), io.Discard, io.Discard)
+		served <- cli.Run(ctx, []string{"server", "--listen", addr, "--data", dir}, strings.NewReader(""), io.Discard, io.Discard, daemon.Commands)
 	}()
 	defer func() { stop(); <-served }()
 	waitHealthy(b, "http://"+addr)

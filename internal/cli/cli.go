@@ -1,5 +1,8 @@
-// Package cli is stile's command line: `stile server` and the client
-// commands that talk to it over HTTP.
+// Package cli is stile's command line: the client commands that talk to
+// the server over HTTP, and the agent. The server's own commands (`stile
+// server`, `stile migrate-store`) come from the program (internal/daemon's
+// Commands, passed to Run): the command line imports none of the server's
+// insides.
 package cli
 
 import (
@@ -8,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -42,13 +44,20 @@ type env struct {
 	// browse, when set, opens a URL instead of the person's browser
 	// (tests).
 	browse func(url string) error
+	// more are the commands the program adds (Run's more).
+	more []Commands
 }
 
-// Run executes the stile command line and returns its exit code. Errors are
-// printed to stderr as one line, "Error: …", with a "Try: …" hint where one
-// helps.
-func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
+// Commands makes commands the program adds to the command line, writing to
+// stdout and stderr and reading the environment with getenv: the server's
+// (daemon.Commands).
+type Commands func(stdout, stderr io.Writer, getenv func(string) string) []*cobra.Command
+
+// Run executes the stile command line, with the commands more makes added
+// to the client's, and returns its exit code. Errors are printed to stderr
+// as one line, "Error: …", with a "Try: …" hint where one helps.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, more ...Commands) int {
+	return run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, more: more})
 }
 
 func run(ctx context.Context, args []string, e *env) int {
@@ -93,7 +102,10 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().String("url", "", "stile server URL (env STILE_URL, default http://127.0.0.1:8009)")
 	// No --token: a token on the command line shows in every process list.
 	root.PersistentFlags().String("token-file", "", "file holding the API token (or env STILE_TOKEN; for a loopback URL the data dir's admin.token is read)")
-	root.AddCommand(newServerCmd(e), newResourcesCmd(e), newSessionsCmd(e), newMigrateStoreCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newGuardrailsCmd(e), newVersionCmd(e))
+	for _, more := range e.more {
+		root.AddCommand(more(e.stdout, e.stderr, e.getenv)...)
+	}
+	root.AddCommand(newResourcesCmd(e), newSessionsCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newGuardrailsCmd(e), newVersionCmd(e))
 	root.Version = version.String()
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetUsageTemplate(root.UsageTemplate() + exitCodes)
@@ -231,22 +243,6 @@ func tokenFrom(cmd *cobra.Command, e *env, envVar string) (string, error) {
 		return "", errs.Invalidf("read --token-file: %v", err)
 	}
 	return strings.TrimSpace(string(data)), nil
-}
-
-// dataDir returns the default data directory: $STILE_DATA, else
-// $XDG_DATA_HOME/stile, else ~/.local/share/stile.
-func dataDir(getenv func(string) string) string {
-	if d := getenv("STILE_DATA"); d != "" {
-		return d
-	}
-	if x := getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "stile")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		home = "."
-	}
-	return filepath.Join(home, ".local", "share", "stile")
 }
 
 // hintFor says what to try after err, chosen by what the error is (its

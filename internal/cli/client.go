@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/local"
 )
 
 // client calls the stile API.
@@ -41,8 +41,8 @@ func newClient(cmd *cobra.Command, e *env) (*client, error) {
 			token = l.Token
 		}
 	}
-	if u, _ := url.Parse(c.base); token == "" && isLoopback(u.Hostname()) {
-		data, err := os.ReadFile(filepath.Join(dataDir(e.getenv), "admin.token"))
+	if u, _ := url.Parse(c.base); token == "" && local.IsLoopback(u.Hostname()) {
+		data, err := os.ReadFile(filepath.Join(local.DataDir(e.getenv), "admin.token"))
 		if err == nil {
 			token = strings.TrimSpace(string(data))
 		}
@@ -97,14 +97,6 @@ func reachable(ctx context.Context, hc *http.Client, base string) error {
 	}
 	resp.Body.Close()
 	return nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // apiError is an error response; Detail is the partial result, if any.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stile-dev/stile/internal/daemon"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -116,7 +117,7 @@ func (h *harness) env(stdin *strings.Reader, stdout, stderr interface{ Write([]b
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	return &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: func(k string) string { return h.vars[k] }}
+	return &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: func(k string) string { return h.vars[k] }, more: []Commands{daemon.Commands}}
 }
 
 // stile runs one CLI command and returns its exit code, stdout and stderr.

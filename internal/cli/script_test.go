@@ -14,6 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stile-dev/stile/internal/daemon"
 	"github.com/stile-dev/stile/internal/pgtest"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -22,7 +23,9 @@ import (
 // this test binary (testscript), the same code as the real one.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"stile": func() { os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"stile": func() {
+			os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, daemon.Commands))
+		},
 	})
 }
 

@@ -6,8 +6,8 @@
 // fails closed: a statement the parser refuses, one whose effect stile
 // cannot see (DO, CALL), a statement type it does not know (counted as
 // DDL), or one whose reading depends on settings stile cannot be sure of,
-// is refused while a guardrail is on. It has no I/O; parses are cached by
-// text.
+// is refused while a guardrail is on. It has no I/O and no state of its
+// own: parses are cached by text in a Checker its user makes and keeps.
 package guard
 
 import (
@@ -54,12 +54,18 @@ func (p Policy) Empty() bool { return len(p.Block) == 0 && !p.ReadOnly }
 // parser does (standard_conforming_strings on, client_encoding UTF8) and
 // that nothing sent before sql is still running (and could change them):
 // when it is false, a statement whose reading depends on them (a backslash
-// or a character past ASCII) is refused.
+// or a character past ASCII) is refused. It parses sql afresh; a server
+// checks through its Checker (Checker.Check), which answers the same.
 func (p Policy) Check(sql string, settled bool) string {
+	return (*Checker)(nil).Check(p, sql, settled)
+}
+
+// Check is p.Check(sql, settled), reading sql through c's cache.
+func (c *Checker) Check(p Policy, sql string, settled bool) string {
 	if p.Empty() {
 		return ""
 	}
-	a := analyze(sql)
+	a := c.analyze(sql)
 	switch {
 	case a.parseErr != "":
 		return fmt.Sprintf("stile cannot read this statement (%s); a role with guardrails runs only statements PostgreSQL's parser reads", a.parseErr)
@@ -96,5 +102,9 @@ func (p Policy) blocks(k string) bool {
 // ChangesSchema reports whether sql (one or more statements) may rename,
 // add or drop columns or tables: DDL, or what stile cannot see into (DO,
 // CALL), or a statement the parser cannot read. Masking forgets the column
-// names it resolved when one runs.
-func ChangesSchema(sql string) bool { return analyze(sql).changesSchema }
+// names it resolved when one runs. It parses sql afresh; a server asks its
+// Checker (Checker.ChangesSchema).
+func ChangesSchema(sql string) bool { return (*Checker)(nil).ChangesSchema(sql) }
+
+// ChangesSchema is ChangesSchema(sql), reading sql through c's cache.
+func (c *Checker) ChangesSchema(sql string) bool { return c.analyze(sql).changesSchema }

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -193,12 +194,43 @@ func TestChangesSchema(t *testing.T) {
 	}
 }
 
+// TestCheckerCaches: a Checker reads a statement once, and once for every
+// statement that differs only in its numbers; it answers as Policy.Check,
+// which keeps nothing; a full cache starts again.
+func TestCheckerCaches(t *testing.T) {
+	c := NewChecker()
+	a := c.analyze("DELETE FROM t WHERE id = 1")
+	if c.analyze("DELETE FROM t WHERE id = 2") != a || len(c.m) != 1 {
+		t.Errorf("the same shape read twice: %d cached", len(c.m))
+	}
+	if (*Checker)(nil).analyze("DELETE FROM t WHERE id = 1") == a {
+		t.Error("a nil Checker answered from a cache")
+	}
+	p := Policy{Block: Kinds}
+	for _, sql := range []string{"DELETE FROM t", "DROP TABLE t", "SELECT 1"} {
+		if got, want := c.Check(p, sql, true), p.Check(sql, true); got != want {
+			t.Errorf("%q: Checker %q, Policy %q", sql, got, want)
+		}
+		if c.ChangesSchema(sql) != ChangesSchema(sql) {
+			t.Errorf("%q: ChangesSchema differs", sql)
+		}
+	}
+	for i := len(c.m); i < maxCached; i++ {
+		c.m["SELECT x FROM t"+strconv.Itoa(i)] = a
+	}
+	c.analyze("SELECT y FROM u")
+	if len(c.m) != 1 {
+		t.Errorf("a full cache took one more: %d cached", len(c.m))
+	}
+}
+
 func BenchmarkCheck(b *testing.B) {
 	p := Policy{Block: Kinds, ReadOnly: true}
-	p.Check("SELECT 1", true)
+	c := NewChecker()
+	c.Check(p, "SELECT 1", true)
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
-			p.Check("SELECT abalance FROM pgbench_accounts WHERE aid = 12345;", true)
+			c.Check(p, "SELECT abalance FROM pgbench_accounts WHERE aid = 12345;", true)
 		}
 	})
 	b.Run("parse", func(b *testing.B) {

@@ -83,40 +83,48 @@ func stmtName(typ string) string {
 	return strings.ToUpper(b.String())
 }
 
-// parseCache keeps analyses by text (or by cacheKey's shape of it), so a
-// connection that sends the same statement again pays one map lookup.
-var parseCache = struct {
-	sync.Mutex
-	m map[string]*analysis
-}{m: map[string]*analysis{}}
+// Checker reads statements for guardrails and keeps each analysis by text
+// (or by cacheKey's shape of it), so a connection that sends the same
+// statement again pays one map lookup. One is made where guardrails are
+// wired (the service, one per server) and shared by every connection it
+// filters; it is safe for concurrent use. A nil *Checker keeps nothing:
+// it reads every statement afresh (Policy.Check, ChangesSchema).
+type Checker struct {
+	mu sync.Mutex
+	m  map[string]*analysis
+}
+
+// NewChecker returns a Checker with nothing cached yet.
+func NewChecker() *Checker { return &Checker{m: map[string]*analysis{}} }
 
 const (
 	maxCached    = 8192
 	maxCachedLen = 16 << 10
 )
 
-// analyze reads sql, from the cache when it can.
-func analyze(sql string) *analysis {
+// analyze reads sql, from c's cache when it can.
+func (c *Checker) analyze(sql string) *analysis {
 	key, ok := cacheKey(sql)
 	if !ok {
 		key = sql
 	}
-	if len(key) <= maxCachedLen {
-		parseCache.Lock()
-		a, hit := parseCache.m[key]
-		parseCache.Unlock()
+	cached := c != nil && len(key) <= maxCachedLen
+	if cached {
+		c.mu.Lock()
+		a, hit := c.m[key]
+		c.mu.Unlock()
 		if hit {
 			return a
 		}
 	}
 	a := read(key)
-	if len(key) <= maxCachedLen {
-		parseCache.Lock()
-		if len(parseCache.m) >= maxCached {
-			clear(parseCache.m)
+	if cached {
+		c.mu.Lock()
+		if len(c.m) >= maxCached {
+			clear(c.m)
 		}
-		parseCache.m[key] = a
-		parseCache.Unlock()
+		c.m[key] = a
+		c.mu.Unlock()
 	}
 	return a
 }

@@ -58,7 +58,7 @@ func (f *Filter) parameter(body []byte) []byte {
 	f.params[name] = value
 	masked, fired := f.m.Value([]byte(value), nil)
 	if fired == nil && f.m.HasColumnRules() && !slices.Contains(fixedSettings, name) {
-		masked, fired = f.m.Value([]byte(value), &unresolved)
+		masked, fired = f.m.Value([]byte(value), &f.unresolved)
 	}
 	if fired == nil {
 		return body
@@ -77,7 +77,7 @@ func (f *Filter) notification(body []byte) []byte {
 	c, cf := f.m.Value([]byte(channel), nil)
 	p, pf := f.m.Value([]byte(payload), nil)
 	if pf == nil && f.m.HasColumnRules() && payload != "" {
-		p, pf = f.m.Value([]byte(payload), &unresolved)
+		p, pf = f.m.Value([]byte(payload), &f.unresolved)
 	}
 	if cf == nil && pf == nil {
 		return body

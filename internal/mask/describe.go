@@ -93,9 +93,6 @@ func (f *Filter) portalFields(name string) []field {
 	return fields
 }
 
-// unresolved masks the values of a column the filter could not name.
-var unresolved = Rule{ID: "unresolved", Style: Redact}
-
 // describe reads a RowDescription and resolves the masked columns.
 func (f *Filter) describe(body []byte) []field {
 	r := reader{b: body}
@@ -113,7 +110,7 @@ func (f *Filter) describe(body []byte) []field {
 			} else {
 				// A column that cannot be named might be one a rule
 				// masks: it is redacted rather than shown.
-				fl.rule = &unresolved
+				fl.rule = &f.unresolved
 			}
 		}
 		fields = append(fields, fl)

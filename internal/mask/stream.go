@@ -40,6 +40,12 @@ type Filter struct {
 	// when the transaction it ran in ends: the resolver forgets the column
 	// names it knows, so a renamed column's rule follows it at once.
 	SchemaChanged func()
+	// Checker reads statements for SchemaChanged: the server's, shared by
+	// its connections, so a statement seen before is not parsed again; nil
+	// reads each afresh.
+	Checker *guard.Checker
+	// unresolved masks the values of a column the filter could not name.
+	unresolved Rule
 	// ddl marks a transaction that sent such a statement.
 	ddl bool
 	// skipping holds back the client's messages until Sync after a refused
@@ -88,7 +94,7 @@ type Message struct {
 // NewFilter masks with m, resolving columns with resolve (nil: column
 // rules never match, detectors still run).
 func NewFilter(m *Masker, resolve func(table uint32, attnum int16) (Column, bool)) *Filter {
-	return &Filter{m: m, resolve: resolve, stmts: map[string]statement{}, portals: map[string]portal{}, fired: map[string]int{}}
+	return &Filter{m: m, resolve: resolve, unresolved: Rule{ID: "unresolved", Style: Redact}, stmts: map[string]statement{}, portals: map[string]portal{}, fired: map[string]int{}}
 }
 
 // Start gives the filter the settings the server reported when the
@@ -268,7 +274,7 @@ func (f *Filter) guard(sql string) string {
 
 // schema calls SchemaChanged when sql may change the schema.
 func (f *Filter) schema(sql string) {
-	if f.SchemaChanged != nil && guard.ChangesSchema(sql) {
+	if f.SchemaChanged != nil && f.Checker.ChangesSchema(sql) {
 		f.ddl = true
 		f.SchemaChanged()
 	}

@@ -98,6 +98,9 @@ type masking struct {
 	listener string
 	// api is where this server's API serves, for the masking check.
 	api string
+	// checker reads the statements of every filtered connection, for
+	// guardrails and schema changes (parses cached by text).
+	checker *guard.Checker
 }
 
 type resolved struct {
@@ -200,11 +203,12 @@ func (s *Masking) connFilter(ctx context.Context, rr ResourceRole, database stri
 	f := mask.NewFilter(m, func(table uint32, attnum int16) (mask.Column, bool) {
 		return s.resolveColumn(context.WithoutCancel(ctx), res, database, table, attnum)
 	})
+	f.Checker = s.masking.checker
 	if m.HasColumnRules() {
 		f.SchemaChanged = func() { s.forgetColumns(res.Name, database) }
 	}
 	if !policy.Empty() {
-		f.Guard = policy.Check
+		f.Guard = func(sql string, settled bool) string { return s.masking.checker.Check(policy, sql, settled) }
 	}
 	return f, policy, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent/hub"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/guard"
 	"github.com/stile-dev/stile/internal/metrics"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/spec"
@@ -158,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 		Reporting:    &Reporting{core: c},
 	}
 	s.SignIn.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
+	s.Masking.masking.checker = guard.NewChecker()
 	s.Provisioning.access, s.Provisioning.masking = s.Access, s.Masking
 	s.Access.connections = s.Connections
 	s.SignIn.access = s.Access

@@ -1,4 +1,4 @@
-package cli
+package daemon
 
 import (
 	"net/url"
@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/local"
 	"github.com/stile-dev/stile/internal/service"
 )
 
@@ -51,7 +52,7 @@ func (f *oidcFlags) config(e *env, listen string, tls bool) (*service.OIDCConfig
 			continue
 		}
 		u, err := url.Parse(v)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && local.IsLoopback(u.Hostname()))) {
 			return nil, errs.Invalidf("%s %q must be an https:// URL (http only on loopback)", flag, v)
 		}
 	}

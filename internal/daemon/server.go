@@ -1,4 +1,4 @@
-package cli
+package daemon
 
 import (
 	"cmp"
@@ -21,6 +21,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/audit"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/local"
 	"github.com/stile-dev/stile/internal/metrics"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/server"
@@ -47,7 +48,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("data") {
-				data = dataDir(e.getenv)
+				data = local.DataDir(e.getenv)
 			}
 			if v := e.getenv("STILE_LISTEN"); v != "" && !cmd.Flags().Changed("listen") {
 				listen = v
@@ -158,7 +159,7 @@ func (c serverConfig) Validate() error {
 	}
 	if c.webhook != "" {
 		u, err := url.Parse(c.webhook)
-		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && local.IsLoopback(u.Hostname()))) {
 			return errs.Invalidf("--audit-webhook must be an https:// URL")
 		}
 	}
