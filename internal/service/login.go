@@ -194,7 +194,7 @@ func (s *SignIn) Logout(ctx context.Context, p Principal) error {
 	}
 	for _, t := range tokens {
 		if t.Hash == p.tokenHash && !t.ExpiresAt.IsZero() && t.RevokedAt.IsZero() {
-			return s.access.RevokeToken(ctx, p, t.ID)
+			return s.access.revokeToken(ctx, p.User, t.ID)
 		}
 	}
 	return nil

@@ -136,11 +136,17 @@ func (s *Access) RevokeToken(ctx context.Context, p Principal, id string) error 
 	if err := p.MayAdminister(); err != nil {
 		return err
 	}
+	return s.revokeToken(ctx, p.User, id)
+}
+
+// revokeToken revokes token id for actor, who may (an administrator, or
+// its owner signing out), and closes the connections opened with it.
+func (s *Access) revokeToken(ctx context.Context, actor, id string) error {
 	if err := s.store.RevokeToken(ctx, id); err != nil {
 		return err
 	}
 	s.connections.enforceNow(ctx)
-	return s.recordAccess(ctx, p.User, "", map[string]any{"revoke_token": id}, "%s revoked token %s", p.User, id)
+	return s.recordAccess(ctx, actor, "", map[string]any{"revoke_token": id}, "%s revoked token %s", actor, id)
 }
 
 // CreateGroup adds a group.
