@@ -1,7 +1,9 @@
 package plan_test
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,5 +49,81 @@ func TestGoldenChecksums(t *testing.T) {
 				t.Errorf("the committed document hashes to %s, want %s", got, committed)
 			}
 		})
+	}
+}
+
+// TestGoldenBlocksRenderSQL: every golden's document carries its blocks of
+// steps, and they render to its sql_plan, line by line with the kind and
+// the destructive mark the steps give; a failed plan carries none.
+func TestGoldenBlocksRenderSQL(t *testing.T) {
+	files, _ := filepath.Glob("testdata/golden/*.txtar")
+	marked := 0
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
+			_, snap, in := loadGolden(t, path)
+			r := plan.Make(snap, in)
+			lines, ok := r.Document.Lines()
+			if r.Status == plan.ItemFailed {
+				if len(r.Document.Blocks) != 0 || ok {
+					t.Fatalf("a failed plan carries blocks (%d) or renders from them (%v)", len(r.Document.Blocks), ok)
+				}
+				return
+			}
+			if !ok {
+				t.Fatalf("the blocks render to\n%s\nnot the document's sql_plan\n%s", plan.Text(lines), r.Document.SQLPlan)
+			}
+			if !reflect.DeepEqual(r.Document.Blocks, r.Blocks) {
+				t.Fatalf("the document's blocks are not the plan's")
+			}
+			want := 0
+			for _, b := range r.Blocks {
+				for _, s := range b.Steps {
+					if s.Destructive {
+						want++
+					}
+				}
+			}
+			got := 0
+			for _, l := range lines {
+				if l.Destructive && l.Kind == plan.LineStatement {
+					got++
+				}
+				if l.Destructive && l.Kind != plan.LineStatement && l.Kind != plan.LineComment {
+					t.Errorf("a %s line is marked destructive: %q", l.Kind, l.Text)
+				}
+			}
+			if got != want {
+				t.Errorf("%d statement lines marked destructive, %d destructive steps", got, want)
+			}
+			marked += got
+		})
+	}
+	if marked == 0 {
+		t.Error("no golden has a destructive step")
+	}
+}
+
+// TestDocumentBlocksInJSONOnly: the blocks travel in the JSON (the API,
+// the stored session) and stay out of the YAML a person reads.
+func TestDocumentBlocksInJSONOnly(t *testing.T) {
+	_, snap, in := loadGolden(t, "testdata/golden/drift_per_object.txtar")
+	doc := plan.Make(snap, in).Document
+	data, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back plan.Document
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Blocks, doc.Blocks) || !strings.Contains(string(data), `"destructive":true`) {
+		t.Errorf("the blocks did not survive JSON:\n%s", data)
+	}
+	text, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(text), "blocks") || strings.Contains(string(text), "steps:") {
+		t.Errorf("the YAML shows the blocks:\n%s", text)
 	}
 }
