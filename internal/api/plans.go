@@ -7,16 +7,36 @@ import (
 
 // PlanOutcome is one planned item.
 type PlanOutcome struct {
-	SID      string         `json:"sid"`
-	Resource string         `json:"resource_name"`
-	Label    string         `json:"role"`
-	RoleName string         `json:"role_name"`
-	Status   string         `json:"status"`
-	Message  string         `json:"message"`
-	Document *plan.Document `json:"document,omitempty"`
+	SID      string        `json:"sid"`
+	Resource string        `json:"resource_name"`
+	Label    string        `json:"role"`
+	RoleName string        `json:"role_name"`
+	Status   string        `json:"status"`
+	Message  string        `json:"message"`
+	Document *PlanDocument `json:"document,omitempty"`
 	// Requires lists roles of the same batch whose plans must be applied
 	// before this one (it sets default privileges for them).
 	Requires []string `json:"requires,omitempty"`
+}
+
+// PlanDocument is a plan's document (plan.Document): the reference's
+// fields, sql_plan and its checksum among them, and its blocks of steps as
+// data, from which clients mark the destructive ones.
+type PlanDocument = plan.Document
+
+// PlanBlock is one block of a plan's steps, run in one transaction:
+// database "" is the role-level block (plan.Block).
+type PlanBlock = plan.Block
+
+// PlanStep is one statement of a plan, why it is there, and whether it
+// takes something away (plan.Step).
+type PlanStep = plan.Step
+
+// PlanStatus is the answer of GET /api/v1/plans/{sid}: the plan session
+// and its document (nil when it has none, as a plan that never finished).
+type PlanStatus struct {
+	Session  Session       `json:"session"`
+	Document *PlanDocument `json:"document"`
 }
 
 // PlanLine is one line of a streamed plan answer: an item's outcome, with

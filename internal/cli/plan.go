@@ -146,6 +146,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				if r := res.Results[0]; r.Document != nil {
 					text, _ := yaml.Marshal(r.Document)
 					e.stdout.Write(text)
+					printDestructive(e.stderr, r.Document)
 				}
 			default:
 				printPlanTable(e, res.Results)
@@ -246,22 +247,22 @@ func newPlanStatusCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res struct {
-				Session  map[string]any `json:"session"`
-				Document *plan.Document `json:"document"`
-			}
+			var res api.PlanStatus
 			if err := c.call(cmd.Context(), "GET", "/api/v1/plans/"+pathEscape(args[0]), nil, &res); err != nil {
 				return err
 			}
 			if res.Document == nil {
-				return errs.New(errs.Failed, "plan %s has no document: %v", args[0], res.Session["message"])
+				return errs.New(errs.Failed, "plan %s has no document: %v", args[0], res.Session.Message)
 			}
 			if asJSON {
 				return printJSON(e.stdout, res.Document)
 			}
 			text, _ := yaml.Marshal(res.Document)
-			_, err = e.stdout.Write(text)
-			return err
+			if _, err = e.stdout.Write(text); err != nil {
+				return err
+			}
+			printDestructive(e.stderr, res.Document)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

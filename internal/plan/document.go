@@ -18,6 +18,22 @@ type Document struct {
 	// SQL sets default privileges for and that do not exist yet: their
 	// plans must be applied first. Not part of the checksum.
 	Requires []string `json:"requires,omitempty" yaml:"requires,omitempty"`
+	// Blocks are the plan's steps as data, in the order SQLPlan renders
+	// them: each step's SQL, why it is there and whether it is destructive.
+	// The web app and the CLI mark the destructive steps from here. Not
+	// part of the checksum (SQLPlan, their rendering, is), in the JSON only
+	// (the YAML a person reads shows them as sql_plan), and absent from a
+	// failed plan and from documents made before stile kept them.
+	Blocks []Block `json:"blocks,omitempty" yaml:"-"`
+}
+
+// Lines renders the document's blocks line by line (plan.Lines); ok is
+// false when they do not render to SQLPlan: a failed plan, whose SQL is
+// only its reasons, or a document made before documents carried their
+// blocks. Then only SQLPlan says what the plan does.
+func (d Document) Lines() (lines []Line, ok bool) {
+	lines = Lines(d.Config.RoleName, d.Blocks, d.CurrentState.Unmanaged)
+	return lines, Text(lines) == d.SQLPlan
 }
 
 // Config is the role definition as submitted, with its generated name.

@@ -69,8 +69,8 @@ type Result struct {
 // Block is a group of steps run in one transaction: Database "" is the
 // role-level block, run on the maintenance database.
 type Block struct {
-	Database string
-	Steps    []Step
+	Database string `json:"database,omitempty"`
+	Steps    []Step `json:"steps"`
 }
 
 // Make computes the plan for in against snap. Failures (a missing database,
@@ -376,6 +376,7 @@ func (p *planner) result() Result {
 	}
 	sortState(&p.state)
 	r.Document.CurrentState = p.state
+	r.Document.Blocks = r.Blocks
 	if len(r.Blocks) > 0 {
 		r.Document.Requires = slices.Sorted(maps.Keys(p.requires))
 	}

@@ -1,9 +1,10 @@
 package plan
 
-// Step is one statement of a plan and why it is there. Steps stay data until
-// Render: the SQL runs as it is, Reason is a comment for the reviewer, and
-// Destructive marks what takes something away (REVOKE, DROP, REASSIGN),
-// which the rendered plan and the web app call out.
+// Step is one statement of a plan and why it is there. Steps stay data to
+// the end: the document carries them (Document.Blocks), Render makes the
+// script's text from them, the SQL runs as it is, Reason is a comment for
+// the reviewer, and Destructive marks what takes something away (REVOKE,
+// DROP, REASSIGN), which the web app and the CLI call out from the step.
 type Step struct {
 	SQL         string `json:"sql"`
 	Reason      string `json:"reason,omitempty"`

@@ -208,7 +208,7 @@ func (s *Server) planStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"session": sess, "document": doc})
+	writeJSON(w, http.StatusOK, api.PlanStatus{Session: sess, Document: doc})
 	return nil
 }
 

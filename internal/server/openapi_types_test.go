@@ -21,9 +21,12 @@ import (
 // properties: the components by name, request and response bodies by
 // "METHOD path request" or "METHOD path STATUS".
 var openAPITypes = map[string]reflect.Type{
-	"#/components/schemas/Role":        reflect.TypeFor[spec.Role](),
-	"#/components/schemas/PlanOutcome": reflect.TypeFor[api.PlanOutcome](),
-	"#/components/schemas/Session":     reflect.TypeFor[api.Session](),
+	"#/components/schemas/Role":         reflect.TypeFor[spec.Role](),
+	"#/components/schemas/PlanOutcome":  reflect.TypeFor[api.PlanOutcome](),
+	"#/components/schemas/PlanDocument": reflect.TypeFor[api.PlanDocument](),
+	"#/components/schemas/PlanBlock":    reflect.TypeFor[api.PlanBlock](),
+	"#/components/schemas/PlanStep":     reflect.TypeFor[api.PlanStep](),
+	"#/components/schemas/Session":      reflect.TypeFor[api.Session](),
 
 	"POST /api/v1/agents request":                 reflect.TypeFor[api.AgentRequest](),
 	"POST /api/v1/resources/import request":       reflect.TypeFor[api.ImportRequest](),

@@ -99,7 +99,7 @@ func (s *Provisioning) checkDrift(ctx context.Context, resource string) {
 		sess := store.Session{
 			SID: newSID(), Kind: store.KindDrift, Resource: resource, Role: o.RoleName, Label: o.Label, Actor: DriftActor,
 			CreatedAt: now, FinishedAt: now, Status: "drift", ExitCode: 2, PlanSID: o.SID, Replica: s.replica,
-			Message: driftSummary(o.RoleName, o.Document.SQLPlan), Output: o.Document.SQLPlan,
+			Message: driftSummary(o.RoleName, o.Document), Output: o.Document.SQLPlan,
 			Input: fmt.Sprintf(`{"plan_sid":%q}`, o.SID),
 		}
 		if err := s.store.CreateSessions(ctx, sess); err != nil {
@@ -125,15 +125,11 @@ func (s *Provisioning) checkDrift(ctx context.Context, resource string) {
 }
 
 // driftSummary says what changed in words a person reads in an alert: the
-// statements that would repair it (the first three).
-func driftSummary(role, sqlPlan string) string {
+// statements of doc's steps that would repair it (the first three).
+func driftSummary(role string, doc *plan.Document) string {
 	var stmts []string
-	for _, l := range strings.Split(sqlPlan, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "--") || strings.HasPrefix(l, `\`) || l == "BEGIN;" || l == "COMMIT;" {
-			continue
-		}
-		stmts = append(stmts, strings.TrimSuffix(l, ";"))
+	for _, b := range doc.Blocks {
+		stmts = append(stmts, plan.SQL(b.Steps)...)
 	}
 	msg := fmt.Sprintf("%s differs from its declaration; %d statement(s) would repair it", role, len(stmts))
 	if len(stmts) > 3 {

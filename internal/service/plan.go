@@ -227,6 +227,12 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 				// An agent older than strict rules plans as if there were none.
 				r.Status, r.Message = plan.ItemFailed, "the plan leaves out the role's strict column rules: is agent "+res.Agent+" older than the server? upgrade it"
 				r.Document.SQLPlan = plan.RenderFailed([]string{r.Message}, nil)
+				r.Document.Blocks = nil
+			}
+			if r.Document.Blocks == nil && r.Status != plan.ItemFailed {
+				// An agent older than documents with blocks sends them
+				// beside the document only.
+				r.Document.Blocks = r.Blocks
 			}
 			doc := r.Document
 			doc.SID = sess.SID

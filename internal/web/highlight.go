@@ -4,6 +4,8 @@ import (
 	"html"
 	"html/template"
 	"strings"
+
+	"github.com/stile-dev/stile/internal/plan"
 )
 
 var sqlKeywords = map[string]bool{
@@ -14,40 +16,58 @@ var sqlKeywords = map[string]bool{
 	"SET": true, "RESET": true, "CASCADE": true, "OPTION": true, "GRANTED": true, "BY": true, "PASSWORD": true,
 }
 
-// destructiveMark starts the comment the planner writes before a step that
-// takes something away (plan.Step.Destructive).
-const destructiveMark = "-- destructive:"
-
-// highlightSQL renders a plan's SQL as HTML: every piece of text is escaped
-// first, then comments, psql meta-commands and keywords get a span. Only
-// whole unquoted words are matched, so names are never marked up. The
-// statements a "-- destructive:" comment introduces, up to the next comment,
-// are marked as such (class d).
-func highlightSQL(sql string) template.HTML {
+// planHTML renders a plan document's SQL as HTML from its steps
+// (plan.Document.Lines): every piece of text is escaped first, then
+// comments, psql meta-commands and keywords get a span, and the lines of a
+// destructive step (its statement and the comment that says why) are
+// marked as such (class d). Only whole unquoted words are matched, so names
+// are never marked up. A document whose steps do not render to its SQL (a
+// failed plan, or one made before documents carried their steps) is shown
+// as its text, nothing marked destructive.
+func planHTML(doc plan.Document) template.HTML {
+	lines, ok := doc.Lines()
+	if !ok {
+		lines = textLines(doc.SQLPlan)
+	}
 	var b strings.Builder
-	destructive := false
-	for i, line := range strings.Split(strings.TrimRight(sql, "\n"), "\n") {
+	for i, l := range lines {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		switch {
-		case strings.HasPrefix(line, destructiveMark):
-			destructive = true
-			b.WriteString(`<span class="c d">` + html.EscapeString(line) + `</span>`)
-		case strings.HasPrefix(line, "--"):
-			destructive = false
-			b.WriteString(`<span class="c">` + html.EscapeString(line) + `</span>`)
-		case strings.HasPrefix(line, `\`):
-			destructive = false
-			b.WriteString(`<span class="m">` + html.EscapeString(line) + `</span>`)
-		case destructive && line != "COMMIT;" && line != "RESET ROLE;":
-			b.WriteString(`<span class="d">` + highlightLine(line) + `</span>`)
+		case l.Kind == plan.LineComment && l.Destructive:
+			b.WriteString(`<span class="c d">` + html.EscapeString(l.Text) + `</span>`)
+		case l.Kind == plan.LineComment:
+			b.WriteString(`<span class="c">` + html.EscapeString(l.Text) + `</span>`)
+		case l.Kind == plan.LineMeta:
+			b.WriteString(`<span class="m">` + html.EscapeString(l.Text) + `</span>`)
+		case l.Destructive:
+			b.WriteString(`<span class="d">` + highlightLine(l.Text) + `</span>`)
 		default:
-			destructive = false
-			b.WriteString(highlightLine(line))
+			b.WriteString(highlightLine(l.Text))
 		}
 	}
 	return template.HTML(b.String())
+}
+
+// textLines splits SQL text into lines by their look alone: comments,
+// meta-commands, the rest statements; none destructive, which only a
+// plan's steps say.
+func textLines(sql string) []plan.Line {
+	var out []plan.Line
+	for _, t := range strings.Split(strings.TrimRight(sql, "\n"), "\n") {
+		l := plan.Line{Text: t, Kind: plan.LineStatement}
+		switch {
+		case t == "":
+			l.Kind = plan.LineBlank
+		case strings.HasPrefix(t, "--"):
+			l.Kind = plan.LineComment
+		case strings.HasPrefix(t, `\`):
+			l.Kind = plan.LineMeta
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // highlightLine marks keywords outside quoted identifiers and literals.

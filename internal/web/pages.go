@@ -225,7 +225,7 @@ func (a *App) Session(w http.ResponseWriter, r *http.Request, csrf string) {
 	if s.Kind == store.KindPlan {
 		if _, doc, err := a.svc.Provisioning.PlanStatus(r.Context(), principal(r), sid); err == nil && doc != nil {
 			data["Doc"] = doc
-			data["SQL"] = highlightSQL(doc.SQLPlan)
+			data["SQL"] = planHTML(*doc)
 		}
 	}
 	a.render(w, "session", data)
