@@ -146,7 +146,6 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				if r := res.Results[0]; r.Document != nil {
 					text, _ := yaml.Marshal(r.Document)
 					e.stdout.Write(text)
-					printDestructive(e.stderr, r.Document)
 				}
 			default:
 				printPlanTable(e, res.Results)
@@ -258,11 +257,8 @@ func newPlanStatusCmd(e *env) *cobra.Command {
 				return printJSON(e.stdout, res.Document)
 			}
 			text, _ := yaml.Marshal(res.Document)
-			if _, err = e.stdout.Write(text); err != nil {
-				return err
-			}
-			printDestructive(e.stderr, res.Document)
-			return nil
+			_, err = e.stdout.Write(text)
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -111,7 +111,6 @@ stile resources apply RESOURCE --sid SID; then the resource role goes away too.`
 			if out.Document != nil {
 				text, _ := yaml.Marshal(out.Document)
 				e.stdout.Write(text)
-				printDestructive(e.stderr, out.Document)
 			}
 			if out.Status == "failed" {
 				return fmt.Errorf("retirement plan %s failed: %s", out.SID, out.Message)

@@ -52,10 +52,10 @@ func TestPlanDocumentsCarryBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.ImportResources(ctx, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
+	if _, err := svc.Inventory.ImportResources(ctx, Admin, fmt.Appendf(nil, "name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", p, tg.Host, tg.Port), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.SetAdmin(ctx, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
+	if err := svc.Inventory.SetAdmin(ctx, Admin, spec.Admin{Resource: p, User: tg.User, Password: tg.Password}, ""); err != nil {
 		t.Fatal(err)
 	}
 	declared := spec.Role{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}
@@ -64,11 +64,11 @@ func TestPlanDocumentsCarryBlocks(t *testing.T) {
 
 	for _, older := range []string{"", "agent"} {
 		as = older
-		out, err := svc.Plan(ctx, "test", []spec.Role{declared})
+		out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{declared})
 		if err != nil || out[0].Status != plan.ItemOutOfSync {
 			t.Fatalf("plan (older %q): %+v %v", older, out, err)
 		}
-		_, doc, err := svc.PlanStatus(ctx, out[0].SID)
+		_, doc, err := svc.Provisioning.PlanStatus(ctx, Admin, out[0].SID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,15 +88,15 @@ func TestPlanDocumentsCarryBlocks(t *testing.T) {
 	}
 
 	as = "server"
-	out, err := svc.Plan(ctx, "test", []spec.Role{declared})
+	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{declared})
 	if err != nil || out[0].Status != plan.ItemOutOfSync {
 		t.Fatalf("plan: %+v %v", out, err)
 	}
-	if _, doc, err := svc.PlanStatus(ctx, out[0].SID); err != nil || len(doc.Blocks) != 0 || !strings.Contains(doc.SQLPlan, "REVOKE DELETE") {
+	if _, doc, err := svc.Provisioning.PlanStatus(ctx, Admin, out[0].SID); err != nil || len(doc.Blocks) != 0 || !strings.Contains(doc.SQLPlan, "REVOKE DELETE") {
 		t.Fatalf("a document as an older server kept it: %v %+v", err, doc)
 	}
 	as = ""
-	res, err := svc.Apply(ctx, "test", p, out[0].SID)
+	res, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID)
 	if err != nil || res.Status != "applied" {
 		t.Fatalf("apply of a document without blocks: %+v %v", res, err)
 	}
@@ -104,7 +104,7 @@ func TestPlanDocumentsCarryBlocks(t *testing.T) {
 	if err := c.Conn(t, p+"_a").QueryRow(ctx, `SELECT has_table_privilege($1, 'public.t', 'DELETE')`, name).Scan(&held); err != nil || held {
 		t.Errorf("the apply left DELETE held (%v)", err)
 	}
-	again, err := svc.Plan(ctx, "test", []spec.Role{declared})
+	again, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{declared})
 	if err != nil || again[0].Status != plan.ItemInSync {
 		t.Fatalf("re-plan after the apply: %+v %v", again, err)
 	}
