@@ -57,7 +57,7 @@ func (s *Service) ImportAdmins(ctx context.Context, csv []byte, agentName string
 	for _, a := range rows {
 		res := AdminResult{Name: a.Resource, OK: true}
 		if err := s.SetAdmin(ctx, a, agentName); err != nil {
-			res.OK, res.Error = false, err.Error()
+			res.OK, res.Error = false, errs.Public(s.log, err, "resource", a.Resource)
 			failed++
 		}
 		out = append(out, res)

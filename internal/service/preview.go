@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) PreviewRoles(ctx context.Context, items []spec.Role) ([]RolePr
 		n, err := it.Normalize()
 		switch res, ok := resources[n.Resource]; {
 		case err != nil:
-			p.Error = err.Error()
+			p.Error = errs.Public(s.log, err, "row", p.Row)
 		case !ok:
 			p.Error = fmt.Sprintf("resource %q is not in the inventory", n.Resource)
 		case res.AdminUser == "":
@@ -42,7 +43,7 @@ func (s *Service) PreviewRoles(ctx context.Context, items []spec.Role) ([]RolePr
 			p.Role = n
 			p.RoleName, err = spec.RoleName(s.prefix, n.Resource, n.Label)
 			if err != nil {
-				p.Error = err.Error()
+				p.Error = errs.Public(s.log, err, "row", p.Row)
 			}
 		}
 		if p.Error == "" {
