@@ -157,8 +157,7 @@ func rawErrorSinks(f *ast.File) []sinkHit {
 			return true
 		})
 		tainted := map[string]bool{} // local variables holding error text
-		var check func(e ast.Expr, what string)
-		check = func(e ast.Expr, what string) {
+		check := func(e ast.Expr, what string) {
 			var child ast.Node = e
 			for p := parents[e]; p != nil; child, p = p, parents[p] {
 				switch p := p.(type) {
