@@ -52,7 +52,7 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 			settle(p.Index, p.Report)
 		}
 	})
-	public := errs.Public(r.hub.log, err, "agent", r.name)
+	public := "" // what people may read of err, logged once if internal
 	for i := range jobs {
 		switch {
 		case seen[i]:
@@ -64,6 +64,9 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 			// the service settles it by login.
 			msg := "the agent reported no outcome"
 			if err != nil {
+				if public == "" {
+					public = errs.Public(r.hub.log, err, "agent", r.name)
+				}
 				msg = public
 			}
 			settle(i, apply.Report{Outcome: apply.Failed, Message: msg, Output: "-- " + msg + "\n", Password: apply.PasswordUnknown})
