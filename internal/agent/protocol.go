@@ -49,11 +49,20 @@ type WireError struct {
 	Message string    `json:"message"`
 }
 
-// ToWire returns err as it crosses the connection (nil for nil): its code
-// and text.
+// ToWire returns err as it crosses the connection to the server (nil for
+// nil): its code and text. PostgreSQL's own error, which the admin may read
+// (errs.Postgres), crosses as errs.Failed (the target refused the work), so
+// the server shows it as a local agent's would be; any other uncoded error
+// crosses whole as errs.Internal, and the server logs it under the id that
+// people see (errs.Public).
 func ToWire(err error) *WireError {
 	if err == nil {
 		return nil
+	}
+	if _, ok := errs.Readable(err); !ok {
+		if msg, ok := errs.Postgres(err); ok {
+			return &WireError{Code: errs.Failed, Message: msg}
+		}
 	}
 	return &WireError{Code: errs.CodeOf(err), Message: err.Error()}
 }

@@ -106,8 +106,8 @@ func (r *runner) logf(format string, args ...any) {
 
 func (r *runner) fail(err error) {
 	r.rep.Outcome = Failed
-	r.rep.Message = err.Error()
-	r.logf("-- error: %s", oneLine(err.Error()))
+	r.rep.Message = errs.Public(nil, err)
+	r.logf("-- error: %s", oneLine(r.rep.Message))
 }
 
 // execute skips, refuses or runs the job after its re-plan, fresh.
@@ -168,7 +168,7 @@ func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) err
 			return fmt.Errorf("block %s: %w", name, err)
 		}
 		backoff := time.Duration(100<<attempt)*time.Millisecond + rand.N(100*time.Millisecond)
-		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(err.Error()))
+		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(errs.Public(nil, err)))
 		time.Sleep(backoff)
 		snap, err := Inspect(ctx, r.job.Target, []plan.Input{r.job.Input})
 		if err != nil {
@@ -222,7 +222,7 @@ func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []pla
 		if warn := bc.warning(); warn != nil {
 			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
 			mrr.Close()
-			return fmt.Errorf("%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
+			return errs.New(errs.Failed, "%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
 		}
 		r.logf("%s;  -- %s", s, tag.String())
 	}
@@ -231,7 +231,7 @@ func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []pla
 	}
 	switch {
 	case failed == nil && done < len(stmts):
-		return fmt.Errorf("%d of %d statements ran: the server answered no more", done-setup, len(stmts)-setup)
+		return errs.New(errs.Failed, "%d of %d statements ran: the server answered no more", done-setup, len(stmts)-setup)
 	case failed == nil:
 		return nil
 	case done < setup:
@@ -239,7 +239,8 @@ func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []pla
 	case done < len(stmts):
 		r.logf("%s;  -- ERROR: %s", stmts[done], oneLine(describe(failed)))
 	}
-	return errors.New(describe(failed))
+	// PostgreSQL's answer to the admin's statement: theirs to read.
+	return errs.New(errs.Failed, "%s", describe(failed))
 }
 
 // verifyInput is the input a verification re-plan uses: the password is

@@ -70,7 +70,7 @@ func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Repor
 		case job.Target.ClusterKey() != jobs[0].Target.ClusterKey():
 			r.fail(errs.New(errs.Internal, "a job for %s in a batch for %s", job.Target.ClusterKey(), jobs[0].Target.ClusterKey()))
 		case ctx.Err() != nil:
-			r.fail(fmt.Errorf("not started: %w", ctx.Err()))
+			r.fail(errs.New(errs.Unavailable, "not started: %v", ctx.Err()))
 		default:
 			b.run(ctx, r)
 		}

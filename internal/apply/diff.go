@@ -5,6 +5,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
 )
 
@@ -17,7 +18,7 @@ func StateDiff(a, b plan.State) string {
 func toYAML(s plan.State) []string {
 	data, err := yaml.Marshal(s)
 	if err != nil {
-		return []string{"(unprintable state: " + err.Error() + ")"}
+		return []string{"(unprintable state: " + errs.Public(nil, err) + ")"}
 	}
 	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 }

@@ -2,7 +2,7 @@ package guard
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"strings"
 	"sync"
 
@@ -145,13 +145,17 @@ func read(sql string) *analysis {
 	}
 	js, err := pgparser.ParseToJSON(sql)
 	if err != nil {
-		a.parseErr = err.Error()
+		// The parser's message is about the person's own statement.
+		a.parseErr = "the parser failed"
+		if pe, ok := errors.AsType[*pgparser.Error](err); ok {
+			a.parseErr = pe.Message
+		}
 		a.changesSchema = true
 		return a
 	}
 	var tree any
 	if err := json.Unmarshal([]byte(js), &tree); err != nil {
-		a.parseErr = fmt.Sprintf("the parse tree: %v", err)
+		a.parseErr = "an unreadable parse tree"
 		a.changesSchema = true
 		return a
 	}

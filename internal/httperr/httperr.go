@@ -6,8 +6,6 @@
 package httperr
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 
@@ -45,29 +43,19 @@ type Answer struct {
 
 // Of returns the answer to a request that failed with err. An error with a
 // people-facing code (an *errs.Error in its chain, other than errs.Internal)
-// shows its text. Any other error (a store, SQL or I/O error, or
-// errs.Internal) is internal: Of logs it on log at error level with a new
-// random id and its full text, and the client sees only
-// "internal error (id …)". r may be nil; it only adds the method and path
-// to the log.
+// shows its text (errs.Readable). Any other error (a store, SQL or I/O
+// error, or errs.Internal) is internal: Of logs it on log at error level
+// with a new random id and its full text (errs.Hide), and the client sees
+// only "internal error (id …)". r may be nil; it only adds the method and
+// path to the log.
 func Of(log *slog.Logger, r *http.Request, err error) Answer {
-	code := errs.CodeOf(err)
-	if code != errs.Internal {
-		return Answer{Status: Status(code), Code: code, Message: err.Error()}
+	if msg, ok := errs.Readable(err); ok {
+		code := errs.CodeOf(err)
+		return Answer{Status: Status(code), Code: code, Message: msg}
 	}
-	id := newID()
-	attrs := []any{"error_id", id, "err", err}
+	var attrs []any
 	if r != nil {
 		attrs = append(attrs, "method", r.Method, "path", r.URL.Path)
 	}
-	log.Error("internal error", attrs...)
-	return Answer{Status: Status(errs.Internal), Code: errs.Internal, Message: "internal error (id " + id + ")"}
-}
-
-// newID returns 8 random hex digits: enough to find one request's error in
-// the log, too short to be mistaken for a secret.
-func newID() string {
-	b := make([]byte, 4)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return hex.EncodeToString(b)
+	return Answer{Status: Status(errs.Internal), Code: errs.Internal, Message: errs.Hide(log, err, attrs...)}
 }

@@ -52,14 +52,14 @@ func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
 	h := Health{Status: "error"}
 	conn, err := t.Connect(ctx, t.Database)
 	if err != nil {
-		h.Error = err.Error()
+		h.Error = errs.Public(nil, err)
 		return h, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	snap, err := ReadCluster(ctx, conn, nil)
 	if err != nil {
 		err = errs.New(errs.Failed, "read catalog: %v", err)
-		h.Error = err.Error()
+		h.Error = errs.Public(nil, err)
 		return h, err
 	}
 	s := snap.Server
@@ -81,7 +81,7 @@ func CheckHealth(ctx context.Context, t target.Target) (Health, error) {
 		err = errs.New(errs.Failed, "admin %q is not privileged enough to manage roles: it needs SUPERUSER or CREATEROLE", s.Admin)
 	}
 	if err != nil {
-		h.Error = err.Error()
+		h.Error = errs.Public(nil, err)
 		return h, err
 	}
 	h.Warnings = transportWarnings(t, h.TLS)

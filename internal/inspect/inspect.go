@@ -8,6 +8,7 @@ package inspect
 import (
 	"context"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/target"
 )
 
@@ -46,7 +47,7 @@ func ListScopes(ctx context.Context, t target.Target) ([]ScopeDatabase, error) {
 			dc.Close(context.WithoutCancel(ctx))
 		}
 		if err != nil {
-			sd.Error = err.Error()
+			sd.Error = errs.Public(nil, err, "database", d.Name)
 		}
 		for _, s := range d.Schemas {
 			if s.Extension {

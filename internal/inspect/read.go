@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/catalog"
+	"github.com/stile-dev/stile/internal/errs"
 )
 
 //go:embed sql/*.sql
@@ -90,13 +91,13 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 			defer func() { <-sem }()
 			dc, err := c.Borrow(ctx, d.Name)
 			if err != nil {
-				d.Error = fmt.Sprintf("connect to database %q: %v", d.Name, err)
+				d.Error = fmt.Sprintf("connect to database %q: %s", d.Name, errs.Public(nil, err))
 				return
 			}
 			err = ReadDatabase(ctx, dc, d, req)
 			c.Return(d.Name, dc, err == nil)
 			if err != nil {
-				d.Error = err.Error()
+				d.Error = errs.Public(nil, err, "database", d.Name)
 			}
 		}()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/mask"
 )
 
@@ -139,7 +140,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) error {
 		if errors.Is(err, ErrAuth) {
 			code = "28P01"
 		}
-		return fatal(be, code, err.Error())
+		return fatal(be, code, errs.Public(l.Log, err, "user", startup.Parameters["user"]))
 	}
 	be.Send(&pgproto3.AuthenticationOk{})
 	for k, v := range up.Hello.Parameters {
@@ -182,7 +183,7 @@ func SendCancel(ctx context.Context, addr string, pid uint32, secret []byte) err
 }
 
 // ErrAuth marks a refused password, answered with SQLSTATE 28P01.
-var ErrAuth = errors.New("password authentication failed")
+var ErrAuth = errs.New(errs.Unauthorized, "password authentication failed")
 
 // Pipe copies both ways until either side ends, recording the client's SQL
 // and, with a filter, masking the results and refusing what the guardrails

@@ -21,7 +21,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c, err := s.svc.Connections.Connect(ctx, principal(r), r.URL.Query().Get("role"), r.URL.Query().Get("database"))
 	if err != nil {
-		proxy.SendHello(ctx, ws, proxy.Hello{Error: err.Error()})
+		proxy.SendHello(ctx, ws, proxy.Hello{Error: s.answer(r, err).Message})
 		ws.Close(websocket.StatusPolicyViolation, "refused")
 		return nil
 	}

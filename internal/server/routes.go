@@ -11,12 +11,13 @@ type Level int
 
 // Levels.
 const (
-	Public Level = iota // anyone (or, for agent routes, whoever holds an agent token)
+	Public Level = iota // anyone
 	Member              // any signed-in user; the service decides what they see
 	Admin               // the admin token or an admin user
+	Agent               // a live (not revoked) agent's token, checked by the hub
 )
 
-func (l Level) String() string { return [...]string{"public", "member", "admin"}[l] }
+func (l Level) String() string { return [...]string{"public", "member", "admin", "agent"}[l] }
 
 // Route is one entry of the route table: its pattern, who may call it, and
 // whether it is part of the JSON API (listed in openapi.yaml) or the web
@@ -166,12 +167,14 @@ func (s *Server) Routes() []Route {
 		page("GET /sessions/{sid}/download", Admin, w.SessionDownload),
 	}
 	if s.hub != nil {
-		// Agents authenticate with their own token, not a person's.
-		routes = append(routes, public("GET /api/v1/agent/connect", s.hub))
+		// Agents authenticate with their own token, not a person's: the
+		// hub's one check is in front of both routes.
+		agent := func(pattern string, h http.Handler) Route { return Route{Pattern: pattern, Level: Agent, handler: h} }
+		routes = append(routes, agent("GET /api/v1/agent/connect", s.hub))
 		if h, ok := s.hub.(interface {
 			ServeStream(http.ResponseWriter, *http.Request)
 		}); ok {
-			routes = append(routes, public("GET /api/v1/agent/stream", http.HandlerFunc(h.ServeStream)))
+			routes = append(routes, agent("GET /api/v1/agent/stream", http.HandlerFunc(h.ServeStream)))
 		}
 	}
 	return routes

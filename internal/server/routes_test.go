@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/agent"
+	"github.com/stile-dev/stile/internal/agent/hub"
 	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
@@ -27,8 +30,10 @@ import (
 // TestRouteTable walks every route of the table, with no PostgreSQL (a
 // SQLite store): a stranger gets 401 (or, on a page, the sign-in) from every
 // member and admin route, and a member gets 403 from every admin route,
-// with the CSRF token of their own sign-in; the openapi.yaml document lists
-// exactly the table's API routes.
+// with the CSRF token of their own sign-in; both agent routes refuse every
+// request but one with a live agent's token (no token, a wrong one, a
+// person's, the admin's, a revoked agent's), the same way; the openapi.yaml
+// document lists exactly the table's API routes.
 func TestRouteTable(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
@@ -48,7 +53,18 @@ func TestRouteTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(svc, slog.New(slog.DiscardHandler), nil)
+	// Two agents: one live, one revoked.
+	if err := st.CreateAgent(ctx, "live", secret.TokenHash("stla_live-token")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAgent(ctx, "gone", secret.TokenHash("stla_gone-token")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokeAgent(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New(st, box, false, "r1", slog.New(slog.DiscardHandler))
+	s := New(svc, slog.New(slog.DiscardHandler), h)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 
@@ -84,8 +100,9 @@ func TestRouteTable(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
 		return resp
 	}
 	refused := func(resp *http.Response, api bool) bool {
@@ -95,7 +112,7 @@ func TestRouteTable(t *testing.T) {
 		loc := resp.Header.Get("Location")
 		return resp.StatusCode == http.StatusUnauthorized || (resp.StatusCode/100 == 3 && strings.HasPrefix(loc, "/login"))
 	}
-	var apiRoutes []string
+	var apiRoutes, agentRoutes []string
 	for _, r := range s.Routes() {
 		method, pattern, _ := strings.Cut(r.Pattern, " ")
 		path := fill.Replace(pattern)
@@ -104,6 +121,26 @@ func TestRouteTable(t *testing.T) {
 		}
 		if r.API {
 			apiRoutes = append(apiRoutes, strings.ToLower(method)+" "+pattern)
+		}
+		if strings.HasPrefix(pattern, "/api/v1/agent/") != (r.Level == Agent) {
+			t.Errorf("%s: level %s", r.Pattern, r.Level)
+		}
+		if r.Level == Agent {
+			agentRoutes = append(agentRoutes, r.Pattern)
+			for _, tok := range []string{"", "wrong-token", member, "right-token", "stla_gone-token"} {
+				resp := send(stranger, method, path, tok)
+				body, _ := io.ReadAll(resp.Body)
+				var e struct {
+					Error struct{ Code, Message string }
+				}
+				if json.Unmarshal(body, &e); resp.StatusCode != http.StatusUnauthorized || e.Error.Code != "unauthorized" || e.Error.Message != "unknown or revoked agent token" {
+					t.Errorf("%s with token %q: %d %s, want 401 and the API's unauthorized error", r.Pattern, tok, resp.StatusCode, body)
+				}
+			}
+			if resp := send(stranger, method, path, "stla_live-token"); resp.StatusCode == http.StatusUnauthorized {
+				t.Errorf("%s refused the live agent's token", r.Pattern)
+			}
+			continue
 		}
 		if r.Level == Public {
 			continue
@@ -123,6 +160,10 @@ func TestRouteTable(t *testing.T) {
 		if resp := send(client, method, path, bearer); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s (admin) as member mia: %d, want 403", r.Pattern, resp.StatusCode)
 		}
+	}
+
+	if want := []string{"GET /api/v1/agent/connect", "GET /api/v1/agent/stream"}; !slices.Equal(agentRoutes, want) {
+		t.Errorf("agent routes %v, want %v", agentRoutes, want)
 	}
 
 	// openapi.yaml lists exactly the table's API routes.

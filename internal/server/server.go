@@ -123,16 +123,23 @@ type errorAnswer = api.Error
 // writeError answers a failed request with errorBody: httperr decides the
 // status and what the client may see (internal detail is logged with an id).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	a := httperr.Of(s.log, r, err)
-	if a.Code == errs.Internal && s.svc != nil {
-		s.svc.Reporting.Metrics().InternalError()
-	}
+	a := s.answer(r, err)
 	var body errorBody
 	body.Error.Code, body.Error.Message = a.Code, a.Message
 	if d, ok := errors.AsType[detailError](err); ok {
 		body.Detail = d.detail
 	}
 	writeJSON(w, a.Status, body)
+}
+
+// answer is what the client of r may see of err (httperr's rule), for a
+// JSON error body or a WebSocket's greeting; an internal error is counted.
+func (s *Server) answer(r *http.Request, err error) httperr.Answer {
+	a := httperr.Of(s.log, r, err)
+	if a.Code == errs.Internal && s.svc != nil {
+		s.svc.Reporting.Metrics().InternalError()
+	}
+	return a
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -63,7 +63,7 @@ func (s *Inventory) ImportAdmins(ctx context.Context, p Principal, csv []byte, a
 	for _, a := range rows {
 		res := AdminResult{Name: a.Resource, OK: true}
 		if err := s.SetAdmin(ctx, p, a, agentName); err != nil {
-			res.OK, res.Error = false, err.Error()
+			res.OK, res.Error = false, errs.Public(s.log, err, "resource", a.Resource)
 			failed++
 		}
 		out = append(out, res)

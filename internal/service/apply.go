@@ -242,7 +242,7 @@ func (s *Provisioning) claimApply(ctx context.Context, actor string, index int, 
 		a.password = secret.NewPassword()
 		if err := s.store.SetPendingPassword(ctx, res.Name, pin.Role.Label, s.box.Seal(a.password, passwordAD(res.Name, pin.Role.Label))); err != nil {
 			err = fmt.Errorf("store pending password: %w", err)
-			s.finishApply(ctx, a, apply.Report{Outcome: apply.Failed, Message: err.Error()})
+			s.finishApply(ctx, a, apply.Report{Outcome: apply.Failed, Message: errs.Public(s.log, err, "resource", res.Name)})
 			return nil, err
 		}
 		a.job.Verifier = secret.ScramVerifier(a.password)

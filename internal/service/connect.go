@@ -112,7 +112,7 @@ func (s *Connections) Connect(ctx context.Context, p Principal, name, database s
 	pc, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
 		err = target.Classify(err, name+"@"+rr.Host)
-		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
+		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, errs.Public(s.log, err, "sid", c.sess.SID), s.now()
 		if s.store.CreateSessions(ctx, c.sess) == nil {
 			s.emit(c.sess)
 		}
@@ -209,7 +209,7 @@ func (s *Connections) connectRemote(ctx context.Context, c *Connection, p Princi
 	delete(params, "application_name") // the agent names itself
 	conn, hello, stream, err := s.hub.OpenStream(ctx, rr.Agent, t, database, params)
 	if err != nil {
-		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, err.Error(), s.now()
+		c.sess.Status, c.sess.ExitCode, c.sess.Message, c.sess.FinishedAt = "failed", 1, errs.Public(s.log, err, "sid", c.sess.SID), s.now()
 		if s.store.CreateSessions(ctx, c.sess) == nil {
 			s.emit(c.sess)
 		}

@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/api"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -37,15 +38,16 @@ func (s *Inventory) Health(ctx context.Context, p Principal, name string) (Healt
 			res.Health, err = a.Health(ctx, t)
 		}
 	}
+	msg := errs.Public(s.log, err, "resource", name, "sid", sess.SID)
 	if err != nil && res.Health.Error == "" {
-		res.Health.Status, res.Health.Error = "error", err.Error()
+		res.Health.Status, res.Health.Error = "error", msg
 	}
 	out, _ := yaml.Marshal(res.Health)
 	in, _ := json.Marshal(map[string]string{"resource": name})
 	sess.Input, sess.Output, sess.FinishedAt = string(in), string(out), s.now()
 	sess.Status, sess.ExitCode = "ok", 0
 	if err != nil {
-		sess.Status, sess.ExitCode, sess.Message = "failed", 1, err.Error()
+		sess.Status, sess.ExitCode, sess.Message = "failed", 1, msg
 	}
 	if ferr := s.store.FinishSession(context.WithoutCancel(ctx), sess); ferr != nil {
 		return res, ferr

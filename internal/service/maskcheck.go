@@ -196,7 +196,7 @@ func (s *Masking) canaries(ctx context.Context, rr ResourceRole, rules []mask.Ru
 				if _, ok := columns[db]; !ok {
 					cols, err := s.roleColumns(ctx, rr, db)
 					if err != nil {
-						skipped = append(skipped, MaskingProbe{Path: "-", Canary: "rule " + r.ID, Outcome: ProbeError, Detail: "listing the columns of " + db + ": " + err.Error()})
+						skipped = append(skipped, MaskingProbe{Path: "-", Canary: "rule " + r.ID, Outcome: ProbeError, Detail: "listing the columns of " + db + ": " + errs.Public(s.log, err, "role", rr.Name)})
 					}
 					columns[db] = cols
 				}
@@ -273,14 +273,19 @@ func (s *Masking) probePath(ctx context.Context, rr ResourceRole, path string, c
 	slices.Sort(dbs)
 	for _, db := range dbs {
 		pc, done, err := s.pathConn(ctx, rr, path, db)
+		var why skipped
+		errMsg := ""
+		if err != nil && !errors.As(err, &why) {
+			errMsg = errs.Public(s.log, err, "role", rr.Name, "path", path, "database", db)
+		}
 		for _, c := range byDB[db] {
 			for _, format := range []int16{0, 1} {
 				p := MaskingProbe{Path: path, Canary: c.name, Format: map[int16]string{0: "text", 1: "binary"}[format]}
 				switch {
-				case err != nil && errors.Is(err, errSkip):
-					p.Outcome, p.Detail = ProbeSkipped, strings.TrimPrefix(err.Error(), errSkip.Error()+": ")
+				case why != "":
+					p.Outcome, p.Detail = ProbeSkipped, string(why)
 				case err != nil:
-					p.Outcome, p.Detail = ProbeError, err.Error()
+					p.Outcome, p.Detail = ProbeError, errMsg
 				default:
 					p.Outcome, p.Detail = probe(ctx, pc, c.sql, format, path == PathDirect)
 				}
@@ -294,8 +299,10 @@ func (s *Masking) probePath(ctx context.Context, rr ResourceRole, path string, c
 	return out
 }
 
-// errSkip marks a path that does not apply.
-var errSkip = errors.New("skip")
+// skipped is a path that does not apply, and why, in words for people.
+type skipped string
+
+func (s skipped) Error() string { return "skip: " + string(s) }
 
 // probe runs one canary and tells what came back.
 func probe(ctx context.Context, pc *pgconn.PgConn, sql string, format int16, direct bool) (string, string) {
@@ -320,7 +327,7 @@ func probe(ctx context.Context, pc *pgconn.PgConn, sql string, format int16, dir
 		return ProbeError, pgErr.Message
 	}
 	if err != nil {
-		return ProbeError, err.Error()
+		return ProbeError, errs.Public(nil, err, "probe", "canary")
 	}
 	if rows == 0 {
 		return ProbeSkipped, "no row with a value"
@@ -350,10 +357,10 @@ func (s *Masking) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		addr := s.masking.listener
 		s.masking.mu.Unlock()
 		if addr == "" {
-			return nil, nil, fmt.Errorf("%w: this server runs no PostgreSQL listener (--pg-listen)", errSkip)
+			return nil, nil, skipped("this server runs no PostgreSQL listener (--pg-listen)")
 		}
 		if s.signIn.adminToken == "" {
-			return nil, nil, fmt.Errorf("%w: no admin token to sign in to the listener with", errSkip)
+			return nil, nil, skipped("no admin token to sign in to the listener with")
 		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -373,7 +380,7 @@ func (s *Masking) pathConn(ctx context.Context, rr ResourceRole, path, db string
 		return s.connectConn(ctx, rr, db)
 	case PathDirect:
 		if rr.Agent != agent.LocalName {
-			return nil, nil, fmt.Errorf("%w: the database is reached through agent %s, not from the server", errSkip, rr.Agent)
+			return nil, nil, skipped("the database is reached through agent " + rr.Agent + ", not from the server")
 		}
 		pw, err := s.rolePassword(ctx, rr)
 		if err != nil {
@@ -433,10 +440,10 @@ func (s *Masking) connectConn(ctx context.Context, rr ResourceRole, db string) (
 	base := s.masking.api
 	s.masking.mu.Unlock()
 	if base == "" {
-		return nil, nil, fmt.Errorf("%w: the server's own API address is not known (stile server sets it)", errSkip)
+		return nil, nil, skipped("the server's own API address is not known (stile server sets it)")
 	}
 	if s.signIn.adminToken == "" {
-		return nil, nil, fmt.Errorf("%w: no admin token to connect with", errSkip)
+		return nil, nil, skipped("no admin token to connect with")
 	}
 	q := url.Values{"role": {rr.Name}, "database": {db}}
 	// It dials itself: the certificate names the server's public name,
@@ -457,7 +464,8 @@ func (s *Masking) connectConn(ctx context.Context, rr ResourceRole, db string) (
 	var h proxy.Hello
 	if err := json.Unmarshal(data, &h); err != nil || h.Error != "" {
 		ws.CloseNow()
-		return nil, nil, fmt.Errorf("stile connect's endpoint: %s", cmp.Or(h.Error, "no greeting"))
+		// The greeting's error is already what people may read.
+		return nil, nil, errs.New(errs.Failed, "stile connect's endpoint: %s", cmp.Or(h.Error, "no greeting"))
 	}
 	nc := websocket.NetConn(context.WithoutCancel(ctx), ws, websocket.MessageBinary)
 	cfg, _ := pgconn.ParseConfig("host=stile-masking-check")

@@ -214,13 +214,14 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 		}
 	}
 	done := make([]store.PlanFinish, len(idx))
+	failed := errs.Public(s.log, err, "resource", res.Name)
 	for k, i := range idx {
 		sess := sessions[k]
 		sess.FinishedAt = s.now()
 		o := PlanOutcome{SID: sess.SID, Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName}
 		if err != nil {
-			o.Status, o.Message = plan.ItemFailed, err.Error()
-			sess.Output = "error: " + err.Error() + "\n"
+			o.Status, o.Message = plan.ItemFailed, failed
+			sess.Output = "error: " + failed + "\n"
 		} else {
 			r := results[k]
 			if r.Status != plan.ItemFailed && !slices.Equal(r.Document.Config.StrictColumns, inputs[k].Strict) {

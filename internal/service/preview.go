@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/spec"
 )
 
@@ -35,7 +36,7 @@ func (s *Provisioning) PreviewRoles(ctx context.Context, p Principal, items []sp
 		n, err := it.Normalize()
 		switch res, ok := resources[n.Resource]; {
 		case err != nil:
-			p.Error = err.Error()
+			p.Error = errs.Public(s.log, err, "row", p.Row)
 		case !ok:
 			p.Error = fmt.Sprintf("resource %q is not in the inventory", n.Resource)
 		case res.AdminUser == "":
@@ -45,7 +46,7 @@ func (s *Provisioning) PreviewRoles(ctx context.Context, p Principal, items []sp
 			p.Role = n
 			p.RoleName, err = spec.RoleName(s.prefix, n.Resource, n.Label)
 			if err != nil {
-				p.Error = err.Error()
+				p.Error = errs.Public(s.log, err, "row", p.Row)
 			}
 		}
 		if p.Error == "" {

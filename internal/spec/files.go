@@ -93,7 +93,7 @@ func ParseResourcesCSV(data []byte) ([]ResourceRow, error) {
 		}
 		rr.Resource = res
 		if err != nil {
-			rr.Error = err.Error()
+			rr.Error = errs.Public(nil, err, "line", lines[i])
 		} else if prev, dup := seen[res.Name]; dup {
 			rr.Error = fmt.Sprintf("name %q repeats line %d", res.Name, prev)
 		} else {

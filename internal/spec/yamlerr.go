@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stile-dev/stile/internal/errs"
 )
 
 var yamlFieldTwice = regexp.MustCompile(`^(line \d+): field (.+) already set in type .+$`)
@@ -19,7 +21,8 @@ var yamlWrongKind = regexp.MustCompile("^(line \\d+): cannot unmarshal (!!\\w+)(
 func yamlProblems(err error) []string {
 	te, ok := errors.AsType[*yaml.TypeError](err)
 	if !ok {
-		return []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+		// The decoder's message is about the person's own document.
+		return []string{errs.Invalidf("%s", strings.TrimPrefix(err.Error(), "yaml: ")).Message}
 	}
 	out := make([]string, 0, len(te.Errors))
 	for _, msg := range te.Errors {

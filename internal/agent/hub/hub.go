@@ -176,15 +176,14 @@ func (h *Hub) Disconnect(name string) {
 }
 
 // ServeHTTP accepts an agent's connection: Authorization: Bearer <agent
-// token>, then a WebSocket that stays open. A second connection of the same
-// agent replaces the first.
+// token> (authenticated), then a WebSocket that stays open. A second
+// connection of the same agent replaces the first.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	a, err := h.reg.AgentByToken(r.Context(), secret.TokenHash(strings.TrimSpace(tok)))
-	if err != nil || tok == "" {
-		http.Error(w, `{"error":{"code":"unauthorized","message":"unknown or revoked agent token"}}`, http.StatusUnauthorized)
-		return
-	}
+	h.authenticated(h.serveAgent)(w, r)
+}
+
+// serveAgent holds the WebSocket of agent a.
+func (h *Hub) serveAgent(w http.ResponseWriter, r *http.Request, a store.Agent) {
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return

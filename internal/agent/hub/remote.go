@@ -6,6 +6,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/apply"
+	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
@@ -24,7 +25,7 @@ func (r *remote) Online() bool { return r.hub.Online(context.Background(), r.nam
 func (r *remote) Health(ctx context.Context, t target.Target) (inspect.Health, error) {
 	var res agent.HealthResult
 	if err := r.hub.call(ctx, r.name, agent.JobHealth, t, &res); err != nil {
-		return inspect.Health{Status: "error", Error: err.Error()}, err
+		return inspect.Health{Status: "error", Error: errs.Public(r.hub.log, err, "agent", r.name)}, err
 	}
 	return res.Health, res.Err.Err()
 }
@@ -51,6 +52,7 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 			settle(p.Index, p.Report)
 		}
 	})
+	public := "" // what people may read of err, logged once if internal
 	for i := range jobs {
 		switch {
 		case seen[i]:
@@ -62,7 +64,10 @@ func (r *remote) ApplyBatch(ctx context.Context, jobs []apply.Job, report func(i
 			// the service settles it by login.
 			msg := "the agent reported no outcome"
 			if err != nil {
-				msg = err.Error()
+				if public == "" {
+					public = errs.Public(r.hub.log, err, "agent", r.name)
+				}
+				msg = public
 			}
 			settle(i, apply.Report{Outcome: apply.Failed, Message: msg, Output: "-- " + msg + "\n", Password: apply.PasswordUnknown})
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/proxy"
 	"github.com/stile-dev/stile/internal/secret"
+	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/target"
 )
 
@@ -84,16 +85,12 @@ func StreamURL(base string) (string, error) {
 }
 
 // ServeStream accepts an agent's stream for a connection this server waits
-// for, and holds it until the relay ends.
+// for (the agent authenticated as on ServeHTTP), and holds it until the
+// relay ends.
 func (h *Hub) ServeStream(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	tok = strings.TrimSpace(tok)
-	a, err := h.reg.AgentByToken(r.Context(), secret.TokenHash(tok))
-	if err != nil || tok == "" {
-		http.Error(w, "unknown or revoked agent token", http.StatusUnauthorized)
-		return
-	}
-	h.streams.Accept(w, r, r.URL.Query().Get("id"), a.Name, streamHelloTimeout)
+	h.authenticated(func(w http.ResponseWriter, r *http.Request, a store.Agent) {
+		h.streams.Accept(w, r, r.URL.Query().Get("id"), a.Name, streamHelloTimeout)
+	})(w, r)
 }
 
 // streamHelloTimeout bounds the wait for an agent's stream, and for its
