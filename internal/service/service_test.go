@@ -152,9 +152,18 @@ func TestSweepFailsSessionsPastTheTimeout(t *testing.T) {
 	st.UpsertResources(ctx, []spec.Resource{{Name: "a", Type: "postgres", Host: "h", Port: 1, Database: "postgres", SSLMode: "disable"}}, "local")
 	st.CreateSessions(ctx, store.Session{SID: "old", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC().Add(-2 * time.Minute), Status: "running", Replica: "gone"})
 	st.CreateSessions(ctx, store.Session{SID: "young", Kind: "apply", Resource: "a", Actor: "x", CreatedAt: time.Now().UTC(), Status: "running", Replica: "alive"})
-	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer cancel()
-	svc.Provisioning.Sweep(sctx, 20*time.Millisecond)
+	// The sweep runs every 20ms; on a loaded machine its first pass may
+	// take a while, so wait for it (up to 10s) rather than for a fixed time.
+	sctx, cancel := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { svc.Provisioning.Sweep(sctx, 20*time.Millisecond); close(swept) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s, _ := st.Session(ctx, "old"); s.Status == "failed" {
+			break
+		}
+	}
+	cancel()
+	<-swept
 	if s, _ := st.Session(ctx, "old"); s.Status != "failed" {
 		t.Errorf("old session: %s", s.Status)
 	}
