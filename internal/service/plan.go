@@ -64,7 +64,14 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 	}
 	var problems []string
 	prepared := make([]item, len(roles))
-	existing := map[string][]store.Role{}
+	// The roles each resource keeps, by label and by the key its label
+	// slugs to: read once per resource, and each item looked up, not
+	// compared with every role (the slugging was a fifth of a re-plan).
+	type kept struct {
+		byLabel map[string]store.Role
+		byKey   map[string]string
+	}
+	existing := map[string]kept{}
 	for i, r := range roles {
 		res, ok := resources[r.Resource]
 		if !ok {
@@ -80,20 +87,28 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
 			continue
 		}
-		if _, ok := existing[r.Resource]; !ok {
-			if existing[r.Resource], err = s.store.Roles(ctx, r.Resource); err != nil {
+		k, ok := existing[r.Resource]
+		if !ok {
+			list, err := s.store.Roles(ctx, r.Resource)
+			if err != nil {
 				return nil, err
 			}
-		}
-		hasPW := false
-		for _, old := range existing[r.Resource] {
-			if spec.LabelKey(old.Label) == spec.LabelKey(r.Label) && old.Label != r.Label {
-				problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, old.Label, r.Resource))
+			k = kept{byLabel: map[string]store.Role{}, byKey: map[string]string{}}
+			for _, old := range list {
+				k.byLabel[old.Label] = old
+				key := spec.LabelKey(old.Label)
+				// The first label in the store's order, as the loop over
+				// them reported it.
+				if _, taken := k.byKey[key]; !taken {
+					k.byKey[key] = old.Label
+				}
 			}
-			if old.Label == r.Label {
-				hasPW = old.PasswordCurrent != ""
-			}
+			existing[r.Resource] = k
 		}
+		if other, ok := k.byKey[spec.LabelKey(r.Label)]; ok && other != r.Label {
+			problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, other, r.Resource))
+		}
+		hasPW := k.byLabel[r.Label].PasswordCurrent != ""
 		in, err := plan.NewInput(r, name)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
