@@ -49,10 +49,16 @@ type PlanLine struct {
 // PlanRequest is the body of POST /api/v1/plans.
 type PlanRequest struct {
 	Items []spec.Role `json:"items"`
+	// Documents asks for each outcome's document; without it the answer
+	// is brief (sid, status, message, requires per item) and the
+	// documents are read from GET /api/v1/plans/{sid} when wanted.
+	Documents bool `json:"documents,omitempty"`
 }
 
 // DeclaredPlanRequest is the body of POST /api/v1/plans/declared: the
 // resources whose declared roles to plan, all when empty.
 type DeclaredPlanRequest struct {
 	Resources []string `json:"resources"`
+	// Documents: as PlanRequest's.
+	Documents bool `json:"documents,omitempty"`
 }

@@ -108,9 +108,12 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 			var res struct {
 				Results []api.PlanOutcome `json:"results"`
 			}
-			path, body := "/api/v1/plans", map[string]any{"items": items}
+			// The documents are asked for only where they are printed: the
+			// one plan shown, and the results as JSON or YAML.
+			documents := asJSON || out == "json" || out == "yaml" || (file == "" && !every)
+			path, body := "/api/v1/plans", any(api.PlanRequest{Items: items, Documents: documents})
 			if every {
-				path, body = "/api/v1/plans/declared", map[string]any{"resources": spec.SplitList(resources)}
+				path, body = "/api/v1/plans/declared", api.DeclaredPlanRequest{Resources: spec.SplitList(resources), Documents: documents}
 			}
 			if file == "" && !every {
 				if err := c.call(cmd.Context(), "POST", path, body, &res); err != nil {

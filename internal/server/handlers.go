@@ -143,7 +143,7 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
+	return s.answerPlans(w, r, req.Documents, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
 		return s.svc.Provisioning.PlanEach(r.Context(), principal(r), req.Items, progress)
 	})
 }
@@ -154,7 +154,7 @@ func (s *Server) planDeclared(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	return s.answerPlans(w, r, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
+	return s.answerPlans(w, r, req.Documents, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
 		return s.svc.Provisioning.PlanDeclared(r.Context(), principal(r), req.Resources, progress)
 	})
 }
@@ -165,10 +165,20 @@ type PlanLine = api.PlanLine
 // answerPlans answers a plan request: {results} at the end, or, when the
 // client accepts application/x-ndjson, one PlanLine per item as it lands.
 // An error before the first line is an ordinary error answer; one after it
-// is a last line {"error": {code, message}}.
-func (s *Server) answerPlans(w http.ResponseWriter, r *http.Request, run func(func(int, service.PlanOutcome)) ([]service.PlanOutcome, error)) error {
+// is a last line {"error": {code, message}}. Without documents the answer
+// is brief: each outcome without its document (the session keeps it).
+func (s *Server) answerPlans(w http.ResponseWriter, r *http.Request, documents bool, run func(func(int, service.PlanOutcome)) ([]service.PlanOutcome, error)) error {
+	brief := func(o service.PlanOutcome) service.PlanOutcome {
+		if !documents {
+			o.Document = nil
+		}
+		return o
+	}
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
 		res, err := run(nil)
+		for i := range res {
+			res[i] = brief(res[i])
+		}
 		if err != nil {
 			return withDetail(err, map[string]any{"results": res})
 		}
@@ -187,12 +197,15 @@ func (s *Server) answerPlans(w http.ResponseWriter, r *http.Request, run func(fu
 	}
 	res, err := run(func(i int, o service.PlanOutcome) {
 		start()
-		if enc.Encode(PlanLine{Index: i, PlanOutcome: o}) == nil {
+		if enc.Encode(PlanLine{Index: i, PlanOutcome: brief(o)}) == nil {
 			rc.Flush()
 		}
 	})
 	switch {
 	case err != nil && !started:
+		for i := range res {
+			res[i] = brief(res[i])
+		}
 		return withDetail(err, map[string]any{"results": res})
 	case err != nil:
 		a := httperr.Of(s.log, r, err)
