@@ -98,9 +98,29 @@ func median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// ratio is stile's median over ldap2pg's: below 1 stile is faster.
+// ratios are stile's run over ldap2pg's run of each alternation: the two
+// ran back to back, under the same load of a shared machine.
+func (v versus) ratios() []float64 {
+	out := make([]float64, min(len(v.stile), len(v.peer)))
+	for i := range out {
+		out[i] = v.stile[i].Seconds() / v.peer[i].Seconds()
+	}
+	return out
+}
+
+// ratio is the median of ratios: below 1 stile is faster. Medians of each
+// tool's runs drift apart when the load changes between alternations; the
+// pairs do not.
 func (v versus) ratio() float64 {
-	return median(v.stile).Seconds() / median(v.peer).Seconds()
+	r := v.ratios()
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	if len(r)%2 == 1 {
+		return r[len(r)/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
 }
 
 // report adds the step's ldap2pg figures to the sub-benchmark's metrics.
@@ -111,20 +131,28 @@ func (v versus) report(b *testing.B) {
 }
 
 // versusTable renders the steps as a Markdown table: medians, the ratio,
-// and every run in the order it ran.
+// and every run and pair's ratio in the order they ran.
 func versusTable(vs []versus) string {
 	var sb strings.Builder
-	sb.WriteString("\n| step | stile (median) | ldap2pg (median) | stile / ldap2pg | stile runs | ldap2pg runs | peak RSS stile server / ldap2pg |\n|---|---|---|---|---|---|---|\n")
-	runs := func(ds []time.Duration) string {
-		parts := make([]string, len(ds))
-		for i, d := range ds {
-			parts[i] = fmt.Sprintf("%.2f", d.Seconds())
+	sb.WriteString("| step | stile (median) | ldap2pg (median) | stile / ldap2pg (median of pairs) | stile runs | ldap2pg runs | pairs | peak RSS stile server / ldap2pg |\n|---|---|---|---|---|---|---|---|\n")
+	list := func(xs []float64, f string) string {
+		parts := make([]string, len(xs))
+		for i, x := range xs {
+			parts[i] = fmt.Sprintf(f, x)
 		}
 		return strings.Join(parts, ", ")
 	}
+	secs := func(ds []time.Duration) []float64 {
+		out := make([]float64, len(ds))
+		for i, d := range ds {
+			out[i] = d.Seconds()
+		}
+		return out
+	}
 	for _, v := range vs {
-		fmt.Fprintf(&sb, "| %s | %.2f s | %.2f s | %.2f× | %s | %s | %.0f / %.0f MB |\n", v.step,
-			median(v.stile).Seconds(), median(v.peer).Seconds(), v.ratio(), runs(v.stile), runs(v.peer), v.stileMB, v.peerMB)
+		fmt.Fprintf(&sb, "| %s | %.2f s | %.2f s | %.2f× | %s | %s | %s | %.0f / %.0f MB |\n", v.step,
+			median(v.stile).Seconds(), median(v.peer).Seconds(), v.ratio(),
+			list(secs(v.stile), "%.2f"), list(secs(v.peer), "%.2f"), list(v.ratios(), "%.2f×"), v.stileMB, v.peerMB)
 	}
 	return sb.String()
 }
