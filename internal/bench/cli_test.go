@@ -182,17 +182,17 @@ func BenchmarkCLI(b *testing.B) {
 	}
 	// convergeStile runs plan -f and apply -f of 200 new roles, label-i,
 	// and checks what they hold in the catalog.
-	convergeStile := func(label string) (plan, apply time.Duration) {
+	convergeStile := func(label string) (planned, applied time.Duration) {
 		file := roleFile(label+".yaml", label, roles, 1)
 		results := filepath.Join(dir, label+"-results.yaml")
-		plan, _ = stile("", "resources", "plan", "-f", file, "-o", results)
-		apply, out := stile("", "resources", "apply", "-f", results)
+		planned, _ = stile("", "resources", "plan", "-f", file, "-o", results)
+		applied, out := stile("", "resources", "apply", "-f", results)
 		if got := strings.Count(out, "  applied  "); got != roles {
 			b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
 		}
 		cur, converged = label, file
 		verifyGrants(b, clusters[0], prefixes[0], admin, "stile", stileNames(label))
-		return plan, apply
+		return planned, applied
 	}
 	convergePeer := func() time.Duration {
 		took := l2p.run(b, true)
