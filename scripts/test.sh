@@ -4,6 +4,8 @@
 #
 #   scripts/test.sh         go vet, staticcheck, go test -race ./... on 15, 16 and 17
 #   scripts/test.sh bench   the fleet-scale benchmarks on four clusters of 15
+#                           (LDAP2PG=/path/to/ldap2pg adds ldap2pg next to
+#                           stile: docs/bench.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
@@ -52,7 +54,7 @@ done
 export STILE_TEST_PG_URLS="${urls# }"
 
 if [ "$mode" = bench ]; then
-  phase "benchmark"
+  phase "benchmark${LDAP2PG:+ (and ldap2pg: $LDAP2PG)}"
   go test -run '^$' -bench . -benchtime "${BENCHTIME:-3x}" -timeout 60m ./internal/bench/ ./internal/web/ ./internal/service/
   exit
 fi

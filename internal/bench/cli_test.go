@@ -39,6 +39,19 @@ import (
 // 200 new roles, SELECT on one schema each (plan -f, then apply -f); the
 // steady re-plan of those 200 (plan -f, all in sync); and apply -f of 200
 // new roles spread over 1, 2 and 4 clusters (as many as are configured).
+// Each first converge starts from the fixture alone (the previous set is
+// dropped, untimed), and what the 200 roles hold is checked in the catalog.
+//
+// With LDAP2PG naming an ldap2pg binary, ldap2pg does the same work on the
+// first cluster in the same run, from a generated static YAML (peerYAML),
+// its runs alternating with stile's: the first converge (ldap2pg --real,
+// from the fixture alone) and the steady no-op (a dry run with --check,
+// both tools' 200 roles in place). Each sub-benchmark then reports
+// ldap2pg's median, the median of stile's run over ldap2pg's run next to it
+// (vs-ldap2pg-x) and ldap2pg's peak RSS, and the benchmark prints the table. server-peak-RSS-MB is this
+// process's peak during the sub-benchmark: the server, its built-in agent
+// and store, and the in-process figures. STILE_BENCH_REPLAN_PROFILE=FILE
+// writes a CPU profile of stile's steady re-plans alone (profileReplans).
 func BenchmarkCLI(b *testing.B) {
 	clusters := pgtest.Clusters(b)
 	pool := target.NewPool(target.DefaultIdleTimeout)
@@ -143,46 +156,161 @@ func BenchmarkCLI(b *testing.B) {
 		b.ReportMetric(seconds(inT, n), "inprocess-s/op")
 	})
 
-	var converged string
+	// The first cluster holds at most one stile set of 200 (label cur) and
+	// ldap2pg's 200 (peerIn) at a time: each first converge starts from the
+	// fixture alone, and the steady re-plans run with both sets present.
+	admin := clusters[0].Target().User
+	l2p := newPeer(b, clusters[0], prefixes[0], dir)
+	var cur, converged string
+	peerIn := false
+	stileNames := func(label string) []string {
+		out := make([]string, roles)
+		for i := range out {
+			out[i], _ = spec.RoleName("stile", resources[0], fmt.Sprintf("%s-%03d", label, i))
+		}
+		return out
+	}
+	clearBench := func() {
+		if cur != "" {
+			dropRoles(b, clusters[0], prefixes[0], stileNames(cur))
+			cur = ""
+		}
+		if peerIn {
+			dropRoles(b, clusters[0], prefixes[0], l2p.names)
+			peerIn = false
+		}
+	}
+	// convergeStile runs plan -f and apply -f of 200 new roles, label-i,
+	// and checks what they hold in the catalog.
+	convergeStile := func(label string) (planned, applied time.Duration) {
+		file := roleFile(label+".yaml", label, roles, 1)
+		results := filepath.Join(dir, label+"-results.yaml")
+		planned, _ = stile("", "resources", "plan", "-f", file, "-o", results)
+		applied, out := stile("", "resources", "apply", "-f", results)
+		if got := strings.Count(out, "  applied  "); got != roles {
+			b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
+		}
+		cur, converged = label, file
+		verifyGrants(b, clusters[0], prefixes[0], admin, "stile", stileNames(label))
+		return planned, applied
+	}
+	convergePeer := func() time.Duration {
+		took := l2p.run(b, true)
+		peerIn = true
+		verifyGrants(b, clusters[0], prefixes[0], admin, "ldap2pg", l2p.names)
+		return took
+	}
+	var versuses []versus
+	defer func() {
+		if len(versuses) > 0 {
+			// On stdout: a parent benchmark's log is not printed.
+			fmt.Printf("\nstile vs ldap2pg on the first cluster, alternated runs, %s:\n%s\n", time.Now().UTC().Format(time.DateOnly), versusTable(versuses))
+		}
+	}()
+
 	b.Run("first_converge_200", func(b *testing.B) {
+		peak := resetPeakRSS()
 		var planT, applyT, inT time.Duration
+		v := versus{step: "first converge of 200 (stile plan -f + apply -f; ldap2pg --real)"}
 		n := 0
 		for b.Loop() {
 			label := fmt.Sprintf("c%d", n)
-			file := roleFile(label+".yaml", label, roles, 1)
-			results := filepath.Join(dir, label+"-results.yaml")
 			inT += inProcess(label, roles, false)
-			took, _ := stile("", "resources", "plan", "-f", file, "-o", results)
-			planT += took
-			took, out := stile("", "resources", "apply", "-f", results)
-			applyT += took
-			if got := strings.Count(out, "  applied  "); got != roles {
-				b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
+			viaStile := func() {
+				clearBench()
+				p, a := convergeStile(label)
+				planT, applyT = planT+p, applyT+a
+				v.stile = append(v.stile, p+a)
 			}
-			converged = file
+			viaPeer := func() {
+				clearBench()
+				v.peer = append(v.peer, convergePeer())
+			}
+			switch {
+			case l2p == nil:
+				viaStile()
+			case n%2 == 0:
+				viaStile()
+				viaPeer()
+			default:
+				viaPeer()
+				viaStile()
+			}
 			n++
 		}
 		b.ReportMetric(seconds(planT, n), "plan-s/op")
 		b.ReportMetric(seconds(applyT, n), "apply-s/op")
 		b.ReportMetric(seconds(planT+applyT, n), "cli-s/op")
 		b.ReportMetric(seconds(inT, n), "inprocess-plan-s/op")
+		v.stileMB = peakRSS()
+		b.ReportMetric(v.stileMB, "server-peak-RSS-MB")
+		if !peak {
+			b.Log("server-peak-RSS-MB is the process's lifetime peak: /proc/self/clear_refs is not writable")
+		}
+		if l2p != nil {
+			v.peerMB = l2p.peakKB / 1024
+			v.report(b)
+			b.Logf("ldap2pg's last run: %s", l2p.last)
+			versuses = append(versuses, v)
+		}
 	})
 
 	b.Run("steady_replan_200", func(b *testing.B) {
-		label := strings.TrimSuffix(filepath.Base(converged), ".yaml")
-		var cliT, inT time.Duration
-		n := 0
-		for b.Loop() {
+		// Both sets in place, untimed (also when this sub-benchmark runs
+		// alone: -bench CLI/steady).
+		if cur == "" {
+			convergeStile("steady")
+		}
+		if l2p != nil && !peerIn {
+			convergePeer()
+		}
+		l2p.resetPeak()
+		peak := resetPeakRSS()
+		label := cur
+		replan := func() time.Duration {
 			took, out := stile("", "resources", "plan", "-f", converged, "--detailed-exitcode")
-			cliT += took
 			if got := strings.Count(out, "in-sync"); got < roles {
 				b.Fatalf("steady re-plan: %d of %d in sync", got, roles)
+			}
+			return took
+		}
+		var cliT, inT time.Duration
+		v := versus{step: "steady re-plan of 200, nothing to do (stile plan -f; ldap2pg dry run --check)"}
+		n := 0
+		for b.Loop() {
+			viaStile := func() {
+				took := replan()
+				cliT += took
+				v.stile = append(v.stile, took)
+			}
+			viaPeer := func() { v.peer = append(v.peer, l2p.run(b, false)) }
+			switch {
+			case l2p == nil:
+				viaStile()
+			case n%2 == 0:
+				viaStile()
+				viaPeer()
+			default:
+				viaPeer()
+				viaStile()
 			}
 			inT += inProcess(label, roles, true)
 			n++
 		}
 		b.ReportMetric(seconds(cliT, n), "cli-s/op")
 		b.ReportMetric(seconds(inT, n), "inprocess-s/op")
+		v.stileMB = peakRSS()
+		b.ReportMetric(v.stileMB, "server-peak-RSS-MB")
+		if !peak {
+			b.Log("server-peak-RSS-MB is the process's lifetime peak: /proc/self/clear_refs is not writable")
+		}
+		if l2p != nil {
+			v.peerMB = l2p.peakKB / 1024
+			v.report(b)
+			b.Logf("ldap2pg's last run: %s", l2p.last)
+			versuses = append(versuses, v)
+		}
+		profileReplans(b, replan)
 	})
 
 	for _, k := range []int{1, 2, 4} {
