@@ -5,9 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // What people may read of an error. Every message that reaches a client (an
@@ -45,15 +44,46 @@ func Readable(err error) (string, bool) {
 
 // Postgres returns what may be read of PostgreSQL's own error in err's
 // chain (see the rule above) and true, or "" and false if it holds none.
+//
+// errs names no driver (the planner and spec import it, and must reach no
+// I/O: plan's TestPlannerReachesNoIO): PostgreSQL's error is the one in the
+// chain with a SQLSTATE (pgx's *pgconn.PgError), and a failed connection
+// pgx's *pgconn.ConnectError, known by its type's name (TestPublicConnectError
+// checks it against a real refusal).
 func Postgres(err error) (string, bool) {
-	pgErr, ok := errors.AsType[*pgconn.PgError](err)
+	pgErr, ok := errors.AsType[interface {
+		error
+		SQLState() string
+	}](err)
 	if !ok {
 		return "", false
 	}
-	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+	if inChain(err, func(e error) bool { return fmt.Sprintf("%T", e) == "*pgconn.ConnectError" }) {
 		return pgErr.Error(), true
 	}
 	return err.Error(), true
+}
+
+// inChain reports whether f holds for err or any error it wraps (one or
+// several, as errors.As walks them).
+func inChain(err error, f func(error) bool) bool {
+	if err == nil {
+		return false
+	}
+	if f(err) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return inChain(u.Unwrap(), f)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if inChain(e, f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Public returns what a person may read of err (see the rule above): the
