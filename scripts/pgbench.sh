@@ -26,7 +26,9 @@
 # path further each round. The table shows, per path, the median TPS of its
 # rounds, their range, the ratio of the medians to bare's, and the median
 # of its per-round ratios to bare (each against the bare run of the same
-# round: what noise from other work on the machine disturbs least).
+# round: what noise from other work on the machine disturbs least), and
+# the CPU time the proxy's processes spent per transaction (proxy_us, from
+# /proc/PID/stat: user and system).
 #
 # Unpinned, the proxies share the machine's cores with PostgreSQL and
 # pgbench, which saturate them; pinned, the relay has a core of its own, as
