@@ -148,7 +148,7 @@ sleep 1
 cpu() {
   local t=0 pid f
   for pid in "$@"; do
-    read -r -a f <"/proc/$pid/stat"
+    read -r -a f 2>/dev/null <"/proc/$pid/stat" || continue # gone
     t=$((t + f[13] + f[14])) # utime, stime (the comm field has no space)
   done
   echo "$t"
@@ -167,8 +167,10 @@ bench() { # mode path -> "tps latency_ms proxy_cpu_us_per_transaction"
     bare2) port=$x2port pw=$rolepw procs=("$barepid" "$bare2pid") ;;
   esac
   c0=$(cpu "${procs[@]}")
-  out=$(PGPASSWORD=$pw PGSSLMODE=$ssl "${db_cpu[@]}" pgbench -n -S -M "$m" -c "$clients" -j 2 -T "$secs" -h "$host" -p "$port" -U "$role" bench 2>/dev/null || true)
+  out=$(PGPASSWORD=$pw PGSSLMODE=$ssl "${db_cpu[@]}" pgbench -n -S -M "$m" -c "$clients" -j 2 -T "$secs" -h "$host" -p "$port" -U "$role" bench 2>"$work/pgbench.err" || true)
   c1=$(cpu "${procs[@]}")
+  # A path that does not answer counts 0 and says why.
+  grep -q '^tps' <<<"$out" || { echo "$p (-M $m): pgbench failed: $(tail -1 "$work/pgbench.err")" >&2; }
   awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/^number of transactions actually processed/ {n=$NF}
     /^latency average/ {lat=$4} /^tps/ {tps=$3}
     END {printf "%.0f %.3f %.1f\n", tps, lat, (n > 0 ? ticks / hz * 1e6 / n : 0)}' <<<"$out"
