@@ -10,9 +10,7 @@ package proxy
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -155,99 +153,6 @@ func copyFromWS(w io.Writer, ws *websocket.Conn, buf []byte, feed func([]byte) [
 			}
 		}
 	}
-}
-
-// recorder parses the frontend message stream for Query ('Q'), Parse
-// ('P') and fastpath FunctionCall ('F') messages; it never blocks or alters the stream, and keeps at most
-// the start of each statement, so a huge message is never held in memory.
-type recorder struct {
-	hdr  []byte // the current message's type and length, as they arrive
-	body []byte // the start of a Query or Parse body
-	left int    // body bytes of the current message still to come
-	// stopped is set on a stream that is not the protocol: nothing after
-	// it can be trusted to start on a message boundary.
-	stopped    bool
-	statements []string
-	executed   int64
-}
-
-// keepBytes is how much of a Query or Parse body is kept: a Parse starts
-// with its statement name (at most 63 bytes).
-const keepBytes = maxStatementLen + 128
-
-func (r *recorder) feed(data []byte) {
-	for len(data) > 0 && !r.stopped {
-		if len(r.hdr) < 5 {
-			n := min(5-len(r.hdr), len(data))
-			r.hdr, data = append(r.hdr, data[:n]...), data[n:]
-			if len(r.hdr) < 5 {
-				return
-			}
-			size := int(binary.BigEndian.Uint32(r.hdr[1:5]))
-			if size < 4 || size > 1<<30 {
-				r.stopped, r.hdr, r.body = true, nil, nil
-				return
-			}
-			r.left, r.body = size-4, r.body[:0]
-		}
-		n := min(r.left, len(data))
-		if t := r.hdr[0]; (t == 'Q' || t == 'P' || t == 'F') && len(r.body) < keepBytes {
-			r.body = append(r.body, data[:min(n, keepBytes-len(r.body))]...)
-		}
-		r.left, data = r.left-n, data[n:]
-		if r.left == 0 {
-			r.message()
-		}
-	}
-}
-
-// message records the message just completed and gets ready for the next.
-func (r *recorder) message() {
-	switch r.hdr[0] {
-	case 'Q':
-		r.executed++
-		r.add(cstring(r.body))
-	case 'E':
-		r.executed++
-	case 'P':
-		if i := indexNUL(r.body); i >= 0 {
-			r.add(cstring(r.body[i+1:]))
-		}
-	case 'F':
-		// A fastpath function call (psql's \lo_export, libpq's PQfn):
-		// recorded by the function's OID, which is all it names.
-		r.executed++
-		if len(r.body) >= 4 {
-			r.add(fmt.Sprintf("fastpath function call (function oid %d)", binary.BigEndian.Uint32(r.body)))
-		}
-	}
-	r.hdr = r.hdr[:0]
-}
-
-func (r *recorder) add(sql string) {
-	if len(r.statements) >= maxStatements {
-		return
-	}
-	if len(sql) > maxStatementLen {
-		sql = sql[:maxStatementLen] + "…"
-	}
-	r.statements = append(r.statements, sql)
-}
-
-func indexNUL(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-func cstring(b []byte) string {
-	if i := indexNUL(b); i >= 0 {
-		return string(b[:i])
-	}
-	return string(b)
 }
 
 // SendHello writes the server's first message.
