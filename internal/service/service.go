@@ -1,8 +1,9 @@
-// Package service is stile's application layer: inventory, admin
-// credentials, health checks, plans, applies, sessions, people and access,
-// connections; and authentication (Authenticate) and what a principal may
-// see. The HTTP API, the web app and the PostgreSQL listener call it; it
-// talks to the store and to agents.
+// Package service is stile's application layer, one service per noun
+// (Services): Inventory, Provisioning, Access, SignIn, Connections, Masking
+// and Reporting, over a shared core (the store, the data key, the agents).
+// Every operation takes the Principal it acts for and decides there
+// whether it may: the HTTP API, the web app and the PostgreSQL listener
+// only authenticate (SignIn.Authenticate) and call it.
 package service
 
 import (
@@ -26,7 +27,7 @@ import (
 	"github.com/stile-dev/stile/internal/target"
 )
 
-// Config wires a Service.
+// Config wires the Services.
 type Config struct {
 	Store  store.Store
 	Box    *secret.Box
