@@ -201,6 +201,22 @@ func BenchmarkCLI(b *testing.B) {
 		return took
 	}
 	var versuses []versus
+	// reportPeak reports the server's peak RSS and, when ldap2pg ran, the
+	// comparison v, which it adds to the table printed at the end.
+	reportPeak := func(b *testing.B, v versus, peak bool, l2p *peer, versuses []versus) []versus {
+		v.stileMB = peakRSS()
+		b.ReportMetric(v.stileMB, "server-peak-RSS-MB")
+		if !peak {
+			b.Log("server-peak-RSS-MB is the process's lifetime peak: /proc/self/clear_refs is not writable")
+		}
+		if l2p == nil {
+			return versuses
+		}
+		v.peerMB = l2p.peakKB / 1024
+		v.report(b)
+		b.Logf("ldap2pg's last run: %s", l2p.last)
+		return append(versuses, v)
+	}
 	defer func() {
 		if len(versuses) > 0 {
 			// On stdout: a parent benchmark's log is not printed.
@@ -242,17 +258,7 @@ func BenchmarkCLI(b *testing.B) {
 		b.ReportMetric(seconds(applyT, n), "apply-s/op")
 		b.ReportMetric(seconds(planT+applyT, n), "cli-s/op")
 		b.ReportMetric(seconds(inT, n), "inprocess-plan-s/op")
-		v.stileMB = peakRSS()
-		b.ReportMetric(v.stileMB, "server-peak-RSS-MB")
-		if !peak {
-			b.Log("server-peak-RSS-MB is the process's lifetime peak: /proc/self/clear_refs is not writable")
-		}
-		if l2p != nil {
-			v.peerMB = l2p.peakKB / 1024
-			v.report(b)
-			b.Logf("ldap2pg's last run: %s", l2p.last)
-			versuses = append(versuses, v)
-		}
+		versuses = reportPeak(b, v, peak, l2p, versuses)
 	})
 
 	b.Run("steady_replan_200", func(b *testing.B) {
@@ -299,17 +305,7 @@ func BenchmarkCLI(b *testing.B) {
 		}
 		b.ReportMetric(seconds(cliT, n), "cli-s/op")
 		b.ReportMetric(seconds(inT, n), "inprocess-s/op")
-		v.stileMB = peakRSS()
-		b.ReportMetric(v.stileMB, "server-peak-RSS-MB")
-		if !peak {
-			b.Log("server-peak-RSS-MB is the process's lifetime peak: /proc/self/clear_refs is not writable")
-		}
-		if l2p != nil {
-			v.peerMB = l2p.peakKB / 1024
-			v.report(b)
-			b.Logf("ldap2pg's last run: %s", l2p.last)
-			versuses = append(versuses, v)
-		}
+		versuses = reportPeak(b, v, peak, l2p, versuses)
 		profileReplans(b, replan)
 	})
 
