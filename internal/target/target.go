@@ -66,11 +66,6 @@ func (t Target) Config(database string) (*pgx.ConnConfig, error) {
 		"application_name": "stile",
 		"TimeZone":         "UTC",
 		"DateStyle":        "ISO",
-		// stile's own queries are catalog reads and DCL: a catalog read
-		// of 10,000 relations costs enough for PostgreSQL to JIT-compile
-		// it, which took longer than the query (190 ms against 85 ms for
-		// one database's relations, PostgreSQL 15 with LLVM).
-		"jit": "off",
 	}
 	cfg.OnNotice = dispatchNotice
 	return cfg, nil
