@@ -254,14 +254,16 @@ func TestRetryOnConcurrentDDL(t *testing.T) {
 	if _, err := tx.Exec(ctx, "ALTER TABLE public.old ADD COLUMN note text"); err != nil {
 		t.Fatal(err)
 	}
-	watch := c.Conn(t, "postgres")
+	watch := c.Conn(t, p+"_legacy")
 	go func() {
-		// Commit the migration once the GRANT is waiting on its row lock.
+		// Commit the migration once the GRANT is waiting on its row lock
+		// (a GRANT of this test's database: other packages' tests run on
+		// the same cluster at the same time).
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
 			var waiting bool
 			watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-				WHERE wait_event_type = 'Lock' AND query LIKE 'GRANT%')`).Scan(&waiting)
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'GRANT%')`).Scan(&waiting)
 			if waiting {
 				break
 			}

@@ -228,7 +228,7 @@ func TestAgentFaults(t *testing.T) {
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
 	data := t.TempDir()
-	h := startServer(t, data)
+	h := startServerWith(t, data, map[string]string{"args": "--lock-database " + p + "_app"})
 	token := createAgent(t, h, "edge")
 	stop := startAgent(t, h, token, "edge")
 	res := p + "_far"
@@ -237,7 +237,7 @@ func TestAgentFaults(t *testing.T) {
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 
 	// The apply waits on the cluster's lock inside the agent; kill the agent.
-	lock, release := holdApplyLock(t, c)
+	lock, release := holdApplyLock(t, c, p+"_app")
 	done := make(chan string, 1)
 	go func() {
 		_, _, errOut := h.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
@@ -263,7 +263,7 @@ func TestAgentFaults(t *testing.T) {
 	addr := strings.TrimPrefix(h.vars["STILE_URL"], "http://")
 	h.stop()
 	h.stop = nil
-	h2 := startServerWith(t, data, map[string]string{"addr": addr})
+	h2 := startServerWith(t, data, map[string]string{"addr": addr, "args": "--lock-database " + p + "_app"})
 	deadline := time.Now().Add(15 * time.Second)
 	for agentStatus(h2.ok("", "agents", "list"), "edge") != "online" {
 		if time.Now().After(deadline) {
@@ -327,7 +327,7 @@ func TestJobTimeout(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--apply-timeout=1s"})
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--apply-timeout=1s --lock-database " + p + "_app"})
 	token := createAgent(t, h, "edge")
 	stop := startAgent(t, h, token, "edge")
 	defer stop()
@@ -335,7 +335,7 @@ func TestJobTimeout(t *testing.T) {
 	h.ok("", "resources", "import", h.write("inv.csv", fmt.Sprintf("name,type,host,port,sslmode\n%s,postgres,%s,%d,disable\n", res, tg.Host, tg.Port)))
 	h.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
 	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
-	_, release := holdApplyLock(t, c)
+	_, release := holdApplyLock(t, c, p+"_app")
 	defer release()
 	h.fails(1, "timed out", "", "resources", "apply", res, "--sid", field(doc, "sid"))
 	if out := h.ok("", "sessions", "list", "--kind", "apply", "--json"); !strings.Contains(out, `"status": "failed"`) {
@@ -343,16 +343,19 @@ func TestJobTimeout(t *testing.T) {
 	}
 }
 
-// waitForLockWaiter waits until some session waits on a heavyweight lock
-// in pg_advisory_lock: an apply is then inside its job, blocked on the
-// cluster's lock that the test holds.
+// waitForLockWaiter waits until a session of conn's database waits on a
+// heavyweight lock in pg_advisory_lock: an apply is then inside its job,
+// blocked on the cluster's lock that the test holds. Only the test's own
+// lock database counts: other packages' tests apply on the same clusters
+// at the same time, and their waits on the lock in postgres would pass
+// for this one.
 func waitForLockWaiter(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var waiting bool
 		conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
 		if waiting {
 			return
 		}

@@ -37,13 +37,18 @@ func TestApplyFileStreams(t *testing.T) {
 	p1, p2 := c1.Prefix(t), c2.Prefix(t)
 	c1.Exec(t, "postgres", "CREATE DATABASE "+p1+"_a")
 	c2.Exec(t, "postgres", "CREATE DATABASE "+p2+"_a")
-	h := startServer(t, t.TempDir())
+	// The server's lock database exists on both clusters.
+	lockDB := p1 + "_lock"
+	c1.Exec(t, "postgres", "CREATE DATABASE "+lockDB)
+	c2.Exec(t, "postgres", "CREATE DATABASE "+lockDB)
+	t.Cleanup(func() { c2.Exec(t, "postgres", "DROP DATABASE IF EXISTS "+lockDB+" WITH (FORCE)") })
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--lock-database " + lockDB})
 	r1, r2 := p1+"_one", p2+"_two"
 	h.addResource(r1, c1.Target())
 	h.addResource(r2, c2.Target())
 	results := planFile(h, [][3]string{{r1, "a", p1 + "_a"}, {r2, "a", p2 + "_a"}, {r1, "b", p1 + "_a"}, {r1, "c", p1 + "_a"}})
 
-	_, release := holdApplyLock(t, c2)
+	_, release := holdApplyLock(t, c2, lockDB)
 	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan int, 1)
 	go func() {
@@ -95,14 +100,14 @@ func TestKilledServerMidBatch(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h, start := processServer(t)
+	h, start := processServer(t, "--lock-database", p+"_app")
 	srv := start()
 	res := p + "_r"
 	h.addResource(res, tg)
 	roles := [][3]string{{res, "a", p + "_app"}, {res, "b", p + "_app"}, {res, "c", p + "_app"}}
 	results := planFile(h, roles)
 
-	lock, release := holdApplyLock(t, c)
+	lock, release := holdApplyLock(t, c, p+"_app")
 	done := make(chan int, 1)
 	go func() {
 		code, _, _ := h.stile("", "resources", "apply", "-f", results)
@@ -146,12 +151,12 @@ func TestApplyFileInterrupted(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_a")
-	h := startServer(t, t.TempDir())
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--lock-database " + p + "_a"})
 	res := p + "_r"
 	h.addResource(res, c.Target())
 	results := planFile(h, [][3]string{{res, "a", p + "_a"}, {res, "b", p + "_a"}})
 
-	lock, release := holdApplyLock(t, c)
+	lock, release := holdApplyLock(t, c, p+"_a")
 	ctx, interrupt := context.WithCancel(context.Background())
 	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan int, 1)

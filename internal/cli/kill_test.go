@@ -28,7 +28,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	p := c.Prefix(t)
 	tg := c.Target()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h, start := processServer(t)
+	h, start := processServer(t, "--lock-database", p+"_app")
 	srv := start()
 	res := p + "_r"
 	h.addResource(res, tg)
@@ -36,7 +36,7 @@ func TestKilledServerRestarts(t *testing.T) {
 	sid := field(doc, "sid")
 
 	// Hold the cluster's apply lock so the apply waits inside the server.
-	_, release := holdApplyLock(t, c)
+	_, release := holdApplyLock(t, c, p+"_app")
 	done := make(chan struct{})
 	go func() {
 		h.stile("", "resources", "apply", res, "--sid", sid)
@@ -71,12 +71,13 @@ func TestKilledServerRestarts(t *testing.T) {
 	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
 }
 
-// holdApplyLock takes the apply lock of c's cluster, so that applies wait
-// for it inside the server or agent; lock is the connection holding it
+// holdApplyLock takes the apply lock of c's cluster in database db, so
+// that applies of a server started with --lock-database db wait for it
+// inside the server or agent; lock is the connection holding it
 // (for waitForLockWaiter), release gives it back.
-func holdApplyLock(t *testing.T, c pgtest.Cluster) (lock *pgx.Conn, release func()) {
+func holdApplyLock(t *testing.T, c pgtest.Cluster, db string) (lock *pgx.Conn, release func()) {
 	t.Helper()
-	lock = c.Conn(t, "postgres")
+	lock = c.Conn(t, db)
 	class, key := apply.LockKeys(c.Target())
 	if _, err := lock.Exec(context.Background(), "SELECT pg_advisory_lock($1, $2)", class, key); err != nil {
 		t.Fatal(err)
@@ -86,8 +87,8 @@ func holdApplyLock(t *testing.T, c pgtest.Cluster) (lock *pgx.Conn, release func
 
 // processServer returns a harness for `stile server` processes on one data
 // dir of their own, and start, which starts one on a new address (the
-// harness then talks to it).
-func processServer(t *testing.T) (*harness, func() *exec.Cmd) {
+// harness then talks to it), with args added to each start.
+func processServer(t *testing.T, args ...string) (*harness, func() *exec.Cmd) {
 	t.Helper()
 	bin := buildStile(t)
 	data := t.TempDir()
@@ -95,7 +96,7 @@ func processServer(t *testing.T) (*harness, func() *exec.Cmd) {
 	return h, func() *exec.Cmd {
 		addr := freeAddr(t)
 		h.vars["STILE_URL"] = "http://" + addr
-		return startProcess(t, bin, addr, nil, "--data", data)
+		return startProcess(t, bin, addr, nil, append([]string{"--data", data}, args...)...)
 	}
 }
 

@@ -27,7 +27,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	bin := buildStile(t)
 	data := t.TempDir()
 	start := func(addr, replica string) *exec.Cmd {
-		return startProcess(t, bin, addr, []string{"STILE_STORE=" + storeURL}, "--data", data, "--replica-id", replica)
+		return startProcess(t, bin, addr, []string{"STILE_STORE=" + storeURL}, "--data", data, "--replica-id", replica, "--lock-database", p+"_app")
 	}
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	procA := start(addrA, "A")
@@ -42,7 +42,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 	a.ok(tg.Password+"\n", "resources", "admin", "set", res, "--user", tg.User, "--password-stdin", "--agent", "edge")
 	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", p+"_app", "--privileges", "SELECT")
 
-	lock, release := holdApplyLock(t, c)
+	lock, release := holdApplyLock(t, c, p+"_app")
 	go a.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
 	waitForLockWaiter(t, lock)
 	procA.Process.Signal(syscall.SIGKILL)
