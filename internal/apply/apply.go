@@ -1,26 +1,23 @@
-// Package apply applies a reviewed plan to a cluster: under the cluster's
-// advisory lock it re-inspects, re-plans, skips when in sync, refuses on
-// drift, and otherwise runs each block in its own transaction, verified
-// before COMMIT, and reports what committed and what happened to the
-// password.
+// Package apply applies reviewed plans to a cluster: under the cluster's
+// advisory lock it re-inspects, re-plans, skips what is in sync, refuses
+// drift, and otherwise runs the jobs' blocks in one transaction per
+// database (one for the role-level statements), each job in a savepoint of
+// its own, verified before COMMIT, and reports what committed and what
+// happened to each password.
 package apply
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/plan"
-	"github.com/stile-dev/stile/internal/sqlq"
 	"github.com/stile-dev/stile/internal/target"
 )
 
@@ -87,17 +84,18 @@ func LockKeys(t target.Target) (int32, int32) {
 // maxAttempts bounds retries of a block on a serialization failure.
 const maxAttempts = 3
 
-func newRunner(job Job, lock *pgx.Conn) *runner {
-	return &runner{job: job, rep: Report{Outcome: Failed}, lock: lock, conns: &connPool{}}
+func newRunner(job Job) *runner {
+	return &runner{job: job, rep: Report{Outcome: Failed}, start: time.Now()}
 }
 
+// runner is one job of a batch: its report, its output, and the catalog
+// read its re-plan was made from.
 type runner struct {
 	job   Job
 	rep   Report
 	out   strings.Builder
 	snap  *catalog.Snapshot
-	lock  *pgx.Conn
-	conns *connPool
+	start time.Time
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -110,137 +108,33 @@ func (r *runner) fail(err error) {
 	r.logf("-- error: %s", oneLine(r.rep.Message))
 }
 
-// execute skips, refuses or runs the job after its re-plan, fresh.
-func (r *runner) execute(ctx context.Context, fresh plan.Result) {
+// decide skips, refuses or admits the job after its re-plan, fresh: it
+// reports whether the job runs.
+func (r *runner) decide(fresh plan.Result) bool {
 	switch {
 	case fresh.Status == plan.ItemFailed:
 		r.fail(errs.New(errs.Failed, "re-plan failed: %s", fresh.Message))
-		return
+		return false
 	case fresh.Status == plan.ItemInSync:
 		r.rep.Outcome, r.rep.Message = Skipped, "the cluster is already in the desired state: nothing to run"
 		r.logf("-- re-plan is in sync: skipped")
-		return
+		return false
 	case fresh.Document.Checksum != r.job.Checksum:
 		r.rep.Outcome = Drifted
 		r.rep.Message = fmt.Sprintf("the cluster changed since the plan (checksum %s, now %s): make a new plan", short(r.job.Checksum), short(fresh.Document.Checksum))
 		r.logf("-- drift: nothing executed; current_state diff (- plan, + now):")
 		r.out.WriteString(StateDiff(r.job.State, fresh.Document.CurrentState))
-		return
+		return false
 	}
 	if req := fresh.Document.Requires; len(req) > 0 {
 		r.fail(errs.New(errs.Conflict, "the plan sets default privileges for %s, declared in the same batch with CREATE, which does not exist yet: apply its plan first", strings.Join(req, ", ")))
-		return
+		return false
 	}
 	if fresh.NeedsPassword && r.job.Verifier == "" {
 		r.fail(errs.New(errs.Internal, "the plan sets a password but the job carries none"))
-		return
+		return false
 	}
-	for _, b := range fresh.Blocks {
-		if err := r.block(ctx, b, fresh.NeedsPassword); err != nil {
-			if len(r.rep.Committed) > 0 {
-				err = fmt.Errorf("%w (committed before the failure: %s; re-plan to see what is left)", err, strings.Join(r.rep.Committed, ", "))
-			}
-			r.fail(err)
-			return
-		}
-	}
-	r.rep.Outcome = Applied
-	r.rep.Message = fmt.Sprintf("applied %d block(s)", len(fresh.Blocks))
-	if n := len(fresh.Document.CurrentState.Unmanaged); n > 0 {
-		r.rep.Message += fmt.Sprintf("; %d unmanaged item(s) remain for a person to resolve", n)
-	}
-}
-
-// block runs one block, retrying on serialization failures with a fresh
-// re-read and re-plan of that block.
-func (r *runner) block(ctx context.Context, b plan.Block, setsPassword bool) error {
-	name := b.Database
-	if name == "" {
-		name = "role"
-	}
-	for attempt := 1; ; attempt++ {
-		err := r.runBlock(ctx, b, setsPassword && b.Database == "")
-		if err == nil {
-			r.rep.Committed = append(r.rep.Committed, name)
-			return nil
-		}
-		if !retryable(err) || attempt == maxAttempts {
-			return fmt.Errorf("block %s: %w", name, err)
-		}
-		backoff := time.Duration(100<<attempt)*time.Millisecond + rand.N(100*time.Millisecond)
-		r.logf("-- retrying block %s in %s after: %s", name, backoff.Round(time.Millisecond), oneLine(errs.Public(nil, err)))
-		time.Sleep(backoff)
-		snap, err := Inspect(ctx, r.job.Target, []plan.Input{r.job.Input})
-		if err != nil {
-			return fmt.Errorf("block %s: re-inspect: %w", name, err)
-		}
-		r.snap = snap
-		// Re-plan this block from the fresh read; blocks that committed
-		// before it are reflected there.
-		nb, ok := blockFor(plan.Make(snap, r.job.Input), b.Database)
-		if !ok {
-			r.logf("-- block %s is already in the desired state", name)
-			r.rep.Committed = append(r.rep.Committed, name)
-			return nil
-		}
-		b = nb
-	}
-}
-
-// exec runs a block's statements in tx as one pipelined batch (one round
-// trip), after the block's timeouts, and logs each with its result. The
-// statements are one-offs (role names in them): they go as unnamed
-// statements, never prepared or cached. The first statement that fails, or
-// that PostgreSQL answers with a warning (class 01: a GRANT or REVOKE it
-// reports as success but that changed nothing), fails the block; what
-// follows it does not run.
-func (r *runner) exec(ctx context.Context, tx pgx.Tx, bc *blockConn, steps []plan.Step) error {
-	stmts := append([]string{
-		"SET LOCAL lock_timeout = " + sqlq.Literal(durationSetting(r.job.LockTimeout, 5*time.Second)),
-		"SET LOCAL statement_timeout = " + sqlq.Literal(durationSetting(r.job.StatementTimeout, 60*time.Second)),
-	}, plan.SQL(steps)...)
-	const setup = 2
-	placeholder, verifier := sqlq.Literal(plan.PasswordPlaceholder), sqlq.Literal(r.job.Verifier)
-	batch := &pgconn.Batch{}
-	for _, s := range stmts {
-		batch.ExecParams(strings.Replace(s, placeholder, verifier, 1), nil, nil, nil, nil)
-	}
-	mrr := tx.Conn().PgConn().ExecBatch(ctx, batch)
-	done := 0
-	var failed error
-	for ; done < len(stmts) && mrr.NextResult(); done++ {
-		tag, err := mrr.ResultReader().Close()
-		if err != nil {
-			failed = err
-			break
-		}
-		if done < setup {
-			continue
-		}
-		// A statement's notices arrive before its result: they are in.
-		s := stmts[done]
-		if warn := bc.warning(); warn != nil {
-			r.logf("%s;  -- WARNING %s: %s", s, warn.Code, oneLine(warn.Message))
-			mrr.Close()
-			return errs.New(errs.Failed, "%s: WARNING %s: %s (PostgreSQL reported success but changed nothing)", s, warn.Code, warn.Message)
-		}
-		r.logf("%s;  -- %s", s, tag.String())
-	}
-	if err := mrr.Close(); failed == nil {
-		failed = err
-	}
-	switch {
-	case failed == nil && done < len(stmts):
-		return errs.New(errs.Failed, "%d of %d statements ran: the server answered no more", done-setup, len(stmts)-setup)
-	case failed == nil:
-		return nil
-	case done < setup:
-		return fmt.Errorf("%s: %w", stmts[done], failed)
-	case done < len(stmts):
-		r.logf("%s;  -- ERROR: %s", stmts[done], oneLine(describe(failed)))
-	}
-	// PostgreSQL's answer to the admin's statement: theirs to read.
-	return errs.New(errs.Failed, "%s", describe(failed))
+	return true
 }
 
 // verifyInput is the input a verification re-plan uses: the password is
@@ -259,84 +153,6 @@ func blockFor(res plan.Result, database string) (plan.Block, bool) {
 		}
 	}
 	return plan.Block{}, false
-}
-
-func (r *runner) runBlock(ctx context.Context, b plan.Block, setsPassword bool) (err error) {
-	t := r.job.Target
-	db := b.Database
-	if db == "" {
-		db = t.Database
-		r.logf("\n-- role-level statements on database %s", db)
-	} else {
-		r.logf("\n%s", sqlq.PsqlConnect(db))
-	}
-	bc, err := r.conns.get(ctx, t, db)
-	if err != nil {
-		return err
-	}
-	conn := bc.conn
-	reset := false
-	defer func() {
-		// A failed block leaves the connection in a state nobody knows,
-		// and one whose RESET failed keeps a setting: close either.
-		if reset && err == nil {
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "RESET log_statement; RESET log_min_duration_statement"); rerr != nil {
-				r.conns.drop(context.WithoutCancel(ctx), bc)
-			}
-		}
-		if err != nil {
-			r.conns.drop(context.WithoutCancel(ctx), bc)
-		}
-	}()
-	bc.warning()
-	if setsPassword && r.snap.Server.Superuser {
-		// Keep the verifier out of the server log (log_statement = ddl/all,
-		// or a duration logged with its statement), for this block only:
-		// the connection goes on to other blocks.
-		if _, err := conn.Exec(ctx, "SET log_statement = 'none'; SET log_min_duration_statement = -1"); err != nil {
-			return fmt.Errorf("SET log_statement: %w", err)
-		}
-		reset = true
-		r.logf("SET log_statement = 'none'; SET log_min_duration_statement = -1;")
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("BEGIN: %w", err)
-	}
-	r.logf("BEGIN;")
-	committed := false
-	defer func() {
-		if !committed {
-			tx.Rollback(context.WithoutCancel(ctx))
-			r.logf("ROLLBACK;")
-		}
-	}()
-	if err := r.exec(ctx, tx, bc, b.Steps); err != nil {
-		return err
-	}
-	if err := r.verify(ctx, tx, b.Database); err != nil {
-		return err
-	}
-	if err := r.lock.Ping(ctx); err != nil {
-		return fmt.Errorf("the advisory lock connection was lost: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if setsPassword {
-			var pgErr *pgconn.PgError
-			if !errors.As(err, &pgErr) {
-				r.rep.Password = PasswordUnknown
-			} else {
-				r.rep.Password = PasswordNotSet
-			}
-		}
-		return fmt.Errorf("COMMIT: %w", err)
-	}
-	committed = true
-	if setsPassword {
-		r.rep.Password = PasswordSet
-	}
-	r.logf("COMMIT;")
-	return nil
 }
 
 // retryable reports the errors a fresh attempt can get past: concurrent

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,19 +25,22 @@ func Run(ctx context.Context, job Job) Report {
 
 // RunBatch applies jobs, all on one cluster, in their order: it takes the
 // cluster's advisory lock once, reads the catalog once for all of them (once
-// per admin account, when resources on the cluster use different ones), and
-// then, job by job, re-plans against that read, skips a job in sync, refuses
-// one that drifted, and otherwise runs its blocks, each verified before
-// COMMIT. One job's failure never stops the next. report, when set, is
-// called with each job's report as it ends; RunBatch returns them all.
+// per admin account, when resources on the cluster use different ones),
+// re-plans each against that read, skips a job in sync and refuses one that
+// drifted. The jobs that run go in segments: a segment's role-level blocks
+// run in one transaction, then each database's blocks in one transaction,
+// each job in a savepoint (runSegment). One job's failure rolls back its
+// savepoint only; the others commit. report, when set, is called with each
+// job's report, in order, as its segment ends; RunBatch returns them all.
 //
 // A job applied earlier in the batch can change what a later one sees (who
 // may create in a schema, a role's memberships: plan.Result.ReachesOthers).
-// So after a job whose plan reaches others has applied, every later job is
-// re-planned against a fresh read, and refused as drift unless that re-plan
-// matches its reviewed plan; after any other job, a later job whose re-plan
-// does not match (it waited for a role created since) is re-planned against
-// a fresh read before it is refused.
+// So a job whose plan reaches others ends its segment, and every later job
+// is re-planned against a fresh read, and refused as drift unless that
+// re-plan matches its reviewed plan. A job whose re-plan does not match
+// while earlier jobs wait to run (it waits for a role one of them creates)
+// starts the next segment: it is re-planned against a fresh read once they
+// ran, before it is refused.
 func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Report {
 	reps := make([]Report, len(jobs))
 	done := func(i int, r *runner) {
@@ -54,30 +58,84 @@ func RunBatch(ctx context.Context, jobs []Job, report func(int, Report)) []Repor
 	header, err := b.lock(ctx, jobs[0].Target)
 	if err != nil {
 		for i, job := range jobs {
-			r := newRunner(job, nil)
+			r := newRunner(job)
 			r.fail(err)
 			done(i, r)
 		}
 		return reps
 	}
 	defer b.conn.Close(context.WithoutCancel(ctx))
+	runners := make([]*runner, len(jobs))
 	for i, job := range jobs {
-		start := time.Now()
-		r := newRunner(job, b.conn)
-		r.conns = b.conns
-		r.logf("%s", header)
-		switch {
-		case job.Target.ClusterKey() != jobs[0].Target.ClusterKey():
-			r.fail(errs.New(errs.Internal, "a job for %s in a batch for %s", job.Target.ClusterKey(), jobs[0].Target.ClusterKey()))
-		case ctx.Err() != nil:
-			r.fail(errs.New(errs.Unavailable, "not started: %v", ctx.Err()))
-		default:
-			b.run(ctx, r)
+		runners[i] = newRunner(job)
+		runners[i].logf("%s", header)
+	}
+	for first := 0; first < len(jobs); {
+		end, items := b.segment(ctx, runners, first)
+		b.runSegment(ctx, items)
+		for _, it := range items {
+			if it.r.rep.Outcome == Applied || len(it.r.rep.Committed) > 0 {
+				for _, rd := range b.snaps {
+					rd.stale = true
+					rd.reached = rd.reached || it.fresh.ReachesOthers
+				}
+			}
 		}
-		r.rep.Seconds = time.Since(start).Seconds()
-		done(i, r)
+		for i := first; i < end; i++ {
+			runners[i].rep.Seconds = time.Since(runners[i].start).Seconds()
+			done(i, runners[i])
+		}
+		first = end
 	}
 	return reps
+}
+
+// segment re-plans the jobs from first on and returns where the segment
+// ends and the items that run in it; the jobs of the segment that do not
+// run (in sync, drifted, failed) have their reports.
+func (b *batch) segment(ctx context.Context, runners []*runner, first int) (end int, items []*item) {
+	cluster := runners[0].job.Target.ClusterKey()
+	for i := first; i < len(runners); i++ {
+		r := runners[i]
+		r.start = time.Now()
+		switch {
+		case r.job.Target.ClusterKey() != cluster:
+			r.fail(errs.New(errs.Internal, "a job for %s in a batch for %s", r.job.Target.ClusterKey(), cluster))
+			continue
+		case ctx.Err() != nil:
+			r.fail(errs.New(errs.Unavailable, "not started: %v", ctx.Err()))
+			continue
+		}
+		rd, err := b.read(ctx, r.job.Target, false)
+		if err != nil {
+			r.fail(fmt.Errorf("re-inspect: %w", err))
+			continue
+		}
+		var fresh plan.Result
+		if !rd.reached {
+			fresh = rd.planner.Make(r.job.Input)
+		}
+		if len(items) > 0 && (!matches(fresh, r.job) || !roleFirst(fresh.Blocks)) {
+			// It waits for the items before it, or runs alone.
+			return i, items
+		}
+		if rd.reached || (rd.stale && !matches(fresh, r.job)) {
+			if rd, err = b.read(ctx, r.job.Target, true); err != nil {
+				r.fail(fmt.Errorf("re-inspect: %w", err))
+				continue
+			}
+			fresh = rd.planner.Make(r.job.Input)
+		}
+		r.snap = rd.snap
+		if !r.decide(fresh) {
+			continue
+		}
+		items = append(items, &item{index: i, r: r, fresh: fresh, blocks: slices.Clone(fresh.Blocks)})
+		if fresh.ReachesOthers || !roleFirst(fresh.Blocks) {
+			return i + 1, items
+		}
+	}
+	return len(runners), items
 }
 
 // batch is one RunBatch: the lock connection, the catalog reads and the
@@ -217,34 +275,6 @@ func (b *batch) read(ctx context.Context, t target.Target, fresh bool) (*reading
 	rd := &reading{snap: snap, planner: plan.NewBatch(snap)}
 	b.snaps[key] = rd
 	return rd, nil
-}
-
-// run re-plans r's job against the batch's read and runs it.
-func (b *batch) run(ctx context.Context, r *runner) {
-	rd, err := b.read(ctx, r.job.Target, false)
-	if err != nil {
-		r.fail(fmt.Errorf("re-inspect: %w", err))
-		return
-	}
-	var fresh plan.Result
-	if !rd.reached {
-		fresh = rd.planner.Make(r.job.Input)
-	}
-	if rd.reached || (rd.stale && !matches(fresh, r.job)) {
-		if rd, err = b.read(ctx, r.job.Target, true); err != nil {
-			r.fail(fmt.Errorf("re-inspect: %w", err))
-			return
-		}
-		fresh = rd.planner.Make(r.job.Input)
-	}
-	r.snap = rd.snap
-	r.execute(ctx, fresh)
-	if r.rep.Outcome == Applied || len(r.rep.Committed) > 0 {
-		for _, other := range b.snaps {
-			other.stale = true
-			other.reached = other.reached || fresh.ReachesOthers
-		}
-	}
 }
 
 // matches reports whether a re-plan can go ahead as reviewed: in sync, or

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -21,11 +22,11 @@ func TestBlockFailsOnWarning(t *testing.T) {
 		c.Exec(t, "postgres", "CREATE DATABASE "+db, "CREATE ROLE "+admin+" LOGIN CREATEROLE PASSWORD 'pw'", "CREATE ROLE "+role)
 		tg := c.As(admin, "pw")
 		r := newTestRunner(t, tg, spec.Role{Resource: p, Label: "x", Scopes: []string{db}, Privileges: []string{"SELECT"}})
-		err := r.runBlock(context.Background(), plan.Block{Database: db, Steps: []plan.Step{{SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + role}}}, false)
+		err := runBlock(t, r, plan.Block{Database: db, Steps: []plan.Step{{SQL: "GRANT CONNECT ON DATABASE " + db + " TO " + role}}})
 		if err == nil || !strings.Contains(err.Error(), "WARNING 01007") {
 			t.Fatalf("runBlock = %v, want a WARNING 01007 failure\n%s", err, r.out.String())
 		}
-		if !strings.Contains(r.out.String(), "ROLLBACK") {
+		if !strings.Contains(r.out.String(), "ROLLBACK TO SAVEPOINT") {
 			t.Errorf("the block was not rolled back:\n%s", r.out.String())
 		}
 	})
@@ -42,7 +43,7 @@ func TestBlockVerifiesBeforeCommit(t *testing.T) {
 	r := newTestRunner(t, c.Target(), in)
 	c.Exec(t, "postgres", `CREATE ROLE "`+r.job.Input.RoleName+`"`)
 	// Only half of the block: CONNECT without USAGE on public.
-	err := r.runBlock(context.Background(), plan.Block{Database: db, Steps: []plan.Step{{SQL: `GRANT CONNECT ON DATABASE "` + db + `" TO "` + r.job.Input.RoleName + `"`}}}, false)
+	err := runBlock(t, r, plan.Block{Database: db, Steps: []plan.Step{{SQL: `GRANT CONNECT ON DATABASE "` + db + `" TO "` + r.job.Input.RoleName + `"`}}})
 	if err == nil || !strings.Contains(err.Error(), "still differs") || !strings.Contains(err.Error(), "GRANT USAGE ON SCHEMA") {
 		t.Fatalf("runBlock = %v, want a verification failure naming what is left", err)
 	}
@@ -55,7 +56,7 @@ func TestBlockVerifiesBeforeCommit(t *testing.T) {
 }
 
 // newTestRunner returns a runner for role as target's user, with a fresh
-// snapshot and a lock connection, as Run would have set them up.
+// snapshot, as RunBatch would have set it up.
 func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 	t.Helper()
 	n, err := role.Normalize()
@@ -72,10 +73,28 @@ func newTestRunner(t *testing.T, target target.Target, role spec.Role) *runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := target.Connect(context.Background(), "postgres")
+	r := newRunner(Job{Target: target, Input: in})
+	r.snap = snap
+	return r
+}
+
+// runBlock runs b for r alone, in a transaction of its own, as a segment
+// of one item would, and returns the item's failure.
+func runBlock(t *testing.T, r *runner, b plan.Block) error {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := r.job.Target.Connect(ctx, "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lock.Close(context.Background()) })
-	return &runner{job: Job{Target: target, Input: in}, snap: snap, lock: lock, conns: &connPool{}}
+	defer lock.Close(ctx)
+	conns := &connPool{}
+	defer conns.close(ctx)
+	it := &item{r: r, blocks: []plan.Block{b}}
+	x := &txn{lock: lock, conns: conns, ph: phase{t: r.job.Target, db: b.Database}, items: []*item{it}}
+	x.run(ctx)
+	if it.failed {
+		return errors.New(r.rep.Message)
+	}
+	return nil
 }

@@ -244,7 +244,7 @@ func TestAgentFaults(t *testing.T) {
 		done <- errOut
 	}()
 	// Wait until the agent's apply is blocked on the lock, inside the job.
-	waitForLockWaiter(t, lock)
+	waitForBlocked(t, lock, nil)
 	stop()
 	// Either the connection drops first ("went offline"), or the stopping
 	// agent's cancelled job reports back first: both fail the apply with
@@ -343,24 +343,29 @@ func TestJobTimeout(t *testing.T) {
 	}
 }
 
-// waitForLockWaiter waits until a session of conn's database waits on a
-// heavyweight lock in pg_advisory_lock: an apply is then inside its job,
-// blocked on the cluster's lock that the test holds. Only the test's own
-// lock database counts: other packages' tests apply on the same clusters
-// at the same time, and their waits on the lock in postgres would pass
-// for this one.
-func waitForLockWaiter(t *testing.T, conn *pgx.Conn) {
+// waitForBlocked waits until a session waits on a lock that conn's
+// session holds: with conn holding what an apply needs (the cluster's
+// apply lock, a catalog row it changes), the apply is then inside its job,
+// blocked. Only the sessions conn blocks count: other packages' tests
+// apply on the same clusters at the same time. When ended, if set, says
+// what the command it waits for printed, it stops once the command ended.
+func waitForBlocked(t *testing.T, conn *pgx.Conn, ended chan string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var waiting bool
-		conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'SELECT pg_advisory_lock%')`).Scan(&waiting)
+		conn.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid)))`,
+			conn.PgConn().PID()).Scan(&waiting)
 		if waiting {
 			return
 		}
+		select {
+		case out := <-ended:
+			t.Fatalf("the command ended before it waited on the test's lock:\n%s", out)
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("the apply never reached the cluster's lock")
+			t.Fatal("nothing waited on the test's lock")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 )
 
@@ -90,34 +93,74 @@ func TestApplyFileStreams(t *testing.T) {
 	}
 }
 
-// TestKilledServerMidBatch: a real `stile server` process is SIGKILLed while
-// a batch of three new roles waits for the cluster's lock (every item
-// claimed, each with a pending password). After a restart no session is
-// running, no role keeps a pending password, and the roles plan and apply
-// cleanly.
+// TestKilledServerMidBatch: a real `stile server` process is SIGKILLed
+// while a batch of three new roles runs (every item claimed, each with a
+// pending password), at each stage of the batch's transactions: waiting
+// for the cluster's lock; in the role-level transaction (b's CREATE ROLE
+// waits on a test's uncommitted CREATE ROLE of the same name); in the
+// database's transaction after the role-level one committed (a GRANT waits
+// on a test's uncommitted ALTER TABLE). After a restart no session is
+// running, no role keeps a pending password, every role the cluster has
+// logs in with the password stile holds for it (none is unknown), and the
+// roles plan and apply cleanly.
 func TestKilledServerMidBatch(t *testing.T) {
+	for _, stage := range []string{"lock", "role transaction", "database transaction"} {
+		t.Run(strings.ReplaceAll(stage, " ", "_"), func(t *testing.T) { killMidBatch(t, stage) })
+	}
+}
+
+func killMidBatch(t *testing.T, stage string) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	tg := c.Target()
-	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_app")
-	h, start := processServer(t, "--lock-database", p+"_app")
+	app := p + "_app"
+	c.Exec(t, "postgres", "CREATE DATABASE "+app)
+	c.Exec(t, app, "CREATE TABLE public.t (id int)")
+	h, start := processServer(t, "--lock-database", app)
 	srv := start()
 	res := p + "_r"
 	h.addResource(res, tg)
-	roles := [][3]string{{res, "a", p + "_app"}, {res, "b", p + "_app"}, {res, "c", p + "_app"}}
+	roles := [][3]string{{res, "a", app}, {res, "b", app}, {res, "c", app}}
 	results := planFile(h, roles)
+	names := map[string]string{}
+	for _, r := range roles {
+		name, err := spec.RoleName("stile", r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[r[1]] = name
+	}
 
-	lock, release := holdApplyLock(t, c, p+"_app")
-	done := make(chan int, 1)
+	// What the apply will wait on.
+	ctx := context.Background()
+	var hold *pgx.Conn
+	release := func() {}
+	switch stage {
+	case "lock":
+		hold, release = holdApplyLock(t, c, app)
+	case "role transaction":
+		hold = c.Conn(t, "postgres")
+		if _, err := hold.Exec(ctx, `BEGIN; CREATE ROLE "`+names["b"]+`"`); err != nil {
+			t.Fatal(err)
+		}
+		release = func() { hold.Exec(ctx, "ROLLBACK") }
+	case "database transaction":
+		hold = c.Conn(t, app)
+		if _, err := hold.Exec(ctx, "BEGIN; ALTER TABLE public.t ADD COLUMN note text"); err != nil {
+			t.Fatal(err)
+		}
+		release = func() { hold.Exec(ctx, "ROLLBACK") }
+	}
+	done := make(chan string, 1)
 	go func() {
-		code, _, _ := h.stile("", "resources", "apply", "-f", results)
-		done <- code
+		code, out, errOut := h.stile("", "resources", "apply", "-f", results)
+		done <- fmt.Sprintf("exit %d\n%s\n%s", code, out, errOut)
 	}()
-	waitForLockWaiter(t, lock)
+	waitForBlocked(t, hold, done)
 	srv.Process.Signal(syscall.SIGKILL)
 	srv.Wait()
-	if code := <-done; code == 0 {
-		t.Fatal("apply -f succeeded although its server was killed")
+	if out := <-done; strings.HasPrefix(out, "exit 0") {
+		t.Fatalf("apply -f succeeded although its server was killed:\n%s", out)
 	}
 	release()
 
@@ -128,13 +171,34 @@ func TestKilledServerMidBatch(t *testing.T) {
 	if out := h.ok("", "sessions", "list", "--kind", "apply", "--status", "failed", "--json"); strings.Count(out, "server stopped") != 3 {
 		t.Fatalf("the interrupted applies:\n%s", out)
 	}
+	// The role-level transaction committed only when the kill came after
+	// it: then every role exists, with the password stile holds.
+	conn := c.Conn(t, "postgres")
+	for _, label := range []string{"a", "b", "c"} {
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", names[label]).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if want := stage == "database transaction"; exists != want {
+			t.Fatalf("%s exists: %v after a kill in the %s", names[label], exists, stage)
+		}
+		if !exists {
+			continue
+		}
+		pw := strings.TrimSpace(h.ok("", "roles", "reveal", names[label]))
+		login, err := c.As(names[label], pw).Connect(ctx, "postgres")
+		if err != nil {
+			t.Fatalf("%s does not log in with the password stile holds: %v", names[label], err)
+		}
+		login.Close(ctx)
+	}
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
-	st, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "stile.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(h.dir, "stile.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending, err := st.PendingPasswords(context.Background())
+	pending, err := st.PendingPasswords(ctx)
 	st.Close()
 	if err != nil || len(pending) != 0 {
 		t.Fatalf("pending passwords after the restart (%v): %d", err, len(pending))
@@ -161,7 +225,7 @@ func TestApplyFileInterrupted(t *testing.T) {
 	out, errOut := &syncWriter{}, &syncWriter{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"resources", "apply", "-f", results}, h.env(nil, out, errOut)) }()
-	waitForLockWaiter(t, lock)
+	waitForBlocked(t, lock, nil)
 	interrupt()
 	if code := <-done; code != 130 || !strings.Contains(strings.Join(errOut.lines(), "\n"), "stile sessions list --kind apply --since") {
 		t.Fatalf("interrupted apply -f: exit %d\n%s", code, strings.Join(errOut.lines(), "\n"))

@@ -74,7 +74,7 @@ func TestKilledServerRestarts(t *testing.T) {
 // holdApplyLock takes the apply lock of c's cluster in database db, so
 // that applies of a server started with --lock-database db wait for it
 // inside the server or agent; lock is the connection holding it
-// (for waitForLockWaiter), release gives it back.
+// (for waitForBlocked), release gives it back.
 func holdApplyLock(t *testing.T, c pgtest.Cluster, db string) (lock *pgx.Conn, release func()) {
 	t.Helper()
 	lock = c.Conn(t, db)

@@ -44,7 +44,7 @@ func TestReplicaKilledMidApply(t *testing.T) {
 
 	lock, release := holdApplyLock(t, c, p+"_app")
 	go a.stile("", "resources", "apply", res, "--sid", field(doc, "sid"))
-	waitForLockWaiter(t, lock)
+	waitForBlocked(t, lock, nil)
 	procA.Process.Signal(syscall.SIGKILL)
 	procA.Wait()
 	release()
