@@ -445,6 +445,7 @@ func (x *txn) exec(ctx context.Context, it *item, steps []plan.Step) (err error,
 	stmts := append([]string{"SAVEPOINT " + it.savepoint()}, plan.SQL(steps)...)
 	const setup = 1
 	r.logf("%s;", stmts[0])
+	x.bc.warning() // forget what came before: the notices now are this block's
 	placeholder, verifier := sqlq.Literal(plan.PasswordPlaceholder), sqlq.Literal(r.job.Verifier)
 	batch := &pgconn.Batch{}
 	for _, s := range stmts {
