@@ -155,9 +155,15 @@ func New(cfg Config) (*Exporter, error) {
 	return e, nil
 }
 
+// Exports reports whether e sends events anywhere: with no sink, Emit
+// drops them, and nobody needs to read a session again to emit it.
+func (e *Exporter) Exports() bool {
+	return e != nil && (e.file != nil || e.cfg.Webhook != "")
+}
+
 // Emit queues a finished session for export; it never blocks.
 func (e *Exporter) Emit(s store.Session) {
-	if e == nil {
+	if !e.Exports() {
 		return
 	}
 	e.mu.RLock()

@@ -220,7 +220,7 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 	// parameter, which a pooler such as PgBouncer refuses, and nothing
 	// stays set on the connection.
 	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('jit', 'off', true)")
+	b.Queue("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)")
 	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
@@ -236,12 +236,19 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 	})
 	queue(b, &rels, "inspect relations of "+d.Name, query("relations"), []any{roles, only, req.Attributes}, func(r pgx.Rows) (relRow, error) {
 		var x relRow
-		var acl, cols []byte
-		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition, &acl, &cols, &x.rel.Attributes); err != nil {
+		var grantees, grantors, privileges []string
+		var grantable []bool
+		var cols []byte
+		if err := r.Scan(&x.schema, &x.rel.Name, &x.rel.Kind, &x.rel.Owner, &x.rel.Extension, &x.rel.Partition,
+			&grantees, &grantors, &privileges, &grantable, &cols, &x.rel.Attributes); err != nil {
 			return x, err
 		}
-		if err := decodeACL(acl, &x.rel.ACL); err != nil {
+		var err error
+		if x.rel.ACL, err = zipACL(grantees, grantors, privileges, grantable); err != nil {
 			return x, err
+		}
+		if cols == nil {
+			return x, nil
 		}
 		if err := json.Unmarshal(cols, &x.rel.Columns); err != nil {
 			return x, fmt.Errorf("decode column ACL: %w", err)
@@ -375,6 +382,23 @@ func decodeACL(raw []byte, dst *[]catalog.ACLItem) error {
 	}
 	slices.SortFunc(*dst, compareACL)
 	return nil
+}
+
+// zipACL returns the ACL entries of four arrays of one order, sorted.
+func zipACL(grantees, grantors, privileges []string, grantable []bool) ([]catalog.ACLItem, error) {
+	n := len(grantees)
+	if len(grantors) != n || len(privileges) != n || len(grantable) != n {
+		return nil, fmt.Errorf("decode ACL: %d grantees, %d grantors, %d privileges, %d grant options", n, len(grantors), len(privileges), len(grantable))
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	acl := make([]catalog.ACLItem, n)
+	for i := range acl {
+		acl[i] = catalog.ACLItem{Grantee: grantees[i], Grantor: grantors[i], Privilege: privileges[i], Grantable: grantable[i]}
+	}
+	slices.SortFunc(acl, compareACL)
+	return acl, nil
 }
 
 func compareACL(a, b catalog.ACLItem) int {

@@ -12,7 +12,7 @@ import (
 // exported event carries the session's place in the audit chain, which the
 // store gave it as it finished: it is read back for that.
 func (s *core) emit(sess store.Session) {
-	if s.audit != nil && sess.ChainHash == "" {
+	if s.audit.Exports() && sess.ChainHash == "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if got, err := s.store.Session(ctx, sess.SID); err == nil {
 			sess = got

@@ -4,29 +4,35 @@
 -- it means no direct grant.
 -- $2, when not NULL, names the only schemas to read (an apply's verification).
 -- $3 asks for every column name (for strict column rules), else NULL.
+-- The relation's ACL entries come as four arrays of one order (grantees,
+-- grantors, privileges, grant options; NULL for none): a relation is a row
+-- of a read of thousands, and arrays decode in a fraction of the time JSON
+-- objects take. Column ACL entries, rare, are JSON (NULL for none).
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'),
        c.relispartition,
-       coalesce((SELECT json_agg(json_build_object(
-                    'grantee', pg_get_userbyid(a.grantee), 'grantor', pg_get_userbyid(a.grantor),
-                    'privilege', a.privilege_type, 'grantable', a.is_grantable))
-                 FROM aclexplode(c.relacl) a
-                 WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
-       coalesce((SELECT json_agg(json_build_object(
+       acl.grantees, acl.grantors, acl.privileges, acl.grantable,
+       (SELECT json_agg(json_build_object(
                     'column', att.attname, 'grantee', pg_get_userbyid(a.grantee),
                     'grantor', pg_get_userbyid(a.grantor), 'privilege', a.privilege_type,
                     'grantable', a.is_grantable))
                  FROM pg_attribute att, aclexplode(att.attacl) a
                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                    AND att.attacl IS NOT NULL
-                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))), '[]'),
+                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))),
        CASE WHEN $3::bool AND c.relkind <> 'S' THEN
             ARRAY(SELECT att.attname::text FROM pg_attribute att
                   WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                   ORDER BY att.attnum) END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (
+       SELECT array_agg(pg_get_userbyid(a.grantee)::text) AS grantees,
+              array_agg(pg_get_userbyid(a.grantor)::text) AS grantors,
+              array_agg(a.privilege_type) AS privileges, array_agg(a.is_grantable) AS grantable
+       FROM aclexplode(c.relacl) a
+       WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)) acl
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'
