@@ -6,6 +6,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/inspect"
+	"github.com/stile-dev/stile/internal/par"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/target"
 )
@@ -50,8 +51,7 @@ func Plan(ctx context.Context, t target.Target, inputs []plan.Input) ([]plan.Res
 	}
 	batch := plan.NewBatch(snap)
 	out := make([]plan.Result, len(inputs))
-	for i, in := range inputs {
-		out[i] = batch.Make(in)
-	}
+	// The plans only read the snapshot and its index: one per core.
+	par.Each(len(inputs), func(i int) { out[i] = batch.Make(inputs[i]) })
 	return out, nil
 }

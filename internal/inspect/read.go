@@ -220,7 +220,7 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 	// parameter, which a pooler such as PgBouncer refuses, and nothing
 	// stays set on the connection.
 	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)")
+	b.Queue("SELECT set_config('jit', 'off', true)")
 	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte

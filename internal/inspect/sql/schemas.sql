@@ -7,12 +7,16 @@
 -- granted a target role a privilege on one, but lack USAGE on the schema
 -- (members of a role with it and PUBLIC's count): as them, a name in the
 -- schema cannot be looked up, so the plan lends them USAGE while it runs.
+-- actors is MATERIALIZED so that each (schema, role) pair is checked for
+-- USAGE once, not once per relation and routine; column grants to target
+-- roles are found through their pg_shdepend rows, by index, not by a scan
+-- of pg_attribute.
 WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])),
 sel AS (SELECT oid FROM pg_namespace
         WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
           AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
           AND ($2::text[] IS NULL OR nspname = ANY($2::text[]))),
-actors AS (
+actors AS MATERIALIZED (
   SELECT c.relnamespace AS nsp, c.relowner AS who FROM pg_class c
    WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   UNION
@@ -21,8 +25,13 @@ actors AS (
   SELECT c.relnamespace, a.grantor FROM pg_class c, aclexplode(c.relacl) a
    WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)
   UNION
-  SELECT c.relnamespace, a.grantor FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
-   WHERE c.relnamespace IN (SELECT oid FROM sel) AND att.attacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)
+  SELECT c.relnamespace, a.grantor
+   FROM pg_shdepend sd JOIN pg_class c ON c.oid = sd.objid
+   JOIN pg_attribute att ON att.attrelid = sd.objid AND att.attnum = sd.objsubid, aclexplode(att.attacl) a
+   WHERE sd.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND sd.classid = 'pg_class'::regclass AND sd.objsubid > 0 AND sd.deptype = 'a'
+     AND sd.refclassid = 'pg_authid'::regclass AND sd.refobjid IN (SELECT oid FROM t)
+     AND c.relnamespace IN (SELECT oid FROM sel) AND a.grantee IN (SELECT oid FROM t)
   UNION
   SELECT p.pronamespace, a.grantor FROM pg_proc p, aclexplode(p.proacl) a
    WHERE p.pronamespace IN (SELECT oid FROM sel) AND p.proacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)),
