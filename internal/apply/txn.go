@@ -158,7 +158,8 @@ func (x *txn) logf(format string, args ...any) {
 	}
 }
 
-// failAll fails every item still going: the transaction is lost.
+// failAll fails every item still going: the transaction rolls back, or
+// is lost.
 func (x *txn) failAll(err error) {
 	for _, it := range x.items {
 		it.fail(x.ph, err)
@@ -375,7 +376,7 @@ func (x *txn) verify(ctx context.Context, live []*item) ([]*item, error) {
 				it.r.logf("ROLLBACK TO SAVEPOINT %s;", live[first].savepoint())
 				continue
 			}
-			it.r.logf("-- %d item(s) before this one failed verification and were rolled back with it: this block runs again", bad)
+			it.r.logf("-- %d item(s) of this transaction failed verification; rolled back with the first of them, this block runs again", bad)
 			if err := x.runItem(ctx, it); err != nil {
 				return nil, err
 			}

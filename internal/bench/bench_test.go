@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,36 +20,66 @@ import (
 	"github.com/stile-dev/stile/internal/target"
 )
 
-const (
-	databases = 5
-	schemas   = 20
-	tables    = 50
-	roles     = 200
+// fixture is what a benchmark builds on each cluster (databases × schemas
+// × tables, each table with a serial) and how many roles it converges.
+type fixture struct {
+	name                              string
+	databases, schemas, tables, roles int
+}
+
+// The fixtures: the fleet (5 × 20 × 50, 200 roles), the fleet ten times
+// over (50 databases, 2,000 roles) and the fleet with ten times the tables
+// per schema (the same 200 roles).
+var (
+	fleet    = fixture{"fleet", 5, 20, 50, 200}
+	fleet10x = fixture{"fleet-10x", 50, 20, 50, 2000}
+	wide     = fixture{"wide", 5, 20, 500, 200}
 )
 
-func build(b *testing.B, c pgtest.Cluster, p string) {
-	start := time.Now()
-	for d := range databases {
-		db := fmt.Sprintf("%s_db%d", p, d)
-		c.Exec(b, "postgres", "CREATE DATABASE "+db)
-		var sql strings.Builder
-		for s := range schemas {
-			fmt.Fprintf(&sql, "CREATE SCHEMA s%02d;\n", s)
-			for t := range tables {
-				fmt.Fprintf(&sql, "CREATE TABLE s%02d.t%02d (id serial PRIMARY KEY, v text);\n", s, t)
-			}
+func (fx fixture) String() string {
+	return fmt.Sprintf("%s (%d × %d × %d)", fx.name, fx.databases, fx.schemas, fx.tables)
+}
+
+// fixtureFor returns the fixture STILE_BENCH_FIXTURE names (fleet, the
+// default; fleet-10x; wide).
+func fixtureFor(b *testing.B) fixture {
+	name := os.Getenv("STILE_BENCH_FIXTURE")
+	for _, fx := range []fixture{fleet, fleet10x, wide} {
+		if name == fx.name || (name == "" && fx == fleet) {
+			return fx
 		}
-		c.Exec(b, db, sql.String())
 	}
-	b.Logf("fixture: %d databases × %d schemas × %d tables built in %s", databases, schemas, tables, time.Since(start).Round(time.Millisecond))
+	b.Fatalf("STILE_BENCH_FIXTURE=%s: want fleet, fleet-10x or wide", name)
+	return fixture{}
+}
+
+// build makes fx's databases on c, each a copy of one template database
+// (CREATE DATABASE … TEMPLATE copies its files: a database of 2,000
+// relations takes a fraction of a second instead of several).
+func build(b *testing.B, c pgtest.Cluster, p string, fx fixture) {
+	start := time.Now()
+	tmpl := p + "_template"
+	c.Exec(b, "postgres", "CREATE DATABASE "+tmpl)
+	var sql strings.Builder
+	for s := range fx.schemas {
+		fmt.Fprintf(&sql, "CREATE SCHEMA s%02d;\n", s)
+		for t := range fx.tables {
+			fmt.Fprintf(&sql, "CREATE TABLE s%02d.t%02d (id serial PRIMARY KEY, v text);\n", s, t)
+		}
+	}
+	c.Exec(b, tmpl, sql.String())
+	for d := range fx.databases {
+		c.Exec(b, "postgres", fmt.Sprintf("CREATE DATABASE %s_db%d TEMPLATE %s", p, d, tmpl))
+	}
+	b.Logf("fixture %s: %d databases × %d schemas × %d tables built in %s", fx.name, fx.databases, fx.schemas, fx.tables, time.Since(start).Round(time.Millisecond))
 }
 
 func inputs(tg target.Target, p string, hasPW bool) []plan.Input {
-	out := make([]plan.Input, roles)
+	out := make([]plan.Input, fleet.roles)
 	for i := range out {
 		r, _ := spec.Role{
 			Resource: p, Label: fmt.Sprintf("r%03d", i),
-			Scopes:     []string{fmt.Sprintf("%s_db%d.s%02d", p, i%databases, i%schemas)},
+			Scopes:     []string{fmt.Sprintf("%s_db%d.s%02d", p, i%fleet.databases, i%fleet.schemas)},
 			Privileges: []string{"SELECT", "INSERT"},
 		}.Normalize()
 		name, _ := spec.RoleName("stile", p, r.Label)
@@ -66,10 +97,10 @@ func BenchmarkPlan(b *testing.B) {
 	c := pgtest.First(b)
 	p := c.Prefix(b)
 	tg := c.Target()
-	build(b, c, p)
+	build(b, c, p, fleet)
 	ctx := context.Background()
 
-	all := make([]string, databases)
+	all := make([]string, fleet.databases)
 	for d := range all {
 		all[d] = fmt.Sprintf("%s_db%d", p, d)
 	}
@@ -117,6 +148,6 @@ func BenchmarkPlan(b *testing.B) {
 			b.Fatalf("apply %s: %s %s\n%s", in.RoleName, rep.Outcome, rep.Message, rep.Output)
 		}
 	}
-	b.Logf("applied %d roles one by one in %s", roles, time.Since(start).Round(time.Millisecond))
+	b.Logf("applied %d roles one by one in %s", fleet.roles, time.Since(start).Round(time.Millisecond))
 	measure("200_roles_steady_state", inputs(tg, p, true), plan.ItemInSync)
 }

@@ -52,18 +52,29 @@ import (
 // process's peak during the sub-benchmark: the server, its built-in agent
 // and store, and the in-process figures. STILE_BENCH_REPLAN_PROFILE=FILE
 // writes a CPU profile of stile's steady re-plans alone (profileReplans).
+//
+// STILE_BENCH_FIXTURE picks the fixture (fixtureFor): fleet, the default,
+// as above; fleet-10x, 2,000 roles over 50 databases; wide, the fleet's
+// 200 roles with 500 tables per schema. The larger two are built on the
+// first cluster only, and skip the sub-benchmarks over several clusters.
 func BenchmarkCLI(b *testing.B) {
 	clusters := pgtest.Clusters(b)
+	fx := fixtureFor(b)
+	roles := fx.roles
 	pool := target.NewPool(target.DefaultIdleTimeout)
 	defer pool.Close()
 	bin := filepath.Join(b.TempDir(), "stile")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
+	if fx != fleet {
+		// The larger fixtures compare with ldap2pg on the first cluster.
+		clusters = clusters[:1]
+	}
 	prefixes := make([]string, len(clusters))
 	for i, c := range clusters {
 		prefixes[i] = c.Prefix(b)
-		build(b, c, prefixes[i])
+		build(b, c, prefixes[i], fx)
 	}
 	dir := b.TempDir()
 	addr := freeAddr(b)
@@ -106,7 +117,7 @@ func BenchmarkCLI(b *testing.B) {
 		sb.WriteString("items:\n")
 		for i := range n {
 			c := i % k
-			fmt.Fprintf(&sb, "  - resource_name: %s\n    role: %s-%03d\n    scopes: [%s_db%d.s%02d]\n    privileges: [SELECT]\n", resources[c], label, i, prefixes[c], i%databases, i%schemas)
+			fmt.Fprintf(&sb, "  - resource_name: %s\n    role: %s-%03d\n    scopes: [%s_db%d.s%02d]\n    privileges: [SELECT]\n", resources[c], label, i, prefixes[c], i%fx.databases, i%fx.schemas)
 		}
 		path := filepath.Join(dir, name)
 		os.WriteFile(path, []byte(sb.String()), 0o600)
@@ -119,7 +130,7 @@ func BenchmarkCLI(b *testing.B) {
 		ins := make([]plan.Input, n)
 		for i := range ins {
 			r, _ := spec.Role{Resource: resources[0], Label: fmt.Sprintf("%s-%03d", label, i),
-				Scopes: []string{fmt.Sprintf("%s_db%d.s%02d", prefixes[0], i%databases, i%schemas)}, Privileges: []string{"SELECT"}}.Normalize()
+				Scopes: []string{fmt.Sprintf("%s_db%d.s%02d", prefixes[0], i%fx.databases, i%fx.schemas)}, Privileges: []string{"SELECT"}}.Normalize()
 			name, _ := spec.RoleName("stile", resources[0], r.Label)
 			ins[i], _ = plan.NewInput(r, name)
 			ins[i].Host, ins[i].Port, ins[i].AdminUser, ins[i].HasPassword = tg.Host, tg.Port, tg.User, hasPW
@@ -132,8 +143,8 @@ func BenchmarkCLI(b *testing.B) {
 	}
 	seconds := func(d time.Duration, n int) float64 { return d.Seconds() / float64(n) }
 
-	b.Run("one_role_5_databases", func(b *testing.B) {
-		all := make([]string, databases)
+	b.Run(fmt.Sprintf("one_role_%d_databases", fx.databases), func(b *testing.B) {
+		all := make([]string, fx.databases)
 		for d := range all {
 			all[d] = fmt.Sprintf("%s_db%d", prefixes[0], d)
 		}
@@ -160,7 +171,7 @@ func BenchmarkCLI(b *testing.B) {
 	// ldap2pg's 200 (peerIn) at a time: each first converge starts from the
 	// fixture alone, and the steady re-plans run with both sets present.
 	admin := clusters[0].Target().User
-	l2p := newPeer(b, clusters[0], prefixes[0], dir)
+	l2p := newPeer(b, clusters[0], prefixes[0], dir, fx)
 	var cur, converged string
 	peerIn := false
 	stileNames := func(label string) []string {
@@ -172,11 +183,11 @@ func BenchmarkCLI(b *testing.B) {
 	}
 	clearBench := func() {
 		if cur != "" {
-			dropRoles(b, clusters[0], prefixes[0], stileNames(cur))
+			dropRoles(b, clusters[0], prefixes[0], stileNames(cur), fx)
 			cur = ""
 		}
 		if peerIn {
-			dropRoles(b, clusters[0], prefixes[0], l2p.names)
+			dropRoles(b, clusters[0], prefixes[0], l2p.names, fx)
 			peerIn = false
 		}
 	}
@@ -191,13 +202,13 @@ func BenchmarkCLI(b *testing.B) {
 			b.Fatalf("apply -f applied %d of %d:\n%s", got, roles, lastLines(out, 5))
 		}
 		cur, converged = label, file
-		verifyGrants(b, clusters[0], prefixes[0], admin, "stile", stileNames(label))
+		verifyGrants(b, clusters[0], prefixes[0], admin, "stile", stileNames(label), fx)
 		return planned, applied
 	}
 	convergePeer := func() time.Duration {
 		took := l2p.run(b, true)
 		peerIn = true
-		verifyGrants(b, clusters[0], prefixes[0], admin, "ldap2pg", l2p.names)
+		verifyGrants(b, clusters[0], prefixes[0], admin, "ldap2pg", l2p.names, fx)
 		return took
 	}
 	var versuses []versus
@@ -224,10 +235,10 @@ func BenchmarkCLI(b *testing.B) {
 		}
 	}()
 
-	b.Run("first_converge_200", func(b *testing.B) {
+	b.Run(fmt.Sprintf("first_converge_%d", roles), func(b *testing.B) {
 		peak := resetPeakRSS()
 		var planT, applyT, inT time.Duration
-		v := versus{step: "first converge of 200 (stile plan -f + apply -f; ldap2pg --real)"}
+		v := versus{step: fmt.Sprintf("first converge of %d on %s (stile plan -f + apply -f; ldap2pg --real)", roles, fx)}
 		n := 0
 		for b.Loop() {
 			label := fmt.Sprintf("c%d", n)
@@ -258,10 +269,13 @@ func BenchmarkCLI(b *testing.B) {
 		b.ReportMetric(seconds(applyT, n), "apply-s/op")
 		b.ReportMetric(seconds(planT+applyT, n), "cli-s/op")
 		b.ReportMetric(seconds(inT, n), "inprocess-plan-s/op")
+		// The cost per role, to compare across fixtures: it should not
+		// grow with the number of roles.
+		b.ReportMetric(1000*seconds(planT+applyT, n)/float64(roles), "cli-ms/role")
 		versuses = reportPeak(b, v, peak, l2p, versuses)
 	})
 
-	b.Run("steady_replan_200", func(b *testing.B) {
+	b.Run(fmt.Sprintf("steady_replan_%d", roles), func(b *testing.B) {
 		// Both sets in place, untimed (also when this sub-benchmark runs
 		// alone: -bench CLI/steady).
 		if cur == "" {
@@ -281,7 +295,7 @@ func BenchmarkCLI(b *testing.B) {
 			return took
 		}
 		var cliT, inT time.Duration
-		v := versus{step: "steady re-plan of 200, nothing to do (stile plan -f; ldap2pg dry run --check)"}
+		v := versus{step: fmt.Sprintf("steady re-plan of %d on %s, nothing to do (stile plan -f; ldap2pg dry run --check)", roles, fx)}
 		n := 0
 		for b.Loop() {
 			viaStile := func() {
@@ -309,6 +323,10 @@ func BenchmarkCLI(b *testing.B) {
 		profileReplans(b, replan)
 	})
 
+	if fx != fleet {
+		b.Logf("apply_%d_on_k_clusters: skipped, the %s fixture is built on the first cluster only", roles, fx.name)
+		return
+	}
 	for _, k := range []int{1, 2, 4} {
 		if k > len(clusters) {
 			b.Logf("apply_200_on_%d_clusters: skipped, %d cluster(s) configured (make bench starts 4)", k, len(clusters))

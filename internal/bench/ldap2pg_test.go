@@ -33,7 +33,7 @@ type peer struct {
 
 // newPeer returns nil without LDAP2PG. It writes the YAML for the fixture
 // of prefix on c into dir.
-func newPeer(b *testing.B, c pgtest.Cluster, prefix, dir string) *peer {
+func newPeer(b *testing.B, c pgtest.Cluster, prefix, dir string, fx fixture) *peer {
 	bin := os.Getenv("LDAP2PG")
 	if bin == "" {
 		return nil
@@ -45,10 +45,10 @@ func newPeer(b *testing.B, c pgtest.Cluster, prefix, dir string) *peer {
 	}
 	tg := c.Target()
 	p := &peer{bin: bin, config: filepath.Join(dir, "ldap2pg.yml")}
-	for i := range roles {
+	for i := range fx.roles {
 		p.names = append(p.names, fmt.Sprintf("%s_l2p_%03d", prefix, i))
 	}
-	if err := os.WriteFile(p.config, []byte(peerYAML(prefix, tg.User, p.names)), 0o600); err != nil {
+	if err := os.WriteFile(p.config, []byte(peerYAML(prefix, tg.User, p.names, fx)), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	// A clean environment: libpq variables only (ldap2pg reads no
@@ -124,12 +124,12 @@ func (p *peer) run(b *testing.B, real bool) time.Duration {
 // custom ACLs (a documented ldap2pg feature, docs/guides/acls.md) inspect
 // and grant the admin's default privileges per schema: the same statements
 // stile runs.
-func peerYAML(prefix, admin string, names []string) string {
+func peerYAML(prefix, admin string, names []string, fx fixture) string {
 	var sb strings.Builder
 	sb.WriteString("version: 6\npostgres:\n  managed_roles_query: |\n")
 	fmt.Fprintf(&sb, "    SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE %s ORDER BY 1\n", sqlq.Literal(prefix+`\_l2p\_%`))
 	sb.WriteString("  databases_query: [")
-	for d := range databases {
+	for d := range fx.databases {
 		if d > 0 {
 			sb.WriteString(", ")
 		}
@@ -167,7 +167,7 @@ rules:
 `)
 	for i, name := range names {
 		fmt.Fprintf(&sb, "- role:\n    name: %s\n    options: LOGIN\n  grant:\n    privilege: ro\n    role: %s\n    database: %s_db%d\n    schema: s%02d\n",
-			name, name, prefix, i%databases, i%schemas)
+			name, name, prefix, i%fx.databases, i%fx.schemas)
 	}
 	return sb.String()
 }

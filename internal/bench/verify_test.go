@@ -44,11 +44,11 @@ FROM pg_catalog.pg_roles AS r WHERE r.rolname = ANY ($1)`
 // declaration gives label-i (want), read from the catalog: the same check
 // for stile's roles and ldap2pg's, so both tools are known to have done the
 // same work.
-func verifyGrants(b *testing.B, c pgtest.Cluster, prefix, admin, tool string, names []string) {
+func verifyGrants(b *testing.B, c pgtest.Cluster, prefix, admin, tool string, names []string, fx fixture) {
 	b.Helper()
-	got := grantPrints(b, c, prefix, names)
+	got := grantPrints(b, c, prefix, names, fx)
 	for i, name := range names {
-		if w := wantPrint(prefix, admin, i); got[name] != w {
+		if w := wantPrint(prefix, admin, i, fx); got[name] != w {
 			b.Fatalf("%s: role %s holds\n  %s\nwant\n  %s", tool, name, got[name], w)
 		}
 	}
@@ -56,14 +56,14 @@ func verifyGrants(b *testing.B, c pgtest.Cluster, prefix, admin, tool string, na
 
 // wantPrint is what role i of the fixture's declaration holds, in
 // grantPrints' form.
-func wantPrint(prefix, admin string, i int) string {
-	db, s := fmt.Sprintf("%s_db%d", prefix, i%databases), fmt.Sprintf("s%02d", i%schemas)
+func wantPrint(prefix, admin string, i int, fx fixture) string {
+	db, s := fmt.Sprintf("%s_db%d", prefix, i%fx.databases), fmt.Sprintf("s%02d", i%fx.schemas)
 	lines := []string{
 		"role:super=f,inherit=t,createrole=f,createdb=f,login=t,replication=f,bypassrls=f,connlimit=-1,member_of=0",
 		"database:" + db + ":CONNECT=1",
 		"schema:" + s + ":USAGE=1",
-		fmt.Sprintf("relation:%s:r:SELECT=%d", s, tables),
-		fmt.Sprintf("relation:%s:S:SELECT=%d", s, tables),
+		fmt.Sprintf("relation:%s:r:SELECT=%d", s, fx.tables),
+		fmt.Sprintf("relation:%s:S:SELECT=%d", s, fx.tables),
 		"default:" + admin + ":" + s + ":r:SELECT=1",
 		"default:" + admin + ":" + s + ":S:SELECT=1",
 	}
@@ -73,7 +73,7 @@ func wantPrint(prefix, admin string, i int) string {
 
 // grantPrints returns, per role name, its attributes and explicit
 // privileges in the fixture's databases as sorted "what=count" lines.
-func grantPrints(b *testing.B, c pgtest.Cluster, prefix string, names []string) map[string]string {
+func grantPrints(b *testing.B, c pgtest.Cluster, prefix string, names []string, fx fixture) map[string]string {
 	b.Helper()
 	lines := map[string][]string{}
 	collect := func(db, q string) {
@@ -96,7 +96,7 @@ func grantPrints(b *testing.B, c pgtest.Cluster, prefix string, names []string) 
 		}
 	}
 	collect("postgres", rolesQuery)
-	for d := range databases {
+	for d := range fx.databases {
 		collect(fmt.Sprintf("%s_db%d", prefix, d), grantsQuery)
 	}
 	out := make(map[string]string, len(lines))
@@ -110,7 +110,7 @@ func grantPrints(b *testing.B, c pgtest.Cluster, prefix string, names []string) 
 // dropRoles drops those of names that exist, and what they hold in the
 // fixture's databases (DROP OWNED BY also revokes their privileges on the
 // databases themselves, shared objects).
-func dropRoles(b *testing.B, c pgtest.Cluster, prefix string, names []string) {
+func dropRoles(b *testing.B, c pgtest.Cluster, prefix string, names []string, fx fixture) {
 	b.Helper()
 	conn, err := c.Target().Connect(context.Background(), "postgres")
 	if err != nil {
@@ -125,7 +125,7 @@ func dropRoles(b *testing.B, c pgtest.Cluster, prefix string, names []string) {
 	if len(existing) == 0 {
 		return
 	}
-	for d := range databases {
+	for d := range fx.databases {
 		c.Exec(b, fmt.Sprintf("%s_db%d", prefix, d), "DROP OWNED BY "+sqlq.Idents(existing))
 	}
 	c.Exec(b, "postgres", "DROP ROLE "+sqlq.Idents(existing))
