@@ -145,7 +145,12 @@ func (c Cluster) dropAll(t testing.TB, prefix string) {
 	like := "%" + prefix + "%"
 	dbs := names(ctx, t, conn, "SELECT datname FROM pg_database WHERE datname LIKE $1", like)
 	for _, db := range dbs {
-		if _, err := conn.Exec(ctx, "DROP DATABASE "+sqlq.Ident(db)+" WITH (FORCE)"); err != nil {
+		// A time of its own: dropping a benchmark's database of 30,000
+		// relations' files alone takes seconds.
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := conn.Exec(dctx, "DROP DATABASE "+sqlq.Ident(db)+" WITH (FORCE)")
+		cancel()
+		if err != nil {
 			t.Errorf("cleanup: drop database %s: %v", db, err)
 		}
 	}
