@@ -1,49 +1,11 @@
 package apply
 
 import (
-	"context"
-	"fmt"
 	"slices"
-	"strings"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/catalog"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 )
-
-// verify re-reads, inside the block's transaction, the catalog this block
-// changed and re-plans: the block must now be empty, or it rolls back.
-// PostgreSQL reports some no-op GRANTs and REVOKEs as success; this is what
-// catches them.
-func (r *runner) verify(ctx context.Context, tx pgx.Tx, database string) error {
-	req := RequestFor([]plan.Input{r.job.Input})
-	snap, err := inspect.ReadCluster(ctx, tx, req.Roles)
-	if err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	for i := range snap.Databases {
-		d := &snap.Databases[i]
-		if old, ok := r.snap.Database(d.Name); ok && old.Inspected {
-			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged, d.Attributes = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged, old.Attributes
-		}
-		if d.Name == database && database != "" {
-			if err := inspect.ReadDatabaseIn(ctx, tx, d, req, touched(r.snap, r.job.Input, database)); err != nil {
-				return fmt.Errorf("verify: %w", err)
-			}
-		}
-	}
-	res := plan.Make(snap, r.verifyInput())
-	if b, left := blockFor(res, database); left {
-		return fmt.Errorf("verify: after the block the role still differs from the desired state; still to do: %s", strings.Join(plan.SQL(b.Steps), "; "))
-	}
-	r.logf("-- verified: the role's ACL rows here equal the desired state")
-	if database != "" {
-		r.snap = snap
-	}
-	return nil
-}
 
 // touched returns the schemas of database db that a block of in's role
 // can change, for its verification to re-read: the role's scopes there, and
