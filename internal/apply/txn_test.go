@@ -159,3 +159,81 @@ func TestBatchTransactionsStayShort(t *testing.T) {
 		f.mustBeInSync(in)
 	}
 }
+
+// TestBatchTwoAdmins: resources on one cluster may use different admin
+// accounts, and one batch then holds jobs of both. Each admin's blocks run
+// in transactions of its own (on its own connections), role-level ones
+// first, and both roles converge.
+func TestBatchTwoAdmins(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		fb, _ := adminFixture(t, c)
+		p := fb.p
+		c.Exec(t, "postgres", "CREATE DATABASE "+p+"_other")
+		fa := &fixture{t: t, c: c, tg: c.Target(), p: p}
+		a := fa.input(spec.Role{Resource: "resa" + p, Label: "a", Scopes: []string{p + "_other"}, Privileges: []string{"SELECT"}})
+		b := fb.input(spec.Role{Resource: "resb" + p, Label: "b", Scopes: []string{p + "_app.s"}, Privileges: []string{"SELECT"}})
+		ja, _ := fa.batchJobs([]plan.Input{a})
+		jb, _ := fb.batchJobs([]plan.Input{b})
+		if ja[0].Target.ClusterKey() != jb[0].Target.ClusterKey() || ja[0].Target.String() == jb[0].Target.String() {
+			t.Fatalf("want one cluster, two admins: %s and %s", ja[0].Target, jb[0].Target)
+		}
+		reps := apply.RunBatch(context.Background(), append(ja, jb...), nil)
+		for i, rep := range reps {
+			if rep.Outcome != apply.Applied || rep.Password != apply.PasswordSet {
+				t.Fatalf("job %d: %s (%s), password %q\n%s", i, rep.Outcome, rep.Message, rep.Password, rep.Output)
+			}
+			// Each admin's transactions hold its own job alone.
+			if strings.Contains(rep.Output, "one transaction for") {
+				t.Errorf("job %d shared a transaction across admins:\n%s", i, rep.Output)
+			}
+		}
+		fa.mustBeInSync(a)
+		fb.mustBeInSync(b)
+	})
+}
+
+// TestBatchWithRetirement: a retirement's role block comes last (DROP ROLE
+// after each database's REASSIGN and DROP OWNED), so it runs alone, between
+// the jobs before and after it. The retired role created in the scope, so
+// the reviewed plans of x and z name it as a creator: x applies
+// before the retirement; z, re-planned against a fresh read after it (a
+// retirement changes what others read), no longer matches and is refused
+// as drift. A new plan of z converges.
+func TestBatchWithRetirement(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	f := &fixture{t: t, c: c, tg: c.Target(), p: p}
+	app := p + "_app"
+	c.Exec(t, "postgres", "CREATE DATABASE "+app)
+	old := f.input(spec.Role{Resource: "res" + p, Label: "old", Scopes: []string{app}, Privileges: []string{"SELECT", "CREATE"}})
+	f.converge(old)
+	c.Exec(t, app, `SET ROLE "`+old.RoleName+`"`, "CREATE TABLE public.kept (id int)", "RESET ROLE")
+	retire := old
+	retire.Role.Retire = true
+	retire.HasPassword = true
+	x := f.input(spec.Role{Resource: "res" + p, Label: "x", Scopes: []string{app}, Privileges: []string{"SELECT"}})
+	z := f.input(spec.Role{Resource: "res" + p, Label: "z", Scopes: []string{app}, Privileges: []string{"SELECT"}})
+	jobs, _ := f.batchJobs([]plan.Input{x, retire, z})
+	reps := apply.RunBatch(context.Background(), jobs, nil)
+	for i, want := range []apply.Outcome{apply.Applied, apply.Applied, apply.Drifted} {
+		rep := reps[i]
+		if rep.Outcome != want {
+			t.Fatalf("job %d: %s (%s), want %s\n%s", i, rep.Outcome, rep.Message, want, rep.Output)
+		}
+		if strings.Contains(rep.Output, "one transaction for") {
+			t.Errorf("job %d shared a transaction with the retirement:\n%s", i, rep.Output)
+		}
+	}
+	mustContain(t, reps[1].Output, "DROP OWNED BY", "DROP ROLE")
+	mustContain(t, reps[2].Output, old.RoleName)
+	var exists bool
+	var owner string
+	conn := c.Conn(t, app)
+	conn.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1), (SELECT tableowner::text FROM pg_tables WHERE tablename = 'kept')", old.RoleName).Scan(&exists, &owner)
+	if exists || owner != f.tg.User {
+		t.Fatalf("after the retirement: role exists %v, its table's owner %q", exists, owner)
+	}
+	f.converge(z)
+	f.mustBeInSync(x)
+	f.mustBeInSync(z)
+}
