@@ -130,7 +130,7 @@ func (b *batch) segment(ctx context.Context, runners []*runner, first int) (end 
 		if !r.decide(fresh) {
 			continue
 		}
-		items = append(items, &item{index: i, r: r, fresh: fresh, blocks: slices.Clone(fresh.Blocks)})
+		items = append(items, &item{index: i, target: r.job.Target.String(), r: r, fresh: fresh, blocks: slices.Clone(fresh.Blocks)})
 		if fresh.ReachesOthers || !roleFirst(fresh.Blocks) {
 			return i + 1, items
 		}

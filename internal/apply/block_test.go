@@ -90,8 +90,8 @@ func runBlock(t *testing.T, r *runner, b plan.Block) error {
 	defer lock.Close(ctx)
 	conns := &connPool{}
 	defer conns.close(ctx)
-	it := &item{r: r, blocks: []plan.Block{b}}
-	x := &txn{lock: lock, conns: conns, ph: phase{t: r.job.Target, db: b.Database}, items: []*item{it}}
+	it := &item{r: r, target: r.job.Target.String(), blocks: []plan.Block{b}}
+	x := &txn{lock: lock, conns: conns, ph: phase{t: r.job.Target, target: it.target, db: b.Database}, items: []*item{it}}
 	x.run(ctx)
 	if it.failed {
 		return errors.New(r.rep.Message)

@@ -13,9 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/stile-dev/stile/internal/catalog"
 	"github.com/stile-dev/stile/internal/errs"
-	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/sqlq"
 	"github.com/stile-dev/stile/internal/target"
@@ -30,7 +28,8 @@ const maxItemsPerTx = 64
 // item is a job of a segment that runs: its runner, its re-plan, its
 // blocks (a block retried is re-planned in place) and whether it failed.
 type item struct {
-	index  int // in the batch: names its savepoints
+	index  int    // in the batch: names its savepoints
+	target string // its job's Target.String(): the admin account it runs as
 	r      *runner
 	fresh  plan.Result
 	blocks []plan.Block
@@ -41,17 +40,18 @@ type item struct {
 // account) and a database; db "" is the role-level statements, run on the
 // target's own database.
 type phase struct {
-	t  target.Target
-	db string
+	t      target.Target
+	target string // t.String()
+	db     string
 }
 
-func (p phase) is(o phase) bool { return p.db == o.db && p.t.String() == o.t.String() }
+func (p phase) is(o phase) bool { return p.db == o.db && p.target == o.target }
 
 // name is the block's name in reports: its database, or "role".
 func (p phase) name() string { return cmp.Or(p.db, "role") }
 
 func (it *item) block(ph phase) (int, bool) {
-	if it.r.job.Target.String() != ph.t.String() {
+	if it.target != ph.target {
 		return 0, false
 	}
 	i := slices.IndexFunc(it.blocks, func(b plan.Block) bool { return b.Database == ph.db })
@@ -90,7 +90,7 @@ func phases(items []*item) []phase {
 	}
 	for _, it := range items {
 		for _, b := range it.blocks {
-			ph := phase{t: it.r.job.Target, db: b.Database}
+			ph := phase{t: it.r.job.Target, target: it.target, db: b.Database}
 			switch {
 			case len(items) == 1:
 				add(&dbs, ph)
@@ -336,102 +336,6 @@ func (x *txn) rollbackTo(ctx context.Context, it *item) error {
 	}
 	it.r.logf("ROLLBACK TO SAVEPOINT %s;", it.savepoint())
 	return nil
-}
-
-// verify re-reads, once for all of live, the catalog their blocks
-// changed, and re-plans each: an item whose block is not empty now failed.
-// PostgreSQL reports some no-op GRANTs and REVOKEs as success; this is
-// what catches them. A failed item is rolled back to its savepoint, and the
-// items after it in the transaction, rolled back with it, run again; then
-// all are verified again. It returns the items that stand.
-func (x *txn) verify(ctx context.Context, live []*item) ([]*item, error) {
-	for len(live) > 0 {
-		snap, err := x.read(ctx, live)
-		if err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
-		}
-		pb := plan.NewBatch(snap)
-		first, bad := -1, 0
-		for i, it := range live {
-			if b, ok := blockFor(pb.Make(it.r.verifyInput()), x.ph.db); ok {
-				if first < 0 {
-					first = i
-				}
-				bad++
-				it.fail(x.ph, errs.New(errs.Failed, "verify: after the block the role still differs from the desired state; still to do: %s", strings.Join(plan.SQL(b.Steps), "; ")))
-			}
-		}
-		if first < 0 {
-			for _, it := range live {
-				it.r.logf("-- verified: the role's ACL rows here equal the desired state")
-			}
-			return live, nil
-		}
-		if _, err := x.bc.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+live[first].savepoint()); err != nil {
-			return nil, fmt.Errorf("ROLLBACK TO SAVEPOINT: %w", err)
-		}
-		stand := slices.Clone(live[:first])
-		for _, it := range live[first:] {
-			if it.failed {
-				it.r.logf("ROLLBACK TO SAVEPOINT %s;", live[first].savepoint())
-				continue
-			}
-			it.r.logf("-- %d item(s) of this transaction failed verification; rolled back with the first of them, this block runs again", bad)
-			if err := x.runItem(ctx, it); err != nil {
-				return nil, err
-			}
-			if !it.failed {
-				stand = append(stand, it)
-			}
-		}
-		live = stand
-	}
-	return live, nil
-}
-
-// read re-reads, inside the transaction, what the plans of items need:
-// the cluster's roles, and the phase's database (the schemas the items can
-// touch there); other databases are the batch's read.
-func (x *txn) read(ctx context.Context, items []*item) (*catalog.Snapshot, error) {
-	inputs := make([]plan.Input, len(items))
-	for i, it := range items {
-		inputs[i] = it.r.job.Input
-	}
-	req := RequestFor(inputs)
-	conn := x.bc.conn
-	snap, err := inspect.ReadCluster(ctx, conn, req.Roles)
-	if err != nil {
-		return nil, err
-	}
-	base := items[0].r.snap
-	var only []string
-	if x.ph.db != "" {
-		only = []string{}
-		for _, in := range inputs {
-			s := touched(base, in, x.ph.db)
-			if s == nil {
-				only = nil
-				break
-			}
-			only = append(only, s...)
-		}
-		if only != nil {
-			slices.Sort(only)
-			only = slices.Compact(only)
-		}
-	}
-	for i := range snap.Databases {
-		d := &snap.Databases[i]
-		if old, ok := base.Database(d.Name); ok && old.Inspected {
-			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged, d.Attributes = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged, old.Attributes
-		}
-		if x.ph.db != "" && d.Name == x.ph.db {
-			if err := inspect.ReadDatabaseIn(ctx, conn, d, req, only); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return snap, nil
 }
 
 // exec runs it's steps in a savepoint of the transaction, as one pipelined
