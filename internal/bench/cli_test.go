@@ -253,16 +253,7 @@ func BenchmarkCLI(b *testing.B) {
 				clearBench()
 				v.peer = append(v.peer, convergePeer())
 			}
-			switch {
-			case l2p == nil:
-				viaStile()
-			case n%2 == 0:
-				viaStile()
-				viaPeer()
-			default:
-				viaPeer()
-				viaStile()
-			}
+			alternate(n, l2p != nil, viaStile, viaPeer)
 			n++
 		}
 		b.ReportMetric(seconds(planT, n), "plan-s/op")
@@ -304,16 +295,7 @@ func BenchmarkCLI(b *testing.B) {
 				v.stile = append(v.stile, took)
 			}
 			viaPeer := func() { v.peer = append(v.peer, l2p.run(b, false)) }
-			switch {
-			case l2p == nil:
-				viaStile()
-			case n%2 == 0:
-				viaStile()
-				viaPeer()
-			default:
-				viaPeer()
-				viaStile()
-			}
+			alternate(n, l2p != nil, viaStile, viaPeer)
 			inT += inProcess(label, roles, true)
 			n++
 		}
@@ -348,6 +330,22 @@ func BenchmarkCLI(b *testing.B) {
 			}
 			b.ReportMetric(seconds(applyT, n), "apply-s/op")
 		})
+	}
+}
+
+// alternate runs round n of a comparison: stile alone without a peer;
+// otherwise stile then the peer on even rounds, the peer then stile on odd
+// ones, so that neither always runs on the other's warm caches.
+func alternate(n int, peer bool, viaStile, viaPeer func()) {
+	switch {
+	case !peer:
+		viaStile()
+	case n%2 == 0:
+		viaStile()
+		viaPeer()
+	default:
+		viaPeer()
+		viaStile()
 	}
 }
 
