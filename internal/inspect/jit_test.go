@@ -39,28 +39,38 @@ func TestReadRunsWithoutJIT(t *testing.T) {
 		if _, err := conn.Exec(ctx, "SET jit = on"); err != nil {
 			t.Fatal(err)
 		}
-		d := &catalog.Database{Name: "postgres"}
-		if err := inspect.ReadDatabase(ctx, conn, d, inspect.Request{}); err != nil {
-			t.Fatal(err)
+		// Every catalog read: the cluster's, a database's, the schema
+		// list's.
+		reads := map[string]func(inspect.Querier) error{
+			"cluster": func(q inspect.Querier) error { _, err := inspect.ReadCluster(ctx, q, nil); return err },
+			"database": func(q inspect.Querier) error {
+				return inspect.ReadDatabase(ctx, q, &catalog.Database{Name: "postgres"}, inspect.Request{})
+			},
+			"schemas": func(q inspect.Querier) error { return inspect.ReadSchemas(ctx, q, &catalog.Database{Name: "postgres"}) },
 		}
-		if got := jit(); got != "on" {
-			t.Errorf("after a read on a bare connection, jit = %s, want on (the read's setting stays with its batch)", got)
-		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := inspect.ReadDatabase(ctx, tx, d, inspect.Request{}); err != nil {
-			t.Fatal(err)
-		}
-		if got := jit(); got != "off" {
-			t.Errorf("within the read's transaction, jit = %s, want off", got)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := jit(); got != "on" {
-			t.Errorf("after the read's transaction, jit = %s, want on", got)
+		for name, read := range reads {
+			if err := read(conn); err != nil {
+				t.Fatal(err)
+			}
+			if got := jit(); got != "on" {
+				t.Errorf("after the %s read on a bare connection, jit = %s, want on (the read's setting stays with its batch)", name, got)
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := read(tx); err != nil {
+				t.Fatal(err)
+			}
+			if got := jit(); got != "off" {
+				t.Errorf("within the %s read's transaction, jit = %s, want off", name, got)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := jit(); got != "on" {
+				t.Errorf("after the %s read's transaction, jit = %s, want on", name, got)
+			}
 		}
 	})
 }

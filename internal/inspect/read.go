@@ -122,7 +122,7 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 	if !s.MembershipOptions() {
 		mq = query("members15")
 	}
-	b := &pgx.Batch{}
+	b := newBatch()
 	queue(b, &snap.Roles, "inspect roles", query("roles"), nil, func(r pgx.Rows) (catalog.Role, error) {
 		var x catalog.Role
 		err := r.Scan(&x.Name, &x.Superuser, &x.Inherit, &x.CreateRole, &x.CreateDB, &x.Login, &x.Replication, &x.BypassRLS, &x.ConnLimit, &x.ValidUntil, &x.AdminUsage, &x.AdminMember, &x.AdminOption, &x.AdminSet)
@@ -165,14 +165,16 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 // ReadSchemas fills only d's schema list (names, owners, extension
 // membership), for pickers that need no ACLs.
 func ReadSchemas(ctx context.Context, q Querier, d *catalog.Database) error {
-	schemas, err := collect(ctx, q, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}, nil}, func(r pgx.Rows) (catalog.Schema, error) {
+	var schemas []catalog.Schema
+	b := newBatch()
+	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{[]string{}, nil}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
 		var public, noUsage []string
 		err := r.Scan(&s.Name, &s.Owner, &s.Extension, &acl, &s.CreateHolders, &public, &noUsage)
 		return s, err
 	})
-	if err != nil {
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return err
 	}
 	slices.SortFunc(schemas, func(a, b catalog.Schema) int { return cmp.Compare(a.Name, b.Name) })
@@ -212,20 +214,8 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 		defs    []catalog.DefaultACL
 		deps    []catalog.Dependency
 	)
-	// One pipelined batch: one round trip for the whole database, in one
-	// implicit transaction (one Sync), whose first statement sets, for the
-	// rest of it:
-	//   - jit off: a read of 2,000 relations costs enough for PostgreSQL to
-	//     compile it, which took longer than the read (190 ms against 85 ms,
-	//     PostgreSQL 15 with LLVM);
-	//   - plan_cache_mode force_custom_plan: the statements are prepared
-	//     once per connection, and after five runs PostgreSQL may switch to
-	//     a generic plan, which cannot know how many target roles $1 holds;
-	//     on a warm connection the schema read went from 16 to 550 ms.
-	// SET LOCAL, not a startup parameter, which a pooler such as PgBouncer
-	// refuses, and nothing stays set on the connection.
-	b := &pgx.Batch{}
-	b.Queue("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)")
+	// One pipelined batch: one round trip for the whole database.
+	b := newBatch()
 	queue(b, &schemas, "inspect schemas of "+d.Name, query("schemas"), []any{roles, only}, func(r pgx.Rows) (catalog.Schema, error) {
 		var s catalog.Schema
 		var acl []byte
@@ -328,6 +318,26 @@ func ReadDatabaseIn(ctx context.Context, q Querier, d *catalog.Database, req Req
 	return nil
 }
 
+// newBatch returns a pipelined batch for catalog reads: one round trip, in
+// one implicit transaction (one Sync), whose first statement sets for the
+// rest of it, and nowhere else:
+//   - jit off: a read of 2,000 relations costs enough for PostgreSQL to
+//     compile it, which took longer than the read (190 ms against 85 ms,
+//     PostgreSQL 15 with LLVM);
+//   - plan_cache_mode force_custom_plan: the statements are prepared once
+//     per connection, and after five runs PostgreSQL may switch to a
+//     generic plan, which cannot know how many target roles $1 holds; on a
+//     warm connection the schema read went from 16 to 550 ms.
+//
+// SET LOCAL (set_config's true), not a startup parameter, which a pooler
+// such as PgBouncer refuses; inside a caller's transaction (an apply's
+// verification) the settings last until it ends.
+func newBatch() *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)")
+	return b
+}
+
 // queue adds sql to b; when b runs, each row is scanned into dst. Errors
 // name op.
 func queue[T any](b *pgx.Batch, dst *[]T, op, sql string, args []any, scan func(pgx.Rows) (T, error)) {
@@ -344,26 +354,6 @@ func queue[T any](b *pgx.Batch, dst *[]T, op, sql string, args []any, scan func(
 		}
 		return nil
 	})
-}
-
-func collect[T any](ctx context.Context, q Querier, op, sql string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	return out, nil
 }
 
 func scanDependency(r pgx.Rows) (catalog.Dependency, error) {
