@@ -281,7 +281,7 @@ func (x *txn) run(ctx context.Context) {
 	}
 }
 
-// runItem runs it's block in a savepoint, and on failure rolls back to the
+// runItem runs the block of it in a savepoint, and on failure rolls back to the
 // savepoint: a failure PostgreSQL answered fails the item, and one a fresh
 // attempt can get past (a concurrent catalog update, a lock timeout) is
 // retried with the block re-planned from a re-read inside the transaction.
@@ -329,7 +329,7 @@ func (x *txn) runItem(ctx context.Context, it *item) error {
 	}
 }
 
-// rollbackTo rolls the transaction back to it's savepoint.
+// rollbackTo rolls the transaction back to the savepoint of it.
 func (x *txn) rollbackTo(ctx context.Context, it *item) error {
 	if _, err := x.bc.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+it.savepoint()); err != nil {
 		return fmt.Errorf("ROLLBACK TO SAVEPOINT: %w", err)
@@ -338,7 +338,7 @@ func (x *txn) rollbackTo(ctx context.Context, it *item) error {
 	return nil
 }
 
-// exec runs it's steps in a savepoint of the transaction, as one pipelined
+// exec runs steps, the block of it, in a savepoint of the transaction, as one pipelined
 // batch (one round trip), and logs each with its result. The statements
 // are one-offs (role names in them): they go as unnamed statements, never
 // prepared or cached. The first statement that fails, or that PostgreSQL
