@@ -41,7 +41,7 @@ func BenchmarkAgentHop(b *testing.B) {
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	log := slog.New(slog.DiscardHandler)
 	// One idle pool for both agents, as when they shared the process's.
-	pool := target.NewPool(target.DefaultIdleTimeout)
+	pool := target.NewPool(target.DefaultIdleTimeout, target.DefaultIdleMax)
 	defer pool.Close()
 	hub := hub.New(st, box, false, "bench", log)
 	svc, err := service.New(ctx, service.Config{Store: st, Box: box, Agents: []agent.Agent{runner.Local{Pool: pool}}, Hub: hub, RolePrefix: "stile", AdminToken: "bench"})

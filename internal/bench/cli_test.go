@@ -61,7 +61,7 @@ func BenchmarkCLI(b *testing.B) {
 	clusters := pgtest.Clusters(b)
 	fx := fixtureFor(b)
 	roles := fx.roles
-	pool := target.NewPool(target.DefaultIdleTimeout)
+	pool := target.NewPool(target.DefaultIdleTimeout, target.DefaultIdleMax)
 	defer pool.Close()
 	bin := filepath.Join(b.TempDir(), "stile")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stile").CombinedOutput(); err != nil {

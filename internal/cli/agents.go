@@ -99,6 +99,7 @@ func newAgentsCmd(e *env) *cobra.Command {
 func newAgentCmd(e *env) *cobra.Command {
 	var url, caFile string
 	var adminIdle time.Duration
+	var adminIdleMax int
 	cmd := &cobra.Command{
 		Use:   "agent --url URL",
 		Short: "Run a remote agent next to the databases",
@@ -124,7 +125,10 @@ logs.`,
 			if adminIdle < 0 {
 				return errs.Invalidf("--admin-idle must not be negative, not %s", adminIdle)
 			}
-			pool := target.NewPool(adminIdle)
+			if adminIdleMax < 0 {
+				return errs.Invalidf("--admin-idle-max must not be negative, not %d", adminIdleMax)
+			}
+			pool := target.NewPool(adminIdle, adminIdleMax)
 			defer pool.Close()
 			log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "agent")
 			if caFile == "" {
@@ -140,6 +144,7 @@ logs.`,
 	cmd.Flags().StringVar(&url, "url", "", "server URL (env STILE_URL)")
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA that signed the server's certificate (env STILE_CA)")
 	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next job (0: close each after use)")
+	cmd.Flags().IntVar(&adminIdleMax, "admin-idle-max", target.DefaultIdleMax, "keep at most this many admin connections idle per cluster (each holds one of its max_connections; 0: none)")
 	return cmd
 }
 

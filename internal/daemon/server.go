@@ -33,7 +33,7 @@ import (
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
 	var applyTimeout, consoleTimeout, adminIdle, driftEvery time.Duration
-	var applyParallel, signInFailures int
+	var applyParallel, signInFailures, adminIdleMax int
 	var oidc oidcFlags
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -72,7 +72,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, adminIdleMax: adminIdleMax, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			var err error
 			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
@@ -103,6 +103,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().DurationVar(&consoleTimeout, "console-timeout", service.DefaultConsoleTimeout, "a web console run taking longer is cancelled (its connection closed if the query ignores the cancel)")
 	cmd.Flags().IntVar(&applyParallel, "apply-parallel", service.DefaultApplyParallel, "how many clusters a batch apply works on at once")
 	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next plan or apply (0: close each after use)")
+	cmd.Flags().IntVar(&adminIdleMax, "admin-idle-max", target.DefaultIdleMax, "keep at most this many admin connections idle per cluster (each holds one of its max_connections; 0: none)")
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
@@ -116,7 +117,7 @@ type serverConfig struct {
 	metricsListen                                                                      string
 	auditFile, webhook, webhookSecret                                                  string
 	applyTimeout, consoleTimeout, adminIdle, driftEvery                                time.Duration
-	applyParallel, signInFailures                                                      int
+	applyParallel, signInFailures, adminIdleMax                                        int
 	oidc                                                                               *service.OIDCConfig
 }
 
@@ -154,6 +155,9 @@ func (c serverConfig) Validate() error {
 	if c.adminIdle < 0 {
 		return errs.Invalidf("--admin-idle must not be negative, not %s", c.adminIdle)
 	}
+	if c.adminIdleMax < 0 {
+		return errs.Invalidf("--admin-idle-max must not be negative, not %d", c.adminIdleMax)
+	}
 	if c.applyParallel < 1 {
 		return errs.Invalidf("--apply-parallel must be at least 1, not %d", c.applyParallel)
 	}
@@ -174,7 +178,7 @@ func (c serverConfig) Validate() error {
 func runServer(ctx context.Context, e *env, c serverConfig) error {
 	listen, data, prefix, lockDB := c.listen, c.data, c.prefix, c.lockDB
 	// The built-in agent's admin connections, kept a while for the next job.
-	pool := target.NewPool(c.adminIdle)
+	pool := target.NewPool(c.adminIdle, c.adminIdleMax)
 	defer pool.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil)).With("component", "server")
 	// Bind first: a server that cannot listen (the port taken) leaves no

@@ -28,6 +28,7 @@ func TestServerConfigValidate(t *testing.T) {
 		{func(c *serverConfig) { c.consoleTimeout = 0 }, "--console-timeout"},
 		{func(c *serverConfig) { c.applyParallel = 0 }, "--apply-parallel"},
 		{func(c *serverConfig) { c.adminIdle = -time.Second }, "--admin-idle"},
+		{func(c *serverConfig) { c.adminIdleMax = -1 }, "--admin-idle-max"},
 		{func(c *serverConfig) { c.driftEvery = -time.Second }, "--drift-every"},
 		{func(c *serverConfig) { c.webhook = "http://example.com/hook" }, "--audit-webhook"},
 		{func(c *serverConfig) { c.advertise = "ws://10.0.0.1:8009" }, "--advertise-url"},

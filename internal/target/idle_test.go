@@ -29,7 +29,7 @@ func TestIdleConnections(t *testing.T) {
 	c := pgtest.First(t)
 	p := c.Prefix(t)
 	ctx := context.Background()
-	pool := target.NewPool(time.Minute)
+	pool := target.NewPool(time.Minute, target.DefaultIdleMax)
 	t.Cleanup(pool.Close)
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_db", "CREATE ROLE "+p+"_admin LOGIN PASSWORD 'first'")
 	tg := c.As(p+"_admin", "first").In(pool)
@@ -111,5 +111,40 @@ func TestIdleConnections(t *testing.T) {
 	pool.Close()
 	if n := pool.Idle(); n != 0 {
 		t.Fatalf("%d connections kept with the timeout off", n)
+	}
+}
+
+// TestIdleConnectionsPerCluster: a pool keeps at most its maximum of idle
+// connections to one cluster, one database's or several; the rest are
+// closed when given back. A maximum of zero keeps none.
+func TestIdleConnectionsPerCluster(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	ctx := context.Background()
+	dbs := []string{p + "_a", p + "_b", p + "_c"}
+	for _, db := range dbs {
+		c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	}
+	for _, max := range []int{2, 0} {
+		pool := target.NewPool(time.Minute, max)
+		tg := c.Target().In(pool)
+		var conns []*pgx.Conn
+		for _, db := range dbs {
+			conn, err := tg.Borrow(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+		}
+		for i, db := range dbs {
+			tg.Return(db, conns[i], true)
+		}
+		if n := pool.Idle(); n != max {
+			t.Errorf("a pool of at most %d per cluster keeps %d idle", max, n)
+		}
+		if closed := conns[2].IsClosed(); !closed {
+			t.Errorf("at most %d: the connection given back past the maximum is open", max)
+		}
+		pool.Close()
 	}
 }
