@@ -100,7 +100,7 @@ func (x *txn) read(ctx context.Context, items []*item) (*catalog.Snapshot, error
 			d.Inspected, d.Error, d.Schemas, d.DefaultACLs, d.Unmanaged, d.Attributes = true, "", old.Schemas, old.DefaultACLs, old.Unmanaged, old.Attributes
 		}
 		if x.ph.db != "" && d.Name == x.ph.db {
-			if err := inspect.ReadDatabaseIn(ctx, conn, d, req, only); err != nil {
+			if err := inspect.ReadDatabaseIn(ctx, conn, snap, d, req, only); err != nil {
 				return nil, err
 			}
 		}

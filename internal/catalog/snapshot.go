@@ -63,6 +63,9 @@ func (s Server) HasMaintain() bool { return s.Major() >= 17 }
 
 // Role is one row of pg_roles with the admin's capabilities over it.
 type Role struct {
+	// OID is the role's pg_authid oid: the per-database reads find the
+	// target roles' entries by it.
+	OID         uint32 `json:"oid,omitempty"`
 	Name        string `json:"name"`
 	Superuser   bool   `json:"superuser"`
 	Inherit     bool   `json:"inherit"`

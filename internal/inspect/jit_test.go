@@ -44,7 +44,7 @@ func TestReadRunsWithoutJIT(t *testing.T) {
 		reads := map[string]func(inspect.Querier) error{
 			"cluster": func(q inspect.Querier) error { _, err := inspect.ReadCluster(ctx, q, nil); return err },
 			"database": func(q inspect.Querier) error {
-				return inspect.ReadDatabase(ctx, q, &catalog.Database{Name: "postgres"}, inspect.Request{})
+				return inspect.ReadDatabase(ctx, q, &catalog.Snapshot{}, &catalog.Database{Name: "postgres"}, inspect.Request{})
 			},
 			"schemas": func(q inspect.Querier) error { return inspect.ReadSchemas(ctx, q, &catalog.Database{Name: "postgres"}) },
 		}

@@ -4,7 +4,6 @@
 -- A pg_default_acl row belongs, for diffing, to its grantees: the row FOR
 -- ROLE a creator that grants to another role is that role's state (read by
 -- defaults.sql), never the creator's own (its 'o' row here).
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT pg_get_userbyid(s.refobjid)::text, s.classid::regclass::text,
        coalesce(pg_describe_object(s.classid, s.objid, s.objsubid), s.classid::regclass::text || ' ' || s.objid),
        s.deptype::text,
@@ -16,7 +15,7 @@ SELECT pg_get_userbyid(s.refobjid)::text, s.classid::regclass::text,
             ELSE '' END
 FROM pg_shdepend s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND s.refclassid = 'pg_authid'::regclass AND s.refobjid IN (SELECT oid FROM t)
+  AND s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY($1::oid[])
   AND s.classid <> 'pg_default_acl'::regclass
   AND NOT (s.deptype = 'a' AND s.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass,
                                              'pg_proc'::regclass))

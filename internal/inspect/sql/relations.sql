@@ -8,22 +8,21 @@
 -- grantors, privileges, grant options; NULL for none): a relation is a row
 -- of a read of thousands, and arrays decode in a fraction of the time JSON
 -- objects take. Column ACL entries, rare, are JSON (NULL for none).
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])),
 -- Relations with a column ACL naming a target role: each role a column ACL
 -- names, but the relation's owner, has a pg_shdepend row (deptype 'a',
 -- objsubid the column), found by index; probing every relation's columns
 -- was a tenth of the read.
-cols AS MATERIALIZED (
+WITH cols AS MATERIALIZED (
   SELECT DISTINCT sd.objid FROM pg_shdepend sd
   WHERE sd.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND sd.refclassid = 'pg_authid'::regclass AND sd.refobjid IN (SELECT oid FROM t)
+    AND sd.refclassid = 'pg_authid'::regclass AND sd.refobjid = ANY($1::oid[])
     AND sd.classid = 'pg_class'::regclass AND sd.objsubid > 0 AND sd.deptype = 'a')
 SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'),
        c.relispartition,
        acl.grantees, acl.grantors, acl.privileges, acl.grantable,
-       CASE WHEN c.oid IN (SELECT objid FROM cols) OR c.relowner IN (SELECT oid FROM t) THEN
+       CASE WHEN c.oid IN (SELECT objid FROM cols) OR c.relowner = ANY($1::oid[]) THEN
             (SELECT json_agg(json_build_object(
                     'column', att.attname, 'grantee', pg_get_userbyid(a.grantee),
                     'grantor', pg_get_userbyid(a.grantor), 'privilege', a.privilege_type,
@@ -31,7 +30,7 @@ SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relo
                  FROM pg_attribute att, aclexplode(att.attacl) a
                  WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
                    AND att.attacl IS NOT NULL
-                   AND (a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t))) END,
+                   AND (a.grantee = ANY($1::oid[]) OR a.grantor = ANY($1::oid[]))) END,
        CASE WHEN $3::bool AND c.relkind <> 'S' THEN
             ARRAY(SELECT att.attname::text FROM pg_attribute att
                   WHERE att.attrelid = c.oid AND att.attnum > 0 AND NOT att.attisdropped
@@ -42,7 +41,7 @@ CROSS JOIN LATERAL (
               array_agg(pg_get_userbyid(a.grantor)::text) AS grantors,
               array_agg(a.privilege_type) AS privileges, array_agg(a.is_grantable) AS grantable
        FROM aclexplode(c.relacl) a
-       WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)) acl
+       WHERE a.grantee = ANY($1::oid[]) OR a.grantor = ANY($1::oid[])) acl
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'

@@ -2,7 +2,7 @@
 -- connection runs with TimeZone UTC and DateStyle ISO, so valid-until text is
 -- stable.
 -- pg_has_role: https://www.postgresql.org/docs/current/functions-info.html
-SELECT r.rolname::text,
+SELECT r.oid, r.rolname::text,
        r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
        r.rolreplication, r.rolbypassrls, r.rolconnlimit,
        coalesce(r.rolvaliduntil::text, ''),

@@ -1,7 +1,6 @@
 -- Functions, procedures, aggregates and window functions: ALL ROUTINES covers
 -- them all, while ALL FUNCTIONS skips procedures.
 -- $2, when not NULL, names the only schemas to read (an apply's verification).
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
 SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid), p.prokind::text,
        pg_get_userbyid(p.proowner)::text,
        EXISTS (SELECT 1 FROM pg_depend d
@@ -10,7 +9,7 @@ SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oi
                     'grantee', pg_get_userbyid(a.grantee), 'grantor', pg_get_userbyid(a.grantor),
                     'privilege', a.privilege_type, 'grantable', a.is_grantable))
                  FROM aclexplode(p.proacl) a
-                 WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]')
+                 WHERE a.grantee = ANY($1::oid[]) OR a.grantor = ANY($1::oid[])), '[]')
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\_temp\_%' AND n.nspname NOT LIKE 'pg\_toast\_temp\_%'

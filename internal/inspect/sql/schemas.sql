@@ -11,8 +11,7 @@
 -- USAGE once, not once per relation and routine; column grants to target
 -- roles are found through their pg_shdepend rows, by index, not by a scan
 -- of pg_attribute.
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])),
-sel AS (SELECT oid FROM pg_namespace
+WITH sel AS (SELECT oid FROM pg_namespace
         WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
           AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
           AND ($2::text[] IS NULL OR nspname = ANY($2::text[]))),
@@ -22,19 +21,22 @@ actors AS MATERIALIZED (
   UNION
   SELECT p.pronamespace, p.proowner FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM sel)
   UNION
-  SELECT c.relnamespace, a.grantor FROM pg_class c, aclexplode(c.relacl) a
-   WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)
+  SELECT g.relnamespace, a.grantor
+   FROM (SELECT DISTINCT c.relnamespace, c.relacl FROM pg_class c
+         WHERE c.relnamespace IN (SELECT oid FROM sel) AND c.relacl IS NOT NULL) g,
+        aclexplode(g.relacl) a
+   WHERE a.grantee = ANY($1::oid[])
   UNION
   SELECT c.relnamespace, a.grantor
    FROM pg_shdepend sd JOIN pg_class c ON c.oid = sd.objid
    JOIN pg_attribute att ON att.attrelid = sd.objid AND att.attnum = sd.objsubid, aclexplode(att.attacl) a
    WHERE sd.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
      AND sd.classid = 'pg_class'::regclass AND sd.objsubid > 0 AND sd.deptype = 'a'
-     AND sd.refclassid = 'pg_authid'::regclass AND sd.refobjid IN (SELECT oid FROM t)
-     AND c.relnamespace IN (SELECT oid FROM sel) AND a.grantee IN (SELECT oid FROM t)
+     AND sd.refclassid = 'pg_authid'::regclass AND sd.refobjid = ANY($1::oid[])
+     AND c.relnamespace IN (SELECT oid FROM sel) AND a.grantee = ANY($1::oid[])
   UNION
   SELECT p.pronamespace, a.grantor FROM pg_proc p, aclexplode(p.proacl) a
-   WHERE p.pronamespace IN (SELECT oid FROM sel) AND p.proacl IS NOT NULL AND a.grantee IN (SELECT oid FROM t)),
+   WHERE p.pronamespace IN (SELECT oid FROM sel) AND p.proacl IS NOT NULL AND a.grantee = ANY($1::oid[])),
 nousage AS (
   SELECT nsp, array_agg(pg_get_userbyid(who)::text ORDER BY pg_get_userbyid(who)::text) AS roles
   FROM actors WHERE NOT has_schema_privilege(who, nsp, 'USAGE') GROUP BY nsp)
@@ -45,7 +47,7 @@ SELECT n.nspname::text, pg_get_userbyid(n.nspowner)::text,
                     'grantee', pg_get_userbyid(a.grantee), 'grantor', pg_get_userbyid(a.grantor),
                     'privilege', a.privilege_type, 'grantable', a.is_grantable))
                  FROM aclexplode(n.nspacl) a
-                 WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
+                 WHERE a.grantee = ANY($1::oid[]) OR a.grantor = ANY($1::oid[])), '[]'),
        coalesce((SELECT array_agg(DISTINCT pg_get_userbyid(a.grantee)::text)
                  FROM aclexplode(n.nspacl) a
                  WHERE a.privilege_type = 'CREATE' AND a.grantee <> 0), '{}'),
