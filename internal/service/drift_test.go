@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/audit"
@@ -86,6 +88,17 @@ func TestDriftEvery(t *testing.T) {
 	out, err := svc.Provisioning.Plan(ctx, Principal{User: "test", Admin: true}, []spec.Role{{Resource: p, Label: "ro", Scopes: []string{p + "_a"}, Privileges: []string{"SELECT"}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The plan's session keeps its document once (JSON); read, its output
+	// is the document as YAML, as the CLI prints it.
+	stored, _ := st.Session(ctx, out[0].SID)
+	shown, err := svc.Reporting.Session(ctx, Admin, out[0].SID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := yaml.Marshal(out[0].Document)
+	if stored.Output != "" || stored.Document == "" || shown.Output != string(want) {
+		t.Errorf("plan session: stored output %q, document %d bytes; read output:\n%s\nwant:\n%s", stored.Output, len(stored.Document), shown.Output, want)
 	}
 	if _, err := svc.Provisioning.Apply(ctx, Principal{User: "test", Admin: true}, p, out[0].SID); err != nil {
 		t.Fatal(err)

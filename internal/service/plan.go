@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/inspect"
@@ -231,8 +229,9 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 	}
 	done := make([]store.PlanFinish, len(idx))
 	failed := errs.Public(s.log, err, "resource", res.Name)
-	// Each item's document is encoded twice (YAML for people, JSON for
-	// the web app), a tenth of a re-plan's CPU: one item per core.
+	// Each item's document is encoded once, as JSON, one item per core;
+	// its YAML, the session's output, is rendered when the session is
+	// read (withOutput): encoding both was a tenth of a re-plan's CPU.
 	par.Each(len(idx), func(k int) {
 		i := idx[k]
 		sess := sessions[k]
@@ -260,9 +259,8 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 			if r.Status == plan.ItemFailed {
 				doc.CommandOutput = "error: " + r.Message
 			}
-			text, _ := yaml.Marshal(doc)
 			data, _ := json.Marshal(doc)
-			sess.Output, sess.Document, sess.Checksum = string(text), string(data), doc.Checksum
+			sess.Document, sess.Checksum = string(data), doc.Checksum
 		}
 		sess.Status, sess.Message = o.Status, o.Message
 		if o.Status == plan.ItemFailed {

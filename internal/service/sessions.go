@@ -2,10 +2,14 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/plan"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -26,7 +30,8 @@ func (s *Reporting) Sessions(ctx context.Context, p Principal, f store.SessionFi
 // SessionKinds are the kinds of session there are.
 var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, store.KindDrift, KindReveal, KindConnect, KindApproval, KindAccess, KindAlert}
 
-// Session returns one session, if p may see it (MaySee).
+// Session returns one session, if p may see it (MaySee), with its output
+// (withOutput).
 func (s *Reporting) Session(ctx context.Context, p Principal, sid string) (store.Session, error) {
 	x, err := s.store.Session(ctx, sid)
 	if err == nil && !p.MaySee(x) {
@@ -35,7 +40,28 @@ func (s *Reporting) Session(ctx context.Context, p Principal, sid string) (store
 		}
 		return store.Session{}, errs.New(errs.Forbidden, "%s may not see session %s", p.User, sid)
 	}
-	return x, err
+	return withOutput(x), err
+}
+
+// withOutput returns s with its output. A plan session's output is its
+// document as YAML, which the store does not keep beside the document
+// (JSON): it is rendered here, when someone reads the session. Plan
+// sessions from before kept both, and a failed plan without a document its
+// error; theirs is returned as stored.
+func withOutput(s store.Session) store.Session {
+	if s.Kind != store.KindPlan || s.Output != "" || s.Document == "" {
+		return s
+	}
+	var doc plan.Document
+	if err := json.Unmarshal([]byte(s.Document), &doc); err != nil {
+		return s
+	}
+	text, err := yaml.Marshal(doc)
+	if err != nil {
+		return s
+	}
+	s.Output = string(text)
+	return s
 }
 
 // VerifyChain walks the store's audit chain.
