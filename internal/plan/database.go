@@ -36,7 +36,7 @@ func (p *planner) planDatabase(d *catalog.Database) {
 	if diff.changes() {
 		stmts = append(stmts, p.revokes(o, diff, desired != nil)...)
 		if len(diff.missing) > 0 {
-			stmts = append(stmts, p.asOwner(d.Owner, give(p.grant(diff.missing, "DATABASE", []string{o.sql}), "a scope is in this database"))...)
+			stmts = append(stmts, p.asOwner(d.Owner, give(p.grant(diff.missing, "DATABASE", []string{o.ref()}), "a scope is in this database"))...)
 		}
 	}
 	if !d.AllowConn {
@@ -116,7 +116,7 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 		p.schemaReach(s, diff)
 		stmts = append(stmts, p.revokes(o, diff, in)...)
 		if len(diff.missing) > 0 {
-			stmts = append(stmts, p.asOwner(s.Owner, give(p.grant(diff.missing, "SCHEMA", []string{o.sql}), "a scope schema"))...)
+			stmts = append(stmts, p.asOwner(s.Owner, give(p.grant(diff.missing, "SCHEMA", []string{o.ref()}), "a scope schema"))...)
 		}
 	}
 
@@ -137,14 +137,14 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 			g.owned = true
 			continue
 		}
-		o := object{kind: g.kind, sql: sqlq.Qualified(s.Name, r.Name), display: s.Name + "." + r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns}
+		o := object{kind: g.kind, schema: s.Name, name: r.Name, owner: r.Owner, acl: r.ACL, columns: r.Columns}
 		if in && g.kind == "TABLE" {
 			p.withhold(d, s, r, &o)
 			if o.strict() {
 				if st.Withheld == nil {
 					st.Withheld = map[string][]string{}
 				}
-				st.Withheld[o.display] = o.withheld
+				st.Withheld[o.label()] = o.withheld
 			}
 		}
 		g.objects = append(g.objects, o)
@@ -247,7 +247,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 		case len(cmissing) > 0:
 			missing++
 			if in {
-				st.Exceptions.Missing[o.display] = []string{"SELECT (" + strings.Join(cmissing, ", ") + ")"}
+				st.Exceptions.Missing[o.label()] = []string{"SELECT (" + strings.Join(cmissing, ", ") + ")"}
 			}
 		case o.strict() && len(o.selectable) > 0:
 			held++
@@ -255,7 +255,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 		revStmts = append(revStmts, p.revokes(o, diffs[i], in)...)
 		if len(diffs[i].extraAll) > 0 || len(cextra) > 0 {
 			if in {
-				st.Exceptions.Extra[o.display] = append(slices.Clone(diffs[i].extraAll), cextra...)
+				st.Exceptions.Extra[o.label()] = append(slices.Clone(diffs[i].extraAll), cextra...)
 			}
 		}
 		if !in {
@@ -313,7 +313,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 			continue
 		}
 		if in {
-			st.Exceptions.Missing[o.display] = append(rest, st.Exceptions.Missing[o.display]...)
+			st.Exceptions.Missing[o.label()] = append(rest, st.Exceptions.Missing[o.label()]...)
 		}
 		k := strings.Join(rest, ",")
 		if !p.super {
@@ -325,7 +325,7 @@ func (p *planner) planGroup(g *kindGroup, in bool, st *ScopeState) (stmts []Step
 			byKey[k] = gr
 			groups = append(groups, gr)
 		}
-		gr.names = append(gr.names, o.sql)
+		gr.names = append(gr.names, o.ref())
 	}
 	for _, gr := range groups {
 		why := fmt.Sprintf("missing %s on %d %s", strings.Join(gr.privs, ", "), len(gr.names), strings.ToLower(g.kind))
@@ -391,7 +391,7 @@ func (p *planner) strictIn(db, schema string) bool {
 // where names an object with its database, for lists that span databases.
 func (p *planner) where(o object) string {
 	if o.kind == "SCHEMA" {
-		return "schema " + o.display
+		return "schema " + o.label()
 	}
 	return strings.ToLower(o.kind) + " " + p.qualified(o)
 }

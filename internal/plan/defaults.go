@@ -129,7 +129,7 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 			o := object{kind: defaclKinds[objtype], owner: c, acl: have[k], display: d.Name + "." + s.Name + ": FOR ROLE " + c + " ON " + defaclKinds[objtype]}
 			diff := p.diff(o, want[k])
 			if all := append(slices.Clone(diff.held), diff.extraAll...); len(all) > 0 {
-				p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(all, ", "))
+				p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.label()+": "+strings.Join(all, ", "))
 			}
 			if uncovered[c] {
 				// Nothing can be granted FOR ROLE c: what is missing is the
@@ -143,7 +143,7 @@ func (p *planner) planDefaults(d *catalog.Database, s *catalog.Schema, in bool, 
 				continue
 			}
 			if !p.canCreateDefaultsFor(c) {
-				p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.display, strings.Join(append(slices.Clone(diff.extraAll), diff.grantOpt...), ", "))
+				p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.label(), strings.Join(append(slices.Clone(diff.extraAll), diff.grantOpt...), ", "))
 				p.need(p.resolve(c), true, false)
 				continue
 			}
@@ -172,9 +172,9 @@ func (p *planner) planGlobalDefaults(d *catalog.Database) []Step {
 		if !diff.changes() {
 			continue
 		}
-		p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.display+": "+strings.Join(diff.extraAll, ", "))
+		p.state.DefaultPrivileges = append(p.state.DefaultPrivileges, o.label()+": "+strings.Join(diff.extraAll, ", "))
 		if !p.canCreateDefaultsFor(row.Creator) {
-			p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.display, strings.Join(diff.extraAll, ", "))
+			p.fail("%s: %s granted to the role by default privileges, which the admin cannot change", o.label(), strings.Join(diff.extraAll, ", "))
 			p.need(p.resolve(row.Creator), true, false)
 			continue
 		}

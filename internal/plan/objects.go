@@ -13,16 +13,36 @@ import (
 
 // object is one thing that carries an ACL.
 type object struct {
-	kind    string // DATABASE, SCHEMA, TABLE, SEQUENCE, ROUTINE
-	sql     string // rendered, quoted name
-	display string // name in the plan document
-	owner   string
-	acl     []catalog.ACLItem
-	columns []catalog.ColumnACL
+	kind string // DATABASE, SCHEMA, TABLE, SEQUENCE, ROUTINE
+	// sql is the rendered, quoted name, and display the name in the plan
+	// document. A table or sequence leaves both empty and carries its
+	// schema and name: a plan diffs thousands of them and names few in a
+	// statement or a document, so ref and label render them on demand.
+	sql, display string
+	schema, name string
+	owner        string
+	acl          []catalog.ACLItem
+	columns      []catalog.ColumnACL
 	// withheld are the columns strict masking rules withhold from the
 	// role; selectable the table's other columns, on which it gets
 	// column-level SELECT instead of table-level SELECT. Both sorted.
 	withheld, selectable []string
+}
+
+// ref returns o's name as SQL: quoted, qualified with its schema.
+func (o object) ref() string {
+	if o.sql != "" {
+		return o.sql
+	}
+	return sqlq.Qualified(o.schema, o.name)
+}
+
+// label returns o's name in the plan document.
+func (o object) label() string {
+	if o.display != "" {
+		return o.display
+	}
+	return o.schema + "." + o.name
 }
 
 // strict reports that SELECT on o is granted column by column.
@@ -83,8 +103,11 @@ func (d objDiff) changes() bool {
 // (as that grantor, since a superuser's REVOKE acts as the owner and leaves
 // another grantor's entry in place, silently).
 func (p *planner) revokes(o object, d objDiff, in bool) []Step {
+	if len(d.grantOpt) == 0 && len(d.extra) == 0 {
+		return nil
+	}
 	var out []Step
-	on := " ON " + o.kind + " " + o.sql + " FROM " + p.ident()
+	on := " ON " + o.kind + " " + o.ref() + " FROM " + p.ident()
 	if len(d.grantOpt) > 0 {
 		out = append(out, p.asOwner(o.owner, take("REVOKE GRANT OPTION FOR "+strings.Join(d.grantOpt, ", ")+on+" CASCADE", "held with grant option, which is never declared"))...)
 		p.warnCascade(o)
@@ -111,7 +134,7 @@ func (p *planner) revokes(o object, d objDiff, in bool) []Step {
 			continue
 		}
 		if !p.canSetRole(grantor) {
-			p.unrevocable(grantor, "%s on %s %s", strings.Join(privs, ", "), strings.ToLower(o.kind), o.display)
+			p.unrevocable(grantor, "%s on %s %s", strings.Join(privs, ", "), strings.ToLower(o.kind), o.label())
 			continue
 		}
 		third := "granted by " + grantor + ", not by the owner: stile's grants come from the owner"
@@ -151,9 +174,9 @@ func (p *planner) warnCascade(o object) {
 // qualified names o with its database where it has one.
 func (p *planner) qualified(o object) string {
 	if p.curDB == nil || o.kind == "DATABASE" {
-		return o.display
+		return o.label()
 	}
-	return p.curDB.Name + ": " + o.display
+	return p.curDB.Name + ": " + o.label()
 }
 
 // columnPlan converges the role's column-level grants on a relation. The
@@ -163,6 +186,9 @@ func (p *planner) qualified(o object) string {
 // REVOKE SELECT also clears the column SELECT entries (reset), so then every
 // selectable column is granted again.
 func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extra, missing []string) {
+	if len(o.columns) == 0 && len(o.selectable) == 0 {
+		return nil, nil, nil, nil
+	}
 	byGrantor := map[string]map[string][]string{} // grantor -> privilege -> columns
 	cascade := map[string]bool{}
 	held := map[string]bool{}
@@ -190,7 +216,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 			slices.Sort(cols)
 			parts = append(parts, pr+" ("+sqlq.Idents(cols)+")")
 		}
-		stmt := "REVOKE " + strings.Join(parts, ", ") + " ON TABLE " + o.sql + " FROM " + p.ident()
+		stmt := "REVOKE " + strings.Join(parts, ", ") + " ON TABLE " + o.ref() + " FROM " + p.ident()
 		if cascade[grantor] {
 			stmt += " CASCADE"
 			p.reaches()
@@ -205,7 +231,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 		case p.canSetRole(grantor):
 			revokes = append(revokes, p.as(grantor, "as "+grantor+", who granted it", take(stmt, why))...)
 		default:
-			p.unrevocable(grantor, "column privileges on %s", o.display)
+			p.unrevocable(grantor, "column privileges on %s", o.label())
 		}
 	}
 	slices.Sort(extra)
@@ -216,7 +242,7 @@ func (p *planner) columnPlan(o object, reset bool) (revokes, grants []Step, extr
 	}
 	if len(missing) > 0 {
 		why := "strict masking withholds SELECT on " + strings.Join(o.withheld, ", ") + ": the other columns, one by one"
-		grants = p.asOwner(o.owner, give("GRANT SELECT ("+sqlq.Idents(missing)+") ON TABLE "+o.sql+" TO "+p.ident(), why))
+		grants = p.asOwner(o.owner, give("GRANT SELECT ("+sqlq.Idents(missing)+") ON TABLE "+o.ref()+" TO "+p.ident(), why))
 	}
 	return revokes, grants, extra, missing
 }

@@ -142,17 +142,18 @@ func (b *Batch) Make(in Input) Result {
 }
 
 type planner struct {
-	snap   *catalog.Snapshot
-	in     Input
-	role   string
-	srv    catalog.Server
-	admin  string
-	super  bool
-	roles  map[string]catalog.Role
-	holds  map[schemaKey]bool
-	curDB  *catalog.Database // the database being planned
-	target catalog.Role
-	exists bool
+	snap    *catalog.Snapshot
+	in      Input
+	role    string
+	roleSQL string // role quoted (ident)
+	srv     catalog.Server
+	admin   string
+	super   bool
+	roles   map[string]catalog.Role
+	holds   map[schemaKey]bool
+	curDB   *catalog.Database // the database being planned
+	target  catalog.Role
+	exists  bool
 
 	tablePrivs, seqPrivs, schemaPrivs, routinePrivs []string
 	scopes                                          map[string][]string // database -> sorted schemas
@@ -450,4 +451,9 @@ func nonNil(s []string) []string {
 }
 
 // ident is the quoted role name, used in every statement.
-func (p *planner) ident() string { return sqlq.Ident(p.role) }
+func (p *planner) ident() string {
+	if p.roleSQL == "" {
+		p.roleSQL = sqlq.Ident(p.role)
+	}
+	return p.roleSQL
+}
