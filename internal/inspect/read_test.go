@@ -92,3 +92,33 @@ func TestInspect(t *testing.T) {
 		}
 	})
 }
+
+// TestInspectDependents: a database outside the request where a target role
+// holds something (a grant) is read too, so that its plan can revoke it; one
+// where only other roles do is not. The target roles are found by oid from
+// the cluster read; a role that does not exist is no error.
+func TestInspectDependents(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	role, other := p+"_reader", p+"_other"
+	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_asked", "CREATE DATABASE "+p+"_held", "CREATE DATABASE "+p+"_others",
+		"CREATE ROLE "+role, "CREATE ROLE "+other)
+	c.Exec(t, p+"_held", "CREATE TABLE t (id int)", "GRANT SELECT ON t TO "+role)
+	c.Exec(t, p+"_others", "CREATE TABLE t (id int)", "GRANT SELECT ON t TO "+other)
+	snap, err := inspect.Read(context.Background(), c.Conn(t, "postgres"), c.Target(),
+		inspect.Request{Roles: []string{p + "_missing", role}, Databases: []string{p + "_asked"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for db, want := range map[string]bool{p + "_asked": true, p + "_held": true, p + "_others": false} {
+		d, _ := snap.Database(db)
+		if d.Inspected != want || d.HasDependents != (db == p+"_held") {
+			t.Errorf("database %s: inspected %v, dependents %v; want inspected %v", db, d.Inspected, d.HasDependents, want)
+		}
+	}
+	held, _ := snap.Database(p + "_held")
+	s, _ := held.Schema("public")
+	if len(s.Relations) != 1 || len(s.Relations[0].ACL) != 1 || s.Relations[0].ACL[0].Grantee != role {
+		t.Errorf("the grant in %s_held: %+v", p, s.Relations)
+	}
+}

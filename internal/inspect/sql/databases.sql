@@ -1,16 +1,21 @@
 -- Every database with the ACL entries granted to or by a target role, and
 -- whether a target role has local pg_shdepend rows there (grants, default
 -- privileges, ownership, policies …), which makes it worth inspecting.
-WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[]))
+-- deps finds those databases in one pass over pg_shdepend: an EXISTS per
+-- database scanned the table up to its first row of that database, for
+-- each database (31 ms of a re-plan's 46 ms cluster read with 16 databases
+-- and 50,000 rows; quadratic as a fleet grows).
+WITH t AS (SELECT oid FROM pg_roles WHERE rolname = ANY($1::text[])),
+deps AS MATERIALIZED (
+  SELECT DISTINCT s.dbid FROM pg_shdepend s
+  WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid IN (SELECT oid FROM t))
 SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, d.datallowconn, d.datistemplate,
        coalesce((SELECT json_agg(json_build_object(
                     'grantee', pg_get_userbyid(a.grantee), 'grantor', pg_get_userbyid(a.grantor),
                     'privilege', a.privilege_type, 'grantable', a.is_grantable))
                  FROM aclexplode(d.datacl) a
                  WHERE a.grantee IN (SELECT oid FROM t) OR a.grantor IN (SELECT oid FROM t)), '[]'),
-       EXISTS (SELECT 1 FROM pg_shdepend s
-               WHERE s.dbid = d.oid AND s.refclassid = 'pg_authid'::regclass
-                 AND s.refobjid IN (SELECT oid FROM t)),
+       d.oid IN (SELECT dbid FROM deps),
        -- What PUBLIC holds here (a NULL datacl means the defaults: CONNECT,
        -- TEMPORARY): information, so "scoped" is not read as "isolated".
        coalesce((SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
