@@ -53,13 +53,18 @@ func (p *planner) planDatabase(d *catalog.Database) {
 			}
 		}
 	}
-	if d.Inspected {
+	_, scoped := p.scopes[d.Name]
+	if d.Inspected && (scoped || p.holdsIn[d.Name]) {
+		// Elsewhere no schema is in scope or held: of a fleet's
+		// databases, a role's plan visits the schemas of a few.
 		for i := range d.Schemas {
 			s := &d.Schemas[i]
 			if p.inScope(d.Name, s.Name) || p.holds[schemaKey{d.Name, s.Name}] {
 				stmts = append(stmts, p.planSchema(d, s)...)
 			}
 		}
+	}
+	if d.Inspected {
 		stmts = append(stmts, p.planGlobalDefaults(d)...)
 	}
 	if len(stmts) > 0 {
@@ -125,6 +130,14 @@ func (p *planner) planSchema(d *catalog.Database, s *catalog.Schema) []Step {
 	if in {
 		groups[0].desired, groups[1].desired, groups[2].desired = p.tablePrivs, p.seqPrivs, p.routinePrivs
 	}
+	seqs := 0
+	for _, r := range s.Relations {
+		if r.IsSequence() {
+			seqs++
+		}
+	}
+	groups[0].objects = make([]object, 0, len(s.Relations)-seqs)
+	groups[1].objects = make([]object, 0, seqs)
 	for _, r := range s.Relations {
 		g, what := groups[0], "table "
 		if r.IsSequence() {

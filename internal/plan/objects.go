@@ -63,6 +63,13 @@ type objDiff struct {
 
 func (p *planner) diff(o object, desired []string) objDiff {
 	var d objDiff
+	if !slices.ContainsFunc(o.acl, func(a catalog.ACLItem) bool { return a.Grantee == p.role }) {
+		// The role holds nothing here, as on most objects a plan diffs.
+		if len(desired) > 0 {
+			d.missing = slices.Clone(desired)
+		}
+		return d
+	}
 	for _, a := range o.acl {
 		if a.Grantee != p.role {
 			continue

@@ -87,21 +87,25 @@ type Batch struct {
 	snap  *catalog.Snapshot
 	roles map[string]catalog.Role
 	holds map[string]map[schemaKey]bool
+	// holdsIn: the databases of holds' schemas, per role.
+	holdsIn map[string]map[string]bool
 }
 
 type schemaKey struct{ db, schema string }
 
 // NewBatch indexes snap.
 func NewBatch(snap *catalog.Snapshot) *Batch {
-	b := &Batch{snap: snap, roles: make(map[string]catalog.Role, len(snap.Roles)), holds: map[string]map[schemaKey]bool{}}
+	b := &Batch{snap: snap, roles: make(map[string]catalog.Role, len(snap.Roles)), holds: map[string]map[schemaKey]bool{}, holdsIn: map[string]map[string]bool{}}
 	for _, r := range snap.Roles {
 		b.roles[r.Name] = r
 	}
 	mark := func(role string, k schemaKey) {
 		if b.holds[role] == nil {
 			b.holds[role] = map[schemaKey]bool{}
+			b.holdsIn[role] = map[string]bool{}
 		}
 		b.holds[role][k] = true
+		b.holdsIn[role][k.db] = true
 	}
 	acl := func(items []catalog.ACLItem, k schemaKey) {
 		for _, a := range items {
@@ -151,6 +155,7 @@ type planner struct {
 	super   bool
 	roles   map[string]catalog.Role
 	holds   map[schemaKey]bool
+	holdsIn map[string]bool   // databases of holds
 	curDB   *catalog.Database // the database being planned
 	target  catalog.Role
 	exists  bool
@@ -188,6 +193,7 @@ func newPlanner(b *Batch, in Input) *planner {
 		super:   snap.Server.Superuser,
 		roles:   b.roles,
 		holds:   b.holds[in.RoleName],
+		holdsIn: b.holdsIn[in.RoleName],
 		scopes:  map[string][]string{},
 		dbStmts: map[string][]Step{},
 	}
