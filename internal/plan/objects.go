@@ -63,13 +63,6 @@ type objDiff struct {
 
 func (p *planner) diff(o object, desired []string) objDiff {
 	var d objDiff
-	if !slices.ContainsFunc(o.acl, func(a catalog.ACLItem) bool { return a.Grantee == p.role }) {
-		// The role holds nothing here, as on most objects a plan diffs.
-		if len(desired) > 0 {
-			d.missing = slices.Clone(desired)
-		}
-		return d
-	}
 	for _, a := range o.acl {
 		if a.Grantee != p.role {
 			continue
@@ -87,6 +80,13 @@ func (p *planner) diff(o object, desired []string) objDiff {
 		d.extra[a.Grantor] = append(d.extra[a.Grantor], a.Privilege)
 		d.cascade[a.Grantor] = d.cascade[a.Grantor] || a.Grantable
 		d.extraAll = append(d.extraAll, a.Privilege)
+	}
+	if d.held == nil && d.extra == nil {
+		// The role holds nothing here, as on most objects a plan diffs.
+		if len(desired) > 0 {
+			d.missing = slices.Clone(desired)
+		}
+		return d
 	}
 	for _, want := range desired {
 		if !slices.Contains(d.held, want) {
