@@ -117,6 +117,11 @@ type Database struct {
 	// HasDependents reports pg_shdepend rows of a target role in this
 	// database: it must be inspected.
 	HasDependents bool `json:"has_dependents,omitempty"`
+	// OtherDependents reports, of those rows, some the schema, relation,
+	// routine and default-privilege reads may not cover (a type, a
+	// policy, a table's ownership …): the database's read looks for them
+	// (Unmanaged) only then.
+	OtherDependents bool `json:"other_dependents,omitempty"`
 	// Public is what PUBLIC holds on the database.
 	Public    []string `json:"public,omitempty"`
 	Inspected bool     `json:"inspected"`
