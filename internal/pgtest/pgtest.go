@@ -154,6 +154,10 @@ func (c Cluster) dropAll(t testing.TB, prefix string) {
 			t.Errorf("cleanup: drop database %s: %v", db, err)
 		}
 	}
+	// The roles get time of their own as well: the drops of a large
+	// fixture's databases outlast the first 30 seconds.
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	roles := names(ctx, t, conn, "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", like)
 	if len(roles) == 0 {
 		return
