@@ -20,13 +20,20 @@ const DefaultIdleTimeout = time.Minute
 // the warming of the backend's catalog caches: 70 ms against 19 ms on a
 // warm one for a database of 2,000 relations, so a re-plan of a cluster of
 // 50 databases with a cap of 32 reconnected to a third of them every time.
-// Each idle connection holds one of the cluster's max_connections for up to
-// the idle timeout; a smaller cap trades re-plan time for them.
+// Each idle connection holds, for up to the idle timeout, one of the
+// cluster's max_connections and a backend with its warm caches (a few MB
+// of the database server's memory); a smaller cap trades re-plan time for
+// them.
 const DefaultIdleMax = 64
 
-// maxIdle bounds the idle connections kept per target and database: as
-// many as a catalog read uses at once.
-const maxIdle = 4
+// maxIdle bounds the idle connections kept per target and database (as
+// many as a catalog read uses at once), and maxIdleTotal all of them, of
+// every cluster: a server over a hundred clusters keeps at most that many
+// sockets open.
+const (
+	maxIdle      = 4
+	maxIdleTotal = 512
+)
 
 // Pool keeps admin connections a while after use, so that a plan or apply
 // right after another (a re-plan after an apply, a drift check from CI, the
@@ -132,7 +139,7 @@ func (t Target) Return(database string, c *pgx.Conn, reuse bool) {
 		key := t.idleKey(database)
 		cluster := t.ClusterKey()
 		keep = reuse && p.ttl > 0 && !c.IsClosed() && c.PgConn().TxStatus() == 'I' &&
-			len(p.conns[key]) < maxIdle && p.countIn(cluster) < p.max
+			len(p.conns[key]) < maxIdle && p.countIn(cluster) < p.max && p.count() < maxIdleTotal
 		if keep {
 			p.conns[key] = append(p.conns[key], idleConn{conn: c, since: time.Now(), cluster: cluster})
 			if !p.sweeper {
