@@ -310,7 +310,7 @@ func BenchmarkCLI(b *testing.B) {
 		// The in-process figure after the timed pairs, not between them:
 		// its reads keep a second set of warm backends (the bench's own
 		// pool), and alternating the two sets slowed the server's reads
-		// on fleet-10x from about 2.7 s back to back to 3.7 s.
+		// (fleet-10x: 2.7 s a re-plan back to back, 3.5–4.2 s interleaved).
 		inProcess(label, roles, true)
 		for range n {
 			inT += inProcess(label, roles, true)

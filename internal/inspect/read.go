@@ -76,6 +76,11 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 			todo = append(todo, d)
 		}
 	}
+	// The target roles' oids, once for every database read.
+	oids, err := targetOIDs(snap, req.Roles)
+	if err != nil {
+		return nil, err
+	}
 	par := cmp.Or(req.Parallel, 4)
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
@@ -94,7 +99,7 @@ func Read(ctx context.Context, conn Querier, c Connector, req Request) (*catalog
 				d.Error = fmt.Sprintf("connect to database %q: %s", d.Name, errs.Public(nil, err))
 				return
 			}
-			err = ReadDatabase(ctx, dc, snap, d, req)
+			err = readDatabase(ctx, dc, d, req, oids, nil)
 			c.Return(d.Name, dc, err == nil)
 			if err != nil {
 				d.Error = errs.Public(nil, err, "database", d.Name)
@@ -196,10 +201,15 @@ func ReadDatabase(ctx context.Context, q Querier, snap *catalog.Snapshot, d *cat
 // read whole. An apply's verification reads this way the schemas its
 // block could have changed, not every table of the database.
 func ReadDatabaseIn(ctx context.Context, q Querier, snap *catalog.Snapshot, d *catalog.Database, req Request, only []string) error {
-	roles, err := targetOIDs(snap, req.Roles)
+	oids, err := targetOIDs(snap, req.Roles)
 	if err != nil {
 		return err
 	}
+	return readDatabase(ctx, q, d, req, oids, only)
+}
+
+// readDatabase is ReadDatabaseIn with the target roles' oids found.
+func readDatabase(ctx context.Context, q Querier, d *catalog.Database, req Request, roles []uint32, only []string) error {
 	if only != nil && !d.Inspected {
 		only = nil
 	}

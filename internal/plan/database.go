@@ -19,7 +19,8 @@ func (p *planner) planDatabase(d *catalog.Database) {
 	p.curDB = d
 	defer func() { p.curDB = nil }()
 	var desired []string
-	if _, ok := p.scopes[d.Name]; ok {
+	_, scoped := p.scopes[d.Name]
+	if scoped {
 		desired = []string{"CONNECT"}
 		p.notePublic(d.Name, d.Public)
 	}
@@ -53,7 +54,6 @@ func (p *planner) planDatabase(d *catalog.Database) {
 			}
 		}
 	}
-	_, scoped := p.scopes[d.Name]
 	if d.Inspected && (scoped || p.holdsIn[d.Name]) {
 		// Elsewhere no schema is in scope or held: of a fleet's
 		// databases, a role's plan visits the schemas of a few.
