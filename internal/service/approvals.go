@@ -36,7 +36,7 @@ func (s *Access) SetApprovalRequired(ctx context.Context, p Principal, role stri
 // ApprovalRequired reports whether members' connections to role wait for
 // an admin.
 func (s *Access) ApprovalRequired(ctx context.Context, p Principal, role string) (bool, error) {
-	if ok, err := s.CanUse(ctx, p, role); err != nil {
+	if ok, err := s.CanSee(ctx, p, role); err != nil {
 		return false, err
 	} else if !ok {
 		return false, errs.New(errs.NotFound, "resource role %q does not exist", role)

@@ -76,7 +76,7 @@ func (s *SignIn) tokenPrincipal(ctx context.Context, token string) (Principal, e
 // sees all; a member sees only their own connections and reveals.
 func (p Principal) MaySee(x store.Session) bool {
 	switch x.Kind {
-	case KindConnect, KindReveal:
+	case KindConnect, KindReveal, KindRequest:
 		return p.Admin || x.Actor == p.User
 	}
 	return p.Admin
@@ -86,6 +86,15 @@ func (p Principal) MaySee(x store.Session) bool {
 // the groups an identity provider says a person is in): an administrator
 // named for what it is.
 func system(name string) Principal { return Principal{User: name, Admin: true} }
+
+// Authenticated is nil for anyone signed in, errs.Unauthorized for no one:
+// the check of operations every person may call for themselves.
+func (p Principal) Authenticated() error {
+	if p.User == "" {
+		return errs.New(errs.Unauthorized, "missing or wrong API token")
+	}
+	return nil
+}
 
 // MayAdminister is the one administrator check: nil for an administrator,
 // errs.Forbidden for anyone else, errs.Unauthorized for no one. Every

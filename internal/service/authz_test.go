@@ -16,8 +16,9 @@ import (
 var (
 	// memberOps take the Principal and decide themselves what a member
 	// may see or do (their roles, their sessions, their connections).
-	memberOps = []string{"CanUse", "ResourceRolesFor", "ResourceRoleFor", "ApprovalRequired", "Sessions", "Session",
-		"Connect", "ConsoleRun", "CancelQuery", "Logout", "ApproveDevice"}
+	memberOps = []string{"CanSee", "ResourceRolesFor", "ResourceRoleFor", "ApprovalRequired", "Sessions", "Session",
+		"Connect", "ConsoleRun", "CancelQuery", "Logout", "ApproveDevice",
+		"Policy", "Create", "Review", "Cancel", "Get", "List", "Inbox", "Mine"}
 	// signInOps authenticate a token, a cookie, a code or a cancel key:
 	// they are how a principal comes to be.
 	signInOps = []string{"Authenticate", "StartWebSession", "WebSession", "EndWebSession", "OIDCStart", "OIDCStartCLI",
@@ -26,7 +27,7 @@ var (
 	// lifecycleOps are the server's own: the daemon runs them, no request
 	// reaches them.
 	lifecycleOps = []string{"Recover", "Sweep", "DriftEvery", "EnforceAccess", "EnforceAccessEvery", "CatchUpUsage",
-		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName"}
+		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName", "Expire", "ExpireEvery"}
 )
 
 // TestServicesAuthorize calls every administrators' operation of every

@@ -51,16 +51,23 @@ type Connection struct {
 // far.
 func (s *Connections) Connect(ctx context.Context, p Principal, name, database string) (*Connection, error) {
 	actor := p.User
-	if ok, err := s.access.CanUse(ctx, p, name); err != nil {
+	v, err := s.view(ctx)
+	if err != nil {
 		return nil, err
-	} else if !ok {
+	}
+	if !p.Admin && !v.mayConnect(p.User, name) {
+		if v.eligible(p.User, name) {
+			return nil, errs.New(errs.Forbidden, "%s may use %s only in an approved request's window, and has none open: stile access request %s --for 1h --reason …", p.User, name, name)
+		}
 		return nil, errs.New(errs.Forbidden, "%s may not use resource role %s", p.User, name)
 	}
 	rr, err := s.resourceRole(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Admin {
+	// A connection in an approved window was approved already; others of
+	// a role whose every connection needs approval wait for one.
+	if !p.Admin && v.window(p.User, name).IsZero() {
 		if need, err := s.store.ApprovalRequired(ctx, name); err != nil {
 			return nil, err
 		} else if need {

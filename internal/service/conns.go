@@ -76,8 +76,9 @@ func (o *openConns) close(c *Connection, why string) {
 
 // EnforceAccess closes this server's open connections whose user may no
 // longer use their role: the user was disabled or removed, the token it
-// was opened with revoked, the user left the group, or the group lost the
-// grant. Changes made on this server enforce
+// was opened with revoked, the user left the group, the group lost the
+// grant or its grant ended, or the approved window it was opened in
+// ended. Changes made on this server enforce
 // at once; EnforceAccessEvery brings other replicas' changes.
 func (s *Connections) EnforceAccess(ctx context.Context) error {
 	open := s.conns.list()
@@ -88,7 +89,7 @@ func (s *Connections) EnforceAccess(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	allowed, err := s.grants(ctx)
+	v, err := s.view(ctx)
 	if err != nil {
 		return err
 	}
@@ -116,8 +117,11 @@ func (s *Connections) EnforceAccess(ctx context.Context) error {
 			why = "user " + c.user + " was disabled"
 		case c.tokenHash != "" && !live[c.tokenHash]:
 			why = "the token it was opened with was revoked"
-		case !u.Admin && !allowed(c.user, c.sess.Role):
+		case !u.Admin && !v.mayConnect(c.user, c.sess.Role):
 			why = c.user + " may no longer use " + c.sess.Role
+			if v.eligible(c.user, c.sess.Role) {
+				why = c.user + "'s access window on " + c.sess.Role + " ended"
+			}
 		}
 		if why != "" {
 			s.log.Info("connection closed", "role", c.sess.Role, "user", c.user, "why", why)

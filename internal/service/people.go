@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/secret"
@@ -186,73 +187,100 @@ func (s *Access) Groups(ctx context.Context, p Principal) (map[string][]string, 
 	return s.store.Groups(ctx)
 }
 
-// SetAccess grants or revokes a group's use of a resource role.
+// SetAccess grants a group the standing use of a resource role, without
+// end, or revokes the group's grant, whatever it was.
 func (s *Access) SetAccess(ctx context.Context, p Principal, role, group string, on bool) error {
+	if on {
+		return s.Grant(ctx, p, store.Grant{Role: role, Group: group})
+	}
 	if err := p.MayAdminister(); err != nil {
 		return err
 	}
-	if on {
-		if _, err := s.resourceRole(ctx, role); err != nil {
-			return err
-		}
-	}
-	if err := s.store.SetAccess(ctx, role, group, on); err != nil {
+	if err := s.store.DeleteGrant(ctx, role, group); err != nil {
 		return err
-	}
-	if on {
-		return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "grant": group}, "%s granted group %s the use of %s", p.User, group, role)
 	}
 	s.connections.enforceNow(ctx)
 	return s.recordAccess(ctx, p.User, role, map[string]any{"role": role, "revoke": group}, "%s revoked group %s's use of %s", p.User, group, role)
 }
 
-// Access lists the groups allowed per resource role.
+// Grant grants g.Group the use of g.Role, or changes its grant: standing
+// (members connect) or eligible (members request a window), without end
+// or until g.Until, which must be in the future.
+func (s *Access) Grant(ctx context.Context, p Principal, g store.Grant) error {
+	if err := p.MayAdminister(); err != nil {
+		return err
+	}
+	if _, err := s.resourceRole(ctx, g.Role); err != nil {
+		return err
+	}
+	now := s.now()
+	if !g.Until.IsZero() && !g.Until.After(now) {
+		return errs.Invalidf("--until %s is not in the future", g.Until.Format(time.RFC3339))
+	}
+	g.Until, g.GrantedBy, g.GrantedAt = g.Until.UTC(), p.User, now
+	if err := s.store.PutGrant(ctx, g); err != nil {
+		return err
+	}
+	// A grant made eligible takes away standing use.
+	s.connections.enforceNow(ctx)
+	in := map[string]any{"role": g.Role, "grant": g.Group, "eligible": g.Eligible}
+	kind, until := "the use of", ""
+	if g.Eligible {
+		kind = "eligibility (by request) for"
+	}
+	if !g.Until.IsZero() {
+		in["until"], until = g.Until, " until "+g.Until.Format(time.RFC3339)
+	}
+	return s.recordAccess(ctx, p.User, g.Role, in, "%s granted group %s %s %s%s", p.User, g.Group, kind, g.Role, until)
+}
+
+// Access lists the groups granted each resource role, eligible ones too.
 func (s *Access) Access(ctx context.Context, p Principal) (map[string][]string, error) {
 	if err := p.MayAdminister(); err != nil {
 		return nil, err
 	}
-	return s.store.Access(ctx)
+	v, err := s.view(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.groupsByRole(), nil
 }
 
-// CanUse reports whether p may see and connect to resource role name:
-// admins always, members through one of their groups.
-func (s *Access) CanUse(ctx context.Context, p Principal, name string) (bool, error) {
+// Grants lists the grants in force, by role and group.
+func (s *Access) Grants(ctx context.Context, p Principal) ([]store.Grant, error) {
+	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	v, err := s.view(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.grants, nil
+}
+
+// CanSee reports whether p may see resource role name: those who may use
+// it, and members eligible to request it.
+func (s *Access) CanSee(ctx context.Context, p Principal, name string) (bool, error) {
 	if p.Admin {
 		return true, nil
 	}
-	allowed, err := s.grants(ctx)
-	return err == nil && allowed(p.User, name), err
+	v, err := s.view(ctx)
+	return err == nil && (v.mayConnect(p.User, name) || v.eligible(p.User, name)), err
 }
 
-// grants reads the grants and the groups once and answers whether a member
-// may use a role through one of their groups, for any number of questions.
-func (s *core) grants(ctx context.Context) (func(user, role string) bool, error) {
-	access, err := s.store.Access(ctx)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.store.Groups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return func(user, role string) bool {
-		return slices.ContainsFunc(access[role], func(g string) bool { return slices.Contains(groups[g], user) })
-	}, nil
-}
-
-// ResourceRolesFor lists the resource roles p may use.
+// ResourceRolesFor lists the resource roles p may use or request.
 func (s *Access) ResourceRolesFor(ctx context.Context, p Principal) ([]ResourceRole, error) {
 	all, err := s.resourceRoles(ctx)
 	if err != nil || p.Admin {
 		return all, err
 	}
-	allowed, err := s.grants(ctx)
+	v, err := s.view(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []ResourceRole
 	for _, r := range all {
-		if allowed(p.User, r.Name) {
+		if v.mayConnect(p.User, r.Name) || v.eligible(p.User, r.Name) {
 			out = append(out, r)
 		}
 	}

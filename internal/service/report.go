@@ -49,6 +49,8 @@ type AccessReportRole struct {
 	Users            []AccessReportUser  `json:"users"`
 	// Approvals are the decided requests to connect to it, newest first.
 	Approvals []store.Approval `json:"approvals"`
+	// Requests are the requests for a window on it, newest first.
+	Requests []store.AccessRequest `json:"requests"`
 	// Masking and Guardrails are what stile enforces on its connections;
 	// strict masking rules are enforced by PostgreSQL as well.
 	Masking    []mask.Rule  `json:"masking"`
@@ -60,6 +62,10 @@ type AccessReportGrant struct {
 	Group     string    `json:"group"`
 	GrantedBy string    `json:"granted_by,omitempty"`
 	GrantedAt time.Time `json:"granted_at,omitzero"`
+	// Eligible says members may only request the role; Until ends the
+	// grant.
+	Eligible bool      `json:"eligible,omitempty"`
+	Until    time.Time `json:"until,omitzero"`
 }
 
 // AccessReportUser is a person who may use a role, through which groups,
@@ -82,11 +88,11 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 	if err != nil {
 		return rep, err
 	}
-	access, err := s.store.Access(ctx)
+	v, err := s.view(ctx)
 	if err != nil {
 		return rep, err
 	}
-	groups, err := s.store.Groups(ctx)
+	requests, err := s.store.Requests(ctx, store.RequestFilter{})
 	if err != nil {
 		return rep, err
 	}
@@ -128,7 +134,7 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 		}
 		row := AccessReportRole{Role: r.RoleName, Resource: r.Resource, Label: r.Label, Type: cmp.Or(r.Spec.Type, "managed"),
 			Scopes: r.Spec.Scopes, Privileges: r.Spec.Privileges, SourceRole: r.Spec.SourceRole, Status: r.Status, StatusAt: r.UpdatedAt,
-			ApprovalRequired: need, Groups: []AccessReportGrant{}, Users: []AccessReportUser{}, Approvals: []store.Approval{}}
+			ApprovalRequired: need, Groups: []AccessReportGrant{}, Users: []AccessReportUser{}, Approvals: []store.Approval{}, Requests: []store.AccessRequest{}}
 		if row.Masking, err = s.masking.MaskRules(ctx, p, r.RoleName); err != nil {
 			return rep, err
 		}
@@ -141,10 +147,11 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 			}
 		}
 		via := map[string][]string{}
-		for _, g := range access[r.RoleName] {
-			row.Groups = append(row.Groups, AccessReportGrant{Group: g, GrantedBy: granted[pair{r.RoleName, g}].Actor, GrantedAt: granted[pair{r.RoleName, g}].CreatedAt})
-			for _, u := range groups[g] {
-				via[u] = append(via[u], g)
+		for _, g := range v.byRole[r.RoleName] {
+			row.Groups = append(row.Groups, AccessReportGrant{Group: g.Group, GrantedBy: cmp.Or(g.GrantedBy, granted[pair{r.RoleName, g.Group}].Actor),
+				GrantedAt: cmp.Or(g.GrantedAt, granted[pair{r.RoleName, g.Group}].CreatedAt), Eligible: g.Eligible, Until: g.Until})
+			for _, u := range v.groups[g.Group] {
+				via[u] = append(via[u], g.Group)
 			}
 		}
 		for u, gs := range via {
@@ -155,6 +162,11 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 		for _, a := range approvals {
 			if a.Role == r.RoleName && a.Status != "pending" {
 				row.Approvals = append(row.Approvals, a)
+			}
+		}
+		for _, q := range requests {
+			if q.Role == r.RoleName {
+				row.Requests = append(row.Requests, q)
 			}
 		}
 		rep.Roles = append(rep.Roles, row)

@@ -39,10 +39,10 @@ func (s *core) resourceRoles(ctx context.Context) ([]ResourceRole, error) {
 	return out, nil
 }
 
-// ResourceRoleFor returns one resource role that p may use; others are
+// ResourceRoleFor returns one resource role that p may use or request; others are
 // errs.NotFound, so that members learn nothing of roles they lack.
 func (s *Access) ResourceRoleFor(ctx context.Context, p Principal, name string) (ResourceRole, error) {
-	ok, err := s.CanUse(ctx, p, name)
+	ok, err := s.CanSee(ctx, p, name)
 	if err != nil {
 		return ResourceRole{}, err
 	}

@@ -69,8 +69,12 @@ type Config struct {
 	// OIDC, when set, lets people sign in to the web app with the
 	// company's identity provider.
 	OIDC *OIDCConfig
-	// HTTPClient reaches the identity provider (nil: a default with a
-	// timeout).
+	// NotifyWebhook, when set, receives a Slack-compatible message for
+	// every access request made and decided, with links to PublicURL's
+	// request page.
+	NotifyWebhook, PublicURL string
+	// HTTPClient reaches the identity provider and the notification
+	// webhook (nil: a default with a timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -110,6 +114,7 @@ type Services struct {
 	Connections  *Connections
 	Masking      *Masking
 	Reporting    *Reporting
+	Requests     *Requests
 }
 
 // New returns the services, wired to each other. It fails with
@@ -158,11 +163,13 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 		Connections:  &Connections{core: c, consoleTimeout: cmp.Or(max(cfg.ConsoleTimeout, 0), DefaultConsoleTimeout)},
 		Masking:      &Masking{core: c},
 		Reporting:    &Reporting{core: c},
+		Requests:     &Requests{core: c, notify: newNotifier(cfg.NotifyWebhook, cfg.PublicURL, oidcHTTP, c.log)},
 	}
 	s.SignIn.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
 	s.Masking.masking.checker = guard.NewChecker()
 	s.Provisioning.access, s.Provisioning.masking = s.Access, s.Masking
 	s.Access.connections = s.Connections
+	s.Requests.access, s.Requests.connections = s.Access, s.Connections
 	s.SignIn.access = s.Access
 	s.Connections.access, s.Connections.masking, s.Connections.signIn = s.Access, s.Masking, s.SignIn
 	s.Masking.connections, s.Masking.signIn = s.Connections, s.SignIn
@@ -213,6 +220,24 @@ type Provisioning struct {
 type Access struct {
 	*core
 	connections *Connections
+}
+
+// Requests is access that ends on its own: each role's request policy,
+// members' requests for a window on roles they are eligible for, their
+// review by approvers, and the end of windows, pending requests and grants
+// when their time comes.
+//
+// Errors: errs.Unauthorized for no one; errs.Forbidden for an
+// administrators' operation or a review by someone who is not an approver
+// (or reviews their own request); errs.Invalid for a window, reason or
+// policy the policy or stile refuses; errs.NotFound for an unknown request
+// or role, or one the principal may not see; errs.Conflict for a request
+// decided, expired or reviewed by them already.
+type Requests struct {
+	*core
+	access      *Access
+	connections *Connections
+	notify      *notifier
 }
 
 // SignIn authenticates: API tokens, web sessions, OIDC and the CLI's

@@ -73,10 +73,11 @@ func (s *Reporting) Usage(ctx context.Context, p Principal, days int) (UsageRepo
 	if err != nil {
 		return rep, err
 	}
-	access, err := s.store.Access(ctx)
+	v, err := s.view(ctx)
 	if err != nil {
 		return rep, err
 	}
+	access := v.groupsByRole()
 	known := make(map[string]store.Role, len(roles))
 	for _, r := range roles {
 		known[r.RoleName] = r

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -149,6 +150,40 @@ type CancelRoute struct {
 
 // Approval is api.Approval (the wire type), kept here for the server side.
 type Approval = api.Approval
+
+// Grant, AccessPolicy, AccessRequest and Review are the wire types, kept
+// here for the server side.
+type (
+	Grant         = api.Grant
+	AccessPolicy  = api.AccessPolicy
+	AccessRequest = api.AccessRequest
+	Review        = api.Review
+)
+
+// Request statuses.
+const (
+	RequestPending   = api.RequestPending
+	RequestApproved  = api.RequestApproved
+	RequestDenied    = api.RequestDenied
+	RequestExpired   = api.RequestExpired
+	RequestCancelled = api.RequestCancelled
+	RequestEnded     = api.RequestEnded
+)
+
+// RequestFilter narrows Requests. Zero fields match everything.
+type RequestFilter struct {
+	User, Role string
+	// Status keeps the requests in any of these statuses.
+	Status []string
+	// DueBy keeps the pending requests that expire and the approved
+	// windows that end at or before it.
+	DueBy time.Time
+	Limit int
+}
+
+// ErrNoChange, returned by an UpdateRequest change, leaves the request as
+// it is (another replica changed it first).
+var ErrNoChange = errors.New("no change")
 
 // SessionFilter narrows Sessions. Zero fields match everything.
 type SessionFilter struct {
@@ -341,10 +376,37 @@ type Store interface {
 	Groups(ctx context.Context) (map[string][]string, error)
 	// SetMember adds (in) or removes a user from a group.
 	SetMember(ctx context.Context, group, user string, in bool) error
-	// SetAccess grants (on) or revokes a group's use of a resource role.
-	SetAccess(ctx context.Context, role, group string, on bool) error
-	// Access lists, per resource role, the groups allowed to use it.
-	Access(ctx context.Context) (map[string][]string, error)
+	// PutGrant grants a group the use of a resource role, or changes the
+	// grant; errs.NotFound if the group does not exist.
+	PutGrant(ctx context.Context, g Grant) error
+	// DeleteGrant revokes it (nothing if there is none).
+	DeleteGrant(ctx context.Context, role, group string) error
+	// Grants lists every grant, ended ones still there included, by role
+	// and group.
+	Grants(ctx context.Context) ([]Grant, error)
+	// EndGrants removes the grants whose Until is at or before now and
+	// records session(g) for each, in one transaction, and returns them:
+	// of replicas sweeping at once, exactly one ends each grant.
+	EndGrants(ctx context.Context, now time.Time, session func(Grant) Session) ([]Grant, error)
+
+	// SetPolicy sets a role's request policy.
+	SetPolicy(ctx context.Context, p AccessPolicy) error
+	// Policy returns a role's request policy; errs.NotFound if none was
+	// set.
+	Policy(ctx context.Context, role string) (AccessPolicy, error)
+	// Policies lists the policies set, by role.
+	Policies(ctx context.Context) ([]AccessPolicy, error)
+	// CreateRequest records a request and its session, in one transaction.
+	CreateRequest(ctx context.Context, r AccessRequest, s Session) error
+	// Request returns one; errs.NotFound if unknown.
+	Request(ctx context.Context, id string) (AccessRequest, error)
+	// Requests lists those f keeps, newest first.
+	Requests(ctx context.Context, f RequestFilter) ([]AccessRequest, error)
+	// UpdateRequest reads request id under a lock, lets change modify it
+	// (status, reviews, window, ended by) and writes it with the sessions
+	// change returns, in one transaction. An error from change (ErrNoChange
+	// among them) writes nothing and is returned.
+	UpdateRequest(ctx context.Context, id string, change func(*AccessRequest) ([]Session, error)) (AccessRequest, error)
 
 	// PutCancelRoutes stores routes (and drops those older than a month:
 	// their connections are gone).
@@ -401,7 +463,9 @@ type Dump struct {
 	Users     []User
 	Tokens    []Token
 	Groups    map[string][]string
-	Access    map[string][]string
+	Grants    []Grant
+	Policies  []AccessPolicy
+	Requests  []AccessRequest
 	// ApprovalRequired lists the roles whose connections need approval.
 	ApprovalRequired []string
 	Approvals        []Approval

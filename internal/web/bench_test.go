@@ -62,7 +62,7 @@ func BenchmarkPages(b *testing.B) {
 		}
 		// One in 40 granted to the members' group.
 		if i%40 == 0 {
-			if err := st.SetAccess(ctx, name, "members", true); err != nil {
+			if err := st.PutGrant(ctx, store.Grant{Role: name, Group: "members"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -122,7 +122,7 @@ func BenchmarkUsagePage(b *testing.B) {
 			st.SetMember(ctx, group, name, true)
 		}
 		for r := range 100 {
-			st.SetAccess(ctx, names[(g*100+r)%roles], group, true)
+			st.PutGrant(ctx, store.Grant{Role: names[(g*100+r)%roles], Group: group})
 		}
 	}
 	// A role is used by its team; the last tenth of each team's roles is

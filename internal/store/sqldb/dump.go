@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
@@ -47,7 +48,13 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Groups, err = s.Groups(ctx); err != nil {
 		return d, err
 	}
-	if d.Access, err = s.Access(ctx); err != nil {
+	if d.Grants, err = s.Grants(ctx); err != nil {
+		return d, err
+	}
+	if d.Policies, err = s.Policies(ctx); err != nil {
+		return d, err
+	}
+	if d.Requests, err = s.Requests(ctx, store.RequestFilter{}); err != nil {
 		return d, err
 	}
 	if d.ApprovalRequired, err = queryAll(ctx, s.c(), "dump approval settings", scanString, "SELECT role_name FROM {approval_required} ORDER BY role_name{C}"); err != nil {
@@ -156,11 +163,19 @@ func loadPeople(ctx context.Context, tx conn, d store.Dump) error {
 			}
 		}
 	}
-	for r, groups := range d.Access {
-		for _, g := range groups {
-			if _, err := tx.exec(ctx, "INSERT INTO {access} (role_name, group_name) VALUES (?, ?)", r, g); err != nil {
-				return fmt.Errorf("load access %s: %w", r, err)
-			}
+	for _, g := range d.Grants {
+		if _, err := tx.exec(ctx, "INSERT INTO {access} ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?)", g.Role, g.Group, g.Eligible, tx.tm(g.Until), g.GrantedBy, tx.tm(g.GrantedAt)); err != nil {
+			return fmt.Errorf("load access %s: %w", g.Role, err)
+		}
+	}
+	for _, p := range d.Policies {
+		if _, err := tx.exec(ctx, "INSERT INTO {access_policies} ("+policyCols+") VALUES (?, ?, ?, ?, ?, ?)", p.Role, p.MaxSeconds, p.ReasonRequired, strings.Join(p.Approvers, ","), p.Approvals, p.PendingSeconds); err != nil {
+			return fmt.Errorf("load policy %s: %w", p.Role, err)
+		}
+	}
+	for _, r := range d.Requests {
+		if err := insertRequest(ctx, tx, r); err != nil {
+			return err
 		}
 	}
 	for _, r := range d.ApprovalRequired {

@@ -1,6 +1,12 @@
 package sqldb
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stile-dev/stile/internal/store"
+)
 
 // CreateGroup adds a group.
 func (s *DB) CreateGroup(ctx context.Context, name string) error {
@@ -44,25 +50,58 @@ func (s *DB) SetMember(ctx context.Context, group, user string, in bool) error {
 	return s.fkOr(err, "group %q or user %q does not exist", group, user)
 }
 
-// SetAccess grants or revokes a group's use of a resource role.
-func (s *DB) SetAccess(ctx context.Context, role, group string, on bool) error {
-	if !on {
-		_, err := s.c().exec(ctx, "DELETE FROM {access} WHERE role_name = ? AND group_name = ?", role, group)
-		return err
-	}
-	_, err := s.c().exec(ctx, "INSERT INTO {access} (role_name, group_name) VALUES (?, ?) ON CONFLICT DO NOTHING", role, group)
-	return s.fkOr(err, "group %q does not exist", group)
+const grantCols = "role_name, group_name, eligible, until, granted_by, granted_at"
+
+func scanGrant(row scanner) (store.Grant, error) {
+	var g store.Grant
+	err := row.Scan(&g.Role, &g.Group, &g.Eligible, at{&g.Until}, &g.GrantedBy, at{&g.GrantedAt})
+	return g, err
 }
 
-// Access lists the groups allowed per resource role.
-func (s *DB) Access(ctx context.Context) (map[string][]string, error) {
-	rows, err := pairs(ctx, s.c(), "list access", "SELECT role_name, group_name FROM {access} ORDER BY role_name{C}, group_name{C}")
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, r := range rows {
-		out[r[0]] = append(out[r[0]], r[1])
-	}
-	return out, nil
+// PutGrant grants a group the use of a resource role, or changes the
+// grant.
+func (s *DB) PutGrant(ctx context.Context, g store.Grant) error {
+	c := s.c()
+	_, err := c.exec(ctx, "INSERT INTO {access} ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (role_name, group_name) DO UPDATE SET eligible = excluded.eligible, until = excluded.until, granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+		g.Role, g.Group, g.Eligible, c.tm(g.Until), g.GrantedBy, c.tm(g.GrantedAt))
+	return s.fkOr(err, "group %q does not exist", g.Group)
+}
+
+// DeleteGrant revokes a group's use of a resource role.
+func (s *DB) DeleteGrant(ctx context.Context, role, group string) error {
+	_, err := s.c().exec(ctx, "DELETE FROM {access} WHERE role_name = ? AND group_name = ?", role, group)
+	return err
+}
+
+// Grants lists every grant, by role and group.
+func (s *DB) Grants(ctx context.Context) ([]store.Grant, error) {
+	return queryAll(ctx, s.c(), "list grants", scanGrant, "SELECT "+grantCols+" FROM {access} ORDER BY role_name{C}, group_name{C}")
+}
+
+// EndGrants removes the grants whose end has come and records a session
+// for each, in one transaction: of replicas sweeping at once, one ends
+// each grant.
+func (s *DB) EndGrants(ctx context.Context, now time.Time, session func(store.Grant) store.Session) ([]store.Grant, error) {
+	var ended []store.Grant
+	err := s.tx(ctx, func(tx conn) error {
+		due, err := queryAll(ctx, tx, "list grants ending", scanGrant, "SELECT "+grantCols+" FROM {access} WHERE NOT (until {unset}) AND until <= ? ORDER BY role_name{C}, group_name{C}{lock}", tx.tm(now))
+		if err != nil {
+			return err
+		}
+		for _, g := range due {
+			n, err := tx.affect(ctx, "DELETE FROM {access} WHERE role_name = ? AND group_name = ? AND until = ?", g.Role, g.Group, tx.tm(g.Until))
+			if err != nil {
+				return fmt.Errorf("end grant: %w", err)
+			}
+			if n == 0 {
+				continue
+			}
+			if err := insertSession(ctx, tx, session(g)); err != nil {
+				return err
+			}
+			ended = append(ended, g)
+		}
+		return nil
+	})
+	return ended, err
 }

@@ -3,6 +3,7 @@ package storetest
 // Agents, jobs, web sessions, people and approvals: who reaches what.
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -167,18 +168,104 @@ func testPeople(t *testing.T, s store.Store) {
 	if len(g["analysts"]) != 1 || g["analysts"][0] != "ann" {
 		t.Errorf("Groups = %v", g)
 	}
-	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", true))
-	wantCode(t, s.SetAccess(ctx, "stile_db_ro_1", "nope", true), errs.NotFound)
-	a, err := s.Access(ctx)
+	must(t, s.PutGrant(ctx, store.Grant{Role: "stile_db_ro_1", Group: "analysts"}))
+	wantCode(t, s.PutGrant(ctx, store.Grant{Role: "stile_db_ro_1", Group: "nope"}), errs.NotFound)
+	a, err := s.Grants(ctx)
 	must(t, err)
-	if len(a["stile_db_ro_1"]) != 1 {
-		t.Errorf("Access = %v", a)
+	if len(a) != 1 || a[0].Group != "analysts" || a[0].Eligible || !a[0].Until.IsZero() {
+		t.Errorf("Grants = %+v", a)
 	}
-	must(t, s.SetAccess(ctx, "stile_db_ro_1", "analysts", false))
+	must(t, s.DeleteGrant(ctx, "stile_db_ro_1", "analysts"))
 	must(t, s.SetMember(ctx, "analysts", "ann", false))
-	if a, _ := s.Access(ctx); len(a) != 0 {
-		t.Errorf("Access after revoke = %v", a)
+	if a, _ := s.Grants(ctx); len(a) != 0 {
+		t.Errorf("Grants after revoke = %+v", a)
 	}
+}
+
+// testGrants covers eligible and ending grants: a grant changes in place,
+// and EndGrants ends each grant whose time has come once, with its session.
+func testGrants(t *testing.T, s store.Store) {
+	now := time.Now().UTC().Truncate(time.Second)
+	must(t, s.CreateGroup(ctx, "g"))
+	must(t, s.CreateGroup(ctx, "h"))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "r", Group: "g", GrantedBy: "boss", GrantedAt: now}))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "r", Group: "g", Eligible: true, Until: now.Add(-time.Second), GrantedBy: "boss2", GrantedAt: now}))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "r", Group: "h", Until: now.Add(time.Hour)}))
+	list, err := s.Grants(ctx)
+	must(t, err)
+	if len(list) != 2 || !list[0].Eligible || list[0].GrantedBy != "boss2" || !list[0].Until.Equal(now.Add(-time.Second)) || !list[1].Until.Equal(now.Add(time.Hour)) {
+		t.Fatalf("Grants = %+v", list)
+	}
+	mk := func(g store.Grant) store.Session {
+		return store.Session{SID: "end-" + g.Group, Kind: "access", Role: g.Role, Actor: "stile", CreatedAt: now, FinishedAt: now, Status: "ok"}
+	}
+	ended, err := s.EndGrants(ctx, now, mk)
+	must(t, err)
+	if len(ended) != 1 || ended[0].Group != "g" {
+		t.Fatalf("EndGrants = %+v", ended)
+	}
+	if again, err := s.EndGrants(ctx, now, mk); err != nil || len(again) != 0 {
+		t.Fatalf("EndGrants again = %+v %v", again, err)
+	}
+	if sess, err := s.Session(ctx, "end-g"); err != nil || sess.ChainSeq == 0 {
+		t.Errorf("the end's session: %+v %v", sess, err)
+	}
+	if list, _ := s.Grants(ctx); len(list) != 1 || list[0].Group != "h" {
+		t.Errorf("Grants after the end = %+v", list)
+	}
+}
+
+// testRequests covers policies and requests: filters, and UpdateRequest
+// writing a change with its sessions, or nothing.
+func testRequests(t *testing.T, s store.Store) {
+	_, err := s.Policy(ctx, "r")
+	wantCode(t, err, errs.NotFound)
+	p := store.AccessPolicy{Role: "r", MaxSeconds: 3600, ReasonRequired: true, Approvers: []string{"dba", "sre"}, Approvals: 2, PendingSeconds: 600}
+	must(t, s.SetPolicy(ctx, p))
+	p.Approvals = 1
+	must(t, s.SetPolicy(ctx, p))
+	if got, err := s.Policy(ctx, "r"); err != nil || got.Approvals != 1 || len(got.Approvers) != 2 || got.Approvers[1] != "sre" || !got.ReasonRequired {
+		t.Errorf("Policy = %+v %v", got, err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	r := store.AccessRequest{ID: "q1", Role: "r", User: "ann", Reason: "INC-1", Seconds: 60, Status: store.RequestPending, Approvals: 2, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	must(t, s.CreateRequest(ctx, r, store.Session{SID: "q1-made", Kind: "request", CreatedAt: now, FinishedAt: now, Status: "pending"}))
+	r2 := r
+	r2.ID, r2.User, r2.CreatedAt, r2.ExpiresAt = "q2", "bob", now.Add(time.Second), now.Add(-time.Second)
+	must(t, s.CreateRequest(ctx, r2, store.Session{SID: "q2-made", Kind: "request", CreatedAt: now, FinishedAt: now, Status: "pending"}))
+	if list, _ := s.Requests(ctx, store.RequestFilter{}); len(list) != 2 || list[0].ID != "q2" || list[1].Reviews == nil {
+		t.Errorf("Requests = %+v", list)
+	}
+	if list, _ := s.Requests(ctx, store.RequestFilter{User: "ann", Status: []string{store.RequestPending, store.RequestApproved}}); len(list) != 1 || list[0].ID != "q1" {
+		t.Errorf("ann's open requests = %+v", list)
+	}
+	if list, _ := s.Requests(ctx, store.RequestFilter{DueBy: now}); len(list) != 1 || list[0].ID != "q2" {
+		t.Errorf("due = %+v", list)
+	}
+	got, err := s.UpdateRequest(ctx, "q1", func(r *store.AccessRequest) ([]store.Session, error) {
+		r.Reviews = append(r.Reviews, store.Review{User: "bob", Approve: true, At: now})
+		r.Status, r.StartsAt, r.EndsAt = store.RequestApproved, now, now.Add(time.Minute)
+		return []store.Session{{SID: "q1-ok", Kind: "request", CreatedAt: now, FinishedAt: now, Status: "approved"}}, nil
+	})
+	must(t, err)
+	if got.Status != store.RequestApproved || len(got.Reviews) != 1 {
+		t.Errorf("updated = %+v", got)
+	}
+	_, err = s.UpdateRequest(ctx, "q1", func(r *store.AccessRequest) ([]store.Session, error) {
+		r.Status = store.RequestEnded
+		return []store.Session{{SID: "q1-never", Kind: "request", CreatedAt: now, FinishedAt: now, Status: "ended"}}, store.ErrNoChange
+	})
+	if !errors.Is(err, store.ErrNoChange) {
+		t.Errorf("UpdateRequest with no change: %v", err)
+	}
+	if r, err := s.Request(ctx, "q1"); err != nil || r.Status != store.RequestApproved || r.Reviews[0].User != "bob" || !r.EndsAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("Request = %+v %v", r, err)
+	}
+	if _, err := s.Session(ctx, "q1-never"); err == nil {
+		t.Error("a change that wrote nothing recorded its session")
+	}
+	_, err = s.UpdateRequest(ctx, "nope", func(*store.AccessRequest) ([]store.Session, error) { return nil, nil })
+	wantCode(t, err, errs.NotFound)
 }
 
 func testApprovals(t *testing.T, s store.Store) {

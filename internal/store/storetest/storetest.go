@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"PlanBatch", testPlanBatch}, {"Leases", testLeases}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals}, {"Grants", testGrants}, {"Requests", testRequests},
 		{"Usage", testUsage}, {"Addresses", testAddresses}, {"Identity", testIdentity}, {"Logins", testLogins}, {"Masking", testMasking}, {"Guardrails", testGuardrails},
 	}
 	for _, tt := range tests {
@@ -49,7 +49,9 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, s.CreateToken(ctx, store.Token{ID: "k1", User: "ann", Hash: "hash-ann", CreatedAt: time.Now().UTC()}))
 	must(t, s.CreateGroup(ctx, "g"))
 	must(t, s.SetMember(ctx, "g", "ann", true))
-	must(t, s.SetAccess(ctx, "stile_a_ro", "g", true))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "stile_a_ro", Group: "g", Eligible: true, Until: time.Now().Add(time.Hour).UTC()}))
+	must(t, s.SetPolicy(ctx, store.AccessPolicy{Role: "stile_a_ro", MaxSeconds: 60, Approvers: []string{"g"}, Approvals: 2, PendingSeconds: 60}))
+	must(t, s.CreateRequest(ctx, store.AccessRequest{ID: "q1", Role: "stile_a_ro", User: "ann", Seconds: 60, Status: store.RequestPending, Approvals: 2, Reviews: []store.Review{{User: "bob", Approve: true}}, CreatedAt: time.Now().UTC(), ExpiresAt: time.Now().UTC()}, store.Session{SID: "q1-made", Kind: "request", CreatedAt: time.Now().UTC(), FinishedAt: time.Now().UTC(), Status: "pending"}))
 	must(t, s.SetApprovalRequired(ctx, "stile_a_ro", true))
 	must(t, s.CreateApproval(ctx, store.Approval{ID: "ap1", Role: "stile_a_ro", User: "ann", Database: "d", Status: "pending", CreatedAt: time.Now().UTC()}))
 	must(t, s.DecideApproval(ctx, "ap1", "pending", "denied", "admin"))
@@ -77,8 +79,14 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	if u, err := dst.TokenUser(ctx, "hash-ann"); err != nil || u.Name != "ann" {
 		t.Errorf("token after load: %+v %v", u, err)
 	}
-	if a, _ := dst.Access(ctx); len(a["stile_a_ro"]) != 1 {
-		t.Errorf("access after load: %v", a)
+	if a, _ := dst.Grants(ctx); len(a) != 1 || !a[0].Eligible || a[0].Until.IsZero() {
+		t.Errorf("access after load: %+v", a)
+	}
+	if p, err := dst.Policy(ctx, "stile_a_ro"); err != nil || p.Approvals != 2 || p.Approvers[0] != "g" {
+		t.Errorf("policy after load: %+v %v", p, err)
+	}
+	if r, err := dst.Request(ctx, "q1"); err != nil || len(r.Reviews) != 1 || r.Reviews[0].User != "bob" {
+		t.Errorf("request after load: %+v %v", r, err)
 	}
 	if g, _ := dst.Groups(ctx); len(g["g"]) != 1 {
 		t.Errorf("groups after load: %v", g)
