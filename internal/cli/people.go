@@ -148,12 +148,29 @@ func newGroupsCmd(e *env) *cobra.Command {
 func newAccessCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "access", Short: "Which groups may use which resource roles",
 		Example: "  stile access grant stile_analytics_ro_6075a443 --group analysts"}
-	var group string
-	grant := simple(e, "grant ROLE --group G", "Let a group use a resource role", "  stile access grant stile_analytics_ro_6075a443 --group analysts", 1,
+	var group, until string
+	var eligible bool
+	grant := simple(e, "grant ROLE --group G [--eligible] [--until TIME]", "Let a group use a resource role (--eligible: members must request a window)",
+		"  stile access grant stile_analytics_ro_6075a443 --group analysts\n  stile access grant stile_prod_rw_1a2b3c4d --group oncall --eligible\n  stile access grant stile_analytics_ro_6075a443 --group contractors --until 2027-03-31", 1,
 		func(c *client, cmd *cobra.Command, a []string) (string, error) {
-			return "granted " + a[0] + " to " + group, c.call(cmd.Context(), "PUT", "/api/v1/access/"+pathEscape(a[0])+"/"+pathEscape(group), nil, nil)
+			req := api.GrantRequest{Eligible: eligible}
+			what := "granted " + a[0] + " to " + group
+			if eligible {
+				what = group + " may request " + a[0]
+			}
+			if until != "" {
+				t, err := parseUntil(until, time.Now())
+				if err != nil {
+					return "", usageError{msg: "--until: " + err.Error(), try: "--until 2027-03-31, 2027-03-31T18:00:00Z or 30d"}
+				}
+				req.Until = t.UTC()
+				what += " until " + req.Until.Format(time.RFC3339)
+			}
+			return what, c.call(cmd.Context(), "PUT", "/api/v1/access/"+pathEscape(a[0])+"/"+pathEscape(group), req, nil)
 		})
 	grant.Flags().StringVar(&group, "group", "", "group")
+	grant.Flags().BoolVar(&eligible, "eligible", false, "members may only request the role (stile access request), not connect at will")
+	grant.Flags().StringVar(&until, "until", "", "end the grant by itself at this date, RFC 3339 time or length of time from now (30d)")
 	grant.MarkFlagRequired("group")
 	var rgroup string
 	revoke := simple(e, "revoke ROLE --group G", "Stop a group using a resource role", "  stile access revoke stile_analytics_ro_6075a443 --group analysts", 1,
@@ -165,9 +182,21 @@ func newAccessCmd(e *env) *cobra.Command {
 	list := dataCmd(e, "list", "List access grants", "  stile access list", 0, func(c *client, cmd *cobra.Command, _ []string) (any, func(io.Writer) error, error) {
 		var out struct {
 			Access map[string][]string `json:"access"`
+			Grants []api.Grant         `json:"grants"`
 		}
 		err := c.call(cmd.Context(), "GET", "/api/v1/access", nil, &out)
-		return out, func(w io.Writer) error { return listTable(w, "ROLE\tGROUPS", out.Access) }, err
+		return out, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "ROLE\tGROUP\tKIND\tUNTIL\tGRANTED BY")
+			for _, g := range out.Grants {
+				kind := "standing"
+				if g.Eligible {
+					kind = "eligible"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Role, g.Group, kind, whenOr(g.Until, "-"), cmp.Or(g.GrantedBy, "-"))
+			}
+			return tw.Flush()
+		}, err
 	})
 	var off bool
 	approval := simple(e, "require-approval ROLE", "Make members' connections to a role wait for an admin's approval", "  stile access require-approval stile_prod_rw_1a2b3c4d", 1,
@@ -179,7 +208,7 @@ func newAccessCmd(e *env) *cobra.Command {
 			return a[0] + " " + what + " approval", c.call(cmd.Context(), method, "/api/v1/approval-required/"+pathEscape(a[0]), nil, nil)
 		})
 	approval.Flags().BoolVar(&off, "off", false, "stop requiring approval")
-	cmd.AddCommand(grant, revoke, list, approval)
+	cmd.AddCommand(grant, revoke, list, approval, newPolicyCmd(e), newRequestCmd(e), newMineCmd(e))
 	return cmd
 }
 

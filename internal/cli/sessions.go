@@ -175,16 +175,42 @@ func parseWhen(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", v); err == nil {
 		return t, nil
 	}
+	d, err := parseLength(v)
+	if err != nil {
+		return time.Time{}, errors.New("not a time ago (90m, 7d, 2w) or a date")
+	}
+	return now.Add(-d), nil
+}
+
+// parseLength reads a length of time: a Go duration (90m, 36h) or a number
+// of days or weeks (7d, 2w); never negative.
+func parseLength(v string) (time.Duration, error) {
 	for unit, d := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(v, unit); ok {
 			if k, err := strconv.Atoi(n); err == nil && k >= 0 {
-				return now.Add(-time.Duration(k) * d), nil
+				return time.Duration(k) * d, nil
 			}
 		}
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return time.Time{}, errors.New("not a time ago (90m, 7d, 2w) or a date")
+		return 0, fmt.Errorf("%q is not a length of time (90m, 8h, 7d, 2w)", v)
 	}
-	return now.Add(-d), nil
+	return d, nil
+}
+
+// parseUntil reads a point in the future: a date (UTC midnight), an RFC
+// 3339 time, or a length of time from now (30d).
+func parseUntil(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	d, err := parseLength(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date, an RFC 3339 time or a length of time from now (30d)", v)
+	}
+	return now.Add(d), nil
 }

@@ -31,7 +31,7 @@ import (
 )
 
 func newServerCmd(e *env) *cobra.Command {
-	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen string
+	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen, notify string
 	var applyTimeout, consoleTimeout, adminIdle, driftEvery time.Duration
 	var applyParallel, signInFailures, adminIdleMax int
 	var oidc oidcFlags
@@ -78,6 +78,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
 				return err
 			}
+			c.publicURL, c.notifyWebhook = oidc.publicURL, cmp.Or(notify, e.getenv("STILE_NOTIFY_WEBHOOK"))
 			// Before anything is created: a server that cannot start leaves
 			// no data dir or key behind.
 			if err := c.Validate(); err != nil {
@@ -93,6 +94,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); agents then dial wss://")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().StringVar(&auditFile, "audit-file", "", "append every finished session as a JSON line to this file")
+	cmd.Flags().StringVar(&notify, "notify-webhook", "", "POST a Slack-compatible message to this HTTPS URL when an access request is made or decided, with links to the web app (--public-url) (env STILE_NOTIFY_WEBHOOK)")
 	cmd.Flags().StringVar(&webhook, "audit-webhook", "", "POST every finished session to this HTTPS URL (env STILE_AUDIT_WEBHOOK; HMAC key in STILE_AUDIT_WEBHOOK_SECRET)")
 	oidc.add(cmd)
 	cmd.Flags().IntVar(&signInFailures, "alert-sign-in-failures", service.DefaultSignInFailures, "raise a critical alert when this many sign-ins from one address fail within a minute (API, web, PostgreSQL listener; counted per replica; 0: off)")
@@ -115,7 +117,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	metricsListen                                                                      string
-	auditFile, webhook, webhookSecret                                                  string
+	auditFile, webhook, webhookSecret, notifyWebhook, publicURL                        string
 	applyTimeout, consoleTimeout, adminIdle, driftEvery                                time.Duration
 	applyParallel, signInFailures, adminIdleMax                                        int
 	oidc                                                                               *service.OIDCConfig
@@ -161,10 +163,13 @@ func (c serverConfig) Validate() error {
 	if c.applyParallel < 1 {
 		return errs.Invalidf("--apply-parallel must be at least 1, not %d", c.applyParallel)
 	}
-	if c.webhook != "" {
-		u, err := url.Parse(c.webhook)
-		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && local.IsLoopback(u.Hostname()))) {
-			return errs.Invalidf("--audit-webhook must be an https:// URL")
+	for flag, v := range map[string]string{"--audit-webhook": c.webhook, "--notify-webhook": c.notifyWebhook, "--public-url": c.publicURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && local.IsLoopback(u.Hostname()))) {
+			return errs.Invalidf("%s must be an https:// URL (http only on loopback)", flag)
 		}
 	}
 	if c.advertise != "" {
@@ -232,6 +237,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		RolePrefix: prefix, AdminToken: token, LockDatabase: lockDB, Logger: log,
 		SharedStore: shared, Replica: c.replica, ApplyTimeout: c.applyTimeout, ConsoleTimeout: c.consoleTimeout, ApplyParallel: c.applyParallel, Audit: exporter, Metrics: m,
 		SignInFailures: cmp.Or(c.signInFailures, -1), OIDC: c.oidc,
+		NotifyWebhook: c.notifyWebhook, PublicURL: cmp.Or(c.publicURL, scheme(c)+"://"+loopbackIfAny(ln.Addr())),
 	})
 	if err != nil {
 		return err
@@ -250,6 +256,9 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	}
 	// Access taken away on another replica closes connections here too.
 	go svc.Connections.EnforceAccessEvery(ctx, service.EnforceInterval)
+	// Requests, windows and grants whose time came end (once across
+	// replicas, each with its session).
+	go svc.Requests.ExpireEvery(ctx, service.EnforceInterval)
 	if c.metricsListen != "" {
 		mln, err := net.Listen("tcp", c.metricsListen)
 		if err != nil {
@@ -271,12 +280,8 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		fmt.Fprintf(e.stderr, "stile: PostgreSQL listener on %s (user: a resource role, password: the API token)\n", addr)
 	}
 	srv := &http.Server{Handler: server.New(svc, log, agents), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	scheme := "http"
-	if c.tlsCert != "" {
-		scheme = "https"
-	}
-	svc.Masking.SetAPIBase(scheme + "://" + loopbackIfAny(ln.Addr()))
-	fmt.Fprintf(e.stderr, "stile: serving on %s://%s (data %s, admin token in %s)\n", scheme, ln.Addr(), data, tokenPath)
+	svc.Masking.SetAPIBase(scheme(c) + "://" + loopbackIfAny(ln.Addr()))
+	fmt.Fprintf(e.stderr, "stile: serving on %s://%s (data %s, admin token in %s)\n", scheme(c), ln.Addr(), data, tokenPath)
 	errc := make(chan error, 1)
 	go func() {
 		if c.tlsCert != "" {
@@ -298,6 +303,14 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return err
 	}
 	return nil
+}
+
+// scheme is the server's URL scheme: https with a certificate.
+func scheme(c serverConfig) string {
+	if c.tlsCert != "" {
+		return "https"
+	}
+	return "http"
 }
 
 func loadOrCreateToken(path string) (string, error) {

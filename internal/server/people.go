@@ -112,7 +112,11 @@ func (s *Server) listAccess(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"access": a})
+	grants, err := s.svc.Access.Grants(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"access": a, "grants": grants})
 	return nil
 }
 
@@ -125,10 +129,26 @@ func (s *Server) revokeAccess(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) access1(w http.ResponseWriter, r *http.Request, on bool) error {
-	if err := s.svc.Access.SetAccess(r.Context(), principal(r), r.PathValue("role"), r.PathValue("group"), on); err != nil {
+	role, group := r.PathValue("role"), r.PathValue("group")
+	if !on {
+		if err := s.svc.Access.SetAccess(r.Context(), principal(r), role, group, false); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"role": role, "group": group, "granted": false})
+		return nil
+	}
+	// No body: a standing grant without end, as before grants had kinds.
+	var req api.GrantRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	g := api.Grant{Role: role, Group: group, Eligible: req.Eligible, Until: req.Until}
+	if err := s.svc.Access.Grant(r.Context(), principal(r), g); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"role": r.PathValue("role"), "group": r.PathValue("group"), "granted": on})
+	writeJSON(w, http.StatusOK, map[string]any{"role": role, "group": group, "granted": true, "eligible": g.Eligible, "until": g.Until})
 	return nil
 }
 

@@ -153,7 +153,8 @@ func (s *Requests) Create(ctx context.Context, p Principal, role string, d time.
 	now := s.now()
 	r := store.AccessRequest{ID: newSID(), Role: role, User: p.User, Reason: reason, Seconds: int64(d / time.Second), Status: store.RequestPending,
 		Approvals: pol.Approvals, Reviews: []store.Review{}, CreatedAt: now, ExpiresAt: now.Add(time.Duration(pol.PendingSeconds) * time.Second)}
-	sess := s.requestSession(ctx, r, p.User, "%s requested %s for %s%s", p.User, role, seconds(r.Seconds), because(reason))
+	rr, _ := s.resourceRole(ctx, role)
+	sess := s.requestSession(rr, r, p.User, "%s requested %s for %s%s", p.User, role, seconds(r.Seconds), because(reason))
 	if err := s.store.CreateRequest(ctx, r, sess); err != nil {
 		return store.AccessRequest{}, err
 	}
@@ -170,15 +171,13 @@ func because(reason string) string {
 }
 
 // requestSession is the finished session of an event in r's life, by
-// actor, its status r's.
-func (s *core) requestSession(ctx context.Context, r store.AccessRequest, actor, format string, args ...any) store.Session {
+// actor, its status r's, on resource role rr (read before: it is made
+// inside the store's transaction).
+func (s *core) requestSession(rr ResourceRole, r store.AccessRequest, actor, format string, args ...any) store.Session {
 	in, _ := json.Marshal(r)
 	now, what := s.now(), fmt.Sprintf(format, args...)
 	sess := store.Session{SID: newSID(), Kind: KindRequest, Role: r.Role, Actor: actor, CreatedAt: now, FinishedAt: now,
-		Replica: s.replica, Status: r.Status, Message: what, Input: string(in), Output: what + "\n"}
-	if rr, err := s.resourceRole(ctx, r.Role); err == nil {
-		sess.Resource, sess.Label = rr.Resource, rr.Label
-	}
+		Replica: s.replica, Status: r.Status, Message: what, Input: string(in), Output: what + "\n", Resource: rr.Resource, Label: rr.Label}
 	return sess
 }
 
@@ -217,6 +216,7 @@ func (s *Requests) Review(ctx context.Context, p Principal, id string, approve b
 		return r0, errs.New(errs.Forbidden, "%s is not an approver of %s", p.User, r0.Role)
 	}
 	reason = strings.TrimSpace(reason)
+	rr, _ := s.resourceRole(ctx, r0.Role)
 	var ended bool
 	r, err := s.updateRequest(ctx, id, func(r *store.AccessRequest) (store.Session, error) {
 		now := s.now()
@@ -242,7 +242,7 @@ func (s *Requests) Review(ctx context.Context, p Principal, id string, approve b
 		if r.Status == store.RequestApproved {
 			msg += "; the window ends at " + r.EndsAt.Format(time.RFC3339)
 		}
-		return s.requestSession(ctx, *r, p.User, "%s", msg), nil
+		return s.requestSession(rr, *r, p.User, "%s", msg), nil
 	})
 	if err != nil {
 		return r, err
@@ -288,6 +288,11 @@ func (s *Requests) Cancel(ctx context.Context, p Principal, id string) (store.Ac
 	if err := p.Authenticated(); err != nil {
 		return store.AccessRequest{}, err
 	}
+	r0, err := s.Get(ctx, p, id)
+	if err != nil {
+		return r0, err
+	}
+	rr, _ := s.resourceRole(ctx, r0.Role)
 	r, err := s.updateRequest(ctx, id, func(r *store.AccessRequest) (store.Session, error) {
 		if r.User != p.User && !p.Admin {
 			return store.Session{}, errs.New(errs.NotFound, "request %s does not exist", id)
@@ -295,10 +300,10 @@ func (s *Requests) Cancel(ctx context.Context, p Principal, id string) (store.Ac
 		switch r.Status {
 		case store.RequestPending:
 			r.Status, r.EndedBy = store.RequestCancelled, p.User
-			return s.requestSession(ctx, *r, p.User, "%s withdrew %s's request for %s", p.User, r.User, r.Role), nil
+			return s.requestSession(rr, *r, p.User, "%s withdrew %s's request for %s", p.User, r.User, r.Role), nil
 		case store.RequestApproved:
 			r.Status, r.EndedBy, r.EndsAt = store.RequestEnded, p.User, s.now()
-			return s.windowEnd(ctx, *r, p.User, fmt.Sprintf("%s ended %s's window on %s", p.User, r.User, r.Role)), nil
+			return s.windowEnd(rr, *r, p.User, fmt.Sprintf("%s ended %s's window on %s", p.User, r.User, r.Role)), nil
 		}
 		return store.Session{}, errs.New(errs.Conflict, "request %s is %s already", id, r.Status)
 	})
@@ -310,8 +315,8 @@ func (s *Requests) Cancel(ctx context.Context, p Principal, id string) (store.Ac
 }
 
 // windowEnd is the access session of the end of r's window.
-func (s *core) windowEnd(ctx context.Context, r store.AccessRequest, actor, what string) store.Session {
-	sess := s.requestSession(ctx, r, actor, "%s", what)
+func (s *core) windowEnd(rr ResourceRole, r store.AccessRequest, actor, what string) store.Session {
+	sess := s.requestSession(rr, r, actor, "%s", what)
 	sess.Kind, sess.Status = KindAccess, "ok"
 	return sess
 }
@@ -431,15 +436,16 @@ func (s *Requests) Expire(ctx context.Context) error {
 	}
 	changed := false
 	for _, r := range due {
+		rr, _ := s.resourceRole(ctx, r.Role)
 		_, err := s.updateRequest(ctx, r.ID, func(r *store.AccessRequest) (store.Session, error) {
 			switch {
 			case r.Status == store.RequestPending && !r.ExpiresAt.After(now):
 				r.Status = store.RequestExpired
-				return s.requestSession(ctx, *r, "stile", "%s's request for %s expired: %d of %d approvals by %s",
+				return s.requestSession(rr, *r, "stile", "%s's request for %s expired: %d of %d approvals by %s",
 					r.User, r.Role, approvals(r), r.Approvals, r.ExpiresAt.Format(time.RFC3339)), nil
 			case r.Status == store.RequestApproved && !r.EndsAt.After(now):
 				r.Status = store.RequestEnded
-				return s.windowEnd(ctx, *r, "stile", fmt.Sprintf("%s's window on %s ended at %s (request %s)", r.User, r.Role, r.EndsAt.Format(time.RFC3339), r.ID)), nil
+				return s.windowEnd(rr, *r, "stile", fmt.Sprintf("%s's window on %s ended at %s (request %s)", r.User, r.Role, r.EndsAt.Format(time.RFC3339), r.ID)), nil
 			}
 			return store.Session{}, store.ErrNoChange // another replica did it
 		})
@@ -451,30 +457,53 @@ func (s *Requests) Expire(ctx context.Context) error {
 			changed = true
 		}
 	}
+	ended, err := s.endGrants(ctx, now)
+	if err != nil {
+		return err
+	}
+	if changed || ended > 0 {
+		s.connections.enforceNow(ctx)
+	}
+	return nil
+}
+
+// endGrants ends the grants whose Until came, each with its session, and
+// says how many it ended.
+func (s *Requests) endGrants(ctx context.Context, now time.Time) (int, error) {
+	// The resource roles of the grants that end, read before the store's
+	// transaction (on SQLite, its one connection).
+	grants, err := s.store.Grants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	roles := map[string]ResourceRole{}
+	for _, g := range grants {
+		if !g.Until.IsZero() && !g.Until.After(now) {
+			roles[g.Role], _ = s.resourceRole(ctx, g.Role)
+		}
+	}
+	if len(roles) == 0 {
+		return 0, nil
+	}
 	var made []store.Session
 	ended, err := s.store.EndGrants(ctx, now, func(g store.Grant) store.Session {
-		what := fmt.Sprintf("group %s's grant of %s ended at %s", g.Group, g.Role, g.Until.Format(time.RFC3339))
+		what := fmt.Sprintf("the grant of %s to group %s ended at %s", g.Role, g.Group, g.Until.Format(time.RFC3339))
 		in, _ := json.Marshal(map[string]any{"role": g.Role, "ended": g.Group, "eligible": g.Eligible, "until": g.Until})
-		sess := store.Session{SID: newSID(), Kind: KindAccess, Role: g.Role, Actor: "stile", CreatedAt: now, FinishedAt: now,
+		rr := roles[g.Role]
+		sess := store.Session{SID: newSID(), Kind: KindAccess, Resource: rr.Resource, Role: g.Role, Label: rr.Label, Actor: "stile", CreatedAt: now, FinishedAt: now,
 			Replica: s.replica, Status: "ok", Message: what, Input: string(in), Output: what + "\n"}
-		if rr, err := s.resourceRole(ctx, g.Role); err == nil {
-			sess.Resource, sess.Label = rr.Resource, rr.Label
-		}
 		made = append(made, sess)
 		return sess
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	// session is called once for each grant ended, in the transaction
+	// session was called once for each grant ended, in the transaction
 	// that committed.
 	for _, sess := range made {
 		s.emit(sess)
 	}
-	if changed || len(ended) > 0 {
-		s.connections.enforceNow(ctx)
-	}
-	return nil
+	return len(ended), nil
 }
 
 // ExpireEvery runs Expire every interval until ctx ends.

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stile-dev/stile/internal/api"
+	"github.com/stile-dev/stile/internal/pgtest"
+)
+
+// member makes user (in groups) with a token and returns a harness acting
+// as them.
+func (h *harness) member(user string, groups ...string) *harness {
+	h.ok("", "users", "create", user)
+	_, token, _ := h.stile("", "tokens", "create", user)
+	for _, g := range groups {
+		h.ok("", "groups", "add", g, user)
+	}
+	return &harness{t: h.t, dir: h.dir, vars: map[string]string{"STILE_URL": h.vars["STILE_URL"], "STILE_TOKEN": strings.TrimSpace(token)}}
+}
+
+// listenerConn opens database as role through the server's PostgreSQL
+// listener at addr, with token as the password.
+func listenerConn(addr, role, database, token string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=127.0.0.1 port=%s user=%s dbname=%s sslmode=require connect_timeout=5", strings.Split(addr, ":")[1], role, database))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Password = token
+	return pgx.ConnectConfig(context.Background(), cfg)
+}
+
+// waitFor polls cond until it holds or within passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+	}
+}
+
+// TestRequests: a member eligible for a role connects only in an approved
+// request's window. The policy asks two approvals from dba and a reason:
+// no reason is refused, a non-approver and the requester are refused, one
+// approval is not enough; once approved, connections through the listener
+// and through stile connect work, as many as she likes, and all close when
+// the window ends, which is recorded, and new ones are refused. A pending
+// request nobody decides expires; a grant with --until ends while its
+// member's connection is open.
+func TestRequests(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	db := p + "_app"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	pgAddr := freeAddr(t)
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr})
+	res := p + "_r"
+	h.addResource(res, tg)
+	doc := h.ok("", "resources", "plan", res, "--role", "rw", "--scopes", db, "--privileges", "SELECT")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	for _, g := range []string{"oncall", "dba", "contractors"} {
+		h.ok("", "groups", "create", g)
+	}
+	ann := h.member("ann", "oncall", "dba")
+	bob := h.member("bob", "dba")
+	cat := h.member("cat", "dba")
+	dan := h.member("dan", "oncall")
+	eve := h.member("eve", "contractors")
+	annToken := ann.vars["STILE_TOKEN"]
+
+	h.ok("", "access", "grant", role, "--group", "oncall", "--eligible")
+	// The default policy, then one with two approvals by dba and a reason.
+	if out := ann.ok("", "access", "policy", role); !strings.Contains(out, "stile's defaults") || !strings.Contains(out, "1 by administrators") {
+		t.Fatalf("the default policy:\n%s", out)
+	}
+	ann.fails(exitDenied, "not an administrator", "", "access", "policy", role, "--approvals", "1")
+	h.fails(1, "does not exist", "", "access", "policy", role, "--approvers", "nobody")
+	h.ok("", "access", "policy", role, "--max", "1h", "--require-reason", "--approvers", "dba", "--approvals", "2", "--pending", "10m")
+
+	// Eligible is not allowed: her connection is refused with the way in.
+	if _, err := listenerConn(pgAddr, role, db, annToken); err == nil || !strings.Contains(err.Error(), "stile access request") {
+		t.Fatalf("ann connecting with no window: %v", err)
+	}
+	if out := ann.ok("", "access", "mine"); !strings.Contains(out, role+"  request") {
+		t.Fatalf("ann's access before a request:\n%s", out)
+	}
+	ann.fails(1, "requires a reason", "", "access", "request", role, "--for", "30m")
+	ann.fails(1, "up to 1h", "", "access", "request", role, "--for", "2h", "--reason", "INC-1")
+	eve.fails(1, "not eligible", "", "access", "request", role, "--for", "10m", "--reason", "INC-1")
+
+	// The window: long enough to open both connections on a loaded
+	// machine, short enough to watch it end.
+	const window = 15 * time.Second
+	out := ann.ok("", "access", "request", role, "--for", window.String(), "--reason", "INC-1234")
+	id := strings.Fields(out)[1]
+	ann.fails(1, "pending already", "", "access", "request", role, "--for", "1m", "--reason", "again")
+	if inbox := bob.ok("", "requests", "list"); !strings.Contains(inbox, id) || !strings.Contains(inbox, "INC-1234") {
+		t.Fatalf("bob's inbox:\n%s", inbox)
+	}
+	if inbox := ann.ok("", "requests", "list"); strings.Contains(inbox, id) {
+		t.Fatalf("ann's inbox holds her own request:\n%s", inbox)
+	}
+	ann.fails(exitDenied, "own request", "", "requests", "approve", id)
+	dan.fails(exitDenied, "not an approver", "", "requests", "approve", id)
+	dan.fails(1, "does not exist", "", "requests", "show", id)
+	if out := bob.ok("", "requests", "approve", id, "--reason", "seen the incident"); !strings.Contains(out, "1 of 2 approvals") {
+		t.Fatalf("the first approval: %s", out)
+	}
+	bob.fails(1, "reviewed request", "", "requests", "approve", id)
+	if _, err := listenerConn(pgAddr, role, db, annToken); err == nil {
+		t.Fatal("one approval of two let ann connect")
+	}
+	out = cat.ok("", "requests", "approve", id)
+	if !strings.Contains(out, "is approved: ann may use "+role) {
+		t.Fatalf("the second approval: %s", out)
+	}
+
+	// In the window: the listener (twice) and stile connect.
+	conns := make([]*pgx.Conn, 0, 3)
+	for range 2 {
+		conn, err := listenerConn(pgAddr, role, db, annToken)
+		if err != nil {
+			t.Fatalf("ann through the listener in her window: %v", err)
+		}
+		defer conn.Close(context.Background())
+		conns = append(conns, conn)
+	}
+	port := ann.connect(t, role, db)
+	var viaConnect *pgx.Conn
+	waitFor(t, "pgx through stile connect", 5*time.Second, func() bool {
+		var err error
+		viaConnect, err = pgx.Connect(context.Background(), fmt.Sprintf("postgres://ann@127.0.0.1:%d/%s?sslmode=disable", port, db))
+		return err == nil
+	})
+	defer viaConnect.Close(context.Background())
+	conns = append(conns, viaConnect)
+	for i, conn := range conns {
+		var who string
+		if err := conn.QueryRow(context.Background(), "SELECT current_user").Scan(&who); err != nil || who != role {
+			t.Fatalf("connection %d in the window: %q %v", i, who, err)
+		}
+	}
+	var mine api.MyAccess
+	if err := json.Unmarshal([]byte(ann.ok("", "access", "mine", "--json")), &mine); err != nil || len(mine.Roles) != 1 || mine.Roles[0].WindowEnds.IsZero() || mine.Roles[0].Standing {
+		t.Fatalf("ann's access in the window: %+v %v", mine, err)
+	}
+
+	// The window ends: every connection closes within the enforcement
+	// bound, the end is an access session, and she is refused again.
+	for i, conn := range conns {
+		waitClosed(t, conn, fmt.Sprintf("connection %d after the window", i), window+10*time.Second)
+	}
+	if _, err := listenerConn(pgAddr, role, db, annToken); err == nil || !strings.Contains(err.Error(), "none open") {
+		t.Fatalf("ann connecting after her window: %v", err)
+	}
+	waitFor(t, "the window's end in the audit trail", 10*time.Second, func() bool {
+		return strings.Contains(h.ok("", "sessions", "list", "--kind", "access", "--json"), "ann's window on "+role+" ended")
+	})
+	var sessions string
+	waitFor(t, "the connections' sessions saying why they closed", 10*time.Second, func() bool {
+		sessions = h.ok("", "sessions", "list", "--kind", "connect", "--json")
+		if strings.Count(sessions, `"message": "closed by stile: ann's access window on `+role+` ended"`) == 3 {
+			return true
+		}
+		t.Log(sessions)
+		return false
+	})
+	requests := h.ok("", "sessions", "list", "--kind", "request", "--json")
+	for _, want := range []string{"ann requested " + role + " for 15s: INC-1234", "bob approved ann's request for " + role + " (1 of 2 approvals): seen the incident", "cat approved ann's request for " + role + " (2 of 2 approvals); the window ends at"} {
+		if !strings.Contains(requests, want) {
+			t.Errorf("request sessions lack %q:\n%s", want, requests)
+		}
+	}
+	if out := h.ok("", "requests", "list", "--status", "ended"); !strings.Contains(out, id) {
+		t.Errorf("ended requests:\n%s", out)
+	}
+
+	// A pending request nobody decides expires, and says so.
+	h.ok("", "access", "policy", role, "--pending", "1s")
+	id2 := strings.Fields(ann.ok("", "access", "request", role, "--for", "5m", "--reason", "INC-2"))[1]
+	waitFor(t, "the pending request's expiry", 15*time.Second, func() bool {
+		return strings.Contains(h.ok("", "requests", "list", "--status", "expired"), id2)
+	})
+	bob.fails(1, "not pending", "", "requests", "approve", id2)
+	if out := h.ok("", "sessions", "list", "--kind", "request", "--json"); !strings.Contains(out, "ann's request for "+role+" expired: 0 of 2 approvals") {
+		t.Errorf("no session for the expiry:\n%s", out)
+	}
+
+	// A denial ends a request at once.
+	h.ok("", "access", "policy", role, "--pending", "10m")
+	id3 := strings.Fields(ann.ok("", "access", "request", role, "--for", "5m", "--reason", "INC-3"))[1]
+	if out := cat.ok("", "requests", "deny", id3, "--reason", "use the read-only role"); !strings.Contains(out, "is denied") {
+		t.Fatalf("deny: %s", out)
+	}
+
+	// A contractor's standing grant ends by itself while she is connected.
+	until := time.Now().Add(5 * time.Second).UTC().Format(time.RFC3339)
+	h.ok("", "access", "grant", role, "--group", "contractors", "--until", until)
+	h.fails(1, "not in the future", "", "access", "grant", role, "--group", "contractors", "--until", "2020-01-01")
+	conn, err := listenerConn(pgAddr, role, db, eve.vars["STILE_TOKEN"])
+	if err != nil {
+		t.Fatalf("eve before her grant ends: %v", err)
+	}
+	defer conn.Close(context.Background())
+	waitClosed(t, conn, "eve's connection after her grant ended", 20*time.Second)
+	if _, err := listenerConn(pgAddr, role, db, eve.vars["STILE_TOKEN"]); err == nil {
+		t.Fatal("eve connected after her grant ended")
+	}
+	waitFor(t, "the grant's end in the audit trail", 10*time.Second, func() bool {
+		return strings.Contains(h.ok("", "sessions", "list", "--kind", "access", "--json"), "the grant of "+role+" to group contractors ended")
+	})
+	if out := h.ok("", "access", "list"); strings.Contains(out, "contractors") || !strings.Contains(out, "oncall") {
+		t.Fatalf("grants after the end:\n%s", out)
+	}
+}

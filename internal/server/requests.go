@@ -1,0 +1,110 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stile-dev/stile/internal/api"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+func (s *Server) myAccess(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.svc.Requests.Mine(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.svc.Requests.Policy(r.Context(), principal(r), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
+	var p api.AccessPolicy
+	if err := decode(r, &p); err != nil {
+		return err
+	}
+	if p.Role != "" && p.Role != r.PathValue("name") {
+		return errs.Invalidf("the policy names role %q, the path %q", p.Role, r.PathValue("name"))
+	}
+	p.Role = r.PathValue("name")
+	if err := s.svc.Requests.SetPolicy(r.Context(), principal(r), p); err != nil {
+		return err
+	}
+	return s.getPolicy(w, r)
+}
+
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var list []store.AccessRequest
+	var err error
+	if q.Get("inbox") == "true" {
+		list, err = s.svc.Requests.Inbox(r.Context(), principal(r))
+	} else {
+		f := store.RequestFilter{User: q.Get("user"), Role: q.Get("role"), Limit: 500}
+		if st := q.Get("status"); st != "" {
+			f.Status = strings.Split(st, ",")
+		}
+		list, err = s.svc.Requests.List(r.Context(), principal(r), f)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": list})
+	return nil
+}
+
+func (s *Server) createRequest(w http.ResponseWriter, r *http.Request) error {
+	var req api.NewAccessRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	out, err := s.svc.Requests.Create(r.Context(), principal(r), req.Role, time.Duration(req.Seconds)*time.Second, req.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) error {
+	out, err := s.svc.Requests.Get(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) reviewRequest(w http.ResponseWriter, r *http.Request) error {
+	var req api.ReviewRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	var out store.AccessRequest
+	var err error
+	switch d := r.PathValue("decision"); d {
+	case "approve", "deny":
+		out, err = s.svc.Requests.Review(r.Context(), principal(r), r.PathValue("id"), d == "approve", req.Reason)
+	case "cancel":
+		out, err = s.svc.Requests.Cancel(r.Context(), principal(r), r.PathValue("id"))
+	default:
+		return errs.Invalidf("decision %q is not approve, deny or cancel", d)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
