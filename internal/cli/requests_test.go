@@ -222,3 +222,65 @@ func TestRequests(t *testing.T) {
 		t.Fatalf("grants after the end:\n%s", out)
 	}
 }
+
+// TestExpiryAcrossReplicas: two replicas share a PostgreSQL store. A
+// request made on A and approved on B opens a window on both; a member
+// connected through each replica's listener is closed by each when the
+// window ends, and the end is recorded once, not once per replica. The
+// same for a grant that ends.
+func TestExpiryAcrossReplicas(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	db := p + "_app"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	storeURL := sharedStore(t, c, p)
+	data := t.TempDir()
+	pgA, pgB := freeAddr(t), freeAddr(t)
+	a := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgA})
+	b := startServerWith(t, data, map[string]string{"STILE_STORE": storeURL, "args": "--pg-listen " + pgB})
+	res := p + "_r"
+	a.addResource(res, tg)
+	doc := a.ok("", "resources", "plan", res, "--role", "ro", "--scopes", db, "--privileges", "SELECT")
+	a.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	a.ok("", "groups", "create", "oncall")
+	a.ok("", "groups", "create", "contractors")
+	ann := a.member("ann", "oncall")
+	eve := a.member("eve", "contractors")
+	a.ok("", "access", "grant", role, "--group", "oncall", "--eligible")
+
+	// Both grant and window end a few seconds from now, together.
+	id := strings.Fields(ann.ok("", "access", "request", role, "--for", "10s"))[1]
+	b.ok("", "requests", "approve", id)
+	until := time.Now().Add(10 * time.Second).UTC().Format(time.RFC3339)
+	b.ok("", "access", "grant", role, "--group", "contractors", "--until", until)
+	var conns []*pgx.Conn
+	for _, addr := range []string{pgA, pgB} {
+		for _, token := range []string{ann.vars["STILE_TOKEN"], eve.vars["STILE_TOKEN"]} {
+			conn, err := listenerConn(addr, role, db, token)
+			if err != nil {
+				t.Fatalf("connecting through %s before the end: %v", addr, err)
+			}
+			defer conn.Close(context.Background())
+			conns = append(conns, conn)
+		}
+	}
+	for i, conn := range conns {
+		waitClosed(t, conn, fmt.Sprintf("connection %d after the end", i), 25*time.Second)
+	}
+	// Both replicas sweep every few seconds: give them two more rounds,
+	// then count the records of each end.
+	time.Sleep(7 * time.Second)
+	out := a.ok("", "sessions", "list", "--kind", "access", "--json")
+	for _, end := range []string{`"message": "ann's window on ` + role + ` ended`, `"message": "the grant of ` + role + ` to group contractors ended`} {
+		if n := strings.Count(out, end); n != 1 {
+			t.Errorf("%d records of %q, want 1:\n%s", n, end, out)
+		}
+	}
+	for _, addr := range []string{pgA, pgB} {
+		if _, err := listenerConn(addr, role, db, eve.vars["STILE_TOKEN"]); err == nil {
+			t.Errorf("eve connected through %s after her grant ended", addr)
+		}
+	}
+}
