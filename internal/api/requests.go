@@ -76,6 +76,17 @@ type AccessRequest struct {
 	EndedBy string `json:"ended_by,omitempty"`
 }
 
+// Approved counts r's approvals.
+func (r AccessRequest) Approved() int {
+	n := 0
+	for _, rv := range r.Reviews {
+		if rv.Approve {
+			n++
+		}
+	}
+	return n
+}
+
 // Review is one approver's decision on a request.
 type Review struct {
 	User    string    `json:"user"`

@@ -167,12 +167,6 @@ func requestTable(w io.Writer, list []api.AccessRequest, now time.Time) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "ID\tROLE\tUSER\tFOR\tSTATUS\tAPPROVALS\tWHEN\tREASON")
 	for _, r := range list {
-		n := 0
-		for _, rv := range r.Reviews {
-			if rv.Approve {
-				n++
-			}
-		}
 		when := "expires " + r.ExpiresAt.Format(time.RFC3339)
 		switch r.Status {
 		case api.RequestApproved:
@@ -182,7 +176,7 @@ func requestTable(w io.Writer, list []api.AccessRequest, now time.Time) error {
 		case api.RequestDenied, api.RequestCancelled:
 			when = "by " + r.EndedBy
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Role, r.User, time.Duration(r.Seconds)*time.Second, r.Status, n, r.Approvals, when, cmp.Or(r.Reason, "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.ID, r.Role, r.User, time.Duration(r.Seconds)*time.Second, r.Status, r.Approved(), r.Approvals, when, cmp.Or(r.Reason, "-"))
 	}
 	return tw.Flush()
 }
@@ -245,13 +239,7 @@ func newRequestsCmd(e *env) *cobra.Command {
 				case r.Status == api.RequestApproved:
 					out += ": " + r.User + " may use " + r.Role + " until " + r.EndsAt.Format(time.RFC3339)
 				case r.Status == api.RequestPending:
-					n := 0
-					for _, rv := range r.Reviews {
-						if rv.Approve {
-							n++
-						}
-					}
-					out += ": " + strconv.Itoa(n) + " of " + strconv.Itoa(r.Approvals) + " approvals"
+					out += ": " + strconv.Itoa(r.Approved()) + " of " + strconv.Itoa(r.Approvals) + " approvals"
 				}
 				return out, nil
 			})

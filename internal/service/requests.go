@@ -235,10 +235,10 @@ func (s *Requests) Review(ctx context.Context, p Principal, id string, approve b
 		switch {
 		case !approve:
 			r.Status, r.EndedBy, verb, ended = store.RequestDenied, p.User, "denied", true
-		case approvals(r) >= r.Approvals:
+		case r.Approved() >= r.Approvals:
 			r.Status, r.StartsAt, r.EndsAt, ended = store.RequestApproved, now, now.Add(time.Duration(r.Seconds)*time.Second), true
 		}
-		msg := fmt.Sprintf("%s %s %s's request for %s (%d of %d approvals)%s", p.User, verb, r.User, r.Role, approvals(r), r.Approvals, because(reason))
+		msg := fmt.Sprintf("%s %s %s's request for %s (%d of %d approvals)%s", p.User, verb, r.User, r.Role, r.Approved(), r.Approvals, because(reason))
 		if r.Status == store.RequestApproved {
 			msg += "; the window ends at " + r.EndsAt.Format(time.RFC3339)
 		}
@@ -251,17 +251,6 @@ func (s *Requests) Review(ctx context.Context, p Principal, id string, approve b
 		s.notify.decided(r)
 	}
 	return r, nil
-}
-
-// approvals counts r's approvals.
-func approvals(r *store.AccessRequest) int {
-	n := 0
-	for _, rv := range r.Reviews {
-		if rv.Approve {
-			n++
-		}
-	}
-	return n
 }
 
 // updateRequest changes request id as change says and records, then
@@ -442,7 +431,7 @@ func (s *Requests) Expire(ctx context.Context) error {
 			case r.Status == store.RequestPending && !r.ExpiresAt.After(now):
 				r.Status = store.RequestExpired
 				return s.requestSession(rr, *r, "stile", "%s's request for %s expired: %d of %d approvals by %s",
-					r.User, r.Role, approvals(r), r.Approvals, r.ExpiresAt.Format(time.RFC3339)), nil
+					r.User, r.Role, r.Approved(), r.Approvals, r.ExpiresAt.Format(time.RFC3339)), nil
 			case r.Status == store.RequestApproved && !r.EndsAt.After(now):
 				r.Status = store.RequestEnded
 				return s.windowEnd(rr, *r, "stile", fmt.Sprintf("%s's window on %s ended at %s (request %s)", r.User, r.Role, r.EndsAt.Format(time.RFC3339), r.ID)), nil

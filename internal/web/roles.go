@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/mask"
@@ -31,8 +32,13 @@ func (a *App) Roles(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, r, err)
 		return
 	}
+	mine, _, err := a.myAccess(r, p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	a.render(w, "roles", map[string]any{"Title": "Resource roles", "Nav": "roles", "CSRF": csrf, "Roles": list,
-		"Member": !p.Admin, "User": p.User})
+		"Mine": mine, "Member": !p.Admin, "User": p.User})
 }
 
 // Role shows one resource role and its recent connections. Administrators
@@ -56,7 +62,7 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 	for _, s := range all {
 		shown := false
 		switch s.Kind {
-		case service.KindConnect, service.KindReveal, service.KindAccess, service.KindApproval:
+		case service.KindConnect, service.KindReveal, service.KindAccess, service.KindApproval, service.KindRequest:
 			shown = p.MaySee(s)
 		}
 		if s.Role == rr.Name && shown && len(recent) < 50 {
@@ -68,14 +74,43 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 		a.fail(w, r, err)
 		return
 	}
+	mine, requests, err := a.myAccess(r, p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	policy, err := a.svc.Requests.Policy(r.Context(), p, rr.Name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var myRequests []store.AccessRequest
+	for _, q := range requests {
+		if q.Role == rr.Name {
+			myRequests = append(myRequests, q)
+		}
+	}
 	data := map[string]any{"Title": rr.Name, "Nav": "roles", "CSRF": csrf, "Role": rr, "Sessions": recent,
-		"Approval": approval, "Member": !p.Admin, "User": p.User}
+		"Approval": approval, "Member": !p.Admin, "User": p.User, "Mine": mine[rr.Name], "MyRequests": myRequests, "Policy": policy,
+		"MaxMinutes": policy.MaxSeconds / 60, "PendingMinutes": policy.PendingSeconds / 60}
 	if p.Admin {
 		access, err := a.svc.Access.Access(r.Context(), principal(r))
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
+		grants, err := a.svc.Access.Grants(r.Context(), principal(r))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		var roleGrants []store.Grant
+		for _, g := range grants {
+			if g.Role == rr.Name {
+				roleGrants = append(roleGrants, g)
+			}
+		}
+		data["Grants"] = roleGrants
 		groups, err := a.svc.Access.Groups(r.Context(), principal(r))
 		if err != nil {
 			a.fail(w, r, err)
@@ -152,10 +187,27 @@ func (a *App) Usage(w http.ResponseWriter, r *http.Request, csrf string) {
 	a.render(w, "usage", data)
 }
 
-// RoleAccess grants (group=G&on=1) or revokes a group's use of a role.
+// RoleAccess grants (group=G&on=1, eligible=1 for eligible only, until=a
+// date) or revokes a group's use of a role.
 func (a *App) RoleAccess(w http.ResponseWriter, r *http.Request, _ string) {
-	name := r.PathValue("name")
-	if err := a.svc.Access.SetAccess(r.Context(), actor(r), name, r.FormValue("group"), r.FormValue("on") == "1"); err != nil {
+	name, group := r.PathValue("name"), r.FormValue("group")
+	var err error
+	if r.FormValue("on") != "1" {
+		err = a.svc.Access.SetAccess(r.Context(), actor(r), name, group, false)
+	} else {
+		g := store.Grant{Role: name, Group: group, Eligible: r.FormValue("eligible") != ""}
+		if v := r.FormValue("until"); v != "" {
+			// A date input: the grant ends at the end of that day, UTC.
+			day, perr := time.Parse("2006-01-02", v)
+			if perr != nil {
+				a.fail(w, r, errs.Invalidf("until %q is not a date", v))
+				return
+			}
+			g.Until = day.AddDate(0, 0, 1)
+		}
+		err = a.svc.Access.Grant(r.Context(), actor(r), g)
+	}
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -51,7 +51,11 @@ func New(svc *service.Services, log *slog.Logger) *App {
 		"spark":      sparkline,
 		"bytes":      byteSize,
 		"seconds":    seconds,
-		"windows":    func() []int { return service.UsageWindows },
+		"left":       timeLeft,
+		"reviewData": func(r store.AccessRequest, csrf string) map[string]any {
+			return map[string]any{"Request": r, "CSRF": csrf}
+		},
+		"windows": func() []int { return service.UsageWindows },
 		"connections": func(days []store.Usage) []int64 {
 			out := make([]int64, len(days))
 			for i, d := range days {

@@ -1,0 +1,135 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// TestWebRequests: in Chromium, a member eligible for a role requests a
+// window on its page (the policy wants a reason), an approver approves it
+// from the inbox, the member runs a query in the console during the window
+// and sees its time left, and after its end the role page and the request
+// say it ended and the console is refused.
+func TestWebRequests(t *testing.T) {
+	c := pgtest.First(t)
+	ctx := browser(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	db := p + "_ops"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	c.Exec(t, db, "CREATE TABLE public.jobs (id int)", "INSERT INTO public.jobs VALUES (1), (2), (3)")
+	srv := startStileStore(t)
+	base, svc, bg := srv.base, srv.svc, context.Background()
+	manageResource(t, svc, p, tg)
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "ops", Scopes: []string{db}, Privileges: []string{"SELECT"}})
+	tokens := map[string]string{}
+	for user, group := range map[string]string{"ann": "oncall", "bob": "dba"} {
+		must(t, svc.Access.CreateUser(bg, service.Admin, user, false))
+		_, tok, err := svc.Access.CreateToken(bg, service.Admin, user)
+		must(t, err)
+		tokens[user] = tok
+		must(t, svc.Access.CreateGroup(bg, service.Admin, group))
+		must(t, svc.Access.SetMember(bg, service.Admin, group, user, true))
+	}
+	must(t, svc.Access.Grant(bg, service.Admin, store.Grant{Role: role, Group: "oncall", Eligible: true}))
+	must(t, svc.Requests.SetPolicy(bg, service.Admin, store.AccessPolicy{Role: role, MaxSeconds: 3600, ReasonRequired: true, Approvers: []string{"dba"}, Approvals: 1, PendingSeconds: 600}))
+	// The enforcement and the sweep, as the server runs them.
+	sweep, stop := context.WithCancel(bg)
+	t.Cleanup(stop)
+	go svc.Connections.EnforceAccessEvery(sweep, time.Second)
+	go svc.Requests.ExpireEvery(sweep, time.Second)
+
+	signIn := func(user string) {
+		t.Helper()
+		run(t, ctx, "sign in as "+user, chromedp.Navigate(base+"/login"), chromedp.WaitVisible("#token", chromedp.ByID),
+			chromedp.SendKeys("#token", tokens[user], chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#signout", chromedp.ByID))
+	}
+	signOut := func() {
+		t.Helper()
+		run(t, ctx, "sign out", chromedp.Click("#signout", chromedp.ByID), chromedp.WaitVisible("#token", chromedp.ByID))
+	}
+
+	// ann sees the role with a Request link, and asks for 20 seconds.
+	signIn("ann")
+	run(t, ctx, "roles", chromedp.Navigate(base+"/roles"), chromedp.WaitVisible(".request-link", chromedp.ByQuery))
+	const window = "20s"
+	run(t, ctx, "request", chromedp.Click(".request-link", chromedp.ByQuery), chromedp.WaitVisible("#request-form", chromedp.ByID),
+		chromedp.SetValue("#request-for", window, chromedp.ByID), chromedp.SendKeys("#request-reason", "INC-77", chromedp.ByID),
+		chromedp.Click("#request-submit", chromedp.ByID), chromedp.WaitVisible("#request-detail", chromedp.ByID))
+	if s := text(t, ctx, "#request-status"); s != "pending" {
+		t.Fatalf("the new request is %q", s)
+	}
+	if n := count(t, ctx, ".review"); n != 0 {
+		t.Errorf("ann is offered to review her own request (%d forms)", n)
+	}
+	shot(t, ctx, "24-request")
+	signOut()
+
+	// bob approves it from his inbox.
+	signIn("bob")
+	run(t, ctx, "inbox", chromedp.Navigate(base+"/requests"), chromedp.WaitVisible("#requests-inbox", chromedp.ByID))
+	if s := text(t, ctx, "#requests-inbox"); !strings.Contains(s, "ann") || !strings.Contains(s, "INC-77") {
+		t.Fatalf("bob's inbox: %q", s)
+	}
+	shot(t, ctx, "25-requests-inbox")
+	run(t, ctx, "approve", chromedp.Click("#requests-inbox .approve", chromedp.ByQuery), chromedp.WaitVisible("#request-window", chromedp.ByID))
+	if s := text(t, ctx, "#request-status"); s != "approved" {
+		t.Fatalf("after bob's approval the request is %q", s)
+	}
+	signOut()
+
+	// ann, in her window: the roles page says how long is left, the
+	// console runs her query.
+	signIn("ann")
+	run(t, ctx, "roles in the window", chromedp.Navigate(base+"/roles"), chromedp.WaitVisible(".my-access", chromedp.ByQuery))
+	if s := text(t, ctx, ".my-access"); !strings.Contains(s, "window") || !strings.Contains(s, "left") {
+		t.Errorf("ann's access in her window: %q", s)
+	}
+	run(t, ctx, "console", chromedp.Navigate(base+"/console"), chromedp.WaitVisible("#console-sql", chromedp.ByID),
+		chromedp.SetValue("#console-role", role, chromedp.ByID), chromedp.SetValue("#console-database", db, chromedp.ByID),
+		chromedp.SendKeys("#console-sql", "SELECT count(*) AS jobs FROM public.jobs", chromedp.ByID), clickHX("#console-run"),
+		chromedp.WaitVisible("#console-took", chromedp.ByID))
+	if s := text(t, ctx, "#console-result"); !strings.Contains(s, "3") {
+		t.Errorf("the console in the window: %q", s)
+	}
+	shot(t, ctx, "26-console-in-window")
+
+	// The window ends: the role page offers a request again, the request
+	// says it ended, the console is refused.
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(time.Second) {
+		run(t, ctx, "role page", chromedp.Navigate(base+"/roles/"+role), chromedp.WaitVisible("#role-access", chromedp.ByID))
+		if count(t, ctx, "#request-form") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the role page after the window: %q", text(t, ctx, "#role-access"))
+		}
+	}
+	run(t, ctx, "my requests", chromedp.WaitVisible(".requests", chromedp.ByQuery))
+	if s := text(t, ctx, ".requests"); !strings.Contains(s, "ended") {
+		t.Errorf("ann's requests after the end: %q", s)
+	}
+	shot(t, ctx, "27-window-ended")
+	run(t, ctx, "console after the end", chromedp.Navigate(base+"/console"), chromedp.WaitVisible("#console-sql", chromedp.ByID),
+		chromedp.SetValue("#console-role", role, chromedp.ByID), chromedp.SetValue("#console-database", db, chromedp.ByID),
+		chromedp.SendKeys("#console-sql", "SELECT 1", chromedp.ByID), clickHX("#console-run"), chromedp.WaitVisible("#console-error", chromedp.ByID))
+	if s := text(t, ctx, "#console-error"); !strings.Contains(s, "none open") {
+		t.Errorf("the console after the window: %q", s)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
