@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,7 +64,18 @@ func TestRequests(t *testing.T) {
 	db := p + "_app"
 	c.Exec(t, "postgres", "CREATE DATABASE "+db)
 	pgAddr := freeAddr(t)
-	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr})
+	// The notification webhook: a Slack-compatible receiver.
+	var mu sync.Mutex
+	var notes []map[string]any
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		notes = append(notes, m)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr + " --notify-webhook " + hook.URL + " --public-url https://stile.example.com"})
 	res := p + "_r"
 	h.addResource(res, tg)
 	doc := h.ok("", "resources", "plan", res, "--role", "rw", "--scopes", db, "--privileges", "SELECT")
@@ -122,6 +136,20 @@ func TestRequests(t *testing.T) {
 	out = cat.ok("", "requests", "approve", id)
 	if !strings.Contains(out, "is approved: ann may use "+role) {
 		t.Fatalf("the second approval: %s", out)
+	}
+
+	// Approvers heard of the request, with buttons to its page, and of
+	// the decision.
+	waitFor(t, "two notifications", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(notes) >= 2 })
+	mu.Lock()
+	first, _ := json.Marshal(notes[0])
+	second, _ := json.Marshal(notes[1])
+	mu.Unlock()
+	if !strings.Contains(string(first), "ann requested "+role+" for 15s: INC-1234") || !strings.Contains(string(first), `"url":"https://stile.example.com/requests/`+id+`?action=approve"`) {
+		t.Errorf("the request's notification: %s", first)
+	}
+	if !strings.Contains(string(second), "ann's request for "+role+" was approved") {
+		t.Errorf("the decision's notification: %s", second)
 	}
 
 	// In the window: the listener (twice) and stile connect.
