@@ -32,7 +32,7 @@ import (
 
 func newServerCmd(e *env) *cobra.Command {
 	var listen, data, prefix, lockDB, storeName, tlsCert, tlsKey, replica, pgListen, auditFile, webhook, advertise, metricsListen, notify string
-	var applyTimeout, consoleTimeout, adminIdle, driftEvery time.Duration
+	var applyTimeout, consoleTimeout, adminIdle, driftEvery, rotateCheck time.Duration
 	var applyParallel, signInFailures, adminIdleMax int
 	var oidc oidcFlags
 	cmd := &cobra.Command{
@@ -72,7 +72,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, adminIdleMax: adminIdleMax, driftEvery: driftEvery, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, adminIdleMax: adminIdleMax, driftEvery: driftEvery, rotateCheck: rotateCheck, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			var err error
 			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
@@ -99,6 +99,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	oidc.add(cmd)
 	cmd.Flags().IntVar(&signInFailures, "alert-sign-in-failures", service.DefaultSignInFailures, "raise a critical alert when this many sign-ins from one address fail within a minute (API, web, PostgreSQL listener; counted per replica; 0: off)")
 	cmd.Flags().DurationVar(&driftEvery, "drift-every", 0, "re-plan every declared role this often (e.g. 1h), each resource at its own moment; a role found changed is a drift session and an audit event; nothing is applied (0: off)")
+	cmd.Flags().DurationVar(&rotateCheck, "rotate-check-every", time.Minute, "look this often for passwords whose rotation schedule (stile roles rotate --every) is due")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "also serve /metrics here without a token, for Prometheus (keep it on loopback or a scrape network; /metrics on --listen needs the admin token)")
 	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "also serve PostgreSQL here: user = a resource role, password = the API token (TLS; plain only from loopback)")
 	cmd.Flags().DurationVar(&applyTimeout, "apply-timeout", service.DefaultApplyTimeout, "an apply (a batch's job on one cluster) running longer is cancelled and fails")
@@ -118,7 +119,7 @@ type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
 	metricsListen                                                                      string
 	auditFile, webhook, webhookSecret, notifyWebhook, publicURL                        string
-	applyTimeout, consoleTimeout, adminIdle, driftEvery                                time.Duration
+	applyTimeout, consoleTimeout, adminIdle, driftEvery, rotateCheck                   time.Duration
 	applyParallel, signInFailures, adminIdleMax                                        int
 	oidc                                                                               *service.OIDCConfig
 }
@@ -153,6 +154,9 @@ func (c serverConfig) Validate() error {
 	}
 	if c.driftEvery < 0 {
 		return errs.Invalidf("--drift-every must not be negative, not %s", c.driftEvery)
+	}
+	if c.rotateCheck < time.Second {
+		return errs.Invalidf("--rotate-check-every must be at least 1s, not %s", c.rotateCheck)
 	}
 	if c.adminIdle < 0 {
 		return errs.Invalidf("--admin-idle must not be negative, not %s", c.adminIdle)
@@ -259,6 +263,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	// Requests, windows and grants whose time came end (once across
 	// replicas, each with its session).
 	go svc.Requests.ExpireEvery(ctx, service.EnforceInterval)
+	go svc.Rotation.RotateEvery(ctx, c.rotateCheck)
 	if c.metricsListen != "" {
 		mln, err := net.Listen("tcp", c.metricsListen)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 // TestServerConfigValidate: each bad setting is refused naming its flag.
 func TestServerConfigValidate(t *testing.T) {
-	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute, consoleTimeout: time.Minute, applyParallel: 4}
+	good := serverConfig{listen: "127.0.0.1:8009", prefix: "stile", lockDB: "postgres", applyTimeout: time.Minute, consoleTimeout: time.Minute, applyParallel: 4, rotateCheck: time.Minute}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("a good config: %v", err)
 	}
@@ -28,6 +28,9 @@ func TestServerConfigValidate(t *testing.T) {
 		{func(c *serverConfig) { c.consoleTimeout = 0 }, "--console-timeout"},
 		{func(c *serverConfig) { c.applyParallel = 0 }, "--apply-parallel"},
 		{func(c *serverConfig) { c.adminIdle = -time.Second }, "--admin-idle"},
+		{func(c *serverConfig) { c.rotateCheck = 0 }, "--rotate-check-every"},
+		{func(c *serverConfig) { c.notifyWebhook = "ftp://x" }, "--notify-webhook"},
+		{func(c *serverConfig) { c.publicURL = "http://stile.example.com" }, "--public-url"},
 		{func(c *serverConfig) { c.adminIdleMax = -1 }, "--admin-idle-max"},
 		{func(c *serverConfig) { c.driftEvery = -time.Second }, "--drift-every"},
 		{func(c *serverConfig) { c.webhook = "http://example.com/hook" }, "--audit-webhook"},

@@ -46,6 +46,7 @@ type Metrics struct {
 	internalErrs  prometheus.Counter
 	webhookErrors prometheus.Counter
 	signInFails   *prometheus.CounterVec
+	rotations     *prometheus.CounterVec
 }
 
 // New returns stile's metrics. Until Watch gives it the fleet's state, a
@@ -77,12 +78,15 @@ func New() *Metrics {
 		signInFails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stile_sign_in_failures_total", Help: "Sign-ins refused for a missing, wrong, revoked or disabled token, by where (api, web, pg).",
 		}, []string{"via"}),
+		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stile_password_rotations_total", Help: "Password rotations by trigger (manual, scheduled) and outcome (rotated, failed, skipped: revealed and not forced).",
+		}, []string{"trigger", "outcome"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "stile_build_info", Help: "stile's version, commit and Go version (always 1).",
 	}, []string{"version", "commit", "goversion"})
 	build.WithLabelValues(version.Version, version.Commit(), runtime.Version()).Set(1)
-	m.reg.MustRegister(m.sessions, m.planSeconds, m.applySeconds, m.bytes, m.internalErrs, m.webhookErrors, m.signInFails, build,
+	m.reg.MustRegister(m.sessions, m.planSeconds, m.applySeconds, m.bytes, m.internalErrs, m.webhookErrors, m.signInFails, m.rotations, build,
 		m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -143,6 +147,14 @@ func (m *Metrics) WebhookError() {
 	if m != nil {
 		m.webhookErrors.Inc()
 	}
+}
+
+// Rotation counts a password rotation by trigger and outcome.
+func (m *Metrics) Rotation(trigger, outcome string) {
+	if m == nil {
+		return
+	}
+	m.rotations.WithLabelValues(trigger, outcome).Inc()
 }
 
 // SignInFailure counts a refused sign-in through via (api, web, pg).

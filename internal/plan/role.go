@@ -80,7 +80,7 @@ func (p *planner) planRole() {
 		why = append(why, "attributes differ from LOGIN INHERIT and no others")
 	}
 	if !p.in.HasPassword || p.in.Role.RotatePassword {
-		why = append(why, "a new password")
+		why = append(why, ReasonNewPassword)
 		attrs = append(attrs, pw)
 		p.needsPW = true
 		if !p.in.HasPassword {

@@ -11,6 +11,10 @@ type Step struct {
 	Destructive bool   `json:"destructive,omitempty"`
 }
 
+// ReasonNewPassword is the reason of the step that sets a role's new
+// password, when it is its only reason (a rotation's plan has no other).
+const ReasonNewPassword = "a new password"
+
 // give is a step that adds what the declaration wants.
 func give(sql, reason string) Step { return Step{SQL: sql, Reason: reason} }
 

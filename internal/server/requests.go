@@ -108,3 +108,40 @@ func (s *Server) reviewRequest(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+func (s *Server) rotateRole(w http.ResponseWriter, r *http.Request) error {
+	var req api.RotateRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+	}
+	out, err := s.svc.Rotation.Rotate(r.Context(), principal(r), r.PathValue("name"), req.Force)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getRotation(w http.ResponseWriter, r *http.Request) error {
+	st, err := s.svc.Rotation.Status(r.Context(), principal(r), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) setRotation(w http.ResponseWriter, r *http.Request) error {
+	var req api.ScheduleRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	st, err := s.svc.Rotation.SetSchedule(r.Context(), principal(r), r.PathValue("name"), time.Duration(req.EverySeconds)*time.Second)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}

@@ -27,7 +27,7 @@ var (
 	// lifecycleOps are the server's own: the daemon runs them, no request
 	// reaches them.
 	lifecycleOps = []string{"Recover", "Sweep", "DriftEvery", "EnforceAccess", "EnforceAccessEvery", "CatchUpUsage",
-		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName", "Expire", "ExpireEvery"}
+		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName", "Expire", "ExpireEvery", "RotateEvery"}
 )
 
 // TestServicesAuthorize calls every administrators' operation of every

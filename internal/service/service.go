@@ -115,6 +115,7 @@ type Services struct {
 	Masking      *Masking
 	Reporting    *Reporting
 	Requests     *Requests
+	Rotation     *Rotation
 }
 
 // New returns the services, wired to each other. It fails with
@@ -163,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 		Connections:  &Connections{core: c, consoleTimeout: cmp.Or(max(cfg.ConsoleTimeout, 0), DefaultConsoleTimeout)},
 		Masking:      &Masking{core: c},
 		Reporting:    &Reporting{core: c},
+		Rotation:     &Rotation{core: c},
 		Requests:     &Requests{core: c, notify: newNotifier(cfg.NotifyWebhook, cfg.PublicURL, oidcHTTP, c.log)},
 	}
 	s.SignIn.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
@@ -170,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 	s.Provisioning.access, s.Provisioning.masking = s.Access, s.Masking
 	s.Access.connections = s.Connections
 	s.Requests.access, s.Requests.connections = s.Access, s.Connections
+	s.Rotation.provisioning = s.Provisioning
 	s.SignIn.access = s.Access
 	s.Connections.access, s.Connections.masking, s.Connections.signIn = s.Access, s.Masking, s.SignIn
 	s.Masking.connections, s.Masking.signIn = s.Connections, s.SignIn

@@ -39,13 +39,16 @@ type Role struct {
 	Declared bool      `json:"declared"`
 	// PasswordCurrent and PasswordPending are sealed. Pending is written
 	// before an apply that sets a password runs, and promoted after COMMIT.
-	PasswordCurrent string    `json:"-"`
-	PasswordPending string    `json:"-"`
-	LastPlanSID     string    `json:"last_plan_sid,omitempty"`
-	LastApplySID    string    `json:"last_apply_sid,omitempty"`
-	Status          string    `json:"status"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	PasswordCurrent string `json:"-"`
+	PasswordPending string `json:"-"`
+	// PasswordSetAt is when stile last set the role's password (a pending
+	// one promoted); zero before this was kept.
+	PasswordSetAt time.Time `json:"password_set_at,omitzero"`
+	LastPlanSID   string    `json:"last_plan_sid,omitempty"`
+	LastApplySID  string    `json:"last_apply_sid,omitempty"`
+	Status        string    `json:"status"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Session kinds.
@@ -169,6 +172,10 @@ const (
 	RequestCancelled = api.RequestCancelled
 	RequestEnded     = api.RequestEnded
 )
+
+// Rotation is api.Rotation: a role's rotation schedule and its last
+// attempt.
+type Rotation = api.Rotation
 
 // RequestFilter narrows Requests. Zero fields match everything.
 type RequestFilter struct {
@@ -389,6 +396,15 @@ type Store interface {
 	// of replicas sweeping at once, exactly one ends each grant.
 	EndGrants(ctx context.Context, now time.Time, session func(Grant) Session) ([]Grant, error)
 
+	// PutRotation sets (EverySeconds > 0) or removes a role's rotation
+	// schedule.
+	PutRotation(ctx context.Context, r Rotation) error
+	// Rotations lists the schedules, by role.
+	Rotations(ctx context.Context) ([]Rotation, error)
+	// RotationAttempt records a scheduled rotation's attempt and its error
+	// ("" when it worked).
+	RotationAttempt(ctx context.Context, role string, at time.Time, errText string) error
+
 	// SetPolicy sets a role's request policy.
 	SetPolicy(ctx context.Context, p AccessPolicy) error
 	// Policy returns a role's request policy; errs.NotFound if none was
@@ -465,6 +481,7 @@ type Dump struct {
 	Groups    map[string][]string
 	Grants    []Grant
 	Policies  []AccessPolicy
+	Rotations []Rotation
 	Requests  []AccessRequest
 	// ApprovalRequired lists the roles whose connections need approval.
 	ApprovalRequired []string

@@ -51,6 +51,9 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Grants, err = s.Grants(ctx); err != nil {
 		return d, err
 	}
+	if d.Rotations, err = s.Rotations(ctx); err != nil {
+		return d, err
+	}
 	if d.Policies, err = s.Policies(ctx); err != nil {
 		return d, err
 	}
@@ -93,8 +96,8 @@ func (s *DB) Load(ctx context.Context, d store.Dump) error {
 		}
 		for _, r := range d.Roles {
 			spec, _ := json.Marshal(r.Spec)
-			if _, err := tx.exec(ctx, "INSERT INTO {roles} ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				r.Resource, r.Label, r.RoleName, string(spec), r.Declared, r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt)); err != nil {
+			if _, err := tx.exec(ctx, "INSERT INTO {roles} ("+roleCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				r.Resource, r.Label, r.RoleName, string(spec), r.Declared, r.PasswordCurrent, r.PasswordPending, r.LastPlanSID, r.LastApplySID, r.Status, tx.tm(r.CreatedAt), tx.tm(r.UpdatedAt), tx.tm(r.PasswordSetAt)); err != nil {
 				return fmt.Errorf("load role %s: %w", r.RoleName, err)
 			}
 		}
@@ -166,6 +169,11 @@ func loadPeople(ctx context.Context, tx conn, d store.Dump) error {
 	for _, g := range d.Grants {
 		if _, err := tx.exec(ctx, "INSERT INTO {access} ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?)", g.Role, g.Group, g.Eligible, tx.tm(g.Until), g.GrantedBy, tx.tm(g.GrantedAt)); err != nil {
 			return fmt.Errorf("load access %s: %w", g.Role, err)
+		}
+	}
+	for _, r := range d.Rotations {
+		if err := putRotation(ctx, tx, r); err != nil {
+			return err
 		}
 	}
 	for _, p := range d.Policies {

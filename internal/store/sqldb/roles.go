@@ -9,12 +9,12 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-const roleCols = "resource, label, role_name, spec, declared, password_current, password_pending, last_plan_sid, last_apply_sid, status, created_at, updated_at"
+const roleCols = "resource, label, role_name, spec, declared, password_current, password_pending, last_plan_sid, last_apply_sid, status, created_at, updated_at, password_set_at"
 
 func scanRole(row scanner) (store.Role, error) {
 	var r store.Role
 	var specJSON []byte
-	err := row.Scan(&r.Resource, &r.Label, &r.RoleName, &specJSON, &r.Declared, &r.PasswordCurrent, &r.PasswordPending, &r.LastPlanSID, &r.LastApplySID, &r.Status, at{&r.CreatedAt}, at{&r.UpdatedAt})
+	err := row.Scan(&r.Resource, &r.Label, &r.RoleName, &specJSON, &r.Declared, &r.PasswordCurrent, &r.PasswordPending, &r.LastPlanSID, &r.LastApplySID, &r.Status, at{&r.CreatedAt}, at{&r.UpdatedAt}, at{&r.PasswordSetAt})
 	if err != nil {
 		return r, err
 	}
@@ -74,16 +74,14 @@ func (s *DB) ResolvePending(ctx context.Context, resource, label string, pw stor
 }
 
 func resolve(ctx context.Context, tx conn, resource, label string, pw store.PasswordAction) error {
-	var q string
+	var err error
 	switch pw {
 	case store.PromotePending:
-		q = "UPDATE {roles} SET password_current = password_pending, password_pending = '' WHERE resource = ? AND label = ? AND password_pending <> ''"
+		_, err = tx.exec(ctx, "UPDATE {roles} SET password_current = password_pending, password_pending = '', password_set_at = ? WHERE resource = ? AND label = ? AND password_pending <> ''", tx.now(), resource, label)
 	case store.DropPending:
-		q = "UPDATE {roles} SET password_pending = '' WHERE resource = ? AND label = ?"
-	default:
-		return nil
+		_, err = tx.exec(ctx, "UPDATE {roles} SET password_pending = '' WHERE resource = ? AND label = ?", resource, label)
 	}
-	if _, err := tx.exec(ctx, q, resource, label); err != nil {
+	if err != nil {
 		return fmt.Errorf("resolve pending password: %w", err)
 	}
 	return nil

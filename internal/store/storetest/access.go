@@ -299,3 +299,21 @@ func testApprovals(t *testing.T, s store.Store) {
 		t.Error("approval still required")
 	}
 }
+
+// testRotations covers rotation schedules: set, changed, an attempt
+// recorded, removed.
+func testRotations(t *testing.T, s store.Store) {
+	now := time.Now().UTC().Truncate(time.Second)
+	must(t, s.PutRotation(ctx, store.Rotation{Role: "r", EverySeconds: 60, SetBy: "boss", SetAt: now}))
+	must(t, s.PutRotation(ctx, store.Rotation{Role: "r", EverySeconds: 120, SetBy: "boss2", SetAt: now}))
+	must(t, s.RotationAttempt(ctx, "r", now, "agent offline"))
+	list, err := s.Rotations(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].EverySeconds != 120 || list[0].SetBy != "boss2" || !list[0].LastAttempt.Equal(now) || list[0].LastError != "agent offline" {
+		t.Fatalf("Rotations = %+v", list)
+	}
+	must(t, s.PutRotation(ctx, store.Rotation{Role: "r"}))
+	if list, _ := s.Rotations(ctx); len(list) != 0 {
+		t.Errorf("Rotations after removal = %+v", list)
+	}
+}

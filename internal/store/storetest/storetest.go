@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"PlanBatch", testPlanBatch}, {"Leases", testLeases}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals}, {"Grants", testGrants}, {"Requests", testRequests},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals}, {"Grants", testGrants}, {"Requests", testRequests}, {"Rotations", testRotations},
 		{"Usage", testUsage}, {"Addresses", testAddresses}, {"Identity", testIdentity}, {"Logins", testLogins}, {"Masking", testMasking}, {"Guardrails", testGuardrails},
 	}
 	for _, tt := range tests {
@@ -53,6 +53,7 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, s.SetPolicy(ctx, store.AccessPolicy{Role: "stile_a_ro", MaxSeconds: 60, Approvers: []string{"g"}, Approvals: 2, PendingSeconds: 60}))
 	must(t, s.CreateRequest(ctx, store.AccessRequest{ID: "q1", Role: "stile_a_ro", User: "ann", Seconds: 60, Status: store.RequestPending, Approvals: 2, Reviews: []store.Review{{User: "bob", Approve: true}}, CreatedAt: time.Now().UTC(), ExpiresAt: time.Now().UTC()}, store.Session{SID: "q1-made", Kind: "request", CreatedAt: time.Now().UTC(), FinishedAt: time.Now().UTC(), Status: "pending"}))
 	must(t, s.SetApprovalRequired(ctx, "stile_a_ro", true))
+	must(t, s.PutRotation(ctx, store.Rotation{Role: "stile_a_ro", EverySeconds: 86400, SetBy: "admin", SetAt: time.Now().UTC()}))
 	must(t, s.CreateApproval(ctx, store.Approval{ID: "ap1", Role: "stile_a_ro", User: "ann", Database: "d", Status: "pending", CreatedAt: time.Now().UTC()}))
 	must(t, s.DecideApproval(ctx, "ap1", "pending", "denied", "admin"))
 	d, err := src.Dump(ctx)
@@ -81,6 +82,9 @@ func testDumpLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if a, _ := dst.Grants(ctx); len(a) != 1 || !a[0].Eligible || a[0].Until.IsZero() {
 		t.Errorf("access after load: %+v", a)
+	}
+	if r, _ := dst.Rotations(ctx); len(r) != 1 || r[0].EverySeconds != 86400 {
+		t.Errorf("rotations after load: %+v", r)
 	}
 	if p, err := dst.Policy(ctx, "stile_a_ro"); err != nil || p.Approvals != 2 || p.Approvers[0] != "g" {
 		t.Errorf("policy after load: %+v %v", p, err)
@@ -361,13 +365,14 @@ func testPasswords(t *testing.T, s store.Store) {
 	sess.Status, sess.FinishedAt = "applied", time.Now().UTC()
 	must(t, s.FinishApply(ctx, sess, store.Role{Resource: "a", Label: "ro", Spec: spec.Role{Resource: "a", Label: "ro", Type: "managed"}}, store.PromotePending))
 	r, _ := s.Role(ctx, "a", "ro")
-	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" || r.Status != "applied" || r.LastApplySID != "ap1" {
+	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" || r.Status != "applied" || r.LastApplySID != "ap1" || time.Since(r.PasswordSetAt) > time.Minute {
 		t.Fatalf("after promote: %+v", r)
 	}
+	setAt := r.PasswordSetAt
 	must(t, s.SetPendingPassword(ctx, "a", "ro", "pending-2"))
 	must(t, s.ResolvePending(ctx, "a", "ro", store.DropPending))
 	r, _ = s.Role(ctx, "a", "ro")
-	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" {
+	if r.PasswordCurrent != "pending-1" || r.PasswordPending != "" || !r.PasswordSetAt.Equal(setAt) {
 		t.Fatalf("after drop: %+v", r)
 	}
 	must(t, s.SetPendingPassword(ctx, "a", "ro", "pending-3"))
