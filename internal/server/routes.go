@@ -162,6 +162,7 @@ func (s *Server) Routes() []Route {
 		page("POST /roles/{name}/approval", Admin, w.RoleApproval),
 		page("POST /roles/{name}/masking", Admin, w.RoleMasking),
 		page("POST /roles/{name}/reveal", Admin, w.RoleReveal),
+		page("POST /roles/{name}/rotate", Admin, w.RoleRotate),
 		page("POST /roles/{name}/retire", Admin, w.RoleRetire),
 		page("GET /people", Admin, w.People),
 		page("POST /people/users", Admin, w.PeopleCreateUser),

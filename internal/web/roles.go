@@ -136,6 +136,12 @@ func (a *App) Role(w http.ResponseWriter, r *http.Request, csrf string) {
 			return
 		}
 		data["MaskRules"], data["Detectors"] = rules, mask.Detectors
+		rot, err := a.svc.Rotation.Status(r.Context(), principal(r), rr.Name)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		data["Rotation"] = rot
 	}
 	a.render(w, "role", data)
 }
@@ -222,6 +228,28 @@ func (a *App) RoleApproval(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	http.Redirect(w, r, "/roles/"+name, http.StatusSeeOther)
+}
+
+// RoleRotate rotates a role's password now (force=1 after a reveal), or
+// with every=DAYS sets its schedule (0: none).
+func (a *App) RoleRotate(w http.ResponseWriter, r *http.Request, _ string) {
+	name := r.PathValue("name")
+	var err error
+	if v := r.FormValue("every_days"); v != "" {
+		days, perr := strconv.Atoi(v)
+		if perr != nil || days < 0 {
+			a.fail(w, r, errs.Invalidf("every %q is not a number of days", v))
+			return
+		}
+		_, err = a.svc.Rotation.SetSchedule(r.Context(), actor(r), name, time.Duration(days)*24*time.Hour)
+	} else {
+		_, err = a.svc.Rotation.Rotate(r.Context(), actor(r), name, r.FormValue("force") != "")
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/roles/"+name+"#rotation", http.StatusSeeOther)
 }
 
 // RoleReveal shows a role's password once, for systems that cannot connect

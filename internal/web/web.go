@@ -52,6 +52,7 @@ func New(svc *service.Services, log *slog.Logger) *App {
 		"bytes":      byteSize,
 		"seconds":    seconds,
 		"left":       timeLeft,
+		"div":        func(a, b int64) int64 { return a / b },
 		"reviewData": func(r store.AccessRequest, csrf string) map[string]any {
 			return map[string]any{"Request": r, "CSRF": csrf}
 		},
