@@ -78,7 +78,7 @@ const (
 func Classify(s store.Session) (severity, category string) {
 	category = map[string]string{
 		store.KindDrift: "drift", "reveal": "secret", "access": "access", store.KindApply: "change",
-		store.KindPlan: "plan", store.KindHealth: "health", "connect": "connection", "approval": "access", "request": "access",
+		store.KindPlan: "plan", store.KindHealth: "health", "connect": "connection", "approval": "access", "request": "access", "review": "access",
 	}[s.Kind]
 	if category == "" {
 		category = s.Kind

@@ -105,7 +105,7 @@ func newRoot(e *env) *cobra.Command {
 	for _, more := range e.more {
 		root.AddCommand(more(e.stdout, e.stderr, e.getenv)...)
 	}
-	root.AddCommand(newResourcesCmd(e), newSessionsCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newRequestsCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newGuardrailsCmd(e), newVersionCmd(e))
+	root.AddCommand(newResourcesCmd(e), newSessionsCmd(e), newAgentsCmd(e), newAgentCmd(e), newRolesCmd(e), newConnectCmd(e), newUsersCmd(e), newTokensCmd(e), newGroupsCmd(e), newAccessCmd(e), newRequestsCmd(e), newReviewCmd(e), newApprovalsCmd(e), newUsageCmd(e), newReportCmd(e), newLoginCmd(e), newLogoutCmd(e), newMaskingCmd(e), newGuardrailsCmd(e), newVersionCmd(e))
 	root.Version = version.String()
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetUsageTemplate(root.UsageTemplate() + exitCodes)

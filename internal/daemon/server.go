@@ -264,6 +264,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	// replicas, each with its session).
 	go svc.Requests.ExpireEvery(ctx, service.EnforceInterval)
 	go svc.Rotation.RotateEvery(ctx, c.rotateCheck)
+	go svc.Campaigns.CloseDueEvery(ctx, service.EnforceInterval)
 	if c.metricsListen != "" {
 		mln, err := net.Listen("tcp", c.metricsListen)
 		if err != nil {

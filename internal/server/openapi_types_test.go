@@ -54,6 +54,11 @@ var openAPITypes = map[string]reflect.Type{
 	"PUT /api/v1/access/{role}/{group} request":     reflect.TypeFor[api.GrantRequest](),
 	"POST /api/v1/roles/{name}/rotate request":      reflect.TypeFor[api.RotateRequest](),
 	"PUT /api/v1/roles/{name}/rotation request":     reflect.TypeFor[api.ScheduleRequest](),
+	"POST /api/v1/campaigns request":                reflect.TypeFor[api.NewCampaign](),
+	"POST /api/v1/campaigns/{id}/decisions request": reflect.TypeFor[api.CampaignDecision](),
+	"#/components/schemas/Campaign":                 reflect.TypeFor[api.Campaign](),
+	"#/components/schemas/CampaignItem":             reflect.TypeFor[api.CampaignItem](),
+	"#/components/schemas/MemberUse":                reflect.TypeFor[api.MemberUse](),
 	"POST /api/v1/requests request":                 reflect.TypeFor[api.NewAccessRequest](),
 	"POST /api/v1/requests/{id}/{decision} request": reflect.TypeFor[api.ReviewRequest](),
 }

@@ -145,3 +145,47 @@ func (s *Server) setRotation(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
+
+func (s *Server) startCampaign(w http.ResponseWriter, r *http.Request) error {
+	var req api.NewCampaign
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	c, err := s.svc.Campaigns.Start(r.Context(), principal(r), time.Duration(req.DueSeconds)*time.Second, req.OnDue)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.svc.Campaigns.List(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": list})
+	return nil
+}
+
+func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.svc.Campaigns.Get(r.Context(), principal(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) decideCampaign(w http.ResponseWriter, r *http.Request) error {
+	var req api.CampaignDecision
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	c, err := s.svc.Campaigns.DecideGrants(r.Context(), principal(r), r.PathValue("id"), req.Grants, req.Revoke, req.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}

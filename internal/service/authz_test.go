@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/errs"
@@ -18,7 +19,7 @@ var (
 	// may see or do (their roles, their sessions, their connections).
 	memberOps = []string{"CanSee", "ResourceRolesFor", "ResourceRoleFor", "ApprovalRequired", "Sessions", "Session",
 		"Connect", "ConsoleRun", "CancelQuery", "Logout", "ApproveDevice",
-		"Policy", "Create", "Review", "Cancel", "Get", "List", "Inbox", "Mine"}
+		"Policy", "Create", "Review", "Cancel", "Get", "List", "Inbox", "Mine", "DecideGrants"}
 	// signInOps authenticate a token, a cookie, a code or a cancel key:
 	// they are how a principal comes to be.
 	signInOps = []string{"Authenticate", "StartWebSession", "WebSession", "EndWebSession", "OIDCStart", "OIDCStartCLI",
@@ -27,7 +28,7 @@ var (
 	// lifecycleOps are the server's own: the daemon runs them, no request
 	// reaches them.
 	lifecycleOps = []string{"Recover", "Sweep", "DriftEvery", "EnforceAccess", "EnforceAccessEvery", "CatchUpUsage",
-		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName", "Expire", "ExpireEvery", "RotateEvery"}
+		"SetListenerAddr", "SetAPIBase", "Metrics", "ConsoleTimeout", "RolePrefix", "OIDCName", "Expire", "ExpireEvery", "RotateEvery", "CloseDue", "CloseDueEvery"}
 )
 
 // TestServicesAuthorize calls every administrators' operation of every
@@ -138,5 +139,31 @@ func TestServicesAuthorize(t *testing.T) {
 	}
 	if _, err := svc.Reporting.Sessions(ctx, Principal{}, store.SessionFilter{}); !errs.Is(err, errs.Unauthorized) {
 		t.Errorf("Sessions as no one: %v, want unauthorized", err)
+	}
+	// The requests' and campaigns' member operations refuse no one first.
+	nobody := Principal{}
+	for name, call := range map[string]func() error{
+		"Requests.Create": func() error { _, err := svc.Requests.Create(ctx, nobody, "r", time.Hour, ""); return err },
+		"Requests.Review": func() error { _, err := svc.Requests.Review(ctx, nobody, "id", true, ""); return err },
+		"Requests.Cancel": func() error { _, err := svc.Requests.Cancel(ctx, nobody, "id"); return err },
+		"Requests.Get":    func() error { _, err := svc.Requests.Get(ctx, nobody, "id"); return err },
+		"Requests.List":   func() error { _, err := svc.Requests.List(ctx, nobody, store.RequestFilter{}); return err },
+		"Requests.Inbox":  func() error { _, err := svc.Requests.Inbox(ctx, nobody); return err },
+		"Requests.Mine":   func() error { _, err := svc.Requests.Mine(ctx, nobody); return err },
+		"Campaigns.List":  func() error { _, err := svc.Campaigns.List(ctx, nobody); return err },
+		"Campaigns.Get":   func() error { _, err := svc.Campaigns.Get(ctx, nobody, "id"); return err },
+		"Campaigns.DecideGrants": func() error {
+			_, err := svc.Campaigns.DecideGrants(ctx, nobody, "id", []string{"r/g"}, true, "")
+			return err
+		},
+	} {
+		if err := call(); !errs.Is(err, errs.Unauthorized) {
+			t.Errorf("%s as no one: %v, want unauthorized", name, err)
+		}
+	}
+	// A member reviews no request of a role whose policy names no
+	// approver group (administrators decide), and sees no campaign.
+	if _, err := svc.Campaigns.Get(ctx, mia, "id"); !errs.Is(err, errs.NotFound) {
+		t.Errorf("Campaigns.Get as mia: %v, want not found", err)
 	}
 }

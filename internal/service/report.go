@@ -23,6 +23,9 @@ type AccessReport struct {
 	// Administrators may use every role (and the admin token can).
 	Administrators []string           `json:"administrators"`
 	Roles          []AccessReportRole `json:"roles"`
+	// LastCampaign is the newest recertification campaign, with its
+	// decisions (nil: none yet).
+	LastCampaign *store.Campaign `json:"last_campaign,omitempty"`
 }
 
 // AccessReportRole is one resource role in the access review.
@@ -84,6 +87,10 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 		return AccessReport{}, err
 	}
 	rep := AccessReport{GeneratedAt: s.now(), GeneratedBy: p.User, Administrators: []string{"admin token"}, Roles: []AccessReportRole{}}
+	var err error
+	if rep.LastCampaign, err = s.lastCampaign(ctx); err != nil {
+		return rep, err
+	}
 	roles, err := s.store.Roles(ctx, "")
 	if err != nil {
 		return rep, err

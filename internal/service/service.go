@@ -116,6 +116,7 @@ type Services struct {
 	Reporting    *Reporting
 	Requests     *Requests
 	Rotation     *Rotation
+	Campaigns    *Campaigns
 }
 
 // New returns the services, wired to each other. It fails with
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 		Masking:      &Masking{core: c},
 		Reporting:    &Reporting{core: c},
 		Rotation:     &Rotation{core: c},
+		Campaigns:    &Campaigns{core: c},
 		Requests:     &Requests{core: c, notify: newNotifier(cfg.NotifyWebhook, cfg.PublicURL, oidcHTTP, c.log)},
 	}
 	s.SignIn.signIns.limit = cmp.Or(cfg.SignInFailures, DefaultSignInFailures)
@@ -173,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*Services, error) {
 	s.Access.connections = s.Connections
 	s.Requests.access, s.Requests.connections = s.Access, s.Connections
 	s.Rotation.provisioning = s.Provisioning
+	s.Campaigns.connections = s.Connections
 	s.SignIn.access = s.Access
 	s.Connections.access, s.Connections.masking, s.Connections.signIn = s.Access, s.Masking, s.SignIn
 	s.Masking.connections, s.Masking.signIn = s.Connections, s.SignIn

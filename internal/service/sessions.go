@@ -28,7 +28,7 @@ func (s *Reporting) Sessions(ctx context.Context, p Principal, f store.SessionFi
 }
 
 // SessionKinds are the kinds of session there are.
-var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, store.KindDrift, KindReveal, KindConnect, KindApproval, KindAccess, KindAlert, KindRequest}
+var SessionKinds = []string{store.KindHealth, store.KindPlan, store.KindApply, store.KindDrift, KindReveal, KindConnect, KindApproval, KindAccess, KindAlert, KindRequest, KindReview}
 
 // Session returns one session, if p may see it (MaySee), with its output
 // (withOutput).

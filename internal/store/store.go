@@ -177,6 +177,21 @@ const (
 // attempt.
 type Rotation = api.Rotation
 
+// Campaign, CampaignItem and MemberUse are the wire types of a
+// recertification campaign.
+type (
+	Campaign     = api.Campaign
+	CampaignItem = api.CampaignItem
+	MemberUse    = api.MemberUse
+)
+
+// Campaign item decisions.
+const (
+	ItemConfirmed = api.ItemConfirmed
+	ItemRevoked   = api.ItemRevoked
+	ItemFlagged   = api.ItemFlagged
+)
+
 // RequestFilter narrows Requests. Zero fields match everything.
 type RequestFilter struct {
 	User, Role string
@@ -405,6 +420,19 @@ type Store interface {
 	// ("" when it worked).
 	RotationAttempt(ctx context.Context, role string, at time.Time, errText string) error
 
+	// CreateCampaign records a campaign with its items, and its session.
+	CreateCampaign(ctx context.Context, c Campaign, s Session) error
+	// Campaigns lists campaigns, newest first, with their counts but not
+	// their items.
+	Campaigns(ctx context.Context) ([]Campaign, error)
+	// Campaign returns one with its items; errs.NotFound if unknown.
+	Campaign(ctx context.Context, id string) (Campaign, error)
+	// UpdateCampaign reads campaign id and its items under a lock, lets
+	// change modify them (status, closed at, decisions), and writes them,
+	// deletes the grants change revokes and records its sessions, in one
+	// transaction. An error from change writes nothing and is returned.
+	UpdateCampaign(ctx context.Context, id string, change func(*Campaign) (revoke []Grant, sessions []Session, err error)) (Campaign, error)
+
 	// SetPolicy sets a role's request policy.
 	SetPolicy(ctx context.Context, p AccessPolicy) error
 	// Policy returns a role's request policy; errs.NotFound if none was
@@ -482,6 +510,7 @@ type Dump struct {
 	Grants    []Grant
 	Policies  []AccessPolicy
 	Rotations []Rotation
+	Campaigns []Campaign
 	Requests  []AccessRequest
 	// ApprovalRequired lists the roles whose connections need approval.
 	ApprovalRequired []string

@@ -51,6 +51,17 @@ func (s *DB) Dump(ctx context.Context) (store.Dump, error) {
 	if d.Grants, err = s.Grants(ctx); err != nil {
 		return d, err
 	}
+	campaigns, err := s.Campaigns(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, c := range campaigns {
+		full, err := s.Campaign(ctx, c.ID)
+		if err != nil {
+			return d, err
+		}
+		d.Campaigns = append(d.Campaigns, full)
+	}
 	if d.Rotations, err = s.Rotations(ctx); err != nil {
 		return d, err
 	}
@@ -169,6 +180,11 @@ func loadPeople(ctx context.Context, tx conn, d store.Dump) error {
 	for _, g := range d.Grants {
 		if _, err := tx.exec(ctx, "INSERT INTO {access} ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?)", g.Role, g.Group, g.Eligible, tx.tm(g.Until), g.GrantedBy, tx.tm(g.GrantedAt)); err != nil {
 			return fmt.Errorf("load access %s: %w", g.Role, err)
+		}
+	}
+	for _, c := range d.Campaigns {
+		if err := insertCampaign(ctx, tx, c); err != nil {
+			return err
 		}
 	}
 	for _, r := range d.Rotations {

@@ -317,3 +317,42 @@ func testRotations(t *testing.T, s store.Store) {
 		t.Errorf("Rotations after removal = %+v", list)
 	}
 }
+
+// testCampaigns covers a campaign: created with its items, decided under a
+// lock with the grants it revokes in the same transaction, listed with
+// counts.
+func testCampaigns(t *testing.T, s store.Store) {
+	now := time.Now().UTC().Truncate(time.Second)
+	must(t, s.CreateGroup(ctx, "g"))
+	must(t, s.CreateGroup(ctx, "h"))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "r", Group: "g"}))
+	must(t, s.PutGrant(ctx, store.Grant{Role: "r", Group: "h"}))
+	c := store.Campaign{ID: "c1", CreatedBy: "boss", CreatedAt: now, DueAt: now.Add(time.Hour), OnDue: "revoke", Status: "open", Items: []store.CampaignItem{
+		{Role: "r", Group: "g", Members: []store.MemberUse{{User: "ann", LastUsed: now}}, LastUsed: now, Reviewers: []string{}},
+		{Role: "r", Group: "h", Members: []store.MemberUse{}, Reviewers: []string{"dba"}},
+	}}
+	must(t, s.CreateCampaign(ctx, c, store.Session{SID: "c1-start", Kind: "review", CreatedAt: now, FinishedAt: now, Status: "open"}))
+	got, err := s.Campaign(ctx, "c1")
+	must(t, err)
+	if len(got.Items) != 2 || got.Pending != 2 || got.Items[0].Members[0].User != "ann" || got.Items[1].Reviewers[0] != "dba" {
+		t.Fatalf("Campaign = %+v", got)
+	}
+	got, err = s.UpdateCampaign(ctx, "c1", func(c *store.Campaign) ([]store.Grant, []store.Session, error) {
+		c.Items[1].Decision, c.Items[1].DecidedBy = store.ItemRevoked, "bob"
+		return []store.Grant{{Role: "r", Group: "h"}}, []store.Session{{SID: "c1-h", Kind: "review", CreatedAt: now, FinishedAt: now, Status: "revoked"}}, nil
+	})
+	must(t, err)
+	if got.Revoked != 1 || got.Pending != 1 {
+		t.Errorf("after the decision: %+v", got)
+	}
+	if g, _ := s.Grants(ctx); len(g) != 1 || g[0].Group != "g" {
+		t.Errorf("grants after the revocation: %+v", g)
+	}
+	list, err := s.Campaigns(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].Revoked != 1 || list[0].Items != nil {
+		t.Errorf("Campaigns = %+v", list)
+	}
+	_, err = s.Campaign(ctx, "nope")
+	wantCode(t, err, errs.NotFound)
+}

@@ -22,7 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Meta", testMeta}, {"Resources", testResources}, {"PlanAndRoles", testPlanAndRoles},
 		{"PlanBatch", testPlanBatch}, {"Leases", testLeases}, {"ClaimPlan", testClaimPlan}, {"Declaration", testDeclaration}, {"Passwords", testPasswords}, {"Sessions", testSessions},
-		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals}, {"Grants", testGrants}, {"Requests", testRequests}, {"Rotations", testRotations},
+		{"FailRunning", testFailRunning}, {"Agents", testAgents}, {"Jobs", testJobs}, {"WebSessions", testWebSessions}, {"CancelRoutes", testCancelRoutes}, {"People", testPeople}, {"Approvals", testApprovals}, {"Grants", testGrants}, {"Requests", testRequests}, {"Rotations", testRotations}, {"Campaigns", testCampaigns},
 		{"Usage", testUsage}, {"Addresses", testAddresses}, {"Identity", testIdentity}, {"Logins", testLogins}, {"Masking", testMasking}, {"Guardrails", testGuardrails},
 	}
 	for _, tt := range tests {
