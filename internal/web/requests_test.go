@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,61 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWebCampaign: in Chromium, an administrator starts a recertification
+// campaign, keeps the grants nobody used, revokes them in bulk, then
+// confirms the rest in bulk, which closes it; the revoked groups lose the
+// role.
+func TestWebCampaign(t *testing.T) {
+	c := pgtest.First(t)
+	ctx := browser(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	db := p + "_ops"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	srv := startStileStore(t)
+	base, svc, bg := srv.base, srv.svc, context.Background()
+	manageResource(t, svc, p, tg)
+	role := applyRole(t, svc, spec.Role{Resource: p, Label: "ops", Scopes: []string{db}, Privileges: []string{"SELECT"}})
+	for i, g := range []string{"used", "idle1", "idle2", "idle3"} {
+		must(t, svc.Access.CreateGroup(bg, service.Admin, g))
+		user := fmt.Sprintf("u%d", i)
+		must(t, svc.Access.CreateUser(bg, service.Admin, user, false))
+		must(t, svc.Access.SetMember(bg, service.Admin, g, user, true))
+		must(t, svc.Access.SetAccess(bg, service.Admin, role, g, true))
+	}
+	// u0 (of group used) used the role yesterday.
+	yesterday := time.Now().UTC().Add(-24 * time.Hour)
+	must(t, srv.store.AddUsage(bg, store.ConnectionUsage{Session: store.Session{Role: role, Actor: "u0", CreatedAt: yesterday, FinishedAt: yesterday}, Usage: store.Usage{Connections: 1}}))
+
+	run(t, ctx, "sign in", chromedp.Navigate(base+"/campaigns"), chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#campaign-start", chromedp.ByID))
+	run(t, ctx, "start", chromedp.Click("#campaign-start-button", chromedp.ByID), chromedp.WaitVisible("#campaign-items", chromedp.ByID))
+	if n := count(t, ctx, ".campaign-item"); n != 4 {
+		t.Fatalf("the campaign has %d grants, want 4", n)
+	}
+	run(t, ctx, "only the unused", chromedp.Click("#filter-unused", chromedp.ByID), chromedp.WaitVisible("#show-all", chromedp.ByID))
+	if n := count(t, ctx, ".campaign-item"); n != 3 || strings.Contains(text(t, ctx, "#campaign-items"), "used\n") {
+		t.Fatalf("the unused grants: %d rows\n%s", n, text(t, ctx, "#campaign-items"))
+	}
+	shot(t, ctx, "28-campaign-unused")
+	run(t, ctx, "revoke the unused in bulk", chromedp.Click("#select-all", chromedp.ByID), chromedp.Click("#revoke-selected", chromedp.ByID))
+	eventually(t, ctx, "the revocations", `(document.querySelector('#campaign-summary') || {textContent: ''}).textContent.includes('3 revoked')`)
+	if s := text(t, ctx, "#campaign-summary"); !strings.Contains(s, "1 pending, 0 confirmed, 3 revoked") {
+		t.Fatalf("after revoking in bulk: %q", s)
+	}
+	run(t, ctx, "confirm the rest in bulk", chromedp.Click("#show-all", chromedp.ByID), chromedp.WaitVisible("#filter-unused", chromedp.ByID),
+		chromedp.Click("#select-all", chromedp.ByID), chromedp.Click("#confirm-selected", chromedp.ByID))
+	eventually(t, ctx, "the confirmation", `(document.querySelector('#campaign-summary') || {textContent: ''}).textContent.includes('closed')`)
+	if s := text(t, ctx, "#campaign-summary"); !strings.Contains(s, "closed") || !strings.Contains(s, "0 pending, 1 confirmed, 3 revoked") {
+		t.Fatalf("after confirming the rest: %q", s)
+	}
+	shot(t, ctx, "29-campaign-closed")
+	access, err := svc.Access.Access(bg, service.Admin)
+	must(t, err)
+	if got := access[role]; len(got) != 1 || got[0] != "used" {
+		t.Errorf("grants after the campaign: %v", got)
 	}
 }

@@ -3,7 +3,7 @@
 document.addEventListener('change', (e) => {
   const box = e.target;
   if (box.id === 'select-all') {
-    box.closest('table').querySelectorAll('input[name=names]').forEach((c) => { c.checked = box.checked; });
+    box.closest('table').querySelectorAll('input[name=names], input[name=grant]').forEach((c) => { c.checked = box.checked; });
   }
   if (box.name === 'type' && box.closest('#wizard')) {
     const external = box.value === 'external';
