@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/stile-dev/stile/internal/spec"
+)
 
 // Rotation is a role's password rotation schedule and its last attempt.
 type Rotation struct {
@@ -49,4 +53,40 @@ type RotateRequest struct {
 // no schedule).
 type ScheduleRequest struct {
 	EverySeconds int64 `json:"every_seconds"`
+}
+
+// Suggestion is a narrower declaration of a managed role drawn from what
+// its connections through stile ran in the last Days days
+// (GET /api/v1/roles/{name}/suggest): the scopes and table privileges its
+// statements used, and what it holds and never used.
+type Suggestion struct {
+	Role  string    `json:"role"`
+	Days  int       `json:"days"`
+	Since time.Time `json:"since"`
+	// Connections and Statements are what was read; Unreadable counts the
+	// statements the parser refused or that were cut short when recorded.
+	Connections int `json:"connections"`
+	Statements  int `json:"statements"`
+	Unreadable  int `json:"unreadable"`
+	// Used is each scope (database.schema) and the table privileges used
+	// in it; Outside lists tables used outside the role's scopes.
+	Used    []ScopeUse `json:"used"`
+	Outside []string   `json:"outside,omitempty"`
+	// Current is the role's declaration; Suggested the narrower one (nil
+	// when nothing was used: retire it, or wait for use).
+	Current   spec.Role  `json:"current"`
+	Suggested *spec.Role `json:"suggested,omitempty"`
+	// UnusedPrivileges and UnusedScopes are held and never used;
+	// NotJudged are privileges statements cannot show the use of (CREATE,
+	// EXECUTE), kept as they are.
+	UnusedPrivileges []string `json:"unused_privileges"`
+	UnusedScopes     []string `json:"unused_scopes"`
+	NotJudged        []string `json:"not_judged,omitempty"`
+}
+
+// ScopeUse is the table privileges used in one scope.
+type ScopeUse struct {
+	Scope      string   `json:"scope"`
+	Privileges []string `json:"privileges"`
+	Tables     int      `json:"tables"`
 }

@@ -120,6 +120,6 @@ stile resources apply RESOURCE --sid SID; then the resource role goes away too.`
 		},
 	}
 	del.Flags().StringVar(&heir, "heir", "", "role that takes what the retired role owns (default: each database's owner)")
-	cmd.AddCommand(list, show, reveal, del, newRotateCmd(e), newRotationCmd(e))
+	cmd.AddCommand(list, show, reveal, del, newRotateCmd(e), newRotationCmd(e), newSuggestCmd(e))
 	return cmd
 }

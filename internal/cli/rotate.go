@@ -3,11 +3,16 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/stile-dev/stile/internal/api"
+	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 func newRotateCmd(e *env) *cobra.Command {
@@ -67,4 +72,79 @@ func newRotationCmd(e *env) *cobra.Command {
 				return nil
 			}, err
 		})
+}
+
+func newSuggestCmd(e *env) *cobra.Command {
+	var days int
+	var planIt bool
+	var o output
+	cmd := &cobra.Command{
+		Use:   "suggest ROLE [--days 90] [--plan]",
+		Short: "Propose a narrower declaration from what the role's connections ran (--plan: plan it for review)",
+		Long: `Reads the statements the role's connections through stile ran in the last --days days,
+parses them with PostgreSQL's parser, and proposes the role's declaration narrowed to the
+scopes and table privileges they used. Privileges statements cannot show (CREATE, EXECUTE) are
+kept. --plan plans the suggestion like any declaration: review it, then apply its sid.`,
+		Example: "  stile roles suggest stile_crm_rw_0f1e2d3c --days 90\n  stile roles suggest stile_crm_rw_0f1e2d3c --plan",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			c, err := newClient(cmd, e)
+			if err != nil {
+				return err
+			}
+			var sug api.Suggestion
+			if err := c.call(cmd.Context(), "GET", "/api/v1/roles/"+pathEscape(a[0])+"/suggest?days="+strconv.Itoa(days), nil, &sug); err != nil {
+				return err
+			}
+			if planIt {
+				if sug.Suggested == nil {
+					return errs.New(errs.Failed, "%s ran no statement on its scopes in %d days: nothing to narrow to (retire it if nobody needs it)", a[0], days)
+				}
+				var res struct {
+					Results []api.PlanOutcome `json:"results"`
+				}
+				if err := c.call(cmd.Context(), "POST", "/api/v1/plans", api.PlanRequest{Items: []spec.Role{*sug.Suggested}}, &res); err != nil {
+					return err
+				}
+				printPlanTable(e, res.Results)
+				return planExit(res.Results, false)
+			}
+			return o.print(e, sug, func(w io.Writer) error {
+				fmt.Fprintf(w, "%s: %d connection(s), %d statement(s) since %s", sug.Role, sug.Connections, sug.Statements, sug.Since.Format("2006-01-02"))
+				if sug.Unreadable > 0 {
+					fmt.Fprintf(w, " (%d unreadable)", sug.Unreadable)
+				}
+				fmt.Fprintln(w)
+				for _, u := range sug.Used {
+					fmt.Fprintf(w, "used: %s on %s (%d table(s))\n", strings.Join(u.Privileges, ", "), u.Scope, u.Tables)
+				}
+				if len(sug.UnusedPrivileges) > 0 {
+					fmt.Fprintf(w, "never used: %s\n", strings.Join(sug.UnusedPrivileges, ", "))
+				}
+				if len(sug.UnusedScopes) > 0 {
+					fmt.Fprintf(w, "scopes never used: %s\n", strings.Join(sug.UnusedScopes, ", "))
+				}
+				if len(sug.NotJudged) > 0 {
+					fmt.Fprintf(w, "kept (statements cannot show their use): %s\n", strings.Join(sug.NotJudged, ", "))
+				}
+				for _, t := range sug.Outside {
+					fmt.Fprintf(w, "outside its scopes: %s\n", t)
+				}
+				if sug.Suggested == nil {
+					_, err := fmt.Fprintln(w, "no suggestion: nothing was used")
+					return err
+				}
+				doc, err := yaml.Marshal(map[string]any{"roles": []spec.Role{*sug.Suggested}})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "\nsuggested declaration (stile roles suggest %s --plan plans it):\n%s", sug.Role, doc)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVar(&days, "days", 90, "how far back to read (at most 90)")
+	cmd.Flags().BoolVar(&planIt, "plan", false, "plan the suggestion (a plan session to review and apply)")
+	o.flags(cmd)
+	return cmd
 }

@@ -171,3 +171,59 @@ func TestKilledRotation(t *testing.T) {
 		t.Fatal("the rotation after the restart")
 	}
 }
+
+// TestSuggest: the statements a role's connections ran, read with
+// PostgreSQL's parser, narrow its declaration to the scope and table
+// privileges they used; planned and applied like any declaration, the role
+// keeps what it used and loses the rest.
+func TestSuggest(t *testing.T) {
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	tg := c.Target()
+	db := p + "_app"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db)
+	c.Exec(t, db, "CREATE TABLE public.t (id int)", "CREATE SCHEMA other", "CREATE TABLE other.u (id int)")
+	pgAddr := freeAddr(t)
+	data := t.TempDir()
+	h := startServerWith(t, data, map[string]string{"args": "--pg-listen " + pgAddr})
+	res := p + "_r"
+	h.addResource(res, tg)
+	doc := h.ok("", "resources", "plan", res, "--role", "app", "--scopes", db, "--privileges", "SELECT,INSERT,UPDATE,DELETE,EXECUTE")
+	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+	role := field(doc, "role_name")
+	raw, _ := os.ReadFile(filepath.Join(data, "admin.token"))
+	conn, err := listenerConn(pgAddr, role, db, strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{"SELECT count(*) FROM public.t", "INSERT INTO t VALUES (1)", "WITH x AS (SELECT 1) SELECT * FROM x"} {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	conn.Close(context.Background())
+	var sug api.Suggestion
+	waitFor(t, "the connection's statements recorded", 10*time.Second, func() bool {
+		json.Unmarshal([]byte(h.ok("", "roles", "suggest", role, "--json")), &sug)
+		return sug.Statements >= 3
+	})
+	if len(sug.Used) != 1 || sug.Used[0].Scope != db+".public" || strings.Join(sug.Used[0].Privileges, ",") != "SELECT,INSERT" ||
+		strings.Join(sug.UnusedPrivileges, ",") != "UPDATE,DELETE" || strings.Join(sug.NotJudged, ",") != "EXECUTE" || sug.Suggested == nil ||
+		strings.Join(sug.Suggested.Scopes, ",") != db+".public" || strings.Join(sug.Suggested.Privileges, ",") != "SELECT,INSERT,EXECUTE" {
+		t.Fatalf("the suggestion: %+v", sug)
+	}
+	if out := h.ok("", "roles", "suggest", role); !strings.Contains(out, "never used: UPDATE, DELETE") || !strings.Contains(out, "suggested declaration") {
+		t.Errorf("roles suggest:\n%s", out)
+	}
+	code, out, _ := h.stile("", "roles", "suggest", role, "--plan")
+	if code != 0 || !strings.Contains(out, "out-of-sync") {
+		t.Fatalf("roles suggest --plan: exit %d\n%s", code, out)
+	}
+	sid := strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1])[0]
+	h.ok("", "resources", "apply", res, "--sid", sid)
+	var canSelect, canUpdate, canOther bool
+	c.Conn(t, db).QueryRow(context.Background(), "SELECT has_table_privilege($1, 'public.t', 'SELECT'), has_table_privilege($1, 'public.t', 'UPDATE'), has_table_privilege($1, 'other.u', 'SELECT')", role).Scan(&canSelect, &canUpdate, &canOther)
+	if !canSelect || canUpdate || canOther {
+		t.Errorf("after applying the suggestion: SELECT %v, UPDATE %v, other schema %v; want true, false, false", canSelect, canUpdate, canOther)
+	}
+}

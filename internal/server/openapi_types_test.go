@@ -59,6 +59,8 @@ var openAPITypes = map[string]reflect.Type{
 	"#/components/schemas/Campaign":                 reflect.TypeFor[api.Campaign](),
 	"#/components/schemas/CampaignItem":             reflect.TypeFor[api.CampaignItem](),
 	"#/components/schemas/MemberUse":                reflect.TypeFor[api.MemberUse](),
+	"#/components/schemas/Suggestion":               reflect.TypeFor[api.Suggestion](),
+	"#/components/schemas/ScopeUse":                 reflect.TypeFor[api.ScopeUse](),
 	"POST /api/v1/requests request":                 reflect.TypeFor[api.NewAccessRequest](),
 	"POST /api/v1/requests/{id}/{decision} request": reflect.TypeFor[api.ReviewRequest](),
 }

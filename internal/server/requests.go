@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -187,5 +188,22 @@ func (s *Server) decideCampaign(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) suggestRole(w http.ResponseWriter, r *http.Request) error {
+	days := 90
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errs.Invalidf("days %q is not a number", v)
+		}
+		days = n
+	}
+	out, err := s.svc.Reporting.Suggest(r.Context(), principal(r), r.PathValue("name"), days)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -189,4 +189,13 @@ func TestWebCampaign(t *testing.T) {
 	if got := access[role]; len(got) != 1 || got[0] != "used" {
 		t.Errorf("grants after the campaign: %v", got)
 	}
+	// The role's page: its use against what it holds, and its password.
+	run(t, ctx, "role page", chromedp.Navigate(base+"/roles/"+role), chromedp.WaitVisible("#rotation-status", chromedp.ByID), clickHX("#suggest"),
+		chromedp.WaitVisible("#suggest-summary", chromedp.ByID))
+	if s := text(t, ctx, "#role-suggest"); !strings.Contains(s, "0 connection(s)") || !strings.Contains(s, "Nothing used") {
+		t.Errorf("the role's use: %q", s)
+	}
+	if s := text(t, ctx, "#rotation-status"); !strings.Contains(s, "Password set") || !strings.Contains(s, "No rotation schedule") {
+		t.Errorf("the role's password: %q", s)
+	}
 }

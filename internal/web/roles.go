@@ -10,6 +10,7 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/mask"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/spec"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -250,6 +251,38 @@ func (a *App) RoleRotate(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	http.Redirect(w, r, "/roles/"+name+"#rotation", http.StatusSeeOther)
+}
+
+// RoleSuggest shows, into the role's page, what its connections used in
+// the last 90 days, what it holds and never used, and the narrower
+// declaration with a button to plan it.
+func (a *App) RoleSuggest(w http.ResponseWriter, r *http.Request, csrf string) {
+	sug, err := a.svc.Reporting.Suggest(r.Context(), principal(r), r.PathValue("name"), 90)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, "role-suggest", map[string]any{"Suggestion": sug, "CSRF": csrf})
+}
+
+// RoleSuggestPlan plans the role's suggested declaration and shows the
+// plan with its Apply button, as provisioning does.
+func (a *App) RoleSuggestPlan(w http.ResponseWriter, r *http.Request, _ string) {
+	sug, err := a.svc.Reporting.Suggest(r.Context(), principal(r), r.PathValue("name"), 90)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if sug.Suggested == nil {
+		a.fail(w, r, errs.Invalidf("%s ran nothing in 90 days: there is no narrower declaration to plan", sug.Role))
+		return
+	}
+	out, err := a.svc.Provisioning.Plan(r.Context(), actor(r), []spec.Role{*sug.Suggested})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.planResults(w, out)
 }
 
 // RoleReveal shows a role's password once, for systems that cannot connect
