@@ -199,14 +199,15 @@ func parseLength(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// parseUntil reads a point in the future: a date (UTC midnight), an RFC
-// 3339 time, or a length of time from now (30d).
+// parseUntil reads a point in the future: a date (through that day: the
+// next midnight, UTC), an RFC 3339 time, or a length of time from now
+// (30d).
 func parseUntil(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
 	if t, err := time.Parse("2006-01-02", v); err == nil {
-		return t, nil
+		return t.AddDate(0, 0, 1), nil
 	}
 	d, err := parseLength(v)
 	if err != nil {

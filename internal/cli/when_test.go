@@ -28,3 +28,24 @@ func TestParseWhen(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUntil: --until takes a date (through that day), an RFC 3339
+// time or a length of time from now.
+func TestParseUntil(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2027-03-31":           time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC),
+		"2027-03-31T18:00:00Z": time.Date(2027, 3, 31, 18, 0, 0, 0, time.UTC),
+		"30d":                  now.AddDate(0, 0, 30),
+		"90m":                  now.Add(90 * time.Minute),
+	} {
+		if got, err := parseUntil(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseUntil(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"tomorrow", "-1d", "2027-13-01"} {
+		if _, err := parseUntil(bad, now); err == nil {
+			t.Errorf("parseUntil(%q) succeeded", bad)
+		}
+	}
+}

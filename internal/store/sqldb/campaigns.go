@@ -78,19 +78,18 @@ func campaignItems(ctx context.Context, c conn, camp *store.Campaign) error {
 }
 
 // Campaigns lists campaigns, newest first, with their counts (not their
-// items).
+// items): one query, however many campaigns and items there are.
 func (s *DB) Campaigns(ctx context.Context) ([]store.Campaign, error) {
-	list, err := queryAll(ctx, s.c(), "list campaigns", scanCampaign, "SELECT "+campaignCols+" FROM {campaigns} ORDER BY created_at DESC, id{C}")
-	if err != nil {
-		return nil, err
-	}
-	for i := range list {
-		if err := campaignItems(ctx, s.c(), &list[i]); err != nil {
-			return nil, err
-		}
-		list[i].Items = nil
-	}
-	return list, nil
+	return queryAll(ctx, s.c(), "list campaigns", func(row scanner) (store.Campaign, error) {
+		var c store.Campaign
+		err := row.Scan(&c.ID, &c.CreatedBy, at{&c.CreatedAt}, at{&c.DueAt}, &c.OnDue, &c.Status, at{&c.ClosedAt}, &c.Pending, &c.Confirmed, &c.Revoked, &c.Flagged)
+		return c, err
+	}, `SELECT c.id, c.created_by, c.created_at, c.due_at, c.on_due, c.status, c.closed_at,
+	coalesce(sum(CASE WHEN i.decision = '' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN i.decision = 'confirmed' THEN 1 ELSE 0 END), 0),
+	coalesce(sum(CASE WHEN i.decision = 'revoked' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN i.decision = 'flagged' THEN 1 ELSE 0 END), 0)
+FROM {campaigns} c LEFT JOIN {campaign_items} i ON i.campaign_id = c.id
+GROUP BY c.id, c.created_by, c.created_at, c.due_at, c.on_due, c.status, c.closed_at
+ORDER BY c.created_at DESC, c.id{C}`)
 }
 
 // Campaign returns one campaign with its items.
