@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/pgtest"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // member makes user (in groups) with a token and returns a harness acting
@@ -39,6 +42,44 @@ func listenerConn(addr, role, database, token string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(context.Background(), cfg)
 }
 
+// roleServer is a server with a PostgreSQL listener over a database of its
+// own on the first cluster, and one role applied on it.
+type roleServer struct {
+	*harness
+	c                            pgtest.Cluster
+	tg                           target.Target
+	db, res, role, pgAddr, admin string
+}
+
+// startRoleServer starts a roleServer with args added to the server's
+// (the listener's are there already); the role, labelled label, has
+// privileges on the whole database, whose tables setup makes first.
+func startRoleServer(t *testing.T, args, label, privileges string, setup ...string) roleServer {
+	t.Helper()
+	c := pgtest.First(t)
+	p := c.Prefix(t)
+	s := roleServer{c: c, tg: c.Target(), db: p + "_app", res: p + "_r", pgAddr: freeAddr(t)}
+	c.Exec(t, "postgres", "CREATE DATABASE "+s.db)
+	if len(setup) > 0 {
+		c.Exec(t, s.db, setup...)
+	}
+	data := t.TempDir()
+	s.harness = startServerWith(t, data, map[string]string{"args": strings.TrimSpace("--pg-listen " + s.pgAddr + " " + args)})
+	s.addResource(s.res, s.tg)
+	s.role = s.applyRole(label, privileges)
+	raw, _ := os.ReadFile(filepath.Join(data, "admin.token"))
+	s.admin = strings.TrimSpace(string(raw))
+	return s
+}
+
+// applyRole plans and applies a role labelled label with privileges on
+// the server's database, and returns its name.
+func (s roleServer) applyRole(label, privileges string) string {
+	doc := s.ok("", "resources", "plan", s.res, "--role", label, "--scopes", s.db, "--privileges", privileges)
+	s.ok("", "resources", "apply", s.res, "--sid", field(doc, "sid"))
+	return field(doc, "role_name")
+}
+
 // waitFor polls cond until it holds or within passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
@@ -58,12 +99,6 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // request nobody decides expires; a grant with --until ends while its
 // member's connection is open.
 func TestRequests(t *testing.T) {
-	c := pgtest.First(t)
-	p := c.Prefix(t)
-	tg := c.Target()
-	db := p + "_app"
-	c.Exec(t, "postgres", "CREATE DATABASE "+db)
-	pgAddr := freeAddr(t)
 	// The notification webhook: a Slack-compatible receiver.
 	var mu sync.Mutex
 	var notes []map[string]any
@@ -75,12 +110,8 @@ func TestRequests(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	h := startServerWith(t, t.TempDir(), map[string]string{"args": "--pg-listen " + pgAddr + " --notify-webhook " + hook.URL + " --public-url https://stile.example.com"})
-	res := p + "_r"
-	h.addResource(res, tg)
-	doc := h.ok("", "resources", "plan", res, "--role", "rw", "--scopes", db, "--privileges", "SELECT")
-	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
-	role := field(doc, "role_name")
+	s := startRoleServer(t, "--notify-webhook "+hook.URL+" --public-url https://stile.example.com", "rw", "SELECT")
+	h, role, db, pgAddr := s.harness, s.role, s.db, s.pgAddr
 	for _, g := range []string{"oncall", "dba", "contractors"} {
 		h.ok("", "groups", "create", g)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stile-dev/stile/internal/api"
-	"github.com/stile-dev/stile/internal/pgtest"
 )
 
 // TestReviewCampaign: a campaign puts every standing grant before its
@@ -19,22 +18,9 @@ import (
 // date, closing a connection that depended on a revoked grant; the access
 // report carries the last campaign.
 func TestReviewCampaign(t *testing.T) {
-	c := pgtest.First(t)
-	p := c.Prefix(t)
-	tg := c.Target()
-	db := p + "_app"
-	c.Exec(t, "postgres", "CREATE DATABASE "+db)
-	pgAddr := freeAddr(t)
-	data := t.TempDir()
-	h := startServerWith(t, data, map[string]string{"args": "--pg-listen " + pgAddr})
-	res := p + "_r"
-	h.addResource(res, tg)
-	roles := map[string]string{}
-	for _, label := range []string{"one", "two"} {
-		doc := h.ok("", "resources", "plan", res, "--role", label, "--scopes", db, "--privileges", "SELECT")
-		h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
-		roles[label] = field(doc, "role_name")
-	}
+	s := startRoleServer(t, "", "one", "SELECT")
+	h, db, pgAddr := s.harness, s.db, s.pgAddr
+	roles := map[string]string{"one": s.role, "two": s.applyRole("two", "SELECT")}
 	one, two := roles["one"], roles["two"]
 	for _, g := range []string{"analysts", "legacy", "dba", "oncall"} {
 		h.ok("", "groups", "create", g)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,21 +23,9 @@ import (
 // a schedule, a revealed password is skipped with an alert, and one not
 // revealed rotates by itself.
 func TestRotate(t *testing.T) {
-	c := pgtest.First(t)
-	p := c.Prefix(t)
-	tg := c.Target()
-	db := p + "_app"
-	c.Exec(t, "postgres", "CREATE DATABASE "+db)
-	pgAddr := freeAddr(t)
-	data := t.TempDir()
-	h := startServerWith(t, data, map[string]string{"args": "--pg-listen " + pgAddr + " --rotate-check-every 1s"})
-	res := p + "_r"
-	h.addResource(res, tg)
-	doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", db, "--privileges", "SELECT")
-	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
-	role := field(doc, "role_name")
-	raw, _ := os.ReadFile(filepath.Join(data, "admin.token"))
-	admin := strings.TrimSpace(string(raw))
+	s := startRoleServer(t, "--rotate-check-every 1s", "ro", "SELECT")
+	h, tg, role, db, pgAddr, admin := s.harness, s.tg, s.role, s.db, s.pgAddr, s.admin
+	c := s.c
 	login := func(pw string) bool {
 		ok, err := inspect.CheckLogin(context.Background(), tg, role, pw)
 		if err != nil {
@@ -177,22 +163,9 @@ func TestKilledRotation(t *testing.T) {
 // privileges they used; planned and applied like any declaration, the role
 // keeps what it used and loses the rest.
 func TestSuggest(t *testing.T) {
-	c := pgtest.First(t)
-	p := c.Prefix(t)
-	tg := c.Target()
-	db := p + "_app"
-	c.Exec(t, "postgres", "CREATE DATABASE "+db)
-	c.Exec(t, db, "CREATE TABLE public.t (id int)", "CREATE SCHEMA other", "CREATE TABLE other.u (id int)")
-	pgAddr := freeAddr(t)
-	data := t.TempDir()
-	h := startServerWith(t, data, map[string]string{"args": "--pg-listen " + pgAddr})
-	res := p + "_r"
-	h.addResource(res, tg)
-	doc := h.ok("", "resources", "plan", res, "--role", "app", "--scopes", db, "--privileges", "SELECT,INSERT,UPDATE,DELETE,EXECUTE")
-	h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
-	role := field(doc, "role_name")
-	raw, _ := os.ReadFile(filepath.Join(data, "admin.token"))
-	conn, err := listenerConn(pgAddr, role, db, strings.TrimSpace(string(raw)))
+	s := startRoleServer(t, "", "app", "SELECT,INSERT,UPDATE,DELETE,EXECUTE", "CREATE TABLE public.t (id int)", "CREATE SCHEMA other", "CREATE TABLE other.u (id int)")
+	h, c, res, role, db := s.harness, s.c, s.res, s.role, s.db
+	conn, err := listenerConn(s.pgAddr, role, db, s.admin)
 	if err != nil {
 		t.Fatal(err)
 	}
