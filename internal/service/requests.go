@@ -83,11 +83,17 @@ func (s *Requests) SetPolicy(ctx context.Context, p Principal, pol store.AccessP
 		seconds(pol.MaxSeconds), pol.Approvals, who, reason, seconds(pol.PendingSeconds))
 }
 
-// seconds prints n seconds as a duration ("2h0m0s" → "2h").
+// seconds prints n seconds as a duration without its zero tail: 2h, 1h30m,
+// 90s is 1m30s, 10s.
 func seconds(n int64) string {
 	d := (time.Duration(n) * time.Second).String()
-	d = strings.TrimSuffix(d, "0s")
-	return strings.TrimSuffix(d, "0m")
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = strings.TrimSuffix(d, "0m")
+	}
+	return d
 }
 
 // Policy returns role's request policy, to administrators and to those who
@@ -147,10 +153,12 @@ func (s *Requests) Create(ctx context.Context, p Principal, role string, d time.
 	if err != nil {
 		return store.AccessRequest{}, err
 	}
-	if len(pending) > 0 {
-		return store.AccessRequest{}, errs.New(errs.Conflict, "request %s for %s is pending already", pending[0].ID, role)
-	}
 	now := s.now()
+	for _, q := range pending {
+		if q.ExpiresAt.After(now) { // one past its time is about to expire
+			return store.AccessRequest{}, errs.New(errs.Conflict, "request %s for %s is pending already", q.ID, role)
+		}
+	}
 	r := store.AccessRequest{ID: newSID(), Role: role, User: p.User, Reason: reason, Seconds: int64(d / time.Second), Status: store.RequestPending,
 		Approvals: pol.Approvals, Reviews: []store.Review{}, CreatedAt: now, ExpiresAt: now.Add(time.Duration(pol.PendingSeconds) * time.Second)}
 	rr, _ := s.resourceRole(ctx, role)

@@ -196,7 +196,8 @@ func (s *Rotation) rotate(ctx context.Context, p Principal, role string, force b
 // schedule is due. With replicas on one store one replica rotates a role
 // in an interval: it holds the lease rotate:ROLE for most of it, as the
 // drift check holds a resource's. A rotation that fails or is skipped (a
-// revealed password) is an alert, and counted.
+// revealed password) is an alert, and counted, and is tried again hourly
+// (or each period, if shorter).
 func (s *Rotation) RotateEvery(ctx context.Context, tick time.Duration) {
 	every(ctx, tick, func() {
 		schedules, err := s.store.Rotations(ctx)
@@ -214,6 +215,11 @@ func (s *Rotation) RotateEvery(ctx context.Context, tick time.Duration) {
 				continue
 			}
 			period := time.Duration(rot.EverySeconds) * time.Second
+			// One that failed or was skipped is tried again (and alerts
+			// again) hourly, or each period if shorter: not each tick.
+			if rot.LastError != "" && now.Before(rot.LastAttempt.Add(min(period, time.Hour))) {
+				continue
+			}
 			held, err := s.store.TryLease(ctx, "rotate:"+rot.Role, s.replica, now.Add(period*9/10))
 			if err != nil || !held {
 				continue
