@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -289,7 +290,7 @@ func (s *Campaigns) CloseDue(ctx context.Context) error {
 			return gone, made, nil
 		})
 		switch {
-		case errs.Is(err, errs.NotFound), err == store.ErrNoChange:
+		case errs.Is(err, errs.NotFound), errors.Is(err, store.ErrNoChange):
 			continue
 		case err != nil:
 			return err
