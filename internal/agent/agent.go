@@ -34,6 +34,8 @@ type Agent interface {
 	CheckLogin(ctx context.Context, t target.Target, role, password string) (bool, error)
 	// Scopes lists the databases and schemas a role can be scoped to.
 	Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error)
+	// Discover reads every role of the cluster and what it holds.
+	Discover(ctx context.Context, t target.Target) (inspect.Discovery, error)
 	// Column names a result column (masking's column rules).
 	Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error)
 }

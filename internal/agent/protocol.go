@@ -27,6 +27,7 @@ const (
 	JobApplyBatch = "apply_batch"
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
+	JobDiscover   = "discover"
 	JobColumn     = "column"
 	JobConnect    = "connect"
 	JobCancel     = "cancel"

@@ -74,3 +74,7 @@ type AdminImportRequest struct {
 	CSV   string `json:"csv"`
 	Agent string `json:"agent"`
 }
+
+// Discovery is every role of a resource's cluster and what it holds
+// (inspect.Discovery): GET /api/v1/resources/{name}/discover.
+type Discovery = inspect.Discovery

@@ -207,3 +207,12 @@ func (s *Server) suggestRole(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+func (s *Server) discover(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.svc.Inventory.Discover(r.Context(), principal(r), r.PathValue("name"), r.URL.Query()["role"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}

@@ -63,6 +63,7 @@ func (s *Server) Routes() []Route {
 		api("PUT /api/v1/resources/{name}/admin", Admin, s.setAdmin),
 		api("POST /api/v1/admins/import", Admin, s.importAdmins),
 		api("POST /api/v1/resources/{name}/health", Admin, s.health),
+		api("GET /api/v1/resources/{name}/discover", Admin, s.discover),
 		api("POST /api/v1/plans", Admin, s.plan),
 		api("POST /api/v1/plans/declared", Admin, s.planDeclared),
 		api("GET /api/v1/plans/{sid}", Admin, s.planStatus),

@@ -87,6 +87,12 @@ func (r *remote) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDa
 	return out, err
 }
 
+func (r *remote) Discover(ctx context.Context, t target.Target) (inspect.Discovery, error) {
+	var out inspect.Discovery
+	err := r.hub.call(ctx, r.name, agent.JobDiscover, t, &out)
+	return out, err
+}
+
 func (r *remote) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
 	var out inspect.Column
 	err := r.hub.call(ctx, r.name, agent.JobColumn, agent.ColumnJob{Target: t, Database: database, Table: table, Attnum: attnum}, &out)

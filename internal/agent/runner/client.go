@@ -198,6 +198,12 @@ func (local Local) run(ctx context.Context, m agent.Message) (any, error) {
 			return nil, err
 		}
 		return local.Scopes(ctx, t)
+	case agent.JobDiscover:
+		var t target.Target
+		if err := json.Unmarshal(m.Payload, &t); err != nil {
+			return nil, err
+		}
+		return local.Discover(ctx, t)
 	case agent.JobColumn:
 		var j agent.ColumnJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {

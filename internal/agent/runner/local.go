@@ -56,6 +56,11 @@ func (l Local) CheckLogin(ctx context.Context, t target.Target, role, password s
 	return inspect.CheckLogin(ctx, t.In(l.Pool), role, password)
 }
 
+// Discover reads every role of the cluster and what it holds.
+func (l Local) Discover(ctx context.Context, t target.Target) (inspect.Discovery, error) {
+	return inspect.Discover(ctx, t.In(l.Pool))
+}
+
 // Scopes lists databases and schemas.
 func (l Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
 	return inspect.ListScopes(ctx, t.In(l.Pool))

@@ -1,0 +1,52 @@
+package service
+
+import (
+	"context"
+	"slices"
+
+	"github.com/stile-dev/stile/internal/inspect"
+	"github.com/stile-dev/stile/internal/store"
+)
+
+// Discover reads every role of resource's cluster through its agent: its
+// attributes, memberships and what it owns or was granted per database,
+// schema and kind of object, each marked managed when stile made it. With
+// only, it keeps those roles.
+func (s *Inventory) Discover(ctx context.Context, p Principal, resource string, only []string) (inspect.Discovery, error) {
+	if err := p.MayAdminister(); err != nil {
+		return inspect.Discovery{}, err
+	}
+	r, err := s.store.Resource(ctx, resource)
+	if err != nil {
+		return inspect.Discovery{}, err
+	}
+	t, err := s.target(r)
+	if err != nil {
+		return inspect.Discovery{}, err
+	}
+	ag, err := s.agent(r.Agent)
+	if err != nil {
+		return inspect.Discovery{}, err
+	}
+	d, err := ag.Discover(ctx, t)
+	if err != nil {
+		return d, err
+	}
+	roles, err := s.store.Roles(ctx, resource)
+	if err != nil {
+		return d, err
+	}
+	kept := d.Roles[:0]
+	for _, x := range d.Roles {
+		if len(only) > 0 && !slices.Contains(only, x.Name) {
+			continue
+		}
+		x.Stile = "unmanaged"
+		if slices.ContainsFunc(roles, func(m store.Role) bool { return m.RoleName == x.Name }) {
+			x.Stile = "managed"
+		}
+		kept = append(kept, x)
+	}
+	d.Roles = kept
+	return d, nil
+}
