@@ -36,6 +36,8 @@ type Agent interface {
 	Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error)
 	// Discover reads every role of the cluster and what it holds.
 	Discover(ctx context.Context, t target.Target) (inspect.Discovery, error)
+	// WhoCan lists the roles that hold a privilege on a table.
+	WhoCan(ctx context.Context, t target.Target, q inspect.WhoCanQuery) ([]inspect.Holder, error)
 	// Column names a result column (masking's column rules).
 	Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error)
 }

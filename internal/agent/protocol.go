@@ -28,10 +28,18 @@ const (
 	JobCheckLogin = "check_login"
 	JobScopes     = "scopes"
 	JobDiscover   = "discover"
+	JobWhoCan     = "who_can"
 	JobColumn     = "column"
 	JobConnect    = "connect"
 	JobCancel     = "cancel"
 )
+
+// WhoCanJob asks who holds a privilege on a table of the target's
+// cluster.
+type WhoCanJob struct {
+	Target target.Target       `json:"target"`
+	Query  inspect.WhoCanQuery `json:"query"`
+}
 
 // Message is one WebSocket frame, in either direction: a job (server to
 // agent), its progress and result (agent to server), or a heartbeat (agent

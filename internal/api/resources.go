@@ -78,3 +78,38 @@ type AdminImportRequest struct {
 // Discovery is every role of a resource's cluster and what it holds
 // (inspect.Discovery): GET /api/v1/resources/{name}/discover.
 type Discovery = inspect.Discovery
+
+// WhoCan is the answer of GET /api/v1/who-can: every role that holds a
+// privilege on a table (or column), on each resource asked, with how; for
+// the roles stile made, who may use them through stile.
+type WhoCan struct {
+	Query   inspect.WhoCanQuery `json:"query"`
+	Holders []WhoCanHolder      `json:"holders"`
+	// Errors names the resources that could not be asked, and why.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// WhoCanHolder is one role on one resource.
+type WhoCanHolder struct {
+	Resource string `json:"resource_name"`
+	inspect.Holder
+	// Stile is managed for a role stile made; then Masking lists its
+	// masking rules (ids), and Groups and People who may use it through
+	// stile: standing, or eligible (by request).
+	Stile   string      `json:"stile"`
+	Masking []string    `json:"masking,omitempty"`
+	Groups  []GroupUse  `json:"groups,omitempty"`
+	People  []PersonUse `json:"people,omitempty"`
+}
+
+// GroupUse is a group granted a resource role.
+type GroupUse struct {
+	Group    string `json:"group"`
+	Eligible bool   `json:"eligible,omitempty"`
+}
+
+// PersonUse is a person who may use a resource role, and how.
+type PersonUse struct {
+	User     string `json:"user"`
+	Eligible bool   `json:"eligible,omitempty"`
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
@@ -91,4 +92,93 @@ func printDiscovery(w io.Writer, d api.Discovery) error {
 		fmt.Fprintf(w, "\nnot read: %s\n", e)
 	}
 	return nil
+}
+
+func newWhoCanCmd(e *env) *cobra.Command {
+	var resources []string
+	var all, asCSV bool
+	cmd := dataCmd(e, "who-can PRIVILEGE ON DATABASE.SCHEMA.TABLE[.COLUMN] (--resource R… | --all)",
+		"Every role that holds a privilege on a table or column, how, and who may use it through stile",
+		"  stile access who-can SELECT ON shop.public.customers --resource prod-main\n  stile access who-can SELECT ON shop.public.customers.email --all --csv", 3,
+		func(c *client, cmd *cobra.Command, a []string) (any, func(io.Writer) error, error) {
+			if !strings.EqualFold(a[1], "ON") {
+				return nil, nil, usageError{msg: fmt.Sprintf("%q: expected ON between the privilege and the table", a[1]), try: "stile access who-can SELECT ON db.schema.table --all"}
+			}
+			if all == (len(resources) > 0) {
+				return nil, nil, usageError{msg: "name the resources (--resource) or ask them all (--all)", try: "--resource prod-main or --all"}
+			}
+			q := url.Values{"privilege": {a[0]}, "object": {a[2]}, "resource": resources}
+			var out api.WhoCan
+			err := c.call(cmd.Context(), "GET", "/api/v1/who-can?"+q.Encode(), nil, &out)
+			return out, func(w io.Writer) error {
+				if asCSV {
+					return whoCanCSV(w, out)
+				}
+				tw := table(w)
+				fmt.Fprintln(tw, "RESOURCE\tROLE\tHOW\tSCHEMA USAGE\tRLS\tSTILE\tPEOPLE")
+				for _, h := range out.Holders {
+					people := []string{}
+					for _, u := range h.People {
+						if u.Eligible {
+							people = append(people, u.User+" (eligible)")
+						} else {
+							people = append(people, u.User)
+						}
+					}
+					stile := h.Stile
+					if len(h.Masking) > 0 {
+						stile += ", masked (" + strings.Join(h.Masking, ",") + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Resource, h.Role, strings.Join(how(h), ", "), yesNo(h.SchemaUsage), yesNo(h.RLS), stile, strings.Join(people, ", "))
+				}
+				for _, e := range out.Errors {
+					fmt.Fprintf(tw, "not asked: %s\n", e)
+				}
+				return tw.Flush()
+			}, err
+		})
+	cmd.Flags().StringArrayVar(&resources, "resource", nil, "a resource to ask (repeat)")
+	cmd.Flags().BoolVar(&all, "all", false, "ask every resource that has the table")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV, a row per role and resource")
+	return cmd
+}
+
+// how says how a holder holds it, in words.
+func how(h api.WhoCanHolder) []string {
+	var out []string
+	for word, on := range map[string]bool{"superuser": h.Superuser, "owner": h.Owner, "granted": h.Direct, "column grant": h.Column, "PUBLIC": h.Public} {
+		if on {
+			out = append(out, word)
+		}
+	}
+	slices.Sort(out)
+	for _, v := range h.Via {
+		out = append(out, "via "+v)
+	}
+	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// whoCanCSV writes the answer as CSV, a row per role and resource.
+func whoCanCSV(w io.Writer, out api.WhoCan) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"resource", "role", "how", "schema_usage", "rls", "stile", "masking", "groups", "people"})
+	for _, h := range out.Holders {
+		var groups, people []string
+		for _, g := range h.Groups {
+			groups = append(groups, g.Group+map[bool]string{true: " (eligible)"}[g.Eligible])
+		}
+		for _, u := range h.People {
+			people = append(people, u.User+map[bool]string{true: " (eligible)"}[u.Eligible])
+		}
+		cw.Write([]string{h.Resource, h.Role, strings.Join(how(h), "; "), yesNo(h.SchemaUsage), yesNo(h.RLS), h.Stile, strings.Join(h.Masking, "; "), strings.Join(groups, "; "), strings.Join(people, "; ")})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/inspect"
@@ -108,5 +111,116 @@ func TestDiscover(t *testing.T) {
 		if !strings.HasPrefix(out, "PostgreSQL "+c.Version) || !strings.Contains(out, p+"_reporting (unmanaged)") || !strings.Contains(out, db+".shop table: INSERT 1/3, SELECT 1/3") || strings.Contains(out, p+"_app_ro (") {
 			t.Errorf("discover --role, for people:\n%s", out)
 		}
+	})
+}
+
+// TestWhoCan, on 15, 16 and 17: for every table and column of a hand-made
+// cluster and each privilege, stile access who-can names exactly the roles
+// has_table_privilege and has_column_privilege name, with how (owner,
+// granted, a column grant, PUBLIC, through a group role); row-level
+// security is flagged; a role stile made shows its masking rule and who
+// may use it through stile, standing or eligible.
+func TestWhoCan(t *testing.T) {
+	pgtest.Each(t, func(t *testing.T, c pgtest.Cluster) {
+		p := c.Prefix(t)
+		db := p + "_shop"
+		c.Exec(t, "postgres", "CREATE DATABASE "+db,
+			"CREATE ROLE "+p+"_migrator LOGIN", "CREATE ROLE "+p+"_reporting NOLOGIN", "CREATE ROLE "+p+"_alice LOGIN",
+			"CREATE ROLE "+p+"_bob LOGIN NOINHERIT", "GRANT "+p+"_reporting TO "+p+"_alice, "+p+"_bob")
+		c.Exec(t, db, "CREATE SCHEMA shop AUTHORIZATION "+p+"_migrator", "SET ROLE "+p+"_migrator",
+			"CREATE TABLE shop.orders (id int, total int)", "CREATE TABLE shop.info (id int, note text)",
+			"GRANT USAGE ON SCHEMA shop TO "+p+"_reporting",
+			"GRANT SELECT, INSERT ON shop.orders TO "+p+"_reporting", "GRANT SELECT ON shop.info TO PUBLIC",
+			"GRANT UPDATE (note) ON shop.info TO "+p+"_alice", "ALTER TABLE shop.orders ENABLE ROW LEVEL SECURITY", "RESET ROLE")
+		h := startServer(t, t.TempDir())
+		res := p + "_r"
+		h.addResource(res, c.Target())
+		doc := h.ok("", "resources", "plan", res, "--role", "ro", "--scopes", db+".shop", "--privileges", "SELECT")
+		h.ok("", "resources", "apply", res, "--sid", field(doc, "sid"))
+		managed := field(doc, "role_name")
+		h.ok("", "masking", "add", managed, "--column", db+".shop.orders.total", "--style", "redact", "--id", "totals")
+		for _, g := range []string{"analysts", "oncall"} {
+			h.ok("", "groups", "create", g)
+		}
+		h.member("ann", "analysts")
+		h.member("eve", "oncall")
+		h.ok("", "access", "grant", managed, "--group", "analysts")
+		h.ok("", "access", "grant", managed, "--group", "oncall", "--eligible")
+
+		conn := c.Conn(t, db)
+		for _, q := range []struct{ object, column, privilege string }{
+			{"shop.orders", "", "SELECT"}, {"shop.orders", "", "INSERT"}, {"shop.orders", "", "DELETE"},
+			{"shop.info", "", "SELECT"}, {"shop.info", "", "UPDATE"}, {"shop.info", "note", "UPDATE"}, {"shop.info", "id", "UPDATE"},
+		} {
+			check, args := "has_table_privilege(r.oid, $1::text::regclass, $2::text)", []any{q.object, q.privilege}
+			if q.column != "" {
+				check, args = "has_column_privilege(r.oid, $1::text::regclass, $3::text, $2::text)", append(args, q.column)
+			}
+			rows, err := conn.Query(context.Background(), "SELECT rolname FROM pg_roles r WHERE rolname !~ '^pg_' AND "+check+" ORDER BY 1", args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Other tests make and drop roles on the same cluster at the
+			// same time: compare this test's (and the superuser).
+			ours := func(name string) bool { return strings.Contains(name, p) || name == c.Target().User }
+			want = slices.DeleteFunc(want, func(n string) bool { return !ours(n) })
+			object := db + "." + q.object
+			if q.column != "" {
+				object += "." + q.column
+			}
+			var out api.WhoCan
+			if err := json.Unmarshal([]byte(h.ok("", "access", "who-can", q.privilege, "ON", object, "--resource", res, "--json")), &out); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, x := range out.Holders {
+				if ours(x.Role) {
+					got = append(got, x.Role)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("who can %s %s:\n got %v\nwant %v (PostgreSQL)", q.privilege, object, got, want)
+			}
+		}
+
+		// How, RLS, and who may use the role stile made.
+		var out api.WhoCan
+		if err := json.Unmarshal([]byte(h.ok("", "access", "who-can", "SELECT", "ON", db+".shop.orders", "--resource", res, "--json")), &out); err != nil {
+			t.Fatal(err)
+		}
+		find := func(role string) api.WhoCanHolder {
+			t.Helper()
+			i := slices.IndexFunc(out.Holders, func(h api.WhoCanHolder) bool { return h.Role == role })
+			if i < 0 {
+				t.Fatalf("%s is not among who can SELECT orders", role)
+			}
+			return out.Holders[i]
+		}
+		if m := find(p + "_migrator"); !m.Owner || m.RLS {
+			t.Errorf("the owner: %+v", m)
+		}
+		if a := find(p + "_alice"); a.Direct || strings.Join(a.Via, ",") != p+"_reporting" || !a.SchemaUsage || !a.RLS {
+			t.Errorf("alice, through reporting: %+v", a)
+		}
+		if slices.ContainsFunc(out.Holders, func(h api.WhoCanHolder) bool { return h.Role == p+"_bob" }) {
+			t.Error("bob (NOINHERIT) holds it through his group")
+		}
+		s := find(managed)
+		if s.Stile != "managed" || strings.Join(s.Masking, ",") != "totals" || len(s.People) != 2 || s.People[0].User != "ann" || s.People[0].Eligible || s.People[1].User != "eve" || !s.People[1].Eligible {
+			t.Errorf("the role stile made: %+v", s)
+		}
+		if p := find(c.Target().User); !p.Superuser {
+			t.Errorf("the superuser: %+v", p)
+		}
+		csvOut := h.ok("", "access", "who-can", "SELECT", "ON", db+".shop.orders", "--all", "--csv")
+		if !strings.HasPrefix(csvOut, "resource,role,how,") || !strings.Contains(csvOut, res+","+p+"_alice,via "+p+"_reporting,yes,yes,unmanaged") {
+			t.Errorf("who-can --csv:\n%s", csvOut)
+		}
+		h.fails(1, "does not exist", "", "access", "who-can", "SELECT", "ON", db+".shop.nope", "--resource", res)
+		h.fails(1, "not one of", "", "access", "who-can", "FLY", "ON", db+".shop.orders", "--resource", res)
 	})
 }

@@ -208,7 +208,7 @@ func newAccessCmd(e *env) *cobra.Command {
 			return a[0] + " " + what + " approval", c.call(cmd.Context(), method, "/api/v1/approval-required/"+pathEscape(a[0]), nil, nil)
 		})
 	approval.Flags().BoolVar(&off, "off", false, "stop requiring approval")
-	cmd.AddCommand(grant, revoke, list, approval, newPolicyCmd(e), newRequestCmd(e), newMineCmd(e))
+	cmd.AddCommand(grant, revoke, list, approval, newPolicyCmd(e), newRequestCmd(e), newMineCmd(e), newWhoCanCmd(e))
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/store"
 )
 
@@ -214,5 +215,18 @@ func (s *Server) discover(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) whoCan(w http.ResponseWriter, r *http.Request) error {
+	q, err := inspect.ParseWhoCan(r.URL.Query().Get("privilege"), r.URL.Query().Get("object"))
+	if err != nil {
+		return err
+	}
+	out, err := s.svc.Access.WhoCan(r.Context(), principal(r), r.URL.Query()["resource"], q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -107,6 +107,7 @@ func (s *Server) Routes() []Route {
 		api("DELETE /api/v1/groups/{group}/members/{user}", Admin, s.removeMember),
 		api("GET /api/v1/access", Admin, s.listAccess),
 		api("GET /api/v1/access/mine", Member, s.myAccess),
+		api("GET /api/v1/who-can", Admin, s.whoCan),
 		api("PUT /api/v1/access/{role}/{group}", Admin, s.grantAccess),
 		api("DELETE /api/v1/access/{role}/{group}", Admin, s.revokeAccess),
 		api("PUT /api/v1/approval-required/{role}", Admin, s.requireApproval),

@@ -93,6 +93,12 @@ func (r *remote) Discover(ctx context.Context, t target.Target) (inspect.Discove
 	return out, err
 }
 
+func (r *remote) WhoCan(ctx context.Context, t target.Target, q inspect.WhoCanQuery) ([]inspect.Holder, error) {
+	var out []inspect.Holder
+	err := r.hub.call(ctx, r.name, agent.JobWhoCan, agent.WhoCanJob{Target: t, Query: q}, &out)
+	return out, err
+}
+
 func (r *remote) Column(ctx context.Context, t target.Target, database string, table uint32, attnum int16) (inspect.Column, error) {
 	var out inspect.Column
 	err := r.hub.call(ctx, r.name, agent.JobColumn, agent.ColumnJob{Target: t, Database: database, Table: table, Attnum: attnum}, &out)

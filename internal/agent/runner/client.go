@@ -204,6 +204,12 @@ func (local Local) run(ctx context.Context, m agent.Message) (any, error) {
 			return nil, err
 		}
 		return local.Discover(ctx, t)
+	case agent.JobWhoCan:
+		var j agent.WhoCanJob
+		if err := json.Unmarshal(m.Payload, &j); err != nil {
+			return nil, err
+		}
+		return local.WhoCan(ctx, j.Target, j.Query)
 	case agent.JobColumn:
 		var j agent.ColumnJob
 		if err := json.Unmarshal(m.Payload, &j); err != nil {

@@ -61,6 +61,11 @@ func (l Local) Discover(ctx context.Context, t target.Target) (inspect.Discovery
 	return inspect.Discover(ctx, t.In(l.Pool))
 }
 
+// WhoCan lists the roles that hold a privilege on a table.
+func (l Local) WhoCan(ctx context.Context, t target.Target, q inspect.WhoCanQuery) ([]inspect.Holder, error) {
+	return inspect.WhoCan(ctx, t.In(l.Pool), q)
+}
+
 // Scopes lists databases and schemas.
 func (l Local) Scopes(ctx context.Context, t target.Target) ([]inspect.ScopeDatabase, error) {
 	return inspect.ListScopes(ctx, t.In(l.Pool))
