@@ -1,6 +1,11 @@
 package api
 
 import (
+	"encoding/csv"
+	"io"
+	"slices"
+	"strings"
+
 	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/spec"
 )
@@ -112,4 +117,41 @@ type GroupUse struct {
 type PersonUse struct {
 	User     string `json:"user"`
 	Eligible bool   `json:"eligible,omitempty"`
+}
+
+// How says how h holds the privilege, in words: superuser, owner,
+// granted, column grant, PUBLIC, then "via ROLE" for each role it inherits
+// it from.
+func (h WhoCanHolder) How() []string {
+	var out []string
+	for word, on := range map[string]bool{"superuser": h.Superuser, "owner": h.Owner, "granted": h.Direct, "column grant": h.Column, "PUBLIC": h.Public} {
+		if on {
+			out = append(out, word)
+		}
+	}
+	slices.Sort(out)
+	for _, v := range h.Via {
+		out = append(out, "via "+v)
+	}
+	return out
+}
+
+// WriteCSV writes the answer as CSV, a row per role and resource.
+func (a WhoCan) WriteCSV(w io.Writer) error {
+	yes := map[bool]string{true: "yes", false: "no"}
+	eligible := map[bool]string{true: " (eligible)"}
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"resource", "role", "how", "schema_usage", "rls", "stile", "masking", "groups", "people"})
+	for _, h := range a.Holders {
+		var groups, people []string
+		for _, g := range h.Groups {
+			groups = append(groups, g.Group+eligible[g.Eligible])
+		}
+		for _, u := range h.People {
+			people = append(people, u.User+eligible[u.Eligible])
+		}
+		cw.Write([]string{h.Resource, h.Role, strings.Join(h.How(), "; "), yes[h.SchemaUsage], yes[h.RLS], h.Stile, strings.Join(h.Masking, "; "), strings.Join(groups, "; "), strings.Join(people, "; ")})
+	}
+	cw.Flush()
+	return cw.Error()
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
@@ -112,7 +111,7 @@ func newWhoCanCmd(e *env) *cobra.Command {
 			err := c.call(cmd.Context(), "GET", "/api/v1/who-can?"+q.Encode(), nil, &out)
 			return out, func(w io.Writer) error {
 				if asCSV {
-					return whoCanCSV(w, out)
+					return out.WriteCSV(w)
 				}
 				tw := table(w)
 				fmt.Fprintln(tw, "RESOURCE\tROLE\tHOW\tSCHEMA USAGE\tRLS\tSTILE\tPEOPLE")
@@ -129,7 +128,7 @@ func newWhoCanCmd(e *env) *cobra.Command {
 					if len(h.Masking) > 0 {
 						stile += ", masked (" + strings.Join(h.Masking, ",") + ")"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Resource, h.Role, strings.Join(how(h), ", "), yesNo(h.SchemaUsage), yesNo(h.RLS), stile, strings.Join(people, ", "))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Resource, h.Role, strings.Join(h.How(), ", "), yesNo(h.SchemaUsage), yesNo(h.RLS), stile, strings.Join(people, ", "))
 				}
 				for _, e := range out.Errors {
 					fmt.Fprintf(tw, "not asked: %s\n", e)
@@ -143,42 +142,9 @@ func newWhoCanCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// how says how a holder holds it, in words.
-func how(h api.WhoCanHolder) []string {
-	var out []string
-	for word, on := range map[string]bool{"superuser": h.Superuser, "owner": h.Owner, "granted": h.Direct, "column grant": h.Column, "PUBLIC": h.Public} {
-		if on {
-			out = append(out, word)
-		}
-	}
-	slices.Sort(out)
-	for _, v := range h.Via {
-		out = append(out, "via "+v)
-	}
-	return out
-}
-
 func yesNo(b bool) string {
 	if b {
 		return "yes"
 	}
 	return "no"
-}
-
-// whoCanCSV writes the answer as CSV, a row per role and resource.
-func whoCanCSV(w io.Writer, out api.WhoCan) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"resource", "role", "how", "schema_usage", "rls", "stile", "masking", "groups", "people"})
-	for _, h := range out.Holders {
-		var groups, people []string
-		for _, g := range h.Groups {
-			groups = append(groups, g.Group+map[bool]string{true: " (eligible)"}[g.Eligible])
-		}
-		for _, u := range h.People {
-			people = append(people, u.User+map[bool]string{true: " (eligible)"}[u.Eligible])
-		}
-		cw.Write([]string{h.Resource, h.Role, strings.Join(how(h), "; "), yesNo(h.SchemaUsage), yesNo(h.RLS), h.Stile, strings.Join(h.Masking, "; "), strings.Join(groups, "; "), strings.Join(people, "; ")})
-	}
-	cw.Flush()
-	return cw.Error()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/stile-dev/stile/internal/pgtest"
@@ -197,5 +198,40 @@ func TestWebCampaign(t *testing.T) {
 	}
 	if s := text(t, ctx, "#rotation-status"); !strings.Contains(s, "Password set") || !strings.Contains(s, "No rotation schedule") {
 		t.Errorf("the role's password: %q", s)
+	}
+}
+
+// TestWebBrownfield: in Chromium, the resource page's link lists every role
+// of the cluster, a hand-made one among them, and the who-can page answers
+// who reads a table, with its CSV.
+func TestWebBrownfield(t *testing.T) {
+	c := pgtest.First(t)
+	ctx := browser(t)
+	p := c.Prefix(t)
+	db := p + "_ops"
+	c.Exec(t, "postgres", "CREATE DATABASE "+db, "CREATE ROLE "+p+"_legacy LOGIN")
+	c.Exec(t, db, "CREATE TABLE public.jobs (id int)", "GRANT SELECT ON public.jobs TO "+p+"_legacy")
+	srv := startStileStore(t)
+	base, svc := srv.base, srv.svc
+	manageResource(t, svc, p, c.Target())
+
+	run(t, ctx, "sign in", chromedp.Navigate(base+"/resources/"+p), chromedp.WaitVisible("#token", chromedp.ByID),
+		chromedp.SendKeys("#token", token, chromedp.ByID), chromedp.Click("#signin", chromedp.ByID), chromedp.WaitVisible("#discover-link", chromedp.ByID))
+	run(t, ctx, "every role", chromedp.Click("#discover-link", chromedp.ByID), chromedp.WaitVisible("#discover-roles", chromedp.ByID))
+	if s := text(t, ctx, "#discover-roles"); !strings.Contains(s, p+"_legacy") || !strings.Contains(s, db+".public table: SELECT 1/1") {
+		t.Fatalf("every role:\n%s", s)
+	}
+	run(t, ctx, "who can", chromedp.Navigate(base+"/who-can"), chromedp.WaitVisible("#whocan-form", chromedp.ByID),
+		chromedp.SendKeys("#whocan-object", db+".public.jobs", chromedp.ByID), chromedp.SetValue("#whocan-resource", p, chromedp.ByID),
+		chromedp.Click("#whocan-ask", chromedp.ByID), chromedp.WaitVisible("#whocan-holders", chromedp.ByID))
+	if s := text(t, ctx, "#whocan-holders"); !strings.Contains(s, p+"_legacy") || !strings.Contains(s, "granted") || !strings.Contains(s, "owner, superuser\t") {
+		t.Fatalf("who can:\n%s", s)
+	}
+	shot(t, ctx, "30-who-can")
+	var csv string
+	run(t, ctx, "csv", chromedp.Evaluate(`fetch(document.getElementById('whocan-csv').href).then((r) => r.text())`, &csv,
+		func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if !strings.HasPrefix(csv, "resource,role,how,") || !strings.Contains(csv, p+","+p+"_legacy,granted,yes,no,unmanaged") {
+		t.Errorf("the CSV:\n%s", csv)
 	}
 }

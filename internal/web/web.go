@@ -53,6 +53,9 @@ func New(svc *service.Services, log *slog.Logger) *App {
 		"seconds":    seconds,
 		"left":       timeLeft,
 		"div":        func(a, b int64) int64 { return a / b },
+		"whocanPrivileges": func() []string {
+			return []string{"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER"}
+		},
 		"reviewData": func(r store.AccessRequest, csrf string) map[string]any {
 			return map[string]any{"Request": r, "CSRF": csrf}
 		},
