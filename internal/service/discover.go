@@ -16,15 +16,7 @@ func (s *Inventory) Discover(ctx context.Context, p Principal, resource string, 
 	if err := p.MayAdminister(); err != nil {
 		return inspect.Discovery{}, err
 	}
-	r, err := s.store.Resource(ctx, resource)
-	if err != nil {
-		return inspect.Discovery{}, err
-	}
-	t, err := s.target(r)
-	if err != nil {
-		return inspect.Discovery{}, err
-	}
-	ag, err := s.agent(r.Agent)
+	t, ag, err := s.resourceAgent(ctx, resource)
 	if err != nil {
 		return inspect.Discovery{}, err
 	}

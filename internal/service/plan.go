@@ -378,15 +378,7 @@ func (s *Provisioning) Scopes(ctx context.Context, p Principal, resource string)
 	if err := p.MayAdminister(); err != nil {
 		return nil, err
 	}
-	r, err := s.store.Resource(ctx, resource)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.target(r)
-	if err != nil {
-		return nil, err
-	}
-	ag, err := s.agent(r.Agent)
+	t, ag, err := s.resourceAgent(ctx, resource)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"slices"
 
+	"github.com/stile-dev/stile/internal/agent"
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/inspect"
 	"github.com/stile-dev/stile/internal/store"
+	"github.com/stile-dev/stile/internal/target"
 )
 
 // WhoCan answers who holds q's privilege on q's table (or column) on each
@@ -93,17 +95,24 @@ func (s *Access) WhoCan(ctx context.Context, p Principal, resources []string, q 
 
 // whoCanOn asks resource's agent.
 func (s *core) whoCanOn(ctx context.Context, resource string, q inspect.WhoCanQuery) ([]inspect.Holder, error) {
-	r, err := s.store.Resource(ctx, resource)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.target(r)
-	if err != nil {
-		return nil, err
-	}
-	ag, err := s.agent(r.Agent)
+	t, ag, err := s.resourceAgent(ctx, resource)
 	if err != nil {
 		return nil, err
 	}
 	return ag.WhoCan(ctx, t, q)
+}
+
+// resourceAgent returns resource's admin target and the agent that
+// reaches it.
+func (s *core) resourceAgent(ctx context.Context, resource string) (target.Target, agent.Agent, error) {
+	r, err := s.store.Resource(ctx, resource)
+	if err != nil {
+		return target.Target{}, nil, err
+	}
+	t, err := s.target(r)
+	if err != nil {
+		return target.Target{}, nil, err
+	}
+	ag, err := s.agent(r.Agent)
+	return t, ag, err
 }
