@@ -224,14 +224,9 @@ func TestRequests(t *testing.T) {
 	waitFor(t, "the window's end in the audit trail", 10*time.Second, func() bool {
 		return strings.Contains(h.ok("", "sessions", "list", "--kind", "access", "--json"), "ann's window on "+role+" ended")
 	})
-	var sessions string
-	waitFor(t, "the connections' sessions saying why they closed", 10*time.Second, func() bool {
-		sessions = h.ok("", "sessions", "list", "--kind", "connect", "--json")
-		if strings.Count(sessions, `"message": "closed by stile: ann's access window on `+role+` ended"`) == 3 {
-			return true
-		}
-		t.Log(sessions)
-		return false
+	waitFor(t, "the three connections' sessions saying why they closed", 10*time.Second, func() bool {
+		out := h.ok("", "sessions", "list", "--kind", "connect", "--json")
+		return strings.Count(out, `"message": "closed by stile: ann's access window on `+role+` ended"`) == 3
 	})
 	requests := h.ok("", "sessions", "list", "--kind", "request", "--json")
 	for _, want := range []string{"ann requested " + role + " for 15s: INC-1234", "bob approved ann's request for " + role + " (1 of 2 approvals): seen the incident", "cat approved ann's request for " + role + " (2 of 2 approvals); the window ends at"} {

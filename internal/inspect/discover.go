@@ -100,7 +100,7 @@ func Discover(ctx context.Context, t target.Target) (Discovery, error) {
 	if err != nil {
 		return out, err
 	}
-	byName := map[string]*DiscoveredRole{"PUBLIC": {Name: "PUBLIC", Inherit: true}}
+	byName := map[string]*DiscoveredRole{"PUBLIC": {Name: "PUBLIC", Inherit: true, MemberOf: []catalog.Membership{}, Members: []string{}, Holds: []Holding{}}}
 	for _, r := range snap.Roles {
 		if strings.HasPrefix(r.Name, "pg_") {
 			continue
