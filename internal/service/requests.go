@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,97 +22,6 @@ type (
 // KindRequest is the session kind of a request's life: made, reviewed,
 // approved, denied, expired, cancelled.
 const KindRequest = "request"
-
-// The request policy a role has until an administrator sets one.
-const (
-	DefaultRequestMax     = 8 * time.Hour
-	DefaultRequestPending = time.Hour
-)
-
-// DefaultPolicy is the policy of a role nobody set one for: one approval
-// by an administrator, windows of up to DefaultRequestMax, pending for
-// DefaultRequestPending.
-func DefaultPolicy(role string) store.AccessPolicy {
-	return store.AccessPolicy{Role: role, MaxSeconds: int64(DefaultRequestMax / time.Second), Approvers: []string{}, Approvals: 1,
-		PendingSeconds: int64(DefaultRequestPending / time.Second), Default: true}
-}
-
-// SetPolicy sets what a request for role needs: its maximum window, a
-// reason, how many approvals from which groups (administrators when
-// none), and how long it may wait.
-func (s *Requests) SetPolicy(ctx context.Context, p Principal, pol store.AccessPolicy) error {
-	if err := p.MayAdminister(); err != nil {
-		return err
-	}
-	if _, err := s.resourceRole(ctx, pol.Role); err != nil {
-		return err
-	}
-	switch {
-	case pol.MaxSeconds < 1:
-		return errs.Invalidf("the maximum window must be at least a second")
-	case pol.PendingSeconds < 1:
-		return errs.Invalidf("the pending time must be at least a second")
-	case pol.Approvals < 1 || pol.Approvals > 10:
-		return errs.Invalidf("approvals must be 1 to 10, not %d", pol.Approvals)
-	}
-	groups, err := s.store.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	pol.Approvers = slices.Compact(slices.Sorted(slices.Values(pol.Approvers)))
-	for _, g := range pol.Approvers {
-		if _, ok := groups[g]; !ok {
-			return errs.New(errs.NotFound, "approver group %q does not exist", g)
-		}
-	}
-	pol.Default = false
-	if err := s.store.SetPolicy(ctx, pol); err != nil {
-		return err
-	}
-	who := "administrators"
-	if len(pol.Approvers) > 0 {
-		who = "members of " + strings.Join(pol.Approvers, ", ")
-	}
-	reason := ""
-	if pol.ReasonRequired {
-		reason = ", a reason required"
-	}
-	return s.recordAccess(ctx, p.User, pol.Role, map[string]any{"role": pol.Role, "policy": pol},
-		"%s set the request policy of %s: windows up to %s, %d approval(s) by %s%s, pending for %s", p.User, pol.Role,
-		seconds(pol.MaxSeconds), pol.Approvals, who, reason, seconds(pol.PendingSeconds))
-}
-
-// seconds prints n seconds as a duration without its zero tail: 2h, 1h30m,
-// 90s is 1m30s, 10s.
-func seconds(n int64) string {
-	d := (time.Duration(n) * time.Second).String()
-	if strings.HasSuffix(d, "m0s") {
-		d = strings.TrimSuffix(d, "0s")
-	}
-	if strings.HasSuffix(d, "h0m") {
-		d = strings.TrimSuffix(d, "0m")
-	}
-	return d
-}
-
-// Policy returns role's request policy, to administrators and to those who
-// may see the role.
-func (s *Requests) Policy(ctx context.Context, p Principal, role string) (store.AccessPolicy, error) {
-	if ok, err := s.access.CanSee(ctx, p, role); err != nil {
-		return store.AccessPolicy{}, err
-	} else if !ok {
-		return store.AccessPolicy{}, errs.New(errs.NotFound, "resource role %q does not exist", role)
-	}
-	return s.policy(ctx, role)
-}
-
-func (s *core) policy(ctx context.Context, role string) (store.AccessPolicy, error) {
-	pol, err := s.store.Policy(ctx, role)
-	if errs.Is(err, errs.NotFound) {
-		return DefaultPolicy(role), nil
-	}
-	return pol, err
-}
 
 // Create files p's request for a window of d on role, which p must be
 // eligible for, within the role's policy. Approvers are notified.
@@ -187,15 +95,6 @@ func (s *core) requestSession(rr ResourceRole, r store.AccessRequest, actor, for
 	sess := store.Session{SID: newSID(), Kind: KindRequest, Role: r.Role, Actor: actor, CreatedAt: now, FinishedAt: now,
 		Replica: s.replica, Status: r.Status, Message: what, Input: string(in), Output: what + "\n", Resource: rr.Resource, Label: rr.Label}
 	return sess
-}
-
-// mayReview reports whether p may decide requests under pol: a member of
-// one of its approver groups, or an administrator when it names none.
-func (v *accessView) mayReview(p Principal, pol store.AccessPolicy) bool {
-	if len(pol.Approvers) == 0 {
-		return p.Admin
-	}
-	return slices.ContainsFunc(pol.Approvers, func(g string) bool { return v.member(p.User, g) })
 }
 
 // Review records p's decision on pending request id: a denial denies it,
@@ -420,94 +319,4 @@ func (s *Requests) Mine(ctx context.Context, p Principal) (MyAccess, error) {
 	}
 	out.Requests, err = s.store.Requests(ctx, store.RequestFilter{User: p.User, Limit: 50})
 	return out, err
-}
-
-// Expire ends what time ended, once across replicas: pending requests
-// nobody decided, approved windows and grants past their Until. Each gets
-// its session; connections that depended on them close.
-func (s *Requests) Expire(ctx context.Context) error {
-	now := s.now()
-	due, err := s.store.Requests(ctx, store.RequestFilter{DueBy: now})
-	if err != nil {
-		return err
-	}
-	changed := false
-	for _, r := range due {
-		rr, _ := s.resourceRole(ctx, r.Role)
-		_, err := s.updateRequest(ctx, r.ID, func(r *store.AccessRequest) (store.Session, error) {
-			switch {
-			case r.Status == store.RequestPending && !r.ExpiresAt.After(now):
-				r.Status = store.RequestExpired
-				return s.requestSession(rr, *r, "stile", "%s's request for %s expired: %d of %d approvals by %s",
-					r.User, r.Role, r.Approved(), r.Approvals, r.ExpiresAt.Format(time.RFC3339)), nil
-			case r.Status == store.RequestApproved && !r.EndsAt.After(now):
-				r.Status = store.RequestEnded
-				return s.windowEnd(rr, *r, "stile", fmt.Sprintf("%s's window on %s ended at %s (request %s)", r.User, r.Role, r.EndsAt.Format(time.RFC3339), r.ID)), nil
-			}
-			return store.Session{}, store.ErrNoChange // another replica did it
-		})
-		switch {
-		case errors.Is(err, store.ErrNoChange):
-		case err != nil:
-			return err
-		default:
-			changed = true
-		}
-	}
-	ended, err := s.endGrants(ctx, now)
-	if err != nil {
-		return err
-	}
-	if changed || ended > 0 {
-		s.connections.enforceNow(ctx)
-	}
-	return nil
-}
-
-// endGrants ends the grants whose Until came, each with its session, and
-// says how many it ended.
-func (s *Requests) endGrants(ctx context.Context, now time.Time) (int, error) {
-	// The resource roles of the grants that end, read before the store's
-	// transaction (on SQLite, its one connection).
-	grants, err := s.store.Grants(ctx)
-	if err != nil {
-		return 0, err
-	}
-	roles := map[string]ResourceRole{}
-	for _, g := range grants {
-		if !g.Until.IsZero() && !g.Until.After(now) {
-			roles[g.Role], _ = s.resourceRole(ctx, g.Role)
-		}
-	}
-	if len(roles) == 0 {
-		return 0, nil
-	}
-	var made []store.Session
-	ended, err := s.store.EndGrants(ctx, now, func(g store.Grant) store.Session {
-		what := fmt.Sprintf("the grant of %s to group %s ended at %s", g.Role, g.Group, g.Until.Format(time.RFC3339))
-		in, _ := json.Marshal(map[string]any{"role": g.Role, "ended": g.Group, "eligible": g.Eligible, "until": g.Until})
-		rr := roles[g.Role]
-		sess := store.Session{SID: newSID(), Kind: KindAccess, Resource: rr.Resource, Role: g.Role, Label: rr.Label, Actor: "stile", CreatedAt: now, FinishedAt: now,
-			Replica: s.replica, Status: "ok", Message: what, Input: string(in), Output: what + "\n"}
-		made = append(made, sess)
-		return sess
-	})
-	if err != nil {
-		return 0, err
-	}
-	// session was called once for each grant ended, in the transaction
-	// that committed.
-	for _, sess := range made {
-		s.emit(sess)
-	}
-	return len(ended), nil
-}
-
-// ExpireEvery runs Expire every interval until ctx ends.
-func (s *Requests) ExpireEvery(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() {
-		if err := s.Expire(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("end expired access", "err", err)
-		}
-	})
 }
