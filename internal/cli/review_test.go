@@ -73,6 +73,11 @@ func TestReviewCampaign(t *testing.T) {
 	if out := h.ok("", "review", "confirm", id, one+"/analysts"); !strings.Contains(out, "is closed") {
 		t.Fatalf("the last decision closes the campaign: %s", out)
 	}
+	// The revocation is also an access session of the role's resource
+	// (its page lists it).
+	if out := h.ok("", "sessions", "list", "--kind", "access", "--resource", s.res, "--json"); !strings.Contains(out, "revoked group legacy's use of "+one) {
+		t.Errorf("the revocation is not among the resource's access sessions:\n%s", out)
+	}
 	sessions := h.ok("", "sessions", "list", "--kind", "review", "--json")
 	for _, want := range []string{"started a recertification of 3 standing grant(s)", "bob confirmed group analysts's use of " + two, "revoked group legacy's use of " + one, "campaign " + id + " closed: 2 confirmed, 1 revoked, 0 flagged"} {
 		if !strings.Contains(sessions, want) {

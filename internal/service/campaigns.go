@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/store"
 )
@@ -43,7 +44,7 @@ func (s *Campaigns) Start(ctx context.Context, p Principal, due time.Duration, o
 	if due < time.Second {
 		return store.Campaign{}, errs.Invalidf("a campaign is due in a second at least, not %s", due)
 	}
-	if onDue != "revoke" && onDue != "flag" {
+	if onDue != api.OnDueRevoke && onDue != api.OnDueFlag {
 		return store.Campaign{}, errs.Invalidf("at the due date undecided grants are revoked or flagged, not %q", onDue)
 	}
 	v, err := s.view(ctx)
@@ -58,17 +59,21 @@ func (s *Campaigns) Start(ctx context.Context, p Principal, due time.Duration, o
 	for _, u := range uses {
 		last[[2]string{u.Role, u.User}] = u.LastUsed
 	}
+	policies, err := s.store.Policies(ctx)
+	if err != nil {
+		return store.Campaign{}, err
+	}
+	approvers := map[string][]string{}
+	for _, pol := range policies {
+		approvers[pol.Role] = pol.Approvers
+	}
 	now := s.now()
-	c := store.Campaign{ID: newSID(), CreatedBy: p.User, CreatedAt: now, DueAt: now.Add(due), OnDue: onDue, Status: "open", Items: []store.CampaignItem{}}
+	c := store.Campaign{ID: newSID(), CreatedBy: p.User, CreatedAt: now, DueAt: now.Add(due), OnDue: onDue, Status: api.CampaignOpen, Items: []store.CampaignItem{}}
 	for _, g := range v.grants {
 		if g.Eligible {
 			continue // requests are reviewed one by one already
 		}
-		pol, err := s.policy(ctx, g.Role)
-		if err != nil {
-			return store.Campaign{}, err
-		}
-		it := store.CampaignItem{Role: g.Role, Group: g.Group, Members: []store.MemberUse{}, Reviewers: pol.Approvers}
+		it := store.CampaignItem{Role: g.Role, Group: g.Group, Members: []store.MemberUse{}, Reviewers: append([]string{}, approvers[g.Role]...)}
 		for _, u := range v.groups[g.Group] {
 			m := store.MemberUse{User: u, LastUsed: last[[2]string{g.Role, u}]}
 			it.Members = append(it.Members, m)
@@ -79,8 +84,8 @@ func (s *Campaigns) Start(ctx context.Context, p Principal, due time.Duration, o
 		c.Items = append(c.Items, it)
 	}
 	c.Pending = len(c.Items)
-	what := fmt.Sprintf("%s started a recertification of %d standing grant(s), due %s (then %s)", p.User, len(c.Items), c.DueAt.Format(time.RFC3339), map[string]string{"revoke": "revoked", "flag": "flagged"}[onDue])
-	sess := s.reviewSession(c, p.User, "open", what)
+	what := fmt.Sprintf("%s started a recertification of %d standing grant(s), due %s (then %s)", p.User, len(c.Items), c.DueAt.Format(time.RFC3339), map[string]string{api.OnDueRevoke: "revoked", api.OnDueFlag: "flagged"}[onDue])
+	sess := s.reviewSession(c, p.User, api.CampaignOpen, what)
 	if err := s.store.CreateCampaign(ctx, c, sess); err != nil {
 		return store.Campaign{}, err
 	}
@@ -186,10 +191,14 @@ func (s *Campaigns) DecideGrants(ctx context.Context, p Principal, id string, gr
 	if revoke {
 		decision, verb = store.ItemRevoked, "revoked"
 	}
+	refs, err := s.roleRefs(ctx)
+	if err != nil {
+		return store.Campaign{}, err
+	}
 	var made []store.Session
 	c, err := s.store.UpdateCampaign(ctx, id, func(c *store.Campaign) ([]store.Grant, []store.Session, error) {
 		made = nil
-		if c.Status != "open" {
+		if c.Status != api.CampaignOpen {
 			return nil, nil, errs.New(errs.Conflict, "campaign %s is %s", id, c.Status)
 		}
 		now := s.now()
@@ -207,15 +216,11 @@ func (s *Campaigns) DecideGrants(ctx context.Context, p Principal, id string, gr
 			it.Decision, it.DecidedBy, it.DecidedAt, it.Note = decision, p.User, now, note
 			what := fmt.Sprintf("%s %s group %s's use of %s in campaign %s%s", p.User, verb, group, role, id, because(note))
 			sess := s.reviewSession(*c, p.User, decision, what)
-			sess.Role = role
+			sess.Role, sess.Resource, sess.Label = role, refs[role].Resource, refs[role].Label
 			made = append(made, sess)
 			if revoke {
 				gone = append(gone, store.Grant{Role: role, Group: group})
-				acc := sess
-				acc.SID, acc.Kind, acc.Status = newSID(), KindAccess, "ok"
-				in, _ := json.Marshal(map[string]any{"role": role, "revoke": group, "campaign": id})
-				acc.Input = string(in)
-				made = append(made, acc)
+				made = append(made, s.campaignRevoked(refs[role], *it, c.ID, p.User, what))
 			}
 		}
 		if slices.IndexFunc(c.Items, func(it store.CampaignItem) bool { return it.Decision == "" }) < 0 {
@@ -236,15 +241,35 @@ func (s *Campaigns) DecideGrants(ctx context.Context, p Principal, id string, gr
 	return mine, nil
 }
 
+// campaignRevoked is the access session of a grant a campaign revoked,
+// on resource role rr (read before the store's transaction).
+func (s *core) campaignRevoked(rr ResourceRole, it store.CampaignItem, campaign, actor, what string) store.Session {
+	in, _ := json.Marshal(map[string]any{"role": it.Role, "revoke": it.Group, "campaign": campaign})
+	now := s.now()
+	return store.Session{SID: newSID(), Kind: KindAccess, Resource: rr.Resource, Role: it.Role, Label: rr.Label, Actor: actor, CreatedAt: now, FinishedAt: now,
+		Replica: s.replica, Status: "ok", Message: what, Input: string(in), Output: what + "\n"}
+}
+
+// roleRefs maps every resource role by name, read once for sessions made
+// inside a store transaction.
+func (s *core) roleRefs(ctx context.Context) (map[string]ResourceRole, error) {
+	all, err := s.resourceRoles(ctx)
+	out := make(map[string]ResourceRole, len(all))
+	for _, rr := range all {
+		out[rr.Name] = rr
+	}
+	return out, err
+}
+
 // closeCampaign closes c, as actor, and returns its outcome's session.
 func (s *core) closeCampaign(c *store.Campaign, actor string, now time.Time) store.Session {
-	c.Status, c.ClosedAt = "closed", now
+	c.Status, c.ClosedAt = api.CampaignClosed, now
 	counts := map[string]int{}
 	for _, it := range c.Items {
 		counts[it.Decision]++
 	}
 	what := fmt.Sprintf("campaign %s closed: %d confirmed, %d revoked, %d flagged", c.ID, counts[store.ItemConfirmed], counts[store.ItemRevoked], counts[store.ItemFlagged])
-	return s.reviewSession(*c, actor, "closed", what)
+	return s.reviewSession(*c, actor, api.CampaignClosed, what)
 }
 
 // CloseDue closes the open campaigns whose due date came: each undecided
@@ -256,15 +281,21 @@ func (s *Campaigns) CloseDue(ctx context.Context) error {
 		return err
 	}
 	now := s.now()
+	var refs map[string]ResourceRole
 	for _, c := range list {
-		if c.Status != "open" || c.DueAt.After(now) {
+		if c.Status != api.CampaignOpen || c.DueAt.After(now) {
 			continue
+		}
+		if refs == nil {
+			if refs, err = s.roleRefs(ctx); err != nil {
+				return err
+			}
 		}
 		var made []store.Session
 		revoked := false
 		_, err := s.store.UpdateCampaign(ctx, c.ID, func(c *store.Campaign) ([]store.Grant, []store.Session, error) {
 			made = nil
-			if c.Status != "open" {
+			if c.Status != api.CampaignOpen {
 				return nil, nil, store.ErrNoChange // another replica closed it
 			}
 			var gone []store.Grant
@@ -274,13 +305,11 @@ func (s *Campaigns) CloseDue(ctx context.Context) error {
 					continue
 				}
 				it.DecidedBy, it.DecidedAt = "stile", now
-				if c.OnDue == "revoke" {
+				if c.OnDue == api.OnDueRevoke {
 					it.Decision, it.Note = store.ItemRevoked, "not recertified by the due date"
 					gone = append(gone, store.Grant{Role: it.Role, Group: it.Group})
 					what := fmt.Sprintf("group %s's use of %s was revoked: not recertified by the due date of campaign %s", it.Group, it.Role, c.ID)
-					in, _ := json.Marshal(map[string]any{"role": it.Role, "revoke": it.Group, "campaign": c.ID})
-					made = append(made, store.Session{SID: newSID(), Kind: KindAccess, Role: it.Role, Actor: "stile", CreatedAt: now, FinishedAt: now,
-						Replica: s.replica, Status: "ok", Message: what, Input: string(in), Output: what + "\n"})
+					made = append(made, s.campaignRevoked(refs[it.Role], *it, c.ID, "stile", what))
 				} else {
 					it.Decision, it.Note = store.ItemFlagged, "not recertified by the due date"
 				}
