@@ -107,7 +107,7 @@ func TestRotate(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`stile_password_rotations_total{outcome="rotated",trigger="manual"} 2`, `stile_password_rotations_total{outcome="skipped",trigger="scheduled"}`, `stile_password_rotations_total{outcome="rotated",trigger="scheduled"}`} {
+	for _, want := range []string{`stile_password_rotations_total{outcome="rotated",trigger="manual"} 2`, `stile_password_rotations_total{outcome="failed",trigger="manual"} 1`, `stile_password_rotations_total{outcome="skipped",trigger="manual"} 1`, `stile_password_rotations_total{outcome="skipped",trigger="scheduled"}`, `stile_password_rotations_total{outcome="rotated",trigger="scheduled"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -307,10 +307,11 @@ func (s *Requests) Mine(ctx context.Context, p Principal) (MyAccess, error) {
 	if err != nil {
 		return out, err
 	}
-	roles, err := s.access.ResourceRolesFor(ctx, p)
+	all, err := s.resourceRoles(ctx)
 	if err != nil {
 		return out, err
 	}
+	roles := v.seen(p, all)
 	for _, rr := range roles {
 		m := MyRole{Role: rr.Name, Eligible: v.eligible(p.User, rr.Name), WindowEnds: v.window(p.User, rr.Name)}
 		g, ok := v.standing(p.User, rr.Name)

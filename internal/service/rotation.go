@@ -133,41 +133,43 @@ func (s *Rotation) SetSchedule(ctx context.Context, p Principal, role string, ev
 // must be in sync but for its password; a password revealed since it was
 // set is rotated only with force (a system outside stile may use it).
 func (s *Rotation) Rotate(ctx context.Context, p Principal, role string, force bool) (RotateOutcome, error) {
-	out, err := s.rotate(ctx, p, role, force)
-	trigger := "manual"
-	if p.User == RotationActor {
-		trigger = "scheduled"
-	}
-	switch {
-	case err == nil:
-		s.metrics.Rotation(trigger, "rotated")
-	case errs.Is(err, errs.Conflict) && !force:
-		s.metrics.Rotation(trigger, "skipped")
-	case !errs.Is(err, errs.Forbidden) && !errs.Is(err, errs.Unauthorized):
-		s.metrics.Rotation(trigger, "failed")
-	}
-	return out, err
+	return s.rotate(ctx, p, role, force, "manual")
 }
 
-func (s *Rotation) rotate(ctx context.Context, p Principal, role string, force bool) (RotateOutcome, error) {
+// rotate is Rotate counted under trigger (manual, scheduled): rotated,
+// skipped (revealed, not forced) or failed.
+func (s *Rotation) rotate(ctx context.Context, p Principal, role string, force bool, trigger string) (RotateOutcome, error) {
 	out := RotateOutcome{Role: role}
 	if err := p.MayAdminister(); err != nil {
 		return out, err
 	}
 	r, err := s.declared(ctx, role)
 	if err != nil {
-		return out, err
+		return out, err // no such role to rotate: not counted
 	}
 	if !force {
-		st, err := s.status(ctx, r)
-		if err != nil {
-			return out, err
-		}
-		if st.RevealedBy != "" {
+		var st RotationStatus
+		if st, err = s.status(ctx, r); err == nil && st.RevealedBy != "" {
+			s.metrics.Rotation(trigger, "skipped")
 			return out, errs.New(errs.Conflict, "the password of %s was revealed to %s at %s: a system outside stile may use it; rotate with --force once it is ready for a new one",
 				role, st.RevealedBy, st.RevealedAt.Format(time.RFC3339))
 		}
 	}
+	if err == nil {
+		out, err = s.planApply(ctx, p, r)
+	}
+	outcome := "rotated"
+	if err != nil {
+		outcome = "failed"
+	}
+	s.metrics.Rotation(trigger, outcome)
+	return out, err
+}
+
+// planApply plans r's declaration with a new password and applies it.
+func (s *Rotation) planApply(ctx context.Context, p Principal, r store.Role) (RotateOutcome, error) {
+	out := RotateOutcome{Role: r.RoleName}
+	role := r.RoleName
 	item := r.Spec
 	item.RotatePassword, item.Retire, item.Heir = true, false, ""
 	planned, err := s.provisioning.Plan(ctx, p, []spec.Role{item})
@@ -224,7 +226,7 @@ func (s *Rotation) RotateEvery(ctx context.Context, tick time.Duration) {
 			if err != nil || !held {
 				continue
 			}
-			_, err = s.Rotate(ctx, system(RotationActor), rot.Role, false)
+			_, err = s.rotate(ctx, system(RotationActor), rot.Role, false, "scheduled")
 			text := ""
 			if err != nil {
 				text = errs.Public(s.log, err, "role", rot.Role)
