@@ -77,8 +77,8 @@ type Suggestion struct {
 	Current   spec.Role  `json:"current"`
 	Suggested *spec.Role `json:"suggested,omitempty"`
 	// UnusedPrivileges and UnusedScopes are held and never used;
-	// NotJudged are privileges statements cannot show the use of (CREATE,
-	// EXECUTE), kept as they are.
+	// NotJudged are privileges statements cannot show the use of
+	// (REFERENCES, TRIGGER, MAINTAIN, CREATE, EXECUTE), kept as they are.
 	UnusedPrivileges []string `json:"unused_privileges"`
 	UnusedScopes     []string `json:"unused_scopes"`
 	NotJudged        []string `json:"not_judged,omitempty"`

@@ -83,7 +83,7 @@ func newSuggestCmd(e *env) *cobra.Command {
 		Short: "Propose a narrower declaration from what the role's connections ran (--plan: plan it for review)",
 		Long: `Reads the statements the role's connections through stile ran in the last --days days,
 parses them with PostgreSQL's parser, and proposes the role's declaration narrowed to the
-scopes and table privileges they used. Privileges statements cannot show (CREATE, EXECUTE) are
+scopes and table privileges they used. Privileges statements cannot show (REFERENCES, TRIGGER, MAINTAIN, CREATE, EXECUTE) are
 kept. --plan plans the suggestion like any declaration: review it, then apply its sid.`,
 		Example: "  stile roles suggest stile_crm_rw_0f1e2d3c --days 90\n  stile roles suggest stile_crm_rw_0f1e2d3c --plan",
 		Args:    cobra.ExactArgs(1),

@@ -163,13 +163,13 @@ func TestKilledRotation(t *testing.T) {
 // privileges they used; planned and applied like any declaration, the role
 // keeps what it used and loses the rest.
 func TestSuggest(t *testing.T) {
-	s := startRoleServer(t, "", "app", "SELECT,INSERT,UPDATE,DELETE,EXECUTE", "CREATE TABLE public.t (id int)", "CREATE SCHEMA other", "CREATE TABLE other.u (id int)")
+	s := startRoleServer(t, "", "app", "SELECT,INSERT,UPDATE,DELETE,REFERENCES,EXECUTE", "CREATE TABLE public.t (id int)", "CREATE SCHEMA other", "CREATE TABLE other.u (id int)")
 	h, c, res, role, db := s.harness, s.c, s.res, s.role, s.db
 	conn, err := listenerConn(s.pgAddr, role, db, s.admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sql := range []string{"SELECT count(*) FROM public.t", "INSERT INTO t VALUES (1)", "WITH x AS (SELECT 1) SELECT * FROM x"} {
+	for _, sql := range []string{"SELECT count(*) FROM public.t", "INSERT INTO t VALUES (1)", "WITH x AS (SELECT 1) SELECT * FROM x", "SELECT count(*) FROM public.t"} {
 		if _, err := conn.Exec(context.Background(), sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
@@ -178,11 +178,11 @@ func TestSuggest(t *testing.T) {
 	var sug api.Suggestion
 	waitFor(t, "the connection's statements recorded", 10*time.Second, func() bool {
 		json.Unmarshal([]byte(h.ok("", "roles", "suggest", role, "--json")), &sug)
-		return sug.Statements >= 3
+		return sug.Statements >= 4
 	})
 	if len(sug.Used) != 1 || sug.Used[0].Scope != db+".public" || strings.Join(sug.Used[0].Privileges, ",") != "SELECT,INSERT" ||
-		strings.Join(sug.UnusedPrivileges, ",") != "UPDATE,DELETE" || strings.Join(sug.NotJudged, ",") != "EXECUTE" || sug.Suggested == nil ||
-		strings.Join(sug.Suggested.Scopes, ",") != db+".public" || strings.Join(sug.Suggested.Privileges, ",") != "SELECT,INSERT,EXECUTE" {
+		strings.Join(sug.UnusedPrivileges, ",") != "UPDATE,DELETE" || strings.Join(sug.NotJudged, ",") != "REFERENCES,EXECUTE" || sug.Suggested == nil ||
+		sug.Unreadable != 0 || strings.Join(sug.Suggested.Scopes, ",") != db+".public" || strings.Join(sug.Suggested.Privileges, ",") != "SELECT,INSERT,REFERENCES,EXECUTE" {
 		t.Fatalf("the suggestion: %+v", sug)
 	}
 	if out := h.ok("", "roles", "suggest", role); !strings.Contains(out, "never used: UPDATE, DELETE") || !strings.Contains(out, "suggested declaration") {

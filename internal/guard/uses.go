@@ -9,6 +9,17 @@ import (
 	pgparser "github.com/wasilibs/go-pgquery/parser"
 )
 
+// Judged reports whether Uses can find that a statement needs privilege;
+// statements cannot show the need of the others (REFERENCES and TRIGGER
+// serve DDL, CREATE and EXECUTE are not table privileges).
+func Judged(privilege string) bool {
+	switch privilege {
+	case "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE":
+		return true
+	}
+	return false
+}
+
 // Use is a privilege a statement needs on a table (or view, or sequence
 // read as one): Schema is "" when the statement did not name it (the
 // search path decides).

@@ -22,7 +22,7 @@ type Suggestion = api.Suggestion
 // the last days days, parses them with PostgreSQL's parser, and proposes
 // the role's declaration narrowed to the scopes and table privileges they
 // used. An unqualified table is taken to be in public (the default search
-// path); privileges statements cannot show (CREATE, EXECUTE) are kept. The
+// path); privileges statements cannot show (guard.Judged: REFERENCES, TRIGGER, MAINTAIN, CREATE, EXECUTE) are kept. The
 // suggestion is a declaration: plan it to review and apply it.
 func (s *Reporting) Suggest(ctx context.Context, p Principal, role string, days int) (Suggestion, error) {
 	if err := p.MayAdminister(); err != nil {
@@ -47,6 +47,11 @@ func (s *Reporting) Suggest(ctx context.Context, p Principal, role string, days 
 	used := map[string]map[string]bool{}   // scope → privileges
 	tables := map[string]map[string]bool{} // scope → tables
 	outside := map[string]bool{}
+	type reading struct {
+		uses []guard.Use
+		ok   bool
+	}
+	parsed := map[string]reading{} // sessions repeat their statements
 	for _, x := range sessions {
 		if x.Role != role || x.Status == "running" || x.Status == "failed" {
 			continue
@@ -56,11 +61,17 @@ func (s *Reporting) Suggest(ctx context.Context, p Principal, role string, days 
 		json.Unmarshal([]byte(x.Input), &in)
 		for _, sql := range recordedStatements(x.Output) {
 			out.Statements++
-			uses, err := guard.Uses(sql)
-			if err != nil {
+			rd, seen := parsed[sql]
+			if !seen {
+				uses, err := guard.Uses(sql)
+				rd = reading{uses, err == nil}
+				parsed[sql] = rd
+			}
+			if !rd.ok {
 				out.Unreadable++
 				continue
 			}
+			uses := rd.uses
 			for _, u := range uses {
 				scope := in.Database + "." + cmp.Or(u.Schema, "public")
 				if !inScopes(r.Spec.Scopes, scope) {
@@ -91,7 +102,7 @@ func (s *Reporting) Suggest(ctx context.Context, p Principal, role string, days 
 	var keep []string
 	for _, p := range held {
 		switch {
-		case !slices.Contains(spec.TablePrivileges, p):
+		case !guard.Judged(p):
 			out.NotJudged = append(out.NotJudged, p)
 			keep = append(keep, p)
 		case usedPrivs[p]:
