@@ -140,12 +140,13 @@ func TestRequests(t *testing.T) {
 	}
 	ann.fails(1, "requires a reason", "", "access", "request", role, "--for", "30m")
 	ann.fails(1, "up to 1h", "", "access", "request", role, "--for", "2h", "--reason", "INC-1")
+	ann.fails(1, "control character", "", "access", "request", role, "--for", "30m", "--reason", "INC-1 \x1b[2J")
 	eve.fails(1, "not eligible", "", "access", "request", role, "--for", "10m", "--reason", "INC-1")
 
 	// The window: long enough to open both connections on a loaded
 	// machine, short enough to watch it end.
 	const window = 15 * time.Second
-	out := ann.ok("", "access", "request", role, "--for", window.String(), "--reason", "INC-1234")
+	out := ann.ok("", "access", "request", role, "--for", window.String(), "--reason", "INC-1234 <!channel>")
 	id := strings.Fields(out)[1]
 	ann.fails(1, "pending already", "", "access", "request", role, "--for", "1m", "--reason", "again")
 	if inbox := bob.ok("", "requests", "list"); !strings.Contains(inbox, id) || !strings.Contains(inbox, "INC-1234") {
@@ -156,6 +157,7 @@ func TestRequests(t *testing.T) {
 	}
 	ann.fails(exitDenied, "own request", "", "requests", "approve", id)
 	dan.fails(exitDenied, "not an approver", "", "requests", "approve", id)
+	bob.fails(1, "control character", "", "requests", "approve", id, "--reason", "ok\x1b]0;owned\x07")
 	dan.fails(1, "does not exist", "", "requests", "show", id)
 	if out := bob.ok("", "requests", "approve", id, "--reason", "seen the incident"); !strings.Contains(out, "1 of 2 approvals") {
 		t.Fatalf("the first approval: %s", out)
@@ -175,7 +177,12 @@ func TestRequests(t *testing.T) {
 	mu.Lock()
 	first, _ := json.Marshal(notes[0])
 	second, _ := json.Marshal(notes[1])
+	firstText, _ := notes[0]["text"].(string)
 	mu.Unlock()
+	// The requester's text cannot ping a channel or forge a link.
+	if !strings.Contains(firstText, "INC-1234 &lt;!channel&gt;") || strings.Contains(firstText, "<!channel>") {
+		t.Errorf("the reason is not escaped for Slack: %q", firstText)
+	}
 	if !strings.Contains(string(first), "ann requested "+role+" for 15s: INC-1234") || !strings.Contains(string(first), `"url":"https://stile.example.com/requests/`+id+`?action=approve"`) {
 		t.Errorf("the request's notification: %s", first)
 	}

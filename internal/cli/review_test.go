@@ -59,6 +59,7 @@ func TestReviewCampaign(t *testing.T) {
 	}
 	bob.fails(1, "no grant", "", "review", "confirm", id, one+"/analysts")
 	ann.fails(1, "does not exist", "", "review", "show", id)
+	bob.fails(1, "control character", "", "review", "confirm", id, "--all", "--note", "\x1b[2J")
 	if out := bob.ok("", "review", "confirm", id, "--all", "--note", "still on call"); !strings.Contains(out, "confirmed 1 grant(s)") {
 		t.Fatalf("bob confirms: %s", out)
 	}

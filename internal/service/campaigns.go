@@ -187,6 +187,9 @@ func (s *Campaigns) DecideGrants(ctx context.Context, p Principal, id string, gr
 		return store.Campaign{}, err
 	}
 	note = strings.TrimSpace(note)
+	if err := plainText("note", note); err != nil {
+		return store.Campaign{}, err
+	}
 	decision, verb := store.ItemConfirmed, "confirmed"
 	if revoke {
 		decision, verb = store.ItemRevoked, "revoked"

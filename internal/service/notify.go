@@ -53,6 +53,9 @@ func (n *notifier) decided(r store.AccessRequest) {
 // post sends the message in the background; a failure is logged, never
 // retried: the request itself is in the store and the web app's inbox.
 func (n *notifier) post(text string, r store.AccessRequest, buttons bool) {
+	// A reason is the requester's text: escaped as Slack asks, so that
+	// "<!channel>" or a crafted <url|label> link stays text.
+	text = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(text)
 	link := n.public + "/requests/" + r.ID
 	blocks := []any{map[string]any{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": text}}}
 	if buttons && n.public != "" {

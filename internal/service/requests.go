@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
@@ -54,8 +55,9 @@ func (s *Requests) Create(ctx context.Context, p Principal, role string, d time.
 		return store.AccessRequest{}, errs.Invalidf("%s's policy allows windows of up to %s, not %s", role, seconds(pol.MaxSeconds), d)
 	case pol.ReasonRequired && reason == "":
 		return store.AccessRequest{}, errs.Invalidf("%s's policy requires a reason (--reason, e.g. the ticket)", role)
-	case len(reason) > 500:
-		return store.AccessRequest{}, errs.Invalidf("the reason is %d characters; at most 500", len(reason))
+	}
+	if err := plainText("reason", reason); err != nil {
+		return store.AccessRequest{}, err
 	}
 	pending, err := s.store.Requests(ctx, store.RequestFilter{User: p.User, Role: role, Status: []string{store.RequestPending}})
 	if err != nil {
@@ -77,6 +79,19 @@ func (s *Requests) Create(ctx context.Context, p Principal, role string, d time.
 	s.emit(sess)
 	s.notify.request(r, sess.Message)
 	return r, nil
+}
+
+// plainText refuses what people's words may not hold: they are printed on
+// others' terminals (stile requests list), so no control character (an
+// escape sequence), and at most 500 bytes.
+func plainText(what, text string) error {
+	switch {
+	case len(text) > 500:
+		return errs.Invalidf("the %s is %d bytes; at most 500", what, len(text))
+	case strings.ContainsFunc(text, unicode.IsControl):
+		return errs.Invalidf("the %s holds a control character; write it on one line of text", what)
+	}
+	return nil
 }
 
 func because(reason string) string {
@@ -123,6 +138,9 @@ func (s *Requests) Review(ctx context.Context, p Principal, id string, approve b
 		return r0, errs.New(errs.Forbidden, "%s is not an approver of %s", p.User, r0.Role)
 	}
 	reason = strings.TrimSpace(reason)
+	if err := plainText("reason", reason); err != nil {
+		return r0, err
+	}
 	rr, _ := s.resourceRole(ctx, r0.Role)
 	var ended bool
 	r, err := s.updateRequest(ctx, id, func(r *store.AccessRequest) (store.Session, error) {
