@@ -15,8 +15,11 @@ type PlanOutcome struct {
 	Message  string        `json:"message"`
 	Document *PlanDocument `json:"document,omitempty"`
 	// Requires lists roles of the same batch whose plans must be applied
-	// before this one (it sets default privileges for them).
+	// before this one (it sets default privileges for them, or it is a
+	// member of them).
 	Requires []string `json:"requires,omitempty"`
+	// Retire marks the plan of a role's removal: destructive.
+	Retire bool `json:"retire,omitempty"`
 }
 
 // PlanDocument is a plan's document (plan.Document): the reference's
@@ -53,6 +56,11 @@ type PlanRequest struct {
 	// is brief (sid, status, message, requires per item) and the
 	// documents are read from GET /api/v1/plans/{sid} when wanted.
 	Documents bool `json:"documents,omitempty"`
+	// Prune adds the retirement of every role stile manages on the items'
+	// resources that the items no longer declare; adopted roles only with
+	// PruneAdopted. Their outcomes follow the items', marked retire.
+	Prune        bool `json:"prune,omitempty"`
+	PruneAdopted bool `json:"prune_adopted,omitempty"`
 }
 
 // DeclaredPlanRequest is the body of POST /api/v1/plans/declared: the

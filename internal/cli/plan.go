@@ -42,6 +42,7 @@ func newPlanCmd(e *env) *cobra.Command {
 		role, typ, source, file, out    string
 		scopes, privileges, resources   []string
 		rotate, asJSON, detailed, every bool
+		prune, pruneAdopted             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan [NAME --role LABEL ... | -f FILE]",
@@ -58,10 +59,16 @@ Every declared role: --all (narrowed with --resource R, repeatable) plans the de
 each role stile keeps (the spec of its last applied plan): the fleet's drift check, for cron
 or CI with --detailed-exitcode; -o writes the same results file as -f.
 
+--prune (with -f): also plan the retirement of every role stile manages on the file's
+resources that the file no longer declares (REASSIGN/DROP OWNED to each database's owner,
+sessions ended, DROP ROLE): destructive, marked RETIRE. Roles stile adopted are spared
+unless --prune-adopted.
+
 --detailed-exitcode: exit 0 when in sync, 2 when changes are pending, 1 on any error.`,
 		Example: `  stile resources plan analytics --role ro --scopes analytics.public,legacy,app --privileges SELECT
   stile resources plan marketplace --role ro --type external --source-role pg_read_all_data
   stile resources plan -f plan.yaml -o result.yaml
+  stile resources plan -f fleet.yaml --prune -o result.yaml
   stile resources plan --all --detailed-exitcode -o drift.yaml
   stile resources plan status 986e35ce-f3fc-4f79-b136-512eada7b850`,
 		Args: cobra.MaximumNArgs(1),
@@ -75,6 +82,10 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 				return errs.Invalidf("give --all alone, or NAME with --role, or -f FILE")
 			case len(resources) > 0 && !every:
 				return errs.Invalidf("--resource narrows --all")
+			case prune && file == "":
+				return errs.Invalidf("--prune needs -f FILE: the roles a file no longer declares are retired")
+			case pruneAdopted && !prune:
+				return errs.Invalidf("--prune-adopted widens --prune: give both")
 			case every:
 			case file != "" && len(args) > 0:
 				return errs.Invalidf("give either NAME with --role, or -f FILE, not both")
@@ -111,7 +122,7 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 			// The documents are asked for only where they are printed: the
 			// one plan shown, and the results as JSON or YAML.
 			documents := asJSON || out == "json" || out == "yaml" || (file == "" && !every)
-			path, body := "/api/v1/plans", any(api.PlanRequest{Items: items, Documents: documents})
+			path, body := "/api/v1/plans", any(api.PlanRequest{Items: items, Documents: documents, Prune: prune, PruneAdopted: pruneAdopted})
 			if every {
 				path, body = "/api/v1/plans/declared", api.DeclaredPlanRequest{Resources: spec.SplitList(resources), Documents: documents}
 			}
@@ -120,7 +131,11 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 					return err
 				}
 			} else {
-				if res.Results, err = streamPlans(cmd.Context(), e, c, path, body, len(items)); err != nil {
+				want := len(items)
+				if prune {
+					want = 0 // the server adds the retirements
+				}
+				if res.Results, err = streamPlans(cmd.Context(), e, c, path, body, want); err != nil {
 					return err
 				}
 			}
@@ -169,6 +184,8 @@ or CI with --detailed-exitcode; -o writes the same results file as -f.
 	f.BoolVar(&detailed, "detailed-exitcode", false, "exit 0 in sync, 2 changes pending, 1 error")
 	f.BoolVar(&every, "all", false, "plan every declared role (the fleet's drift check)")
 	f.StringArrayVar(&resources, "resource", nil, "with --all: only these resources (comma-separated or repeated)")
+	f.BoolVar(&prune, "prune", false, "with -f: also retire the roles stile manages on the file's resources that the file no longer declares")
+	f.BoolVar(&pruneAdopted, "prune-adopted", false, "with --prune: retire adopted roles too")
 	cmd.AddCommand(newPlanStatusCmd(e))
 	return cmd
 }
@@ -177,7 +194,11 @@ func printPlanTable(e *env, results []api.PlanOutcome) {
 	tw := table(e.stdout)
 	fmt.Fprintln(tw, "SID\tRESOURCE\tROLE\tSTATUS\tMESSAGE")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, r.Status, r.Message)
+		msg := r.Message
+		if r.Retire && r.Status == plan.ItemOutOfSync {
+			msg = "RETIRE (destructive): " + msg
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.SID, r.Resource, r.RoleName, r.Status, msg)
 	}
 	tw.Flush()
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+
+	"github.com/stile-dev/stile/internal/spec"
 )
 
 // canonical is what the checksum covers, serialized as JSON by encoding/json:
@@ -40,6 +42,11 @@ func Checksum(in Input, major int, doc Document) string {
 	c.Config.ServerMajor = major
 	c.State = doc.CurrentState
 	c.State.PublicAccess = nil
+	if doc.Config.Type == spec.Group {
+		// Its members' plans change them: applying a member before its
+		// group must not make the group's plan drift.
+		c.State.Members = nil
+	}
 	c.State.ScopeStates = make(map[string]ScopeState, len(doc.CurrentState.ScopeStates))
 	for k, v := range doc.CurrentState.ScopeStates {
 		v.TableCount = 0

@@ -52,6 +52,13 @@ type Config struct {
 	// match are withheld (no SELECT), the rest of their tables granted
 	// column by column.
 	StrictColumns []string `json:"strict_columns,omitempty" yaml:"strict_columns,omitempty"`
+	// Adopt marks a role stile took over under its own name; Replication
+	// and BypassRLS are the attributes it is declared to keep.
+	Adopt       bool `json:"adopt,omitempty" yaml:"adopt,omitempty"`
+	Replication bool `json:"replication,omitempty" yaml:"replication,omitempty"`
+	BypassRLS   bool `json:"bypassrls,omitempty" yaml:"bypassrls,omitempty"`
+	// MemberOf are the groups the role is a member of, by PostgreSQL name.
+	MemberOf []string `json:"member_of,omitempty" yaml:"member_of,omitempty"`
 }
 
 // State is the role-relevant live state at plan time.
@@ -78,6 +85,8 @@ type State struct {
 	// for: objects they create will not get the role's privileges.
 	UncoveredCreators []string `json:"uncovered_creators,omitempty" yaml:"uncovered_creators,omitempty"`
 	// Members are roles that are members of this role (they can use it).
+	// A group's members are its members' plans to change, so they are not
+	// part of a group's checksum.
 	Members []string `json:"members,omitempty" yaml:"members,omitempty"`
 	// PublicAccess is what PUBLIC (every role) holds on the scope
 	// databases and schemas: information, not the role's state, so a scoped

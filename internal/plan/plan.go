@@ -28,6 +28,14 @@ type Input struct {
 	Scopes []spec.Scope
 	// HasPassword reports that stile holds a current password for the role.
 	HasPassword bool
+	// Kept reports that stile already manages the role (an apply of its
+	// declaration succeeded): a role named by role_name that exists but is
+	// not kept must be adopted, not silently taken over.
+	Kept bool `json:",omitempty"`
+	// MemberOf are the PostgreSQL names of the groups Role.MemberOf names,
+	// sorted; the service resolves them (a group not created yet is
+	// required: its plan must be applied first).
+	MemberOf []string `json:",omitempty"`
 	// Creators are roles of the same batch, on the same cluster, declared
 	// with CREATE: creators of their scopes up front, before their own
 	// apply grants them CREATE (see DeclareCreators).
@@ -249,7 +257,7 @@ func (p *planner) run() {
 
 // desiredPrivileges expands the requested privileges into per-kind sets.
 func (p *planner) desiredPrivileges() {
-	if p.in.Role.Type != spec.Managed {
+	if p.in.Role.Type == spec.External || len(p.in.Role.Privileges) == 0 {
 		return
 	}
 	req := p.in.Role.Privileges
@@ -360,6 +368,10 @@ func (p *planner) result() Result {
 		Retire:         p.in.Role.Retire,
 		Heir:           p.in.Role.Heir,
 		StrictColumns:  sorted(p.in.Strict),
+		Adopt:          p.in.Role.Adopt,
+		Replication:    p.in.Role.Replication,
+		BypassRLS:      p.in.Role.BypassRLS,
+		MemberOf:       slices.Clone(p.in.MemberOf),
 	}
 	if len(cfg.StrictColumns) == 0 {
 		cfg.StrictColumns = nil

@@ -27,6 +27,10 @@ type goldenInput struct {
 	AdminUser   string    `json:"admin_user"`
 	HasPassword bool      `json:"has_password"`
 	Strict      []string  `json:"strict_columns"`
+	Kept        bool      `json:"kept"`
+	// MemberOf are the groups' PostgreSQL names, as the service resolves
+	// them from the role's member_of labels.
+	MemberOf []string `json:"member_of_names"`
 }
 
 // goldenOutput is what a golden file pins: the item's status and the whole
@@ -62,7 +66,7 @@ func loadGolden(t *testing.T, path string) (*txtar.Archive, *catalog.Snapshot, p
 	if err != nil {
 		t.Fatalf("%s: input: %v", path, err)
 	}
-	name, err := spec.RoleName("stile", role.Resource, role.Label)
+	name, err := role.PGName("stile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +75,7 @@ func loadGolden(t *testing.T, path string) (*txtar.Archive, *catalog.Snapshot, p
 		t.Fatalf("%s: input: %v", path, err)
 	}
 	in.Host, in.Port, in.AdminUser, in.HasPassword, in.Strict = gi.Host, gi.Port, gi.AdminUser, gi.HasPassword, gi.Strict
+	in.Kept, in.MemberOf = gi.Kept, gi.MemberOf
 	return ar, &snap, in
 }
 

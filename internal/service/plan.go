@@ -71,6 +71,7 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 		byKey   map[string]string
 	}
 	existing := map[string]kept{}
+	named := map[string]spec.Role{} // role_name → the item that gives it
 	for i, r := range roles {
 		res, ok := resources[r.Resource]
 		if !ok {
@@ -81,9 +82,15 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 			problems = append(problems, fmt.Sprintf("item %d: resource %q has no admin credentials (set them with: stile resources admin set %s --user USER --password-stdin)", i+1, r.Resource, r.Resource))
 			continue
 		}
-		name, err := spec.RoleName(s.prefix, r.Resource, r.Label)
+		name, err := r.PGName(s.prefix)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
+			continue
+		}
+		if problem, err := s.nameTaken(ctx, r, name, named); err != nil {
+			return nil, err
+		} else if problem != "" {
+			problems = append(problems, fmt.Sprintf("item %d: %s", i+1, problem))
 			continue
 		}
 		k, ok := existing[r.Resource]
@@ -107,14 +114,24 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 		if other, ok := k.byKey[spec.LabelKey(r.Label)]; ok && other != r.Label {
 			problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, other, r.Resource))
 		}
-		hasPW := k.byLabel[r.Label].PasswordCurrent != ""
+		old := k.byLabel[r.Label]
 		in, err := plan.NewInput(r, name)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
 			continue
 		}
-		in.Host, in.Port, in.AdminUser, in.HasPassword, in.Strict = res.Host, res.Port, res.AdminUser, hasPW, strict[name]
+		in.Host, in.Port, in.AdminUser, in.HasPassword, in.Strict = res.Host, res.Port, res.AdminUser, old.PasswordCurrent != "", strict[name]
+		in.Kept = old.Declared && old.RoleName == name
 		prepared[i] = item{role: r, res: res, input: in}
+	}
+	if len(problems) == 0 {
+		stored := map[string][]store.Role{}
+		for r, k := range existing {
+			for _, old := range k.byLabel {
+				stored[r] = append(stored[r], old)
+			}
+		}
+		problems = resolveGroups(prepared, stored)
 	}
 	if len(problems) > 0 {
 		return nil, errs.Invalidf("%s", strings.Join(problems, "; "))
@@ -236,7 +253,7 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 		i := idx[k]
 		sess := sessions[k]
 		sess.FinishedAt = s.now()
-		o := PlanOutcome{SID: sess.SID, Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName}
+		o := PlanOutcome{SID: sess.SID, Resource: res.Name, Label: items[i].role.Label, RoleName: items[i].input.RoleName, Retire: items[i].role.Retire}
 		if err != nil {
 			o.Status, o.Message = plan.ItemFailed, failed
 			sess.Output = "error: " + failed + "\n"

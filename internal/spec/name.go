@@ -57,6 +57,15 @@ func RoleName(prefix, resource, label string) (string, error) {
 	return prefix + "_" + rs + "_" + ls + "_" + hash8, nil
 }
 
+// PGName is the role's PostgreSQL name: its role_name when the declaration
+// gives one, else the generated RoleName.
+func (r Role) PGName(prefix string) (string, error) {
+	if r.Name != "" {
+		return r.Name, nil
+	}
+	return RoleName(prefix, r.Resource, r.Label)
+}
+
 // ValidPrefix reports whether p can start a role name: a lowercase letter,
 // then [a-z0-9_], at most 20 bytes.
 func ValidPrefix(p string) error {

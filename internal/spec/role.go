@@ -12,6 +12,9 @@ import (
 const (
 	Managed  = "managed"
 	External = "external"
+	// Group is a NOLOGIN role that holds privileges on scopes, as a managed
+	// role does, for the roles declared member_of it.
+	Group = "group"
 )
 
 // Role is one declared role: the unit a plan is made for.
@@ -23,6 +26,19 @@ type Role struct {
 	Privileges     []string `json:"privileges,omitempty" yaml:"privileges,omitempty"`
 	SourceRole     string   `json:"source_role,omitempty" yaml:"source_role,omitempty"`
 	RotatePassword bool     `json:"rotate_password,omitempty" yaml:"rotate_password,omitempty"`
+	// Name is the role's PostgreSQL name when the declaration gives one
+	// (role_name): an existing role to take over (with Adopt) or a role to
+	// create under that name. Empty: stile generates the name.
+	Name string `json:"role_name,omitempty" yaml:"role_name,omitempty"`
+	// Adopt takes over the existing role Name: refused for a superuser and,
+	// unless Replication or BypassRLS says so, for a role with those
+	// attributes. Its password stays until a rotation.
+	Adopt       bool `json:"adopt,omitempty" yaml:"adopt,omitempty"`
+	Replication bool `json:"replication,omitempty" yaml:"replication,omitempty"`
+	BypassRLS   bool `json:"bypassrls,omitempty" yaml:"bypassrls,omitempty"`
+	// MemberOf are labels of group roles of the same resource: the role
+	// holds their privileges through membership (INHERIT).
+	MemberOf []string `json:"member_of,omitempty" yaml:"member_of,omitempty"`
 	// Retire asks for the role's removal: everything it owns goes to Heir
 	// (each database's owner when empty), its grants are dropped, its
 	// sessions ended, and the role dropped.
@@ -38,6 +54,7 @@ func (r Role) Normalize() (Role, error) {
 	r.Resource = strings.TrimSpace(r.Resource)
 	r.Label = strings.TrimSpace(r.Label)
 	r.SourceRole = strings.TrimSpace(r.SourceRole)
+	r.Name = strings.TrimSpace(r.Name)
 	r.Type = strings.ToLower(strings.TrimSpace(r.Type))
 	if r.Type == "" {
 		r.Type = Managed
@@ -65,9 +82,12 @@ func (r Role) Normalize() (Role, error) {
 		}
 	}
 	r.Scopes = scopes
+	if err := r.normalizeTakeover(); err != nil {
+		return r, err
+	}
 	if r.Retire {
-		if r.Type != Managed && r.Type != External {
-			return r, errs.Invalidf("type %q is not managed or external", r.Type)
+		if r.Type != Managed && r.Type != External && r.Type != Group {
+			return r, errs.Invalidf("type %q is not managed, external or group", r.Type)
 		}
 		return r, nil
 	}
@@ -77,27 +97,71 @@ func (r Role) Normalize() (Role, error) {
 	}
 	r.Privileges = privs
 	switch r.Type {
-	case Managed:
+	case Managed, Group:
 		if r.SourceRole != "" {
-			return r, errs.Invalidf("source_role is only for external roles (role %q is managed)", r.Label)
+			return r, errs.Invalidf("source_role is only for external roles (role %q is %s)", r.Label, r.Type)
 		}
-		if len(r.Scopes) == 0 {
-			return r, errs.Invalidf("managed role %q needs at least one scope", r.Label)
+		if r.Type == Group && len(r.MemberOf) > 0 {
+			return r, errs.Invalidf("group %q cannot be member_of other groups (groups of groups are not supported yet)", r.Label)
 		}
-		if len(r.Privileges) == 0 {
-			return r, errs.Invalidf("managed role %q needs at least one privilege", r.Label)
+		if r.Type == Group && r.RotatePassword {
+			return r, errs.Invalidf("group %q has no password to rotate: it cannot log in", r.Label)
+		}
+		if len(r.Scopes) == 0 && len(r.MemberOf) == 0 {
+			return r, errs.Invalidf("%s role %q needs at least one scope", r.Type, r.Label)
+		}
+		if len(r.Scopes) > 0 && len(r.Privileges) == 0 {
+			return r, errs.Invalidf("%s role %q needs at least one privilege", r.Type, r.Label)
+		}
+		if len(r.Scopes) == 0 && len(r.Privileges) > 0 {
+			return r, errs.Invalidf("%s role %q has privileges but no scope to hold them on", r.Type, r.Label)
 		}
 	case External:
 		if r.SourceRole == "" {
 			return r, errs.Invalidf("external role %q needs a source_role", r.Label)
 		}
-		if len(r.Scopes) > 0 || len(r.Privileges) > 0 {
-			return r, errs.Invalidf("external role %q takes no scopes or privileges: it inherits %q", r.Label, r.SourceRole)
+		if len(r.Scopes) > 0 || len(r.Privileges) > 0 || len(r.MemberOf) > 0 {
+			return r, errs.Invalidf("external role %q takes no scopes, privileges or member_of: it inherits %q", r.Label, r.SourceRole)
 		}
 	default:
-		return r, errs.Invalidf("type %q is not managed or external", r.Type)
+		return r, errs.Invalidf("type %q is not managed, external or group", r.Type)
 	}
 	return r, nil
+}
+
+// normalizeTakeover checks role_name, adopt, the attributes an adopted
+// role may keep, and member_of (trimmed, de-duplicated, sorted).
+func (r *Role) normalizeTakeover() error {
+	if r.Name != "" {
+		if len(r.Name) > MaxIdentLen {
+			return errs.Invalidf("role_name %q is longer than %d bytes", r.Name, MaxIdentLen)
+		}
+		if strings.ContainsRune(r.Name, 0) {
+			return errs.Invalidf("role_name holds a NUL byte")
+		}
+		if strings.HasPrefix(r.Name, "pg_") || strings.EqualFold(r.Name, "public") {
+			return errs.Invalidf("role_name %q is reserved by PostgreSQL", r.Name)
+		}
+	}
+	if r.Adopt && r.Name == "" {
+		return errs.Invalidf("role %q: adopt needs the role_name of the role to take over", r.Label)
+	}
+	if (r.Replication || r.BypassRLS) && !r.Adopt {
+		return errs.Invalidf("role %q: replication and bypassrls are only kept on an adopted role", r.Label)
+	}
+	var groups []string
+	for _, g := range r.MemberOf {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		if LabelKey(g) == LabelKey(r.Label) {
+			return errs.Invalidf("role %q cannot be a member of itself", r.Label)
+		}
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	r.MemberOf = slices.Compact(groups)
+	return nil
 }
 
 // ParseScopes returns r's scopes as typed values, parsed once at the edge

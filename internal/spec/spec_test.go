@@ -86,7 +86,18 @@ func TestSpecRoleNormalize(t *testing.T) {
 		{"default type is managed", Role{Resource: "a", Label: "ro", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, ""},
 		{"external", Role{Resource: "a", Type: "EXTERNAL", Label: "ro", SourceRole: "pg_read_all_data"}, ""},
 		{"quotes and semicolons are legal names", Role{Resource: `we"ird;x`, Label: `r;o"`, Scopes: []string{`"d;b"`}, Privileges: []string{"SELECT"}}, ""},
-		{"bad type", Role{Resource: "a", Type: "magic", Label: "ro", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "not managed or external"},
+		{"bad type", Role{Resource: "a", Type: "magic", Label: "ro", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "not managed, external or group"},
+		{"group", Role{Resource: "a", Type: "Group", Label: "readers", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, ""},
+		{"member only", Role{Resource: "a", Label: "ro", MemberOf: []string{"readers", " readers"}}, ""},
+		{"adopted", Role{Resource: "a", Label: "ro", Name: "app_ro", Adopt: true, Replication: true, Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, ""},
+		{"group of groups", Role{Resource: "a", Type: "group", Label: "g", Scopes: []string{"db"}, Privileges: []string{"SELECT"}, MemberOf: []string{"h"}}, "groups of groups"},
+		{"group password", Role{Resource: "a", Type: "group", Label: "g", Scopes: []string{"db"}, Privileges: []string{"SELECT"}, RotatePassword: true}, "no password"},
+		{"member of itself", Role{Resource: "a", Label: "ro", MemberOf: []string{"RO"}}, "member of itself"},
+		{"adopt without name", Role{Resource: "a", Label: "ro", Adopt: true, Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "needs the role_name"},
+		{"replication not adopted", Role{Resource: "a", Label: "ro", Name: "x", Replication: true, Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "only kept on an adopted role"},
+		{"reserved name", Role{Resource: "a", Label: "ro", Name: "pg_monitor", Adopt: true, Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "reserved"},
+		{"privileges without scope", Role{Resource: "a", Label: "ro", MemberOf: []string{"g"}, Privileges: []string{"SELECT"}}, "no scope"},
+		{"external member", Role{Resource: "a", Type: "external", Label: "ro", SourceRole: "x", MemberOf: []string{"g"}}, "member_of"},
 		{"empty resource", Role{Label: "ro", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "resource_name is empty"},
 		{"empty label", Role{Resource: "a", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "label is empty"},
 		{"label without letters", Role{Resource: "a", Label: "..", Scopes: []string{"db"}, Privileges: []string{"SELECT"}}, "no letters or digits"},
@@ -105,7 +116,7 @@ func TestSpecRoleNormalize(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Normalize: %v", err)
 				}
-				if got.Type != Managed && got.Type != External {
+				if got.Type != Managed && got.Type != External && got.Type != Group {
 					t.Errorf("type = %q", got.Type)
 				}
 				return
@@ -258,12 +269,12 @@ func TestPlanFileProblems(t *testing.T) {
 	for _, c := range []struct{ name, in, want string }{
 		{"typo", "items:\n  - resource_name: db\n    scope: [app]\n", `p.yaml line 3: unknown field "scope" (did you mean "scopes"?)`},
 		{"top-level key", "roles:\n  - resource_name: db\n", `p.yaml line 1: unknown field "roles" (the only key here is "items")`},
-		{"no suggestion of itself", "items:\n  - sid: x\n    resource_name: db\n", `p.yaml line 2: unknown field "sid" (the keys here: privileges, resource_name, role, rotate_password, scopes, source_role, type)`},
+		{"no suggestion of itself", "items:\n  - sid: x\n    resource_name: db\n", `p.yaml line 2: unknown field "sid" (the keys here: adopt, bypassrls, member_of, privileges, replication, resource_name, role, role_name, rotate_password, scopes, source_role, type)`},
 		{"plan document", "sid: 986e35ce-f3fc-4f79-b136-512eada7b850\nconfig:\n  type: managed\n", `p.yaml looks like a plan document, not a plan file`},
 		{"results file", "results:\n  - sid: x\n", `p.yaml looks like a results file, not a plan file`},
 		{"alias lines", "items:\n  - &a [db, ro]\n  - *a\n", `p.yaml line 2: want a mapping (key: value), found a list; line 3: want a mapping (key: value), found a list`},
 		{"one error once", "items: [&a [db], *a, *a, *a, *a, *a, *a, *a, *a]\n", `p.yaml line 1: want a mapping (key: value), found a list`},
-		{"alias of a bad key", "items:\n  - &a {resource_name: db, colour: red}\n  - *a\n  - *a\n", `p.yaml line 2: unknown field "colour" (the keys here: privileges, resource_name, role, rotate_password, scopes, source_role, type)`},
+		{"alias of a bad key", "items:\n  - &a {resource_name: db, colour: red}\n  - *a\n  - *a\n", `p.yaml line 2: unknown field "colour" (the keys here: adopt, bypassrls, member_of, privileges, replication, resource_name, role, role_name, rotate_password, scopes, source_role, type)`},
 		{"alias bomb", bomb, `p.yaml line 5: YAML aliases (*c) make this file more than 10000 values: write the entries out`},
 		{"csv", "resource_name,type,role,bogus\n", `p.csv: unknown column "bogus"`},
 		{"empty", "", `p.yaml is empty`},
