@@ -84,6 +84,29 @@ type AdminImportRequest struct {
 // (inspect.Discovery): GET /api/v1/resources/{name}/discover.
 type Discovery = inspect.Discovery
 
+// Generated is the answer of GET /api/v1/resources/{name}/generate: a
+// declaration that adopts the resource's roles as they are, as far as the
+// model can say it, and what it cannot.
+type Generated struct {
+	Resource string      `json:"resource_name"`
+	Items    []spec.Role `json:"items"`
+	// Unexpressed lists, per role, what the declaration cannot say, and so
+	// what planning it will change (Plan: grant, revoke, re-grant, reset)
+	// or leave as it is (ignore).
+	Unexpressed []Unexpressed `json:"unexpressed,omitempty"`
+	// Skipped are the roles asked for that are not generated, and why.
+	Skipped []Unexpressed `json:"skipped,omitempty"`
+	// Errors names the databases discovery could not read.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Unexpressed is one thing a generated declaration does not say.
+type Unexpressed struct {
+	Role string `json:"role_name"`
+	What string `json:"what"`
+	Plan string `json:"plan,omitempty"`
+}
+
 // WhoCan is the answer of GET /api/v1/who-can: every role that holds a
 // privilege on a table (or column), on each resource asked, with how; for
 // the roles stile made, who may use them through stile.

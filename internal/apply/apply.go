@@ -127,7 +127,7 @@ func (r *runner) decide(fresh plan.Result) bool {
 		return false
 	}
 	if req := fresh.Document.Requires; len(req) > 0 {
-		r.fail(errs.New(errs.Conflict, "the plan sets default privileges for %s, declared in the same batch with CREATE, which does not exist yet: apply its plan first", strings.Join(req, ", ")))
+		r.fail(errs.New(errs.Conflict, "the plan needs %s (a role it sets default privileges for, or a group it joins), declared in the same batch, which does not exist yet: apply its plan first", strings.Join(req, ", ")))
 		return false
 	}
 	if fresh.NeedsPassword && r.job.Verifier == "" {
@@ -143,6 +143,7 @@ func (r *runner) verifyInput() plan.Input {
 	in := r.job.Input
 	in.HasPassword = true
 	in.Role.RotatePassword = false
+	in.Kept = true // it is stile's now
 	return in
 }
 

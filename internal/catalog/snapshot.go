@@ -117,6 +117,10 @@ type Database struct {
 	// HasDependents reports pg_shdepend rows of a target role in this
 	// database: it must be inspected.
 	HasDependents bool `json:"has_dependents,omitempty"`
+	// Dependents are the target roles with pg_shdepend rows here, sorted:
+	// a retirement visits only the databases where its own role has some.
+	// Nil from an agent older than the list (then HasDependents counts).
+	Dependents []string `json:"dependents,omitempty"`
 	// OtherDependents reports, of those rows, some the schema, relation,
 	// routine and default-privilege reads may not cover (a type, a
 	// policy, a table's ownership …): the database's read looks for them

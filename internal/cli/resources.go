@@ -26,7 +26,7 @@ func newResourcesCmd(e *env) *cobra.Command {
   stile resources list
   stile resources plan analytics --role ro --scopes analytics --privileges SELECT`,
 	}
-	cmd.AddCommand(newImportCmd(e), newListCmd(e), newAdminCmd(e), newHealthCmd(e), newPlanCmd(e), newApplyCmd(e), newDiscoverCmd(e))
+	cmd.AddCommand(newImportCmd(e), newListCmd(e), newAdminCmd(e), newHealthCmd(e), newPlanCmd(e), newApplyCmd(e), newDiscoverCmd(e), newGenerateCmd(e))
 	return cmd
 }
 

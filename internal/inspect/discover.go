@@ -46,14 +46,17 @@ type DiscoveredRole struct {
 	// kind of object and privilege ("OWNER" for ownership).
 	Holds []Holding `json:"holds"`
 	// Stile says whether stile manages it: managed (a role stile made),
-	// or unmanaged; set by the service, not by the catalog.
+	// adopted (one it took over), or unmanaged; set by the service, not by
+	// the catalog.
 	Stile string `json:"stile"`
 }
 
 // Holding is one privilege (or ownership) a role holds on Objects of the
 // Of objects of a kind in a schema of a database; Kind "database" is the
-// database itself, "schema" the schema. Default privileges (For names the
-// role whose new objects get them) have no count.
+// database itself, "schema" the schema; "column" counts the tables with a
+// column grant, "policy" the tables with a row-level security policy that
+// names the role (Privilege is the policy's command). Default privileges
+// (For names the role whose new objects get them) have no count.
 type Holding struct {
 	Database  string `json:"database"`
 	Schema    string `json:"schema,omitempty"`

@@ -141,7 +141,7 @@ func ReadCluster(ctx context.Context, q Querier, roles []string) (*catalog.Snaps
 	queue(b, &snap.Databases, "inspect databases", query("databases"), []any{roles}, func(r pgx.Rows) (catalog.Database, error) {
 		var d catalog.Database
 		var acl []byte
-		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents, &d.OtherDependents, &d.Public); err != nil {
+		if err := r.Scan(&d.Name, &d.Owner, &d.AllowConn, &d.IsTemplate, &acl, &d.HasDependents, &d.OtherDependents, &d.Public, &d.Dependents); err != nil {
 			return d, err
 		}
 		return d, decodeACL(acl, &d.ACL)

@@ -33,17 +33,23 @@ func DeclareCreators(inputs []Input) {
 }
 
 // ApplyOrder returns the indexes of inputs in the order a batch applies
-// them: roles declared with CREATE first, each group by role name.
+// them: roles declared with CREATE first (groups set default privileges for
+// them), then groups (their members' plans grant them), then the rest, each
+// rank by role name. A creator that is a member of a group created in the
+// same batch is refused until the group's plan is applied: a second round.
 func ApplyOrder(inputs []Input) []int {
 	order := make([]int, len(inputs))
 	for i := range order {
 		order[i] = i
 	}
 	rank := func(i int) int {
-		if creates(inputs[i].Role) {
+		switch r := inputs[i].Role; {
+		case creates(r):
 			return 0
+		case r.Type == spec.Group && !r.Retire:
+			return 1
 		}
-		return 1
+		return 2
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(inputs[a].RoleName, inputs[b].RoleName))

@@ -14,9 +14,10 @@ type Document struct {
 	SQLPlan       string `json:"sql_plan" yaml:"sql_plan"`
 	Checksum      string `json:"sql_plan_checksum" yaml:"sql_plan_checksum"`
 	CommandOutput string `json:"command_output" yaml:"command_output"`
-	// Requires lists roles declared in the same batch with CREATE that the
-	// SQL sets default privileges for and that do not exist yet: their
-	// plans must be applied first. Not part of the checksum.
+	// Requires lists roles declared in the same batch that do not exist
+	// yet: roles with CREATE the SQL sets default privileges for, and
+	// groups it grants. Their plans must be applied first. Not part of the
+	// checksum.
 	Requires []string `json:"requires,omitempty" yaml:"requires,omitempty"`
 	// Blocks are the plan's steps as data, in the order SQLPlan renders
 	// them: each step's SQL, why it is there and whether it is destructive.

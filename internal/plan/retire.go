@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/stile-dev/stile/internal/sqlq"
 )
 
@@ -34,6 +36,10 @@ func (p *planner) planRetire() {
 	for i := range p.snap.Databases {
 		d := &p.snap.Databases[i]
 		holds := d.HasDependents
+		if d.Dependents != nil {
+			// Another role of the batch may be what has dependents here.
+			holds = slices.Contains(d.Dependents, p.role)
+		}
 		for _, a := range d.ACL {
 			holds = holds || a.Grantee == p.role
 		}

@@ -21,6 +21,8 @@ import (
 // properties: the components by name, request and response bodies by
 // "METHOD path request" or "METHOD path STATUS".
 var openAPITypes = map[string]reflect.Type{
+	"#/components/schemas/Generated":      reflect.TypeFor[api.Generated](),
+	"#/components/schemas/Unexpressed":    reflect.TypeFor[api.Unexpressed](),
 	"#/components/schemas/Role":           reflect.TypeFor[spec.Role](),
 	"#/components/schemas/PlanOutcome":    reflect.TypeFor[api.PlanOutcome](),
 	"#/components/schemas/PlanDocument":   reflect.TypeFor[api.PlanDocument](),

@@ -218,6 +218,15 @@ func (s *Server) discover(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) generate(w http.ResponseWriter, r *http.Request) error {
+	g, err := s.svc.Inventory.Generate(r.Context(), principal(r), r.PathValue("name"), r.URL.Query()["role"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
 func (s *Server) whoCan(w http.ResponseWriter, r *http.Request) error {
 	q, err := inspect.ParseWhoCan(r.URL.Query().Get("privilege"), r.URL.Query().Get("object"))
 	if err != nil {

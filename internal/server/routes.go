@@ -64,6 +64,7 @@ func (s *Server) Routes() []Route {
 		api("POST /api/v1/admins/import", Admin, s.importAdmins),
 		api("POST /api/v1/resources/{name}/health", Admin, s.health),
 		api("GET /api/v1/resources/{name}/discover", Admin, s.discover),
+		api("GET /api/v1/resources/{name}/generate", Admin, s.generate),
 		api("POST /api/v1/plans", Admin, s.plan),
 		api("POST /api/v1/plans/declared", Admin, s.planDeclared),
 		api("GET /api/v1/plans/{sid}", Admin, s.planStatus),

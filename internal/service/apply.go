@@ -219,6 +219,9 @@ func (s *Provisioning) claimApply(ctx context.Context, actor string, index int, 
 	}
 	in.Host, in.Port, in.AdminUser = res.Host, res.Port, res.AdminUser
 	in.HasPassword, in.Creators, in.Strict = stored.PasswordCurrent != "", pin.Creators, doc.Config.StrictColumns
+	// The groups as the plan resolved them (its checksum covers them), and
+	// whether stile manages the role now.
+	in.MemberOf, in.Kept = doc.Config.MemberOf, stored.Declared && stored.RoleName == planSess.Role
 	strict, err := s.store.StrictColumns(ctx)
 	if err != nil {
 		return nil, err

@@ -34,8 +34,11 @@ func (s *Inventory) Discover(ctx context.Context, p Principal, resource string, 
 			continue
 		}
 		x.Stile = "unmanaged"
-		if slices.ContainsFunc(roles, func(m store.Role) bool { return m.RoleName == x.Name }) {
+		if i := slices.IndexFunc(roles, func(m store.Role) bool { return m.RoleName == x.Name }); i >= 0 {
 			x.Stile = "managed"
+			if roles[i].Spec.Adopt {
+				x.Stile = "adopted"
+			}
 		}
 		kept = append(kept, x)
 	}

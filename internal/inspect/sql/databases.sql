@@ -17,7 +17,8 @@ deps AS MATERIALIZED (
          bool_or(s.classid <> 'pg_default_acl'::regclass
                  AND NOT (s.deptype = 'a' AND s.classid IN ('pg_class'::regclass, 'pg_namespace'::regclass,
                                                             'pg_proc'::regclass))
-                 AND NOT (s.deptype = 'o' AND s.classid IN ('pg_namespace'::regclass, 'pg_proc'::regclass))) AS others
+                 AND NOT (s.deptype = 'o' AND s.classid IN ('pg_namespace'::regclass, 'pg_proc'::regclass))) AS others,
+         array_agg(DISTINCT s.refobjid) AS roles
   FROM pg_shdepend s
   WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid IN (SELECT oid FROM t)
   GROUP BY s.dbid)
@@ -32,5 +33,9 @@ SELECT d.datname::text, pg_get_userbyid(d.datdba)::text, d.datallowconn, d.datis
        -- What PUBLIC holds here (a NULL datacl means the defaults: CONNECT,
        -- TEMPORARY): information, so "scoped" is not read as "isolated".
        coalesce((SELECT array_agg(a.privilege_type ORDER BY a.privilege_type)
-                 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE a.grantee = 0), '{}')
+                 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a WHERE a.grantee = 0), '{}'),
+       -- Which target roles have those rows, so a retirement in a batch
+       -- visits only its own role's databases.
+       (SELECT array_agg(r.rolname::text ORDER BY r.rolname)
+        FROM deps x JOIN pg_roles r ON r.oid = ANY(x.roles) WHERE x.dbid = d.oid)
 FROM pg_database d
