@@ -80,10 +80,14 @@ type trial struct {
 	// crng a role that holds CREATE by hand before a batch, which its entry
 	// revokes: streams of their own, for the same reason.
 	urng, crng *rand.Rand
-	p          string
-	tg         target.Target
-	super      bool
-	batch      bool // the first converge is one batch (plan -f, apply -f)
+	// grng declares a group role and its members, in some trials: a
+	// stream of its own as well.
+	grng  *rand.Rand
+	group string // the group's role name, "" when none is declared
+	p     string
+	tg    target.Target
+	super bool
+	batch bool // the first converge is one batch (plan -f, apply -f)
 	// removes: an entry of the batch revokes a CREATE granted by hand
 	// before it, so a later entry may be refused as drift (then re-planned).
 	removes bool
@@ -105,7 +109,8 @@ func (tr *trial) conn(db string) *pgx.Conn {
 
 func newTrial(t *testing.T, c pgtest.Cluster, seed uint64) *trial {
 	tr := &trial{t: t, c: c, rng: rand.New(rand.NewPCG(seed, 0x57113)), srng: rand.New(rand.NewPCG(seed, 0x5721c7)),
-		urng: rand.New(rand.NewPCG(seed, 0x05a6e)), crng: rand.New(rand.NewPCG(seed, 0xc4ea7e)), p: c.Prefix(t), hasPW: map[string]bool{}, conns: map[string]*pgx.Conn{}}
+		urng: rand.New(rand.NewPCG(seed, 0x05a6e)), crng: rand.New(rand.NewPCG(seed, 0xc4ea7e)),
+		grng: rand.New(rand.NewPCG(seed, 0x6a0e9)), p: c.Prefix(t), hasPW: map[string]bool{}, conns: map[string]*pgx.Conn{}}
 	tr.super = tr.rng.IntN(2) == 0
 	tr.batch = tr.rng.IntN(2) == 0
 	return tr
@@ -256,6 +261,64 @@ func (tr *trial) build() {
 		}
 		tr.roles = append(tr.roles, in)
 	}
+	tr.declareGroup(privs)
+}
+
+// declareGroup, in half the trials, declares a group with scopes and
+// privileges of its own, first (a member planned alone needs it to exist),
+// and makes some of the roles its members: they hold its privileges
+// through membership. A member has no strict rules (the planner refuses
+// them with groups).
+func (tr *trial) declareGroup(privs []string) {
+	if tr.grng.IntN(2) != 0 {
+		return
+	}
+	db := tr.dbs[tr.grng.IntN(len(tr.dbs))]
+	scope := db
+	if tr.grng.IntN(2) == 0 {
+		scope = db + "." + []string{"public", "s0"}[tr.grng.IntN(2)]
+	}
+	r, err := spec.Role{Resource: tr.p, Type: spec.Group, Label: "g0", Scopes: []string{scope}, Privileges: []string{privs[tr.grng.IntN(len(privs))]}}.Normalize()
+	if err != nil {
+		tr.fatalf("normalize the group: %v", err)
+	}
+	name, err := spec.RoleName("stile", r.Resource, r.Label)
+	if err != nil {
+		tr.fatalf("role name: %v", err)
+	}
+	in, err := plan.NewInput(r, name)
+	if err != nil {
+		tr.fatalf("input: %v", err)
+	}
+	in.Host, in.Port, in.AdminUser = tr.tg.Host, tr.tg.Port, tr.tg.User
+	tr.group = name
+	tr.logf("declare group %s: scopes %v privileges %v", name, r.Scopes, r.Privileges)
+	for i := range tr.roles {
+		if tr.grng.IntN(3) == 0 {
+			continue
+		}
+		tr.roles[i].Role.MemberOf = []string{"g0"}
+		tr.roles[i].MemberOf = []string{name}
+		tr.roles[i].Strict = nil
+		tr.logf("member of %s: %s", name, tr.roles[i].RoleName)
+	}
+	tr.roles = append([]plan.Input{in}, tr.roles...)
+}
+
+// lateMember reports a role with CREATE that joins a group without CREATE
+// declared in the same batch: the batch applies it first, and refuses it
+// until the group exists.
+func (tr *trial) lateMember(in plan.Input) bool {
+	g := tr.groupOf(in)
+	return g != nil && slices.Contains(in.Role.Privileges, "CREATE") && !slices.Contains(g.Role.Privileges, "CREATE")
+}
+
+// groupOf is the group in joins, or nil.
+func (tr *trial) groupOf(in plan.Input) *plan.Input {
+	if len(in.MemberOf) == 0 {
+		return nil
+	}
+	return &tr.roles[0]
 }
 
 func (tr *trial) input(i int) plan.Input {
@@ -325,6 +388,9 @@ func (tr *trial) run() {
 		rounds := min(max(creators-1, 0), 1)
 		if tr.removes {
 			rounds++ // an entry refused as drift after the creator went
+		}
+		if slices.ContainsFunc(tr.roles, tr.lateMember) {
+			rounds++ // a creator refused until its group exists
 		}
 		tr.converge("after the batch", rounds)
 	} else {
@@ -415,6 +481,9 @@ func (tr *trial) applyBatch() {
 		if rep.Outcome == apply.Drifted && tr.removes && k > 0 {
 			continue // re-planned after the creator went: the next round applies it
 		}
+		if rep.Outcome == apply.Failed && tr.lateMember(inputs[i]) && strings.Contains(rep.Message, "does not exist yet") {
+			continue // applied before its group: the next round applies it
+		}
 		if rep.Outcome != apply.Applied {
 			tr.fatalf("batch apply of %s: %s: %s\nplan:\n%s\noutput:\n%s", inputs[i].RoleName, rep.Outcome, rep.Message, results[i].Document.SQLPlan, rep.Output)
 		}
@@ -491,6 +560,24 @@ func (tr *trial) fingerprint() string {
 // drift changes one thing by hand; it reports false when it found nothing
 // to change.
 func (tr *trial) drift() bool {
+	if tr.group != "" && tr.grng.IntN(4) == 0 {
+		// A member leaves its group by hand, revoked by the admin that
+		// granted it.
+		var members []string
+		for _, in := range tr.roles {
+			if len(in.MemberOf) > 0 {
+				members = append(members, in.RoleName)
+			}
+		}
+		if len(members) > 0 {
+			revoke := []string{"REVOKE " + pgx.Identifier{tr.group}.Sanitize() + " FROM " + pgx.Identifier{members[tr.grng.IntN(len(members))]}.Sanitize()}
+			if !tr.super {
+				revoke = append([]string{"SET ROLE " + tr.tg.User}, append(revoke, "RESET ROLE")...)
+			}
+			tr.exec("postgres", revoke...)
+			return true
+		}
+	}
 	i := tr.rng.IntN(len(tr.roles))
 	role := pgx.Identifier{tr.roles[i].RoleName}.Sanitize()
 	db := tr.pick(tr.dbs)
@@ -661,8 +748,14 @@ func (tr *trial) check(when string) {
 	tr.t.Helper()
 	ctx := context.Background()
 	for i, in := range tr.roles {
+		g := tr.groupOf(in)
 		for _, db := range tr.dbs {
-			e := tr.expectation(in, db)
+			// A member holds its group's privileges too (INHERIT).
+			es := []expect{tr.expectation(in, db)}
+			if g != nil {
+				es = append(es, tr.expectation(*g, db))
+			}
+			anyOf := func(f func(expect) bool) bool { return slices.ContainsFunc(es, f) }
 			conn := tr.conn(db)
 			var problems []string
 			q := func(what string, want bool, sql string, args ...any) {
@@ -674,17 +767,19 @@ func (tr *trial) check(when string) {
 					problems = append(problems, fmt.Sprintf("%s: has %v, want %v", what, got, want))
 				}
 			}
-			q("CONNECT on "+db, e.connect, "SELECT has_database_privilege($1, $2, 'CONNECT')", in.RoleName, db)
+			q("CONNECT on "+db, anyOf(func(e expect) bool { return e.connect }), "SELECT has_database_privilege($1, $2, 'CONNECT')", in.RoleName, db)
 			q("TEMPORARY on "+db, false, "SELECT has_database_privilege($1, $2, 'TEMPORARY')", in.RoleName, db)
 			for _, s := range tr.schemas(db) {
-				q("USAGE on schema "+s, e.schemas[s], "SELECT has_schema_privilege($1, $2, 'USAGE')", in.RoleName, s)
-				q("CREATE on schema "+s, e.schemas[s] && e.create, "SELECT has_schema_privilege($1, $2, 'CREATE')", in.RoleName, s)
+				q("USAGE on schema "+s, anyOf(func(e expect) bool { return e.schemas[s] }), "SELECT has_schema_privilege($1, $2, 'USAGE')", in.RoleName, s)
+				q("CREATE on schema "+s, anyOf(func(e expect) bool { return e.schemas[s] && e.create }), "SELECT has_schema_privilege($1, $2, 'CREATE')", in.RoleName, s)
 			}
 			for _, o := range tr.objects(db) {
-				if o.owner == in.RoleName {
-					continue // an owner holds everything on what it made
+				if o.owner == in.RoleName || (g != nil && o.owner == g.RoleName) {
+					continue // an owner holds everything on what it made, and so do its members
 				}
-				in := e.schemas[o.schema]
+				holds := func(f func(e expect) bool) bool {
+					return anyOf(func(e expect) bool { return e.schemas[o.schema] && f(e) })
+				}
 				ident := pgx.Identifier{o.schema, o.name}.Sanitize()
 				switch o.kind {
 				case "table":
@@ -693,39 +788,52 @@ func (tr *trial) check(when string) {
 						if p == "MAINTAIN" && tr.c.Major() < 17 {
 							continue
 						}
-						want := in && slices.Contains(e.table, p)
+						want := holds(func(e expect) bool { return slices.Contains(e.table, p) })
 						if p == "SELECT" && len(withheld) > 0 {
 							want = false // granted column by column
 						}
 						q(p+" on "+ident, want, "SELECT has_table_privilege($1, $2, $3)", tr.roles[i].RoleName, ident, p)
 					}
-					if in && slices.Contains(e.table, "SELECT") {
+					if holds(func(e expect) bool { return slices.Contains(e.table, "SELECT") }) {
 						for _, col := range tr.columns(db, o) {
 							q("SELECT on "+ident+"."+col, !slices.Contains(withheld, col), "SELECT has_column_privilege($1, $2, $3, 'SELECT')", tr.roles[i].RoleName, ident, col)
 						}
 					}
 				case "sequence":
 					for _, p := range []string{"USAGE", "SELECT", "UPDATE"} {
-						q(p+" on sequence "+ident, in && slices.Contains(e.seq, p), "SELECT has_sequence_privilege($1, $2, $3)", tr.roles[i].RoleName, ident, p)
+						q(p+" on sequence "+ident, holds(func(e expect) bool { return slices.Contains(e.seq, p) }), "SELECT has_sequence_privilege($1, $2, $3)", tr.roles[i].RoleName, ident, p)
 					}
 				case "function":
-					q("EXECUTE on "+ident+"()", in && e.execute, "SELECT has_function_privilege($1, $2, 'EXECUTE')", tr.roles[i].RoleName, ident+"()")
+					q("EXECUTE on "+ident+"()", holds(func(e expect) bool { return e.execute }), "SELECT has_function_privilege($1, $2, 'EXECUTE')", tr.roles[i].RoleName, ident+"()")
 				}
 			}
 			if len(problems) > 0 {
 				tr.fatalf("%s: %s in %s (scopes %v, privileges %v):\n  %s", when, in.RoleName, db, in.Role.Scopes, in.Role.Privileges, strings.Join(problems, "\n  "))
 			}
 		}
-		// The role itself: LOGIN INHERIT, nothing else, no memberships.
+		// The role itself: LOGIN INHERIT (a group NOLOGIN), nothing else,
+		// no memberships but in its group, without ADMIN (and on 16+ with
+		// INHERIT).
 		var attrs string
+		inherit := "true"
+		if tr.c.Major() >= 16 {
+			inherit = "m.inherit_option"
+		}
 		if err := tr.conn("postgres").QueryRow(ctx, `SELECT concat_ws(' ', rolcanlogin, rolinherit, rolsuper, rolcreatedb, rolcreaterole,
 				rolreplication, rolbypassrls, rolconnlimit, coalesce(rolvaliduntil::text, 'infinity'),
-				(SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid))
+				'['||(SELECT string_agg(concat_ws(':', pg_get_userbyid(m.roleid), m.admin_option, `+inherit+`), ',') FROM pg_auth_members m WHERE m.member = r.oid)||']')
 			FROM pg_roles r WHERE rolname = $1`, in.RoleName).Scan(&attrs); err != nil {
 			tr.fatalf("%s: attributes of %s: %v", when, in.RoleName, err)
 		}
-		if want := "t t f f f f f -1 infinity 0"; attrs != want {
-			tr.fatalf("%s: %s has login, inherit, superuser, createdb, createrole, replication, bypassrls, connection limit, valid until, memberships = %s, want %s", when, in.RoleName, attrs, want)
+		want := "t t f f f f f -1 infinity"
+		if in.Role.Type == spec.Group {
+			want = "f t f f f f f -1 infinity"
+		}
+		if g != nil {
+			want += " [" + g.RoleName + ":f:t]"
+		}
+		if attrs != want {
+			tr.fatalf("%s: %s has login, inherit, superuser, createdb, createrole, replication, bypassrls, connection limit, valid until, [memberships:admin:inherit] = %s, want %s", when, in.RoleName, attrs, want)
 		}
 		if res := tr.plan(i); res.Status != plan.ItemInSync {
 			tr.fatalf("%s: re-plan of %s is %s (%s):\n%s", when, in.RoleName, res.Status, res.Message, res.Document.SQLPlan)

@@ -33,23 +33,29 @@ func DeclareCreators(inputs []Input) {
 }
 
 // ApplyOrder returns the indexes of inputs in the order a batch applies
-// them: roles declared with CREATE first (groups set default privileges for
-// them), then groups (their members' plans grant them), then the rest, each
-// rank by role name. A creator that is a member of a group created in the
-// same batch is refused until the group's plan is applied: a second round.
+// them: roles declared with CREATE first (the others' plans set default
+// privileges for them), groups before the other creators; then the other
+// groups (their members' plans grant them), then the rest, each rank by
+// role name. A creator that is a member of a group without CREATE created
+// in the same batch is refused until the group's plan is applied: a second
+// round.
 func ApplyOrder(inputs []Input) []int {
 	order := make([]int, len(inputs))
 	for i := range order {
 		order[i] = i
 	}
 	rank := func(i int) int {
-		switch r := inputs[i].Role; {
-		case creates(r):
+		r := inputs[i].Role
+		group := r.Type == spec.Group && !r.Retire
+		switch {
+		case creates(r) && group:
 			return 0
-		case r.Type == spec.Group && !r.Retire:
+		case creates(r):
 			return 1
+		case group:
+			return 2
 		}
-		return 2
+		return 3
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(inputs[a].RoleName, inputs[b].RoleName))
@@ -58,5 +64,5 @@ func ApplyOrder(inputs []Input) []int {
 }
 
 func creates(r spec.Role) bool {
-	return r.Type == spec.Managed && !r.Retire && slices.Contains(r.Privileges, "CREATE")
+	return (r.Type == spec.Managed || r.Type == spec.Group) && !r.Retire && slices.Contains(r.Privileges, "CREATE")
 }

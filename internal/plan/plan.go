@@ -242,6 +242,12 @@ func (p *planner) run() {
 		p.planRetire()
 		return
 	}
+	if len(p.in.Strict) > 0 && len(p.in.MemberOf) > 0 {
+		// A group's SELECT reaches its members whole: it would read what
+		// the rules withhold.
+		p.fail("role %q has strict masking rules, which its groups' privileges would bypass: a role with strict rules cannot be member_of a group", p.role)
+		return
+	}
 	p.desiredPrivileges()
 	p.resolveScopes()
 	if len(p.failures) > 0 {
