@@ -190,6 +190,9 @@ func TestBrownfield(t *testing.T) {
 			t.Error("alice, removed from readers' member_of, is still in it (or lost reporting)")
 		}
 
+		// A group is not retired while a kept role is declared its member.
+		h.fails(1, "still has member "+res+"/m1", "", "roles", "delete", readers)
+
 		// 4. Prune: the file drops m1 and the adopted alice.
 		pruned := append(slices.Clone(base), group)
 		var out struct{ Results []api.PlanOutcome }

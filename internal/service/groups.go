@@ -68,6 +68,23 @@ func resolveGroups(items []item, stored map[string][]store.Role) []string {
 		}
 	}
 	var problems []string
+	redeclared := map[string]bool{}
+	for _, it := range items {
+		redeclared[it.res.Name+"\x00"+spec.LabelKey(it.role.Label)] = true
+	}
+	for i, it := range items {
+		if !it.role.Retire || it.role.Type != spec.Group {
+			continue
+		}
+		// A kept member whose declaration the batch leaves as it is would
+		// name a group that no longer exists.
+		for _, r := range stored[it.res.Name] {
+			if redeclared[it.res.Name+"\x00"+spec.LabelKey(r.Label)] || !slices.ContainsFunc(r.Spec.MemberOf, func(g string) bool { return spec.LabelKey(g) == spec.LabelKey(it.role.Label) }) {
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("item %d: group %q still has member %s/%s: declare it without the group, or retire it, in the same batch", i+1, it.role.Label, r.Resource, r.Label))
+		}
+	}
 	for i := range items {
 		it := &items[i]
 		if it.role.Retire {
