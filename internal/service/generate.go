@@ -195,7 +195,6 @@ type schemaHolds struct {
 	functions     map[string]int
 	defaults      bool
 	owned         int // tables it owns
-	other         []string
 }
 
 func (g *generated) holdings() (map[[2]string]*schemaHolds, map[string][]string) {
