@@ -169,8 +169,16 @@ func TestBrownfield(t *testing.T) {
 		if !check("SELECT has_table_privilege($1, 'shop.orders', 'INSERT')", n("app_ro")) {
 			t.Error("the adopted app_ro was not given INSERT")
 		}
-		if _, err := c.As(n("app_ro"), "app-ro-secret").Connect(ctx, db); err != nil {
+		if ac, err := c.As(n("app_ro"), "app-ro-secret").Connect(ctx, db); err != nil {
 			t.Errorf("app_ro's own password no longer works after its adoption: %v", err)
+		} else {
+			ac.Close(ctx)
+		}
+		// Until a rotation, which gives stile a password for it.
+		h.ok("", "roles", "rotate", n("app_ro"))
+		if ac, err := c.As(n("app_ro"), "app-ro-secret").Connect(ctx, db); err == nil {
+			ac.Close(ctx)
+			t.Error("app_ro's old password still works after a rotation")
 		}
 		if !check("SELECT pg_has_role($1, $3, 'MEMBER') AND pg_has_role($2, $3, 'MEMBER') AND NOT pg_has_role($1, $3, 'USAGE') = false", m1, n("alice"), readers) {
 			t.Errorf("%s and alice are not both members of %s", m1, readers)
@@ -220,6 +228,7 @@ func TestBrownfield(t *testing.T) {
 
 		// Refusals: a role another declaration owns; a role named but not
 		// adopted.
+		h.fails(1, "a declared role's name does not change", "", "resources", "plan", "-f", decl(item(n("app_ro"), "role_name: "+n("app_ro")+"2, adopt: true, scopes: ["+db+".shop], privileges: [SELECT]")))
 		h.fails(1, "is already declared by "+res+"/"+n("bob"), "", "resources", "plan", "-f", decl(item("bob2", "role_name: "+n("bob")+", adopt: true, member_of: ["+n("reporting")+"]")))
 		var refused struct{ Results []api.PlanOutcome }
 		code, stdout, _ := h.stile("", "resources", "plan", "-f", decl(item("mig", "role_name: "+p+"_nobody_yet, scopes: ["+db+".shop], privileges: [SELECT]"), item("mig2", "role_name: "+n("reporting")+"x, adopt: true, scopes: ["+db+".shop], privileges: [SELECT]")), "--json")

@@ -33,16 +33,26 @@ func DeclareCreators(inputs []Input) {
 }
 
 // ApplyOrder returns the indexes of inputs in the order a batch applies
-// them: roles declared with CREATE first (the others' plans set default
-// privileges for them), groups before the other creators; then the other
-// groups (their members' plans grant them), then the rest, each rank by
-// role name. A creator that is a member of a group without CREATE created
-// in the same batch is refused until the group's plan is applied: a second
-// round.
+// them, each rank by role name:
+//
+//  0. groups declared with CREATE;
+//  1. the other roles with CREATE (the plans after them set default
+//     privileges for them);
+//  2. the other groups (their members' plans grant them);
+//  3. roles with CREATE that join a group of rank 2: after their group,
+//     which therefore takes a second round for their default privileges
+//     (each needs the other to exist);
+//  4. the rest.
 func ApplyOrder(inputs []Input) []int {
 	order := make([]int, len(inputs))
 	for i := range order {
 		order[i] = i
+	}
+	plainGroups := map[string]bool{} // groups without CREATE
+	for _, in := range inputs {
+		if in.Role.Type == spec.Group && !in.Role.Retire && !creates(in.Role) {
+			plainGroups[in.RoleName] = true
+		}
 	}
 	rank := func(i int) int {
 		r := inputs[i].Role
@@ -50,12 +60,14 @@ func ApplyOrder(inputs []Input) []int {
 		switch {
 		case creates(r) && group:
 			return 0
+		case creates(r) && slices.ContainsFunc(inputs[i].MemberOf, func(g string) bool { return plainGroups[g] }):
+			return 3
 		case creates(r):
 			return 1
 		case group:
 			return 2
 		}
-		return 3
+		return 4
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(inputs[a].RoleName, inputs[b].RoleName))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -115,6 +116,11 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 			problems = append(problems, fmt.Sprintf("item %d: label %q slugs like existing role %q of %s; use that label or another", i+1, r.Label, other, r.Resource))
 		}
 		old := k.byLabel[r.Label]
+		if old.Declared && old.RoleName != name {
+			// The role stile manages would be left behind, unmanaged.
+			problems = append(problems, fmt.Sprintf("item %d: %s/%s is role %q, not %q: a declared role's name does not change (retire it, then declare the other)", i+1, r.Resource, r.Label, old.RoleName, name))
+			continue
+		}
 		in, err := plan.NewInput(r, name)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("item %d: %v", i+1, err))
@@ -127,8 +133,8 @@ func (s *Provisioning) PlanEach(ctx context.Context, p Principal, items []spec.R
 	if len(problems) == 0 {
 		stored := map[string][]store.Role{}
 		for r, k := range existing {
-			for _, old := range k.byLabel {
-				stored[r] = append(stored[r], old)
+			for _, label := range slices.Sorted(maps.Keys(k.byLabel)) {
+				stored[r] = append(stored[r], k.byLabel[label])
 			}
 		}
 		problems = resolveGroups(prepared, stored)
