@@ -54,16 +54,22 @@ func (s *Rotation) Status(ctx context.Context, p Principal, role string) (Rotati
 	return s.status(ctx, r)
 }
 
-// declared returns the role stile declared and applied under name.
+// declared returns the role stile declared and applied under name: one
+// with a password stile set, or an adopted role (whose first rotation
+// gives stile one).
 func (s *core) declared(ctx context.Context, name string) (store.Role, error) {
 	r, err := s.store.RoleByName(ctx, name)
-	if errs.Is(err, errs.NotFound) {
+	switch {
+	case errs.Is(err, errs.NotFound):
 		return r, errs.New(errs.NotFound, "role %q is not one stile declared", name)
-	}
-	if err == nil && (!r.Declared || r.PasswordCurrent == "") {
+	case err != nil:
+		return r, err
+	case r.Spec.Type == spec.Group:
+		return r, errs.Invalidf("role %s is a group: it cannot log in and has no password", name)
+	case !r.Declared || (r.PasswordCurrent == "" && !r.Spec.Adopt):
 		return r, errs.Invalidf("role %s was never applied: it has no password to rotate", name)
 	}
-	return r, err
+	return r, nil
 }
 
 func (s *Rotation) status(ctx context.Context, r store.Role) (RotationStatus, error) {
