@@ -59,13 +59,31 @@ func generate(resource, admin string, d inspect.Discovery, only []string) api.Ge
 			chosen[r.Name] = true
 		}
 	}
-	tables := objectCounts(d)
+	tables, creators := objectCounts(d), schemaCreators(d)
+	// First what each role holds itself: a group that holds nothing on a
+	// whole schema cannot be declared, so no one is generated its member.
+	gens := map[string]*generated{}
+	items := map[string]spec.Role{}
 	for _, r := range d.Roles {
 		if !chosen[r.Name] {
 			continue
 		}
-		g := generated{role: r, chosen: chosen, byName: byName, tables: tables}
+		g := &generated{role: r, chosen: chosen, byName: byName, tables: tables, creators: creators}
 		item := g.declare(resource)
+		if item.Type == spec.Group && len(item.Scopes) == 0 {
+			out.Skipped = append(out.Skipped, api.Unexpressed{Role: r.Name, What: "it holds no privilege on a whole schema: a group without one cannot be declared (declare it by hand)"})
+			delete(chosen, r.Name)
+			continue
+		}
+		gens[r.Name], items[r.Name] = g, item
+	}
+	for _, r := range d.Roles {
+		g := gens[r.Name]
+		if g == nil {
+			continue
+		}
+		item := items[r.Name]
+		item.MemberOf = g.memberships(item.Type)
 		if len(item.Scopes) == 0 && len(item.MemberOf) == 0 {
 			out.Skipped = append(out.Skipped, api.Unexpressed{Role: r.Name, What: "it holds no privilege on a whole schema and is in no generated group: there is nothing to declare (declare it by hand)"})
 			continue
@@ -110,12 +128,63 @@ func objectCounts(d inspect.Discovery) map[string]int {
 	return out
 }
 
+// schemaCreators is, per "db\x00schema", the roles whose new objects the
+// planner gives default privileges for: the schema's owner (the database's
+// owner for pg_database_owner), every owner of an object there, every role
+// holding CREATE there. Sorted.
+func schemaCreators(d inspect.Discovery) map[string][]string {
+	dbOwner := map[string]string{}
+	for _, r := range d.Roles {
+		for _, h := range r.Holds {
+			if h.Kind == "database" && h.Privilege == "OWNER" {
+				dbOwner[h.Database] = r.Name
+			}
+		}
+	}
+	out := map[string][]string{}
+	for _, r := range d.Roles {
+		for _, h := range r.Holds {
+			if h.Schema == "" || h.Default || r.Name == "PUBLIC" || (h.Privilege != "OWNER" && !(h.Kind == "schema" && h.Privilege == "CREATE")) {
+				continue
+			}
+			k := h.Database + "\x00" + h.Schema
+			if !slices.Contains(out[k], r.Name) {
+				out[k] = append(out[k], r.Name)
+			}
+		}
+	}
+	// pg_database_owner is a built-in role, not discovered: a schema it
+	// owns (public, from 15 on) has no OWNER row, and its creator is the
+	// database's owner.
+	for k, list := range out {
+		db, _, _ := strings.Cut(k, "\x00")
+		if o := dbOwner[db]; o != "" && !slices.Contains(list, o) && !hasSchemaOwner(d, k) {
+			out[k] = append(list, o)
+		}
+		slices.Sort(out[k])
+	}
+	return out
+}
+
+// hasSchemaOwner reports a discovered role owning the schema k.
+func hasSchemaOwner(d inspect.Discovery, k string) bool {
+	for _, r := range d.Roles {
+		for _, h := range r.Holds {
+			if h.Kind == "schema" && h.Privilege == "OWNER" && h.Database+"\x00"+h.Schema == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 type generated struct {
-	role   inspect.DiscoveredRole
-	chosen map[string]bool
-	byName map[string]inspect.DiscoveredRole
-	tables map[string]int
-	notes  []api.Unexpressed
+	role     inspect.DiscoveredRole
+	chosen   map[string]bool
+	byName   map[string]inspect.DiscoveredRole
+	tables   map[string]int
+	creators map[string][]string
+	notes    []api.Unexpressed
 }
 
 func (g *generated) note(plan, format string, args ...any) {
@@ -139,7 +208,6 @@ func (g *generated) declare(resource string) spec.Role {
 		item.Type = spec.Group
 	}
 	g.attributes()
-	item.MemberOf = g.memberships(item.Type)
 	item.Scopes, item.Privileges = g.scopes()
 	return item
 }
@@ -193,8 +261,8 @@ type schemaHolds struct {
 	usage, create bool
 	sequences     map[string]int // privilege → sequences held on
 	functions     map[string]int
-	defaults      bool
-	owned         int // tables it owns
+	defaults      map[string]bool // "creator\x00kind" of its default privileges
+	owned         int             // tables it owns
 }
 
 func (g *generated) holdings() (map[[2]string]*schemaHolds, map[string][]string) {
@@ -203,7 +271,7 @@ func (g *generated) holdings() (map[[2]string]*schemaHolds, map[string][]string)
 	at := func(db, schema string) *schemaHolds {
 		k := [2]string{db, schema}
 		if schemas[k] == nil {
-			schemas[k] = &schemaHolds{full: map[string]bool{}, partial: map[string]bool{}, sequences: map[string]int{}, functions: map[string]int{}}
+			schemas[k] = &schemaHolds{full: map[string]bool{}, partial: map[string]bool{}, sequences: map[string]int{}, functions: map[string]int{}, defaults: map[string]bool{}}
 		}
 		return schemas[k]
 	}
@@ -221,7 +289,7 @@ func (g *generated) holdings() (map[[2]string]*schemaHolds, map[string][]string)
 		s := at(h.Database, h.Schema)
 		switch {
 		case h.Default:
-			s.defaults = true
+			s.defaults[h.For+"\x00"+h.Kind] = true
 		case h.Kind == "schema" && h.Privilege == "USAGE":
 			s.usage = true
 		case h.Kind == "schema" && h.Privilege == "CREATE":
@@ -284,8 +352,20 @@ func (g *generated) scopes() ([]string, []string) {
 	for _, k := range keys {
 		s, where := schemas[k], k[0]+"."+k[1]
 		if !slices.Contains(scopes, k) {
-			if len(s.partial) > 0 || len(s.sequences) > 0 || s.usage || s.defaults {
-				g.note(planRevokes, "grants in %s on single objects (%s): a scope is a whole schema, the plan revokes them", where, strings.Join(slices.Sorted(maps.Keys(s.partial)), ", "))
+			var held []string
+			for _, p := range slices.Sorted(maps.Keys(s.partial)) {
+				held = append(held, p+" on some tables")
+			}
+			for _, x := range []struct {
+				on   bool
+				what string
+			}{{s.usage, "USAGE"}, {len(s.sequences) > 0, "privileges on sequences"}, {len(s.functions) > 0, "EXECUTE on functions"}, {len(s.defaults) > 0, "default privileges"}} {
+				if x.on {
+					held = append(held, x.what)
+				}
+			}
+			if len(held) > 0 {
+				g.note(planRevokes, "%s in %s, which holds no privilege on every table: a scope is a whole schema, the plan revokes them", strings.Join(held, ", "), where)
 			}
 			if s.owned > 0 {
 				g.note(planIgnores, "owns %d table(s) in %s, outside its scopes: the plan lists them as unmanaged", s.owned, where)
@@ -306,11 +386,25 @@ func (g *generated) scopes() ([]string, []string) {
 		if !s.usage {
 			g.note(planGrants, "USAGE on schema %s: the plan grants it", where)
 		}
-		if !s.defaults && len(tablePrivs) > 0 {
-			g.note(planGrants, "default privileges in %s: the plan makes the roles that create objects there grant it the same privileges", where)
+		if len(tablePrivs) > 0 {
+			var missing []string
+			for _, c := range g.creators[k[0]+"\x00"+k[1]] {
+				if c != g.role.Name && !s.defaults[c+"\x00table"] {
+					missing = append(missing, c)
+				}
+			}
+			if len(missing) > 0 {
+				g.note(planGrants, "default privileges in %s for what %s create(s): the plan sets them", where, strings.Join(missing, ", "))
+			}
 		}
 		if seqs := g.tables[k[0]+"\x00"+k[1]+"\x00sequence"]; seqs > 0 && len(tablePrivs) > 0 && s.sequences["SELECT"] < seqs {
 			g.note(planGrants, "privileges on the %d sequence(s) of %s: the plan grants what its table privileges need", seqs, where)
+		}
+		switch fns, held := g.tables[k[0]+"\x00"+k[1]+"\x00function"], s.functions["EXECUTE"]; {
+		case privs["EXECUTE"] && held < fns:
+			g.note(planGrants, "EXECUTE on all functions of %s (privileges are one list for every scope): the plan grants it", where)
+		case !privs["EXECUTE"] && held > 0:
+			g.note(planRevokes, "EXECUTE on some functions of %s: a scope is a whole schema, the plan revokes it", where)
 		}
 	}
 	for _, db := range slices.Sorted(maps.Keys(dbs)) {
