@@ -19,11 +19,11 @@ type env struct {
 	getenv         func(string) string
 }
 
-// Commands returns the server-side commands, `stile server` and `stile
-// migrate-store`, writing to stdout and stderr and reading the environment
+// Commands returns the server-side commands, `stile server`, `stile
+// migrate-store`, `stile backup` and `stile restore`, writing to stdout and stderr and reading the environment
 // with getenv (os.Getenv, or a test's). Their errors are errs values the
 // command line prints as it prints its own.
 func Commands(stdout, stderr io.Writer, getenv func(string) string) []*cobra.Command {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
-	return []*cobra.Command{newServerCmd(e), newMigrateStoreCmd(e)}
+	return []*cobra.Command{newServerCmd(e), newMigrateStoreCmd(e), newBackupCmd(e), newRestoreCmd(e)}
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -93,6 +95,27 @@ func LoadOrCreateKey(path, env string) (key []byte, created bool, err error) {
 		return nil, false, err
 	}
 	return key, true, nil
+}
+
+// LoadKey returns the data key from env (base64 of 32 bytes) when it is
+// set, else from path, which must exist: unlike LoadOrCreateKey it never
+// makes one.
+func LoadKey(path, env string) ([]byte, error) {
+	if env == "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("data key: %w", err)
+		}
+	}
+	key, _, err := LoadOrCreateKey(path, env)
+	return key, err
+}
+
+// KeyID names a data key without revealing it: the first 16 hex digits of
+// SHA-256 over a fixed label and the key. A backup records it so that a
+// restore can tell the key it needs.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(append([]byte("stile data key id\x00"), key...))
+	return hex.EncodeToString(sum[:8])
 }
 
 // WriteFileExclusive creates path with mode 0600 and fails if it exists.

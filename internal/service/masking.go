@@ -132,11 +132,11 @@ func (s *Masking) maskKey(ctx context.Context) ([]byte, error) {
 	if s.masking.key != nil {
 		return s.masking.key, nil
 	}
-	sealed, err := s.store.SetMetaOnce(ctx, "mask_key", s.box.Seal(secret.NewToken(), "stile mask key"))
+	sealed, err := s.store.SetMetaOnce(ctx, "mask_key", s.box.Seal(secret.NewToken(), maskKeyAD))
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.box.Open(sealed, "stile mask key")
+	k, err := s.box.Open(sealed, maskKeyAD)
 	if err != nil {
 		return nil, fmt.Errorf("the masking key: %w", err)
 	}

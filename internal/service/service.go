@@ -362,6 +362,9 @@ const (
 	DefaultApplyTimeout = 30 * time.Minute
 )
 
+// maskKeyAD binds the sealed masking key to its use.
+const maskKeyAD = "stile mask key"
+
 func adminAD(resource string) string           { return "admin:" + resource }
 func passwordAD(resource, label string) string { return "role:" + resource + ":" + label }
 
