@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/stile-dev/stile/internal/agent/runner"
 	"github.com/stile-dev/stile/internal/api"
 	"github.com/stile-dev/stile/internal/errs"
+	"github.com/stile-dev/stile/internal/local"
 	"github.com/stile-dev/stile/internal/target"
 )
 
@@ -100,6 +102,8 @@ func newAgentCmd(e *env) *cobra.Command {
 	var url, caFile string
 	var adminIdle time.Duration
 	var adminIdleMax int
+	var configFile string
+	var printConfig bool
 	cmd := &cobra.Command{
 		Use:   "agent --url URL",
 		Short: "Run a remote agent next to the databases",
@@ -112,6 +116,14 @@ logs.`,
 		Example: `  STILE_AGENT_TOKEN=stla_… stile agent --url https://stile.example.com`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path := cmp.Or(configFile, e.getenv("STILE_CONFIG")); path != "" {
+				if err := local.ApplyConfigFile(cmd.Flags(), path, e.getenv, local.ConfigFlags()...); err != nil {
+					return errs.Invalidf("%v", err)
+				}
+			}
+			if printConfig {
+				return local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...)
+			}
 			if url == "" {
 				url = e.getenv("STILE_URL")
 			}
@@ -145,6 +157,7 @@ logs.`,
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of the CA that signed the server's certificate (env STILE_CA)")
 	cmd.Flags().DurationVar(&adminIdle, "admin-idle", target.DefaultIdleTimeout, "keep admin connections this long after use for the next job (0: close each after use)")
 	cmd.Flags().IntVar(&adminIdleMax, "admin-idle-max", target.DefaultIdleMax, "keep at most this many admin connections idle per cluster (each holds one of its max_connections; 0: none)")
+	local.AddConfigFlags(cmd.Flags(), &configFile, &printConfig)
 	return cmd
 }
 

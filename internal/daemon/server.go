@@ -35,6 +35,8 @@ func newServerCmd(e *env) *cobra.Command {
 	var applyTimeout, consoleTimeout, adminIdle, driftEvery, rotateCheck time.Duration
 	var applyParallel, signInFailures, adminIdleMax int
 	var oidc oidcFlags
+	var configFile string
+	var printConfig bool
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the stile server: HTTP API, embedded store and the built-in agent",
@@ -47,6 +49,14 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
   stile server --listen 127.0.0.1:9000 --data /var/lib/stile --role-prefix acme`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path := cmp.Or(configFile, e.getenv("STILE_CONFIG")); path != "" {
+				if err := local.ApplyConfigFile(cmd.Flags(), path, e.getenv, local.ConfigFlags()...); err != nil {
+					return errs.Invalidf("%v", err)
+				}
+			}
+			if printConfig {
+				return local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...)
+			}
 			if !cmd.Flags().Changed("data") {
 				data = local.DataDir(e.getenv)
 			}
@@ -110,6 +120,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
+	local.AddConfigFlags(cmd.Flags(), &configFile, &printConfig)
 	return cmd
 }
 
