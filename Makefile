@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test bench bench-connect build
+.PHONY: demo test bench bench-connect build image
 
 demo:
 	bash scripts/demo.sh
@@ -17,3 +17,12 @@ bench-connect:
 # the build's VCS stamp.
 build:
 	go build -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$$(git describe --tags --exact-match 2>/dev/null || echo dev)" -o stile ./cmd/stile
+
+# The container image, without a container daemon: a static binary in an
+# OCI archive (build/stile-image.tar; podman load -i, or skopeo copy
+# oci-archive:build/stile-image.tar …). scripts/image/main_test.go checks it.
+VERSION = $$(git describe --tags --exact-match 2>/dev/null || echo dev)
+image:
+	mkdir -p build
+	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$(VERSION)" -o build/stile ./cmd/stile
+	go run ./scripts/image -binary build/stile -version "$(VERSION)" -revision "$$(git rev-parse HEAD)" -o build/stile-image.tar

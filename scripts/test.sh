@@ -35,6 +35,8 @@ if [ "$mode" = test ]; then
   # (cgo), unless GOTESTFLAGS replaces -race.
   pkgs=()
   command -v chromium >/dev/null || pkgs+=(chromium)
+  # The container image carries the CA certificates (scripts/image).
+  [ -f /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
   if [ -z "${GOTESTFLAGS+set}" ] && ! command -v gcc >/dev/null; then pkgs+=(gcc); fi
   if [ ${#pkgs[@]} -gt 0 ]; then
     phase "install ${pkgs[*]}"
