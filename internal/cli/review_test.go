@@ -40,8 +40,10 @@ func TestReviewCampaign(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(context.Background())
+	// Her last use of it (the fleet's report names every role, used or
+	// not: waiting on it raced the recording of her use).
 	waitFor(t, "ann's use recorded", 10*time.Second, func() bool {
-		return strings.Contains(h.ok("", "usage", "--json"), one)
+		return strings.Contains(h.ok("", "usage", "user", "ann", "--json"), one)
 	})
 
 	out := h.ok("", "review", "start", "--due", "1h")
