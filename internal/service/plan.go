@@ -265,9 +265,18 @@ func (s *Provisioning) planResource(ctx context.Context, actor string, items []i
 			sess.Output = "error: " + failed + "\n"
 		} else {
 			r := results[k]
-			if r.Status != plan.ItemFailed && !slices.Equal(r.Document.Config.StrictColumns, inputs[k].Strict) {
-				// An agent older than strict rules plans as if there were none.
-				r.Status, r.Message = plan.ItemFailed, "the plan leaves out the role's strict column rules: is agent "+res.Agent+" older than the server? upgrade it"
+			strictLost := !slices.Equal(r.Document.Config.StrictColumns, inputs[k].Strict)
+			// An older planner makes a group a LOGIN role with a password.
+			groupsLost := !slices.Equal(r.Document.Config.MemberOf, inputs[k].MemberOf) || r.Document.Config.Adopt != inputs[k].Role.Adopt ||
+				(inputs[k].Role.Type == spec.Group && r.NeedsPassword)
+			if r.Status != plan.ItemFailed && (strictLost || groupsLost) {
+				// An agent older than strict rules, groups or adoption
+				// plans as if there were none.
+				what := "strict column rules"
+				if groupsLost {
+					what = "groups or adoption"
+				}
+				r.Status, r.Message = plan.ItemFailed, "the plan leaves out the role's "+what+": is agent "+res.Agent+" older than the server? upgrade it"
 				r.Document.SQLPlan = plan.RenderFailed([]string{r.Message}, nil)
 				r.Document.Blocks = nil
 			}
