@@ -38,6 +38,8 @@ type AccessReportRole struct {
 	Privileges []string `json:"privileges,omitempty"`
 	// SourceRole is the role an external role inherits.
 	SourceRole string `json:"source_role,omitempty"`
+	// MemberOf are the labels of the groups whose privileges it holds.
+	MemberOf []string `json:"member_of,omitempty"`
 	// Status is whether the cluster matched the declaration when last
 	// planned (in-sync, out-of-sync, failed…), as of StatusAt.
 	Status   string    `json:"status"`
@@ -140,7 +142,7 @@ func (s *Reporting) AccessReport(ctx context.Context, p Principal) (AccessReport
 			return rep, err
 		}
 		row := AccessReportRole{Role: r.RoleName, Resource: r.Resource, Label: r.Label, Type: cmp.Or(r.Spec.Type, "managed"),
-			Scopes: r.Spec.Scopes, Privileges: r.Spec.Privileges, SourceRole: r.Spec.SourceRole, Status: r.Status, StatusAt: r.UpdatedAt,
+			Scopes: r.Spec.Scopes, Privileges: r.Spec.Privileges, SourceRole: r.Spec.SourceRole, MemberOf: r.Spec.MemberOf, Status: r.Status, StatusAt: r.UpdatedAt,
 			ApprovalRequired: need, Groups: []AccessReportGrant{}, Users: []AccessReportUser{}, Approvals: []store.Approval{}, Requests: []store.AccessRequest{}}
 		if row.Masking, err = s.masking.MaskRules(ctx, p, r.RoleName); err != nil {
 			return rep, err
