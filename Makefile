@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test bench bench-connect build image
+.PHONY: demo test bench bench-connect build image deb
 
 demo:
 	bash scripts/demo.sh
@@ -26,3 +26,13 @@ image:
 	mkdir -p build
 	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$(VERSION)" -o build/stile ./cmd/stile
 	go run ./scripts/image -binary build/stile -version "$(VERSION)" -revision "$$(git rev-parse HEAD)" -o build/stile-image.tar
+
+# The Debian package (build/stile_VERSION_amd64.deb): the static binary,
+# systemd units for the server and the agent, default configs (packaging/),
+# built with nfpm, run with go run so that it is no dependency of stile's.
+# scripts/deb_test.go installs and removes it.
+NFPM = github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+deb:
+	mkdir -p build
+	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$(VERSION)" -o build/stile ./cmd/stile
+	STILE_VERSION="$$(v=$(VERSION); v=$${v#v}; [ "$$v" = dev ] && v=0.0.0~dev; echo $$v)" go run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target build/

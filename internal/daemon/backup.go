@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ const (
 )
 
 func newBackupCmd(e *env) *cobra.Command {
-	var data string
+	var data, keyFile string
 	cmd := &cobra.Command{
 		Use:   "backup FILE [--data DIR]",
 		Short: "Copy the embedded store, consistent, while the server runs",
@@ -43,7 +44,7 @@ A PostgreSQL store is backed up with pg_dump (docs/deployment.md).`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data = dataDir(e, cmd, data)
-			key, err := secret.LoadKey(filepath.Join(data, "secret.key"), e.getenv("STILE_SECRET_KEY"))
+			key, err := secret.LoadKey(cmp.Or(keyFile, filepath.Join(data, "secret.key")), e.getenv("STILE_SECRET_KEY"))
 			if err != nil {
 				return errs.Invalidf("%v: a backup records the id of the data key its secrets are sealed with", err)
 			}
@@ -61,13 +62,14 @@ A PostgreSQL store is backed up with pg_dump (docs/deployment.md).`,
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the server's data directory (env STILE_DATA; default $XDG_DATA_HOME/stile)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the server's data key file (default <data>/secret.key)")
 	return cmd
 }
 
 func newRestoreCmd(e *env) *cobra.Command {
 	var (
-		data  string
-		force bool
+		data, keyFile string
+		force         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "restore FILE [--data DIR] [--force]",
@@ -81,10 +83,11 @@ already in <data> is kept as stile.db.replaced-<time> with --force, and refused 
 		Example: `  stile restore /var/backups/stile-2026-12-06.db --data /var/lib/stile`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return restore(cmd, e, args[0], dataDir(e, cmd, data), force)
+			return restore(cmd, e, args[0], dataDir(e, cmd, data), keyFile, force)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the data directory to restore into (env STILE_DATA; default $XDG_DATA_HOME/stile)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the data key file the server will run with (default <data>/secret.key)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the store already in the data directory (it is kept aside)")
 	return cmd
 }
@@ -97,9 +100,9 @@ func dataDir(e *env, cmd *cobra.Command, flag string) string {
 }
 
 // restore checks file on a copy in data, then puts the copy in place.
-func restore(cmd *cobra.Command, e *env, file, data string, force bool) error {
+func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool) error {
 	ctx := cmd.Context()
-	key, err := secret.LoadKey(filepath.Join(data, "secret.key"), e.getenv("STILE_SECRET_KEY"))
+	key, err := secret.LoadKey(cmp.Or(keyFile, filepath.Join(data, "secret.key")), e.getenv("STILE_SECRET_KEY"))
 	if err != nil {
 		return errs.Invalidf("%v: restore with the data key the backup was taken with", err)
 	}

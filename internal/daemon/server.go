@@ -35,7 +35,7 @@ func newServerCmd(e *env) *cobra.Command {
 	var applyTimeout, consoleTimeout, adminIdle, driftEvery, rotateCheck time.Duration
 	var applyParallel, signInFailures, adminIdleMax int
 	var oidc oidcFlags
-	var configFile string
+	var configFile, keyFile, tokenFile string
 	var printConfig bool
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -82,7 +82,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				host, _ := os.Hostname()
 				replica = host + "/" + listen
 			}
-			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, adminIdleMax: adminIdleMax, driftEvery: driftEvery, rotateCheck: rotateCheck, metricsListen: metricsListen, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
+			c := serverConfig{listen: listen, data: data, prefix: prefix, lockDB: lockDB, store: storeName, tlsCert: tlsCert, tlsKey: tlsKey, replica: replica, applyTimeout: applyTimeout, consoleTimeout: consoleTimeout, applyParallel: applyParallel, adminIdle: adminIdle, adminIdleMax: adminIdleMax, driftEvery: driftEvery, rotateCheck: rotateCheck, metricsListen: metricsListen, keyFile: keyFile, tokenFile: tokenFile, pgListen: pgListen, advertise: advertise, signInFailures: signInFailures,
 				auditFile: auditFile, webhook: cmp.Or(webhook, e.getenv("STILE_AUDIT_WEBHOOK")), webhookSecret: e.getenv("STILE_AUDIT_WEBHOOK_SECRET")}
 			var err error
 			if c.oidc, err = oidc.config(e, listen, tlsCert != ""); err != nil {
@@ -120,6 +120,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 	cmd.Flags().StringVar(&replica, "replica-id", "", "this replica's stable name among replicas on one store (env STILE_REPLICA_ID; default host/listen address)")
 	cmd.Flags().StringVar(&advertise, "advertise-url", "", "this replica's own URL as agents reach it, so a remote agent connected to another replica can stream connections opened here (env STILE_ADVERTISE_URL)")
 	cmd.Flags().StringVar(&storeName, "store", "", "store: empty for SQLite in the data dir, sqlite:PATH, or a postgres:// URL shared by replicas (env STILE_STORE)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the data key's file (default <data>/secret.key; created when missing; STILE_SECRET_KEY instead of either): keep it apart from the data, which backups copy")
+	cmd.Flags().StringVar(&tokenFile, "admin-token-file", "", "the admin API token's file (default <data>/admin.token; created when missing)")
 	local.AddConfigFlags(cmd.Flags(), &configFile, &printConfig)
 	return cmd
 }
@@ -128,7 +130,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 // STILE_* environment, then the flags given.
 type serverConfig struct {
 	listen, data, prefix, lockDB, store, tlsCert, tlsKey, replica, pgListen, advertise string
-	metricsListen                                                                      string
+	metricsListen, keyFile, tokenFile                                                  string
 	auditFile, webhook, webhookSecret, notifyWebhook, publicURL                        string
 	applyTimeout, consoleTimeout, adminIdle, driftEvery, rotateCheck                   time.Duration
 	applyParallel, signInFailures, adminIdleMax                                        int
@@ -211,7 +213,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	keyPath := filepath.Join(data, "secret.key")
+	keyPath := cmp.Or(c.keyFile, filepath.Join(data, "secret.key"))
 	key, created, err := secret.LoadOrCreateKey(keyPath, e.getenv("STILE_SECRET_KEY"))
 	if err != nil {
 		return err
@@ -223,7 +225,7 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 	if err != nil {
 		return err
 	}
-	tokenPath := filepath.Join(data, "admin.token")
+	tokenPath := cmp.Or(c.tokenFile, filepath.Join(data, "admin.token"))
 	token, err := loadOrCreateToken(tokenPath)
 	if err != nil {
 		return err

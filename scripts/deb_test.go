@@ -1,0 +1,125 @@
+package scripts
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDebianPackage runs make deb, installs the package with dpkg, and
+// checks what it leaves: the binary runs; the stile user, its data
+// directory and its key and token (0600, owned by stile) exist; systemd
+// accepts both units; the server starts as stile from the packaged config
+// and answers; dpkg -r removes the binary and leaves the data, the key and
+// the token. It needs root, as CI has; it refuses to touch a machine where
+// stile is installed already.
+func TestDebianPackage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dpkg -i needs root (CI runs as root)")
+	}
+	for _, p := range []string{"/usr/bin/stile", "/etc/stile", "/var/lib/stile"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("%s exists: this test installs and removes stile, and will not on a machine that has it", p)
+		}
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("make", "-C", "..", "deb")
+	debs, _ := filepath.Glob("../build/stile_*_amd64.deb")
+	if len(debs) != 1 {
+		t.Fatalf("make deb made %v", debs)
+	}
+	t.Cleanup(func() {
+		exec.Command("dpkg", "--purge", "stile").Run()
+		os.RemoveAll("/etc/stile")
+		os.RemoveAll("/var/lib/stile")
+		exec.Command("userdel", "stile").Run()
+		exec.Command("groupdel", "stile").Run()
+	})
+	run("dpkg", "-i", debs[0])
+
+	if out := run("/usr/bin/stile", "version"); !strings.HasPrefix(out, "stile ") {
+		t.Errorf("stile version: %s", out)
+	}
+	for _, f := range []string{"/etc/stile/secret.key", "/etc/stile/admin.token"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != 0o600 || st.Uid == 0 {
+			t.Errorf("%s: mode %v, owner %d; want 0600 and the stile user", f, fi.Mode().Perm(), st.Uid)
+		}
+	}
+	if fi, err := os.Stat("/var/lib/stile"); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("/var/lib/stile: %v %v", fi, err)
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err == nil {
+		run("systemd-analyze", "verify", "/lib/systemd/system/stile-server.service", "/lib/systemd/system/stile-agent.service")
+	}
+
+	// The server, as its unit runs it: user stile, the packaged config.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	u, err := user.Lookup("stile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	srv := exec.Command("/usr/bin/stile", "server", "--config", "/etc/stile/server.yaml", "--listen", addr)
+	srv.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	srv.Dir = "/"
+	srv.WaitDelay = 10 * time.Second
+	var log strings.Builder
+	srv.Stdout, srv.Stderr = &log, &log
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	up := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !up; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			up = resp.StatusCode == http.StatusOK
+		}
+	}
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+	if !up {
+		t.Fatalf("the packaged server did not answer on %s:\n%s", addr, log.String())
+	}
+	if !strings.Contains(log.String(), "admin token in /etc/stile/admin.token") {
+		t.Errorf("the server did not take its token from /etc/stile:\n%s", log.String())
+	}
+	if _, err := os.Stat("/var/lib/stile/stile.db"); err != nil {
+		t.Errorf("no store in /var/lib/stile: %v", err)
+	}
+
+	run("dpkg", "-r", "stile")
+	if _, err := os.Stat("/usr/bin/stile"); err == nil {
+		t.Error("dpkg -r left the binary")
+	}
+	for _, f := range []string{"/var/lib/stile/stile.db", "/etc/stile/secret.key", "/etc/stile/admin.token"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("dpkg -r removed %s: %v", f, err)
+		}
+	}
+}
