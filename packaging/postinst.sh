@@ -1,6 +1,7 @@
 #!/bin/sh
 # After installing stile: its user, its directories, and the server's data key
-# and admin token, made once, 0600, owned by stile. Nothing is started.
+# and admin token, made once, 0600, owned by stile. A first install starts
+# nothing; an upgrade restarts the services that were running.
 set -e
 if ! getent group stile >/dev/null; then
   groupadd --system stile
@@ -22,5 +23,11 @@ chown stile:stile /etc/stile/secret.key /etc/stile/admin.token
 chmod 0600 /etc/stile/secret.key /etc/stile/admin.token
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null 2>&1 || true
+  # An upgrade ($2 is the version replaced) restarts what was running.
+  if [ -n "${2:-}" ]; then
+    systemctl try-restart stile-server.service stile-agent.service >/dev/null 2>&1 || true
+  fi
 fi
-echo "stile: start the server with: systemctl enable --now stile-server (settings: /etc/stile/server.yaml)"
+if [ -z "${2:-}" ]; then
+  echo "stile: start the server with: systemctl enable --now stile-server (settings: /etc/stile/server.yaml)"
+fi

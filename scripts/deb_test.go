@@ -18,8 +18,8 @@ import (
 // checks what it leaves: the binary runs; the stile user, its data
 // directory and its key and token (0600, owned by stile) exist; systemd
 // accepts both units; the server starts as stile from the packaged config
-// and answers; dpkg -r removes the binary and leaves the data, the key and
-// the token. It needs root, as CI has; it refuses to touch a machine where
+// and answers; installing again keeps the key; dpkg -r removes the binary
+// and leaves the data, the key and the token. It needs root, as CI has; it refuses to touch a machine where
 // stile is installed already.
 func TestDebianPackage(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -111,6 +111,13 @@ func TestDebianPackage(t *testing.T) {
 	}
 	if _, err := os.Stat("/var/lib/stile/stile.db"); err != nil {
 		t.Errorf("no store in /var/lib/stile: %v", err)
+	}
+
+	// Installed again (as an upgrade is): the key and token stay the same.
+	key, _ := os.ReadFile("/etc/stile/secret.key")
+	run("dpkg", "-i", debs[0])
+	if again, _ := os.ReadFile("/etc/stile/secret.key"); len(key) == 0 || string(again) != string(key) {
+		t.Error("installing again replaced the data key")
 	}
 
 	run("dpkg", "-r", "stile")
