@@ -16,6 +16,7 @@ import (
 	"github.com/stile-dev/stile/internal/local"
 	"github.com/stile-dev/stile/internal/secret"
 	"github.com/stile-dev/stile/internal/service"
+	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 	"github.com/stile-dev/stile/internal/version"
 )
@@ -148,14 +149,20 @@ func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool)
 	if err == nil && !rep.OK {
 		err = errs.New(errs.Failed, "the backup's audit chain does not verify: %s; nothing changed", rep.Problem)
 	}
-	var dump struct{ resources, roles, sessions, secrets int }
+	// The chain's walk is the one read of every session; the secrets
+	// are in the resources, the roles and the meta read above.
+	var resources []store.Resource
+	var roles []store.Role
+	secrets := 0
 	if err == nil {
-		d, derr := st.Dump(ctx)
-		if err = derr; err == nil {
-			dump.resources, dump.roles, dump.sessions = len(d.Resources), len(d.Roles), len(d.Sessions)
-			if dump.secrets, err = service.OpenSecrets(d, box); err != nil {
-				err = errs.New(errs.Failed, "the backup's secrets do not open with this data key (%v); nothing changed", err)
-			}
+		resources, err = st.Resources(ctx)
+	}
+	if err == nil {
+		roles, err = st.Roles(ctx, "")
+	}
+	if err == nil {
+		if secrets, err = service.OpenSecrets(resources, roles, meta["mask_key"], box); err != nil {
+			err = errs.New(errs.Failed, "the backup's secrets do not open with this data key (%v); nothing changed", err)
 		}
 	}
 	if cerr := st.Close(); err == nil {
@@ -180,8 +187,8 @@ func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool)
 		return fmt.Errorf("put the restored store in place: %w", err)
 	}
 	placed = true
-	fmt.Fprintf(e.stdout, "restored %s (taken %s) into %s: %d resources, %d roles, %d sessions; audit chain verified (%d chained); %d secrets open with data key %s\n",
-		file, meta[metaBackupAt], dst, dump.resources, dump.roles, dump.sessions, rep.Sessions, dump.secrets, want)
+	fmt.Fprintf(e.stdout, "restored %s (taken %s) into %s: %d resources, %d roles; audit chain verified (%d sessions); %d secrets open with data key %s\n",
+		file, meta[metaBackupAt], dst, len(resources), len(roles), rep.Sessions, secrets, want)
 	return nil
 }
 

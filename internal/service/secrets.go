@@ -7,13 +7,14 @@ import (
 	"github.com/stile-dev/stile/internal/store"
 )
 
-// OpenSecrets opens, with box, every lasting secret of a store's dump: the
+// OpenSecrets opens, with box, every lasting secret of a store: the
 // resources' admin credentials, the resource roles' passwords (current and
-// pending) and the masking key. It is what a restore checks before it
-// replaces a store: that the data key it will run with opens them all. It
-// returns how many it opened, or an error naming the first it could not
-// (never its content).
-func OpenSecrets(d store.Dump, box *secret.Box) (int, error) {
+// pending) and maskKey, the sealed masking key (its meta "mask_key"; ""
+// when none was made). It is what a restore checks before it replaces a
+// store: that the data key it will run with opens them all. It returns how
+// many it opened, or an error naming the first it could not (never its
+// content).
+func OpenSecrets(resources []store.Resource, roles []store.Role, maskKey string, box *secret.Box) (int, error) {
 	n := 0
 	open := func(sealed, ad, what string) error {
 		if sealed == "" {
@@ -25,12 +26,12 @@ func OpenSecrets(d store.Dump, box *secret.Box) (int, error) {
 		n++
 		return nil
 	}
-	for _, r := range d.Resources {
+	for _, r := range resources {
 		if err := open(r.AdminSecret, adminAD(r.Name), "the admin credentials of "+r.Name); err != nil {
 			return n, err
 		}
 	}
-	for _, r := range d.Roles {
+	for _, r := range roles {
 		ad := passwordAD(r.Resource, r.Label)
 		if err := open(r.PasswordCurrent, ad, "the password of "+r.RoleName); err != nil {
 			return n, err
@@ -39,7 +40,7 @@ func OpenSecrets(d store.Dump, box *secret.Box) (int, error) {
 			return n, err
 		}
 	}
-	if err := open(d.Meta["mask_key"], maskKeyAD, "the masking key"); err != nil {
+	if err := open(maskKey, maskKeyAD, "the masking key"); err != nil {
 		return n, err
 	}
 	return n, nil
