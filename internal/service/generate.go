@@ -59,7 +59,7 @@ func generate(resource, admin string, d inspect.Discovery, only []string) api.Ge
 			chosen[r.Name] = true
 		}
 	}
-	tables, creators := objectCounts(d), schemaCreators(d)
+	tables, creators := indexDiscovery(d)
 	// First what each role holds itself: a group that holds nothing on a
 	// whole schema cannot be declared, so no one is generated its member.
 	gens := map[string]*generated{}
@@ -113,69 +113,51 @@ func unadoptable(r inspect.DiscoveredRole, admin string) string {
 	return ""
 }
 
-// objectCounts is how many objects of each kind each schema holds, from
-// the owners' rows: "db\x00schema\x00kind" → count.
-func objectCounts(d inspect.Discovery) map[string]int {
-	out := map[string]int{}
-	for _, r := range d.Roles {
-		for _, h := range r.Holds {
-			if h.Privilege == "OWNER" && h.Kind != "database" && h.Kind != "schema" {
-				k := h.Database + "\x00" + h.Schema + "\x00" + h.Kind
-				out[k] = max(out[k], h.Of)
-			}
-		}
-	}
-	return out
-}
-
-// schemaCreators is, per "db\x00schema", the roles whose new objects the
-// planner gives default privileges for: the schema's owner (the database's
-// owner for pg_database_owner), every owner of an object there, every role
-// holding CREATE there. Sorted.
-func schemaCreators(d inspect.Discovery) map[string][]string {
+// indexDiscovery reads d once for what generate compares each role with:
+// how many objects of each kind each schema holds ("db\x00schema\x00kind",
+// from the owners' rows), and per "db\x00schema" the roles whose new
+// objects the planner gives default privileges for: the schema's owner
+// (the database's owner for pg_database_owner, a built-in role discovery
+// does not list, which owns public from 15 on), every owner of an object
+// there, every role holding CREATE there. Sorted.
+func indexDiscovery(d inspect.Discovery) (counts map[string]int, creators map[string][]string) {
+	counts, creators = map[string]int{}, map[string][]string{}
 	dbOwner := map[string]string{}
+	owned := map[string]bool{} // schemas a discovered role owns
 	for _, r := range d.Roles {
 		for _, h := range r.Holds {
 			if h.Kind == "database" && h.Privilege == "OWNER" {
 				dbOwner[h.Database] = r.Name
 			}
-		}
-	}
-	out := map[string][]string{}
-	for _, r := range d.Roles {
-		for _, h := range r.Holds {
-			if h.Schema == "" || h.Default || r.Name == "PUBLIC" || (h.Privilege != "OWNER" && !(h.Kind == "schema" && h.Privilege == "CREATE")) {
+			if h.Schema == "" || h.Default {
 				continue
 			}
 			k := h.Database + "\x00" + h.Schema
-			if !slices.Contains(out[k], r.Name) {
-				out[k] = append(out[k], r.Name)
+			if _, seen := creators[k]; !seen {
+				creators[k] = nil
+			}
+			switch {
+			case h.Privilege == "OWNER" && h.Kind != "schema":
+				counts[k+"\x00"+h.Kind] = max(counts[k+"\x00"+h.Kind], h.Of)
+			case h.Privilege == "OWNER":
+				owned[k] = true
+			case h.Kind != "schema" || h.Privilege != "CREATE" || r.Name == "PUBLIC":
+				continue
+			}
+			if !slices.Contains(creators[k], r.Name) {
+				creators[k] = append(creators[k], r.Name)
 			}
 		}
 	}
-	// pg_database_owner is a built-in role, not discovered: a schema it
-	// owns (public, from 15 on) has no OWNER row, and its creator is the
-	// database's owner.
-	for k, list := range out {
+	for k, list := range creators {
 		db, _, _ := strings.Cut(k, "\x00")
-		if o := dbOwner[db]; o != "" && !slices.Contains(list, o) && !hasSchemaOwner(d, k) {
-			out[k] = append(list, o)
+		if o := dbOwner[db]; o != "" && !owned[k] && !slices.Contains(list, o) {
+			list = append(list, o)
 		}
-		slices.Sort(out[k])
+		slices.Sort(list)
+		creators[k] = list
 	}
-	return out
-}
-
-// hasSchemaOwner reports a discovered role owning the schema k.
-func hasSchemaOwner(d inspect.Discovery, k string) bool {
-	for _, r := range d.Roles {
-		for _, h := range r.Holds {
-			if h.Kind == "schema" && h.Privilege == "OWNER" && h.Database+"\x00"+h.Schema == k {
-				return true
-			}
-		}
-	}
-	return false
+	return counts, creators
 }
 
 type generated struct {

@@ -26,10 +26,13 @@ func TestGenerateNotes(t *testing.T) {
 	}
 	owner := role("owner", true, h("shop", "", "database", "OWNER", 1, 1), h("shop", "app", "schema", "OWNER", 1, 1),
 		h("shop", "app", "table", "OWNER", 2, 2), h("shop", "app", "function", "OWNER", 1, 1), h("shop", "old", "table", "OWNER", 3, 3))
-	migrator := role("migrator", true, h("shop", "app", "schema", "CREATE", 1, 1))
+	// public is pg_database_owner's (no OWNER row): its creators are the
+	// owners of its objects and the database's owner.
+	migrator := role("migrator", true, h("shop", "app", "schema", "CREATE", 1, 1), h("shop", "public", "table", "OWNER", 1, 1))
 	ro := role("ro", true, h("shop", "", "database", "CONNECT", 1, 1), h("shop", "app", "schema", "USAGE", 1, 1),
 		h("shop", "app", "table", "SELECT", 2, 2), h("shop", "app", "table", "DELETE", 1, 2), def("app", "table", "SELECT", "owner"),
-		h("shop", "old", "table", "SELECT", 1, 3))
+		h("shop", "old", "table", "SELECT", 1, 3),
+		h("shop", "public", "schema", "USAGE", 1, 1), h("shop", "public", "table", "SELECT", 1, 1), def("public", "table", "SELECT", "migrator"))
 	ro.ConnLimit = 4
 	ro.MemberOf = []catalog.Membership{{Role: "readers", Member: "ro", Inherit: true}, {Role: "pg_read_all_data", Member: "ro", Inherit: true}, {Role: "owner", Member: "ro", Inherit: true}}
 	fn := role("fn", true, h("shop", "", "database", "CONNECT", 1, 1), h("shop", "app", "schema", "USAGE", 1, 1),
@@ -48,7 +51,7 @@ func TestGenerateNotes(t *testing.T) {
 	for _, it := range g.Items {
 		items[it.Name] = it
 	}
-	if r := items["ro"]; r.Type != spec.Managed || !r.Adopt || strings.Join(r.Scopes, ",") != "shop.app" || strings.Join(r.Privileges, ",") != "SELECT" || strings.Join(r.MemberOf, ",") != "readers" {
+	if r := items["ro"]; r.Type != spec.Managed || !r.Adopt || strings.Join(r.Scopes, ",") != "shop.app,shop.public" || strings.Join(r.Privileges, ",") != "SELECT" || strings.Join(r.MemberOf, ",") != "readers" {
 		t.Errorf("ro: %+v", r)
 	}
 	if r := items["fn"]; strings.Join(r.Privileges, ",") != "SELECT,EXECUTE" {
@@ -72,6 +75,7 @@ func TestGenerateNotes(t *testing.T) {
 			"revoke: DELETE on some tables of shop.app",
 			"grant: default privileges in shop.app for what migrator create(s)",
 			"revoke: SELECT on some tables in shop.old, which holds no privilege on every table",
+			"grant: default privileges in shop.public for what owner create(s)",
 		},
 		"fn":      {},
 		"readers": {"revoke: membership in legacy: groups of groups are not declared yet"},
