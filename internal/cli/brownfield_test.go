@@ -100,6 +100,14 @@ func TestBrownfield(t *testing.T) {
 		if err := json.Unmarshal([]byte(h.ok("", "resources", "plan", "-f", file, "--json")), &plans); err != nil {
 			t.Fatal(err)
 		}
+		// What each role's plan changes is what its notes say, statement by
+		// statement: the notes' subject (the SQL each note stands for) and
+		// nothing else.
+		says := map[string][]string{
+			n("app_rw"):   {"REVOKE INSERT ON TABLE \"shop\".\"orders\"", "REVOKE UPDATE (\"email\")"},
+			n("app_ro"):   {"CONNECTION LIMIT -1"},
+			n("migrator"): {"GRANT CONNECT ON DATABASE"},
+		}
 		for _, o := range plans.Results {
 			want := "in-sync"
 			if len(notes[o.RoleName]) > 0 {
@@ -107,6 +115,23 @@ func TestBrownfield(t *testing.T) {
 			}
 			if o.Status != want {
 				t.Errorf("%s planned %s (%s), want %s; its notes: %q", o.RoleName, o.Status, o.Message, want, notes[o.RoleName])
+			}
+			if o.Document == nil {
+				t.Fatalf("%s: no document", o.RoleName)
+			}
+			used := map[string]bool{}
+			for _, b := range o.Document.Blocks {
+				for _, st := range b.Steps {
+					i := slices.IndexFunc(says[o.RoleName], func(w string) bool { return strings.Contains(st.SQL, w) })
+					if i < 0 {
+						t.Errorf("%s's plan runs %s, which its notes do not say: %q", o.RoleName, st.SQL, notes[o.RoleName])
+						continue
+					}
+					used[says[o.RoleName][i]] = true
+				}
+			}
+			if len(used) != len(says[o.RoleName]) {
+				t.Errorf("%s's plan does only %v of what its notes say (%q):\n%s", o.RoleName, used, notes[o.RoleName], o.Document.SQLPlan)
 			}
 		}
 		results := h.write("generated-results.yaml", "")

@@ -147,15 +147,10 @@ func (s *Server) plan(w http.ResponseWriter, r *http.Request) error {
 		return errs.Invalidf("prune_adopted widens prune: give both")
 	}
 	if req.Prune {
-		items, err := spec.ValidateBatch(req.Items)
-		if err != nil {
+		var err error
+		if req.Items, err = s.svc.Provisioning.WithPrunes(r.Context(), principal(r), req.Items, req.PruneAdopted); err != nil {
 			return err
 		}
-		retire, err := s.svc.Provisioning.Prunable(r.Context(), principal(r), items, req.PruneAdopted)
-		if err != nil {
-			return err
-		}
-		req.Items = append(req.Items, retire...)
 	}
 	return s.answerPlans(w, r, req.Documents, func(progress func(int, service.PlanOutcome)) ([]service.PlanOutcome, error) {
 		return s.svc.Provisioning.PlanEach(r.Context(), principal(r), req.Items, progress)

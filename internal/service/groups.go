@@ -109,12 +109,17 @@ func resolveGroups(items []item, stored map[string][]store.Role) []string {
 	return problems
 }
 
-// Prunable returns the retirements `plan --prune` adds to items: every role
-// stile manages (an apply of its declaration succeeded) on the resources
-// items name that items no longer declare, in the store's order. Adopted
-// roles are spared unless adopted is set: they were there before stile.
-func (s *Provisioning) Prunable(ctx context.Context, p Principal, items []spec.Role, adopted bool) ([]spec.Role, error) {
+// WithPrunes returns items followed by the retirements `plan --prune`
+// adds: every role stile manages (an apply of its declaration succeeded)
+// on the resources items name that items no longer declare, in the store's
+// order. Adopted roles are spared unless adopted is set: they were there
+// before stile. Items are validated first (spec.ValidateBatch).
+func (s *Provisioning) WithPrunes(ctx context.Context, p Principal, items []spec.Role, adopted bool) ([]spec.Role, error) {
 	if err := p.MayAdminister(); err != nil {
+		return nil, err
+	}
+	items, err := spec.ValidateBatch(items)
+	if err != nil {
 		return nil, err
 	}
 	declared := map[string]bool{}
@@ -125,7 +130,7 @@ func (s *Provisioning) Prunable(ctx context.Context, p Principal, items []spec.R
 		}
 		declared[r.Resource+"\x00"+spec.LabelKey(r.Label)] = true
 	}
-	var out []spec.Role
+	out := items
 	for _, res := range resources {
 		kept, err := s.store.Roles(ctx, res)
 		if err != nil {
