@@ -20,7 +20,7 @@ func TestServerAndAgentConfig(t *testing.T) {
 		"listen: 127.0.0.1:9123  # file",
 		"role-prefix: fromenv  # env STILE_ROLE_PREFIX",
 		"drift-every: 1h0m0s  # file",
-		"apply-parallel: \"7\"  # flag",
+		"apply-parallel: 7  # flag",
 		"oidc-scopes: [profile, email, groups]  # file",
 		"store: \"\"  # default",
 	} {

@@ -93,6 +93,7 @@ already in <data> is kept as stile.db.replaced-<time> with --force, and refused 
 	return cmd
 }
 
+// dataDir is the --data flag when given, else STILE_DATA or the default.
 func dataDir(e *env, cmd *cobra.Command, flag string) string {
 	if cmd.Flags().Changed("data") {
 		return flag

@@ -57,9 +57,7 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			if printConfig {
 				return local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...)
 			}
-			if !cmd.Flags().Changed("data") {
-				data = local.DataDir(e.getenv)
-			}
+			data = dataDir(e, cmd, data)
 			if v := e.getenv("STILE_LISTEN"); v != "" && !cmd.Flags().Changed("listen") {
 				listen = v
 			}

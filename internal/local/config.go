@@ -154,17 +154,17 @@ func PrintConfig(w io.Writer, fs *pflag.FlagSet, getenv func(string) string, ski
 		case env != "" && getenv(env) != "":
 			value, from = getenv(env), "env "+env
 		}
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			items := sv.GetSlice()
-			node := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-			for _, x := range items {
+		node := &yaml.Node{Kind: yaml.ScalarNode, Value: elide(value)}
+		if value == "" {
+			node.Style = yaml.DoubleQuotedStyle // "", not null
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok && !strings.HasPrefix(from, "env") {
+			node = &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+			for _, x := range sv.GetSlice() {
 				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: elide(x)})
 			}
-			out, _ := yaml.Marshal(map[string]*yaml.Node{f.Name: node})
-			fmt.Fprintf(&b, "%s  # %s\n", strings.TrimRight(string(out), "\n"), from)
-			return
 		}
-		out, _ := yaml.Marshal(map[string]string{f.Name: elide(value)})
+		out, _ := yaml.Marshal(map[string]*yaml.Node{f.Name: node})
 		fmt.Fprintf(&b, "%s  # %s\n", strings.TrimRight(string(out), "\n"), from)
 	})
 	_, err := w.Write(b.Bytes())

@@ -68,7 +68,7 @@ func TestConfigFile(t *testing.T) {
 	for _, want := range []string{
 		"listen: 0.0.0.0:9000  # file",
 		"store: postgres://stile:***@db/stile  # env STILE_STORE",
-		"apply-parallel: \"8\"  # flag",
+		"apply-parallel: 8  # flag",
 		"oidc-group-map: [a=b, c=d]  # file",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -77,6 +77,16 @@ func TestConfigFile(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "hunter2") || strings.Contains(out.String(), "print-config") {
 		t.Errorf("print-config shows a secret or itself:\n%s", out.String())
+	}
+	// What it prints is a config file that sets the same values.
+	again := configFlagSet()
+	if err := ApplyConfigFile(again, write(out.String()), func(string) string { return "" }); err != nil {
+		t.Fatalf("print-config's output as a config: %v", err)
+	}
+	for _, name := range []string{"listen", "apply-timeout", "apply-parallel", "oidc-group-map", "quiet"} {
+		if a, b := again.Lookup(name).Value.String(), get(name); a != b {
+			t.Errorf("%s read back as %q, was %q", name, a, b)
+		}
 	}
 
 	for _, tt := range []struct{ body, want string }{
