@@ -2,7 +2,8 @@
 # make test (and make bench): start throwaway PostgreSQL clusters, run the
 # checks against them, and always stop them.
 #
-#   scripts/test.sh         go vet, staticcheck, go test -race ./... on 15, 16 and 17
+#   scripts/test.sh         go vet, staticcheck, go test -race ./... on 15, 16 and 17,
+#                           then the Helm chart's tests
 #   scripts/test.sh bench   the fleet-scale benchmarks on four clusters of 15
 #                           (LDAP2PG=/path/to/ldap2pg adds ldap2pg next to
 #                           stile: docs/bench.md)
@@ -70,3 +71,9 @@ phase "go test -race"
 # cores); it found a real shutdown bug. GOTESTFLAGS replaces the flag.
 # shellcheck disable=SC2086
 go test -count=1 -timeout 20m ${GOTESTFLAGS--race} ./...
+phase "the Helm chart (deploy/helm/charttest, a module of its own)"
+# helm lint and helm template through Helm's packages, every object decoded
+# strictly with the Kubernetes API types, the server run as a pod of the
+# chart would run it. Helm and the Kubernetes types stay out of stile's
+# go.mod: only this test module needs them.
+(cd deploy/helm/charttest && go vet ./... && go run "$STATICCHECK" ./... && go test -count=1 -timeout 10m ./...)
