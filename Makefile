@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: demo test bench bench-connect build image deb
+.PHONY: demo test bench bench-connect build image deb docs
 
 demo:
 	bash scripts/demo.sh
@@ -36,3 +36,9 @@ deb:
 	mkdir -p build
 	CGO_ENABLED=0 go build -trimpath -buildvcs=true -ldflags "-X github.com/stile-dev/stile/internal/version.Version=$(VERSION)" -o build/stile ./cmd/stile
 	STILE_VERSION="$$(v=$(VERSION); v=$${v#v}; [ "$$v" = dev ] && v=0.0.0~dev; echo $$v)" go run $(NFPM) package --config packaging/nfpm.yaml --packager deb --target build/
+
+# The command reference, written from the commands: Markdown in docs/cli
+# (stile.md is the index), man pages in docs/man. scripts/docs's test fails
+# when the committed pages differ from what this writes.
+docs:
+	go run ./scripts/docs

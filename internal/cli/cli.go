@@ -60,6 +60,25 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, more: more})
 }
 
+// Root returns stile's whole command tree, with the commands more makes
+// added, for writing its reference (scripts/docs): what cobra adds when it
+// runs (the completion command, --version) is added, and the root's
+// description ends with the exit codes every command's help ends with
+// (indented as Markdown's verbatim text, as cobra's completion help is). It
+// runs nothing: the commands read no input, write to io.Discard and see an
+// empty environment, so the tree does not depend on who builds it. It
+// never fails.
+func Root(more ...Commands) *cobra.Command {
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, more: more}
+	root := newRoot(e)
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag()
+	// Indented by a tab, the table stays a table in Markdown and man pages.
+	codes := strings.Replace(strings.TrimSpace(exitCodes), ":\n", ":\n\n", 1)
+	root.Long += "\n\n" + strings.ReplaceAll(codes, "\n  ", "\n\t")
+	return root
+}
+
 func run(ctx context.Context, args []string, e *env) int {
 	stdout, stderr := e.stdout, e.stderr
 	root := newRoot(e)

@@ -14,7 +14,9 @@ func newVersionCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print stile's version, commit and Go version",
-		Args:  cobra.NoArgs,
+		Example: `  stile version
+  stile version --json   # {"commit": …, "go": …, "version": …}`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if asJSON {
 				return printJSON(e.stdout, map[string]string{"version": version.Version, "commit": version.Commit(), "go": runtime.Version()})
