@@ -55,6 +55,11 @@ func TestDebianPackage(t *testing.T) {
 	if out := run("/usr/bin/stile", "version"); !strings.HasPrefix(out, "stile ") {
 		t.Errorf("stile version: %s", out)
 	}
+	for _, page := range []string{"stile.1", "stile-server.1", "stile-backup.1"} {
+		if _, err := os.Stat("/usr/share/man/man1/" + page); err != nil {
+			t.Errorf("the man page %s is not installed: %v", page, err)
+		}
+	}
 	for _, f := range []string{"/etc/stile/secret.key", "/etc/stile/admin.token"} {
 		fi, err := os.Stat(f)
 		if err != nil {
