@@ -15,8 +15,6 @@ import (
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/local"
 	"github.com/stile-dev/stile/internal/secret"
-	"github.com/stile-dev/stile/internal/service"
-	"github.com/stile-dev/stile/internal/store"
 	"github.com/stile-dev/stile/internal/store/sqlite"
 	"github.com/stile-dev/stile/internal/version"
 )
@@ -69,27 +67,51 @@ A PostgreSQL store is backed up with pg_dump (docs/deployment.md).`,
 
 func newRestoreCmd(e *env) *cobra.Command {
 	var (
-		data, keyFile string
-		force         bool
+		data, keyFile, storeURL string
+		force                   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "restore FILE [--data DIR] [--force]",
-		Short: "Restore a backup into a data directory, after checking it",
+		Use:   "restore FILE [--data DIR] [--force] | restore --store postgres://…",
+		Short: "Restore a backup into a data directory, or check a restored PostgreSQL store",
 		Long: `Restore a backup made by stile backup into <data>/stile.db, with the server stopped. First, on a
 copy, and changing nothing in <data> until all of it holds: the backup's data key id must be the
 id of the key in <data>/secret.key (or STILE_SECRET_KEY); the store is migrated to this
 version; its audit chain must verify (as stile sessions verify does); and every lasting secret
 (admin credentials, resource roles' passwords, the masking key) must open with the key. A store
-already in <data> is kept as stile.db.replaced-<time> with --force, and refused without it.`,
-		Example: `  stile restore /var/backups/stile-2026-12-06.db --data /var/lib/stile`,
-		Args:    cobra.ExactArgs(1),
+already in <data> is kept as stile.db.replaced-<time> with --force, and refused without it.
+
+With --store (or STILE_STORE) and no FILE, it checks a PostgreSQL store that pg_restore filled
+(docs/deployment.md), with the replicas stopped, the same way: the data key id the store
+recorded must be the key's (checked before anything changes), then it is migrated, its audit
+chain must verify and its secrets must open.`,
+		Example: `  stile restore /var/backups/stile-2026-12-06.db --data /var/lib/stile
+  STILE_STORE=postgres://stile:…@db/stile stile restore --key-file /etc/stile/secret.key`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return restore(cmd, e, args[0], dataDir(e, cmd, data), keyFile, force)
+			if len(args) == 1 {
+				if cmd.Flags().Changed("store") {
+					return errs.Invalidf("give a backup FILE to restore, or --store to check a PostgreSQL store, not both")
+				}
+				return restore(cmd, e, args[0], dataDir(e, cmd, data), keyFile, force)
+			}
+			if err := noPassword("--store", storeURL); err != nil {
+				return err
+			}
+			url := cmp.Or(storeURL, e.getenv("STILE_STORE"))
+			if url == "" {
+				return errs.Invalidf("give a backup FILE to restore, or the PostgreSQL store to check (--store or STILE_STORE)")
+			}
+			key, err := secret.LoadKey(cmp.Or(keyFile, filepath.Join(dataDir(e, cmd, data), "secret.key")), e.getenv("STILE_SECRET_KEY"))
+			if err != nil {
+				return errs.Invalidf("%v: check the store with the data key its secrets are sealed with", err)
+			}
+			return checkRestoredStore(cmd, e, url, key)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the data directory to restore into (env STILE_DATA; default $XDG_DATA_HOME/stile)")
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the data key file the server will run with (default <data>/secret.key)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the store already in the data directory (it is kept aside)")
+	cmd.Flags().StringVar(&storeURL, "store", "", "check this PostgreSQL store, restored with pg_restore, instead (env STILE_STORE; a password in PGPASSWORD or ~/.pgpass, not here)")
 	return cmd
 }
 
@@ -138,39 +160,21 @@ func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool)
 			}
 		}
 	}()
-	box, err := secret.NewBox(key)
-	if err != nil {
-		return err
-	}
 	st, err := sqlite.Open(ctx, tmp) // migrates an older backup
 	if err != nil {
 		return fmt.Errorf("open the backup: %w", err)
 	}
-	rep, err := st.VerifyChain(ctx)
-	if err == nil && !rep.OK {
-		err = errs.New(errs.Failed, "the backup's audit chain does not verify: %s; nothing changed", rep.Problem)
-	}
-	// The chain's walk is the one read of every session; the secrets
-	// are in the resources, the roles and the meta read above.
-	var resources []store.Resource
-	var roles []store.Role
-	secrets := 0
+	v, err := verifyStore(ctx, st, key)
 	if err == nil {
-		resources, err = st.Resources(ctx)
-	}
-	if err == nil {
-		roles, err = st.Roles(ctx, "")
-	}
-	if err == nil {
-		if secrets, err = service.OpenSecrets(resources, roles, meta["mask_key"], box); err != nil {
-			err = errs.New(errs.Failed, "the backup's secrets do not open with this data key (%v); nothing changed", err)
-		}
+		// The restored store records the key it is sealed with, as a
+		// server's first start would (checkDataKey).
+		_, err = st.SetMetaOnce(ctx, metaDataKeyID, want)
 	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("the backup: %w; nothing changed", err)
 	}
 	if _, err := os.Stat(dst); err == nil {
 		aside := dst + ".replaced-" + strconv.FormatInt(time.Now().Unix(), 10)
@@ -189,7 +193,7 @@ func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool)
 	}
 	placed = true
 	fmt.Fprintf(e.stdout, "restored %s (taken %s) into %s: %d resources, %d roles; audit chain verified (%d sessions); %d secrets open with data key %s\n",
-		file, meta[metaBackupAt], dst, len(resources), len(roles), rep.Sessions, secrets, want)
+		file, meta[metaBackupAt], dst, v.resources, v.roles, v.sessions, v.secrets, want)
 	return nil
 }
 

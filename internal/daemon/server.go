@@ -233,6 +233,9 @@ func runServer(ctx context.Context, e *env, c serverConfig) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
+	if err := checkDataKey(ctx, st, key); err != nil {
+		return err
+	}
 	shared := strings.HasPrefix(c.store, "postgres")
 	m := metrics.New()
 	exporter, err := audit.New(audit.Config{File: c.auditFile, Webhook: c.webhook, WebhookSecret: c.webhookSecret, Log: log.With("component", "audit"), OnGiveUp: m.WebhookError})

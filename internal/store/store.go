@@ -197,6 +197,8 @@ type Store interface {
 	// SetMetaOnce stores value under key unless a value is there already,
 	// and returns the stored value.
 	SetMetaOnce(ctx context.Context, key, value string) (string, error)
+	// Meta returns the value stored under key, "" when there is none.
+	Meta(ctx context.Context, key string) (string, error)
 
 	// UpsertResources writes every resource in one transaction, keeping
 	// admin credentials and agents of existing ones.

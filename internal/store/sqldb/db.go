@@ -263,6 +263,18 @@ func (s *DB) SetMetaOnce(ctx context.Context, key, value string) (string, error)
 	return out, nil
 }
 
+// Meta returns the value stored under key, "" when there is none.
+func (s *DB) Meta(ctx context.Context, key string) (string, error) {
+	v, err := scanString(s.c().row(ctx, "SELECT value FROM {meta} WHERE key = ?", key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
 // scanner is a row or rows.
 type scanner interface{ Scan(...any) error }
 

@@ -136,6 +136,12 @@ func testMeta(t *testing.T, s store.Store) {
 	if v != "stile" {
 		t.Fatalf("a second SetMetaOnce changed the value to %q", v)
 	}
+	if v, err := s.Meta(ctx, "role_prefix"); err != nil || v != "stile" {
+		t.Fatalf("Meta = %q, %v; want the stored value", v, err)
+	}
+	if v, err := s.Meta(ctx, "no such key"); err != nil || v != "" {
+		t.Fatalf("Meta of a missing key = %q, %v; want \"\", nil", v, err)
+	}
 }
 
 func resource(name, host string) spec.Resource {
