@@ -22,6 +22,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 const (
@@ -36,7 +37,7 @@ const (
 func TestChart(t *testing.T) {
 	bin := buildStile(t)
 	user := userObjects(t)
-	existing := append(slices.Collect(maps.Keys(user)), "stile-data")
+	existing := append(slices.Collect(maps.Keys(user)), "stile-data", "stile-audit")
 	for _, c := range []struct {
 		file  string
 		check func(t *testing.T, r *rendered)
@@ -97,6 +98,9 @@ func TestChart(t *testing.T) {
 			wantPorts(t, r, "http:8009", "postgresql:5433", "metrics:9090")
 			if mu := r.budgets[server].Spec.MaxUnavailable; mu == nil || mu.IntValue() != 1 {
 				t.Errorf("budget maxUnavailable %v", mu)
+			}
+			if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "audit" && m.MountPath == "/var/log/stile" }) {
+				t.Errorf("the extra volume is not mounted: %v", c.VolumeMounts)
 			}
 			if r.monitors[server].Labels["release"] != "prometheus" {
 				t.Error("the ServiceMonitor lacks the labels asked for")

@@ -62,9 +62,13 @@ func pod(t *testing.T, r *rendered, user map[string]map[string][]byte, name, roo
 		v := volumes[m.Name]
 		var files map[string][]byte
 		var items []corev1.KeyToPath
+		mode := os.FileMode(0o644) // the kubelet's default for both kinds
 		switch {
 		case v.ConfigMap != nil:
 			items = v.ConfigMap.Items
+			if v.ConfigMap.DefaultMode != nil {
+				mode = os.FileMode(*v.ConfigMap.DefaultMode)
+			}
 			if cm, ok := r.configMaps[v.ConfigMap.Name]; ok {
 				files = map[string][]byte{}
 				for k, s := range cm.Data {
@@ -75,6 +79,9 @@ func pod(t *testing.T, r *rendered, user map[string]map[string][]byte, name, roo
 			}
 		case v.Secret != nil:
 			items = v.Secret.Items
+			if v.Secret.DefaultMode != nil {
+				mode = os.FileMode(*v.Secret.DefaultMode)
+			}
 			if s, ok := r.secrets[v.Secret.SecretName]; ok {
 				files = s.Data
 			} else {
@@ -99,7 +106,12 @@ func pod(t *testing.T, r *rendered, user map[string]map[string][]byte, name, roo
 			if !ok {
 				t.Fatalf("%s: volume %s has no key %q", name, m.Name, k)
 			}
-			if err := os.WriteFile(filepath.Join(dir, p), data, 0o600); err != nil {
+			// With the mode the pod sees: a program that wants its key
+			// file 0600 would fail here as in the pod.
+			if err := os.WriteFile(filepath.Join(dir, p), data, mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(filepath.Join(dir, p), mode); err != nil {
 				t.Fatal(err)
 			}
 		}
