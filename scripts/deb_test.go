@@ -1,6 +1,7 @@
 package scripts
 
 import (
+	"debug/elf"
 	"net"
 	"net/http"
 	"os"
@@ -133,5 +134,26 @@ func TestDebianPackage(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("dpkg -r removed %s: %v", f, err)
 		}
+	}
+
+	// For arm64 hosts: the same package around an arm64 binary (this
+	// machine cannot install it; dpkg-deb reads it).
+	run("make", "-C", "..", "deb", "ARCH=arm64")
+	arm, _ := filepath.Glob("../build/stile_*_arm64.deb")
+	if len(arm) != 1 {
+		t.Fatalf("make deb ARCH=arm64 made %v", arm)
+	}
+	if got := strings.TrimSpace(run("dpkg-deb", "--field", arm[0], "Architecture")); got != "arm64" {
+		t.Errorf("the arm64 package's Architecture is %q", got)
+	}
+	unpacked := t.TempDir()
+	run("dpkg-deb", "--extract", arm[0], unpacked)
+	f, err := elf.Open(filepath.Join(unpacked, "usr/bin/stile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("the arm64 package's binary is built for %s", f.Machine)
 	}
 }

@@ -1,15 +1,20 @@
-// Command image assembles stile's container image from a static binary,
-// without a container daemon: one layer (the binary, the CA certificates,
-// a non-root user and its data directory) on an empty base, the OCI labels,
-// written as an OCI archive (an OCI image layout in a tar) that podman,
-// skopeo or containerd load. `make image` runs it.
+// Command image assembles stile's container image from static binaries,
+// without a container daemon: for each binary, one layer (the binary, the
+// CA certificates, a non-root user and its data directory) on an empty
+// base, with the OCI labels; the platform of each is read from the binary
+// itself (its ELF machine). One binary makes an image, several an image
+// index with one image per platform. Either is written as an OCI archive
+// (an OCI image layout in a tar) that podman, skopeo or containerd load.
+// `make image` runs it.
 //
-//	go run ./scripts/image -binary build/stile -version v1.2.3 -revision abc123 -o build/stile-image.tar
+//	go run ./scripts/image -binary build/linux-amd64/stile -binary build/linux-arm64/stile \
+//	  -version v1.2.3 -revision abc123 -o build/stile-image.tar
 package main
 
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
 	"flag"
 	"fmt"
 	"io"
@@ -39,47 +44,106 @@ const (
 
 // options say what to build.
 type options struct {
-	binary, caFile, version, revision string
-	created                           time.Time
+	caFile, version, revision string
+	created                   time.Time
 }
+
+// binaries is the repeated -binary flag.
+type binaries []string
+
+func (b *binaries) String() string     { return strings.Join(*b, ",") }
+func (b *binaries) Set(v string) error { *b = append(*b, v); return nil }
 
 func main() {
 	var o options
+	var bins binaries
 	var out string
-	flag.StringVar(&o.binary, "binary", "stile", "the static (CGO_ENABLED=0) stile binary for linux")
+	flag.Var(&bins, "binary", "a static (CGO_ENABLED=0) stile binary for linux; repeat for more platforms")
 	flag.StringVar(&o.caFile, "ca", caPath, "the CA certificates bundle to put in the image")
 	flag.StringVar(&o.version, "version", "dev", "the version label")
 	flag.StringVar(&o.revision, "revision", "", "the commit label")
 	flag.StringVar(&out, "o", "stile-image.tar", "the OCI archive to write")
 	flag.Parse()
-	// Reproducible: the image's time is the binary's.
-	if fi, err := os.Stat(o.binary); err == nil {
+	if len(bins) == 0 {
+		bins = binaries{"stile"}
+	}
+	// Reproducible: the image's time is the (first) binary's.
+	if fi, err := os.Stat(bins[0]); err == nil {
 		o.created = fi.ModTime().UTC().Truncate(time.Second)
 	}
-	img, err := build(o)
-	if err == nil {
-		err = writeOCIArchive(img, out)
-	}
+	digest, err := buildArchive(o, bins, out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
-	d, _ := img.Digest()
-	fmt.Printf("wrote %s (%s)\n", out, d)
+	fmt.Printf("wrote %s (%s)\n", out, digest)
 }
 
-// build assembles the image.
-func build(o options) (v1.Image, error) {
-	bin, err := os.ReadFile(o.binary)
+// buildArchive builds an image of each binary and writes them to out: the
+// image alone for one binary, an index of them for several. It returns
+// the digest of what it wrote.
+func buildArchive(o options, bins []string, out string) (v1.Hash, error) {
+	var images []v1.Image
+	var platforms []v1.Platform
+	for _, bin := range bins {
+		img, p, err := build(o, bin)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		for _, seen := range platforms {
+			if seen.Equals(p) {
+				return v1.Hash{}, fmt.Errorf("two binaries for %s/%s", p.OS, p.Architecture)
+			}
+		}
+		images, platforms = append(images, img), append(platforms, p)
+	}
+	if len(images) == 1 {
+		err := writeOCIArchive(out, func(lp layout.Path) error { return lp.AppendImage(images[0], refName()) })
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		return images[0].Digest()
+	}
+	adds := make([]mutate.IndexAddendum, len(images))
+	for i, img := range images {
+		adds[i] = mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &platforms[i]}}
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	err := writeOCIArchive(out, func(lp layout.Path) error { return lp.AppendIndex(idx, refName()) })
 	if err != nil {
-		return nil, fmt.Errorf("binary: %w", err)
+		return v1.Hash{}, err
 	}
-	if !bytes.HasPrefix(bin, []byte("\x7fELF")) {
-		return nil, fmt.Errorf("%s is not a linux (ELF) binary", o.binary)
+	return idx.Digest()
+}
+
+// refName names the image or index in an archive.
+func refName() layout.Option {
+	return layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "stile"})
+}
+
+// goArch maps an ELF machine to Go's (and OCI's) architecture name.
+var goArch = map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64"}
+
+// build assembles the image of one binary, for the platform the binary is
+// built for.
+func build(o options, binary string) (v1.Image, v1.Platform, error) {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, v1.Platform{}, fmt.Errorf("binary: %w", err)
 	}
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return nil, v1.Platform{}, fmt.Errorf("%s is not a linux (ELF) binary", binary)
+	}
+	arch, ok := goArch[f.Machine]
+	f.Close()
+	if !ok {
+		return nil, v1.Platform{}, fmt.Errorf("%s is built for %s: amd64 or arm64 only", binary, f.Machine)
+	}
+	platform := v1.Platform{OS: "linux", Architecture: arch}
 	ca, err := os.ReadFile(o.caFile)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificates (install ca-certificates): %w", err)
+		return nil, v1.Platform{}, fmt.Errorf("CA certificates (install ca-certificates): %w", err)
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -103,25 +167,25 @@ func build(o options) (v1.Image, error) {
 	file(strings.TrimPrefix(caPath, "/"), 0o644, ca)
 	file(strings.TrimPrefix(binPath, "/"), 0o755, bin)
 	if err := tw.Close(); err != nil {
-		return nil, err
+		return nil, v1.Platform{}, err
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
 	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
-		return nil, err
+		return nil, v1.Platform{}, err
 	}
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
 	if err != nil {
-		return nil, err
+		return nil, v1.Platform{}, err
 	}
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		return nil, v1.Platform{}, err
 	}
 	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = "amd64", "linux"
+	cf.Architecture, cf.OS = platform.Architecture, platform.OS
 	cf.Created = v1.Time{Time: o.created}
 	cf.Config = v1.Config{
 		User:       fmt.Sprintf("%d:%d", uid, uid),
@@ -143,11 +207,13 @@ func build(o options) (v1.Image, error) {
 			"org.opencontainers.image.created":     o.created.Format(time.RFC3339),
 		},
 	}
-	return mutate.ConfigFile(img, cf)
+	img, err = mutate.ConfigFile(img, cf)
+	return img, platform, err
 }
 
-// writeOCIArchive writes img as an OCI image layout, in a tar at path.
-func writeOCIArchive(img v1.Image, path string) error {
+// writeOCIArchive writes an OCI image layout, which add fills, in a tar at
+// path.
+func writeOCIArchive(path string, add func(layout.Path) error) error {
 	dir, err := os.MkdirTemp("", "stile-oci-")
 	if err != nil {
 		return err
@@ -157,7 +223,7 @@ func writeOCIArchive(img v1.Image, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "stile"})); err != nil {
+	if err := add(lp); err != nil {
 		return err
 	}
 	f, err := os.Create(path)
