@@ -123,6 +123,26 @@ func TestBackupDuringApply(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(into, "stile.db.replaced-*")); len(m) != 1 {
 		t.Errorf("the replaced store is not kept aside: %v", m)
 	}
+
+	// backup - writes the copy to standard output and what it did to
+	// standard error (from a container without a shell or tar: kubectl
+	// exec … stile backup - > FILE); what it wrote restores.
+	code, stream, said := h.stile("", "backup", "-")
+	if code != 0 || !strings.Contains(said, "backed up") || strings.Contains(stream, "backed up") {
+		t.Fatalf("backup -: exit %d, stderr %q, %d bytes on stdout", code, said, len(stream))
+	}
+	streamed := filepath.Join(t.TempDir(), "streamed.db")
+	if err := os.WriteFile(streamed, []byte(stream), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := h.ok("", "restore", streamed, "--data", t.TempDir(), "--key-file", filepath.Join(dir, "secret.key")); !strings.Contains(out, "1 resources, 201 roles; audit chain verified") {
+		t.Errorf("restore of what backup - wrote: %s", out)
+	}
+	// restore - reads it from standard input (kubectl exec -i … < FILE).
+	if out := h.ok(stream, "restore", "-", "--data", t.TempDir(), "--key-file", filepath.Join(dir, "secret.key")); !strings.Contains(out, "1 resources, 201 roles; audit chain verified") {
+		t.Errorf("restore - of what backup - wrote: %s", out)
+	}
+	h.fails(1, "is not a stile store", "not a backup", "restore", "-", "--data", other)
 }
 
 // key2 decodes a key file's content.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stile-dev/stile/internal/errs"
 	"github.com/stile-dev/stile/internal/local"
@@ -30,7 +31,7 @@ const (
 func newBackupCmd(e *env) *cobra.Command {
 	var data, keyFile string
 	cmd := &cobra.Command{
-		Use:   "backup FILE [--data DIR]",
+		Use:   "backup FILE|- [--data DIR]",
 		Short: "Copy the embedded store, consistent, while the server runs",
 		Long: `Write a consistent copy of the embedded SQLite store (<data>/stile.db) to FILE, which must not
 exist, while plans, applies and connections go on: the copy is one snapshot of the store
@@ -38,25 +39,46 @@ exist, while plans, applies and connections go on: the copy is one snapshot of t
 records the id of the data key (never the key) that its secrets are sealed with: back the key
 up apart from it (<data>/secret.key, or STILE_SECRET_KEY), and restore with stile restore.
 
+With - it writes the copy to standard output (never a terminal), and what it did to standard
+error: from a container that has no shell or tar, kubectl exec … stile backup - > FILE.
+
 A PostgreSQL store is backed up with pg_dump (docs/deployment.md).`,
-		Example: `  stile backup /var/backups/stile-$(date +%F).db --data /var/lib/stile`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  stile backup /var/backups/stile-$(date +%F).db --data /var/lib/stile
+  kubectl exec deploy/stile -- stile backup - --data /var/lib/stile --key-file /etc/stile/key/secret.key > stile.db`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data = dataDir(e, cmd, data)
 			key, err := secret.LoadKey(cmp.Or(keyFile, filepath.Join(data, "secret.key")), e.getenv("STILE_SECRET_KEY"))
 			if err != nil {
 				return errs.Invalidf("%v: a backup records the id of the data key its secrets are sealed with", err)
 			}
+			dst, report := args[0], e.stdout
+			if dst == "-" {
+				if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+					return errs.Invalidf("backup - writes the store to standard output, which is a terminal: redirect it to a file")
+				}
+				tmp, err := os.MkdirTemp("", "stile-backup-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(tmp)
+				dst, report = filepath.Join(tmp, "stile.db"), e.stderr
+			}
 			start := time.Now()
 			meta := map[string]string{metaBackupKeyID: secret.KeyID(key), metaBackupAt: start.UTC().Format(time.RFC3339), metaBackupOf: filepath.Join(data, "stile.db"), metaBackupBy: version.String()}
-			if err := sqlite.Backup(cmd.Context(), filepath.Join(data, "stile.db"), args[0], meta); err != nil {
+			if err := sqlite.Backup(cmd.Context(), filepath.Join(data, "stile.db"), dst, meta); err != nil {
 				return err
 			}
-			fi, err := os.Stat(args[0])
+			fi, err := os.Stat(dst)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "backed up %s to %s (%d bytes, %.1fs); its secrets need data key %s\n", meta[metaBackupOf], args[0], fi.Size(), time.Since(start).Seconds(), meta[metaBackupKeyID])
+			if args[0] == "-" {
+				if err := copyTo(e.stdout, dst); err != nil {
+					return fmt.Errorf("write the backup to standard output: %w", err)
+				}
+			}
+			fmt.Fprintf(report, "backed up %s to %s (%d bytes, %.1fs); its secrets need data key %s\n", meta[metaBackupOf], args[0], fi.Size(), time.Since(start).Seconds(), meta[metaBackupKeyID])
 			return nil
 		},
 	}
@@ -65,13 +87,42 @@ A PostgreSQL store is backed up with pg_dump (docs/deployment.md).`,
 	return cmd
 }
 
+// saveStdin writes r, a backup streamed on standard input, to a file in
+// dir and returns its path; a terminal is refused.
+func saveStdin(r io.Reader, dir string) (string, error) {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return "", errs.Invalidf("restore - reads the backup from standard input, which is a terminal: redirect a file to it")
+	}
+	path := filepath.Join(dir, "backup.db")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return "", fmt.Errorf("read the backup from standard input: %w", err)
+	}
+	return path, f.Close()
+}
+
+// copyTo writes the file at path to w.
+func copyTo(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
 func newRestoreCmd(e *env) *cobra.Command {
 	var (
 		data, keyFile, storeURL string
 		force                   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "restore FILE [--data DIR] [--force] | restore --store postgres://…",
+		Use:   "restore FILE|- [--data DIR] [--force] | restore --store postgres://…",
 		Short: "Restore a backup into a data directory, or check a restored PostgreSQL store",
 		Long: `Restore a backup made by stile backup into <data>/stile.db, with the server stopped. First, on a
 copy, and changing nothing in <data> until all of it holds: the backup's data key id must be the
@@ -79,6 +130,7 @@ id of the key in <data>/secret.key (or STILE_SECRET_KEY); the store is migrated 
 version; its audit chain must verify (as stile sessions verify does); and every lasting secret
 (admin credentials, resource roles' passwords, the masking key) must open with the key. A store
 already in <data> is kept as stile.db.replaced-<time> with --force, and refused without it.
+With - it reads the backup from standard input (never a terminal).
 
 With --store (or STILE_STORE) and no FILE, it checks a PostgreSQL store that pg_restore filled
 (docs/deployment.md), with the replicas stopped, the same way: the data key id the store
@@ -92,7 +144,18 @@ chain must verify and its secrets must open.`,
 				if cmd.Flags().Changed("store") {
 					return errs.Invalidf("give a backup FILE to restore, or --store to check a PostgreSQL store, not both")
 				}
-				return restore(cmd, e, args[0], dataDir(e, cmd, data), keyFile, force)
+				file := args[0]
+				if file == "-" {
+					tmp, err := os.MkdirTemp("", "stile-restore-")
+					if err != nil {
+						return err
+					}
+					defer os.RemoveAll(tmp)
+					if file, err = saveStdin(cmd.InOrStdin(), tmp); err != nil {
+						return err
+					}
+				}
+				return restore(cmd, e, file, dataDir(e, cmd, data), keyFile, force)
 			}
 			if err := noPassword("--store", storeURL); err != nil {
 				return err
@@ -168,7 +231,10 @@ func restore(cmd *cobra.Command, e *env, file, data, keyFile string, force bool)
 	if err == nil {
 		// The restored store records the key it is sealed with, as a
 		// server's first start would (checkDataKey).
-		_, err = st.SetMetaOnce(ctx, metaDataKeyID, want)
+		var recorded string
+		if recorded, err = st.SetMetaOnce(ctx, metaDataKeyID, want); err == nil && recorded != want {
+			err = errs.Invalidf("its store recorded data key %s, not the backup's %s", recorded, want)
+		}
 	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
