@@ -80,7 +80,13 @@ func TestChart(t *testing.T) {
 		}},
 		{"ha.yaml", func(t *testing.T, r *rendered) {
 			wantObjects(t, r, "ServiceAccount/acme-stile", "ConfigMap/acme-stile-server", "Deployment/acme-stile",
-				"Service/acme-stile", "PodDisruptionBudget/acme-stile", "ServiceMonitor/acme-stile")
+				"Service/acme-stile", "PodDisruptionBudget/acme-stile", "ServiceMonitor/acme-stile", "Ingress/acme-stile")
+			if got := r.configMaps["acme-stile-server"].Data["server.yaml"]; !strings.Contains(got, `public-url: "https://stile.example.com"`) {
+				t.Errorf("the Ingress's host is not the public URL:\n%s", got)
+			}
+			if ing := r.ingresses[server]; len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "stile.example.com" || len(ing.Spec.TLS) != 1 {
+				t.Errorf("ingress: %+v", ing.Spec)
+			}
 			d := r.deployments[server]
 			if *d.Spec.Replicas != 3 || d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 				t.Errorf("replicas %d, strategy %q: want 3, rolling", *d.Spec.Replicas, d.Spec.Strategy.Type)
@@ -194,6 +200,7 @@ func TestChartRefuses(t *testing.T) {
 		{"agent without token", "agent: {enabled: true}", "agent.token.existingSecret", false},
 		{"agent alone without url", "server: {enabled: false}\nagent: {enabled: true, token: {existingSecret: t}}", "set agent.url", false},
 		{"agent url in config", "agent: {enabled: true, token: {existingSecret: t}, config: {url: 'https://x'}}", "agent.config.url: the chart sets url itself", false},
+		{"an ingress without hosts", "ingress: {enabled: true}", "ingress.hosts", false},
 		{"two CA sources", "agent: {enabled: true, token: {existingSecret: t}, ca: {existingSecret: a, existingConfigMap: b}}", "not both", false},
 		{"a misspelt value", "server: {replica: 2}", "additional properties 'replica' not allowed", true},
 		{"an unknown store", "store: {type: mysql}", "/store/type': value must be one of", true},

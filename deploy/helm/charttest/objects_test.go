@@ -7,6 +7,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +23,7 @@ type rendered struct {
 	budgets     map[string]*policyv1.PodDisruptionBudget
 	monitors    map[string]*monitoringv1.ServiceMonitor
 	accounts    map[string]*corev1.ServiceAccount
+	ingresses   map[string]*networkingv1.Ingress
 	existing    []string // Secrets and ConfigMaps the values name, made by the user
 	kinds       []string // every object's kind/name, in render order
 }
@@ -33,7 +35,8 @@ func index(t *testing.T, objs []runtime.Object, existing ...string) *rendered {
 		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
 		claims: map[string]*corev1.PersistentVolumeClaim{}, budgets: map[string]*policyv1.PodDisruptionBudget{},
 		monitors: map[string]*monitoringv1.ServiceMonitor{}, accounts: map[string]*corev1.ServiceAccount{},
-		existing: existing,
+		ingresses: map[string]*networkingv1.Ingress{},
+		existing:  existing,
 	}
 	for _, obj := range objs {
 		var name, kind string
@@ -62,6 +65,9 @@ func index(t *testing.T, objs []runtime.Object, existing ...string) *rendered {
 		case *corev1.ServiceAccount:
 			name, kind = o.Name, "ServiceAccount"
 			r.accounts[name] = o
+		case *networkingv1.Ingress:
+			name, kind = o.Name, "Ingress"
+			r.ingresses[name] = o
 		default:
 			t.Fatalf("the chart renders a %T the tests do not check", obj)
 		}
@@ -166,6 +172,16 @@ func checkCommon(t *testing.T, r *rendered) {
 		for _, e := range m.Spec.Endpoints {
 			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == e.Port }) {
 				t.Errorf("service monitor %s scrapes port %q, which service %s does not have", name, e.Port, svc.Name)
+			}
+		}
+	}
+	for name, ing := range r.ingresses {
+		for _, rule := range ing.Spec.Rules {
+			for _, p := range rule.HTTP.Paths {
+				svc, ok := r.services[p.Backend.Service.Name]
+				if !ok || !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool { return sp.Name == p.Backend.Service.Port.Name }) {
+					t.Errorf("ingress %s: %s routes to service %s port %q, which is not rendered", name, rule.Host, p.Backend.Service.Name, p.Backend.Service.Port.Name)
+				}
 			}
 		}
 	}

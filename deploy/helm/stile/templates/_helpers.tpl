@@ -70,9 +70,17 @@ pg-listen: {{ printf ":%d" (int .Values.pgListener.port) | quote }}
 {{- if .Values.metrics.enabled }}
 metrics-listen: {{ printf ":%d" (int .Values.metrics.port) | quote }}
 {{- end }}
+{{- if and .Values.ingress.enabled (not (hasKey .Values.server.config "public-url")) }}
+public-url: {{ include "stile.publicURL" . | quote }}
+{{- end }}
 {{- with .Values.server.config }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The web app's URL through the Ingress: its first host, https when the Ingress has TLS. */}}
+{{- define "stile.publicURL" -}}
+{{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.ingress.tls) 0)) (first .Values.ingress.hosts) -}}
 {{- end -}}
 
 {{- define "stile.agentURL" -}}
@@ -109,6 +117,9 @@ that `helm template` and `helm install` stop before anything is made.
 {{- end -}}
 {{- if and (eq $v.store.type "postgres") (not $v.store.postgres.existingSecret) -}}
 {{- fail "store.type is postgres: name the Secret holding the store's URL in store.postgres.existingSecret (key store.postgres.key)" -}}
+{{- end -}}
+{{- if and $v.ingress.enabled (not $v.ingress.hosts) -}}
+{{- fail "ingress.enabled: list the host names people reach stile at in ingress.hosts" -}}
 {{- end -}}
 {{- if and $v.pgListener.enabled (not $v.tls.existingSecret) -}}
 {{- fail "pgListener.enabled: the PostgreSQL listener speaks TLS only off loopback; set tls.existingSecret to a kubernetes.io/tls Secret" -}}
