@@ -122,7 +122,9 @@ logs.`,
 				}
 			}
 			if printConfig {
-				return local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...)
+				if err := local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...); err != nil {
+					return err
+				}
 			}
 			if url == "" {
 				url = e.getenv("STILE_URL")
@@ -139,6 +141,9 @@ logs.`,
 			}
 			if adminIdleMax < 0 {
 				return errs.Invalidf("--admin-idle-max must not be negative, not %d", adminIdleMax)
+			}
+			if printConfig {
+				return nil // what it printed would start
 			}
 			pool := target.NewPool(adminIdle, adminIdleMax)
 			defer pool.Close()

@@ -31,11 +31,19 @@ func TestServerAndAgentConfig(t *testing.T) {
 	if _, err := os.Stat(data); err == nil {
 		t.Error("--print-config made the data directory")
 	}
+	// What the server would refuse, --print-config prints and refuses.
+	refused := h.write("refused.yaml", "listen: 127.0.0.1:9123\ndata: "+data+"\npublic-url: http://stile.example.com\n")
+	if out := h.fails(1, "--public-url must be an https:// URL", "", "server", "--config", refused, "--print-config"); !strings.Contains(out, "public-url: http://stile.example.com  # file") {
+		t.Errorf("server --print-config of a refused config printed:\n%s", out)
+	}
 	h.vars["STILE_CONFIG"] = h.write("bad.yaml", "listen: 127.0.0.1:9123\ndrift: 1h\n")
 	h.fails(1, `bad.yaml line 2: unknown key "drift"`, "", "server")
 	delete(h.vars, "STILE_CONFIG")
 
-	agent := h.write("agent.yaml", "url: https://stile.example.com\nadmin-idle: 2m\n")
+	// An agent without its token would not start: --print-config says so.
+	tokenless := h.write("tokenless.yaml", "url: https://stile.example.com\n")
+	h.fails(1, "the agent needs --url (or STILE_URL) and its token", "", "agent", "--config", tokenless, "--print-config")
+	agent := h.write("agent.yaml", "url: https://stile.example.com\nadmin-idle: 2m\ntoken-file: "+h.write("agent.token", "stla_agenttoken\n")+"\n")
 	out = h.ok("", "agent", "--config", agent, "--print-config")
 	for _, want := range []string{"url: https://stile.example.com  # file", "admin-idle: 2m0s  # file"} {
 		if !strings.Contains(out, want) {

@@ -55,7 +55,9 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 				}
 			}
 			if printConfig {
-				return local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...)
+				if err := local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...); err != nil {
+					return err
+				}
 			}
 			data = dataDir(e, cmd, data)
 			if v := e.getenv("STILE_LISTEN"); v != "" && !cmd.Flags().Changed("listen") {
@@ -91,6 +93,9 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
 			// no data dir or key behind.
 			if err := c.Validate(); err != nil {
 				return err
+			}
+			if printConfig {
+				return nil // what it printed would start
 			}
 			return runServer(cmd.Context(), e, c)
 		},

@@ -21,7 +21,7 @@ func ConfigFlags() []string { return []string{"config", "print-config"} }
 // command's flags (the server's, the agent's).
 func AddConfigFlags(fs *pflag.FlagSet, file *string, print *bool) {
 	fs.StringVar(file, "config", "", "read settings from this YAML file (or STILE_CONFIG's): each key a flag's name; flags beat the environment, which beats the file")
-	fs.BoolVar(print, "print-config", false, "print the effective settings, each with where it comes from, as a config file, and exit")
+	fs.BoolVar(print, "print-config", false, "print the effective settings, each with where it comes from, as a config file, and exit (with an error when the command would refuse them)")
 }
 
 // configSource is the annotation ApplyConfigFile leaves on the flags it set.

@@ -78,9 +78,13 @@ public-url: {{ include "stile.publicURL" . | quote }}
 {{- end }}
 {{- end -}}
 
-{{/* The web app's URL through the Ingress: its first host, https when the Ingress has TLS. */}}
+{{/*
+The web app's URL through the Ingress: https on its first host (the server takes no other
+public URL off loopback; a controller without the host in ingress.tls serves its default
+certificate).
+*/}}
 {{- define "stile.publicURL" -}}
-{{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.ingress.tls) 0)) (first .Values.ingress.hosts) -}}
+{{- printf "https://%s" (first .Values.ingress.hosts) -}}
 {{- end -}}
 
 {{- define "stile.agentURL" -}}
