@@ -77,6 +77,10 @@ func TestChart(t *testing.T) {
 			if c.Image != "stile:dev" {
 				t.Errorf("image %q, want the chart's appVersion", c.Image)
 			}
+			// The notes' command reads the token: jsonpath needs the key's dot escaped.
+			if _, notes, err := render(map[string]any{}); err != nil || !strings.Contains(notes, `get secret acme-stile-admin-token -o jsonpath='{.data.admin\.token}' | base64 -d`) {
+				t.Errorf("NOTES.txt (%v):\n%s", err, notes)
+			}
 		}},
 		{"ha.yaml", func(t *testing.T, r *rendered) {
 			wantObjects(t, r, "ServiceAccount/acme-stile", "ConfigMap/acme-stile-server", "Deployment/acme-stile",

@@ -62,27 +62,34 @@ func helmLint(vals map[string]any) []string {
 // helmTemplate renders the chart with vals as `helm template` does for an
 // install (no cluster: lookup finds nothing), with the values schema
 // checked, and in strict mode (a template naming a value the chart does not
-// have fails). It returns every manifest, NOTES.txt left out.
-func helmTemplate(vals map[string]any) (map[string]string, error) {
+// have fails). It returns every manifest and, apart, NOTES.txt.
+func helmTemplate(vals map[string]any) (manifests map[string]string, err error) {
+	manifests, _, err = render(vals)
+	return manifests, err
+}
+
+// render is helmTemplate, with the notes Helm prints after an install.
+func render(vals map[string]any) (manifests map[string]string, notes string, err error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	opts := common.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}
 	top, err := util.ToRenderValuesWithSchemaValidation(ch, vals, opts, common.DefaultCapabilities, false)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out, err := engine.Engine{Strict: true}.RenderWithContext(context.Background(), ch, top)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	for name := range out {
+	for name, text := range out {
 		if strings.HasSuffix(name, "NOTES.txt") {
+			notes = text
 			delete(out, name)
 		}
 	}
-	return out, nil
+	return out, notes, nil
 }
 
 // newScheme is client-go's scheme (every built-in kind) and the Prometheus
