@@ -11,6 +11,8 @@ if ! getent passwd stile >/dev/null; then
 fi
 install -d -m 0750 -o root -g stile /etc/stile
 install -d -m 0700 -o stile -g stile /var/lib/stile
+# stile-backup.timer's copies (not enabled by default).
+install -d -m 0700 -o stile -g stile /var/backups/stile
 umask 077
 if [ ! -e /etc/stile/secret.key ]; then
   head -c 32 /dev/urandom | base64 > /etc/stile/secret.key
@@ -25,9 +27,10 @@ if [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null 2>&1 || true
   # An upgrade ($2 is the version replaced) restarts what was running.
   if [ -n "${2:-}" ]; then
-    systemctl try-restart stile-server.service stile-agent.service >/dev/null 2>&1 || true
+    systemctl try-restart stile-server.service stile-agent.service stile-backup.timer >/dev/null 2>&1 || true
   fi
 fi
 if [ -z "${2:-}" ]; then
   echo "stile: start the server with: systemctl enable --now stile-server (settings: /etc/stile/server.yaml)"
+  echo "stile: daily backups of its store to /var/backups/stile: systemctl enable --now stile-backup.timer"
 fi

@@ -18,15 +18,17 @@ import (
 // TestDebianPackage runs make deb, installs the package with dpkg, and
 // checks what it leaves: the binary runs; the stile user, its data
 // directory and its key and token (0600, owned by stile) exist; systemd
-// accepts both units; the server starts as stile from the packaged config
-// and answers; installing again keeps the key; dpkg -r removes the binary
-// and leaves the data, the key and the token. It needs root, as CI has; it refuses to touch a machine where
+// accepts the units; the server starts as stile from the packaged config
+// and answers; the backup unit's commands copy its store and prune old
+// copies; installing again keeps the key; dpkg -r removes the binary and
+// leaves the data, the key and the token; the arm64 package holds an arm64
+// binary. It needs root, as CI has; it refuses to touch a machine where
 // stile is installed already.
 func TestDebianPackage(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("dpkg -i needs root (CI runs as root)")
 	}
-	for _, p := range []string{"/usr/bin/stile", "/etc/stile", "/var/lib/stile"} {
+	for _, p := range []string{"/usr/bin/stile", "/etc/stile", "/var/lib/stile", "/var/backups/stile"} {
 		if _, err := os.Stat(p); err == nil {
 			t.Fatalf("%s exists: this test installs and removes stile, and will not on a machine that has it", p)
 		}
@@ -48,6 +50,7 @@ func TestDebianPackage(t *testing.T) {
 		exec.Command("dpkg", "--purge", "stile").Run()
 		os.RemoveAll("/etc/stile")
 		os.RemoveAll("/var/lib/stile")
+		os.RemoveAll("/var/backups/stile")
 		exec.Command("userdel", "stile").Run()
 		exec.Command("groupdel", "stile").Run()
 	})
@@ -75,7 +78,8 @@ func TestDebianPackage(t *testing.T) {
 		t.Errorf("/var/lib/stile: %v %v", fi, err)
 	}
 	if _, err := exec.LookPath("systemd-analyze"); err == nil {
-		run("systemd-analyze", "verify", "/lib/systemd/system/stile-server.service", "/lib/systemd/system/stile-agent.service")
+		run("systemd-analyze", "verify", "/lib/systemd/system/stile-server.service", "/lib/systemd/system/stile-agent.service",
+			"/lib/systemd/system/stile-backup.service", "/lib/systemd/system/stile-backup.timer")
 	}
 
 	// The server, as its unit runs it: user stile, the packaged config.
@@ -92,7 +96,8 @@ func TestDebianPackage(t *testing.T) {
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
 	srv := exec.Command("/usr/bin/stile", "server", "--config", "/etc/stile/server.yaml", "--listen", addr)
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	stile := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	srv.SysProcAttr = stile
 	srv.Dir = "/"
 	srv.WaitDelay = 10 * time.Second
 	var log strings.Builder
@@ -118,6 +123,7 @@ func TestDebianPackage(t *testing.T) {
 	if _, err := os.Stat("/var/lib/stile/stile.db"); err != nil {
 		t.Errorf("no store in /var/lib/stile: %v", err)
 	}
+	backupUnit(t, run, stile)
 
 	// Installed again (as an upgrade is): the key and token stay the same.
 	key, _ := os.ReadFile("/etc/stile/secret.key")
@@ -156,4 +162,63 @@ func TestDebianPackage(t *testing.T) {
 	if f.Machine != elf.EM_AARCH64 {
 		t.Errorf("the arm64 package's binary is built for %s", f.Machine)
 	}
+}
+
+// backupUnit runs stile-backup.service's commands as systemd would (its
+// Environment, ExecStart then ExecStartPost, through sh, as the stile
+// user) on the store the packaged server made: a copy appears in
+// /var/backups/stile and restores with the installed key; a copy older
+// than the days kept is deleted, a newer one kept.
+func backupUnit(t *testing.T, run func(string, ...string) string, as *syscall.SysProcAttr) {
+	t.Helper()
+	unit, err := os.ReadFile("/lib/systemd/system/stile-backup.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	var start, post string
+	for _, line := range strings.Split(string(unit), "\n") {
+		key, value, _ := strings.Cut(line, "=")
+		// systemd reads %% as %; sh -c '…' is the one quoting used.
+		value = strings.ReplaceAll(value, "%%", "%")
+		switch key {
+		case "Environment":
+			env = append(env, strings.Fields(value)...)
+		case "ExecStart", "ExecStartPost":
+			cmd, ok := strings.CutPrefix(value, "/bin/sh -c '")
+			if !ok || !strings.HasSuffix(cmd, "'") {
+				t.Fatalf("%s is not /bin/sh -c '…': %s", key, value)
+			}
+			if key == "ExecStart" {
+				start = strings.TrimSuffix(cmd, "'")
+			} else {
+				post = strings.TrimSuffix(cmd, "'")
+			}
+		}
+	}
+	sh := func(script string) {
+		t.Helper()
+		cmd := exec.Command("/bin/sh", "-c", script)
+		cmd.Env, cmd.SysProcAttr, cmd.Dir = append(env, "PATH=/usr/bin:/bin"), as, "/"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("stile-backup.service: %s: %v\n%s", script, err, out)
+		}
+	}
+	old := "/var/backups/stile/stile-20000101T000000Z.db"
+	if err := os.WriteFile(old, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	os.Chtimes(old, month, month)
+	sh(start)
+	sh(post)
+	copies, _ := filepath.Glob("/var/backups/stile/stile-*.db")
+	if len(copies) != 1 || copies[0] == old {
+		t.Fatalf("/var/backups/stile after a backup and its clean-up: %v; want the new copy alone", copies)
+	}
+	out := run("/usr/bin/stile", "restore", copies[0], "--data", t.TempDir(), "--key-file", "/etc/stile/secret.key")
+	if !strings.Contains(out, "audit chain verified") {
+		t.Errorf("restore of the unit's backup: %s", out)
+	}
+	os.Remove(copies[0])
 }
