@@ -142,7 +142,7 @@ func TestMetrics(t *testing.T) {
 // TestDashboardNamesExist: every stile_ metric the sample Grafana dashboard
 // queries is one /metrics serves.
 func TestDashboardNamesExist(t *testing.T) {
-	data, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	data, err := os.ReadFile("../../deploy/helm/stile/dashboards/stile.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -84,7 +86,16 @@ func TestChart(t *testing.T) {
 		}},
 		{"ha.yaml", func(t *testing.T, r *rendered) {
 			wantObjects(t, r, "ServiceAccount/acme-stile", "ConfigMap/acme-stile-server", "Deployment/acme-stile",
-				"Service/acme-stile", "PodDisruptionBudget/acme-stile", "ServiceMonitor/acme-stile", "Ingress/acme-stile")
+				"Service/acme-stile", "PodDisruptionBudget/acme-stile", "ServiceMonitor/acme-stile", "Ingress/acme-stile",
+				"ConfigMap/acme-stile-dashboard")
+			dashboard, err := os.ReadFile("../stile/dashboards/stile.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cm := r.configMaps["acme-stile-dashboard"]
+			if got := cm.Data["stile.json"]; got != strings.TrimRight(string(dashboard), "\n") || !json.Valid([]byte(got)) || cm.Labels["grafana_dashboard"] != "1" {
+				t.Errorf("the dashboard ConfigMap (labels %v) does not hold dashboards/stile.json as it is", cm.Labels)
+			}
 			if got := r.configMaps["acme-stile-server"].Data["server.yaml"]; !strings.Contains(got, `public-url: "https://stile.example.com"`) {
 				t.Errorf("the Ingress's host is not the public URL:\n%s", got)
 			}
