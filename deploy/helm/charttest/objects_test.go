@@ -1,6 +1,7 @@
 package charttest
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -39,39 +41,33 @@ func index(t *testing.T, objs []runtime.Object, existing ...string) *rendered {
 		existing:  existing,
 	}
 	for _, obj := range objs {
-		var name, kind string
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
-			name, kind = o.Name, "Deployment"
-			r.deployments[name] = o
+			r.deployments[o.Name] = o
 		case *corev1.Service:
-			name, kind = o.Name, "Service"
-			r.services[name] = o
+			r.services[o.Name] = o
 		case *corev1.ConfigMap:
-			name, kind = o.Name, "ConfigMap"
-			r.configMaps[name] = o
+			r.configMaps[o.Name] = o
 		case *corev1.Secret:
-			name, kind = o.Name, "Secret"
-			r.secrets[name] = o
+			r.secrets[o.Name] = o
 		case *corev1.PersistentVolumeClaim:
-			name, kind = o.Name, "PersistentVolumeClaim"
-			r.claims[name] = o
+			r.claims[o.Name] = o
 		case *policyv1.PodDisruptionBudget:
-			name, kind = o.Name, "PodDisruptionBudget"
-			r.budgets[name] = o
+			r.budgets[o.Name] = o
 		case *monitoringv1.ServiceMonitor:
-			name, kind = o.Name, "ServiceMonitor"
-			r.monitors[name] = o
+			r.monitors[o.Name] = o
 		case *corev1.ServiceAccount:
-			name, kind = o.Name, "ServiceAccount"
-			r.accounts[name] = o
+			r.accounts[o.Name] = o
 		case *networkingv1.Ingress:
-			name, kind = o.Name, "Ingress"
-			r.ingresses[name] = o
+			r.ingresses[o.Name] = o
 		default:
 			t.Fatalf("the chart renders a %T the tests do not check", obj)
 		}
-		key := kind + "/" + name
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := reflect.TypeOf(obj).Elem().Name() + "/" + m.GetName()
 		if slices.Contains(r.kinds, key) {
 			t.Fatalf("%s rendered twice", key)
 		}
