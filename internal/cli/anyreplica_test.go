@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,12 +142,7 @@ func TestDisableOnAnyReplica(t *testing.T) {
 func sharedStore(t *testing.T, c pgtest.Cluster, p string) string {
 	t.Helper()
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_store")
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + p + "_store"
-	return u.String()
+	return databaseURL(t, c, p+"_store")
 }
 
 // waitActive waits until query runs on the cluster.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,9 +37,7 @@ func TestRestorePostgresStore(t *testing.T) {
 	dump := filepath.Join(t.TempDir(), "store.dump")
 	pgTool(t, "pg_dump", "--format=custom", "--file", dump, "--dbname", storeURL)
 	c.Exec(t, "postgres", "CREATE DATABASE "+p+"_restored")
-	u, _ := url.Parse(storeURL)
-	u.Path = "/" + p + "_restored"
-	restored := u.String()
+	restored := databaseURL(t, c, p+"_restored")
 	pgTool(t, "pg_restore", "--no-owner", "--exit-on-error", "--dbname", restored, dump)
 
 	key, err := secret.LoadKey(filepath.Join(data, "secret.key"), "")
