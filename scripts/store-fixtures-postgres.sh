@@ -22,23 +22,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 src=$root/internal/store/sqlite/testdata/upgrade
 out=$root/internal/store/postgres/testdata/upgrade
-mig=internal/store/sqldb/migrations
-
-# As in scripts/store-fixtures.sh: 015 took its final form in deef715.
-declare -A final=([015]=deef715)
-
-# levels prints "NNN COMMIT" for every commit that added migrations.
-levels() {
-  declare -A top=()
-  local f n c
-  for f in "$mig"/[0-9][0-9][0-9]_*.sql; do
-    n=$(basename "$f")
-    n=${n%%_*}
-    c=$(git log --diff-filter=A --format=%h -- "$f" | tail -1)
-    if [ -z "${top[$c]:-}" ] || [ "$n" \> "${top[$c]}" ]; then top[$c]=$n; fi
-  done
-  for c in "${!top[@]}"; do echo "${top[$c]} ${final[${top[$c]}]:-$c}"; done | sort
-}
 
 work=$(mktemp -d /tmp/stile-pgfixtures.XXXXXX)
 chmod 755 "$work"
@@ -66,7 +49,7 @@ export PGPASSWORD PGHOST=127.0.0.1 PGPORT=$pgport PGUSER=postgres
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 mkdir -p "$out"
-mapfile -t todo < <(levels)
+mapfile -t todo < <(bash "$root/scripts/store-fixtures.sh" --levels)
 for line in "${todo[@]}"; do
   read -r n commit <<<"$line"
   if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$n"; then continue; fi

@@ -3,6 +3,7 @@
 # for each migration level, a store written by the code of that level.
 #
 #   bash scripts/store-fixtures.sh [NNN...]   # default: every level
+#   bash scripts/store-fixtures.sh --levels   # the levels and their commits
 #
 # A level is a commit that added migrations, named by the highest one it
 # added (001-009 came in one commit: level 009). For each, the commit is
@@ -40,6 +41,11 @@ levels() {
   done
   for c in "${!top[@]}"; do echo "${top[$c]} ${final[${top[$c]}]:-$c}"; done | sort
 }
+# --levels: print them and stop (scripts/store-fixtures-postgres.sh reads them).
+if [ "${1:-}" = --levels ]; then
+  levels
+  exit
+fi
 
 work=$(mktemp -d /tmp/stile-fixtures.XXXXXX)
 chmod 755 "$work"
