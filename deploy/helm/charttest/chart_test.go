@@ -79,6 +79,10 @@ func TestChart(t *testing.T) {
 			if c.Image != "stile:dev" {
 				t.Errorf("image %q, want the chart's appVersion", c.Image)
 			}
+			// As a subchart it gets its parent's global values, which the schema takes.
+			if _, err := helmTemplate(map[string]any{"global": map[string]any{"imageRegistry": "registry.example.com"}}); err != nil {
+				t.Errorf("with a parent chart's global values: %v", err)
+			}
 			// The notes' command reads the token: jsonpath needs the key's dot escaped.
 			if _, notes, err := render(map[string]any{}); err != nil || !strings.Contains(notes, `get secret acme-stile-admin-token -o jsonpath='{.data.admin\.token}' | base64 -d`) {
 				t.Errorf("NOTES.txt (%v):\n%s", err, notes)
