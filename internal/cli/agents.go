@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -116,15 +115,8 @@ logs.`,
 		Example: `  STILE_AGENT_TOKEN=stla_… stile agent --url https://stile.example.com`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if path := cmp.Or(configFile, e.getenv("STILE_CONFIG")); path != "" {
-				if err := local.ApplyConfigFile(cmd.Flags(), path, e.getenv, local.ConfigFlags()...); err != nil {
-					return errs.Invalidf("%v", err)
-				}
-			}
-			if printConfig {
-				if err := local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...); err != nil {
-					return err
-				}
+			if err := local.Configure(cmd.Flags(), configFile, printConfig, e.getenv, e.stdout); err != nil {
+				return errs.Invalidf("%v", err)
 			}
 			if url == "" {
 				url = e.getenv("STILE_URL")

@@ -94,15 +94,10 @@ func saveStdin(r io.Reader, dir string) (string, error) {
 		return "", errs.Invalidf("restore - reads the backup from standard input, which is a terminal: redirect a file to it")
 	}
 	path := filepath.Join(dir, "backup.db")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
+	if err := writeNew(path, r); err != nil {
 		return "", fmt.Errorf("read the backup from standard input: %w", err)
 	}
-	return path, f.Close()
+	return path, nil
 }
 
 // copyTo writes the file at path to w.
@@ -270,13 +265,22 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
+	if err := writeNew(dst, in); err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return nil
+}
+
+// writeNew writes what r holds to a new file dst, mode 0600; it fails if
+// dst exists.
+func writeNew(dst string, r io.Reader) error {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
+		return err
 	}
 	return out.Close()
 }

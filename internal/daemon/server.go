@@ -49,15 +49,8 @@ secrets at rest, and an admin API token (<data>/admin.token), and says where it 
   stile server --listen 127.0.0.1:9000 --data /var/lib/stile --role-prefix acme`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if path := cmp.Or(configFile, e.getenv("STILE_CONFIG")); path != "" {
-				if err := local.ApplyConfigFile(cmd.Flags(), path, e.getenv, local.ConfigFlags()...); err != nil {
-					return errs.Invalidf("%v", err)
-				}
-			}
-			if printConfig {
-				if err := local.PrintConfig(e.stdout, cmd.Flags(), e.getenv, local.ConfigFlags()...); err != nil {
-					return err
-				}
+			if err := local.Configure(cmd.Flags(), configFile, printConfig, e.getenv, e.stdout); err != nil {
+				return errs.Invalidf("%v", err)
 			}
 			data = dataDir(e, cmd, data)
 			if v := e.getenv("STILE_LISTEN"); v != "" && !cmd.Flags().Changed("listen") {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net/url"
@@ -22,6 +23,24 @@ func ConfigFlags() []string { return []string{"config", "print-config"} }
 func AddConfigFlags(fs *pflag.FlagSet, file *string, print *bool) {
 	fs.StringVar(file, "config", "", "read settings from this YAML file (or STILE_CONFIG's): each key a flag's name; flags beat the environment, which beats the file")
 	fs.BoolVar(print, "print-config", false, "print the effective settings, each with where it comes from, as a config file, and exit (with an error when the command would refuse them)")
+}
+
+// Configure is what a long-running command does with AddConfigFlags's
+// flags before anything else: it applies the config file (file, else
+// STILE_CONFIG's) to fs, then, when print is set, prints the effective
+// settings to w. The command goes on to validate them, and stops there
+// when print is set: what it printed is refused as the command would
+// refuse it.
+func Configure(fs *pflag.FlagSet, file string, print bool, getenv func(string) string, w io.Writer) error {
+	if path := cmp.Or(file, getenv("STILE_CONFIG")); path != "" {
+		if err := ApplyConfigFile(fs, path, getenv, ConfigFlags()...); err != nil {
+			return err
+		}
+	}
+	if print {
+		return PrintConfig(w, fs, getenv, ConfigFlags()...)
+	}
+	return nil
 }
 
 // configSource is the annotation ApplyConfigFile leaves on the flags it set.
