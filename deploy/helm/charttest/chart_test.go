@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -227,7 +228,7 @@ func TestChartRefuses(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			vals := map[string]any{}
-			if err := yamlUnmarshal(c.values, &vals); err != nil {
+			if err := yaml.Unmarshal([]byte(c.values), &vals); err != nil {
 				t.Fatal(err)
 			}
 			_, err := helmTemplate(vals)
@@ -287,11 +288,7 @@ func TestChartServerRuns(t *testing.T) {
 					}
 				}
 				if pgPort != 0 {
-					conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", pgPort), 5*time.Second)
-					if err != nil {
-						t.Fatalf("the PostgreSQL listener: %v", err)
-					}
-					conn.Close()
+					pgTLS(t, fmt.Sprintf("127.0.0.1:%d", pgPort), user["stile-tls"]["tls.crt"])
 				}
 			})
 		})
@@ -339,5 +336,31 @@ func waitHealthy(t *testing.T, client *http.Client, url string) {
 			t.Fatalf("%s never answered: %v %q", url, err, body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pgTLS speaks to the PostgreSQL listener at addr as a client does: an
+// SSLRequest, answered 'S', then a TLS handshake that must verify with
+// the certificate the pod mounted (ca).
+func pgTLS(t *testing.T, addr string, ca []byte) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("the PostgreSQL listener: %v", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// SSLRequest: length 8, code 80877103.
+	if _, err := conn.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil {
+		t.Fatal(err)
+	}
+	answer := make([]byte, 1)
+	if _, err := io.ReadFull(conn, answer); err != nil || answer[0] != 'S' {
+		t.Fatalf("the listener answered an SSLRequest with %q (%v), want 'S'", answer, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	if err := tls.Client(conn, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}).Handshake(); err != nil {
+		t.Fatalf("TLS with the listener, trusting the mounted certificate: %v", err)
 	}
 }

@@ -168,5 +168,3 @@ func runStile(t *testing.T, bin string, env []string, args ...string) (string, e
 	err := cmd.Run()
 	return out.String(), err
 }
-
-func yamlUnmarshal(s string, v any) error { return yaml.Unmarshal([]byte(s), v) }
